@@ -1,0 +1,110 @@
+//! Blocks: a signed header and the transactions it commits to.
+//!
+//! A block's hash is the SHA-256 of its header's encoding (the signature is
+//! not part of it); the header's signature covers
+//! `tag::HEADER ‖ chain id ‖ encode(Header)`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, encode, CodecError};
+use crate::crypto::{self, tag, Hash, Keypair, PublicKey, Signature, SignatureError};
+use crate::limits;
+use crate::tx::SignedTransaction;
+
+/// The header format this code writes and accepts.
+pub const VERSION: u16 = 1;
+
+/// A block header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Format version ([`VERSION`]).
+    pub version: u16,
+    /// The chain.
+    pub chain_id: Hash,
+    /// 1 for the first block after genesis.
+    pub height: u64,
+    /// The slot it was forged in.
+    pub slot: u64,
+    /// The parent block's hash (the chain id for height 1).
+    pub parent: Hash,
+    /// Merkle root of the transaction ids.
+    pub tx_root: Hash,
+    /// The ledger state digest after this block.
+    pub state_digest: Hash,
+    /// The slot's leader, who signs.
+    pub forger: PublicKey,
+}
+
+impl Header {
+    /// The block hash.
+    pub fn hash(&self) -> Hash {
+        Hash::of(&[&encode(self)])
+    }
+
+    /// Signs with the forger's key.
+    pub fn sign(self, key: &Keypair) -> SignedHeader {
+        let signature = key.sign(tag::HEADER, &self.chain_id, &encode(&self));
+        SignedHeader {
+            header: self,
+            signature,
+        }
+    }
+}
+
+/// A header with its forger's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedHeader {
+    /// The header.
+    pub header: Header,
+    /// The forger's signature.
+    pub signature: Signature,
+}
+
+impl SignedHeader {
+    /// Checks the forger's signature.
+    pub fn verify(&self) -> Result<(), SignatureError> {
+        crypto::verify(
+            &self.header.forger,
+            tag::HEADER,
+            &self.header.chain_id,
+            &encode(&self.header),
+            &self.signature,
+        )
+    }
+
+    /// Decodes one canonical signed header.
+    pub fn from_bytes(bytes: &[u8]) -> Result<SignedHeader, CodecError> {
+        codec::decode("header", bytes, limits::HEADER_BYTES)
+    }
+}
+
+/// A block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// The signed header.
+    pub header: SignedHeader,
+    /// The transactions, in the order they apply.
+    pub txs: Vec<SignedTransaction>,
+}
+
+impl Block {
+    /// The block hash (the header's).
+    pub fn hash(&self) -> Hash {
+        self.header.header.hash()
+    }
+
+    /// Height, for messages.
+    pub fn height(&self) -> u64 {
+        self.header.header.height
+    }
+
+    /// The canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes one canonical block of at most `limit` bytes.
+    pub fn from_bytes(bytes: &[u8], limit: usize) -> Result<Block, CodecError> {
+        codec::decode("block", bytes, limit)
+    }
+}

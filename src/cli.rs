@@ -1,0 +1,248 @@
+//! The `goodwill` command line.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::address;
+use crate::amount::parse_coins;
+use crate::codec::Bytes;
+use crate::crypto::{Keypair, PublicKey};
+use crate::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits, COIN};
+use crate::keyfile;
+
+/// goodwill: a low-energy blockchain forged by Raspberry Pis (Proof of Good-Will).
+#[derive(Debug, Parser)]
+#[command(name = "goodwill", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a key pair in a new file (mode 0600) and print its address.
+    Keygen {
+        /// Where to write the key; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the address of a key file.
+    Address {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Make or inspect a genesis file.
+    Genesis {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: GenesisCommand,
+    },
+    /// Forge a short chain in memory and print it: the ledger core at work.
+    LedgerDemo {
+        /// How many blocks to forge.
+        #[arg(long, default_value_t = 20)]
+        blocks: u64,
+        /// Seed for the random transactions (default: a fresh one, printed).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+}
+
+/// Genesis verbs.
+#[derive(Debug, Subcommand)]
+pub enum GenesisCommand {
+    /// Write a new genesis file and print its chain id.
+    New {
+        /// Where to write it; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+        /// A bootstrap forger's address (repeat; turn order as given).
+        #[arg(long = "forger", required = true, value_parser = parse_address)]
+        forgers: Vec<PublicKey>,
+        /// An initial balance: ADDRESS=COINS (repeat).
+        #[arg(long = "fund", value_parser = parse_fund)]
+        funds: Vec<(PublicKey, u64)>,
+        /// An association approved from the start: NAME=ADDRESS (repeat).
+        #[arg(long = "association", value_parser = parse_association)]
+        associations: Vec<(String, PublicKey)>,
+        /// The chain's name.
+        #[arg(long, default_value = "goodwill-devnet")]
+        chain_name: String,
+        /// Slot length in ms.
+        #[arg(long, default_value_t = 2_000)]
+        slot_ms: u64,
+        /// Slots per epoch.
+        #[arg(long, default_value_t = 30)]
+        epoch_slots: u64,
+        /// When slot 0 starts, in ms since the Unix epoch (default: now).
+        #[arg(long)]
+        start_ms: Option<u64>,
+        /// Reward per block, in coins.
+        #[arg(long, default_value = "1", value_parser = parse_coins_arg)]
+        block_reward: u64,
+        /// Minimum fee, in coins.
+        #[arg(long, default_value = "0.001", value_parser = parse_coins_arg)]
+        min_fee: u64,
+        /// No reorganisation deeper than this many blocks.
+        #[arg(long, default_value_t = 32)]
+        finality_depth: u64,
+    },
+    /// Check a genesis file and print its chain id.
+    Show {
+        /// The genesis file.
+        #[arg(long)]
+        genesis: PathBuf,
+    },
+}
+
+fn parse_address(s: &str) -> Result<PublicKey, String> {
+    address::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_coins_arg(s: &str) -> Result<u64, String> {
+    parse_coins(s).map_err(|e| e.to_string())
+}
+
+fn parse_fund(s: &str) -> Result<(PublicKey, u64), String> {
+    let (a, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: write ADDRESS=COINS"))?;
+    Ok((parse_address(a)?, parse_coins_arg(n)?))
+}
+
+fn parse_association(s: &str) -> Result<(String, PublicKey), String> {
+    let (n, a) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: write NAME=ADDRESS"))?;
+    Ok((n.to_string(), parse_address(a)?))
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Keygen { out } => {
+            let key = Keypair::generate();
+            keyfile::write(&out, &key).map_err(|e| e.to_string())?;
+            println!("{}", key.public());
+            Ok(())
+        }
+        Command::Address { key } => {
+            let key = keyfile::read(&key).map_err(|e| e.to_string())?;
+            println!("{}", key.public());
+            Ok(())
+        }
+        Command::Genesis {
+            command: GenesisCommand::Show { genesis },
+        } => {
+            let params = Genesis::load(&genesis).map_err(|e| e.to_string())?;
+            let g = params.genesis();
+            println!("chain id      {}", params.chain_id());
+            println!("chain name    {}", g.chain_name);
+            println!(
+                "slot          {} ms, {} slots per epoch",
+                g.slot_ms, g.epoch_slots
+            );
+            println!("forgers       {}", g.bootstrap_forgers.len());
+            println!(
+                "supply        {} GWL",
+                crate::amount::format_coins(params.initial_supply())
+            );
+            Ok(())
+        }
+        Command::Genesis {
+            command:
+                GenesisCommand::New {
+                    out,
+                    forgers,
+                    funds,
+                    associations,
+                    chain_name,
+                    slot_ms,
+                    epoch_slots,
+                    start_ms,
+                    block_reward,
+                    min_fee,
+                    finality_depth,
+                },
+        } => {
+            let genesis = Genesis {
+                chain_name,
+                start_ms: start_ms.unwrap_or_else(crate::os::now_ms),
+                slot_ms,
+                epoch_slots,
+                block_reward,
+                min_fee,
+                finality_depth,
+                bootstrap_forgers: forgers,
+                limits: Limits {
+                    equivocation_bounty: 100 * COIN,
+                    ..Limits::default()
+                },
+                balances: funds
+                    .into_iter()
+                    .map(|(address, amount)| Balance { address, amount })
+                    .collect(),
+                associations: associations
+                    .into_iter()
+                    .map(|(name, account)| {
+                        Ok(GenesisAssociation {
+                            name: Bytes::new(name.into_bytes())
+                                .map_err(|e| format!("association name: {e}"))?,
+                            url: Bytes::empty(),
+                            account,
+                        })
+                    })
+                    .collect::<Result<_, String>>()?,
+            };
+            let params = ChainParams::new(genesis).map_err(|e| e.to_string())?;
+            let text = format!(
+                "# goodwill genesis — chain id {}\n# Amounts are in units: 1 GWL = {} units.\n{}",
+                params.chain_id(),
+                COIN,
+                params.genesis().to_toml()
+            );
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => {
+                        format!(
+                            "{} already exists; refusing to overwrite a genesis",
+                            out.display()
+                        )
+                    }
+                    _ => format!("{}: {e}", out.display()),
+                })?;
+            f.write_all(text.as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| format!("{}: {e}", out.display()))?;
+            println!("{}", params.chain_id());
+            Ok(())
+        }
+        Command::LedgerDemo { blocks, seed } => {
+            let seed = seed.unwrap_or_else(crate::os::random_u64);
+            let run = crate::demo::run(blocks, seed)?;
+            print!("{}", crate::demo::render(&run));
+            println!("(seed {seed}: `goodwill ledger-demo --seed {seed}` repeats this run)");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! The genesis: a chain's constants and its first state, read from TOML.
+//!
+//! The chain id is the tagged SHA-256 of the *canonical* genesis: balances
+//! and associations sorted by account, so two files that list the same
+//! chain in another order name the same chain. [`ChainParams`] is the one
+//! owner of every consensus constant (slot length, epoch length, reward,
+//! fees, finality, limits) and of the time ↔ slot ↔ epoch arithmetic.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{encode, Bytes};
+use crate::crypto::{tag, Hash, PublicKey};
+use crate::limits;
+
+/// One unit of account is this many of the smallest unit. Amounts in genesis
+/// files and on the wire are in the smallest unit; the command line accepts
+/// coins with up to six decimals.
+pub const COIN: u64 = 1_000_000;
+
+/// Consensus limits a chain may tune.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Transactions in one block.
+    pub max_block_txs: u32,
+    /// Encoded bytes of one block's transactions.
+    pub max_block_bytes: u32,
+    /// How far ahead of the local clock a block's slot may start, in ms.
+    pub max_clock_drift_ms: u64,
+    /// Epochs a proposal (or a removal round) stays open for votes.
+    pub proposal_ttl_epochs: u64,
+    /// Paid from an equivocating forger's balance to the reporter (at most
+    /// what the forger has).
+    pub equivocation_bounty: u64,
+    /// How many epochs ahead weight may be bought.
+    pub max_weight_epochs_ahead: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_block_txs: 2_000,
+            max_block_bytes: 2 << 20,
+            max_clock_drift_ms: 500,
+            proposal_ttl_epochs: 10,
+            equivocation_bounty: 100 * COIN,
+            max_weight_epochs_ahead: 1_000,
+        }
+    }
+}
+
+/// An initial balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Balance {
+    /// Who.
+    pub address: PublicKey,
+    /// How much, in the smallest unit.
+    pub amount: u64,
+}
+
+/// An association approved from the start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAssociation {
+    /// Its name.
+    pub name: Bytes<{ limits::ASSOCIATION_NAME }>,
+    /// Where to read about it.
+    #[serde(default)]
+    pub url: Bytes<{ limits::ASSOCIATION_URL }>,
+    /// The account that receives donations.
+    pub account: PublicKey,
+}
+
+/// The genesis file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// A name for people; part of the chain id.
+    pub chain_name: String,
+    /// When slot 0 starts, in ms since the Unix epoch.
+    pub start_ms: u64,
+    /// Slot length in ms.
+    pub slot_ms: u64,
+    /// Slots per epoch.
+    pub epoch_slots: u64,
+    /// Paid to a block's forger, with the block's fees.
+    pub block_reward: u64,
+    /// The smallest fee a transaction may pay.
+    pub min_fee: u64,
+    /// No reorganisation deeper than this many blocks.
+    pub finality_depth: u64,
+    /// Forgers that take turns while no weight is bought, in turn order.
+    pub bootstrap_forgers: Vec<PublicKey>,
+    /// Tunable limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Initial balances.
+    #[serde(default)]
+    pub balances: Vec<Balance>,
+    /// Associations approved from the start.
+    #[serde(default)]
+    pub associations: Vec<GenesisAssociation>,
+}
+
+/// Why a genesis is refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenesisError {
+    /// The file could not be read.
+    #[error("genesis {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a genesis.
+    #[error("genesis {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message, with the line.
+        message: String,
+    },
+    /// A field has a value no chain can run with.
+    #[error("genesis: {0}")]
+    Invalid(String),
+}
+
+impl Genesis {
+    /// Reads and validates a genesis TOML file.
+    pub fn load(path: &Path) -> Result<ChainParams, GenesisError> {
+        let io = |source| GenesisError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        if len > limits::GENESIS_FILE_BYTES {
+            return Err(GenesisError::Invalid(format!(
+                "{} is {len} bytes; a genesis file is at most {} bytes",
+                path.display(),
+                limits::GENESIS_FILE_BYTES
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        Genesis::from_toml(&text)
+            .map_err(|e| match e {
+                GenesisError::Parse { message, .. } => GenesisError::Parse {
+                    path: path.display().to_string(),
+                    message,
+                },
+                other => other,
+            })
+            .and_then(ChainParams::new)
+    }
+
+    /// Parses TOML (not yet validated: see [`ChainParams::new`]).
+    pub fn from_toml(text: &str) -> Result<Genesis, GenesisError> {
+        toml::from_str(text).map_err(|e| GenesisError::Parse {
+            path: "<text>".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The TOML text of this genesis.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a genesis always serialises to TOML")
+    }
+}
+
+/// A validated, canonical genesis and its chain id: the owner of every
+/// consensus constant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainParams {
+    genesis: Genesis,
+    chain_id: Hash,
+}
+
+impl ChainParams {
+    /// Validates and canonicalises `genesis`.
+    pub fn new(mut genesis: Genesis) -> Result<ChainParams, GenesisError> {
+        let bad = |m: String| Err(GenesisError::Invalid(m));
+        if genesis.chain_name.is_empty() || genesis.chain_name.len() > limits::CHAIN_NAME {
+            return bad(format!(
+                "chain_name must be 1 to {} bytes, got {}",
+                limits::CHAIN_NAME,
+                genesis.chain_name.len()
+            ));
+        }
+        if genesis.slot_ms == 0 {
+            return bad("slot_ms must be positive".into());
+        }
+        if genesis.epoch_slots < 2 {
+            return bad("epoch_slots must be at least 2".into());
+        }
+        if genesis.finality_depth == 0 {
+            return bad("finality_depth must be at least 1".into());
+        }
+        if genesis.min_fee == 0 {
+            return bad(
+                "min_fee must be at least 1 (a free transaction costs spam nothing)".into(),
+            );
+        }
+        if genesis.bootstrap_forgers.is_empty() {
+            return bad("bootstrap_forgers is empty: a new chain needs at least one forger".into());
+        }
+        let l = &genesis.limits;
+        if l.max_block_txs == 0 || l.max_block_bytes < limits::TX_BYTES as u32 {
+            return bad(format!(
+                "limits: a block must hold at least one transaction (max_block_txs ≥ 1, max_block_bytes ≥ {})",
+                limits::TX_BYTES
+            ));
+        }
+        if l.proposal_ttl_epochs == 0 || l.max_weight_epochs_ahead < 2 {
+            return bad(
+                "limits: proposal_ttl_epochs must be ≥ 1 and max_weight_epochs_ahead ≥ 2".into(),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &genesis.bootstrap_forgers {
+            if f.validate().is_err() {
+                return bad(format!(
+                    "bootstrap forger {f} is not a valid ed25519 public key"
+                ));
+            }
+            if !seen.insert(*f) {
+                return bad(format!("bootstrap forger {f} is listed twice"));
+            }
+        }
+        genesis.balances.sort_by_key(|b| b.address);
+        let mut supply: u64 = 0;
+        for w in genesis.balances.windows(2) {
+            if w[0].address == w[1].address {
+                return bad(format!("balance for {} is listed twice", w[0].address));
+            }
+        }
+        for b in &genesis.balances {
+            supply = supply.checked_add(b.amount).ok_or_else(|| {
+                GenesisError::Invalid("the initial balances add up to more than 2^64-1".into())
+            })?;
+        }
+        genesis.associations.sort_by_key(|a| a.account);
+        for w in genesis.associations.windows(2) {
+            if w[0].account == w[1].account {
+                return bad(format!(
+                    "association account {} is listed twice",
+                    w[0].account
+                ));
+            }
+        }
+        for a in &genesis.associations {
+            if a.name.is_empty() {
+                return bad(format!("association {} has an empty name", a.account));
+            }
+            if a.account.validate().is_err() {
+                return bad(format!(
+                    "association account {} is not a valid ed25519 public key",
+                    a.account
+                ));
+            }
+        }
+        let chain_id = Hash::tagged(tag::GENESIS, &[&encode(&genesis)]);
+        Ok(ChainParams { genesis, chain_id })
+    }
+
+    /// The genesis (canonical order).
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The chain id: the hash of the canonical genesis.
+    pub fn chain_id(&self) -> Hash {
+        self.chain_id
+    }
+
+    /// Tunable limits.
+    pub fn limits(&self) -> &Limits {
+        &self.genesis.limits
+    }
+
+    /// The slot in progress at `now_ms` (slot 0 before the start).
+    pub fn slot_at(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.genesis.start_ms) / self.genesis.slot_ms
+    }
+
+    /// When `slot` starts, in ms since the Unix epoch (saturating).
+    pub fn slot_start_ms(&self, slot: u64) -> u64 {
+        self.genesis
+            .start_ms
+            .saturating_add(slot.saturating_mul(self.genesis.slot_ms))
+    }
+
+    /// The epoch `slot` belongs to.
+    pub fn epoch_of(&self, slot: u64) -> u64 {
+        slot / self.genesis.epoch_slots
+    }
+
+    /// The first slot of `epoch` (saturating).
+    pub fn first_slot(&self, epoch: u64) -> u64 {
+        epoch.saturating_mul(self.genesis.epoch_slots)
+    }
+
+    /// The sum of the initial balances.
+    pub fn initial_supply(&self) -> u64 {
+        self.genesis.balances.iter().map(|b| b.amount).sum()
+    }
+
+    /// The id under which a genesis association is listed (its "proposal").
+    pub fn genesis_association_id(account: &PublicKey) -> Hash {
+        Hash::tagged(tag::GENESIS_ASSOCIATION, &[&account.0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Keypair;
+
+    fn key(i: u8) -> PublicKey {
+        Keypair::from_seed([i; 32]).unwrap().public()
+    }
+
+    fn sample() -> Genesis {
+        Genesis {
+            chain_name: "test".into(),
+            start_ms: 1_000,
+            slot_ms: 2_000,
+            epoch_slots: 10,
+            block_reward: 5,
+            min_fee: 1,
+            finality_depth: 8,
+            bootstrap_forgers: vec![key(1), key(2)],
+            limits: Limits::default(),
+            balances: vec![
+                Balance {
+                    address: key(3),
+                    amount: 10,
+                },
+                Balance {
+                    address: key(4),
+                    amount: 20,
+                },
+            ],
+            associations: vec![],
+        }
+    }
+
+    #[test]
+    fn order_of_balances_does_not_change_the_chain() {
+        let a = ChainParams::new(sample()).unwrap();
+        let mut g = sample();
+        g.balances.reverse();
+        let b = ChainParams::new(g).unwrap();
+        assert_eq!(a.chain_id(), b.chain_id());
+        let mut g = sample();
+        g.block_reward = 6;
+        assert_ne!(ChainParams::new(g).unwrap().chain_id(), a.chain_id());
+    }
+
+    #[test]
+    fn toml_round_trip() {
+        let g = sample();
+        let text = g.to_toml();
+        assert!(text.contains("gw1"), "{text}");
+        let back = Genesis::from_toml(&text).unwrap();
+        assert_eq!(back, g);
+    }
+
+    #[test]
+    fn invalid_genesis_is_refused_with_a_reason() {
+        let cases: Vec<(fn(&mut Genesis), &str)> = vec![
+            (|g| g.slot_ms = 0, "slot_ms"),
+            (|g| g.epoch_slots = 1, "epoch_slots"),
+            (|g| g.bootstrap_forgers.clear(), "bootstrap_forgers"),
+            (
+                |g| g.bootstrap_forgers.push(g.bootstrap_forgers[0]),
+                "listed twice",
+            ),
+            (|g| g.balances.push(g.balances[0].clone()), "listed twice"),
+            (|g| g.balances[0].amount = u64::MAX, "2^64"),
+            (|g| g.chain_name = String::new(), "chain_name"),
+            (|g| g.min_fee = 0, "min_fee"),
+            (
+                |g| g.bootstrap_forgers.push(PublicKey([0; 32])),
+                "not a valid",
+            ),
+        ];
+        for (mutate, needle) in cases {
+            let mut g = sample();
+            mutate(&mut g);
+            let e = ChainParams::new(g).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        }
+    }
+
+    #[test]
+    fn a_mistyped_address_in_toml_names_the_line() {
+        let text = sample().to_toml();
+        let addr = key(3).to_string();
+        let mut typo = addr.clone();
+        let last = typo.pop().unwrap();
+        typo.push(if last == 'q' { 'p' } else { 'q' });
+        let e = Genesis::from_toml(&text.replace(&addr, &typo))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad checksum") && e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn slots_and_epochs() {
+        let p = ChainParams::new(sample()).unwrap();
+        assert_eq!(p.slot_at(0), 0);
+        assert_eq!(p.slot_at(1_000), 0);
+        assert_eq!(p.slot_at(2_999), 0);
+        assert_eq!(p.slot_at(3_000), 1);
+        assert_eq!(p.slot_start_ms(1), 3_000);
+        assert_eq!(p.epoch_of(9), 0);
+        assert_eq!(p.epoch_of(10), 1);
+        assert_eq!(p.first_slot(2), 20);
+    }
+}

@@ -1,0 +1,52 @@
+//! goodwill: a low-energy blockchain forged by Raspberry Pis, running Proof of
+//! Good-Will — forgers buy forging weight for a future epoch, and what they
+//! pay is donated to a charity association the forgers voted in.
+//!
+//! # Layout
+//!
+//! Pure logic (no `.await`, no clock, no socket, no file):
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`crypto`] | SHA-256, ed25519 keys and signatures, domain tags: the only door to the ed25519 code |
+//! | [`address`] | `gw1…` addresses (bech32m: a typo is refused, never paid) |
+//! | [`codec`] | canonical, bounded postcard encoding; byte strings with a bound in their type |
+//! | [`limits`] | every fixed size limit of the formats |
+//! | [`amount`] | coins as people write them ↔ units |
+//! | [`genesis`] | the genesis file, the chain id, every consensus constant, slot/epoch arithmetic |
+//! | [`tx`] | transactions: kinds, signing, ids, stateless checks |
+//! | [`block`] | headers, signed headers, blocks, block hashes |
+//! | [`merkle`] | the transaction Merkle tree and inclusion proofs |
+//! | [`state`] | ledger state as keys and values, [`state::StateRead`], changes, the state digest, the in-memory state |
+//! | [`schedule`] | the leader schedule: seeds, weight tables, leaders, live forgers |
+//! | [`ledger`] | the rules: genesis state, applying a transaction and a block, building a block |
+//! | [`fork`] | fork choice and finality |
+//!
+//! At the edge (files, clock, processes):
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`os`] | the wall clock and the OS random source (the only module allowed to read them) |
+//! | [`keyfile`] | key files: 0600, never overwritten |
+//! | [`demo`] | `goodwill ledger-demo`: a chain forged in memory |
+//! | [`cli`] | the `goodwill` command line |
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod address;
+pub mod amount;
+pub mod block;
+pub mod cli;
+pub mod codec;
+pub mod crypto;
+pub mod demo;
+pub mod fork;
+pub mod genesis;
+pub mod keyfile;
+pub mod ledger;
+pub mod limits;
+pub mod merkle;
+pub mod os;
+pub mod schedule;
+pub mod state;
+pub mod tx;

@@ -1,0 +1,210 @@
+//! The leader schedule of Proof of Good-Will.
+//!
+//! - The weight table of epoch E is every BuyWeight for E. BuyWeight is only
+//!   accepted at least two epochs ahead, so the table is fixed once epoch
+//!   E−1 starts.
+//! - seed(E) = H(seed(E−1) ‖ hash of the last block before epoch E−1), fixed
+//!   at the same moment. seed(0) and seed(1) come from the chain id.
+//! - The leader of slot s is drawn from the table by H(seed(E) ‖ s): a
+//!   binary search over cumulative weights, O(log n). With no weight in E,
+//!   the bootstrap forgers take turns (slot mod n).
+//! - A forger caught equivocating leads nothing from its voided epoch on:
+//!   its slots stay empty (the draw itself does not change, so an equivocator
+//!   cannot move the schedule).
+//!
+//! Known limit: the last forger of epoch E−2 chooses the block whose hash
+//! goes into seed(E), so it can grind (try several blocks) for a seed it
+//! likes. The way out is a VRF output in every header; see docs/design.md.
+
+use crate::crypto::{tag, Hash, PublicKey};
+use crate::genesis::ChainParams;
+use crate::state::{ReadError, StateRead, StateReadExt, Tip};
+
+/// The seeds of epochs 0 and 1.
+pub fn genesis_seeds(chain_id: &Hash) -> (Hash, Hash) {
+    let s0 = Hash::tagged(tag::SEED, &[&chain_id.0]);
+    let s1 = next_seed(&s0, chain_id);
+    (s0, s1)
+}
+
+/// seed(E+1) from seed(E) and the last block before epoch E.
+pub fn next_seed(seed: &Hash, last_block: &Hash) -> Hash {
+    Hash::tagged(tag::SEED, &[&seed.0, &last_block.0])
+}
+
+/// The seed of `epoch` for a block whose parent is `parent`. The state holds
+/// the seeds of its tip's epoch and the next; a block that skips whole epochs
+/// derives the ones between, each from the parent (the last block before).
+pub fn seed_for<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    parent: &Tip,
+    epoch: u64,
+) -> Result<Hash, ReadError> {
+    let parent_epoch = params.epoch_of(parent.slot);
+    let mut e = parent_epoch + 1;
+    let mut seed = state.seed(e)?.ok_or_else(|| {
+        ReadError(format!(
+            "the state has no seed for epoch {e} (its tip is in epoch {parent_epoch})"
+        ))
+    })?;
+    if epoch <= parent_epoch {
+        return state
+            .seed(epoch)?
+            .ok_or_else(|| ReadError(format!("the state has no seed for epoch {epoch}")));
+    }
+    while e < epoch {
+        seed = next_seed(&seed, &parent.hash);
+        e += 1;
+    }
+    Ok(seed)
+}
+
+/// An epoch's weights, ready for O(log n) draws.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WeightTable {
+    keys: Vec<PublicKey>,
+    cumulative: Vec<u128>,
+}
+
+impl WeightTable {
+    /// From (account, weight) pairs; zero weights are skipped. The order of
+    /// the pairs is part of the draw: pass them sorted by account, as
+    /// [`StateRead::epoch_weights`] does.
+    pub fn new(weights: &[(PublicKey, u64)]) -> WeightTable {
+        let mut t = WeightTable::default();
+        let mut sum: u128 = 0;
+        for (k, w) in weights.iter().filter(|(_, w)| *w > 0) {
+            sum += *w as u128;
+            t.keys.push(*k);
+            t.cumulative.push(sum);
+        }
+        t
+    }
+
+    /// The total weight.
+    pub fn total(&self) -> u128 {
+        self.cumulative.last().copied().unwrap_or(0)
+    }
+
+    /// Whether nobody holds weight.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The holders, sorted by account.
+    pub fn holders(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// The holder drawn for `slot` with `seed`, or None if the table is empty.
+    pub fn draw(&self, seed: &Hash, slot: u64) -> Option<PublicKey> {
+        let total = self.total();
+        if total == 0 {
+            return None;
+        }
+        let h = Hash::tagged(tag::LEADER, &[&seed.0, &slot.to_le_bytes()]);
+        // 128 bits reduced modulo a total below 2^72: the bias is under 2^-56.
+        let r = u128::from_le_bytes(h.0[..16].try_into().expect("16 bytes")) % total;
+        // The first holder whose cumulative weight exceeds r.
+        let i = self.cumulative.partition_point(|&c| c <= r);
+        Some(self.keys[i])
+    }
+}
+
+/// The leader of `slot` for a block on top of `parent`, or None if the slot
+/// has no leader (its drawn forger equivocated).
+pub fn leader<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    parent: &Tip,
+    slot: u64,
+) -> Result<Option<PublicKey>, ReadError> {
+    let epoch = params.epoch_of(slot);
+    let table = WeightTable::new(&state.epoch_weights(epoch)?);
+    let drawn = if table.is_empty() {
+        let forgers = &params.genesis().bootstrap_forgers;
+        forgers[(slot % forgers.len() as u64) as usize]
+    } else {
+        let seed = seed_for(params, state, parent, epoch)?;
+        table.draw(&seed, slot).expect("non-empty table")
+    };
+    match state.voided_from(&drawn)? {
+        Some(v) if v <= epoch => Ok(None),
+        _ => Ok(Some(drawn)),
+    }
+}
+
+/// Whether `key` leads `slot` on top of `parent`: what every node checks
+/// before accepting a block, and what a forger asks before building one.
+pub fn leads<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    parent: &Tip,
+    slot: u64,
+    key: &PublicKey,
+) -> Result<bool, ReadError> {
+    Ok(leader(params, state, parent, slot)?.as_ref() == Some(key))
+}
+
+/// The live forgers of `epoch`: holders of weight in it, or the bootstrap
+/// forgers if nobody holds any; minus those voided for it. Sorted.
+pub fn live_forgers<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    epoch: u64,
+) -> Result<Vec<PublicKey>, ReadError> {
+    let weights = state.epoch_weights(epoch)?;
+    let mut candidates: Vec<PublicKey> = if weights.is_empty() {
+        params.genesis().bootstrap_forgers.clone()
+    } else {
+        weights.into_iter().map(|(k, _)| k).collect()
+    };
+    candidates.sort();
+    let mut live = Vec::with_capacity(candidates.len());
+    for k in candidates {
+        match state.voided_from(&k)? {
+            Some(v) if v <= epoch => {}
+            _ => live.push(k),
+        }
+    }
+    Ok(live)
+}
+
+/// The slots of `epoch` that `key` leads, given the state at the start of the
+/// epoch and its tip. For status displays ("leads 3 slots this epoch").
+pub fn slots_led<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    parent: &Tip,
+    epoch: u64,
+    key: &PublicKey,
+) -> Result<Vec<u64>, ReadError> {
+    let first = params.first_slot(epoch);
+    let mut out = Vec::new();
+    for s in first..first + params.genesis().epoch_slots {
+        if s > parent.slot && leads(params, state, parent, s, key)? {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draw_is_deterministic_and_follows_cumulative_weights() {
+        let keys: Vec<PublicKey> = (1..=3u8).map(|i| PublicKey([i; 32])).collect();
+        let t = WeightTable::new(&[(keys[0], 1), (keys[1], 0), (keys[2], 3)]);
+        assert_eq!(t.total(), 4);
+        assert_eq!(t.holders(), &[keys[0], keys[2]]);
+        let seed = Hash([5; 32]);
+        for s in 0..100 {
+            assert_eq!(t.draw(&seed, s), t.draw(&seed, s));
+            assert_ne!(t.draw(&seed, s), Some(keys[1]));
+        }
+        assert_eq!(WeightTable::new(&[]).draw(&seed, 0), None);
+    }
+}
