@@ -21,12 +21,14 @@
 //! | [`schedule`] | the leader schedule: seeds, weight tables, leaders, live forgers |
 //! | [`ledger`] | the rules: genesis state, applying a transaction and a block, building a block |
 //! | [`fork`] | fork choice and finality |
+//! | [`testkit`] | deterministic keys, genesis and in-memory chains for tests, benches and demos |
 //!
 //! At the edge (files, clock, processes):
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`os`] | the wall clock and the OS random source (the only module allowed to read them) |
+//! | [`store`] | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record |
 //! | [`keyfile`] | key files: 0600, never overwritten |
 //! | [`demo`] | `goodwill ledger-demo`: a chain forged in memory |
 //! | [`cli`] | the `goodwill` command line |
@@ -49,4 +51,6 @@ pub mod merkle;
 pub mod os;
 pub mod schedule;
 pub mod state;
+pub mod store;
+pub mod testkit;
 pub mod tx;

@@ -1,0 +1,190 @@
+//! Storage backends under redb: the real file with a byte counter (for the
+//! SD-card wear figure), and a simulated disk that fails on command and
+//! loses what was never synced (for the crash tests).
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use redb::backends::FileBackend;
+use redb::StorageBackend;
+
+/// The real file, counting every byte redb writes to it.
+#[derive(Debug)]
+pub struct CountingFile {
+    inner: FileBackend,
+    written: Arc<AtomicU64>,
+}
+
+impl CountingFile {
+    /// Wraps an open file; `written` accumulates bytes written.
+    pub fn new(file: std::fs::File, written: Arc<AtomicU64>) -> Result<Self, redb::DatabaseError> {
+        Ok(CountingFile {
+            inner: FileBackend::new(file)?,
+            written,
+        })
+    }
+}
+
+impl StorageBackend for CountingFile {
+    fn len(&self) -> Result<u64, io::Error> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), io::Error> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), io::Error> {
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
+        self.written.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.inner.write(offset, data)
+    }
+    fn close(&self) -> Result<(), io::Error> {
+        self.inner.close()
+    }
+}
+
+/// The contents of a simulated disk: what reached the platter (`durable`)
+/// and what sits in the page cache (`volatile`).
+#[derive(Default)]
+struct Platter {
+    durable: Vec<u8>,
+    volatile: Vec<u8>,
+}
+
+/// A simulated disk for crash tests. Every write and sync counts down; when
+/// the count reaches zero that operation fails, and so does everything after
+/// it (the process is "dead"). [`SimDisk::crash`] then yields the disk as a
+/// power cut would leave it (only synced bytes) or as a killed process would
+/// (everything written).
+#[derive(Clone)]
+pub struct SimDisk {
+    platter: Arc<Mutex<Platter>>,
+    countdown: Arc<AtomicU64>,
+    ops: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for SimDisk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SimDisk(ops={})", self.ops.load(Ordering::SeqCst))
+    }
+}
+
+/// How a crash leaves the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashKind {
+    /// Power cut: only what was synced survives.
+    PowerCut,
+    /// Process killed: the OS keeps every completed write.
+    ProcessKill,
+}
+
+impl SimDisk {
+    /// An empty disk that never fails.
+    pub fn new() -> SimDisk {
+        SimDisk {
+            platter: Arc::default(),
+            countdown: Arc::new(AtomicU64::new(u64::MAX)),
+            ops: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Makes the `n`th write or sync from now fail (n ≥ 1), and all after it.
+    pub fn fail_after(&self, n: u64) {
+        self.countdown.store(n, Ordering::SeqCst);
+    }
+
+    /// Writes and syncs done so far.
+    pub fn ops(&self) -> u64 {
+        self.ops.load(Ordering::SeqCst)
+    }
+
+    /// Whether the injected failure has fired.
+    pub fn failed(&self) -> bool {
+        self.countdown.load(Ordering::SeqCst) == 0
+    }
+
+    /// A fresh, working disk holding what survives a crash of this one.
+    pub fn crash(&self, kind: CrashKind) -> SimDisk {
+        let p = self.platter.lock().expect("sim disk lock");
+        let bytes = match kind {
+            CrashKind::PowerCut => p.durable.clone(),
+            CrashKind::ProcessKill => p.volatile.clone(),
+        };
+        SimDisk {
+            platter: Arc::new(Mutex::new(Platter {
+                durable: bytes.clone(),
+                volatile: bytes,
+            })),
+            countdown: Arc::new(AtomicU64::new(u64::MAX)),
+            ops: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn tick(&self) -> Result<(), io::Error> {
+        self.ops.fetch_add(1, Ordering::SeqCst);
+        let r = self
+            .countdown
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| match c {
+                0 => None,
+                u64::MAX => Some(u64::MAX),
+                c => Some(c - 1),
+            });
+        match r {
+            Ok(1) | Err(_) => Err(io::Error::other("injected I/O failure")),
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+impl Default for SimDisk {
+    fn default() -> Self {
+        SimDisk::new()
+    }
+}
+
+impl StorageBackend for SimDisk {
+    fn len(&self) -> Result<u64, io::Error> {
+        Ok(self.platter.lock().expect("sim disk lock").volatile.len() as u64)
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
+        let p = self.platter.lock().expect("sim disk lock");
+        let start = offset as usize;
+        let end = start
+            .checked_add(out.len())
+            .filter(|e| *e <= p.volatile.len())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end"))?;
+        out.copy_from_slice(&p.volatile[start..end]);
+        Ok(())
+    }
+    fn set_len(&self, len: u64) -> Result<(), io::Error> {
+        self.tick()?;
+        self.platter
+            .lock()
+            .expect("sim disk lock")
+            .volatile
+            .resize(len as usize, 0);
+        Ok(())
+    }
+    fn sync_data(&self) -> Result<(), io::Error> {
+        self.tick()?;
+        let mut p = self.platter.lock().expect("sim disk lock");
+        p.durable = p.volatile.clone();
+        Ok(())
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
+        self.tick()?;
+        let mut p = self.platter.lock().expect("sim disk lock");
+        let end = offset as usize + data.len();
+        if p.volatile.len() < end {
+            p.volatile.resize(end, 0);
+        }
+        p.volatile[offset as usize..end].copy_from_slice(data);
+        Ok(())
+    }
+}

@@ -1,0 +1,1106 @@
+//! The chain store: one redb file per node holding blocks, the canonical
+//! chain, the ledger state, indexes, side branches, undo data and the
+//! forger's signing record.
+//!
+//! Durability: importing a block (or switching branches) is one redb write
+//! transaction committed with `Durability::Immediate`, so a node killed at
+//! any instant reopens on a consistent tip. A storage error is returned as
+//! [`StoreError`] and is fatal: the caller stops; the store is never used
+//! again after one (redb refuses further writes with `PreviousIo`).
+//!
+//! Tables (keys are big-endian where order matters):
+//!
+//! | table | key → value |
+//! |---|---|
+//! | `meta` | "schema", "chain_id", "genesis" → bytes |
+//! | `blocks` | block hash → encoded block (canonical and side) |
+//! | `canon` | height → block hash |
+//! | `state` | encoded [`StateKey`] → encoded [`StateValue`] |
+//! | `undo` | block hash → encoded [`StateChanges`] (last `finality_depth` blocks) |
+//! | `side` | height ‖ hash → () (side-branch blocks within finality) |
+//! | `txs` | tx id → (height, position) (canonical only) |
+//! | `account_txs` | account ‖ !height ‖ !position → tx id (newest first) |
+//! | `records` | owner ‖ len ‖ key ‖ height ‖ position → tx id (record history) |
+//! | `signed` | forger key ‖ slot → header hash (the signing record) |
+
+mod backend;
+mod signing;
+
+pub use backend::{CountingFile, CrashKind, SimDisk};
+pub use signing::{Interchange, InterchangeBlock, InterchangeKey, SigningError};
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, StorageBackend,
+    TableDefinition, WriteTransaction,
+};
+
+use crate::block::Block;
+use crate::codec::{self, encode};
+use crate::crypto::{Hash, PublicKey};
+use crate::fork::{self, Decision, Head};
+use crate::genesis::{ChainParams, Genesis};
+use crate::ledger::{self, BlockError, Parallelism};
+use crate::merkle;
+use crate::state::{
+    MemState, ReadError, StateChanges, StateKey, StateRead, StateReadExt, StateValue, Tip,
+};
+use crate::tx::{SignedTransaction, TxKind};
+
+/// The on-disk format version this code reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The file inside a data directory.
+pub const FILE_NAME: &str = "goodwill.redb";
+/// Bound on one stored state value or undo record when read back.
+const VALUE_LIMIT: usize = 64 << 20;
+/// Bound on one stored block when read back.
+const BLOCK_LIMIT: usize = 64 << 20;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const BLOCKS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blocks");
+const CANON: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("canon");
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const UNDO: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("undo");
+const SIDE: TableDefinition<&[u8], ()> = TableDefinition::new("side");
+const TXS: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("txs");
+const ACCOUNT_TXS: TableDefinition<&[u8], &[u8; 32]> = TableDefinition::new("account_txs");
+const RECORDS: TableDefinition<&[u8], &[u8; 32]> = TableDefinition::new("records");
+pub(crate) const SIGNED: TableDefinition<&[u8], &[u8; 32]> = TableDefinition::new("signed");
+
+/// A failure of the store itself: fatal for the process.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// redb (or the disk under it) failed.
+    #[error("storage: {0}")]
+    Db(#[from] redb::Error),
+    /// Stored bytes do not decode: the file is damaged.
+    #[error("storage is corrupt: {0}")]
+    Corrupt(String),
+    /// The store belongs to another chain.
+    #[error("{path} holds chain {found}, not {expected}: use another --data directory for this genesis")]
+    WrongChain {
+        /// The file.
+        path: String,
+        /// The genesis given.
+        expected: Hash,
+        /// The one in the store.
+        found: Hash,
+    },
+    /// Made by another version of goodwill.
+    #[error("{path} has schema version {found}; this goodwill reads version {SCHEMA_VERSION}")]
+    Schema {
+        /// The file.
+        path: String,
+        /// The version found.
+        found: u32,
+    },
+    /// A file-system error around the store (the directory, the file).
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// `open_existing` on a directory with no store.
+    #[error("{0} holds no goodwill store")]
+    Missing(String),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<ReadError> for StoreError {
+    fn from(e: ReadError) -> Self {
+        StoreError::Corrupt(e.0)
+    }
+}
+
+/// Why a block was not imported.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The block (or the branch it completes) breaks a ledger rule.
+    #[error(transparent)]
+    Invalid(#[from] BlockError),
+    /// Its parent is unknown: sync the blocks before it first.
+    #[error("block {height} ({hash}): parent {parent} is unknown")]
+    UnknownParent {
+        /// Its height.
+        height: u64,
+        /// Its hash.
+        hash: Hash,
+        /// The missing parent.
+        parent: Hash,
+    },
+    /// It forks off at or below the finalized height.
+    #[error("block {height} ({hash}) forks below finality: it would undo {undo} blocks, the finality depth is {finality_depth}")]
+    BeyondFinality {
+        /// Its height.
+        height: u64,
+        /// Its hash.
+        hash: Hash,
+        /// How many blocks it would undo.
+        undo: u64,
+        /// The limit.
+        finality_depth: u64,
+    },
+    /// A header that cannot belong where it claims (side branches are checked
+    /// for this much before they are stored).
+    #[error("block {height} ({hash}): {why}")]
+    BadSideBlock {
+        /// Its height.
+        height: u64,
+        /// Its hash.
+        hash: Hash,
+        /// What is wrong.
+        why: String,
+    },
+    /// The store failed: fatal.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+impl ImportError {
+    /// Whether the process must stop (a storage failure), as opposed to a bad
+    /// block from a peer.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            ImportError::Storage(_) => true,
+            ImportError::Invalid(e) => e.is_storage(),
+            _ => false,
+        }
+    }
+}
+
+macro_rules! import_db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ImportError {
+            fn from(e: $t) -> Self {
+                ImportError::Storage(e.into())
+            }
+        }
+    )*};
+}
+import_db_err!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// What importing a block did.
+#[derive(Debug, Clone)]
+pub enum Imported {
+    /// It extended the canonical chain.
+    Extended {
+        /// The new tip.
+        tip: Tip,
+        /// Bytes redb wrote for it.
+        bytes_written: u64,
+    },
+    /// It was already stored.
+    AlreadyKnown,
+    /// Stored on a side branch that is not (yet) better.
+    SideBranch {
+        /// Its height.
+        height: u64,
+    },
+    /// Its branch won: the chain switched.
+    Reorganised {
+        /// The new tip.
+        tip: Tip,
+        /// Blocks taken off the canonical chain, tip first.
+        undone: Vec<Block>,
+        /// Blocks put on, lowest first.
+        applied: Vec<Block>,
+        /// Transactions of undone blocks that the new branch does not hold:
+        /// back to the mempool.
+        returned: Vec<SignedTransaction>,
+        /// Bytes redb wrote for it.
+        bytes_written: u64,
+    },
+}
+
+/// Where a transaction sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    /// The block's height.
+    pub height: u64,
+    /// Its position in the block.
+    pub index: u32,
+}
+
+/// One entry in a record's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordVersion {
+    /// The block that wrote it.
+    pub height: u64,
+    /// Its position in the block.
+    pub index: u32,
+    /// The PutData transaction.
+    pub tx: Hash,
+}
+
+/// The chain store.
+pub struct Store {
+    db: Database,
+    params: ChainParams,
+    path: String,
+    written: Arc<AtomicU64>,
+    last_block_bytes: AtomicU64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.path)
+    }
+}
+
+fn state_key(k: &StateKey) -> Vec<u8> {
+    encode(k)
+}
+
+/// The key prefix shared by every weight of `epoch` (a weight key is the
+/// prefix followed by the 32-byte account).
+fn weight_prefix(epoch: u64) -> Vec<u8> {
+    let mut k = encode(&StateKey::Weight(epoch, PublicKey([0; 32])));
+    k.truncate(k.len() - 32);
+    k
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> ReadError {
+    ReadError(format!("{what}: {e}"))
+}
+
+/// A state view over any readable `state` table (a read or a write
+/// transaction's).
+struct TableState<T>(T);
+
+impl<T: ReadableTable<&'static [u8], &'static [u8]>> StateRead for TableState<T> {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, ReadError> {
+        let k = state_key(key);
+        let v = self.0.get(k.as_slice()).map_err(|e| corrupt("state read", e))?;
+        match v {
+            None => Ok(None),
+            Some(g) => codec::decode("state value", g.value(), VALUE_LIMIT)
+                .map(Some)
+                .map_err(|e| corrupt("state value", e)),
+        }
+    }
+
+    fn epoch_weights(&self, epoch: u64) -> Result<Vec<(PublicKey, u64)>, ReadError> {
+        let prefix = weight_prefix(epoch);
+        let mut out = Vec::new();
+        for item in self
+            .0
+            .range(prefix.as_slice()..)
+            .map_err(|e| corrupt("weights", e))?
+        {
+            let (k, v) = item.map_err(|e| corrupt("weights", e))?;
+            let k = k.value();
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let key: StateKey =
+                codec::decode("state key", k, 1024).map_err(|e| corrupt("weight key", e))?;
+            let value: StateValue = codec::decode("state value", v.value(), VALUE_LIMIT)
+                .map_err(|e| corrupt("weight", e))?;
+            if let (StateKey::Weight(_, pk), StateValue::Weight(w)) = (key, value) {
+                if w > 0 {
+                    out.push((pk, w));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A consistent snapshot for reads; never blocks the writer.
+pub struct Snapshot {
+    txn: ReadTransaction,
+    state: TableState<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    params: ChainParams,
+}
+
+impl StateRead for Snapshot {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, ReadError> {
+        self.state.get(key)
+    }
+    fn epoch_weights(&self, epoch: u64) -> Result<Vec<(PublicKey, u64)>, ReadError> {
+        self.state.epoch_weights(epoch)
+    }
+}
+
+impl Snapshot {
+    /// The block at `height` on the canonical chain.
+    pub fn block_at(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        let canon = self.txn.open_table(CANON)?;
+        let Some(h) = canon.get(height)? else {
+            return Ok(None);
+        };
+        let hash = Hash(*h.value());
+        self.block(&hash)
+    }
+
+    /// A stored block (canonical or side) by hash.
+    pub fn block(&self, hash: &Hash) -> Result<Option<Block>, StoreError> {
+        let blocks = self.txn.open_table(BLOCKS)?;
+        match blocks.get(&hash.0)? {
+            None => Ok(None),
+            Some(b) => Block::from_bytes(b.value(), BLOCK_LIMIT)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("block {hash}: {e}"))),
+        }
+    }
+
+    /// The canonical hash at `height`.
+    pub fn hash_at(&self, height: u64) -> Result<Option<Hash>, StoreError> {
+        let canon = self.txn.open_table(CANON)?;
+        Ok(canon.get(height)?.map(|h| Hash(*h.value())))
+    }
+
+    /// Where a canonical transaction sits.
+    pub fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StoreError> {
+        let txs = self.txn.open_table(TXS)?;
+        Ok(txs.get(&id.0)?.map(|g| {
+            let (height, index) = g.value();
+            TxLocation { height, index }
+        }))
+    }
+
+    /// A canonical transaction, its block's header and its inclusion proof.
+    pub fn tx_with_proof(
+        &self,
+        id: &Hash,
+    ) -> Result<Option<(SignedTransaction, Block, merkle::Proof)>, StoreError> {
+        let Some(loc) = self.tx_location(id)? else {
+            return Ok(None);
+        };
+        let block = self
+            .block_at(loc.height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("tx {id} points at missing height {}", loc.height)))?;
+        let ids: Vec<Hash> = block.txs.iter().map(|t| t.id()).collect();
+        let proof = merkle::prove(&ids, loc.index as usize)
+            .ok_or_else(|| StoreError::Corrupt(format!("tx {id} index out of range")))?;
+        let tx = block.txs[loc.index as usize].clone();
+        Ok(Some((tx, block, proof)))
+    }
+
+    /// The ids of an account's transactions, newest first (at most `limit`).
+    pub fn account_txs(&self, account: &PublicKey, limit: usize) -> Result<Vec<Hash>, StoreError> {
+        let t = self.txn.open_table(ACCOUNT_TXS)?;
+        let mut out = Vec::new();
+        for item in t.range(account.0.as_slice()..)? {
+            let (k, v) = item?;
+            if !k.value().starts_with(&account.0) || out.len() >= limit {
+                break;
+            }
+            out.push(Hash(*v.value()));
+        }
+        Ok(out)
+    }
+
+    /// Every write to (owner, key), oldest first.
+    pub fn record_history(
+        &self,
+        owner: &PublicKey,
+        key: &[u8],
+    ) -> Result<Vec<RecordVersion>, StoreError> {
+        let t = self.txn.open_table(RECORDS)?;
+        let prefix = record_prefix(owner, key);
+        let mut out = Vec::new();
+        for item in t.range(prefix.as_slice()..)? {
+            let (k, v) = item?;
+            let k = k.value();
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let rest = &k[prefix.len()..];
+            if rest.len() != 12 {
+                return Err(StoreError::Corrupt("record history key".into()));
+            }
+            out.push(RecordVersion {
+                height: u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")),
+                index: u32::from_be_bytes(rest[8..].try_into().expect("4 bytes")),
+                tx: Hash(*v.value()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The chain's parameters.
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+}
+
+fn record_prefix(owner: &PublicKey, key: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(33 + key.len());
+    p.extend_from_slice(&owner.0);
+    p.push(key.len() as u8);
+    p.extend_from_slice(key);
+    p
+}
+
+fn account_tx_key(account: &PublicKey, height: u64, index: u32) -> [u8; 44] {
+    let mut k = [0u8; 44];
+    k[..32].copy_from_slice(&account.0);
+    k[32..40].copy_from_slice(&(!height).to_be_bytes());
+    k[40..].copy_from_slice(&(!index).to_be_bytes());
+    k
+}
+
+fn side_key(height: u64, hash: &Hash) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..].copy_from_slice(&hash.0);
+    k
+}
+
+/// The accounts a transaction touches, for the account index.
+fn touched(tx: &SignedTransaction) -> Vec<PublicKey> {
+    let mut v = vec![tx.tx.sender];
+    match &tx.tx.kind {
+        TxKind::Transfer { to, .. } => v.push(*to),
+        TxKind::BuyWeight { association, .. } => v.push(*association),
+        TxKind::ProposeAssociation { account, .. } => v.push(*account),
+        TxKind::ReportEquivocation { header_a, .. } => v.push(header_a.header.forger),
+        TxKind::VoteAssociation { .. } | TxKind::PutData { .. } => {}
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir` for the chain `params`. A store
+    /// made for another genesis is refused.
+    pub fn open(dir: &Path, params: &ChainParams) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| StoreError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let written = Arc::new(AtomicU64::new(0));
+        let backend = CountingFile::new(file, written.clone())?;
+        Store::with_backend(backend, params, path.display().to_string(), written)
+    }
+
+    /// Opens an existing store, taking the genesis it was made with.
+    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.join(FILE_NAME);
+        if !path.exists() {
+            return Err(StoreError::Missing(dir.display().to_string()));
+        }
+        let genesis = {
+            let db = Database::builder().create(&path)?;
+            let r = db.begin_read()?;
+            let meta = r.open_table(META).map_err(|_| StoreError::Missing(dir.display().to_string()))?;
+            let g = meta
+                .get("genesis")?
+                .ok_or_else(|| StoreError::Missing(dir.display().to_string()))?;
+            let g: Genesis = codec::decode("stored genesis", g.value(), 16 << 20)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            g
+        };
+        let params = ChainParams::new(genesis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Store::open(dir, &params)
+    }
+
+    /// Opens (or creates) a store on any backend: the fault-injection tests'
+    /// door.
+    pub fn with_backend(
+        backend: impl StorageBackend,
+        params: &ChainParams,
+        path: String,
+        written: Arc<AtomicU64>,
+    ) -> Result<Store, StoreError> {
+        let db = Database::builder().create_with_backend(backend)?;
+        let store = Store {
+            db,
+            params: params.clone(),
+            path,
+            written,
+            last_block_bytes: AtomicU64::new(0),
+        };
+        store.init()?;
+        Ok(store)
+    }
+
+    fn init(&self) -> Result<(), StoreError> {
+        let w = self.db.begin_write()?;
+        {
+            let mut meta = w.open_table(META)?;
+            let existing = meta.get("chain_id")?.map(|v| v.value().to_vec());
+            match existing {
+                Some(found) => {
+                    let found = Hash(found.as_slice().try_into().map_err(|_| {
+                        StoreError::Corrupt("meta chain_id is not 32 bytes".into())
+                    })?);
+                    if found != self.params.chain_id() {
+                        return Err(StoreError::WrongChain {
+                            path: self.path.clone(),
+                            expected: self.params.chain_id(),
+                            found,
+                        });
+                    }
+                    let schema = meta
+                        .get("schema")?
+                        .map(|v| v.value().to_vec())
+                        .ok_or_else(|| StoreError::Corrupt("no schema version".into()))?;
+                    let schema = u32::from_le_bytes(schema.as_slice().try_into().map_err(|_| {
+                        StoreError::Corrupt("schema version is not 4 bytes".into())
+                    })?);
+                    if schema != SCHEMA_VERSION {
+                        return Err(StoreError::Schema {
+                            path: self.path.clone(),
+                            found: schema,
+                        });
+                    }
+                    drop(meta);
+                    w.abort()?;
+                    return Ok(());
+                }
+                None => {
+                    meta.insert("schema", SCHEMA_VERSION.to_le_bytes().as_slice())?;
+                    meta.insert("chain_id", self.params.chain_id().0.as_slice())?;
+                    meta.insert("genesis", encode(self.params.genesis()).as_slice())?;
+                }
+            }
+            let changes = ledger::genesis_changes(&self.params);
+            let mut state = w.open_table(STATE)?;
+            write_changes(&mut state, &changes, false)?;
+            w.open_table(CANON)?.insert(0, &self.params.chain_id().0)?;
+            for t in [BLOCKS, UNDO] {
+                w.open_table(t)?;
+            }
+            w.open_table(SIDE)?;
+            w.open_table(TXS)?;
+            w.open_table(ACCOUNT_TXS)?;
+            w.open_table(RECORDS)?;
+            w.open_table(SIGNED)?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    /// The chain's parameters.
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// A consistent read snapshot.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STATE)?;
+        Ok(Snapshot {
+            txn,
+            state: TableState(table),
+            params: self.params.clone(),
+        })
+    }
+
+    /// The canonical tip.
+    pub fn tip(&self) -> Result<Tip, StoreError> {
+        Ok(self.snapshot()?.tip()?)
+    }
+
+    /// Bytes redb has written to the file since it was opened.
+    pub fn bytes_written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Bytes written by the last imported block's commit.
+    pub fn last_block_bytes(&self) -> u64 {
+        self.last_block_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Imports a block: validates it against its parent's state and, in one
+    /// durable write transaction, extends the chain, stores a side branch or
+    /// switches to a better branch within the finality depth.
+    pub fn import_block(&self, block: &Block) -> Result<Imported, ImportError> {
+        let before = self.bytes_written();
+        let hash = block.hash();
+        let h = &block.header.header;
+        let mut w = self.db.begin_write()?;
+        w.set_durability(Durability::Immediate)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        if w.open_table(BLOCKS)?.get(&hash.0)?.is_some() {
+            w.abort()?;
+            return Ok(Imported::AlreadyKnown);
+        }
+        let tip = TableState(w.open_table(STATE)?).tip().map_err(StoreError::from)?;
+        if h.parent == tip.hash {
+            let changes = {
+                let state = TableState(w.open_table(STATE)?);
+                ledger::apply_block(&self.params, &state, block, Parallelism::AllCores)?
+            };
+            self.put_canonical(&w, block, &hash, &changes)?;
+            let new_tip = changes.tip().expect("a block's changes hold the tip");
+            w.commit()?;
+            let bytes = self.bytes_written() - before;
+            self.last_block_bytes.store(bytes, Ordering::Relaxed);
+            return Ok(Imported::Extended {
+                tip: new_tip,
+                bytes_written: bytes,
+            });
+        }
+        // Not on the tip: a side branch, maybe a better one.
+        let result = self.import_side(&w, block, &hash, &tip);
+        match result {
+            Ok(Some(mut r)) => {
+                w.commit()?;
+                let bytes = self.bytes_written() - before;
+                if let Imported::Reorganised { bytes_written, .. } = &mut r {
+                    *bytes_written = bytes;
+                }
+                Ok(r)
+            }
+            Ok(None) => {
+                w.commit()?;
+                Ok(Imported::SideBranch { height: h.height })
+            }
+            Err(e) => {
+                w.abort()?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Stores a side block; if its branch is now better, switches to it.
+    /// Returns `None` when it only stored the block.
+    fn import_side(
+        &self,
+        w: &WriteTransaction,
+        block: &Block,
+        hash: &Hash,
+        tip: &Tip,
+    ) -> Result<Option<Imported>, ImportError> {
+        let h = &block.header.header;
+        let finality = self.params.genesis().finality_depth;
+        let bad = |why: String| ImportError::BadSideBlock {
+            height: h.height,
+            hash: *hash,
+            why,
+        };
+        let parent = {
+            let blocks = w.open_table(BLOCKS)?;
+            let p = blocks.get(&h.parent.0)?.map(|g| g.value().to_vec());
+            match p {
+                Some(bytes) => Some(
+                    Block::from_bytes(&bytes, BLOCK_LIMIT)
+                        .map_err(|e| StoreError::Corrupt(format!("block {}: {e}", h.parent)))?,
+                ),
+                None if h.parent == self.params.chain_id() => None,
+                None => {
+                    return Err(ImportError::UnknownParent {
+                        height: h.height,
+                        hash: *hash,
+                        parent: h.parent,
+                    })
+                }
+            }
+        };
+        let (parent_height, parent_slot) = parent
+            .as_ref()
+            .map(|p| (p.header.header.height, p.header.header.slot))
+            .unwrap_or((0, 0));
+        if h.chain_id != self.params.chain_id() {
+            return Err(bad(format!("for chain {}", h.chain_id)));
+        }
+        if h.height != parent_height + 1 {
+            return Err(bad(format!("height is not its parent's + 1 ({parent_height})")));
+        }
+        if h.slot <= parent_slot {
+            return Err(bad(format!("slot {} is not after its parent's {parent_slot}", h.slot)));
+        }
+        block
+            .header
+            .verify()
+            .map_err(|e| bad(format!("header signature: {e}")))?;
+        // Walk back to the canonical chain.
+        let mut branch = vec![block.clone()];
+        let mut cursor = parent;
+        let fork_height = loop {
+            let Some(b) = cursor else { break 0 };
+            let bh = b.hash();
+            let height = b.header.header.height;
+            let canon = w.open_table(CANON)?.get(height)?.map(|g| Hash(*g.value()));
+            if canon == Some(bh) {
+                break height;
+            }
+            if tip.height.saturating_sub(height) > finality {
+                return Err(ImportError::BeyondFinality {
+                    height: h.height,
+                    hash: *hash,
+                    undo: tip.height - height,
+                    finality_depth: finality,
+                });
+            }
+            let parent_hash = b.header.header.parent;
+            branch.push(b);
+            let p = w.open_table(BLOCKS)?.get(&parent_hash.0)?.map(|g| g.value().to_vec());
+            cursor = match p {
+                Some(bytes) => Some(
+                    Block::from_bytes(&bytes, BLOCK_LIMIT)
+                        .map_err(|e| StoreError::Corrupt(format!("block {parent_hash}: {e}")))?,
+                ),
+                None => None,
+            };
+        };
+        branch.reverse();
+        let current = Head {
+            height: tip.height,
+            hash: tip.hash,
+        };
+        let candidate = Head {
+            height: h.height,
+            hash: *hash,
+        };
+        match fork::choose(&current, &candidate, fork_height, finality) {
+            Decision::BeyondFinality {
+                undo,
+                finality_depth,
+            } => Err(ImportError::BeyondFinality {
+                height: h.height,
+                hash: *hash,
+                undo,
+                finality_depth,
+            }),
+            Decision::Keep => {
+                if tip.height.saturating_sub(h.height) >= finality {
+                    return Err(ImportError::BeyondFinality {
+                        height: h.height,
+                        hash: *hash,
+                        undo: tip.height - fork_height,
+                        finality_depth: finality,
+                    });
+                }
+                w.open_table(BLOCKS)?.insert(&hash.0, block.to_bytes().as_slice())?;
+                w.open_table(SIDE)?.insert(side_key(h.height, hash).as_slice(), ())?;
+                Ok(None)
+            }
+            Decision::Switch { .. } => {
+                let undone = self.undo_to(w, fork_height)?;
+                let mut applied = Vec::new();
+                for b in &branch {
+                    let bh = b.hash();
+                    let changes = {
+                        let state = TableState(w.open_table(STATE)?);
+                        ledger::apply_block(&self.params, &state, b, Parallelism::AllCores)?
+                    };
+                    w.open_table(SIDE)?
+                        .remove(side_key(b.header.header.height, &bh).as_slice())?;
+                    self.put_canonical(w, b, &bh, &changes)?;
+                    applied.push(b.clone());
+                }
+                let new_tip = TableState(w.open_table(STATE)?).tip().map_err(StoreError::from)?;
+                let kept: std::collections::HashSet<Hash> = applied
+                    .iter()
+                    .flat_map(|b| b.txs.iter().map(|t| t.id()))
+                    .collect();
+                let returned = undone
+                    .iter()
+                    .rev()
+                    .flat_map(|b| b.txs.iter())
+                    .filter(|t| !kept.contains(&t.id()))
+                    .cloned()
+                    .collect();
+                Ok(Some(Imported::Reorganised {
+                    tip: new_tip,
+                    undone,
+                    applied,
+                    returned,
+                    bytes_written: 0,
+                }))
+            }
+        }
+    }
+
+    /// Takes canonical blocks off down to `height`, restoring the state; the
+    /// blocks stay stored as a side branch. Returns them, tip first.
+    fn undo_to(&self, w: &WriteTransaction, height: u64) -> Result<Vec<Block>, ImportError> {
+        let mut out = Vec::new();
+        loop {
+            let tip = TableState(w.open_table(STATE)?).tip().map_err(StoreError::from)?;
+            if tip.height <= height {
+                break;
+            }
+            let undo_bytes = w
+                .open_table(UNDO)?
+                .remove(&tip.hash.0)?
+                .map(|g| g.value().to_vec())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("no undo record for block {} at {}", tip.hash, tip.height))
+                })?;
+            let changes: StateChanges = codec::decode("undo record", &undo_bytes, VALUE_LIMIT)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            write_changes(&mut w.open_table(STATE)?, &changes, true)?;
+            let block = {
+                let blocks = w.open_table(BLOCKS)?;
+                let b = blocks
+                    .get(&tip.hash.0)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", tip.hash)))?;
+                Block::from_bytes(b.value(), BLOCK_LIMIT)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            };
+            self.unindex(w, &block)?;
+            w.open_table(CANON)?.remove(tip.height)?;
+            w.open_table(SIDE)?.insert(side_key(tip.height, &tip.hash).as_slice(), ())?;
+            out.push(block);
+        }
+        Ok(out)
+    }
+
+    /// Writes a validated block onto the canonical chain: block, height,
+    /// state, undo record, indexes, and prunes what fell below finality.
+    fn put_canonical(
+        &self,
+        w: &WriteTransaction,
+        block: &Block,
+        hash: &Hash,
+        changes: &StateChanges,
+    ) -> Result<(), StoreError> {
+        let height = block.height();
+        w.open_table(BLOCKS)?.insert(&hash.0, block.to_bytes().as_slice())?;
+        w.open_table(CANON)?.insert(height, &hash.0)?;
+        write_changes(&mut w.open_table(STATE)?, changes, false)?;
+        let finality = self.params.genesis().finality_depth;
+        {
+            let mut undo = w.open_table(UNDO)?;
+            undo.insert(&hash.0, encode(changes).as_slice())?;
+            if height > finality {
+                let old = height - finality;
+                let old_hash = w.open_table(CANON)?.get(old)?.map(|g| *g.value());
+                if let Some(old_hash) = old_hash {
+                    undo.remove(&old_hash)?;
+                }
+            }
+        }
+        if height > finality {
+            // Side blocks at or below the finalized height can never win.
+            let limit = (height - finality + 1).to_be_bytes();
+            let mut side = w.open_table(SIDE)?;
+            let stale: Vec<Vec<u8>> = side
+                .range(..limit.as_slice())?
+                .map(|r| r.map(|(k, _)| k.value().to_vec()))
+                .collect::<Result<_, _>>()?;
+            let mut blocks = w.open_table(BLOCKS)?;
+            for k in stale {
+                side.remove(k.as_slice())?;
+                let bh: [u8; 32] = k[8..].try_into().expect("side keys are 40 bytes");
+                blocks.remove(&bh)?;
+            }
+        }
+        self.index(w, block)?;
+        Ok(())
+    }
+
+    fn index(&self, w: &WriteTransaction, block: &Block) -> Result<(), StoreError> {
+        let height = block.height();
+        let mut txs = w.open_table(TXS)?;
+        let mut acct = w.open_table(ACCOUNT_TXS)?;
+        let mut records = w.open_table(RECORDS)?;
+        for (i, stx) in block.txs.iter().enumerate() {
+            let id = stx.id();
+            let i = i as u32;
+            txs.insert(&id.0, (height, i))?;
+            for a in touched(stx) {
+                acct.insert(account_tx_key(&a, height, i).as_slice(), &id.0)?;
+            }
+            if let TxKind::PutData { key, .. } = &stx.tx.kind {
+                let mut k = record_prefix(&stx.tx.sender, key.as_slice());
+                k.extend_from_slice(&height.to_be_bytes());
+                k.extend_from_slice(&i.to_be_bytes());
+                records.insert(k.as_slice(), &id.0)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn unindex(&self, w: &WriteTransaction, block: &Block) -> Result<(), StoreError> {
+        let height = block.height();
+        let mut txs = w.open_table(TXS)?;
+        let mut acct = w.open_table(ACCOUNT_TXS)?;
+        let mut records = w.open_table(RECORDS)?;
+        for (i, stx) in block.txs.iter().enumerate() {
+            let id = stx.id();
+            let i = i as u32;
+            txs.remove(&id.0)?;
+            for a in touched(stx) {
+                acct.remove(account_tx_key(&a, height, i).as_slice())?;
+            }
+            if let TxKind::PutData { key, .. } = &stx.tx.kind {
+                let mut k = record_prefix(&stx.tx.sender, key.as_slice());
+                k.extend_from_slice(&height.to_be_bytes());
+                k.extend_from_slice(&i.to_be_bytes());
+                records.remove(k.as_slice())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every state entry, decoded, in key order (for checks against a model).
+    pub fn state_entries(&self) -> Result<Vec<(StateKey, StateValue)>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(STATE)?;
+        let mut out = Vec::new();
+        for item in t.iter()? {
+            let (k, v) = item?;
+            let key: StateKey = codec::decode("state key", k.value(), 1024)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let value: StateValue = codec::decode("state value", v.value(), VALUE_LIMIT)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            out.push((key, value));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Re-validates the canonical chain from genesis in memory and compares
+    /// the result with the stored state. Returns the height checked, or the
+    /// first bad block.
+    pub fn verify_chain(&self) -> Result<u64, VerifyError> {
+        let snap = self.snapshot()?;
+        let tip = snap.tip().map_err(StoreError::from)?;
+        let mut state = MemState::new();
+        state.apply(&ledger::genesis_changes(&self.params));
+        for height in 1..=tip.height {
+            let block = snap
+                .block_at(height)?
+                .ok_or(VerifyError::Missing { height })?;
+            let changes = ledger::apply_block(&self.params, &state, &block, Parallelism::AllCores)
+                .map_err(|error| VerifyError::BadBlock { height, error })?;
+            state.apply(&changes);
+        }
+        let stored = self.state_entries()?;
+        let model: Vec<(StateKey, StateValue)> =
+            state.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        if stored != model {
+            let first = stored
+                .iter()
+                .zip(&model)
+                .find(|(a, b)| a != b)
+                .map(|(a, _)| format!("{:?}", a.0))
+                .unwrap_or_else(|| format!("{} stored entries vs {} replayed", stored.len(), model.len()));
+            return Err(VerifyError::StateMismatch { first });
+        }
+        Ok(tip.height)
+    }
+
+    /// Records, durably, that `key` is about to sign a header with hash
+    /// `root` for `slot`. Refuses any slot at or below the highest recorded
+    /// for this key. Returns only after the record is on disk: sign after.
+    pub fn record_signature(
+        &self,
+        key: &PublicKey,
+        slot: u64,
+        root: &Hash,
+    ) -> Result<(), SigningError> {
+        signing::record(&self.db, key, slot, root)
+    }
+
+    /// The highest slot recorded for `key`.
+    pub fn last_signed_slot(&self, key: &PublicKey) -> Result<Option<u64>, StoreError> {
+        signing::last_slot(&self.db, key)
+    }
+
+    /// The signing record as an interchange document (all keys, or one).
+    pub fn export_signing_record(&self, key: Option<&PublicKey>) -> Result<Interchange, StoreError> {
+        signing::export(&self.db, &self.params, key)
+    }
+
+    /// Merges an interchange document into the signing record; never lowers a
+    /// recorded slot. Returns how many entries were new.
+    pub fn import_signing_record(&self, doc: &Interchange) -> Result<usize, SigningError> {
+        signing::import(&self.db, &self.params, doc)
+    }
+}
+
+/// Why `chain verify` failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A stored block breaks a rule.
+    #[error("first bad block at height {height}: {error}")]
+    BadBlock {
+        /// Its height.
+        height: u64,
+        /// What is wrong.
+        error: BlockError,
+    },
+    /// A height has no block.
+    #[error("no block stored at height {height}")]
+    Missing {
+        /// The height.
+        height: u64,
+    },
+    /// Replaying gives another state than the stored one.
+    #[error("the stored state differs from the replayed chain (first difference at {first})")]
+    StateMismatch {
+        /// The first differing key.
+        first: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+fn write_changes(
+    table: &mut redb::Table<&[u8], &[u8]>,
+    changes: &StateChanges,
+    undo: bool,
+) -> Result<(), StoreError> {
+    for c in &changes.changes {
+        let k = state_key(&c.key);
+        let v = if undo { &c.before } else { &c.after };
+        match v {
+            Some(v) => {
+                table.insert(k.as_slice(), encode(v).as_slice())?;
+            }
+            None => {
+                table.remove(k.as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The default data directory's store file path.
+pub fn file_in(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}

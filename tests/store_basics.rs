@@ -1,0 +1,46 @@
+//! The chain store on a real redb file: import, reopen, reads, verify.
+
+use goodwill::store::{Imported, Store, StoreError};
+use goodwill::testkit::{TestNet, TestNetConfig};
+
+#[test]
+fn imports_reopens_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = TestNet::new(&TestNetConfig::default());
+    let mut chain = net.chain();
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    for i in 0..12 {
+        let tx = chain.transfer_from_user(i % 4, net.users[(i + 1) % 4].public(), 1000 + i as u64);
+        let b = chain.forge(vec![tx]);
+        match store.import_block(&b).unwrap() {
+            Imported::Extended { tip, bytes_written } => {
+                assert_eq!(tip.hash, b.hash());
+                assert!(bytes_written > 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(store.import_block(&b).unwrap(), Imported::AlreadyKnown));
+    }
+    drop(store);
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    assert_eq!(store.tip().unwrap().hash, chain.blocks.last().unwrap().hash());
+    assert_eq!(store.verify_chain().unwrap(), 12);
+    let model: Vec<_> = chain.state.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(store.state_entries().unwrap(), model);
+    let snap = store.snapshot().unwrap();
+    let tx = &chain.blocks[3].txs[0];
+    let (found, block, proof) = snap.tx_with_proof(&tx.id()).unwrap().unwrap();
+    assert_eq!(&found, tx);
+    assert!(goodwill::merkle::verify(&block.header.header.tx_root, &tx.id(), &proof));
+    let hist = snap.account_txs(&tx.tx.sender, 10).unwrap();
+    assert!(hist.contains(&tx.id()));
+    drop(snap);
+    drop(store);
+    let other = TestNet::new(&TestNetConfig {
+        epoch_slots: 11,
+        ..TestNetConfig::default()
+    });
+    let e = Store::open(dir.path(), &other.params).unwrap_err();
+    assert!(matches!(e, StoreError::WrongChain { .. }), "{e}");
+    assert!(Store::open_existing(dir.path()).is_ok());
+}
