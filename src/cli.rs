@@ -43,14 +43,67 @@ pub enum Command {
         #[command(subcommand)]
         command: GenesisCommand,
     },
-    /// Forge a short chain in memory and print it: the ledger core at work.
+    /// Forge a short chain and print it: the ledger core at work.
     LedgerDemo {
         /// How many blocks to forge.
         #[arg(long, default_value_t = 20)]
         blocks: u64,
-        /// Seed for the random transactions (default: a fresh one, printed).
+        /// Seed for keys and transactions (default: a fresh one, printed).
         #[arg(long)]
         seed: Option<u64>,
+        /// Keep the chain in this directory's redb store and resume it on the
+        /// next run (default: in memory).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Inspect a stored chain.
+    Chain {
+        /// What to do.
+        #[command(subcommand)]
+        command: ChainCommand,
+    },
+    /// Export or import a forger's signing record (the slots it has signed).
+    SigningRecord {
+        /// What to do.
+        #[command(subcommand)]
+        command: SigningCommand,
+    },
+}
+
+/// Chain verbs that read a local store.
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Re-validate the stored chain from genesis; report the first bad block.
+    Verify {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+/// Signing-record verbs.
+#[derive(Debug, Subcommand)]
+pub enum SigningCommand {
+    /// Write the record as an interchange JSON file (to move a key to a new board).
+    Export {
+        /// The data directory holding the record.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the file; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only this key's record (default: every key's).
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Merge an interchange file into the record; never lowers a recorded slot.
+    Import {
+        /// The data directory holding the record.
+        #[arg(long)]
+        data: PathBuf,
+        /// The interchange file.
+        #[arg(long)]
+        file: PathBuf,
     },
 }
 
@@ -237,11 +290,106 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", params.chain_id());
             Ok(())
         }
-        Command::LedgerDemo { blocks, seed } => {
+        Command::LedgerDemo { blocks, seed, data } => {
+            use crate::demo;
             let seed = seed.unwrap_or_else(crate::os::random_u64);
-            let run = crate::demo::run(blocks, seed)?;
-            print!("{}", crate::demo::render(&run));
-            println!("(seed {seed}: `goodwill ledger-demo --seed {seed}` repeats this run)");
+            let (net, mut ledger, seed) = demo::open(data.as_deref(), seed)?;
+            let start = ledger.tip()?;
+            println!("{}", demo::header(&net.params));
+            if start.height > 0 {
+                println!(
+                    "(resuming at height {} from {})",
+                    start.height,
+                    data.as_deref()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default()
+                );
+            }
+            let mut out = std::io::stdout();
+            demo::forge(
+                &net,
+                &mut ledger,
+                blocks,
+                seed ^ crate::os::random_u64(),
+                |r| {
+                    let _ = writeln!(out, "{}", demo::row(r));
+                    let _ = out.flush();
+                },
+            )?;
+            let tip = ledger.tip()?;
+            println!(
+                "tip {} at height {}, state digest {}",
+                tip.hash.short(),
+                tip.height,
+                tip.state_digest.short()
+            );
+            match data {
+                Some(d) => println!("(kept in {}: run again to resume; `goodwill chain verify --data {}` re-checks it)", d.display(), d.display()),
+                None => println!("(seed {seed}: the same chain and keys again with --seed {seed})"),
+            }
+            Ok(())
+        }
+        Command::Chain {
+            command: ChainCommand::Verify { data },
+        } => {
+            let store = crate::store::Store::open_existing(&data).map_err(|e| e.to_string())?;
+            let height = store.verify_chain().map_err(|e| e.to_string())?;
+            let tip = store.tip().map_err(|e| e.to_string())?;
+            println!(
+                "ok: {} blocks re-validated from genesis; tip {} at height {}, state matches",
+                height, tip.hash, tip.height
+            );
+            Ok(())
+        }
+        Command::SigningRecord {
+            command: SigningCommand::Export { data, out, key },
+        } => {
+            let store = crate::store::Store::open_existing(&data).map_err(|e| e.to_string())?;
+            let only = match key {
+                Some(k) => Some(keyfile::read(&k).map_err(|e| e.to_string())?.public()),
+                None => None,
+            };
+            let doc = store
+                .export_signing_record(only.as_ref())
+                .map_err(|e| e.to_string())?;
+            let text = serde_json::to_string_pretty(&doc).expect("serialises");
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .map_err(|e| format!("{}: {e}", out.display()))?;
+            f.write_all(text.as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| format!("{}: {e}", out.display()))?;
+            let n: usize = doc.data.iter().map(|k| k.signed_blocks.len()).sum();
+            println!(
+                "wrote {} signed slots of {} keys to {}",
+                n,
+                doc.data.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::SigningRecord {
+            command: SigningCommand::Import { data, file },
+        } => {
+            let store = crate::store::Store::open_existing(&data).map_err(|e| e.to_string())?;
+            let meta = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            if meta.len() > 64 << 20 {
+                return Err(format!(
+                    "{}: {} bytes is too large for a signing record",
+                    file.display(),
+                    meta.len()
+                ));
+            }
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let doc: crate::store::Interchange = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: not a signing record: {e}", file.display()))?;
+            let added = store
+                .import_signing_record(&doc)
+                .map_err(|e| e.to_string())?;
+            println!("imported {added} new signed slots from {}", file.display());
             Ok(())
         }
     }

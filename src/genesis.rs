@@ -371,7 +371,8 @@ mod tests {
 
     #[test]
     fn invalid_genesis_is_refused_with_a_reason() {
-        let cases: Vec<(fn(&mut Genesis), &str)> = vec![
+        type Case = (fn(&mut Genesis), &'static str);
+        let cases: Vec<Case> = vec![
             (|g| g.slot_ms = 0, "slot_ms"),
             (|g| g.epoch_slots = 1, "epoch_slots"),
             (|g| g.bootstrap_forgers.clear(), "bootstrap_forgers"),

@@ -610,10 +610,17 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
     /// Applies one transaction whose stateless checks passed; on error
     /// nothing of it remains.
     fn apply(&mut self, stx: &SignedTransaction, id: Hash) -> Result<(), TxError> {
+        // The block's fees live outside the overlay: a failed transaction's
+        // fee must not reach the forger (the builder would then commit to
+        // a state digest no checker computes).
+        let fees = self.fees;
         let r = self.apply_inner(stx, id);
         match r {
             Ok(()) => self.ov.commit_tx(),
-            Err(_) => self.ov.rollback_tx(),
+            Err(_) => {
+                self.ov.rollback_tx();
+                self.fees = fees;
+            }
         }
         r
     }
@@ -953,6 +960,9 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         }
         self.ov
             .set(StateKey::Voided(forger), Some(StateValue::Voided(from)));
+        // The forger may be live in this epoch: later votes in this block
+        // must see it voided.
+        self.live = None;
         let mut offender = self.ov.account(&forger)?;
         let bounty = self
             .params

@@ -102,7 +102,10 @@ impl TestNet {
 
     /// The forger key for `pk`, if it is one of ours.
     pub fn forger_key(&self, pk: &PublicKey) -> Option<&Keypair> {
-        self.forgers.iter().chain(&self.users).find(|k| k.public() == *pk)
+        self.forgers
+            .iter()
+            .chain(&self.users)
+            .find(|k| k.public() == *pk)
     }
 
     /// A chain at genesis.
@@ -117,7 +120,13 @@ impl TestNet {
     }
 
     /// A signed transfer from `from` with the given nonce.
-    pub fn transfer(&self, from: &Keypair, nonce: u64, to: PublicKey, amount: u64) -> SignedTransaction {
+    pub fn transfer(
+        &self,
+        from: &Keypair,
+        nonce: u64,
+        to: PublicKey,
+        amount: u64,
+    ) -> SignedTransaction {
         Transaction {
             chain_id: self.params.chain_id(),
             sender: from.public(),
@@ -149,16 +158,21 @@ impl TestChain {
         let tip = self.state.tip().expect("a tip");
         let mut slot = after_slot.max(tip.slot) + 1;
         loop {
-            if let Some(l) = schedule::leader(&self.net.params, &self.state, &tip, slot).expect("mem")
+            if let Some(l) =
+                schedule::leader(&self.net.params, &self.state, &tip, slot).expect("mem")
             {
                 if let Some(k) = self.net.forger_key(&l) {
                     let k = k.clone();
                     let u = ledger::prepare_block(&self.net.params, &self.state, &l, slot, txs)
                         .expect("leader builds");
                     let block = u.sign(&k);
-                    let changes =
-                        ledger::apply_block(&self.net.params, &self.state, &block, Parallelism::Single)
-                            .expect("own block applies");
+                    let changes = ledger::apply_block(
+                        &self.net.params,
+                        &self.state,
+                        &block,
+                        Parallelism::Single,
+                    )
+                    .expect("own block applies");
                     self.state.apply(&changes);
                     self.blocks.push(block.clone());
                     return block;

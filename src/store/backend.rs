@@ -49,6 +49,39 @@ impl StorageBackend for CountingFile {
     }
 }
 
+/// redb's magic number: the first bytes of every redb file.
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+/// redb's header lives in the file's first page.
+const HEADER_PAGE: usize = 4096;
+/// Larger than any file a cut-short creation leaves (redb starts at ~1 MiB).
+const TORN_LIMIT: u64 = 16 << 20;
+
+/// Empties a file left by a redb creation cut short by a crash; returns
+/// whether it did.
+///
+/// Creating a database, redb sizes the file, writes its header without the
+/// magic number, syncs, and writes the magic number only then. A crash before
+/// that leaves a file redb refuses ("not a redb database") although it never
+/// held a commit, and the node could not start again. Such a file — no magic
+/// number, nothing but zeros after the header page — holds nothing, so it is
+/// emptied and redb creates the database anew. Any other file is left for
+/// redb to judge.
+pub(super) fn discard_torn_creation(backend: &impl StorageBackend) -> Result<bool, io::Error> {
+    let len = backend.len()?;
+    if len == 0 || len > TORN_LIMIT {
+        return Ok(false);
+    }
+    let mut bytes = vec![0u8; len as usize];
+    backend.read(0, &mut bytes)?;
+    let magic_absent = bytes.iter().take(REDB_MAGIC.len()).all(|b| *b == 0);
+    let body_empty = bytes.iter().skip(HEADER_PAGE).all(|b| *b == 0);
+    if !(magic_absent && body_empty) {
+        return Ok(false);
+    }
+    backend.set_len(0)?;
+    Ok(true)
+}
+
 /// The contents of a simulated disk: what reached the platter (`durable`)
 /// and what sits in the page cache (`volatile`).
 #[derive(Default)]

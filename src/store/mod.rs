@@ -81,7 +81,9 @@ pub enum StoreError {
     #[error("storage is corrupt: {0}")]
     Corrupt(String),
     /// The store belongs to another chain.
-    #[error("{path} holds chain {found}, not {expected}: use another --data directory for this genesis")]
+    #[error(
+        "{path} holds chain {found}, not {expected}: use another --data directory for this genesis"
+    )]
     WrongChain {
         /// The file.
         path: String,
@@ -298,7 +300,10 @@ struct TableState<T>(T);
 impl<T: ReadableTable<&'static [u8], &'static [u8]>> StateRead for TableState<T> {
     fn get(&self, key: &StateKey) -> Result<Option<StateValue>, ReadError> {
         let k = state_key(key);
-        let v = self.0.get(k.as_slice()).map_err(|e| corrupt("state read", e))?;
+        let v = self
+            .0
+            .get(k.as_slice())
+            .map_err(|e| corrupt("state read", e))?;
         match v {
             None => Ok(None),
             Some(g) => codec::decode("state value", g.value(), VALUE_LIMIT)
@@ -395,9 +400,9 @@ impl Snapshot {
         let Some(loc) = self.tx_location(id)? else {
             return Ok(None);
         };
-        let block = self
-            .block_at(loc.height)?
-            .ok_or_else(|| StoreError::Corrupt(format!("tx {id} points at missing height {}", loc.height)))?;
+        let block = self.block_at(loc.height)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("tx {id} points at missing height {}", loc.height))
+        })?;
         let ids: Vec<Hash> = block.txs.iter().map(|t| t.id()).collect();
         let proof = merkle::prove(&ids, loc.index as usize)
             .ok_or_else(|| StoreError::Corrupt(format!("tx {id} index out of range")))?;
@@ -524,7 +529,9 @@ impl Store {
         let genesis = {
             let db = Database::builder().create(&path)?;
             let r = db.begin_read()?;
-            let meta = r.open_table(META).map_err(|_| StoreError::Missing(dir.display().to_string()))?;
+            let meta = r
+                .open_table(META)
+                .map_err(|_| StoreError::Missing(dir.display().to_string()))?;
             let g = meta
                 .get("genesis")?
                 .ok_or_else(|| StoreError::Missing(dir.display().to_string()))?;
@@ -544,6 +551,10 @@ impl Store {
         path: String,
         written: Arc<AtomicU64>,
     ) -> Result<Store, StoreError> {
+        backend::discard_torn_creation(&backend).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let db = Database::builder().create_with_backend(backend)?;
         let store = Store {
             db,
@@ -577,9 +588,10 @@ impl Store {
                         .get("schema")?
                         .map(|v| v.value().to_vec())
                         .ok_or_else(|| StoreError::Corrupt("no schema version".into()))?;
-                    let schema = u32::from_le_bytes(schema.as_slice().try_into().map_err(|_| {
-                        StoreError::Corrupt("schema version is not 4 bytes".into())
-                    })?);
+                    let schema =
+                        u32::from_le_bytes(schema.as_slice().try_into().map_err(|_| {
+                            StoreError::Corrupt("schema version is not 4 bytes".into())
+                        })?);
                     if schema != SCHEMA_VERSION {
                         return Err(StoreError::Schema {
                             path: self.path.clone(),
@@ -663,7 +675,9 @@ impl Store {
             w.abort()?;
             return Ok(Imported::AlreadyKnown);
         }
-        let tip = TableState(w.open_table(STATE)?).tip().map_err(StoreError::from)?;
+        let tip = TableState(w.open_table(STATE)?)
+            .tip()
+            .map_err(StoreError::from)?;
         if h.parent == tip.hash {
             let changes = {
                 let state = TableState(w.open_table(STATE)?);
@@ -743,10 +757,15 @@ impl Store {
             return Err(bad(format!("for chain {}", h.chain_id)));
         }
         if h.height != parent_height + 1 {
-            return Err(bad(format!("height is not its parent's + 1 ({parent_height})")));
+            return Err(bad(format!(
+                "height is not its parent's + 1 ({parent_height})"
+            )));
         }
         if h.slot <= parent_slot {
-            return Err(bad(format!("slot {} is not after its parent's {parent_slot}", h.slot)));
+            return Err(bad(format!(
+                "slot {} is not after its parent's {parent_slot}",
+                h.slot
+            )));
         }
         block
             .header
@@ -773,7 +792,10 @@ impl Store {
             }
             let parent_hash = b.header.header.parent;
             branch.push(b);
-            let p = w.open_table(BLOCKS)?.get(&parent_hash.0)?.map(|g| g.value().to_vec());
+            let p = w
+                .open_table(BLOCKS)?
+                .get(&parent_hash.0)?
+                .map(|g| g.value().to_vec());
             cursor = match p {
                 Some(bytes) => Some(
                     Block::from_bytes(&bytes, BLOCK_LIMIT)
@@ -810,8 +832,10 @@ impl Store {
                         finality_depth: finality,
                     });
                 }
-                w.open_table(BLOCKS)?.insert(&hash.0, block.to_bytes().as_slice())?;
-                w.open_table(SIDE)?.insert(side_key(h.height, hash).as_slice(), ())?;
+                w.open_table(BLOCKS)?
+                    .insert(&hash.0, block.to_bytes().as_slice())?;
+                w.open_table(SIDE)?
+                    .insert(side_key(h.height, hash).as_slice(), ())?;
                 Ok(None)
             }
             Decision::Switch { .. } => {
@@ -828,7 +852,9 @@ impl Store {
                     self.put_canonical(w, b, &bh, &changes)?;
                     applied.push(b.clone());
                 }
-                let new_tip = TableState(w.open_table(STATE)?).tip().map_err(StoreError::from)?;
+                let new_tip = TableState(w.open_table(STATE)?)
+                    .tip()
+                    .map_err(StoreError::from)?;
                 let kept: std::collections::HashSet<Hash> = applied
                     .iter()
                     .flat_map(|b| b.txs.iter().map(|t| t.id()))
@@ -856,7 +882,9 @@ impl Store {
     fn undo_to(&self, w: &WriteTransaction, height: u64) -> Result<Vec<Block>, ImportError> {
         let mut out = Vec::new();
         loop {
-            let tip = TableState(w.open_table(STATE)?).tip().map_err(StoreError::from)?;
+            let tip = TableState(w.open_table(STATE)?)
+                .tip()
+                .map_err(StoreError::from)?;
             if tip.height <= height {
                 break;
             }
@@ -865,7 +893,10 @@ impl Store {
                 .remove(&tip.hash.0)?
                 .map(|g| g.value().to_vec())
                 .ok_or_else(|| {
-                    StoreError::Corrupt(format!("no undo record for block {} at {}", tip.hash, tip.height))
+                    StoreError::Corrupt(format!(
+                        "no undo record for block {} at {}",
+                        tip.hash, tip.height
+                    ))
                 })?;
             let changes: StateChanges = codec::decode("undo record", &undo_bytes, VALUE_LIMIT)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -880,7 +911,8 @@ impl Store {
             };
             self.unindex(w, &block)?;
             w.open_table(CANON)?.remove(tip.height)?;
-            w.open_table(SIDE)?.insert(side_key(tip.height, &tip.hash).as_slice(), ())?;
+            w.open_table(SIDE)?
+                .insert(side_key(tip.height, &tip.hash).as_slice(), ())?;
             out.push(block);
         }
         Ok(out)
@@ -896,7 +928,8 @@ impl Store {
         changes: &StateChanges,
     ) -> Result<(), StoreError> {
         let height = block.height();
-        w.open_table(BLOCKS)?.insert(&hash.0, block.to_bytes().as_slice())?;
+        w.open_table(BLOCKS)?
+            .insert(&hash.0, block.to_bytes().as_slice())?;
         w.open_table(CANON)?.insert(height, &hash.0)?;
         write_changes(&mut w.open_table(STATE)?, changes, false)?;
         let finality = self.params.genesis().finality_depth;
@@ -1016,7 +1049,13 @@ impl Store {
                 .zip(&model)
                 .find(|(a, b)| a != b)
                 .map(|(a, _)| format!("{:?}", a.0))
-                .unwrap_or_else(|| format!("{} stored entries vs {} replayed", stored.len(), model.len()));
+                .unwrap_or_else(|| {
+                    format!(
+                        "{} stored entries vs {} replayed",
+                        stored.len(),
+                        model.len()
+                    )
+                });
             return Err(VerifyError::StateMismatch { first });
         }
         Ok(tip.height)
@@ -1040,7 +1079,10 @@ impl Store {
     }
 
     /// The signing record as an interchange document (all keys, or one).
-    pub fn export_signing_record(&self, key: Option<&PublicKey>) -> Result<Interchange, StoreError> {
+    pub fn export_signing_record(
+        &self,
+        key: Option<&PublicKey>,
+    ) -> Result<Interchange, StoreError> {
         signing::export(&self.db, &self.params, key)
     }
 

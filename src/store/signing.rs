@@ -111,9 +111,9 @@ fn highest_in<T: ReadableTable<&'static [u8], &'static [u8; 32]>>(
         Some(item) => {
             let (k, _) = item?;
             let k = k.value();
-            Ok(Some(u64::from_be_bytes(k[32..40].try_into().map_err(|_| {
-                StoreError::Corrupt("signing record key is not 40 bytes".into())
-            })?)))
+            Ok(Some(u64::from_be_bytes(k[32..40].try_into().map_err(
+                |_| StoreError::Corrupt("signing record key is not 40 bytes".into()),
+            )?)))
         }
     }
 }
@@ -163,7 +163,9 @@ pub(super) fn export(
         let (k, v) = item?;
         let k = k.value();
         if k.len() != 40 {
-            return Err(StoreError::Corrupt("signing record key is not 40 bytes".into()));
+            return Err(StoreError::Corrupt(
+                "signing record key is not 40 bytes".into(),
+            ));
         }
         let pk = PublicKey(k[..32].try_into().expect("32 bytes"));
         if only.is_some_and(|o| *o != pk) {
@@ -216,7 +218,10 @@ pub(super) fn import(
     for k in &doc.data {
         for b in &k.signed_blocks {
             let slot: u64 = b.slot.parse().map_err(|_| {
-                SigningError::Interchange(format!("slot {:?} of {} is not a number", b.slot, k.pubkey))
+                SigningError::Interchange(format!(
+                    "slot {:?} of {} is not a number",
+                    b.slot, k.pubkey
+                ))
             })?;
             entries.push((k.pubkey, slot, b.signing_root));
         }
@@ -232,7 +237,8 @@ pub(super) fn import(
             // Union: a slot already recorded keeps its root; nothing is removed,
             // so no recorded slot is ever lowered.
             if t.get(key.as_slice()).map_err(StoreError::from)?.is_none() {
-                t.insert(key.as_slice(), &root.0).map_err(StoreError::from)?;
+                t.insert(key.as_slice(), &root.0)
+                    .map_err(StoreError::from)?;
                 added += 1;
             }
         }
