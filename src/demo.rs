@@ -135,7 +135,7 @@ pub enum Ledger {
     /// In memory.
     Memory(MemState),
     /// In the redb store.
-    Disk(Store),
+    Disk(Box<Store>),
 }
 
 impl Ledger {
@@ -199,7 +199,7 @@ pub fn open(dir: Option<&Path>, seed: u64) -> Result<(DemoNet, Ledger, u64), Str
     };
     let net = DemoNet::new(seed)?;
     let store = Store::open(dir, &net.params).map_err(|e| e.to_string())?;
-    Ok((net, Ledger::Disk(store), seed))
+    Ok((net, Ledger::Disk(Box::new(store)), seed))
 }
 
 /// Forges `blocks` more blocks onto `ledger`, calling `on_block` after each.

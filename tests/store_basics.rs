@@ -19,19 +19,33 @@ fn imports_reopens_and_verifies() {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(store.import_block(&b).unwrap(), Imported::AlreadyKnown));
+        assert!(matches!(
+            store.import_block(&b).unwrap(),
+            Imported::AlreadyKnown
+        ));
     }
     drop(store);
     let store = Store::open(dir.path(), &net.params).unwrap();
-    assert_eq!(store.tip().unwrap().hash, chain.blocks.last().unwrap().hash());
+    assert_eq!(
+        store.tip().unwrap().hash,
+        chain.blocks.last().unwrap().hash()
+    );
     assert_eq!(store.verify_chain().unwrap(), 12);
-    let model: Vec<_> = chain.state.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let model: Vec<_> = chain
+        .state
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     assert_eq!(store.state_entries().unwrap(), model);
     let snap = store.snapshot().unwrap();
     let tx = &chain.blocks[3].txs[0];
     let (found, block, proof) = snap.tx_with_proof(&tx.id()).unwrap().unwrap();
     assert_eq!(&found, tx);
-    assert!(goodwill::merkle::verify(&block.header.header.tx_root, &tx.id(), &proof));
+    assert!(goodwill::merkle::verify(
+        &block.header.header.tx_root,
+        &tx.id(),
+        &proof
+    ));
     let hist = snap.account_txs(&tx.tx.sender, 10).unwrap();
     assert!(hist.contains(&tx.id()));
     drop(snap);
