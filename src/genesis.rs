@@ -251,6 +251,14 @@ impl ChainParams {
                 ));
             }
         }
+        for b in &genesis.balances {
+            if b.address.validate().is_err() {
+                return bad(format!(
+                    "balance address {} is not a valid ed25519 public key: its coins could never move",
+                    b.address
+                ));
+            }
+        }
         for a in &genesis.associations {
             if a.name.is_empty() {
                 return bad(format!("association {} has an empty name", a.account));

@@ -801,7 +801,18 @@ impl Store {
                     Block::from_bytes(&bytes, BLOCK_LIMIT)
                         .map_err(|e| StoreError::Corrupt(format!("block {parent_hash}: {e}")))?,
                 ),
-                None => None,
+                None if parent_hash == self.params.chain_id() => None,
+                // The missing ancestor (at height - 1) was pruned, which only
+                // happens at or below the finalized height: the fork point is
+                // below it, so at least this many blocks would be undone.
+                None => {
+                    return Err(ImportError::BeyondFinality {
+                        height: h.height,
+                        hash: *hash,
+                        undo: tip.height.saturating_sub(height.saturating_sub(2)),
+                        finality_depth: finality,
+                    })
+                }
             };
         };
         branch.reverse();

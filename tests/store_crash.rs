@@ -1,0 +1,377 @@
+//! Crash safety by fault injection, the way redb's own fuzz harness does it:
+//! the store runs on a [`SimDisk`] that fails its Nth write or sync (and
+//! every one after it). For every N over a run of imports that includes a
+//! side branch and a reorganisation, the disk is "crashed" (power cut: only
+//! synced bytes survive; process kill: every completed write survives), the
+//! store is reopened, and its state must equal the reference model's state
+//! after the last import that returned `Ok` — or after the import that was in
+//! flight, since a commit may be durable before it returns. The reopened
+//! store must verify and accept the rest of the run.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use goodwill::block::Block;
+use goodwill::crypto::Hash;
+use goodwill::fork::{self, Head};
+use goodwill::state::{MemState, StateKey, StateValue};
+use goodwill::store::{CrashKind, Imported, SimDisk, Store, StoreError};
+use goodwill::testkit::{TestNet, TestNetConfig};
+
+type Entries = Vec<(StateKey, StateValue)>;
+
+fn entries(state: &MemState) -> Entries {
+    state.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn open(disk: &SimDisk, net: &TestNet) -> Result<Store, StoreError> {
+    Store::with_backend(
+        disk.clone(),
+        &net.params,
+        "sim".into(),
+        Arc::new(AtomicU64::new(0)),
+    )
+}
+
+/// What an import is expected to do, per the reference model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Extended,
+    SideBranch,
+    Reorganised,
+}
+
+fn kind_of(r: &Imported) -> Option<Kind> {
+    match r {
+        Imported::Extended { .. } => Some(Kind::Extended),
+        Imported::SideBranch { .. } => Some(Kind::SideBranch),
+        Imported::Reorganised { .. } => Some(Kind::Reorganised),
+        Imported::AlreadyKnown => None,
+    }
+}
+
+/// The run: blocks in import order, and the reference model's view after
+/// each prefix of it.
+struct Scenario {
+    net: TestNet,
+    seq: Vec<Block>,
+    /// `expected[i]`: the state after the first `i` imports (`expected[0]`
+    /// is genesis).
+    expected: Vec<Entries>,
+    /// `tips[i]`: the canonical tip hash after the first `i` imports.
+    tips: Vec<Hash>,
+    /// `kinds[i]`: what importing `seq[i]` does on a store that holds
+    /// exactly `seq[..i]`.
+    kinds: Vec<Kind>,
+}
+
+/// Chain A: 8 blocks with transfers. Chain B forks from A at height 5, in a
+/// later slot, with other transfers, and grows to height 10. Imported A then
+/// B, so B is first a side branch and then wins.
+fn scenario() -> Scenario {
+    let net = TestNet::new(&TestNetConfig::default());
+    let genesis_id = net.params.chain_id();
+    let mut state_after: HashMap<Hash, Entries> = HashMap::new();
+    let mut a = net.chain();
+    state_after.insert(genesis_id, entries(&a.state));
+    let mut b = None;
+    for i in 0..8usize {
+        if i == 5 {
+            b = Some(a.clone());
+        }
+        let tx = a.transfer_from_user(i % 4, net.users[(i + 1) % 4].public(), 1_000 + i as u64);
+        let blk = a.forge(vec![tx]);
+        state_after.insert(blk.hash(), entries(&a.state));
+    }
+    let mut b = b.expect("cloned at height 5");
+    let a6_slot = a.blocks[5].header.header.slot;
+    for i in 0..5usize {
+        let tx = b.transfer_from_user((i + 2) % 4, net.users[i % 4].public(), 7_000 + i as u64);
+        let after = if i == 0 { a6_slot + 3 } else { 0 };
+        let blk = b.forge_after(after, vec![tx]);
+        state_after.insert(blk.hash(), entries(&b.state));
+    }
+    assert_ne!(a.blocks[5].hash(), b.blocks[5].hash());
+    let seq: Vec<Block> = a.blocks.iter().chain(&b.blocks[5..]).cloned().collect();
+
+    // The model: after each prefix, the canonical tip is the best head (fork
+    // choice) among the blocks imported so far (all of them connect, and no
+    // switch here undoes more than the finality depth).
+    let mut best = Head {
+        height: 0,
+        hash: genesis_id,
+    };
+    let mut expected = vec![state_after[&genesis_id].clone()];
+    let mut tips = vec![genesis_id];
+    let mut kinds = Vec::new();
+    for blk in &seq {
+        let head = Head {
+            height: blk.height(),
+            hash: blk.hash(),
+        };
+        let kind = if fork::compare(&head, &best) != std::cmp::Ordering::Greater {
+            Kind::SideBranch
+        } else if blk.header.header.parent == best.hash {
+            Kind::Extended
+        } else {
+            Kind::Reorganised
+        };
+        if kind != Kind::SideBranch {
+            best = head;
+        }
+        kinds.push(kind);
+        expected.push(state_after[&best.hash].clone());
+        tips.push(best.hash);
+    }
+    assert!(kinds.contains(&Kind::SideBranch), "{kinds:?}");
+    assert!(kinds.contains(&Kind::Reorganised), "{kinds:?}");
+    assert_eq!(*tips.last().unwrap(), b.blocks[9].hash());
+    Scenario {
+        net,
+        seq,
+        expected,
+        tips,
+        kinds,
+    }
+}
+
+/// The run without a fault: every import does what the model says. Returns
+/// the number of disk operations, including those of closing the store.
+fn clean_run(s: &Scenario) -> u64 {
+    let disk = SimDisk::new();
+    let store = open(&disk, &s.net).unwrap();
+    assert_eq!(store.state_entries().unwrap(), s.expected[0]);
+    for (i, blk) in s.seq.iter().enumerate() {
+        let r = store.import_block(blk).unwrap();
+        assert_eq!(kind_of(&r), Some(s.kinds[i]), "import {i}: {r:?}");
+        assert_eq!(store.tip().unwrap().hash, s.tips[i + 1], "import {i}");
+        assert_eq!(
+            store.state_entries().unwrap(),
+            s.expected[i + 1],
+            "import {i}"
+        );
+    }
+    drop(store);
+    assert!(!disk.failed());
+    disk.ops()
+}
+
+/// What one faulty run left behind.
+struct Outcome {
+    /// Whether opening the store failed.
+    open_failed: bool,
+    /// How many imports returned `Ok` (they are `seq[..ok]`).
+    ok: usize,
+    /// Whether `seq[ok]` was in flight when the failure hit.
+    in_flight: bool,
+}
+
+fn faulty_run(s: &Scenario, disk: &SimDisk, n: u64) -> Outcome {
+    let store = match open(disk, &s.net) {
+        Ok(store) => store,
+        Err(_) => {
+            assert!(
+                disk.failed(),
+                "N={n}: opening failed without the injected fault"
+            );
+            return Outcome {
+                open_failed: true,
+                ok: 0,
+                in_flight: false,
+            };
+        }
+    };
+    let mut ok = 0;
+    let mut in_flight = false;
+    for blk in &s.seq {
+        match store.import_block(blk) {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                assert!(
+                    disk.failed(),
+                    "N={n}: import {ok} failed without the fault: {e}"
+                );
+                assert!(e.is_fatal(), "N={n}: a storage failure is fatal: {e:?}");
+                in_flight = true;
+                break;
+            }
+        }
+    }
+    if in_flight {
+        // The store refuses further work without reopening: neither the
+        // failed block again nor the next one goes in.
+        for blk in s.seq[ok..].iter().take(2) {
+            match store.import_block(blk) {
+                Err(e) => assert!(e.is_fatal(), "N={n}: after the failure: {e:?}"),
+                Ok(r) => panic!("N={n}: the store went on after a storage failure: {r:?}"),
+            }
+        }
+    }
+    drop(store);
+    assert!(disk.failed(), "N={n}: the fault never fired");
+    Outcome {
+        open_failed: false,
+        ok,
+        in_flight,
+    }
+}
+
+/// Reopens the crashed disk and checks it against the model; then runs the
+/// rest of the sequence. Returns whether the in-flight import turned out
+/// durable.
+fn check_recovery(s: &Scenario, crashed: SimDisk, o: &Outcome, n: u64, kind: CrashKind) -> bool {
+    let ctx = format!("N={n} {kind:?} (ok={}, in_flight={})", o.ok, o.in_flight);
+    let store = open(&crashed, &s.net).unwrap_or_else(|e| panic!("{ctx}: reopen: {e}"));
+    let state = store.state_entries().unwrap();
+    let tip = store.tip().unwrap().hash;
+    let lo = o.ok;
+    let hi = if o.in_flight { o.ok + 1 } else { o.ok };
+    let durable = if state == s.expected[hi] && tip == s.tips[hi] {
+        hi
+    } else if state == s.expected[lo] && tip == s.tips[lo] {
+        lo
+    } else {
+        panic!(
+            "{ctx}: reopened at tip {tip} which is neither the state after import {lo} ({}) nor after {hi} ({})",
+            s.tips[lo], s.tips[hi]
+        );
+    };
+    if o.open_failed {
+        assert_eq!(tip, s.net.params.chain_id(), "{ctx}");
+    }
+    store
+        .verify_chain()
+        .unwrap_or_else(|e| panic!("{ctx}: verify_chain: {e}"));
+    for (i, blk) in s.seq.iter().enumerate().skip(lo) {
+        let r = store
+            .import_block(blk)
+            .unwrap_or_else(|e| panic!("{ctx}: import {i} after reopening: {e}"));
+        match kind_of(&r) {
+            // The in-flight block is known already only if its commit was
+            // durable (a side block leaves the state as it was, so there
+            // either is possible).
+            None => assert!(
+                i == lo && o.in_flight && (durable == hi || s.kinds[lo] == Kind::SideBranch),
+                "{ctx}: import {i} already known, but the store reopened at import {durable}"
+            ),
+            Some(k) => assert_eq!(k, s.kinds[i], "{ctx}: import {i}"),
+        }
+        assert_eq!(
+            store.tip().unwrap().hash,
+            s.tips[i + 1],
+            "{ctx}: import {i}"
+        );
+    }
+    assert_eq!(
+        store.state_entries().unwrap(),
+        *s.expected.last().unwrap(),
+        "{ctx}: final state"
+    );
+    durable > lo
+}
+
+#[test]
+fn every_write_and_sync_can_fail() {
+    let s = scenario();
+    let total = clean_run(&s);
+    assert!(total > s.seq.len() as u64, "{total} disk operations");
+    let mut opens_failed = 0;
+    let mut imports_failed = 0;
+    let mut close_failed = 0;
+    let mut durable_in_flight = [0u32; 2];
+    for n in 1..=total {
+        let disk = SimDisk::new();
+        disk.fail_after(n);
+        let o = faulty_run(&s, &disk, n);
+        if o.open_failed {
+            opens_failed += 1;
+        } else if o.in_flight {
+            imports_failed += 1;
+        } else {
+            close_failed += 1;
+        }
+        for (i, kind) in [CrashKind::PowerCut, CrashKind::ProcessKill]
+            .into_iter()
+            .enumerate()
+        {
+            if check_recovery(&s, disk.crash(kind), &o, n, kind) {
+                durable_in_flight[i] += 1;
+            }
+        }
+    }
+    println!(
+        "fault points N exercised: {total} of {total} disk operations \
+         ({opens_failed} while opening, {imports_failed} during an import, {close_failed} while closing); \
+         failed import durable anyway: {} after a power cut, {} after a process kill",
+        durable_in_flight[0], durable_in_flight[1]
+    );
+    assert!(
+        opens_failed > 0 && imports_failed > 0,
+        "the faults must hit both opening and importing"
+    );
+}
+
+/// A creation cut short leaves a sized file with no magic number and nothing
+/// after redb's header page: the store starts over on it. Anything else that
+/// is not a redb file is refused and left as it is.
+#[test]
+fn a_creation_cut_short_starts_over_but_other_files_are_kept() {
+    use goodwill::store::FILE_NAME;
+    use redb::StorageBackend;
+
+    let net = TestNet::new(&TestNetConfig::default());
+    let genesis = net.params.chain_id();
+
+    // A torn creation: sized, a header without its magic number, zeros.
+    let disk = SimDisk::new();
+    disk.set_len(1 << 20).unwrap();
+    disk.write(9, &[3, 0, 0, 0, 16]).unwrap();
+    let store = open(&disk, &net).unwrap();
+    assert_eq!(store.tip().unwrap().hash, genesis);
+    store.verify_chain().unwrap();
+    drop(store);
+
+    // The same on a real file.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(FILE_NAME), vec![0u8; 1 << 20]).unwrap();
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    assert_eq!(store.tip().unwrap().hash, genesis);
+    drop(store);
+
+    // A store whose magic number was damaged still holds data: refused, kept.
+    let disk = SimDisk::new();
+    let store = open(&disk, &net).unwrap();
+    let mut chain = net.chain();
+    let b = chain.forge(vec![]);
+    store.import_block(&b).unwrap();
+    store
+        .record_signature(&net.forgers[0].public(), 7, &b.hash())
+        .unwrap();
+    drop(store);
+    disk.write(0, &[0; 9]).unwrap();
+    let damaged = disk.crash(CrashKind::ProcessKill);
+    let len = damaged.len().unwrap();
+    let e = open(&damaged, &net).unwrap_err();
+    assert!(e.to_string().contains("redb"), "{e}");
+    assert_eq!(
+        damaged.len().unwrap(),
+        len,
+        "a damaged store is not emptied"
+    );
+    disk.write(0, b"redb\x1A\x0A\xA9\x0D\x0A").unwrap();
+    let repaired = disk.crash(CrashKind::ProcessKill);
+    let store = open(&repaired, &net).unwrap();
+    assert_eq!(
+        store.tip().unwrap().hash,
+        b.hash(),
+        "the data was still there"
+    );
+
+    // A foreign file is refused and left alone.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    std::fs::write(&path, b"not a database").unwrap();
+    assert!(Store::open(dir.path(), &net.params).is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a database");
+}

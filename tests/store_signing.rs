@@ -1,0 +1,281 @@
+//! The forger's signing record: no key signs a slot at or below one it
+//! signed before — across reopening, and across moving the record to another
+//! store through its interchange file.
+
+use goodwill::crypto::{Hash, PublicKey};
+use goodwill::store::{Interchange, InterchangeBlock, InterchangeKey, SigningError, Store};
+use goodwill::testkit::{self, TestNet, TestNetConfig};
+
+fn net() -> TestNet {
+    TestNet::new(&TestNetConfig::default())
+}
+
+fn pk(i: u32) -> PublicKey {
+    testkit::key(9, i).public()
+}
+
+fn root(b: u8) -> Hash {
+    Hash([b; 32])
+}
+
+/// Expects `AlreadySigned` for (`key`, `slot`) with `highest` recorded, and
+/// a message that names both slots.
+fn refused(store: &Store, key: &PublicKey, slot: u64, highest: u64) {
+    match store.record_signature(key, slot, &root(0xEE)) {
+        Err(e @ SigningError::AlreadySigned { .. }) => {
+            let SigningError::AlreadySigned {
+                key: k,
+                slot: s,
+                highest: h,
+            } = &e
+            else {
+                unreachable!()
+            };
+            assert_eq!((k, *s, *h), (key, slot, highest));
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("already signed slot {highest}")),
+                "{msg}"
+            );
+            assert!(
+                msg.contains(&format!("refusing to sign slot {slot}")),
+                "{msg}"
+            );
+            assert!(msg.contains(&key.to_string()), "{msg}");
+        }
+        other => panic!("slot {slot} of {key} (highest {highest}): {other:?}"),
+    }
+}
+
+#[test]
+fn refuses_equal_and_lower_slots_per_key() {
+    let net = net();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    let (k1, k2, k3) = (pk(0), pk(1), pk(2));
+    assert_eq!(store.last_signed_slot(&k1).unwrap(), None);
+
+    store.record_signature(&k1, 10, &root(1)).unwrap();
+    assert_eq!(store.last_signed_slot(&k1).unwrap(), Some(10));
+    refused(&store, &k1, 10, 10);
+    refused(&store, &k1, 9, 10);
+    refused(&store, &k1, 0, 10);
+    store.record_signature(&k1, 11, &root(2)).unwrap();
+    refused(&store, &k1, 11, 11);
+    refused(&store, &k1, 10, 11);
+    store.record_signature(&k1, 40, &root(3)).unwrap();
+    assert_eq!(store.last_signed_slot(&k1).unwrap(), Some(40));
+
+    // Each key has its own record.
+    assert_eq!(store.last_signed_slot(&k2).unwrap(), None);
+    store.record_signature(&k2, 3, &root(4)).unwrap();
+    refused(&store, &k2, 3, 3);
+    store.record_signature(&k2, 4, &root(5)).unwrap();
+    assert_eq!(store.last_signed_slot(&k1).unwrap(), Some(40));
+    assert_eq!(store.last_signed_slot(&k2).unwrap(), Some(4));
+
+    // The ends of the slot range.
+    store.record_signature(&k3, 0, &root(6)).unwrap();
+    refused(&store, &k3, 0, 0);
+    store.record_signature(&k3, u64::MAX, &root(7)).unwrap();
+    refused(&store, &k3, u64::MAX, u64::MAX);
+    refused(&store, &k3, 1, u64::MAX);
+    assert_eq!(store.last_signed_slot(&k3).unwrap(), Some(u64::MAX));
+    assert_eq!(store.last_signed_slot(&k2).unwrap(), Some(4));
+}
+
+#[test]
+fn survives_reopening() {
+    let net = net();
+    let dir = tempfile::tempdir().unwrap();
+    let k = pk(0);
+    {
+        let store = Store::open(dir.path(), &net.params).unwrap();
+        store.record_signature(&k, 100, &root(1)).unwrap();
+        store.record_signature(&k, 101, &root(2)).unwrap();
+    }
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    assert_eq!(store.last_signed_slot(&k).unwrap(), Some(101));
+    refused(&store, &k, 101, 101);
+    refused(&store, &k, 50, 101);
+    store.record_signature(&k, 102, &root(3)).unwrap();
+    drop(store);
+    let store = Store::open_existing(dir.path()).unwrap();
+    assert_eq!(store.last_signed_slot(&k).unwrap(), Some(102));
+    refused(&store, &k, 102, 102);
+}
+
+/// A store with k0 at slots 10, 11, 15 and k1 at 3.
+fn filled(net: &TestNet, dir: &std::path::Path) -> Store {
+    let store = Store::open(dir, &net.params).unwrap();
+    for (k, slot, r) in [(0, 10, 1), (0, 11, 2), (0, 15, 3), (1, 3, 4)] {
+        store.record_signature(&pk(k), slot, &root(r)).unwrap();
+    }
+    store
+}
+
+#[test]
+fn export_json_import_round_trip() {
+    let net = net();
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled(&net, dir.path());
+    let doc = store.export_signing_record(None).unwrap();
+    let json = serde_json::to_string_pretty(&doc).unwrap();
+    for part in [
+        r#""interchange_format": "goodwill-signing-record""#.to_string(),
+        r#""interchange_format_version": "1""#.to_string(),
+        format!(r#""chain_id": "{}""#, net.params.chain_id()),
+        format!(r#""pubkey": "{}""#, pk(0)),
+        r#""slot": "15""#.to_string(),
+        format!(r#""signing_root": "{}""#, root(3)),
+    ] {
+        assert!(json.contains(&part), "{part} not in {json}");
+    }
+    let back: Interchange = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, doc);
+    let mut slots: Vec<(PublicKey, String, Hash)> = back
+        .data
+        .iter()
+        .flat_map(|k| {
+            k.signed_blocks
+                .iter()
+                .map(|b| (k.pubkey, b.slot.clone(), b.signing_root))
+        })
+        .collect();
+    slots.sort();
+    let mut want = vec![
+        (pk(0), "10".to_string(), root(1)),
+        (pk(0), "11".to_string(), root(2)),
+        (pk(0), "15".to_string(), root(3)),
+        (pk(1), "3".to_string(), root(4)),
+    ];
+    want.sort();
+    assert_eq!(slots, want);
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let fresh = Store::open(dir2.path(), &net.params).unwrap();
+    assert_eq!(fresh.import_signing_record(&back).unwrap(), 4);
+    assert_eq!(fresh.export_signing_record(None).unwrap(), doc);
+    assert_eq!(fresh.import_signing_record(&back).unwrap(), 0, "idempotent");
+    assert_eq!(fresh.last_signed_slot(&pk(0)).unwrap(), Some(15));
+    assert_eq!(fresh.last_signed_slot(&pk(1)).unwrap(), Some(3));
+
+    // After importing, nothing at or below the imported highest is signed.
+    refused(&fresh, &pk(0), 15, 15);
+    refused(&fresh, &pk(0), 12, 15);
+    refused(&fresh, &pk(1), 3, 3);
+    fresh.record_signature(&pk(0), 16, &root(5)).unwrap();
+    fresh.record_signature(&pk(1), 4, &root(6)).unwrap();
+
+    // One key's export holds only that key.
+    let only = store.export_signing_record(Some(&pk(1))).unwrap();
+    assert_eq!(only.data.len(), 1);
+    assert_eq!(only.data[0].pubkey, pk(1));
+    assert_eq!(only.data[0].signed_blocks.len(), 1);
+}
+
+#[test]
+fn importing_never_lowers() {
+    let net = net();
+    let dir = tempfile::tempdir().unwrap();
+    let old = filled(&net, dir.path())
+        .export_signing_record(None)
+        .unwrap();
+    let dir2 = tempfile::tempdir().unwrap();
+    let store = Store::open(dir2.path(), &net.params).unwrap();
+    store.record_signature(&pk(0), 20, &root(9)).unwrap();
+    store.import_signing_record(&old).unwrap();
+    assert_eq!(store.last_signed_slot(&pk(0)).unwrap(), Some(20));
+    assert_eq!(store.last_signed_slot(&pk(1)).unwrap(), Some(3));
+    refused(&store, &pk(0), 20, 20);
+    refused(&store, &pk(0), 16, 20);
+    // A slot both hold keeps the root this store recorded.
+    let dir3 = tempfile::tempdir().unwrap();
+    let other = Store::open(dir3.path(), &net.params).unwrap();
+    other.record_signature(&pk(0), 20, &root(0x42)).unwrap();
+    store
+        .import_signing_record(&other.export_signing_record(None).unwrap())
+        .unwrap();
+    let after = store.export_signing_record(Some(&pk(0))).unwrap();
+    let at_20: Vec<&InterchangeBlock> = after.data[0]
+        .signed_blocks
+        .iter()
+        .filter(|b| b.slot == "20")
+        .collect();
+    assert_eq!(at_20.len(), 1);
+    assert_eq!(at_20[0].signing_root, root(9));
+}
+
+#[test]
+fn import_refuses_other_chains_formats_and_bad_slots() {
+    let net = net();
+    let dir = tempfile::tempdir().unwrap();
+    let doc = filled(&net, dir.path())
+        .export_signing_record(None)
+        .unwrap();
+    let dir2 = tempfile::tempdir().unwrap();
+    let store = Store::open(dir2.path(), &net.params).unwrap();
+    let nothing_imported = |store: &Store| {
+        assert_eq!(store.last_signed_slot(&pk(0)).unwrap(), None);
+        assert_eq!(store.last_signed_slot(&pk(1)).unwrap(), None);
+        assert_eq!(store.last_signed_slot(&pk(7)).unwrap(), None);
+    };
+    let interchange_err = |store: &Store, doc: &Interchange| -> String {
+        match store.import_signing_record(doc) {
+            Err(e @ SigningError::Interchange(_)) => e.to_string(),
+            other => panic!("{other:?}"),
+        }
+    };
+
+    // Another chain: a store for another genesis refuses the file.
+    let other_net = TestNet::new(&TestNetConfig {
+        epoch_slots: 11,
+        ..TestNetConfig::default()
+    });
+    let dir3 = tempfile::tempdir().unwrap();
+    let other = Store::open(dir3.path(), &other_net.params).unwrap();
+    let msg = interchange_err(&other, &doc);
+    assert!(msg.contains(&net.params.chain_id().to_string()), "{msg}");
+    assert!(
+        msg.contains(&other_net.params.chain_id().to_string()),
+        "{msg}"
+    );
+    nothing_imported(&other);
+
+    // Another format version, another format.
+    let mut v2 = doc.clone();
+    v2.metadata.interchange_format_version = "2".into();
+    let msg = interchange_err(&store, &v2);
+    assert!(msg.contains("version \"2\""), "{msg}");
+    let mut eip = doc.clone();
+    eip.metadata.interchange_format = "eip-3076".into();
+    let msg = interchange_err(&store, &eip);
+    assert!(msg.contains("eip-3076"), "{msg}");
+    nothing_imported(&store);
+
+    // A slot that is not a number: the whole file is refused, including
+    // the good entries before it.
+    let mut bad = doc.clone();
+    bad.data.push(InterchangeKey {
+        pubkey: pk(7),
+        signed_blocks: vec![InterchangeBlock {
+            slot: "12x".into(),
+            signing_root: root(1),
+        }],
+    });
+    let msg = interchange_err(&store, &bad);
+    assert!(msg.contains("12x"), "{msg}");
+    nothing_imported(&store);
+
+    // The JSON itself: unknown fields and numeric slots are refused.
+    let json = serde_json::to_string(&doc).unwrap();
+    let extra = json.replacen(r#""data":"#, r#""comment":"hi","data":"#, 1);
+    assert_ne!(extra, json);
+    assert!(serde_json::from_str::<Interchange>(&extra).is_err());
+    let numeric = json.replacen(r#""slot":"10""#, r#""slot":10"#, 1);
+    assert_ne!(numeric, json);
+    assert!(serde_json::from_str::<Interchange>(&numeric).is_err());
+
+    // The untouched document still imports.
+    assert_eq!(store.import_signing_record(&doc).unwrap(), 4);
+}
