@@ -56,7 +56,27 @@ pub enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
-    /// Inspect a stored chain.
+    /// Run a main node: full ledger, relay, sync, queries, the forger table.
+    Node(NodeArgs),
+    /// Any node's role, height, tip, peers, mempool size and uptime.
+    Status {
+        /// The node's address.
+        #[arg(long)]
+        node: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The forger table of a main node: every forger's last status report.
+    Forgers {
+        /// The node's address.
+        #[arg(long)]
+        node: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read the chain: from a node (tip, block, tx) or a local store (verify).
     Chain {
         /// What to do.
         #[command(subcommand)]
@@ -70,9 +90,66 @@ pub enum Command {
     },
 }
 
-/// Chain verbs that read a local store.
+/// `goodwill node` settings; `--config FILE` gives them in TOML, flags override.
+#[derive(Debug, clap::Args)]
+pub struct NodeArgs {
+    /// A TOML file with the settings below (data, genesis, listen, advertise, peers, key).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The data directory (the redb store).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The genesis file.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// Where to listen, e.g. 0.0.0.0:7070.
+    #[arg(long)]
+    listen: Option<String>,
+    /// The address peers should dial (default: the listen address).
+    #[arg(long)]
+    advertise: Option<String>,
+    /// A main node to register with and keep connected to (repeat).
+    #[arg(long = "peer")]
+    peers: Vec<String>,
+    /// The node's key file (default: a fresh key each start).
+    #[arg(long)]
+    key: Option<PathBuf>,
+}
+
+/// Chain verbs.
 #[derive(Debug, Subcommand)]
 pub enum ChainCommand {
+    /// The chain tip (`--json`: height, tip, slot).
+    Tip {
+        /// The node's address.
+        #[arg(long)]
+        node: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A block by height.
+    Block {
+        /// The height.
+        height: u64,
+        /// The node's address.
+        #[arg(long)]
+        node: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A transaction by id, with its inclusion proof checked here.
+    Tx {
+        /// The transaction id (hex).
+        id: String,
+        /// The node's address.
+        #[arg(long)]
+        node: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-validate the stored chain from genesis; report the first bad block.
     Verify {
         /// The node's data directory.
@@ -329,6 +406,18 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Node(args) => crate::cli_net::node(args.into_settings()?),
+        Command::Status { node, json } => crate::cli_net::status(&node, json),
+        Command::Forgers { node, json } => crate::cli_net::forgers(&node, json),
+        Command::Chain {
+            command: ChainCommand::Tip { node, json },
+        } => crate::cli_net::tip(&node, json),
+        Command::Chain {
+            command: ChainCommand::Block { height, node, json },
+        } => crate::cli_net::block(&node, height, json),
+        Command::Chain {
+            command: ChainCommand::Tx { id, node, json },
+        } => crate::cli_net::tx(&node, &id, json),
         Command::Chain {
             command: ChainCommand::Verify { data },
         } => {
@@ -392,5 +481,32 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("imported {added} new signed slots from {}", file.display());
             Ok(())
         }
+    }
+}
+
+impl NodeArgs {
+    fn into_settings(self) -> Result<crate::cli_net::NodeSettings, String> {
+        let file = match &self.config {
+            Some(p) => crate::node::NodeFile::load(p)?,
+            None => crate::node::NodeFile::default(),
+        };
+        let need = |v: Option<PathBuf>, what: &str| {
+            v.ok_or_else(|| format!("--{what} is required (or `{what} = ...` in --config)"))
+        };
+        Ok(crate::cli_net::NodeSettings {
+            data: need(self.data.or(file.data), "data")?,
+            genesis: need(self.genesis.or(file.genesis), "genesis")?,
+            listen: self
+                .listen
+                .or(file.listen)
+                .ok_or("--listen is required (or `listen = ...` in --config)")?,
+            advertise: self.advertise.or(file.advertise),
+            peers: if self.peers.is_empty() {
+                file.peers
+            } else {
+                self.peers
+            },
+            key: self.key.or(file.key),
+        })
     }
 }

@@ -27,6 +27,8 @@ pub mod tag {
     pub const LEADER: &str = "goodwill/leader/v1";
     /// Epoch seeds.
     pub const SEED: &str = "goodwill/seed/v1";
+    /// The handshake's proof of key possession.
+    pub const HANDSHAKE: &str = "goodwill/handshake/v1";
     /// Ids of the associations listed in the genesis.
     pub const GENESIS_ASSOCIATION: &str = "goodwill/genesis-association/v1";
 }

@@ -1249,3 +1249,18 @@ pub fn prepare_block<S: StateRead + ?Sized>(
         rejected,
     })
 }
+
+/// Checks one transaction against `state` as if it were the first of a block
+/// in `slot` (what a mempool asks before accepting it). Its nonce must be the
+/// sender's next one; the stateless checks must have passed (`check`).
+pub fn check_transaction<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    stx: &SignedTransaction,
+    id: Hash,
+    slot: u64,
+) -> Result<(), TxError> {
+    let tip = state.tip()?;
+    let mut exec = Execution::start(params, state, slot.max(tip.slot + 1))?;
+    exec.apply(stx, id)
+}

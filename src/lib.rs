@@ -21,6 +21,7 @@
 //! | [`schedule`] | the leader schedule: seeds, weight tables, leaders, live forgers |
 //! | [`ledger`] | the rules: genesis state, applying a transaction and a block, building a block |
 //! | [`fork`] | fork choice and finality |
+//! | [`mempool`] | pending transactions: bounded, by fee, nonce gaps held back |
 //! | [`testkit`] | deterministic keys, genesis and in-memory chains for tests, benches and demos |
 //!
 //! At the edge (files, clock, processes):
@@ -28,10 +29,14 @@
 //! | module | owns |
 //! |---|---|
 //! | [`os`] | the wall clock and the OS random source (the only module allowed to read them) |
+//! | [`wire`] | the TCP protocol: frames, messages, limits, the handshake |
 //! | [`store`] | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record |
+//! | [`node`] | `goodwill node`: the main node ([`node::core`] decides, `node` runs it on smol) |
+//! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
 //! | [`keyfile`] | key files: 0600, never overwritten |
 //! | [`demo`] | `goodwill ledger-demo`: a chain forged in memory |
 //! | [`cli`] | the `goodwill` command line |
+//! | [`cli_net`] | the command line's network verbs (`node`, `status`, `forgers`, `chain tip/block/tx`) |
 #![forbid(unsafe_code)]
 // Rejections carry the context a person needs (keys, hashes, heights), which
 // puts block errors at ~150 bytes; they are the cold path, so they stay unboxed.
@@ -42,6 +47,8 @@ pub mod address;
 pub mod amount;
 pub mod block;
 pub mod cli;
+pub mod cli_net;
+pub mod client;
 pub mod codec;
 pub mod crypto;
 pub mod demo;
@@ -50,10 +57,13 @@ pub mod genesis;
 pub mod keyfile;
 pub mod ledger;
 pub mod limits;
+pub mod mempool;
 pub mod merkle;
+pub mod node;
 pub mod os;
 pub mod schedule;
 pub mod state;
 pub mod store;
 pub mod testkit;
 pub mod tx;
+pub mod wire;

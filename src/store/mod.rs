@@ -481,8 +481,8 @@ fn side_key(height: u64, hash: &Hash) -> [u8; 40] {
     k
 }
 
-/// The accounts a transaction touches, for the account index.
-fn touched(tx: &SignedTransaction) -> Vec<PublicKey> {
+/// The accounts a transaction touches (for the account index and watchers).
+pub fn touched(tx: &SignedTransaction) -> Vec<PublicKey> {
     let mut v = vec![tx.tx.sender];
     match &tx.tx.kind {
         TxKind::Transfer { to, .. } => v.push(*to),

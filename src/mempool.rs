@@ -1,0 +1,318 @@
+//! The mempool: valid transactions waiting for a block. Pure logic: the
+//! ledger state comes in as an argument.
+//!
+//! - Bounded in count, and per sender; when full, a transaction paying more
+//!   than the cheapest one evicts it, one paying less is refused.
+//! - No duplicates; a transaction with the same sender and nonce as a
+//!   pending one replaces it only if it pays a higher fee.
+//! - A transaction whose nonce is the sender's next is checked in full
+//!   against the state; one further ahead is held back (checked for
+//!   signature, fee and balance) until the nonces before it arrive.
+//! - Blocks are filled from [`Mempool::candidates`]: highest fee first, each
+//!   sender's transactions in nonce order, gaps never crossed.
+
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+
+use crate::crypto::{Hash, PublicKey};
+use crate::genesis::ChainParams;
+use crate::ledger::{self, TxError};
+use crate::state::{ReadError, StateRead, StateReadExt};
+use crate::tx::{SignedTransaction, TxKind};
+
+/// Mempool bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MempoolLimits {
+    /// Transactions in all.
+    pub max_txs: usize,
+    /// Transactions per sender.
+    pub max_per_sender: usize,
+    /// How far ahead of the sender's next nonce a transaction may be.
+    pub max_nonce_gap: u64,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        MempoolLimits {
+            max_txs: 20_000,
+            max_per_sender: 64,
+            max_nonce_gap: 64,
+        }
+    }
+}
+
+/// Why a transaction was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MempoolError {
+    /// It breaks a ledger rule.
+    #[error(transparent)]
+    Invalid(#[from] TxError),
+    /// The same sender and nonce is pending with a fee at least as high.
+    #[error("nonce {nonce} of {sender} is already pending with fee {pending_fee}; pay more than that to replace it")]
+    NonceTaken {
+        /// The sender.
+        sender: PublicKey,
+        /// The nonce.
+        nonce: u64,
+        /// The pending transaction's fee.
+        pending_fee: u64,
+    },
+    /// Too far ahead of the sender's next nonce.
+    #[error("nonce {nonce} is more than {max_gap} ahead of {sender}'s next nonce {next}")]
+    NonceTooFar {
+        /// The sender.
+        sender: PublicKey,
+        /// The nonce.
+        nonce: u64,
+        /// The next nonce.
+        next: u64,
+        /// The allowed gap.
+        max_gap: u64,
+    },
+    /// The sender has too many pending.
+    #[error("{sender} already has {count} transactions pending (the limit)")]
+    SenderFull {
+        /// The sender.
+        sender: PublicKey,
+        /// Pending count.
+        count: usize,
+    },
+    /// The pool is full of transactions paying at least as much.
+    #[error("mempool full: fee {fee} must be above the lowest pending fee {lowest}")]
+    Full {
+        /// The fee offered.
+        fee: u64,
+        /// The lowest pending fee.
+        lowest: u64,
+    },
+}
+
+/// What admitting a transaction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    /// New in the pool.
+    Added,
+    /// Already pending: nothing changed.
+    Duplicate,
+    /// Replaced a pending one with the same nonce (its id).
+    Replaced(Hash),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    tx: SignedTransaction,
+    fee: u64,
+}
+
+/// The mempool.
+#[derive(Debug, Clone, Default)]
+pub struct Mempool {
+    limits: MempoolLimits,
+    by_id: HashMap<Hash, Entry>,
+    by_sender: BTreeMap<PublicKey, BTreeMap<u64, Hash>>,
+    /// (fee, nonce reversed, id): the first is the first to evict.
+    by_fee: BTreeSet<(u64, std::cmp::Reverse<u64>, Hash)>,
+}
+
+fn amount_of(tx: &SignedTransaction) -> u64 {
+    match &tx.tx.kind {
+        TxKind::Transfer { amount, .. } | TxKind::BuyWeight { amount, .. } => *amount,
+        _ => 0,
+    }
+}
+
+impl Mempool {
+    /// An empty pool.
+    pub fn new(limits: MempoolLimits) -> Mempool {
+        Mempool {
+            limits,
+            ..Mempool::default()
+        }
+    }
+
+    /// How many transactions are pending.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Whether `id` is pending.
+    pub fn contains(&self, id: &Hash) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// The next nonce `sender` should use, counting its pending transactions
+    /// in an unbroken run from the state's next nonce.
+    pub fn next_nonce(&self, sender: &PublicKey, state_nonce: u64) -> u64 {
+        let mut n = state_nonce;
+        if let Some(m) = self.by_sender.get(sender) {
+            while m.contains_key(&n) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Admits `tx` (whose stateless checks passed, giving `id`) against
+    /// `state`, for a block in `slot`.
+    pub fn admit<S: StateRead + ?Sized>(
+        &mut self,
+        params: &ChainParams,
+        state: &S,
+        tx: SignedTransaction,
+        id: Hash,
+        slot: u64,
+    ) -> Result<Admitted, MempoolError> {
+        if self.by_id.contains_key(&id) {
+            return Ok(Admitted::Duplicate);
+        }
+        let sender = tx.tx.sender;
+        let nonce = tx.tx.nonce;
+        let fee = tx.tx.fee;
+        let account = state.account(&sender).map_err(TxError::from)?;
+        if nonce == account.nonce {
+            ledger::check_transaction(params, state, &tx, id, slot)?;
+        } else {
+            // Held back until the nonces before it arrive: check what can be.
+            if tx.tx.chain_id != params.chain_id() {
+                return Err(TxError::WrongChain {
+                    expected: params.chain_id(),
+                    got: tx.tx.chain_id,
+                }
+                .into());
+            }
+            if nonce < account.nonce {
+                return Err(TxError::NonceUsed {
+                    sender,
+                    expected: account.nonce,
+                    got: nonce,
+                }
+                .into());
+            }
+            if nonce - account.nonce > self.limits.max_nonce_gap {
+                return Err(MempoolError::NonceTooFar {
+                    sender,
+                    nonce,
+                    next: account.nonce,
+                    max_gap: self.limits.max_nonce_gap,
+                });
+            }
+            let min = params.genesis().min_fee;
+            if fee < min {
+                return Err(TxError::FeeTooLow { fee, min }.into());
+            }
+            let needed = amount_of(&tx) as u128 + fee as u128;
+            if needed > account.balance as u128 {
+                return Err(TxError::InsufficientBalance {
+                    sender,
+                    balance: account.balance,
+                    needed,
+                }
+                .into());
+            }
+        }
+        // Same sender and nonce pending: replace only for a higher fee.
+        let mut replaced = None;
+        if let Some(old_id) = self
+            .by_sender
+            .get(&sender)
+            .and_then(|m| m.get(&nonce))
+            .copied()
+        {
+            let old_fee = self.by_id[&old_id].fee;
+            if fee <= old_fee {
+                return Err(MempoolError::NonceTaken {
+                    sender,
+                    nonce,
+                    pending_fee: old_fee,
+                });
+            }
+            self.remove(&old_id);
+            replaced = Some(old_id);
+        }
+        let count = self.by_sender.get(&sender).map_or(0, |m| m.len());
+        if replaced.is_none() && count >= self.limits.max_per_sender {
+            return Err(MempoolError::SenderFull { sender, count });
+        }
+        if self.by_id.len() >= self.limits.max_txs {
+            let &(lowest, _, cheapest) = self.by_fee.iter().next().expect("full means non-empty");
+            if fee <= lowest {
+                return Err(MempoolError::Full { fee, lowest });
+            }
+            self.remove(&cheapest);
+        }
+        self.by_fee.insert((fee, std::cmp::Reverse(nonce), id));
+        self.by_sender.entry(sender).or_default().insert(nonce, id);
+        self.by_id.insert(id, Entry { tx, fee });
+        Ok(match replaced {
+            Some(old) => Admitted::Replaced(old),
+            None => Admitted::Added,
+        })
+    }
+
+    /// Removes a transaction; returns it if it was pending.
+    pub fn remove(&mut self, id: &Hash) -> Option<SignedTransaction> {
+        let e = self.by_id.remove(id)?;
+        self.by_fee
+            .remove(&(e.fee, std::cmp::Reverse(e.tx.tx.nonce), *id));
+        if let Some(m) = self.by_sender.get_mut(&e.tx.tx.sender) {
+            m.remove(&e.tx.tx.nonce);
+            if m.is_empty() {
+                self.by_sender.remove(&e.tx.tx.sender);
+            }
+        }
+        Some(e.tx)
+    }
+
+    /// Drops every transaction whose nonce the state has passed (included in
+    /// a block, or replaced by one that was). Call after each new tip.
+    pub fn prune<S: StateRead + ?Sized>(&mut self, state: &S) -> Result<usize, ReadError> {
+        let mut stale = Vec::new();
+        for (sender, m) in &self.by_sender {
+            let next = state.account(sender)?.nonce;
+            stale.extend(m.range(..next).map(|(_, id)| *id));
+        }
+        for id in &stale {
+            self.remove(id);
+        }
+        Ok(stale.len())
+    }
+
+    /// Up to `max` transactions for a block: highest fee first, each sender's
+    /// in nonce order from its next nonce in `state`, never across a gap.
+    pub fn candidates<S: StateRead + ?Sized>(
+        &self,
+        state: &S,
+        max: usize,
+    ) -> Result<Vec<SignedTransaction>, ReadError> {
+        // One cursor per sender whose next nonce is pending.
+        let mut heap = BinaryHeap::new();
+        for (sender, m) in &self.by_sender {
+            let next = state.account(sender)?.nonce;
+            if let Some(id) = m.get(&next) {
+                heap.push((self.by_id[id].fee, std::cmp::Reverse(*sender), next));
+            }
+        }
+        let mut out = Vec::new();
+        while let Some((_, std::cmp::Reverse(sender), nonce)) = heap.pop() {
+            if out.len() >= max {
+                break;
+            }
+            let m = &self.by_sender[&sender];
+            out.push(self.by_id[&m[&nonce]].tx.clone());
+            if let Some(id) = m.get(&(nonce + 1)) {
+                heap.push((self.by_id[id].fee, std::cmp::Reverse(sender), nonce + 1));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every pending transaction (for relaying to a new peer).
+    pub fn all(&self) -> impl Iterator<Item = &SignedTransaction> {
+        self.by_id.values().map(|e| &e.tx)
+    }
+}

@@ -1,0 +1,870 @@
+//! The main node's decisions: what to accept, relay, ask for and answer.
+//! Events come in (a peer connected, a message arrived, a peer left, a
+//! tick); actions go out (send, close, ban, dial). No socket and no clock
+//! here: the runtime (`node::run`) does the I/O and passes the time in.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::block::Block;
+use crate::codec::Bytes;
+use crate::crypto::{Hash, PublicKey};
+use crate::genesis::ChainParams;
+use crate::ledger;
+use crate::mempool::{Admitted, Mempool, MempoolLimits};
+use crate::state::StateReadExt;
+use crate::store::{touched, ImportError, Imported, Store, StoreError};
+use crate::tx::SignedTransaction;
+use crate::wire::{
+    limits, Answer, ErrorCode, ForgerEntry, Hello, Message, NodeStatus, Query, Role, TipInfo,
+    TxEvent, TxVerdict,
+};
+
+/// A connection's number, unique for the node's lifetime.
+pub type ConnId = u64;
+
+/// Blocks asked for in one sync request.
+pub const SYNC_BATCH: u32 = 128;
+/// Invalid transactions or blocks a connection may send before it is banned
+/// (an invalid block counts as [`BLOCK_STRIKE`]).
+pub const STRIKE_ALLOWANCE: u32 = 20;
+/// What an invalid block counts for.
+pub const BLOCK_STRIKE: u32 = 10;
+/// How long a misbehaving address stays banned.
+pub const BAN_MS: u64 = 60_000;
+/// A sync request unanswered this long is given up.
+pub const SYNC_TIMEOUT_MS: u64 = 15_000;
+
+/// What the runtime must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send a message on a connection.
+    Send(ConnId, Message),
+    /// Send this error and close the connection.
+    Close(ConnId, Message),
+    /// Refuse connections from this address until the given time (ms).
+    Ban(IpAddr, u64),
+    /// Dial this main node (if not already connected or dialing).
+    Dial(String),
+    /// A line for the log.
+    Log(String),
+}
+
+/// A fatal failure: the node must stop.
+#[derive(Debug, thiserror::Error)]
+#[error("fatal: {0}")]
+pub struct Fatal(pub String);
+
+impl From<StoreError> for Fatal {
+    fn from(e: StoreError) -> Self {
+        Fatal(e.to_string())
+    }
+}
+
+#[derive(Debug)]
+struct Conn {
+    role: Role,
+    key: PublicKey,
+    ip: IpAddr,
+    listen: Option<String>,
+    tip: TipInfo,
+    strikes: u32,
+    subscriptions: BTreeSet<PublicKey>,
+}
+
+#[derive(Debug)]
+struct Sync {
+    conn: ConnId,
+    id: u32,
+    asked_ms: u64,
+    started_ms: u64,
+    start_height: u64,
+    target: u64,
+    fork_search: bool,
+    last_log_height: u64,
+}
+
+/// A bounded set of recently seen ids (for relay without echo storms).
+#[derive(Debug, Default)]
+struct Recent {
+    set: std::collections::HashSet<Hash>,
+    order: VecDeque<Hash>,
+}
+
+impl Recent {
+    const CAP: usize = 100_000;
+    /// True if new.
+    fn insert(&mut self, h: Hash) -> bool {
+        if !self.set.insert(h) {
+            return false;
+        }
+        self.order.push_back(h);
+        if self.order.len() > Self::CAP {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// The main node's state.
+pub struct Core {
+    params: ChainParams,
+    store: Arc<Store>,
+    key: PublicKey,
+    listen: Option<String>,
+    started_ms: u64,
+    mempool: Mempool,
+    conns: HashMap<ConnId, Conn>,
+    forgers: BTreeMap<PublicKey, ForgerEntry>,
+    known_peers: BTreeSet<String>,
+    sync: Option<Sync>,
+    next_id: u32,
+    seen: Recent,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Core({} conns)", self.conns.len())
+    }
+}
+
+fn tip_info(t: &crate::state::Tip) -> TipInfo {
+    TipInfo {
+        height: t.height,
+        hash: t.hash,
+        slot: t.slot,
+    }
+}
+
+impl Core {
+    /// A node over `store`.
+    pub fn new(
+        store: Arc<Store>,
+        key: PublicKey,
+        listen: Option<String>,
+        mempool: MempoolLimits,
+        now_ms: u64,
+    ) -> Core {
+        Core {
+            params: store.params().clone(),
+            store,
+            key,
+            listen,
+            started_ms: now_ms,
+            mempool: Mempool::new(mempool),
+            conns: HashMap::new(),
+            forgers: BTreeMap::new(),
+            known_peers: BTreeSet::new(),
+            sync: None,
+            next_id: 1,
+            seen: Recent::default(),
+        }
+    }
+
+    /// Transactions pending.
+    pub fn mempool_len(&self) -> usize {
+        self.mempool.len()
+    }
+
+    fn req_id(&mut self) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.next_id
+    }
+
+    fn tip(&self) -> Result<TipInfo, Fatal> {
+        Ok(tip_info(&self.store.tip()?))
+    }
+
+    /// A peer finished its handshake.
+    pub fn connected(
+        &mut self,
+        conn: ConnId,
+        hello: &Hello,
+        ip: IpAddr,
+        now_ms: u64,
+    ) -> Result<Vec<Action>, Fatal> {
+        let mut out = Vec::new();
+        if hello.key == self.key && hello.role == Role::MainNode {
+            out.push(Action::Close(
+                conn,
+                Message::error(ErrorCode::Other, "that is this node itself"),
+            ));
+            return Ok(out);
+        }
+        if hello.role == Role::Forger {
+            let twins: Vec<ConnId> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.role == Role::Forger && c.key == hello.key)
+                .map(|(id, _)| *id)
+                .collect();
+            if !twins.is_empty() {
+                let text = format!(
+                    "forger key {} is already connected from another session: two boards with one key would double-sign; stop one",
+                    hello.key
+                );
+                for t in twins {
+                    out.push(Action::Close(
+                        t,
+                        Message::error(ErrorCode::Doppelganger, &text),
+                    ));
+                    self.conns.remove(&t);
+                }
+                out.push(Action::Close(
+                    conn,
+                    Message::error(ErrorCode::Doppelganger, &text),
+                ));
+                out.push(Action::Log(format!("doppelganger: {text}")));
+                return Ok(out);
+            }
+            let entry = self
+                .forgers
+                .entry(hello.key)
+                .or_insert_with(|| ForgerEntry {
+                    key: hello.key,
+                    connected: true,
+                    reported_ms: 0,
+                    status: Default::default(),
+                });
+            entry.connected = true;
+        }
+        let listen = hello.listen.as_ref().map(|l| l.lossy());
+        if hello.role == Role::MainNode {
+            if let Some(l) = &listen {
+                // A main node that connects registers its listen address.
+                self.known_peers.insert(l.clone());
+            }
+            out.push(Action::Send(conn, Message::GetPeers));
+        }
+        self.conns.insert(
+            conn,
+            Conn {
+                role: hello.role,
+                key: hello.key,
+                ip,
+                listen,
+                tip: hello.tip,
+                strikes: 0,
+                subscriptions: BTreeSet::new(),
+            },
+        );
+        if hello.role != Role::Client {
+            // Bring the newcomer's mempool up to date.
+            for tx in self.mempool.all().take(1_000) {
+                out.push(Action::Send(conn, Message::NewTx(tx.clone())));
+            }
+        }
+        self.maybe_sync(conn, now_ms, &mut out)?;
+        Ok(out)
+    }
+
+    /// A connection closed.
+    pub fn closed(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            if c.role == Role::Forger {
+                if let Some(e) = self.forgers.get_mut(&c.key) {
+                    if !self
+                        .conns
+                        .values()
+                        .any(|o| o.role == Role::Forger && o.key == c.key)
+                    {
+                        e.connected = false;
+                    }
+                }
+            }
+        }
+        if self.sync.as_ref().is_some_and(|s| s.conn == conn) {
+            self.sync = None;
+        }
+    }
+
+    /// Time passes: give up stalled sync requests and try another peer.
+    pub fn tick(&mut self, now_ms: u64) -> Result<Vec<Action>, Fatal> {
+        let mut out = Vec::new();
+        if let Some(s) = &self.sync {
+            if now_ms.saturating_sub(s.asked_ms) > SYNC_TIMEOUT_MS {
+                out.push(Action::Log(format!(
+                    "sync: no answer from connection {} in {} s; trying again",
+                    s.conn,
+                    SYNC_TIMEOUT_MS / 1000
+                )));
+                self.sync = None;
+            }
+        }
+        if self.sync.is_none() {
+            let best = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.role != Role::Client)
+                .max_by_key(|(_, c)| c.tip.height)
+                .map(|(id, _)| *id);
+            if let Some(id) = best {
+                self.maybe_sync(id, now_ms, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn maybe_sync(
+        &mut self,
+        conn: ConnId,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Fatal> {
+        if self.sync.is_some() {
+            return Ok(());
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return Ok(());
+        };
+        if c.role == Role::Client {
+            return Ok(());
+        }
+        let tip = self.tip()?;
+        if c.tip.height <= tip.height {
+            return Ok(());
+        }
+        let target = c.tip.height;
+        let name = c
+            .listen
+            .clone()
+            .unwrap_or_else(|| c.role.name().to_string());
+        let id = self.req_id();
+        out.push(Action::Send(
+            conn,
+            Message::GetBlocks {
+                id,
+                from: tip.height + 1,
+                count: SYNC_BATCH,
+            },
+        ));
+        out.push(Action::Log(format!(
+            "sync: from connection {conn} ({name}), height {} → {target}",
+            tip.height
+        )));
+        self.sync = Some(Sync {
+            conn,
+            id,
+            asked_ms: now_ms,
+            started_ms: now_ms,
+            start_height: tip.height,
+            target,
+            fork_search: false,
+            last_log_height: tip.height,
+        });
+        Ok(())
+    }
+
+    fn strike(&mut self, conn: ConnId, weight: u32, why: &str, now_ms: u64, out: &mut Vec<Action>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.strikes += weight;
+        if c.strikes > STRIKE_ALLOWANCE {
+            let ip = c.ip;
+            out.push(Action::Close(
+                conn,
+                Message::error(
+                    ErrorCode::Misbehaving,
+                    &format!("too many invalid messages; last: {why}"),
+                ),
+            ));
+            out.push(Action::Ban(ip, now_ms + BAN_MS));
+            out.push(Action::Log(format!(
+                "banned {ip} for {} s: {why}",
+                BAN_MS / 1000
+            )));
+            self.closed(conn);
+        }
+    }
+
+    /// Closes and bans a connection that broke the protocol.
+    pub fn protocol_violation(&mut self, conn: ConnId, why: &str, now_ms: u64) -> Vec<Action> {
+        let mut out = Vec::new();
+        if let Some(c) = self.conns.get(&conn) {
+            let ip = c.ip;
+            out.push(Action::Close(
+                conn,
+                Message::error(ErrorCode::OutOfTurn, why),
+            ));
+            out.push(Action::Ban(ip, now_ms + BAN_MS));
+            out.push(Action::Log(format!(
+                "banned {ip} for {} s: {why}",
+                BAN_MS / 1000
+            )));
+        }
+        self.closed(conn);
+        out
+    }
+
+    fn next_slot(&self, now_ms: u64, tip: &TipInfo) -> u64 {
+        self.params.slot_at(now_ms).max(tip.slot + 1)
+    }
+
+    /// Admits a transaction; relays it if it is new.
+    fn admit(
+        &mut self,
+        from: Option<ConnId>,
+        tx: SignedTransaction,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) -> Result<TxVerdict, Fatal> {
+        let checked = match tx.check() {
+            Ok(c) => c,
+            Err(e) => return Ok(TxVerdict::Rejected(e.to_string())),
+        };
+        let snap = self.store.snapshot()?;
+        if snap.tx_location(&checked.id)?.is_some() {
+            return Ok(TxVerdict::Accepted);
+        }
+        let tip = tip_info(&snap.tip().map_err(StoreError::from)?);
+        let slot = self.next_slot(now_ms, &tip);
+        match self
+            .mempool
+            .admit(&self.params, &snap, tx.clone(), checked.id, slot)
+        {
+            Ok(Admitted::Duplicate) => Ok(TxVerdict::Accepted),
+            Ok(_) => {
+                if self.seen.insert(checked.id) {
+                    self.relay(from, Message::NewTx(tx), out);
+                }
+                Ok(TxVerdict::Accepted)
+            }
+            Err(crate::mempool::MempoolError::Invalid(ledger::TxError::Storage(e))) => {
+                Err(Fatal(e.to_string()))
+            }
+            Err(e) => Ok(TxVerdict::Rejected(e.to_string())),
+        }
+    }
+
+    fn relay(&self, from: Option<ConnId>, msg: Message, out: &mut Vec<Action>) {
+        for (id, c) in &self.conns {
+            if Some(*id) != from && c.role != Role::Client {
+                out.push(Action::Send(*id, msg.clone()));
+            }
+        }
+    }
+
+    /// Imports a block from `from` (None: a local source); relays and
+    /// notifies as needed. Returns whether it changed the tip.
+    fn import(
+        &mut self,
+        from: Option<ConnId>,
+        block: Block,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) -> Result<bool, Fatal> {
+        let hash = block.hash();
+        match self.store.import_block(&block) {
+            Ok(Imported::Extended { .. }) => {
+                self.after_new_blocks(std::slice::from_ref(&block), out)?;
+                if self.seen.insert(hash) {
+                    self.relay(from, Message::NewBlock(Box::new(block)), out);
+                }
+                Ok(true)
+            }
+            Ok(Imported::Reorganised {
+                applied,
+                returned,
+                undone,
+                ..
+            }) => {
+                out.push(Action::Log(format!(
+                    "reorganisation: {} blocks undone, {} applied, new tip {} at {}",
+                    undone.len(),
+                    applied.len(),
+                    hash.short(),
+                    block.height()
+                )));
+                self.after_new_blocks(&applied, out)?;
+                for tx in returned {
+                    let _ = self.admit(None, tx, now_ms, out)?;
+                }
+                if self.seen.insert(hash) {
+                    self.relay(from, Message::NewBlock(Box::new(block)), out);
+                }
+                Ok(true)
+            }
+            Ok(Imported::SideBranch { .. }) => {
+                if self.seen.insert(hash) {
+                    self.relay(from, Message::NewBlock(Box::new(block)), out);
+                }
+                Ok(false)
+            }
+            Ok(Imported::AlreadyKnown) => Ok(false),
+            Err(e) if e.is_fatal() => Err(Fatal(e.to_string())),
+            Err(ImportError::UnknownParent { .. }) => {
+                if let Some(c) = from {
+                    if let Some(conn) = self.conns.get_mut(&c) {
+                        conn.tip.height = conn.tip.height.max(block.height());
+                    }
+                    if self.sync.is_none() {
+                        self.maybe_sync(c, now_ms, out)?;
+                    }
+                }
+                Ok(false)
+            }
+            Err(e @ ImportError::Invalid(_)) | Err(e @ ImportError::BadSideBlock { .. }) => {
+                out.push(Action::Log(format!("refused {e}")));
+                if let Some(c) = from {
+                    self.strike(c, BLOCK_STRIKE, &e.to_string(), now_ms, out);
+                }
+                Ok(false)
+            }
+            Err(e) => {
+                out.push(Action::Log(format!("refused {e}")));
+                Ok(false)
+            }
+        }
+    }
+
+    fn after_new_blocks(&mut self, blocks: &[Block], out: &mut Vec<Action>) -> Result<(), Fatal> {
+        let snap = self.store.snapshot()?;
+        self.mempool
+            .prune(&snap)
+            .map_err(|e| Fatal(e.to_string()))?;
+        for b in blocks {
+            for tx in &b.txs {
+                let accounts = touched(tx);
+                for (id, c) in &self.conns {
+                    if accounts.iter().any(|a| c.subscriptions.contains(a)) {
+                        out.push(Action::Send(
+                            *id,
+                            Message::Event(Box::new(TxEvent {
+                                height: b.height(),
+                                block: b.hash(),
+                                tx: tx.clone(),
+                            })),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A message arrived on `conn`.
+    pub fn message(
+        &mut self,
+        conn: ConnId,
+        msg: Message,
+        now_ms: u64,
+    ) -> Result<Vec<Action>, Fatal> {
+        let mut out = Vec::new();
+        let Some(role) = self.conns.get(&conn).map(|c| c.role) else {
+            return Ok(out);
+        };
+        let node_or_forger = role != Role::Client;
+        match msg {
+            Message::SubmitTx { id, tx } => {
+                let verdict = self.admit(Some(conn), tx, now_ms, &mut out)?;
+                if matches!(verdict, TxVerdict::Rejected(_)) && role != Role::Client {
+                    self.strike(conn, 1, "invalid transaction", now_ms, &mut out);
+                }
+                out.push(Action::Send(conn, Message::TxResult { id, verdict }));
+            }
+            Message::NewTx(tx) if node_or_forger => {
+                if let TxVerdict::Rejected(why) = self.admit(Some(conn), tx, now_ms, &mut out)? {
+                    // A relayed transaction can fail innocently (a block just
+                    // spent its nonce); only signature-level garbage counts.
+                    if why.contains("signature") {
+                        self.strike(conn, 1, &why, now_ms, &mut out);
+                    }
+                }
+            }
+            Message::NewBlock(block) if node_or_forger => {
+                let h = &block.header.header;
+                if let Err(why) = ledger::check_not_early(&self.params, h, now_ms) {
+                    out.push(Action::Log(format!("refused {why}")));
+                    self.strike(conn, 1, &why, now_ms, &mut out);
+                } else {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        if h.height > c.tip.height {
+                            c.tip = TipInfo {
+                                height: h.height,
+                                hash: block.hash(),
+                                slot: h.slot,
+                            };
+                        }
+                    }
+                    self.import(Some(conn), *block, now_ms, &mut out)?;
+                }
+            }
+            Message::Tip(t) if node_or_forger => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.tip = t;
+                }
+                self.maybe_sync(conn, now_ms, &mut out)?;
+            }
+            Message::Blocks { id, blocks } if node_or_forger => {
+                self.sync_answer(conn, id, blocks, now_ms, &mut out)?;
+            }
+            Message::GetPeers => {
+                let mut peers: Vec<Bytes<{ limits::ADDR }>> = Vec::new();
+                for p in self.known_peers.iter().take(limits::MAX_PEERS_LISTED) {
+                    if let Ok(b) = Bytes::new(p.as_bytes()) {
+                        peers.push(b);
+                    }
+                }
+                if let Some(me) = &self.listen {
+                    if let Ok(b) = Bytes::new(me.as_bytes()) {
+                        peers.push(b);
+                    }
+                }
+                out.push(Action::Send(conn, Message::Peers(peers)));
+            }
+            Message::Peers(list) if role == Role::MainNode => {
+                for p in list.iter().take(limits::MAX_PEERS_LISTED) {
+                    let p = p.lossy();
+                    if Some(&p) != self.listen.as_ref() && self.known_peers.insert(p.clone()) {
+                        out.push(Action::Dial(p));
+                    }
+                }
+            }
+            Message::Status(report) if role == Role::Forger => {
+                let key = self.conns[&conn].key;
+                let e = self.forgers.entry(key).or_insert_with(|| ForgerEntry {
+                    key,
+                    connected: true,
+                    reported_ms: 0,
+                    status: Default::default(),
+                });
+                e.reported_ms = now_ms;
+                e.status = *report;
+            }
+            Message::Query { id, query } => {
+                let answer = self.answer(query, now_ms)?;
+                out.push(Action::Send(
+                    conn,
+                    Message::Answer {
+                        id,
+                        answer: Box::new(answer),
+                    },
+                ));
+            }
+            Message::Subscribe { address, since } => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    if c.subscriptions.len() >= 64 {
+                        out.push(Action::Close(
+                            conn,
+                            Message::error(
+                                ErrorCode::Other,
+                                "at most 64 subscriptions per connection",
+                            ),
+                        ));
+                        return Ok(out);
+                    }
+                    c.subscriptions.insert(address);
+                }
+                if let Some(since) = since {
+                    self.replay(conn, &address, since, &mut out)?;
+                }
+            }
+            Message::Error { code, text } => {
+                out.push(Action::Log(format!(
+                    "connection {conn} closed by peer ({code:?}): {}",
+                    text.lossy()
+                )));
+                out.push(Action::Close(conn, Message::error(ErrorCode::Other, "bye")));
+                self.closed(conn);
+            }
+            other => {
+                let why = format!("{} is not expected from a {}", other.name(), role.name());
+                return Ok(self.protocol_violation(conn, &why, now_ms));
+            }
+        }
+        Ok(out)
+    }
+
+    fn replay(
+        &mut self,
+        conn: ConnId,
+        address: &PublicKey,
+        since: u64,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Fatal> {
+        let snap = self.store.snapshot()?;
+        let ids = snap.account_txs(address, 10_000)?;
+        let mut found = Vec::new();
+        for id in ids {
+            let Some(loc) = snap.tx_location(&id)? else {
+                continue;
+            };
+            if loc.height < since {
+                break;
+            }
+            found.push((loc.height, loc.index));
+        }
+        found.sort();
+        for (height, index) in found {
+            if let Some(b) = snap.block_at(height)? {
+                if let Some(tx) = b.txs.get(index as usize) {
+                    out.push(Action::Send(
+                        conn,
+                        Message::Event(Box::new(TxEvent {
+                            height,
+                            block: b.hash(),
+                            tx: tx.clone(),
+                        })),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn sync_answer(
+        &mut self,
+        conn: ConnId,
+        id: u32,
+        blocks: Vec<Block>,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Fatal> {
+        let Some(s) = self.sync.as_ref() else {
+            return Ok(());
+        };
+        if s.conn != conn || s.id != id {
+            return Ok(());
+        }
+        let fork_search = s.fork_search;
+        let mut progressed = false;
+        let mut unknown_parent = false;
+        for b in blocks.iter() {
+            let h = b.hash();
+            match self.store.import_block(b) {
+                Ok(Imported::Extended { .. }) | Ok(Imported::Reorganised { .. }) => {
+                    self.seen.insert(h);
+                    progressed = true;
+                }
+                Ok(_) => {}
+                Err(e) if e.is_fatal() => return Err(Fatal(e.to_string())),
+                Err(ImportError::UnknownParent { .. }) => {
+                    unknown_parent = true;
+                    break;
+                }
+                Err(e) => {
+                    out.push(Action::Log(format!("sync: refused {e}")));
+                    self.strike(conn, BLOCK_STRIKE, &e.to_string(), now_ms, out);
+                    self.sync = None;
+                    return Ok(());
+                }
+            }
+        }
+        if progressed {
+            let snap = self.store.snapshot()?;
+            self.mempool
+                .prune(&snap)
+                .map_err(|e| Fatal(e.to_string()))?;
+        }
+        let tip = self.tip()?;
+        let target = self.conns.get(&conn).map(|c| c.tip.height).unwrap_or(0);
+        let s = self.sync.as_mut().expect("checked above");
+        s.target = s.target.max(target);
+        if tip.height >= s.last_log_height + 1000
+            || (tip.height >= s.target && tip.height > s.last_log_height)
+        {
+            let secs = (now_ms.saturating_sub(s.started_ms)).max(1) as f64 / 1000.0;
+            out.push(Action::Log(format!(
+                "sync: height {}/{} ({:.0} blocks/s)",
+                tip.height,
+                s.target,
+                (tip.height - s.start_height) as f64 / secs
+            )));
+            s.last_log_height = tip.height;
+        }
+        let next_from = if unknown_parent && !fork_search {
+            // Our chain and theirs fork: ask again from below the fork, as
+            // deep as finality allows.
+            s.fork_search = true;
+            Some(
+                (tip.height + 1)
+                    .saturating_sub(self.params.genesis().finality_depth)
+                    .max(1),
+            )
+        } else if (!blocks.is_empty() && !unknown_parent || fork_search && progressed)
+            && tip.height < s.target
+        {
+            s.fork_search = false;
+            Some(tip.height + 1)
+        } else {
+            None
+        };
+        match next_from {
+            Some(from) => {
+                let id = self.req_id();
+                let s = self.sync.as_mut().expect("checked above");
+                s.id = id;
+                s.asked_ms = now_ms;
+                out.push(Action::Send(
+                    conn,
+                    Message::GetBlocks {
+                        id,
+                        from,
+                        count: SYNC_BATCH,
+                    },
+                ));
+            }
+            None => {
+                self.sync = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers the queries that need the node's own state (the others are
+    /// answered from a store snapshot by the connection itself).
+    pub fn answer(&self, query: Query, now_ms: u64) -> Result<Answer, Fatal> {
+        Ok(match query {
+            Query::Status => Answer::Status(self.status(now_ms)?),
+            Query::Forgers => Answer::Forgers(
+                self.forgers
+                    .values()
+                    .take(limits::MAX_FORGERS_LISTED)
+                    .cloned()
+                    .collect(),
+            ),
+            Query::NextNonce(pk) => {
+                let snap = self.store.snapshot()?;
+                let n = snap.account(&pk).map_err(|e| Fatal(e.to_string()))?.nonce;
+                Answer::NextNonce(self.mempool.next_nonce(&pk, n))
+            }
+            other => crate::node::answer_from_store(&self.store, other)?,
+        })
+    }
+
+    /// This node's status.
+    pub fn status(&self, now_ms: u64) -> Result<NodeStatus, Fatal> {
+        let count = |r: Role| self.conns.values().filter(|c| c.role == r).count() as u32;
+        Ok(NodeStatus {
+            role: Role::MainNode,
+            key: self.key,
+            version: env!("CARGO_PKG_VERSION").into(),
+            chain_id: self.params.chain_id(),
+            tip: self.tip()?,
+            peers: self
+                .conns
+                .values()
+                .filter(|c| c.role == Role::MainNode)
+                .map(|c| c.listen.clone().unwrap_or_else(|| c.ip.to_string()))
+                .collect(),
+            forgers: count(Role::Forger),
+            clients: count(Role::Client),
+            mempool: self.mempool.len() as u32,
+            uptime_s: now_ms.saturating_sub(self.started_ms) / 1000,
+            syncing: self.sync.is_some(),
+        })
+    }
+
+    /// Transactions a forger on this node would put in a block (for the
+    /// appliance and tests).
+    pub fn candidates(&self, max: usize) -> Result<Vec<SignedTransaction>, Fatal> {
+        let snap = self.store.snapshot()?;
+        self.mempool
+            .candidates(&snap, max)
+            .map_err(|e| Fatal(e.to_string()))
+    }
+}

@@ -1,0 +1,802 @@
+//! `goodwill node`: a main node. The decisions live in [`core`]; this file is
+//! the runtime around them — TCP on smol, the handshake, one task per
+//! connection, one thread that owns the core and the store's writer,
+//! signals, bans and limits.
+//!
+//! Threads: the smol executor runs the listener and every connection; the
+//! core thread receives their events over a bounded channel, imports blocks
+//! (one durable commit each) and answers through per-connection outboxes.
+//! Queries that only read the store are answered by the connection's own
+//! task from a read snapshot, so they never wait for the writer.
+
+pub mod core;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_lite::future;
+use serde::Deserialize;
+use smol::net::{TcpListener, TcpStream};
+
+use self::core::{Action, ConnId, Core, Fatal};
+use crate::codec::Bytes;
+use crate::crypto::{Hash, Keypair};
+use crate::genesis::ChainParams;
+use crate::mempool::MempoolLimits;
+use crate::state::StateReadExt;
+use crate::store::{Store, StoreError};
+use crate::wire::frame::{self, FrameError, FrameReader};
+use crate::wire::{
+    self, handshake, limits, Answer, ErrorCode, Hello, Message, Query, Role, TipInfo, TxProof,
+    PROTOCOL_VERSION,
+};
+
+/// Per-node bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeLimits {
+    /// Connections at once.
+    pub max_connections: usize,
+    /// Connections at once from one IP address.
+    pub max_per_ip: usize,
+    /// Messages per second one connection may send (averaged over 10 s).
+    pub max_msgs_per_s: u32,
+    /// Messages waiting to be written to one connection.
+    pub outbox: usize,
+    /// The mempool.
+    pub mempool: MempoolLimits,
+}
+
+impl Default for NodeLimits {
+    fn default() -> Self {
+        NodeLimits {
+            max_connections: 256,
+            max_per_ip: 64,
+            max_msgs_per_s: 500,
+            outbox: 4096,
+            mempool: MempoolLimits::default(),
+        }
+    }
+}
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The data directory (the redb store).
+    pub data: PathBuf,
+    /// The chain.
+    pub params: ChainParams,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The address to tell peers (default: `listen`).
+    pub advertise: Option<String>,
+    /// Main nodes to register with and keep connected to.
+    pub peers: Vec<String>,
+    /// The node's key.
+    pub key: Keypair,
+    /// Bounds.
+    pub limits: NodeLimits,
+}
+
+/// The node's settings in a TOML file (`--config`); flags override it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    /// Data directory.
+    pub data: Option<PathBuf>,
+    /// Genesis file.
+    pub genesis: Option<PathBuf>,
+    /// Listen address.
+    pub listen: Option<String>,
+    /// Address to advertise to peers.
+    pub advertise: Option<String>,
+    /// Peers.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Key file.
+    pub key: Option<PathBuf>,
+}
+
+impl NodeFile {
+    /// Reads a config file.
+    pub fn load(path: &Path) -> Result<NodeFile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Why a node stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The store failed: the node stopped without writing more.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something else fatal.
+    #[error(transparent)]
+    Fatal(#[from] Fatal),
+    /// Could not listen.
+    #[error("listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Answers the read-only queries from a store snapshot.
+pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreError> {
+    let snap = store.snapshot()?;
+    let tip = snap.tip()?;
+    let proof_of = |id: &Hash| -> Result<Option<TxProof>, StoreError> {
+        Ok(snap.tx_with_proof(id)?.map(|(tx, block, proof)| TxProof {
+            tx,
+            header: block.header,
+            proof,
+        }))
+    };
+    Ok(match query {
+        Query::Tip => Answer::Tip(TipInfo {
+            height: tip.height,
+            hash: tip.hash,
+            slot: tip.slot,
+        }),
+        Query::Account(pk) => Answer::Account(snap.account(&pk)?),
+        Query::BlockAt(h) => Answer::Block(snap.block_at(h)?),
+        Query::Block(h) => Answer::Block(snap.block(&h)?),
+        Query::Tx(id) => Answer::Tx(proof_of(&id)?),
+        Query::Record { owner, key } => match snap.record(&owner, &key)? {
+            Some(r) => match proof_of(&r.tx)? {
+                Some(p) => Answer::Record(Some((r, p))),
+                None => Answer::Error(format!("record's transaction {} is not indexed", r.tx)),
+            },
+            None => Answer::Record(None),
+        },
+        Query::RecordHistory { owner, key } => Answer::RecordHistory(
+            snap.record_history(&owner, key.as_slice())?
+                .into_iter()
+                .map(|v| (v.height, v.tx))
+                .collect(),
+        ),
+        Query::History { account, limit } => {
+            Answer::History(snap.account_txs(&account, limit.min(limits::MAX_HISTORY) as usize)?)
+        }
+        Query::Associations => {
+            let mut out = Vec::new();
+            for (k, v) in store.state_entries()? {
+                if let (
+                    crate::state::StateKey::Proposal(id),
+                    crate::state::StateValue::Proposal(p),
+                ) = (k, v)
+                {
+                    out.push((id, p));
+                }
+            }
+            Answer::Associations(out)
+        }
+        Query::Status | Query::Forgers | Query::NextNonce(_) => {
+            Answer::Error("this query is answered by the node, not the store".into())
+        }
+    })
+}
+
+enum Event {
+    Connected {
+        conn: ConnId,
+        hello: Box<Hello>,
+        ip: IpAddr,
+        outbox: smol::channel::Sender<Outgoing>,
+        accepted: smol::channel::Sender<bool>,
+    },
+    Message(ConnId, Box<Message>),
+    Violation(ConnId, String),
+    Closed(ConnId),
+    Tick,
+    Shutdown,
+}
+
+enum Outgoing {
+    Msg(Message),
+    Close(Message),
+}
+
+struct Shared {
+    params: ChainParams,
+    store: Arc<Store>,
+    key: Keypair,
+    advertise: Option<String>,
+    limits: NodeLimits,
+    events: smol::channel::Sender<Event>,
+    bans: Mutex<HashMap<IpAddr, u64>>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    connections: AtomicUsize,
+    next_conn: AtomicU64,
+    dialing: Mutex<HashSet<String>>,
+    stopping: AtomicBool,
+}
+
+fn log(line: &str) {
+    eprintln!("goodwill node: {line}");
+}
+
+impl Shared {
+    fn hello(&self) -> Result<Hello, StoreError> {
+        let tip = self.store.tip()?;
+        Ok(Hello {
+            version: PROTOCOL_VERSION,
+            chain_id: self.params.chain_id(),
+            role: Role::MainNode,
+            tip: TipInfo {
+                height: tip.height,
+                hash: tip.hash,
+                slot: tip.slot,
+            },
+            key: self.key.public(),
+            nonce: crate::os::random_bytes(),
+            clock_ms: crate::os::now_ms(),
+            listen: self
+                .advertise
+                .as_ref()
+                .and_then(|a| Bytes::new(a.as_bytes()).ok()),
+            software: Bytes::new(concat!("goodwill/", env!("CARGO_PKG_VERSION")).as_bytes())
+                .expect("short"),
+        })
+    }
+
+    fn banned(&self, ip: IpAddr) -> bool {
+        let now = crate::os::now_ms();
+        let mut bans = self.bans.lock().expect("bans lock");
+        bans.retain(|_, until| *until > now);
+        bans.contains_key(&ip)
+    }
+}
+
+/// A running node (for tests and the devnet): its address and a way to stop it.
+pub struct RunningNode {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    stop: smol::channel::Sender<()>,
+    thread: Option<std::thread::JoinHandle<Result<(), NodeError>>>,
+}
+
+impl RunningNode {
+    /// Stops the node cleanly and waits for it; returns how it ended.
+    pub fn stop(mut self) -> Result<(), NodeError> {
+        let _ = self.stop.try_send(());
+        self.thread
+            .take()
+            .expect("joined once")
+            .join()
+            .unwrap_or_else(|_| Err(Fatal("the node thread panicked".into()).into()))
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        let _ = self.stop.try_send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts a node on its own thread; returns once it listens.
+pub fn spawn(config: NodeConfig) -> Result<RunningNode, NodeError> {
+    let listener =
+        smol::block_on(TcpListener::bind(config.listen)).map_err(|source| NodeError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| NodeError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let (stop, stopped) = smol::channel::bounded::<()>(1);
+    let thread = std::thread::Builder::new()
+        .name("goodwill-node".into())
+        .spawn(move || {
+            smol::block_on(serve(config, listener, async move {
+                let _ = stopped.recv().await;
+            }))
+        })
+        .expect("spawn the node thread");
+    Ok(RunningNode {
+        addr,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+/// Runs a node on `listener` until `shutdown` completes or a fatal error.
+pub async fn serve(
+    config: NodeConfig,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let store = Arc::new(Store::open(&config.data, &config.params)?);
+    let local = listener.local_addr().map_err(|source| NodeError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let advertise = Some(
+        config
+            .advertise
+            .clone()
+            .unwrap_or_else(|| local.to_string()),
+    );
+    let (events_tx, events_rx) = smol::channel::bounded::<Event>(8192);
+    let shared = Arc::new(Shared {
+        params: config.params.clone(),
+        store: store.clone(),
+        key: config.key.clone(),
+        advertise: advertise.clone(),
+        limits: config.limits,
+        events: events_tx.clone(),
+        bans: Mutex::default(),
+        per_ip: Mutex::default(),
+        connections: AtomicUsize::new(0),
+        next_conn: AtomicU64::new(1),
+        dialing: Mutex::default(),
+        stopping: AtomicBool::new(false),
+    });
+    let tip = store.tip()?;
+    log(&format!(
+        "listening on {local}; chain {} at height {} ({}); key {}",
+        config.params.chain_id().short(),
+        tip.height,
+        tip.hash.short(),
+        config.key.public()
+    ));
+    let core = Core::new(
+        store.clone(),
+        config.key.public(),
+        advertise,
+        config.limits.mempool,
+        crate::os::now_ms(),
+    );
+    let core_shared = shared.clone();
+    let (done_tx, done_rx) = smol::channel::bounded::<Result<(), Fatal>>(1);
+    let core_thread = std::thread::Builder::new()
+        .name("goodwill-core".into())
+        .spawn(move || {
+            let r = run_core(core, &core_shared, events_rx);
+            let _ = done_tx.send_blocking(r);
+        })
+        .expect("spawn the core thread");
+
+    for p in &config.peers {
+        dial(shared.clone(), p.clone(), true);
+    }
+    let ticker = {
+        let events = events_tx.clone();
+        smol::spawn(async move {
+            loop {
+                smol::Timer::after(Duration::from_secs(1)).await;
+                if events.send(Event::Tick).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let accept = {
+        let shared = shared.clone();
+        async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        let shared = shared.clone();
+                        smol::spawn(async move { connection(shared, stream, peer, false).await })
+                            .detach();
+                    }
+                    Err(e) => {
+                        log(&format!("accept: {e}"));
+                        smol::Timer::after(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }
+    };
+    enum End {
+        Shutdown,
+        Core(Result<(), Fatal>),
+    }
+    let end = future::or(
+        async {
+            accept.await;
+            End::Shutdown
+        },
+        future::or(
+            async {
+                shutdown.await;
+                End::Shutdown
+            },
+            async { End::Core(done_rx.recv().await.unwrap_or(Ok(()))) },
+        ),
+    )
+    .await;
+    shared.stopping.store(true, Ordering::SeqCst);
+    ticker.cancel().await;
+    let result = match end {
+        End::Shutdown => {
+            log("shutting down: finishing the current write, closing the store");
+            let _ = events_tx.send(Event::Shutdown).await;
+            done_rx.recv().await.unwrap_or(Ok(()))
+        }
+        End::Core(r) => r,
+    };
+    let _ = core_thread.join();
+    drop(shared);
+    match result {
+        Ok(()) => {
+            log("stopped");
+            Ok(())
+        }
+        Err(e) => {
+            log(&format!("stopped on a fatal error: {e}"));
+            Err(e.into())
+        }
+    }
+}
+
+fn run_core(
+    mut core: Core,
+    shared: &Arc<Shared>,
+    events: smol::channel::Receiver<Event>,
+) -> Result<(), Fatal> {
+    let mut outboxes: HashMap<ConnId, smol::channel::Sender<Outgoing>> = HashMap::new();
+    while let Ok(ev) = events.recv_blocking() {
+        let now = crate::os::now_ms();
+        let actions = match ev {
+            Event::Connected {
+                conn,
+                hello,
+                ip,
+                outbox,
+                accepted,
+            } => {
+                outboxes.insert(conn, outbox);
+                let actions = core.connected(conn, &hello, ip, now)?;
+                let refused = actions
+                    .iter()
+                    .any(|a| matches!(a, Action::Close(c, _) if *c == conn));
+                let _ = accepted.try_send(!refused);
+                actions
+            }
+            Event::Message(conn, msg) => core.message(conn, *msg, now)?,
+            Event::Violation(conn, why) => core.protocol_violation(conn, &why, now),
+            Event::Closed(conn) => {
+                outboxes.remove(&conn);
+                core.closed(conn);
+                Vec::new()
+            }
+            Event::Tick => core.tick(now)?,
+            Event::Shutdown => {
+                for (_, o) in outboxes.drain() {
+                    let _ = o.try_send(Outgoing::Close(Message::error(
+                        ErrorCode::ShuttingDown,
+                        "the node is shutting down",
+                    )));
+                }
+                return Ok(());
+            }
+        };
+        for a in actions {
+            match a {
+                Action::Send(conn, msg) => {
+                    if let Some(o) = outboxes.get(&conn) {
+                        if o.try_send(Outgoing::Msg(msg)).is_err() {
+                            // A peer that does not read its messages is dropped.
+                            let _ = o.try_send(Outgoing::Close(Message::error(
+                                ErrorCode::Busy,
+                                "too slow reading: outbox full",
+                            )));
+                            outboxes.remove(&conn);
+                            core.closed(conn);
+                        }
+                    }
+                }
+                Action::Close(conn, msg) => {
+                    if let Some(o) = outboxes.remove(&conn) {
+                        let _ = o.try_send(Outgoing::Close(msg));
+                    }
+                }
+                Action::Ban(ip, until) => {
+                    shared.bans.lock().expect("bans lock").insert(ip, until);
+                }
+                Action::Dial(addr) => dial(shared.clone(), addr, false),
+                Action::Log(line) => log(&line),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keeps a connection to a main node: dials, and after a close or a failure
+/// waits (1 s doubling to 30 s, with jitter) and dials again. `persistent`
+/// peers (configured ones) are retried for ever; learned ones give up after
+/// five failures in a row.
+fn dial(shared: Arc<Shared>, addr: String, persistent: bool) {
+    if !shared
+        .dialing
+        .lock()
+        .expect("dialing lock")
+        .insert(addr.clone())
+    {
+        return;
+    }
+    smol::spawn(async move {
+        let mut backoff_ms = 1_000u64;
+        let mut failures = 0;
+        while !shared.stopping.load(Ordering::SeqCst) {
+            match TcpStream::connect(addr.as_str()).await {
+                Ok(stream) => {
+                    let peer = stream.peer_addr().ok();
+                    if let Some(peer) = peer {
+                        let established = connection(shared.clone(), stream, peer, true).await;
+                        if established {
+                            failures = 0;
+                            backoff_ms = 1_000;
+                        } else {
+                            failures += 1;
+                        }
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    if failures == 1 || failures % 10 == 0 {
+                        log(&format!("dial {addr}: {e}"));
+                    }
+                }
+            }
+            if !persistent && failures >= 5 {
+                break;
+            }
+            let jitter = u64::from_le_bytes(crate::os::random_bytes()) % (backoff_ms / 2 + 1);
+            smol::Timer::after(Duration::from_millis(backoff_ms + jitter)).await;
+            backoff_ms = (backoff_ms * 2).min(30_000);
+        }
+        shared.dialing.lock().expect("dialing lock").remove(&addr);
+    })
+    .detach();
+}
+
+struct Slot<'a> {
+    shared: &'a Shared,
+    ip: IpAddr,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.shared.connections.fetch_sub(1, Ordering::SeqCst);
+        let mut m = self.shared.per_ip.lock().expect("per-ip lock");
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves one connection until it closes. Returns whether the handshake
+/// completed and the node kept it.
+async fn connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    outbound: bool,
+) -> bool {
+    let _ = stream.set_nodelay(true);
+    let ip = peer.ip();
+    let mut writer = stream.clone();
+    let mut reader = FrameReader::new(stream);
+    if !outbound && shared.banned(ip) {
+        let _ = frame::write(
+            &mut writer,
+            &Message::error(
+                ErrorCode::Banned,
+                "this address is banned for a while after misbehaving",
+            ),
+        )
+        .await;
+        return false;
+    }
+    let count = shared.connections.fetch_add(1, Ordering::SeqCst) + 1;
+    let per_ip = {
+        let mut m = shared.per_ip.lock().expect("per-ip lock");
+        let n = m.entry(ip).or_insert(0);
+        *n += 1;
+        *n
+    };
+    let _slot = Slot {
+        shared: &shared,
+        ip,
+    };
+    if count > shared.limits.max_connections || per_ip > shared.limits.max_per_ip {
+        let _ = frame::write(
+            &mut writer,
+            &Message::error(ErrorCode::Busy, "too many connections"),
+        )
+        .await;
+        return false;
+    }
+    let hello = match shared.hello() {
+        Ok(h) => h,
+        Err(e) => {
+            log(&format!("store: {e}"));
+            return false;
+        }
+    };
+    let theirs = match future::or(
+        handshake::run(&mut reader, &mut writer, &shared.key, &hello),
+        async {
+            smol::Timer::after(Duration::from_secs(10)).await;
+            Err(handshake::HandshakeError::Frame(FrameError::Io(
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "handshake timed out"),
+            )))
+        },
+    )
+    .await
+    {
+        Ok(h) => h,
+        Err(e) => {
+            log(&format!("handshake with {peer}: {e}"));
+            if matches!(
+                e,
+                handshake::HandshakeError::BadSignature
+                    | handshake::HandshakeError::OutOfTurn { .. }
+                    | handshake::HandshakeError::Frame(FrameError::TooLarge { .. })
+                    | handshake::HandshakeError::Frame(FrameError::Invalid(_))
+            ) && !outbound
+            {
+                let until = crate::os::now_ms() + self::core::BAN_MS;
+                shared.bans.lock().expect("bans lock").insert(ip, until);
+            }
+            return false;
+        }
+    };
+    let conn = shared.next_conn.fetch_add(1, Ordering::SeqCst);
+    let (out_tx, out_rx) = smol::channel::bounded::<Outgoing>(shared.limits.outbox);
+    let (acc_tx, acc_rx) = smol::channel::bounded::<bool>(1);
+    let role = theirs.role;
+    let replies = out_tx.clone();
+    if shared
+        .events
+        .send(Event::Connected {
+            conn,
+            hello: Box::new(theirs),
+            ip,
+            outbox: out_tx,
+            accepted: acc_tx,
+        })
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let accepted = acc_rx.recv().await.unwrap_or(false);
+    // The writer: drains the outbox until told to close.
+    let writer_task = smol::spawn(async move {
+        while let Ok(o) = out_rx.recv().await {
+            match o {
+                Outgoing::Msg(m) => {
+                    if frame::write(&mut writer, &m).await.is_err() {
+                        break;
+                    }
+                }
+                Outgoing::Close(m) => {
+                    let _ = frame::write(&mut writer, &m).await;
+                    break;
+                }
+            }
+        }
+        let _ = writer.shutdown(std::net::Shutdown::Both);
+    });
+    if accepted {
+        read_loop(&shared, conn, role, &mut reader, &replies).await;
+    }
+    let _ = shared.events.send(Event::Closed(conn)).await;
+    writer_task.await;
+    accepted
+}
+
+async fn read_loop(
+    shared: &Arc<Shared>,
+    conn: ConnId,
+    role: Role,
+    reader: &mut FrameReader<TcpStream>,
+    replies: &smol::channel::Sender<Outgoing>,
+) {
+    let limit = wire::frame_limit(role, shared.params.limits().max_block_bytes);
+    let mut window_start = crate::os::now_ms();
+    let mut in_window: u64 = 0;
+    loop {
+        let msg = match reader.read(limit).await {
+            Ok(m) => m,
+            Err(FrameError::Closed) | Err(FrameError::Io(_)) => return,
+            Err(e) => {
+                let _ = shared
+                    .events
+                    .send(Event::Violation(conn, e.to_string()))
+                    .await;
+                return;
+            }
+        };
+        // Flooding: more than the allowed rate over a 10 s window.
+        let now = crate::os::now_ms();
+        if now.saturating_sub(window_start) > 10_000 {
+            window_start = now;
+            in_window = 0;
+        }
+        in_window += 1;
+        if in_window > shared.limits.max_msgs_per_s as u64 * 10 {
+            let _ = shared
+                .events
+                .send(Event::Violation(conn, "flooding: too many messages".into()))
+                .await;
+            return;
+        }
+        match msg {
+            // Reads served here, from a snapshot: they never wait for the writer.
+            Message::Query { id, query }
+                if !matches!(query, Query::Status | Query::Forgers | Query::NextNonce(_)) =>
+            {
+                let store = shared.store.clone();
+                let answer = smol::unblock(move || answer_from_store(&store, query)).await;
+                let answer = match answer {
+                    Ok(a) => a,
+                    Err(e) => {
+                        log(&format!("store: {e}"));
+                        Answer::Error(e.to_string())
+                    }
+                };
+                let _ = replies
+                    .send(Outgoing::Msg(Message::Answer {
+                        id,
+                        answer: Box::new(answer),
+                    }))
+                    .await;
+            }
+            Message::GetBlocks { id, from, count } => {
+                let store = shared.store.clone();
+                let budget = limit as usize - limits::BLOCK_OVERHEAD as usize / 2;
+                let blocks =
+                    smol::unblock(move || -> Result<Vec<crate::block::Block>, StoreError> {
+                        let snap = store.snapshot()?;
+                        let mut out = Vec::new();
+                        let mut size = 0;
+                        for h in from..from
+                            .saturating_add(count.min(limits::MAX_BLOCKS_PER_REQUEST) as u64)
+                        {
+                            let Some(b) = snap.block_at(h)? else { break };
+                            size += b.to_bytes().len();
+                            if size > budget && !out.is_empty() {
+                                break;
+                            }
+                            out.push(b);
+                        }
+                        Ok(out)
+                    })
+                    .await
+                    .unwrap_or_default();
+                let _ = replies
+                    .send(Outgoing::Msg(Message::Blocks { id, blocks }))
+                    .await;
+            }
+            other => {
+                if shared
+                    .events
+                    .send(Event::Message(conn, Box::new(other)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! The wire protocol: length-prefixed postcard frames over TCP, a mutual
+//! signed handshake, then messages. `docs/protocol.md` is the contract for
+//! implementations in other languages; this module is the reference.
+//!
+//! - [`frame`]: the frame codec (bounded before allocation, one reusable
+//!   buffer per connection, "incomplete" told apart from "invalid").
+//! - [`handshake`]: the Hello/Auth exchange as pure functions.
+//! - this file: every message and every limit.
+
+pub mod frame;
+pub mod handshake;
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::Block;
+use crate::codec::Bytes;
+use crate::crypto::{Hash, PublicKey, Signature};
+use crate::merkle::Proof;
+use crate::state::{Account, Proposal, Record};
+use crate::tx::SignedTransaction;
+
+/// The protocol version this code speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Frame limits, by connection state. A frame's declared length is checked
+/// against the limit of the connection's state before anything is read.
+pub mod limits {
+    /// Before the handshake completes: a Hello, an Auth or an Error.
+    pub const HANDSHAKE_FRAME: u32 = 1024;
+    /// From a client, after the handshake: transactions and queries.
+    pub const CLIENT_FRAME: u32 = 16 * 1024;
+    /// Slack over the chain's block limit for a block message's header and
+    /// framing.
+    pub const BLOCK_OVERHEAD: u32 = 64 * 1024;
+    /// Blocks in one sync answer.
+    pub const MAX_BLOCKS_PER_REQUEST: u32 = 256;
+    /// Addresses in one peer list.
+    pub const MAX_PEERS_LISTED: usize = 64;
+    /// A peer's listen address, as text.
+    pub const ADDR: usize = 64;
+    /// An error's text.
+    pub const ERROR_TEXT: usize = 512;
+    /// Transaction ids in one account-history answer.
+    pub const MAX_HISTORY: u32 = 256;
+    /// Forgers in one forger-table answer.
+    pub const MAX_FORGERS_LISTED: usize = 4096;
+}
+
+/// Who is on the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// A main node: full ledger, relay, sync, queries.
+    MainNode,
+    /// A forging appliance.
+    Forger,
+    /// A temporary client: wallets, applications, `goodwill chain …`.
+    Client,
+}
+
+impl Role {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::MainNode => "main-node",
+            Role::Forger => "forger",
+            Role::Client => "client",
+        }
+    }
+}
+
+/// A chain position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TipInfo {
+    /// Height.
+    pub height: u64,
+    /// Tip hash.
+    pub hash: Hash,
+    /// Tip slot.
+    pub slot: u64,
+}
+
+/// The first message each side sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`].
+    pub version: u16,
+    /// The chain the sender is on.
+    pub chain_id: Hash,
+    /// What the sender is.
+    pub role: Role,
+    /// The sender's tip.
+    pub tip: TipInfo,
+    /// The sender's key (a client may use a fresh one per connection).
+    pub key: PublicKey,
+    /// Fresh random bytes: the other side signs them.
+    pub nonce: [u8; 32],
+    /// The sender's clock, ms since the Unix epoch.
+    pub clock_ms: u64,
+    /// A main node's listen address, for peer lists.
+    pub listen: Option<Bytes<{ limits::ADDR }>>,
+    /// The sender's software version, for status tables.
+    pub software: Bytes<32>,
+}
+
+/// Why a connection is being closed (sent in [`Message::Error`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// Another protocol version.
+    Version,
+    /// Another chain.
+    WrongChain,
+    /// The handshake signature does not verify.
+    BadSignature,
+    /// A message that does not decode, or is over its limit.
+    Malformed,
+    /// A message not allowed now or from this role.
+    OutOfTurn,
+    /// Too many invalid transactions or blocks.
+    Misbehaving,
+    /// This address is banned for a while.
+    Banned,
+    /// Too many connections.
+    Busy,
+    /// Another session with the same forger key is connected.
+    Doppelganger,
+    /// The node is shutting down.
+    ShuttingDown,
+    /// Anything else.
+    Other,
+}
+
+/// The outcome of a submitted transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxVerdict {
+    /// In the mempool (or already known there or on chain).
+    Accepted,
+    /// Refused; the reason names what was wrong.
+    Rejected(String),
+}
+
+/// A forger's health, as it reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ForgerStatus {
+    /// Software version.
+    pub version: String,
+    /// Its chain height.
+    pub height: u64,
+    /// Its tip hash.
+    pub tip: Hash,
+    /// Its clock offset to this main node, ms (positive: ahead).
+    pub clock_offset_ms: i64,
+    /// Whether it trusts its clock enough to forge.
+    pub clock_trusted: bool,
+    /// Its LED state, as text ("green:heartbeat amber:on red:off").
+    pub leds: String,
+    /// Blocks forged this epoch.
+    pub forged: u64,
+    /// Slots led but missed this epoch.
+    pub missed: u64,
+    /// Weight held this epoch.
+    pub weight: u64,
+    /// CPU seconds used since start (×1000: ms).
+    pub cpu_ms: u64,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+    /// Bytes written per imported block (last).
+    pub bytes_per_block: u64,
+    /// Estimated energy since start, joules.
+    pub energy_joules: u64,
+}
+
+/// A forger's entry in a main node's table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgerEntry {
+    /// The forger's key.
+    pub key: PublicKey,
+    /// Connected now?
+    pub connected: bool,
+    /// When the last report arrived (ms since the Unix epoch, node's clock).
+    pub reported_ms: u64,
+    /// The last report.
+    pub status: ForgerStatus,
+}
+
+/// What a node says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Its role.
+    pub role: Role,
+    /// Its key.
+    pub key: PublicKey,
+    /// Software version.
+    pub version: String,
+    /// The chain id.
+    pub chain_id: Hash,
+    /// Its tip.
+    pub tip: TipInfo,
+    /// Connected main-node peers' addresses.
+    pub peers: Vec<String>,
+    /// Connected forgers.
+    pub forgers: u32,
+    /// Connected clients.
+    pub clients: u32,
+    /// Transactions in its mempool.
+    pub mempool: u32,
+    /// Seconds since it started.
+    pub uptime_s: u64,
+    /// Whether it is still catching up with a peer.
+    pub syncing: bool,
+}
+
+/// A question to a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Query {
+    /// The node's status.
+    Status,
+    /// The chain tip.
+    Tip,
+    /// An account's balance and nonce.
+    Account(PublicKey),
+    /// A canonical block by height.
+    BlockAt(u64),
+    /// A block by hash.
+    Block(Hash),
+    /// A transaction with its block header and inclusion proof.
+    Tx(Hash),
+    /// A data record's latest value, with the PutData transaction's proof.
+    Record {
+        /// Owner.
+        owner: PublicKey,
+        /// Key.
+        key: Bytes<{ crate::limits::DATA_KEY }>,
+    },
+    /// Every write to a record: (height, tx id), oldest first.
+    RecordHistory {
+        /// Owner.
+        owner: PublicKey,
+        /// Key.
+        key: Bytes<{ crate::limits::DATA_KEY }>,
+    },
+    /// An account's transaction ids, newest first.
+    History {
+        /// The account.
+        account: PublicKey,
+        /// At most this many (≤ [`limits::MAX_HISTORY`]).
+        limit: u32,
+    },
+    /// The forger table.
+    Forgers,
+    /// Every association proposal.
+    Associations,
+    /// The next nonce a sender should use, counting its mempool transactions.
+    NextNonce(PublicKey),
+}
+
+/// A transaction found on chain, with what a client needs to check it
+/// against a header alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxProof {
+    /// The transaction.
+    pub tx: SignedTransaction,
+    /// Its block's signed header.
+    pub header: crate::block::SignedHeader,
+    /// Its inclusion proof under `header.tx_root`.
+    pub proof: Proof,
+}
+
+/// An answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    /// For [`Query::Status`].
+    Status(NodeStatus),
+    /// For [`Query::Tip`].
+    Tip(TipInfo),
+    /// For [`Query::Account`].
+    Account(Account),
+    /// For block queries.
+    Block(Option<Block>),
+    /// For [`Query::Tx`].
+    Tx(Option<TxProof>),
+    /// For [`Query::Record`].
+    Record(Option<(Record, TxProof)>),
+    /// For [`Query::RecordHistory`].
+    RecordHistory(Vec<(u64, Hash)>),
+    /// For [`Query::History`].
+    History(Vec<Hash>),
+    /// For [`Query::Forgers`].
+    Forgers(Vec<ForgerEntry>),
+    /// For [`Query::Associations`].
+    Associations(Vec<(Hash, Proposal)>),
+    /// For [`Query::NextNonce`].
+    NextNonce(u64),
+    /// The query could not be answered.
+    Error(String),
+}
+
+/// What a watcher receives for an address it subscribed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxEvent {
+    /// The block's height.
+    pub height: u64,
+    /// The block's hash.
+    pub block: Hash,
+    /// The transaction.
+    pub tx: SignedTransaction,
+}
+
+/// Every message after the handshake (and the handshake's own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// Handshake, first message.
+    Hello(Box<Hello>),
+    /// Handshake, second message: the signature over the other side's nonce.
+    Auth {
+        /// See [`handshake`].
+        signature: Signature,
+    },
+    /// Closing with a reason the other side can print.
+    Error {
+        /// Machine-readable.
+        code: ErrorCode,
+        /// For people.
+        text: Bytes<{ limits::ERROR_TEXT }>,
+    },
+    /// A transaction submitted for inclusion; answered by [`Message::TxResult`].
+    SubmitTx {
+        /// Matches the answer.
+        id: u32,
+        /// The transaction.
+        tx: SignedTransaction,
+    },
+    /// The answer to [`Message::SubmitTx`].
+    TxResult {
+        /// The request's id.
+        id: u32,
+        /// The verdict.
+        verdict: TxVerdict,
+    },
+    /// A transaction relayed between nodes (no answer).
+    NewTx(SignedTransaction),
+    /// A block: relayed, or sent by its forger.
+    NewBlock(Box<Block>),
+    /// The sender's tip changed.
+    Tip(TipInfo),
+    /// Asks for canonical blocks `from..from+count` (count ≤ 256).
+    GetBlocks {
+        /// Matches the answer.
+        id: u32,
+        /// First height.
+        from: u64,
+        /// How many.
+        count: u32,
+    },
+    /// Blocks for [`Message::GetBlocks`], lowest first (fewer than asked if
+    /// the chain is shorter or the frame would be too large).
+    Blocks {
+        /// The request's id.
+        id: u32,
+        /// The blocks.
+        blocks: Vec<Block>,
+    },
+    /// Asks for the known main nodes.
+    GetPeers,
+    /// Known main nodes' listen addresses.
+    Peers(Vec<Bytes<{ limits::ADDR }>>),
+    /// A forger's status report.
+    Status(Box<ForgerStatus>),
+    /// A question; answered by [`Message::Answer`] with the same id.
+    Query {
+        /// Matches the answer.
+        id: u32,
+        /// The question.
+        query: Query,
+    },
+    /// An answer.
+    Answer {
+        /// The query's id.
+        id: u32,
+        /// The answer.
+        answer: Box<Answer>,
+    },
+    /// Asks for every transaction touching `address` as it lands (and,
+    /// with `since`, those from that height on first).
+    Subscribe {
+        /// The address.
+        address: PublicKey,
+        /// Replay from this height (inclusive) before live events.
+        since: Option<u64>,
+    },
+    /// A transaction touching a subscribed address landed.
+    Event(Box<TxEvent>),
+}
+
+impl Message {
+    /// A short name for logs and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Message::Hello(_) => "hello",
+            Message::Auth { .. } => "auth",
+            Message::Error { .. } => "error",
+            Message::SubmitTx { .. } => "submit-tx",
+            Message::TxResult { .. } => "tx-result",
+            Message::NewTx(_) => "new-tx",
+            Message::NewBlock(_) => "new-block",
+            Message::Tip(_) => "tip",
+            Message::GetBlocks { .. } => "get-blocks",
+            Message::Blocks { .. } => "blocks",
+            Message::GetPeers => "get-peers",
+            Message::Peers(_) => "peers",
+            Message::Status(_) => "status",
+            Message::Query { .. } => "query",
+            Message::Answer { .. } => "answer",
+            Message::Subscribe { .. } => "subscribe",
+            Message::Event(_) => "event",
+        }
+    }
+
+    /// An error message with text (cut to the limit).
+    pub fn error(code: ErrorCode, text: &str) -> Message {
+        let mut t = text.as_bytes().to_vec();
+        t.truncate(limits::ERROR_TEXT);
+        while std::str::from_utf8(&t).is_err() {
+            t.pop();
+        }
+        Message::Error {
+            code,
+            text: Bytes::new(t).expect("truncated to the limit"),
+        }
+    }
+}
+
+/// The largest frame a connection in full session with a peer of `role`
+/// may send, given the chain's block limit.
+pub fn frame_limit(role: Role, max_block_bytes: u32) -> u32 {
+    match role {
+        Role::Client => limits::CLIENT_FRAME,
+        Role::Forger | Role::MainNode => max_block_bytes.saturating_add(limits::BLOCK_OVERHEAD),
+    }
+}
