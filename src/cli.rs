@@ -119,7 +119,7 @@ pub struct NodeArgs {
 /// Chain verbs.
 #[derive(Debug, Subcommand)]
 pub enum ChainCommand {
-    /// The chain tip (`--json`: height, tip, slot).
+    /// The chain tip (`--json`: height, tip, slot, chain_id).
     Tip {
         /// The node's address.
         #[arg(long)]

@@ -130,12 +130,12 @@ fn forger_json(f: &ForgerEntry) -> serde_json::Value {
         "key": f.key.to_string(),
         "connected": f.connected,
         "reported_ms": f.reported_ms,
-        "version": s.version,
+        "version": s.version.lossy(),
         "height": s.height,
         "tip": s.tip.to_hex(),
         "clock_offset_ms": s.clock_offset_ms,
         "clock_trusted": s.clock_trusted,
-        "leds": s.leds,
+        "leds": s.leds.lossy(),
         "forged": s.forged,
         "missed": s.missed,
         "weight": s.weight,
@@ -175,7 +175,7 @@ pub fn forgers(addr: &str, as_json: bool) -> Result<(), String> {
                 s.missed,
                 s.rss_bytes as f64 / (1 << 20) as f64,
                 s.bytes_per_block,
-                s.leds
+                s.leds.lossy()
             );
         }
         if list.is_empty() {

@@ -161,6 +161,18 @@ impl<const N: usize> Bytes<N> {
     }
 }
 
+/// Display text (versions, LED descriptions): cut to the bound at a
+/// character boundary rather than refused.
+impl<const N: usize> From<&str> for Bytes<N> {
+    fn from(s: &str) -> Self {
+        let mut end = s.len().min(N);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        Bytes(s.as_bytes()[..end].to_vec())
+    }
+}
+
 impl<const N: usize> fmt::Debug for Bytes<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match std::str::from_utf8(&self.0) {

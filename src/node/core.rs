@@ -33,6 +33,12 @@ pub const STRIKE_ALLOWANCE: u32 = 20;
 pub const BLOCK_STRIKE: u32 = 10;
 /// How long a misbehaving address stays banned.
 pub const BAN_MS: u64 = 60_000;
+/// Main-node addresses remembered (learned from peers).
+pub const MAX_KNOWN_PEERS: usize = 256;
+/// Forger table entries; when full, the longest-silent disconnected one goes.
+pub const MAX_FORGERS: usize = 4096;
+/// Events replayed for one subscription.
+pub const MAX_REPLAY: usize = 1000;
 /// A sync request unanswered this long is given up.
 pub const SYNC_TIMEOUT_MS: u64 = 15_000;
 
@@ -220,22 +226,15 @@ impl Core {
                 out.push(Action::Log(format!("doppelganger: {text}")));
                 return Ok(out);
             }
-            let entry = self
-                .forgers
-                .entry(hello.key)
-                .or_insert_with(|| ForgerEntry {
-                    key: hello.key,
-                    connected: true,
-                    reported_ms: 0,
-                    status: Default::default(),
-                });
-            entry.connected = true;
+            self.forger_entry(hello.key).connected = true;
         }
         let listen = hello.listen.as_ref().map(|l| l.lossy());
         if hello.role == Role::MainNode {
             if let Some(l) = &listen {
                 // A main node that connects registers its listen address.
-                self.known_peers.insert(l.clone());
+                if self.known_peers.len() < MAX_KNOWN_PEERS {
+                    self.known_peers.insert(l.clone());
+                }
             }
             out.push(Action::Send(conn, Message::GetPeers));
         }
@@ -259,6 +258,27 @@ impl Core {
         }
         self.maybe_sync(conn, now_ms, &mut out)?;
         Ok(out)
+    }
+
+    /// The forger table's entry for `key`, made room for if new.
+    fn forger_entry(&mut self, key: PublicKey) -> &mut ForgerEntry {
+        if !self.forgers.contains_key(&key) && self.forgers.len() >= MAX_FORGERS {
+            let oldest = self
+                .forgers
+                .values()
+                .filter(|e| !e.connected)
+                .min_by_key(|e| e.reported_ms)
+                .map(|e| e.key);
+            if let Some(k) = oldest {
+                self.forgers.remove(&k);
+            }
+        }
+        self.forgers.entry(key).or_insert_with(|| ForgerEntry {
+            key,
+            connected: true,
+            reported_ms: 0,
+            status: Default::default(),
+        })
     }
 
     /// A connection closed.
@@ -365,6 +385,8 @@ impl Core {
         c.strikes += weight;
         if c.strikes > STRIKE_ALLOWANCE {
             let ip = c.ip;
+            // The ban first: once the peer sees the close, it is in force.
+            out.push(Action::Ban(ip, now_ms + BAN_MS));
             out.push(Action::Close(
                 conn,
                 Message::error(
@@ -372,7 +394,6 @@ impl Core {
                     &format!("too many invalid messages; last: {why}"),
                 ),
             ));
-            out.push(Action::Ban(ip, now_ms + BAN_MS));
             out.push(Action::Log(format!(
                 "banned {ip} for {} s: {why}",
                 BAN_MS / 1000
@@ -381,16 +402,26 @@ impl Core {
         }
     }
 
-    /// Closes and bans a connection that broke the protocol.
+    /// Closes and bans a connection that sent a message out of turn.
     pub fn protocol_violation(&mut self, conn: ConnId, why: &str, now_ms: u64) -> Vec<Action> {
+        self.violation(conn, ErrorCode::OutOfTurn, why, now_ms)
+    }
+
+    /// Closes a connection that broke the protocol with `code` (out of turn,
+    /// malformed, flooding) and bans its address.
+    pub fn violation(
+        &mut self,
+        conn: ConnId,
+        code: ErrorCode,
+        why: &str,
+        now_ms: u64,
+    ) -> Vec<Action> {
         let mut out = Vec::new();
         if let Some(c) = self.conns.get(&conn) {
             let ip = c.ip;
-            out.push(Action::Close(
-                conn,
-                Message::error(ErrorCode::OutOfTurn, why),
-            ));
+            // The ban first: once the peer sees the close, it is in force.
             out.push(Action::Ban(ip, now_ms + BAN_MS));
+            out.push(Action::Close(conn, Message::error(code, why)));
             out.push(Action::Log(format!(
                 "banned {ip} for {} s: {why}",
                 BAN_MS / 1000
@@ -619,6 +650,9 @@ impl Core {
             Message::Peers(list) if role == Role::MainNode => {
                 for p in list.iter().take(limits::MAX_PEERS_LISTED) {
                     let p = p.lossy();
+                    if self.known_peers.len() >= MAX_KNOWN_PEERS {
+                        break;
+                    }
                     if Some(&p) != self.listen.as_ref() && self.known_peers.insert(p.clone()) {
                         out.push(Action::Dial(p));
                     }
@@ -626,12 +660,7 @@ impl Core {
             }
             Message::Status(report) if role == Role::Forger => {
                 let key = self.conns[&conn].key;
-                let e = self.forgers.entry(key).or_insert_with(|| ForgerEntry {
-                    key,
-                    connected: true,
-                    reported_ms: 0,
-                    status: Default::default(),
-                });
+                let e = self.forger_entry(key);
                 e.reported_ms = now_ms;
                 e.status = *report;
             }
@@ -687,7 +716,7 @@ impl Core {
         out: &mut Vec<Action>,
     ) -> Result<(), Fatal> {
         let snap = self.store.snapshot()?;
-        let ids = snap.account_txs(address, 10_000)?;
+        let ids = snap.account_txs(address, MAX_REPLAY)?;
         let mut found = Vec::new();
         for id in ids {
             let Some(loc) = snap.tx_location(&id)? else {
@@ -733,12 +762,19 @@ impl Core {
         let fork_search = s.fork_search;
         let mut progressed = false;
         let mut unknown_parent = false;
+        let mut landed: Vec<Block> = Vec::new();
         for b in blocks.iter() {
             let h = b.hash();
             match self.store.import_block(b) {
-                Ok(Imported::Extended { .. }) | Ok(Imported::Reorganised { .. }) => {
+                Ok(Imported::Extended { .. }) => {
                     self.seen.insert(h);
                     progressed = true;
+                    landed.push(b.clone());
+                }
+                Ok(Imported::Reorganised { applied, .. }) => {
+                    self.seen.insert(h);
+                    progressed = true;
+                    landed.extend(applied);
                 }
                 Ok(_) => {}
                 Err(e) if e.is_fatal() => return Err(Fatal(e.to_string())),
@@ -755,10 +791,10 @@ impl Core {
             }
         }
         if progressed {
-            let snap = self.store.snapshot()?;
-            self.mempool
-                .prune(&snap)
-                .map_err(|e| Fatal(e.to_string()))?;
+            // Watchers hear of synced blocks too; peers hear of the new tip.
+            self.after_new_blocks(&landed, out)?;
+            let tip = self.tip()?;
+            self.relay(Some(conn), Message::Tip(tip), out);
         }
         let tip = self.tip()?;
         let target = self.conns.get(&conn).map(|c| c.tip.height).unwrap_or(0);

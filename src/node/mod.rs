@@ -193,7 +193,7 @@ enum Event {
         accepted: smol::channel::Sender<bool>,
     },
     Message(ConnId, Box<Message>),
-    Violation(ConnId, String),
+    Violation(ConnId, ErrorCode, String),
     Closed(ConnId),
     Tick,
     Shutdown,
@@ -467,7 +467,7 @@ fn run_core(
                 actions
             }
             Event::Message(conn, msg) => core.message(conn, *msg, now)?,
-            Event::Violation(conn, why) => core.protocol_violation(conn, &why, now),
+            Event::Violation(conn, code, why) => core.violation(conn, code, &why, now),
             Event::Closed(conn) => {
                 outboxes.remove(&conn);
                 core.closed(conn);
@@ -603,6 +603,7 @@ async fn connection(
             ),
         )
         .await;
+        linger(&mut writer).await;
         return false;
     }
     let count = shared.connections.fetch_add(1, Ordering::SeqCst) + 1;
@@ -622,6 +623,7 @@ async fn connection(
             &Message::error(ErrorCode::Busy, "too many connections"),
         )
         .await;
+        linger(&mut writer).await;
         return false;
     }
     let hello = match shared.hello() {
@@ -656,6 +658,7 @@ async fn connection(
                 let until = crate::os::now_ms() + self::core::BAN_MS;
                 shared.bans.lock().expect("bans lock").insert(ip, until);
             }
+            linger(reader.get_mut()).await;
             return false;
         }
     };
@@ -699,9 +702,36 @@ async fn connection(
     if accepted {
         read_loop(&shared, conn, role, &mut reader, &replies).await;
     }
+    // The writer ends when the core closes the connection or drops its
+    // outbox; this sender must not keep it alive.
+    drop(replies);
     let _ = shared.events.send(Event::Closed(conn)).await;
     writer_task.await;
+    linger(reader.get_mut()).await;
     accepted
+}
+
+/// Ends a connection so that a refusal's Error frame reaches the peer: stops
+/// sending, then reads and drops what the peer had sent and the node had not
+/// read (at most 64 KiB, for at most a second). Closing a socket with unread
+/// bytes sends a reset, and the peer's kernel drops the Error frame with it.
+async fn linger(stream: &mut TcpStream) {
+    use futures_lite::AsyncReadExt;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let drain = async {
+        let mut scratch = [0u8; 4096];
+        let mut total = 0;
+        while total < 64 * 1024 {
+            match stream.read(&mut scratch).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let timeout = async {
+        smol::Timer::after(Duration::from_secs(1)).await;
+    };
+    future::or(drain, timeout).await;
 }
 
 async fn read_loop(
@@ -717,11 +747,15 @@ async fn read_loop(
     loop {
         let msg = match reader.read(limit).await {
             Ok(m) => m,
-            Err(FrameError::Closed) | Err(FrameError::Io(_)) => return,
+            // A connection cut, even in the middle of a frame, is a network
+            // failure as much as a fault: closed, not banned.
+            Err(FrameError::Closed)
+            | Err(FrameError::Truncated { .. })
+            | Err(FrameError::Io(_)) => return,
             Err(e) => {
                 let _ = shared
                     .events
-                    .send(Event::Violation(conn, e.to_string()))
+                    .send(Event::Violation(conn, ErrorCode::Malformed, e.to_string()))
                     .await;
                 return;
             }
@@ -736,7 +770,11 @@ async fn read_loop(
         if in_window > shared.limits.max_msgs_per_s as u64 * 10 {
             let _ = shared
                 .events
-                .send(Event::Violation(conn, "flooding: too many messages".into()))
+                .send(Event::Violation(
+                    conn,
+                    ErrorCode::Misbehaving,
+                    "flooding: too many messages".into(),
+                ))
                 .await;
             return;
         }
@@ -761,9 +799,13 @@ async fn read_loop(
                     }))
                     .await;
             }
-            Message::GetBlocks { id, from, count } => {
+            Message::GetBlocks { id, from, count } if role != Role::Client => {
                 let store = shared.store.clone();
-                let budget = limit as usize - limits::BLOCK_OVERHEAD as usize / 2;
+                // Answers fit in what a main node accepts, whoever asks.
+                let budget =
+                    wire::frame_limit(Role::MainNode, shared.params.limits().max_block_bytes)
+                        as usize
+                        - limits::BLOCK_OVERHEAD as usize / 2;
                 let blocks =
                     smol::unblock(move || -> Result<Vec<crate::block::Block>, StoreError> {
                         let snap = store.snapshot()?;

@@ -113,17 +113,18 @@ pub enum StoreError {
     Missing(String),
 }
 
-macro_rules! db_err {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
+/// `From` conversions from redb's error types, through [`StoreError::Db`].
+macro_rules! from_redb {
+    ($target:ident: $($t:ty),*) => {$(
+        impl From<$t> for $target {
             fn from(e: $t) -> Self {
-                StoreError::Db(e.into())
+                $target::from(StoreError::Db(e.into()))
             }
         }
     )*};
 }
-db_err!(
-    redb::DatabaseError,
+from_redb!(
+    StoreError: redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
@@ -193,17 +194,8 @@ impl ImportError {
     }
 }
 
-macro_rules! import_db_err {
-    ($($t:ty),*) => {$(
-        impl From<$t> for ImportError {
-            fn from(e: $t) -> Self {
-                ImportError::Storage(e.into())
-            }
-        }
-    )*};
-}
-import_db_err!(
-    redb::TransactionError,
+from_redb!(
+    ImportError: redb::TransactionError,
     redb::TableError,
     redb::StorageError,
     redb::CommitError

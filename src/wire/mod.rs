@@ -142,7 +142,7 @@ pub enum TxVerdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ForgerStatus {
     /// Software version.
-    pub version: String,
+    pub version: Bytes<32>,
     /// Its chain height.
     pub height: u64,
     /// Its tip hash.
@@ -152,7 +152,7 @@ pub struct ForgerStatus {
     /// Whether it trusts its clock enough to forge.
     pub clock_trusted: bool,
     /// Its LED state, as text ("green:heartbeat amber:on red:off").
-    pub leds: String,
+    pub leds: Bytes<64>,
     /// Blocks forged this epoch.
     pub forged: u64,
     /// Slots led but missed this epoch.
