@@ -1,7 +1,7 @@
 //! Hashes, keys and signatures: SHA-256 and ed25519, with domain separation.
 //!
 //! Every signed thing in goodwill is signed over
-//! `len(tag) ‖ tag ‖ chain id ‖ canonical body` (see [`sign`] and [`verify`]),
+//! `len(tag) ‖ tag ‖ chain id ‖ canonical body` (see [`Keypair::sign`] and [`verify`]),
 //! so a signature made for one purpose or one chain is worthless for another.
 //! This module is the only place that touches the ed25519 implementation.
 

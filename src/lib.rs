@@ -29,6 +29,8 @@
 //! | module | owns |
 //! |---|---|
 //! | [`os`] | the wall clock and the OS random source (the only module allowed to read them) |
+//! | [`led`] | the status LEDs: their pattern (pure: state and time in, levels out) and the pins that show it (GPIO line, LED class, log) |
+//! | [`board`] | board profiles (`board/*.toml`): LED pins and polarity, idle and load watts, the energy estimate |
 //! | [`wire`] | the TCP protocol: frames, messages, limits, the handshake |
 //! | [`store`] | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record |
 //! | [`node`] | `goodwill node`: the main node ([`node::core`] decides, `node` runs it on smol) |
@@ -46,6 +48,7 @@
 pub mod address;
 pub mod amount;
 pub mod block;
+pub mod board;
 pub mod cli;
 pub mod cli_net;
 pub mod client;
@@ -55,6 +58,7 @@ pub mod demo;
 pub mod fork;
 pub mod genesis;
 pub mod keyfile;
+pub mod led;
 pub mod ledger;
 pub mod limits;
 pub mod mempool;
