@@ -214,6 +214,7 @@ struct Shared {
     bans: Mutex<HashMap<IpAddr, u64>>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     connections: AtomicUsize,
+    lingering: AtomicUsize,
     next_conn: AtomicU64,
     dialing: Mutex<HashSet<String>>,
     stopping: AtomicBool,
@@ -339,6 +340,7 @@ pub async fn serve(
         bans: Mutex::default(),
         per_ip: Mutex::default(),
         connections: AtomicUsize::new(0),
+        lingering: AtomicUsize::new(0),
         next_conn: AtomicU64::new(1),
         dialing: Mutex::default(),
         stopping: AtomicBool::new(false),
@@ -603,7 +605,7 @@ async fn connection(
             ),
         )
         .await;
-        linger(&mut writer).await;
+        linger(&shared, &mut writer).await;
         return false;
     }
     let count = shared.connections.fetch_add(1, Ordering::SeqCst) + 1;
@@ -623,7 +625,7 @@ async fn connection(
             &Message::error(ErrorCode::Busy, "too many connections"),
         )
         .await;
-        linger(&mut writer).await;
+        linger(&shared, &mut writer).await;
         return false;
     }
     let hello = match shared.hello() {
@@ -658,7 +660,7 @@ async fn connection(
                 let until = crate::os::now_ms() + self::core::BAN_MS;
                 shared.bans.lock().expect("bans lock").insert(ip, until);
             }
-            linger(reader.get_mut()).await;
+            linger(&shared, reader.get_mut()).await;
             return false;
         }
     };
@@ -707,17 +709,26 @@ async fn connection(
     drop(replies);
     let _ = shared.events.send(Event::Closed(conn)).await;
     writer_task.await;
-    linger(reader.get_mut()).await;
+    linger(&shared, reader.get_mut()).await;
     accepted
 }
+
+/// Connections [`linger`]ing at once; beyond that they close at once (a
+/// banned address's refusals are not counted as connections).
+const MAX_LINGERING: usize = 64;
 
 /// Ends a connection so that a refusal's Error frame reaches the peer: stops
 /// sending, then reads and drops what the peer had sent and the node had not
 /// read (at most 64 KiB, for at most a second). Closing a socket with unread
 /// bytes sends a reset, and the peer's kernel drops the Error frame with it.
-async fn linger(stream: &mut TcpStream) {
+async fn linger(shared: &Shared, stream: &mut TcpStream) {
     use futures_lite::AsyncReadExt;
     let _ = stream.shutdown(std::net::Shutdown::Write);
+    let others = shared.lingering.fetch_add(1, Ordering::SeqCst);
+    let _done = Lingering(&shared.lingering);
+    if others >= MAX_LINGERING {
+        return;
+    }
     let drain = async {
         let mut scratch = [0u8; 4096];
         let mut total = 0;
@@ -732,6 +743,14 @@ async fn linger(stream: &mut TcpStream) {
         smol::Timer::after(Duration::from_secs(1)).await;
     };
     future::or(drain, timeout).await;
+}
+
+struct Lingering<'a>(&'a AtomicUsize);
+
+impl Drop for Lingering<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 async fn read_loop(

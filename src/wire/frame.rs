@@ -72,6 +72,9 @@ pub fn parse(buf: &[u8], limit: u32) -> Result<Option<(Message, usize)>, FrameEr
     Ok(Some((msg, end)))
 }
 
+/// How much the read buffer grows by while a frame's body arrives.
+const CHUNK: usize = 64 * 1024;
+
 /// Reads frames from a stream into one reusable buffer.
 #[derive(Debug)]
 pub struct FrameReader<R> {
@@ -108,12 +111,16 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             return Err(FrameError::TooLarge { len, limit });
         }
         let len = len as usize;
-        // The buffer only ever grows to the largest frame allowed and seen.
+        // The buffer grows with the bytes that actually arrive (a chunk at a
+        // time), never to a declared length alone, and is reused.
         self.buf.clear();
-        self.buf.resize(len, 0);
         let mut got = 0;
         while got < len {
-            let n = self.inner.read(&mut self.buf[got..]).await?;
+            let want = (got + CHUNK).min(len);
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
+            let n = self.inner.read(&mut self.buf[got..want]).await?;
             if n == 0 {
                 return Err(FrameError::Truncated {
                     got: got + 4,
