@@ -576,12 +576,21 @@ struct Execution<'a, S: ?Sized> {
 }
 
 impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
-    fn start(params: &'a ChainParams, base: &'a S, slot: u64) -> Result<Self, ReadError> {
+    /// Starts a block in `slot` on `base`'s tip. `seeds`: whether to derive
+    /// the epoch seeds a block entering a new epoch writes — a block must;
+    /// a mempool check need not (it is one hash per skipped epoch, which on a
+    /// chain whose tip is far behind the clock would make every check slow).
+    fn start(
+        params: &'a ChainParams,
+        base: &'a S,
+        slot: u64,
+        seeds: bool,
+    ) -> Result<Self, ReadError> {
         let parent = base.tip()?;
         let mut ov = Overlay::new(base);
         let epoch = params.epoch_of(slot);
         let parent_epoch = params.epoch_of(parent.slot);
-        if epoch > parent_epoch {
+        if seeds && epoch > parent_epoch {
             // Entering a new epoch fixes the next one's seed; the state keeps
             // only the seeds of the current and the next epoch.
             let seed = schedule::seed_for(params, base, &parent, epoch)?;
@@ -1112,7 +1121,7 @@ pub fn apply_block<S: StateRead + ?Sized>(
             got: h.tx_root,
         });
     }
-    let mut exec = Execution::start(params, state, h.slot)?;
+    let mut exec = Execution::start(params, state, h.slot, true)?;
     for (index, (stx, id)) in block.txs.iter().zip(&ids).enumerate() {
         exec.apply(stx, *id).map_err(|error| BlockError::Tx {
             height,
@@ -1195,7 +1204,7 @@ pub fn prepare_block<S: StateRead + ?Sized>(
         return Err(BlockError::NotOurSlot { slot, key: *forger });
     }
     let limits = params.limits();
-    let mut exec = Execution::start(params, state, slot)?;
+    let mut exec = Execution::start(params, state, slot, true)?;
     let mut txs = Vec::new();
     let mut ids = Vec::new();
     let mut rejected = Vec::new();
@@ -1261,6 +1270,6 @@ pub fn check_transaction<S: StateRead + ?Sized>(
     slot: u64,
 ) -> Result<(), TxError> {
     let tip = state.tip()?;
-    let mut exec = Execution::start(params, state, slot.max(tip.slot + 1))?;
+    let mut exec = Execution::start(params, state, slot.max(tip.slot + 1), false)?;
     exec.apply(stx, id)
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::block::Block;
 use crate::codec::Bytes;
 use crate::crypto::{Hash, PublicKey};
+use crate::fork;
 use crate::genesis::ChainParams;
 use crate::ledger;
 use crate::mempool::{Admitted, Mempool, MempoolLimits};
@@ -134,6 +135,13 @@ pub struct Core {
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Core({} conns)", self.conns.len())
+    }
+}
+
+fn head(t: &TipInfo) -> fork::Head {
+    fork::Head {
+        height: t.height,
+        hash: t.hash,
     }
 }
 
@@ -319,7 +327,7 @@ impl Core {
                 .conns
                 .iter()
                 .filter(|(_, c)| c.role != Role::Client)
-                .max_by_key(|(_, c)| c.tip.height)
+                .max_by(|(_, a), (_, b)| fork::compare(&head(&a.tip), &head(&b.tip)))
                 .map(|(id, _)| *id);
             if let Some(id) = best {
                 self.maybe_sync(id, now_ms, &mut out)?;
@@ -344,10 +352,22 @@ impl Core {
             return Ok(());
         }
         let tip = self.tip()?;
-        if c.tip.height <= tip.height {
+        // Fork choice, not height alone: a peer at our height whose tip
+        // hash is lower holds the better branch, and we must fetch it.
+        if fork::compare(&head(&c.tip), &head(&tip)) != std::cmp::Ordering::Greater {
             return Ok(());
         }
         let target = c.tip.height;
+        // At equal height the branches differ below our tip: ask from as
+        // deep as finality allows, as after an unknown parent.
+        let fork_search = target == tip.height;
+        let from = if fork_search {
+            (tip.height + 1)
+                .saturating_sub(self.params.genesis().finality_depth)
+                .max(1)
+        } else {
+            tip.height + 1
+        };
         let name = c
             .listen
             .clone()
@@ -357,7 +377,7 @@ impl Core {
             conn,
             Message::GetBlocks {
                 id,
-                from: tip.height + 1,
+                from,
                 count: SYNC_BATCH,
             },
         ));
@@ -372,7 +392,7 @@ impl Core {
             started_ms: now_ms,
             start_height: tip.height,
             target,
-            fork_search: false,
+            fork_search,
             last_log_height: tip.height,
         });
         Ok(())
