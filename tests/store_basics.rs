@@ -58,3 +58,14 @@ fn imports_reopens_and_verifies() {
     assert!(matches!(e, StoreError::WrongChain { .. }), "{e}");
     assert!(Store::open_existing(dir.path()).is_ok());
 }
+
+#[test]
+fn a_store_in_use_is_not_opened_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = TestNet::new(&TestNetConfig::default());
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    let e = Store::open(dir.path(), &net.params).unwrap_err();
+    assert!(e.to_string().contains("already open"), "{e}");
+    drop(store);
+    Store::open(dir.path(), &net.params).unwrap();
+}

@@ -218,6 +218,9 @@ struct Shared {
     next_conn: AtomicU64,
     dialing: Mutex<HashSet<String>>,
     stopping: AtomicBool,
+    /// The node's own executor: every task of the node runs on it, so that
+    /// when `serve` ends and drops it, no task is left holding the store.
+    executor: std::sync::Weak<smol::Executor<'static>>,
 }
 
 fn log(line: &str) {
@@ -225,6 +228,14 @@ fn log(line: &str) {
 }
 
 impl Shared {
+    /// Runs a task on the node's executor (nothing, once the node has ended).
+    fn spawn<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Option<smol::Task<T>> {
+        self.executor.upgrade().map(|ex| ex.spawn(fut))
+    }
+
     fn hello(&self) -> Result<Hello, StoreError> {
         let tip = self.store.tip()?;
         Ok(Hello {
@@ -319,6 +330,46 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), NodeError> {
     let store = Arc::new(Store::open(&config.data, &config.params)?);
+    let executor = Arc::new(smol::Executor::new());
+    let result = executor
+        .run(serve_on(
+            config,
+            listener,
+            shutdown,
+            store.clone(),
+            &executor,
+        ))
+        .await;
+    // Dropping the executor cancels every task still running (lingering
+    // connections, dialers); then nothing but short-lived blocking reads can
+    // hold the store, and the file is closed before we return.
+    drop(executor);
+    for _ in 0..500 {
+        if Arc::strong_count(&store) == 1 {
+            break;
+        }
+        smol::Timer::after(Duration::from_millis(10)).await;
+    }
+    drop(store);
+    match result {
+        Ok(()) => {
+            log("stopped");
+            Ok(())
+        }
+        Err(e) => {
+            log(&format!("stopped on a fatal error: {e}"));
+            Err(e)
+        }
+    }
+}
+
+async fn serve_on(
+    config: NodeConfig,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+    store: Arc<Store>,
+    executor: &Arc<smol::Executor<'static>>,
+) -> Result<(), NodeError> {
     let local = listener.local_addr().map_err(|source| NodeError::Listen {
         addr: config.listen,
         source,
@@ -344,6 +395,7 @@ pub async fn serve(
         next_conn: AtomicU64::new(1),
         dialing: Mutex::default(),
         stopping: AtomicBool::new(false),
+        executor: Arc::downgrade(executor),
     });
     let tip = store.tip()?;
     log(&format!(
@@ -375,7 +427,7 @@ pub async fn serve(
     }
     let ticker = {
         let events = events_tx.clone();
-        smol::spawn(async move {
+        executor.spawn(async move {
             loop {
                 smol::Timer::after(Duration::from_secs(1)).await;
                 if events.send(Event::Tick).await.is_err() {
@@ -390,9 +442,12 @@ pub async fn serve(
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
-                        let shared = shared.clone();
-                        smol::spawn(async move { connection(shared, stream, peer, false).await })
-                            .detach();
+                        let s2 = shared.clone();
+                        if let Some(t) =
+                            shared.spawn(async move { connection(s2, stream, peer, false).await })
+                        {
+                            t.detach();
+                        }
                     }
                     Err(e) => {
                         log(&format!("accept: {e}"));
@@ -432,16 +487,7 @@ pub async fn serve(
     };
     let _ = core_thread.join();
     drop(shared);
-    match result {
-        Ok(()) => {
-            log("stopped");
-            Ok(())
-        }
-        Err(e) => {
-            log(&format!("stopped on a fatal error: {e}"));
-            Err(e.into())
-        }
-    }
+    result.map_err(NodeError::from)
 }
 
 fn run_core(
@@ -530,7 +576,9 @@ fn dial(shared: Arc<Shared>, addr: String, persistent: bool) {
     {
         return;
     }
-    smol::spawn(async move {
+    let s2 = shared.clone();
+    let addr2 = addr.clone();
+    let task = s2.spawn(async move {
         let mut backoff_ms = 1_000u64;
         let mut failures = 0;
         while !shared.stopping.load(Ordering::SeqCst) {
@@ -562,8 +610,13 @@ fn dial(shared: Arc<Shared>, addr: String, persistent: bool) {
             backoff_ms = (backoff_ms * 2).min(30_000);
         }
         shared.dialing.lock().expect("dialing lock").remove(&addr);
-    })
-    .detach();
+    });
+    match task {
+        Some(t) => t.detach(),
+        None => {
+            s2.dialing.lock().expect("dialing lock").remove(&addr2);
+        }
+    }
 }
 
 struct Slot<'a> {
@@ -684,8 +737,9 @@ async fn connection(
         return false;
     }
     let accepted = acc_rx.recv().await.unwrap_or(false);
-    // The writer: drains the outbox until told to close.
-    let writer_task = smol::spawn(async move {
+    // The writer drains the outbox until told to close; the reader runs
+    // beside it in the same task.
+    let writer_part = async move {
         while let Ok(o) = out_rx.recv().await {
             match o {
                 Outgoing::Msg(m) => {
@@ -700,15 +754,17 @@ async fn connection(
             }
         }
         let _ = writer.shutdown(std::net::Shutdown::Both);
-    });
-    if accepted {
-        read_loop(&shared, conn, role, &mut reader, &replies).await;
-    }
-    // The writer ends when the core closes the connection or drops its
-    // outbox; this sender must not keep it alive.
-    drop(replies);
-    let _ = shared.events.send(Event::Closed(conn)).await;
-    writer_task.await;
+    };
+    let reader_part = async {
+        if accepted {
+            read_loop(&shared, conn, role, &mut reader, &replies).await;
+        }
+        // The writer ends when the core closes the connection or drops its
+        // outbox; this sender must not keep it alive.
+        drop(replies);
+        let _ = shared.events.send(Event::Closed(conn)).await;
+    };
+    future::zip(reader_part, writer_part).await;
     linger(&shared, reader.get_mut()).await;
     accepted
 }
