@@ -116,6 +116,7 @@ fn node(tn: &TestNet, dir: &Path, key: u32, peers: Vec<String>) -> RunningNode {
         peers,
         key: testkit::key(7, key),
         limits: NodeLimits::default(),
+        forge: None,
     })
     .expect("a node starts")
 }

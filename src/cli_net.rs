@@ -55,6 +55,7 @@ pub fn node(s: NodeSettings) -> Result<(), String> {
         peers: s.peers,
         key,
         limits: NodeLimits::default(),
+        forge: None,
     };
     smol::block_on(async {
         let mut signals =

@@ -25,3 +25,60 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 pub fn random_u64() -> u64 {
     u64::from_le_bytes(random_bytes())
 }
+
+/// Whether the kernel reports the wall clock synchronised (NTP), as
+/// `timedatectl` shows it: `adjtimex` without `STA_UNSYNC` and not
+/// `TIME_ERROR`. None if the kernel could not be asked.
+#[allow(unsafe_code)]
+pub fn kernel_clock_synced() -> Option<bool> {
+    // SAFETY: adjtimex with modes = 0 only reads the kernel's time state into
+    // the zero-initialised struct we own; it changes nothing.
+    let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+    tx.modes = 0;
+    let state = unsafe { libc::adjtimex(&mut tx) };
+    if state < 0 {
+        return None;
+    }
+    Some(state != libc::TIME_ERROR && tx.status & libc::STA_UNSYNC == 0)
+}
+
+/// CPU time this process has used, in nanoseconds (all threads).
+pub fn cpu_time_ns() -> Option<u64> {
+    // utime + stime in clock ticks (USER_HZ, 100 on Linux for every
+    // architecture goodwill targets).
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) * 10_000_000)
+}
+
+/// Resident memory of this process, in bytes.
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Voluntary context switches of every thread of this process: each is a
+/// wake-up after a sleep, so their rate is the process's wake-ups per second.
+pub fn voluntary_switches() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("status");
+        let Ok(status) = std::fs::read_to_string(path) else {
+            continue; // the thread ended meanwhile
+        };
+        if let Some(v) = status
+            .lines()
+            .find(|l| l.starts_with("voluntary_ctxt_switches:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            total += v;
+        }
+    }
+    Some(total)
+}

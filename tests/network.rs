@@ -133,6 +133,7 @@ impl Node {
             peers,
             key: testkit::key(7, key),
             limits: NodeLimits::default(),
+            forge: None,
         })
         .expect("the node starts");
         let addr = running.addr.to_string();

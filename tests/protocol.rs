@@ -64,6 +64,7 @@ fn start(limits: NodeLimits) -> TestNode {
         peers: vec![],
         key: testkit::key(7, 0),
         limits,
+        forge: None,
     })
     .expect("the node starts");
     assert!(node.addr.ip().is_loopback());

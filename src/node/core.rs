@@ -10,11 +10,14 @@ use std::sync::Arc;
 use crate::block::Block;
 use crate::codec::Bytes;
 use crate::crypto::{Hash, PublicKey};
+use crate::forge::state::{self as fstate, ClockCheck, ForgeStats, Miss};
 use crate::fork;
 use crate::genesis::ChainParams;
 use crate::ledger;
 use crate::mempool::{Admitted, Mempool, MempoolLimits};
+use crate::schedule;
 use crate::state::StateReadExt;
+use crate::store::SigningError;
 use crate::store::{touched, ImportError, Imported, Store, StoreError};
 use crate::tx::SignedTransaction;
 use crate::wire::{
@@ -56,6 +59,78 @@ pub enum Action {
     Dial(String),
     /// A line for the log.
     Log(String),
+    /// This forger forged a block (for the runtime's figures and LEDs).
+    Forged {
+        /// Its slot.
+        slot: u64,
+        /// Its height.
+        height: u64,
+    },
+    /// Stop the process: another session uses this forger's key.
+    Doppelganger(String),
+}
+
+/// What a core is: a main node, or a forger that also follows the chain.
+pub struct CoreOptions {
+    /// Main node or forger.
+    pub role: Role,
+    /// Dial main nodes learned from peers (main nodes do; forgers keep to
+    /// the ones they were given).
+    pub learn_peers: bool,
+    /// For a forger: its key and clock policy.
+    pub forge: Option<ForgeSetup>,
+}
+
+impl CoreOptions {
+    /// A main node's.
+    pub fn main_node() -> CoreOptions {
+        CoreOptions {
+            role: Role::MainNode,
+            learn_peers: true,
+            forge: None,
+        }
+    }
+}
+
+/// A forger's key and clock policy.
+pub struct ForgeSetup {
+    /// The forging key.
+    pub key: crate::crypto::Keypair,
+    /// How the clock is checked before forging.
+    pub clock_check: ClockCheck,
+}
+
+struct Forging {
+    key: crate::crypto::Keypair,
+    clock_check: ClockCheck,
+    kernel_synced: Option<bool>,
+    stats: ForgeStats,
+    storage_error: bool,
+}
+
+/// What the appliance shows: LEDs, status, metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplianceView {
+    /// Following the tip with a main node connected.
+    pub synced: bool,
+    /// Main nodes connected.
+    pub mains: usize,
+    /// Median clock offset to them (this clock minus theirs), ms.
+    pub clock_offset_ms: Option<i64>,
+    /// `Ok` or why the clock is not trusted.
+    pub clock: Result<(), String>,
+    /// Weight held in the current epoch.
+    pub weight: u64,
+    /// Slots this key leads in the current epoch (after the tip).
+    pub slots_led: u64,
+    /// Counts.
+    pub stats: ForgeStats,
+    /// The store failed.
+    pub storage_error: bool,
+    /// The tip.
+    pub tip: TipInfo,
+    /// The LED state.
+    pub leds: crate::led::ApplianceState,
 }
 
 /// A fatal failure: the node must stop.
@@ -72,6 +147,7 @@ impl From<StoreError> for Fatal {
 #[derive(Debug)]
 struct Conn {
     role: Role,
+    clock_offset_ms: i64,
     key: PublicKey,
     ip: IpAddr,
     listen: Option<String>,
@@ -118,6 +194,9 @@ impl Recent {
 
 /// The main node's state.
 pub struct Core {
+    role: Role,
+    learn_peers: bool,
+    forge: Option<Forging>,
     params: ChainParams,
     store: Arc<Store>,
     key: PublicKey,
@@ -161,8 +240,18 @@ impl Core {
         listen: Option<String>,
         mempool: MempoolLimits,
         now_ms: u64,
+        opts: CoreOptions,
     ) -> Core {
         Core {
+            role: opts.role,
+            learn_peers: opts.learn_peers,
+            forge: opts.forge.map(|f| Forging {
+                key: f.key,
+                clock_check: f.clock_check,
+                kernel_synced: None,
+                stats: ForgeStats::default(),
+                storage_error: false,
+            }),
             params: store.params().clone(),
             store,
             key,
@@ -198,9 +287,17 @@ impl Core {
         conn: ConnId,
         hello: &Hello,
         ip: IpAddr,
+        clock_offset_ms: i64,
         now_ms: u64,
     ) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
+        if self.role == Role::Forger && hello.role != Role::MainNode && hello.role != Role::Client {
+            out.push(Action::Close(
+                conn,
+                Message::error(ErrorCode::OutOfTurn, "a forger serves clients only"),
+            ));
+            return Ok(out);
+        }
         if hello.key == self.key && hello.role == Role::MainNode {
             out.push(Action::Close(
                 conn,
@@ -244,12 +341,15 @@ impl Core {
                     self.known_peers.insert(l.clone());
                 }
             }
-            out.push(Action::Send(conn, Message::GetPeers));
+            if self.learn_peers {
+                out.push(Action::Send(conn, Message::GetPeers));
+            }
         }
         self.conns.insert(
             conn,
             Conn {
                 role: hello.role,
+                clock_offset_ms,
                 key: hello.key,
                 ip,
                 listen,
@@ -712,6 +812,12 @@ impl Core {
                     self.replay(conn, &address, since, &mut out)?;
                 }
             }
+            Message::Error {
+                code: ErrorCode::Doppelganger,
+                text,
+            } if self.forge.is_some() => {
+                out.push(Action::Doppelganger(text.lossy()));
+            }
             Message::Error { code, text } => {
                 out.push(Action::Log(format!(
                     "connection {conn} closed by peer ({code:?}): {}",
@@ -896,7 +1002,7 @@ impl Core {
     pub fn status(&self, now_ms: u64) -> Result<NodeStatus, Fatal> {
         let count = |r: Role| self.conns.values().filter(|c| c.role == r).count() as u32;
         Ok(NodeStatus {
-            role: Role::MainNode,
+            role: self.role,
             key: self.key,
             version: env!("CARGO_PKG_VERSION").into(),
             chain_id: self.params.chain_id(),
@@ -913,6 +1019,166 @@ impl Core {
             uptime_s: now_ms.saturating_sub(self.started_ms) / 1000,
             syncing: self.sync.is_some(),
         })
+    }
+
+    /// Whether this node follows the tip: a peer is connected, no sync is
+    /// running, and no connected peer has a better chain.
+    pub fn synced(&self) -> Result<bool, Fatal> {
+        if self.sync.is_some() {
+            return Ok(false);
+        }
+        let tip = self.tip()?;
+        let peers: Vec<&Conn> = self
+            .conns
+            .values()
+            .filter(|c| c.role == Role::MainNode)
+            .collect();
+        if peers.is_empty() {
+            return Ok(false);
+        }
+        Ok(peers
+            .iter()
+            .all(|c| fork::compare(&head(&c.tip), &head(&tip)) != std::cmp::Ordering::Greater))
+    }
+
+    /// The kernel's clock status, as the runtime last read it.
+    pub fn set_kernel_clock(&mut self, synced: Option<bool>) {
+        if let Some(f) = &mut self.forge {
+            f.kernel_synced = synced;
+        }
+    }
+
+    /// The connection ids of connected main nodes.
+    pub fn main_nodes(&self) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.role == Role::MainNode)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// What the appliance shows (None for a main node).
+    pub fn appliance(&self, now_ms: u64) -> Result<Option<ApplianceView>, Fatal> {
+        let Some(f) = &self.forge else {
+            return Ok(None);
+        };
+        let _ = now_ms;
+        let offsets: Vec<i64> = self
+            .conns
+            .values()
+            .filter(|c| c.role == Role::MainNode)
+            .map(|c| c.clock_offset_ms)
+            .collect();
+        let mains = offsets.len();
+        let clock = fstate::clock_trust(
+            f.clock_check,
+            f.kernel_synced,
+            &offsets,
+            self.params.genesis().slot_ms,
+        );
+        let synced = self.synced()?;
+        let snap = self.store.snapshot()?;
+        let tip_state = snap.tip().map_err(StoreError::from)?;
+        let pk = f.key.public();
+        let epoch = self
+            .params
+            .epoch_of(self.params.slot_at(now_ms).max(tip_state.slot));
+        let weight = snap.weight(epoch, &pk).map_err(StoreError::from)?;
+        let slots_led = schedule::slots_led(&self.params, &snap, &tip_state, epoch, &pk)
+            .map_err(StoreError::from)?
+            .len() as u64;
+        let leds = fstate::leds_state(
+            synced,
+            weight > 0,
+            &f.stats,
+            mains,
+            clock.is_ok(),
+            f.storage_error,
+        );
+        Ok(Some(ApplianceView {
+            synced,
+            mains,
+            clock_offset_ms: fstate::median(&offsets),
+            clock,
+            weight,
+            slots_led,
+            stats: f.stats.clone(),
+            storage_error: f.storage_error,
+            tip: tip_info(&tip_state),
+            leds,
+        }))
+    }
+
+    /// A slot began: if this forger leads it and may forge, build the block,
+    /// record the slot durably, sign, store and send — in that order.
+    pub fn slot(&mut self, slot: u64, now_ms: u64) -> Result<Vec<Action>, Fatal> {
+        let mut out = Vec::new();
+        let Some(f) = &self.forge else {
+            return Ok(out);
+        };
+        let pk = f.key.public();
+        let snap = self.store.snapshot()?;
+        let tip = snap.tip().map_err(StoreError::from)?;
+        let epoch = self.params.epoch_of(slot);
+        if let Some(f) = &mut self.forge {
+            f.stats.enter_epoch(epoch);
+        }
+        if slot <= tip.slot
+            || !schedule::leads(&self.params, &snap, &tip, slot, &pk).map_err(StoreError::from)?
+        {
+            return Ok(out);
+        }
+        let view = self.appliance(now_ms)?.expect("a forger");
+        if let Err(miss) = fstate::may_forge(view.synced, view.mains, &view.clock) {
+            out.push(Action::Log(format!(
+                "slot {slot}: led but not forged: {miss}"
+            )));
+            if let Some(f) = &mut self.forge {
+                f.stats.missed(&miss);
+            }
+            return Ok(out);
+        }
+        let max = self.params.limits().max_block_txs as usize;
+        let candidates = self
+            .mempool
+            .candidates(&snap, max)
+            .map_err(|e| Fatal(e.to_string()))?;
+        let unsigned = match ledger::prepare_block(&self.params, &snap, &pk, slot, candidates) {
+            Ok(u) => u,
+            Err(e) if e.is_storage() => return Err(Fatal(e.to_string())),
+            Err(e) => {
+                out.push(Action::Log(format!(
+                    "slot {slot}: cannot build a block: {e}"
+                )));
+                return Ok(out);
+            }
+        };
+        drop(snap);
+        // Persist before sign: the slot is on disk before any signature exists.
+        let f = self.forge.as_mut().expect("a forger");
+        match self
+            .store
+            .record_signature(&pk, slot, &unsigned.header.hash())
+        {
+            Ok(()) => {}
+            Err(SigningError::Storage(e)) => {
+                f.storage_error = true;
+                return Err(Fatal(e.to_string()));
+            }
+            Err(e) => {
+                let miss = Miss::AlreadySigned(e.to_string());
+                out.push(Action::Log(format!("slot {slot}: not signed: {miss}")));
+                f.stats.missed(&miss);
+                return Ok(out);
+            }
+        }
+        let block = unsigned.sign(&f.key);
+        let height = block.height();
+        f.stats.forged(slot, now_ms);
+        // Sign before send; store, then send to every main node.
+        self.import(None, block, now_ms, &mut out)?;
+        out.push(Action::Forged { slot, height });
+        Ok(out)
     }
 
     /// Transactions a forger on this node would put in a block (for the

@@ -79,6 +79,10 @@ pub struct NodeConfig {
     pub key: Keypair,
     /// Bounds.
     pub limits: NodeLimits,
+    /// Set for a forging appliance (`goodwill forge`): it follows the chain
+    /// from `peers` (its main nodes), forges the slots its key leads, and
+    /// `listen` serves status queries only.
+    pub forge: Option<crate::forge::ForgeConfig>,
 }
 
 /// The node's settings in a TOML file (`--config`); flags override it.
@@ -118,6 +122,12 @@ pub enum NodeError {
     /// Something else fatal.
     #[error(transparent)]
     Fatal(#[from] Fatal),
+    /// Another session uses this forger's key (exit status 3: do not restart).
+    #[error("stopped: {0}")]
+    Doppelganger(String),
+    /// A setting that cannot work (a board's LEDs that cannot be opened…).
+    #[error("{0}")]
+    Setup(String),
     /// Could not listen.
     #[error("listen on {addr}: {source}")]
     Listen {
@@ -178,7 +188,7 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
             }
             Answer::Associations(out)
         }
-        Query::Status | Query::Forgers | Query::NextNonce(_) => {
+        Query::Status | Query::Forgers | Query::NextNonce(_) | Query::Appliance => {
             Answer::Error("this query is answered by the node, not the store".into())
         }
     })
@@ -191,7 +201,10 @@ enum Event {
         ip: IpAddr,
         outbox: smol::channel::Sender<Outgoing>,
         accepted: smol::channel::Sender<bool>,
+        clock_offset_ms: i64,
     },
+    Slot(u64),
+    KernelClock(Option<bool>),
     Message(ConnId, Box<Message>),
     Violation(ConnId, ErrorCode, String),
     Closed(ConnId),
@@ -205,6 +218,8 @@ enum Outgoing {
 }
 
 struct Shared {
+    role: Role,
+    forge: Option<Arc<crate::forge::ForgeShared>>,
     params: ChainParams,
     store: Arc<Store>,
     key: Keypair,
@@ -241,7 +256,7 @@ impl Shared {
         Ok(Hello {
             version: PROTOCOL_VERSION,
             chain_id: self.params.chain_id(),
-            role: Role::MainNode,
+            role: self.role,
             tip: TipInfo {
                 height: tip.height,
                 hash: tip.hash,
@@ -381,7 +396,21 @@ async fn serve_on(
             .unwrap_or_else(|| local.to_string()),
     );
     let (events_tx, events_rx) = smol::channel::bounded::<Event>(8192);
+    let role = if config.forge.is_some() {
+        Role::Forger
+    } else {
+        Role::MainNode
+    };
+    let forge = config.forge.clone().map(|f| {
+        Arc::new(crate::forge::ForgeShared::new(
+            f,
+            config.key.public(),
+            config.params.clone(),
+        ))
+    });
     let shared = Arc::new(Shared {
+        role,
+        forge: forge.clone(),
         params: config.params.clone(),
         store: store.clone(),
         key: config.key.clone(),
@@ -411,9 +440,23 @@ async fn serve_on(
         advertise,
         config.limits.mempool,
         crate::os::now_ms(),
+        match &config.forge {
+            None => self::core::CoreOptions::main_node(),
+            Some(f) => self::core::CoreOptions {
+                role: Role::Forger,
+                learn_peers: false,
+                forge: Some(self::core::ForgeSetup {
+                    key: config.key.clone(),
+                    clock_check: f.clock_check,
+                }),
+            },
+        },
     );
+    if let Some(f) = &forge {
+        start_forger(f, &config, executor, &events_tx).await?;
+    }
     let core_shared = shared.clone();
-    let (done_tx, done_rx) = smol::channel::bounded::<Result<(), Fatal>>(1);
+    let (done_tx, done_rx) = smol::channel::bounded::<Result<(), NodeError>>(1);
     let core_thread = std::thread::Builder::new()
         .name("goodwill-core".into())
         .spawn(move || {
@@ -459,7 +502,7 @@ async fn serve_on(
     };
     enum End {
         Shutdown,
-        Core(Result<(), Fatal>),
+        Core(Result<(), NodeError>),
     }
     let end = future::or(
         async {
@@ -487,17 +530,74 @@ async fn serve_on(
     };
     let _ = core_thread.join();
     drop(shared);
-    result.map_err(NodeError::from)
+    result
+}
+
+/// Starts the appliance's tasks: the slot timer, the kernel clock poll, the
+/// LEDs and the metrics endpoint.
+async fn start_forger(
+    forge: &Arc<crate::forge::ForgeShared>,
+    config: &NodeConfig,
+    executor: &Arc<smol::Executor<'static>>,
+    events: &smol::channel::Sender<Event>,
+) -> Result<(), NodeError> {
+    let fc = &forge.config;
+    let leds = match &fc.leds {
+        Some(l) => l.clone(),
+        None => Arc::new(Mutex::new(fc.board.open_leds().map_err(|e| {
+            NodeError::Setup(format!("board {}: {e}", fc.board.source()))
+        })?)),
+    };
+    executor.spawn(forge.clone().led_task(leds)).detach();
+    let (slot_tx, slot_rx) = smol::channel::bounded::<u64>(4);
+    executor.spawn(forge.clone().slot_timer(slot_tx)).detach();
+    let ev = events.clone();
+    executor
+        .spawn(async move {
+            while let Ok(s) = slot_rx.recv().await {
+                if ev.send(Event::Slot(s)).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .detach();
+    if fc.clock_check == crate::forge::state::ClockCheck::KernelAndPeers {
+        let (clock_tx, clock_rx) = smol::channel::bounded::<Option<bool>>(1);
+        executor.spawn(forge.clone().clock_poll(clock_tx)).detach();
+        let ev = events.clone();
+        executor
+            .spawn(async move {
+                while let Ok(c) = clock_rx.recv().await {
+                    if ev.send(Event::KernelClock(c)).await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .detach();
+    }
+    if let Some(addr) = fc.metrics_listen {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|source| NodeError::Listen { addr, source })?;
+        executor.spawn(forge.clone().metrics_server(l)).detach();
+    }
+    if fc.clock_check == crate::forge::state::ClockCheck::Off {
+        log("WARNING: --clock-check off: this forger signs blocks whatever its clock says; use it only in tests");
+    }
+    let _ = config;
+    Ok(())
 }
 
 fn run_core(
     mut core: Core,
     shared: &Arc<Shared>,
     events: smol::channel::Receiver<Event>,
-) -> Result<(), Fatal> {
+) -> Result<(), NodeError> {
     let mut outboxes: HashMap<ConnId, smol::channel::Sender<Outgoing>> = HashMap::new();
     while let Ok(ev) = events.recv_blocking() {
         let now = crate::os::now_ms();
+        let tick = matches!(ev, Event::Tick);
+        let refresh = !matches!(ev, Event::Message(..) | Event::Violation(..));
         let actions = match ev {
             Event::Connected {
                 conn,
@@ -505,9 +605,10 @@ fn run_core(
                 ip,
                 outbox,
                 accepted,
+                clock_offset_ms,
             } => {
                 outboxes.insert(conn, outbox);
-                let actions = core.connected(conn, &hello, ip, now)?;
+                let actions = core.connected(conn, &hello, ip, clock_offset_ms, now)?;
                 let refused = actions
                     .iter()
                     .any(|a| matches!(a, Action::Close(c, _) if *c == conn));
@@ -522,6 +623,32 @@ fn run_core(
                 Vec::new()
             }
             Event::Tick => core.tick(now)?,
+            Event::KernelClock(c) => {
+                core.set_kernel_clock(c);
+                Vec::new()
+            }
+            Event::Slot(slot) => {
+                let cpu0 = crate::os::cpu_time_ns();
+                let mut actions = core.slot(slot, now)?;
+                if let (Some(f), Some(c0)) = (&shared.forge, cpu0) {
+                    let forged = actions.iter().any(|a| matches!(a, Action::Forged { .. }));
+                    if forged {
+                        let c1 = crate::os::cpu_time_ns().unwrap_or(c0);
+                        f.forged(c1.saturating_sub(c0));
+                    }
+                    if slot % f.config.report_every_slots.max(1) == 0 {
+                        // Figures first, so the report is current.
+                        f.refresh(&core, shared.store.last_block_bytes(), now, false);
+                        if let Some(r) = f.report() {
+                            for conn in core.main_nodes() {
+                                actions
+                                    .push(Action::Send(conn, Message::Status(Box::new(r.clone()))));
+                            }
+                        }
+                    }
+                }
+                actions
+            }
             Event::Shutdown => {
                 for (_, o) in outboxes.drain() {
                     let _ = o.try_send(Outgoing::Close(Message::error(
@@ -557,6 +684,24 @@ fn run_core(
                 }
                 Action::Dial(addr) => dial(shared.clone(), addr, false),
                 Action::Log(line) => log(&line),
+                Action::Forged { slot, height } => {
+                    log(&format!("forged block {height} in slot {slot}"));
+                }
+                Action::Doppelganger(text) => {
+                    log(&format!("a main node says: {text}"));
+                    for (_, o) in outboxes.drain() {
+                        let _ = o.try_send(Outgoing::Close(Message::error(
+                            ErrorCode::Doppelganger,
+                            "stopping: another session uses this forger key",
+                        )));
+                    }
+                    return Err(NodeError::Doppelganger(text));
+                }
+            }
+        }
+        if let Some(f) = &shared.forge {
+            if refresh {
+                f.refresh(&core, shared.store.last_block_bytes(), now, tick);
             }
         }
     }
@@ -688,6 +833,7 @@ async fn connection(
             return false;
         }
     };
+    let t0 = crate::os::now_ms();
     let theirs = match future::or(
         handshake::run(&mut reader, &mut writer, &shared.key, &hello),
         async {
@@ -717,6 +863,10 @@ async fn connection(
             return false;
         }
     };
+    // This clock minus theirs, taking their clock as read half-way through
+    // the handshake (the error is at most the round trip).
+    let t1 = crate::os::now_ms();
+    let clock_offset_ms = ((t0 + t1) / 2) as i64 - theirs.clock_ms as i64;
     let conn = shared.next_conn.fetch_add(1, Ordering::SeqCst);
     let (out_tx, out_rx) = smol::channel::bounded::<Outgoing>(shared.limits.outbox);
     let (acc_tx, acc_rx) = smol::channel::bounded::<bool>(1);
@@ -730,6 +880,7 @@ async fn connection(
             ip,
             outbox: out_tx,
             accepted: acc_tx,
+            clock_offset_ms,
         })
         .await
         .is_err()
@@ -855,6 +1006,21 @@ async fn read_loop(
         }
         match msg {
             // Reads served here, from a snapshot: they never wait for the writer.
+            Message::Query {
+                id,
+                query: Query::Appliance,
+            } => {
+                let answer = match shared.forge.as_ref().and_then(|f| f.status()) {
+                    Some(s) => Answer::Appliance(Box::new(s)),
+                    None => Answer::Error("not a forging appliance (or no figures yet)".into()),
+                };
+                let _ = replies
+                    .send(Outgoing::Msg(Message::Answer {
+                        id,
+                        answer: Box::new(answer),
+                    }))
+                    .await;
+            }
             Message::Query { id, query }
                 if !matches!(query, Query::Status | Query::Forgers | Query::NextNonce(_)) =>
             {

@@ -169,6 +169,65 @@ pub struct ForgerStatus {
     pub energy_joules: u64,
 }
 
+/// What a forging appliance says about itself (`goodwill status` on the Pi).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplianceStatus {
+    /// Its forging key.
+    pub key: PublicKey,
+    /// Following the tip with a main node connected.
+    pub synced: bool,
+    /// Its tip.
+    pub tip: TipInfo,
+    /// Main nodes connected.
+    pub main_nodes: u32,
+    /// This clock minus the main nodes' (median), ms.
+    pub clock_offset_ms: Option<i64>,
+    /// How the clock is checked (`kernel+peers`, `peers`, `off`).
+    pub clock_check: String,
+    /// Whether the clock is trusted to forge.
+    pub clock_trusted: bool,
+    /// Why not, if not.
+    pub clock_problem: Option<String>,
+    /// The current epoch.
+    pub epoch: u64,
+    /// Weight held in it.
+    pub weight: u64,
+    /// Slots this key leads in it (from the tip on).
+    pub slots_led: u64,
+    /// Blocks forged in it.
+    pub forged_epoch: u64,
+    /// Slots led but missed in it.
+    pub missed_epoch: u64,
+    /// Blocks forged since start.
+    pub forged_total: u64,
+    /// Why the last led slot was missed.
+    pub last_miss: Option<String>,
+    /// The highest slot in the signing record.
+    pub last_signed_slot: Option<u64>,
+    /// CPU time per forged block (the slot's whole handling), microseconds.
+    pub cpu_us_per_block: Option<u64>,
+    /// Voluntary wake-ups per second, over the last minute.
+    pub wakeups_per_s: f64,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+    /// Bytes written to the store by the last imported block.
+    pub bytes_per_block: u64,
+    /// CPU seconds since start.
+    pub cpu_s: f64,
+    /// Seconds since start.
+    pub uptime_s: u64,
+    /// Board profile name.
+    pub board: String,
+    /// Its idle and full-load watts.
+    pub idle_w: f64,
+    /// Its full-load watts.
+    pub load_w: f64,
+    /// Estimated energy since start, joules (see `Board::energy_joules`).
+    pub energy_j: f64,
+    /// The LEDs, as text.
+    pub leds: String,
+}
+
 /// A forger's entry in a main node's table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForgerEntry {
@@ -251,6 +310,8 @@ pub enum Query {
     Associations,
     /// The next nonce a sender should use, counting its mempool transactions.
     NextNonce(PublicKey),
+    /// A forging appliance's own figures (answered by forgers only).
+    Appliance,
 }
 
 /// A transaction found on chain, with what a client needs to check it
@@ -266,7 +327,7 @@ pub struct TxProof {
 }
 
 /// An answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Answer {
     /// For [`Query::Status`].
     Status(NodeStatus),
@@ -290,6 +351,8 @@ pub enum Answer {
     Associations(Vec<(Hash, Proposal)>),
     /// For [`Query::NextNonce`].
     NextNonce(u64),
+    /// For [`Query::Appliance`].
+    Appliance(Box<ApplianceStatus>),
     /// The query could not be answered.
     Error(String),
 }
@@ -306,7 +369,7 @@ pub struct TxEvent {
 }
 
 /// Every message after the handshake (and the handshake's own).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Message {
     /// Handshake, first message.
     Hello(Box<Hello>),

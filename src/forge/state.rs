@@ -1,0 +1,247 @@
+//! The appliance's own decisions, as pure functions: may it forge now (clock
+//! trust, sync, main nodes), what it counts (forged, missed, per epoch), and
+//! what its LEDs and status say. No clock, no socket, no file: the runtime
+//! passes the time and what it measured.
+
+use serde::{Deserialize, Serialize};
+
+use crate::led::ApplianceState;
+
+/// How the appliance decides whether it trusts its wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClockCheck {
+    /// The kernel must report the clock synchronised (NTP) *and* the offset
+    /// to the main nodes must be within a quarter slot. The default with a
+    /// Raspberry Pi board profile: a Pi has no real-time clock.
+    KernelAndPeers,
+    /// Only the offset to the main nodes. The default without a board
+    /// profile (containers and CI machines often report the kernel clock
+    /// unsynchronised).
+    Peers,
+    /// No check: for tests only.
+    Off,
+}
+
+impl ClockCheck {
+    /// Parses `kernel+peers`, `peers` or `off`.
+    pub fn parse(s: &str) -> Result<ClockCheck, String> {
+        match s {
+            "kernel+peers" => Ok(ClockCheck::KernelAndPeers),
+            "peers" => Ok(ClockCheck::Peers),
+            "off" => Ok(ClockCheck::Off),
+            other => Err(format!(
+                "--clock-check {other:?}: use kernel+peers, peers or off"
+            )),
+        }
+    }
+
+    /// The flag's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClockCheck::KernelAndPeers => "kernel+peers",
+            ClockCheck::Peers => "peers",
+            ClockCheck::Off => "off",
+        }
+    }
+}
+
+/// Whether the clock can be trusted to forge: `Ok(())`, or the reason not.
+///
+/// `kernel_synced`: what the kernel says (None: could not ask).
+/// `offsets_ms`: this clock minus each connected main node's, measured at
+/// the handshake. The median is used, so one main node with a bad clock
+/// does not decide.
+pub fn clock_trust(
+    check: ClockCheck,
+    kernel_synced: Option<bool>,
+    offsets_ms: &[i64],
+    slot_ms: u64,
+) -> Result<(), String> {
+    if check == ClockCheck::Off {
+        return Ok(());
+    }
+    if check == ClockCheck::KernelAndPeers {
+        match kernel_synced {
+            Some(true) => {}
+            Some(false) => {
+                return Err("the kernel reports the clock unsynchronised (no NTP sync yet)".into())
+            }
+            None => return Err("the kernel's clock status cannot be read".into()),
+        }
+    }
+    let Some(median) = median(offsets_ms) else {
+        return Err("no main node to compare the clock with".into());
+    };
+    let allowed = (slot_ms / 4) as i64;
+    if median.abs() > allowed {
+        return Err(format!(
+            "the clock is {median} ms off the main nodes' (allowed: {allowed} ms, a quarter slot)"
+        ));
+    }
+    Ok(())
+}
+
+/// The median of `v` (the lower middle for an even count), or None.
+pub fn median(v: &[i64]) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s = v.to_vec();
+    s.sort_unstable();
+    Some(s[(s.len() - 1) / 2])
+}
+
+/// Why a slot this forger leads was not forged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Miss {
+    /// Still catching up with the chain.
+    NotSynced,
+    /// No main node to send the block to.
+    NoMainNode,
+    /// The clock is not trusted.
+    Clock(String),
+    /// The signing record already holds this slot or a later one.
+    AlreadySigned(String),
+    /// The store failed.
+    Storage(String),
+}
+
+impl std::fmt::Display for Miss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Miss::NotSynced => f.write_str("not synced with the chain"),
+            Miss::NoMainNode => f.write_str("no main node connected"),
+            Miss::Clock(why) => write!(f, "clock not trusted: {why}"),
+            Miss::AlreadySigned(why) => write!(f, "signing record refuses: {why}"),
+            Miss::Storage(why) => write!(f, "storage: {why}"),
+        }
+    }
+}
+
+/// Whether a slot this forger leads may be forged, given what it knows.
+pub fn may_forge(synced: bool, mains: usize, clock: &Result<(), String>) -> Result<(), Miss> {
+    if mains == 0 {
+        return Err(Miss::NoMainNode);
+    }
+    if !synced {
+        return Err(Miss::NotSynced);
+    }
+    if let Err(why) = clock {
+        return Err(Miss::Clock(why.clone()));
+    }
+    Ok(())
+}
+
+/// What the appliance counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgeStats {
+    /// The epoch the per-epoch counts are for.
+    pub epoch: u64,
+    /// Blocks forged this epoch.
+    pub forged_epoch: u64,
+    /// Slots led but not forged this epoch.
+    pub missed_epoch: u64,
+    /// Blocks forged since start.
+    pub forged_total: u64,
+    /// The last slot signed (from the signing record).
+    pub last_signed_slot: Option<u64>,
+    /// When the last block was forged (ms).
+    pub last_forged_ms: Option<u64>,
+    /// Why the last led slot was missed, if it was.
+    pub last_miss: Option<String>,
+}
+
+impl ForgeStats {
+    /// Moves the per-epoch counts to `epoch` (zeroed when it changes).
+    pub fn enter_epoch(&mut self, epoch: u64) {
+        if epoch != self.epoch {
+            self.epoch = epoch;
+            self.forged_epoch = 0;
+            self.missed_epoch = 0;
+        }
+    }
+
+    /// Counts a forged block in `slot` at `now_ms`.
+    pub fn forged(&mut self, slot: u64, now_ms: u64) {
+        self.forged_epoch += 1;
+        self.forged_total += 1;
+        self.last_signed_slot = Some(slot);
+        self.last_forged_ms = Some(now_ms);
+        self.last_miss = None;
+    }
+
+    /// Counts a missed slot.
+    pub fn missed(&mut self, why: &Miss) {
+        self.missed_epoch += 1;
+        self.last_miss = Some(why.to_string());
+    }
+}
+
+/// The LED state of the appliance.
+pub fn leds_state(
+    synced: bool,
+    holds_weight: bool,
+    stats: &ForgeStats,
+    mains: usize,
+    clock_trusted: bool,
+    storage_error: bool,
+) -> ApplianceState {
+    ApplianceState {
+        synced,
+        holds_weight_this_epoch: holds_weight,
+        last_forged_ms: stats.last_forged_ms,
+        main_nodes_connected: mains,
+        clock_trusted,
+        storage_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_trust_rules() {
+        let slot = 2_000;
+        assert!(clock_trust(ClockCheck::Off, None, &[], slot).is_ok());
+        assert!(clock_trust(ClockCheck::Peers, None, &[10, -20], slot).is_ok());
+        let e = clock_trust(ClockCheck::Peers, None, &[], slot).unwrap_err();
+        assert!(e.contains("no main node"), "{e}");
+        let e = clock_trust(ClockCheck::Peers, None, &[600], slot).unwrap_err();
+        assert!(e.contains("600 ms") && e.contains("500 ms"), "{e}");
+        // The median decides: one bad main node does not.
+        assert!(clock_trust(ClockCheck::Peers, None, &[5, 9_000, -3], slot).is_ok());
+        let e = clock_trust(ClockCheck::KernelAndPeers, Some(false), &[0], slot).unwrap_err();
+        assert!(e.contains("unsynchronised"), "{e}");
+        assert!(clock_trust(ClockCheck::KernelAndPeers, None, &[0], slot).is_err());
+        assert!(clock_trust(ClockCheck::KernelAndPeers, Some(true), &[0], slot).is_ok());
+        assert!(ClockCheck::parse("sometimes").is_err());
+        for c in [
+            ClockCheck::KernelAndPeers,
+            ClockCheck::Peers,
+            ClockCheck::Off,
+        ] {
+            assert_eq!(ClockCheck::parse(c.name()).unwrap(), c);
+        }
+    }
+
+    #[test]
+    fn may_forge_order_and_stats() {
+        let ok: Result<(), String> = Ok(());
+        assert_eq!(may_forge(true, 0, &ok), Err(Miss::NoMainNode));
+        assert_eq!(may_forge(false, 1, &ok), Err(Miss::NotSynced));
+        assert!(matches!(
+            may_forge(true, 1, &Err("x".into())),
+            Err(Miss::Clock(_))
+        ));
+        assert_eq!(may_forge(true, 1, &ok), Ok(()));
+        let mut s = ForgeStats::default();
+        s.enter_epoch(3);
+        s.forged(31, 1_000);
+        s.missed(&Miss::NotSynced);
+        assert_eq!((s.forged_epoch, s.missed_epoch, s.forged_total), (1, 1, 1));
+        s.enter_epoch(4);
+        assert_eq!((s.forged_epoch, s.missed_epoch, s.forged_total), (0, 0, 1));
+        assert_eq!(s.last_signed_slot, Some(31));
+    }
+}
