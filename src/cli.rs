@@ -58,10 +58,14 @@ pub enum Command {
     },
     /// Run a main node: full ledger, relay, sync, queries, the forger table.
     Node(NodeArgs),
-    /// Any node's role, height, tip, peers, mempool size and uptime.
+    /// Run the forging appliance: follow the chain from main nodes, forge
+    /// the slots this key leads, show it on the LEDs.
+    Forge(ForgeArgs),
+    /// Any node's role, height, tip, peers, mempool size and uptime; on a
+    /// forging appliance, its forging, clock, power and LED figures too.
     Status {
-        /// The node's address.
-        #[arg(long)]
+        /// The node's address (default: this machine's appliance).
+        #[arg(long, default_value = crate::cli_net::DEFAULT_STATUS_LISTEN)]
         node: String,
         /// One JSON object instead of text.
         #[arg(long)]
@@ -114,6 +118,101 @@ pub struct NodeArgs {
     /// The node's key file (default: a fresh key each start).
     #[arg(long)]
     key: Option<PathBuf>,
+}
+
+/// `goodwill forge` settings; `--config FILE` gives them in TOML, flags override.
+#[derive(Debug, clap::Args)]
+pub struct ForgeArgs {
+    /// A TOML file with the settings below (data, genesis, key, main,
+    /// board, status_listen, metrics_listen, clock_check).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The data directory (the redb store with the chain and the signing record).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The genesis file.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// The forging key file.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// A main node to follow and send blocks to (repeat).
+    #[arg(long = "main")]
+    mains: Vec<String>,
+    /// Board profile: pi5, pi4, pi3, zero2w, generic, none, or a TOML file
+    /// (default: the detected Raspberry Pi, else none).
+    #[arg(long)]
+    board: Option<String>,
+    /// Where `goodwill status` reaches this appliance (loopback).
+    #[arg(long)]
+    status_listen: Option<String>,
+    /// Serve Prometheus metrics here (plain HTTP, GET /metrics).
+    #[arg(long)]
+    metrics_listen: Option<String>,
+    /// kernel+peers | peers | off (default: kernel+peers with a Pi board
+    /// profile, peers without; off is for tests only).
+    #[arg(long)]
+    clock_check: Option<String>,
+    /// This key never signed on this chain before: record the current slot
+    /// as its floor and forge (needed when the store has blocks but no
+    /// signing record for the key).
+    #[arg(long)]
+    i_know_this_key_is_new: bool,
+}
+
+/// The forge settings in a TOML file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForgeFile {
+    data: Option<PathBuf>,
+    genesis: Option<PathBuf>,
+    key: Option<PathBuf>,
+    #[serde(default)]
+    main: Vec<String>,
+    board: Option<String>,
+    status_listen: Option<String>,
+    metrics_listen: Option<String>,
+    clock_check: Option<String>,
+}
+
+impl ForgeArgs {
+    fn into_settings(self) -> Result<crate::cli_net::ForgeSettings, String> {
+        let file: ForgeFile = match &self.config {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            None => ForgeFile::default(),
+        };
+        let need = |v: Option<PathBuf>, what: &str| {
+            v.ok_or_else(|| format!("--{what} is required (or `{what} = ...` in --config)"))
+        };
+        let mains = if self.mains.is_empty() {
+            file.main
+        } else {
+            self.mains
+        };
+        if mains.is_empty() {
+            return Err(
+                "at least one --main ADDR is required (or `main = [...]` in --config)".into(),
+            );
+        }
+        Ok(crate::cli_net::ForgeSettings {
+            data: need(self.data.or(file.data), "data")?,
+            genesis: need(self.genesis.or(file.genesis), "genesis")?,
+            key: need(self.key.or(file.key), "key")?,
+            mains,
+            board: self.board.or(file.board),
+            status_listen: self
+                .status_listen
+                .or(file.status_listen)
+                .unwrap_or_else(|| crate::cli_net::DEFAULT_STATUS_LISTEN.into()),
+            metrics_listen: self.metrics_listen.or(file.metrics_listen),
+            clock_check: self.clock_check.or(file.clock_check),
+            i_know_key_is_new: self.i_know_this_key_is_new,
+        })
+    }
 }
 
 /// Chain verbs.
@@ -256,6 +355,22 @@ fn parse_association(s: &str) -> Result<(String, PublicKey), String> {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Forge(args) = cli.command {
+        // The appliance's exit status tells systemd what happened: 0 stopped
+        // cleanly, 1 failed (restart), 2 refused to start, 3 doppelganger
+        // (do not restart).
+        let r = args
+            .into_settings()
+            .map_err(|e| (e, crate::forge::EXIT_REFUSED))
+            .and_then(crate::cli_net::forge);
+        return match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err((e, code)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(code)
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -407,6 +522,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Node(args) => crate::cli_net::node(args.into_settings()?),
+        Command::Forge(_) => unreachable!("handled in main, for its exit statuses"),
         Command::Status { node, json } => crate::cli_net::status(&node, json),
         Command::Forgers { node, json } => crate::cli_net::forgers(&node, json),
         Command::Chain {

@@ -57,7 +57,8 @@ pub fn node(s: NodeSettings) -> Result<(), String> {
         limits: NodeLimits::default(),
         forge: None,
     };
-    smol::block_on(async {
+    // See node::serve on why not smol::block_on.
+    futures_lite::future::block_on(async {
         let mut signals =
             async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
                 .map_err(|e| format!("signal handlers: {e}"))?;
@@ -76,50 +77,138 @@ async fn connect(addr: &str) -> Result<Client, String> {
     Client::connect(addr).await.map_err(|e| e.to_string())
 }
 
-/// `goodwill status`.
+/// `goodwill status`: any node's status; an appliance's figures too.
 pub fn status(addr: &str, as_json: bool) -> Result<(), String> {
     smol::block_on(async {
         let mut c = connect(addr).await?;
         let s = c.status().await.map_err(|e| e.to_string())?;
-        if as_json {
-            println!(
-                "{}",
-                json!({
-                    "role": s.role.name(),
-                    "key": s.key.to_string(),
-                    "version": s.version,
-                    "chain_id": s.chain_id.to_hex(),
-                    "height": s.tip.height,
-                    "tip": s.tip.hash.to_hex(),
-                    "slot": s.tip.slot,
-                    "peers": s.peers,
-                    "forgers": s.forgers,
-                    "clients": s.clients,
-                    "mempool": s.mempool,
-                    "uptime_s": s.uptime_s,
-                    "syncing": s.syncing,
-                })
-            );
+        let appliance = if s.role == crate::wire::Role::Forger {
+            match c.query(crate::wire::Query::Appliance).await {
+                Ok(crate::wire::Answer::Appliance(a)) => Some(*a),
+                _ => None,
+            }
         } else {
-            println!("role      {}", s.role.name());
-            println!("key       {}", s.key);
-            println!("version   {}", s.version);
-            println!("chain     {}", s.chain_id);
-            println!("height    {}", s.tip.height);
-            println!("tip       {}", s.tip.hash);
-            println!("syncing   {}", if s.syncing { "yes" } else { "no" });
+            None
+        };
+        if as_json {
+            let mut v = json!({
+                "role": s.role.name(),
+                "key": s.key.to_string(),
+                "version": s.version,
+                "chain_id": s.chain_id.to_hex(),
+                "height": s.tip.height,
+                "tip": s.tip.hash.to_hex(),
+                "slot": s.tip.slot,
+                "peers": s.peers,
+                "forgers": s.forgers,
+                "clients": s.clients,
+                "mempool": s.mempool,
+                "uptime_s": s.uptime_s,
+                "syncing": s.syncing,
+            });
+            if let Some(a) = &appliance {
+                v["appliance"] = json!({
+                    "synced": a.synced,
+                    "main_nodes": a.main_nodes,
+                    "clock_offset_ms": a.clock_offset_ms,
+                    "clock_check": a.clock_check,
+                    "clock_trusted": a.clock_trusted,
+                    "clock_problem": a.clock_problem,
+                    "epoch": a.epoch,
+                    "weight": a.weight,
+                    "slots_led": a.slots_led,
+                    "forged_epoch": a.forged_epoch,
+                    "missed_epoch": a.missed_epoch,
+                    "forged_total": a.forged_total,
+                    "last_miss": a.last_miss,
+                    "last_signed_slot": a.last_signed_slot,
+                    "cpu_us_per_block": a.cpu_us_per_block,
+                    "wakeups_per_s": a.wakeups_per_s,
+                    "rss_bytes": a.rss_bytes,
+                    "bytes_per_block": a.bytes_per_block,
+                    "cpu_s": a.cpu_s,
+                    "board": a.board,
+                    "idle_w": a.idle_w,
+                    "load_w": a.load_w,
+                    "energy_j": a.energy_j,
+                    "leds": a.leds,
+                });
+            }
+            println!("{v}");
+            return Ok(());
+        }
+        println!("role      {}", s.role.name());
+        println!("key       {}", s.key);
+        println!("version   {}", s.version);
+        println!("chain     {}", s.chain_id);
+        println!("height    {}", s.tip.height);
+        println!("tip       {}", s.tip.hash);
+        println!("syncing   {}", if s.syncing { "yes" } else { "no" });
+        println!(
+            "peers     {}",
+            if s.peers.is_empty() {
+                "-".into()
+            } else {
+                s.peers.join(", ")
+            }
+        );
+        println!("forgers   {}", s.forgers);
+        println!("clients   {}", s.clients);
+        println!("mempool   {}", s.mempool);
+        println!("uptime    {} s", s.uptime_s);
+        if let Some(a) = appliance {
+            println!("synced    {}", if a.synced { "yes" } else { "no" });
+            println!("mains     {} connected", a.main_nodes);
             println!(
-                "peers     {}",
-                if s.peers.is_empty() {
-                    "-".into()
-                } else {
-                    s.peers.join(", ")
-                }
+                "clock     {} (offset {}, check {})",
+                match &a.clock_problem {
+                    None => "trusted".to_string(),
+                    Some(p) => format!("NOT trusted: {p}"),
+                },
+                a.clock_offset_ms
+                    .map(|o| format!("{o} ms"))
+                    .unwrap_or_else(|| "unknown".into()),
+                a.clock_check
             );
-            println!("forgers   {}", s.forgers);
-            println!("clients   {}", s.clients);
-            println!("mempool   {}", s.mempool);
-            println!("uptime    {} s", s.uptime_s);
+            println!(
+                "epoch     {}: weight {}, leads {} slots, forged {}, missed {}",
+                a.epoch,
+                format_coins(a.weight),
+                a.slots_led,
+                a.forged_epoch,
+                a.missed_epoch
+            );
+            println!(
+                "signed    last slot {}",
+                a.last_signed_slot
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into())
+            );
+            if let Some(m) = &a.last_miss {
+                println!("missed    last because {m}");
+            }
+            println!(
+                "cpu       {} per forged block, {:.1} s in all",
+                a.cpu_us_per_block
+                    .map(|u| format!("{:.2} ms", u as f64 / 1000.0))
+                    .unwrap_or_else(|| "-".into()),
+                a.cpu_s
+            );
+            println!("wake-ups  {:.1}/s", a.wakeups_per_s);
+            println!(
+                "memory    {:.1} MiB resident",
+                a.rss_bytes as f64 / (1 << 20) as f64
+            );
+            println!("disk      {} bytes written per block", a.bytes_per_block);
+            println!(
+                "energy    {:.0} J ≈ {:.2} Wh since start (board {}: {} W idle, {} W load)",
+                a.energy_j,
+                a.energy_j / 3600.0,
+                a.board,
+                a.idle_w,
+                a.load_w
+            );
+            println!("leds      {}", a.leds);
         }
         Ok(())
     })
@@ -307,5 +396,113 @@ pub fn tx(addr: &str, id: &str, as_json: bool) -> Result<(), String> {
         } else {
             Err("the node's inclusion proof does not verify".into())
         }
+    })
+}
+
+/// Where an appliance answers `goodwill status` by default.
+pub const DEFAULT_STATUS_LISTEN: &str = "127.0.0.1:7171";
+
+/// `goodwill forge`'s settings after merging the config file and flags.
+#[derive(Debug)]
+pub struct ForgeSettings {
+    /// Data directory.
+    pub data: PathBuf,
+    /// Genesis file.
+    pub genesis: PathBuf,
+    /// Forging key file.
+    pub key: PathBuf,
+    /// Main nodes.
+    pub mains: Vec<String>,
+    /// Board name or file.
+    pub board: Option<String>,
+    /// Status listen address.
+    pub status_listen: String,
+    /// Metrics listen address.
+    pub metrics_listen: Option<String>,
+    /// Clock check.
+    pub clock_check: Option<String>,
+    /// --i-know-this-key-is-new.
+    pub i_know_key_is_new: bool,
+}
+
+/// Runs the appliance until SIGINT/SIGTERM, a fatal error or a doppelganger.
+/// Errors carry the exit status.
+pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
+    use crate::forge::{self as f, state::ClockCheck};
+    let refused = |e: String| (e, f::EXIT_REFUSED);
+    let params = Genesis::load(&s.genesis).map_err(|e| refused(e.to_string()))?;
+    let key = keyfile::read(&s.key).map_err(|e| refused(e.to_string()))?;
+    let model = std::fs::read_to_string("/proc/device-tree/model").ok();
+    let (board, is_pi_profile) =
+        f::choose_board(s.board.as_deref(), model.as_deref()).map_err(refused)?;
+    let clock_check = match &s.clock_check {
+        Some(c) => ClockCheck::parse(c).map_err(refused)?,
+        None if is_pi_profile => ClockCheck::KernelAndPeers,
+        None => ClockCheck::Peers,
+    };
+    let listen: SocketAddr = s.status_listen.parse().map_err(|e| {
+        refused(format!(
+            "--status-listen {}: {e} (write host:port)",
+            s.status_listen
+        ))
+    })?;
+    if !listen.ip().is_loopback() {
+        eprintln!("goodwill forge: note: --status-listen {listen} is not a loopback address; anyone who reaches it can read this appliance's status");
+    }
+    let metrics_listen = match &s.metrics_listen {
+        Some(m) => Some(
+            m.parse::<SocketAddr>()
+                .map_err(|e| refused(format!("--metrics-listen {m}: {e}")))?,
+        ),
+        None => None,
+    };
+    let note = f::preflight(
+        &s.data,
+        &params,
+        &key,
+        s.i_know_key_is_new,
+        crate::os::now_ms(),
+    )
+    .map_err(refused)?;
+    eprintln!(
+        "goodwill forge: key {}; board {} ({}); clock check {}; {note}",
+        key.public(),
+        board.name,
+        board.source(),
+        clock_check.name()
+    );
+    let config = NodeConfig {
+        data: s.data,
+        params,
+        listen,
+        advertise: None,
+        peers: s.mains,
+        key,
+        limits: NodeLimits::default(),
+        forge: Some(f::ForgeConfig {
+            clock_check,
+            board,
+            metrics_listen,
+            report_every_slots: f::run::REPORT_EVERY_SLOTS,
+            leds: None,
+            kernel_clock: None,
+        }),
+    };
+    futures_lite::future::block_on(async {
+        let mut signals =
+            async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
+                .map_err(|e| (format!("signal handlers: {e}"), 1))?;
+        let listener = smol::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| refused(format!("status listen on {listen}: {e}")))?;
+        node::serve(config, listener, async move {
+            let _ = signals.next().await;
+        })
+        .await
+        .map_err(|e| match e {
+            node::NodeError::Doppelganger(t) => (t, f::EXIT_DOPPELGANGER),
+            node::NodeError::Setup(t) => (t, f::EXIT_REFUSED),
+            other => (other.to_string(), 1),
+        })
     })
 }

@@ -14,3 +14,111 @@ pub const EXIT_DOPPELGANGER: u8 = 3;
 /// The exit status of a forger refused at start (a key with no signing
 /// record on a chain that already has blocks, a bad setting).
 pub const EXIT_REFUSED: u8 = 2;
+
+use std::path::Path;
+
+use crate::board::Board;
+use crate::crypto::{Hash, Keypair};
+use crate::genesis::ChainParams;
+use crate::store::Store;
+
+/// The board this machine is, from the device tree's model string
+/// (`Raspberry Pi 4 Model B Rev 1.4` → `pi4`), or None for anything else.
+pub fn detect_board(model: &str) -> Option<&'static str> {
+    let m = model.trim_end_matches('\0');
+    if !m.starts_with("Raspberry Pi") {
+        return None;
+    }
+    if m.contains("Zero 2") {
+        Some("zero2w")
+    } else if m.starts_with("Raspberry Pi 5") {
+        Some("pi5")
+    } else if m.starts_with("Raspberry Pi 4") || m.starts_with("Raspberry Pi Compute Module 4") {
+        Some("pi4")
+    } else if m.starts_with("Raspberry Pi 3") {
+        Some("pi3")
+    } else {
+        None
+    }
+}
+
+/// Checks, before the appliance starts, that its key may forge here: a key
+/// with no signing record on a chain that already has blocks may have
+/// signed elsewhere (a restored backup, a second board), so it is refused
+/// unless the operator says the key is new — then the current slot is
+/// recorded as its floor and nothing at or before it will ever be signed.
+pub fn preflight(
+    data: &Path,
+    params: &ChainParams,
+    key: &Keypair,
+    i_know_key_is_new: bool,
+    now_ms: u64,
+) -> Result<String, String> {
+    let store = Store::open(data, params).map_err(|e| e.to_string())?;
+    let tip = store.tip().map_err(|e| e.to_string())?;
+    let last = store
+        .last_signed_slot(&key.public())
+        .map_err(|e| e.to_string())?;
+    match last {
+        Some(s) => Ok(format!("signing record: last signed slot {s}")),
+        None if tip.height == 0 && !i_know_key_is_new => {
+            Ok("signing record: empty (new chain)".into())
+        }
+        None if i_know_key_is_new => {
+            let floor = params.slot_at(now_ms);
+            store
+                .record_signature(&key.public(), floor, &Hash::ZERO)
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "signing record: none for this key; recorded slot {floor} as its floor (--i-know-this-key-is-new)"
+            ))
+        }
+        None => Err(format!(
+            "this store's chain has {} blocks but no signing record for key {}: if this key ever forged elsewhere (another board, a restored backup), forging here could double-sign. Import its record with `goodwill signing-record import`, or, if the key is new, start once with --i-know-this-key-is-new",
+            tip.height,
+            key.public()
+        )),
+    }
+}
+
+/// Loads `--board`: a name or file; without one, the detected Raspberry Pi
+/// model's profile, or the built-in `none`.
+pub fn choose_board(arg: Option<&str>, model: Option<&str>) -> Result<(Board, bool), String> {
+    let dirs = Board::default_dirs();
+    match arg {
+        Some("none") => Ok((Board::none(), false)),
+        Some(name) => Board::load(name, &dirs)
+            .map(|b| (b, true))
+            .map_err(|e| e.to_string()),
+        None => match model.and_then(detect_board) {
+            Some(name) => Board::load(name, &dirs)
+                .map(|b| (b, true))
+                .map_err(|e| e.to_string()),
+            None => Ok((Board::none(), false)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boards_are_detected_from_the_model_string() {
+        assert_eq!(
+            detect_board("Raspberry Pi 4 Model B Rev 1.4\0"),
+            Some("pi4")
+        );
+        assert_eq!(detect_board("Raspberry Pi 5 Model B Rev 1.0"), Some("pi5"));
+        assert_eq!(
+            detect_board("Raspberry Pi 3 Model B Plus Rev 1.3"),
+            Some("pi3")
+        );
+        assert_eq!(
+            detect_board("Raspberry Pi Zero 2 W Rev 1.0"),
+            Some("zero2w")
+        );
+        assert_eq!(detect_board("Raspberry Pi Model B Rev 2"), None);
+        assert_eq!(detect_board("QEMU Virtual Machine"), None);
+    }
+}

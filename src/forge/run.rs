@@ -20,6 +20,9 @@ use super::state::ClockCheck;
 
 /// How often a forger reports its health to its main nodes, in slots.
 pub const REPORT_EVERY_SLOTS: u64 = 10;
+/// How often the appliance's core ticks (and pets the systemd watchdog; the
+/// unit's `WatchdogSec=` must be well above it).
+pub const TICK_S: u64 = 5;
 /// How often the kernel's clock status is read.
 pub const CLOCK_POLL_S: u64 = 16;
 
@@ -36,6 +39,9 @@ pub struct ForgeConfig {
     pub report_every_slots: u64,
     /// LED pins to use instead of the board's (tests pass recording pins).
     pub leds: Option<Arc<Mutex<BoardLeds>>>,
+    /// Where the kernel's clock status comes from: the kernel (`None`), or a
+    /// fixed answer (tests inject a synchronised or an unsynchronised clock).
+    pub kernel_clock: Option<Option<bool>>,
 }
 
 #[derive(Debug, Default)]
@@ -197,6 +203,14 @@ impl ForgeShared {
         *self.status.lock().expect("status lock") = Some(status);
         let mut leds = self.leds.lock().expect("leds lock");
         if leds.as_ref() != Some(&view.leds) {
+            // Without LEDs (board none), the log says what they would show,
+            // once per change of state rather than once per blink.
+            if self.config.board.leds == crate::board::LedSource::None
+                && leds.map(|l| led::describe(&l, now_ms))
+                    != Some(led::describe(&view.leds, now_ms))
+            {
+                log(&format!("LEDs: {}", led::describe(&view.leds, now_ms)));
+            }
             *leds = Some(view.leds);
             let _ = self.led_wake.0.try_send(());
         }
@@ -388,7 +402,11 @@ impl ForgeShared {
     /// Reads the kernel's clock status now and then.
     pub async fn clock_poll(self: Arc<Self>, out: smol::channel::Sender<Option<bool>>) {
         loop {
-            if out.send(crate::os::kernel_clock_synced()).await.is_err() {
+            let status = match self.config.kernel_clock {
+                Some(fixed) => fixed,
+                None => crate::os::kernel_clock_synced(),
+            };
+            if out.send(status).await.is_err() {
                 return;
             }
             smol::Timer::after(Duration::from_secs(CLOCK_POLL_S)).await;

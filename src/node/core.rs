@@ -1172,6 +1172,14 @@ impl Core {
                 return Ok(out);
             }
         }
+        if stall_after_record() {
+            // A test hook (see `stall_after_record`): the slot is recorded, no
+            // signature exists yet; the test kills the process here.
+            eprintln!("goodwill forge: recorded slot {slot}; stalling before signing (test hook)");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
         let block = unsigned.sign(&f.key);
         let height = block.height();
         f.stats.forged(slot, now_ms);
@@ -1189,4 +1197,15 @@ impl Core {
             .candidates(&snap, max)
             .map_err(|e| Fatal(e.to_string()))
     }
+}
+
+/// The crash test's hook: with `GOODWILL_TEST_STALL_AFTER_RECORD=1` in its
+/// environment, a forger stops for good between recording a slot and
+/// signing it, so that a test can SIGKILL it exactly there and check that
+/// the restarted forger never signs that slot. Read once.
+fn stall_after_record() -> bool {
+    static STALL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *STALL.get_or_init(|| {
+        std::env::var_os("GOODWILL_TEST_STALL_AFTER_RECORD").is_some_and(|v| v == "1")
+    })
 }

@@ -326,7 +326,7 @@ pub fn spawn(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let thread = std::thread::Builder::new()
         .name("goodwill-node".into())
         .spawn(move || {
-            smol::block_on(serve(config, listener, async move {
+            futures_lite::future::block_on(serve(config, listener, async move {
                 let _ = stopped.recv().await;
             }))
         })
@@ -339,6 +339,12 @@ pub fn spawn(config: NodeConfig) -> Result<RunningNode, NodeError> {
 }
 
 /// Runs a node on `listener` until `shutdown` completes or a fatal error.
+///
+/// Drive it with `futures_lite::future::block_on`, not `smol::block_on`:
+/// while a thread sits in smol's `block_on`, async-io's reactor thread
+/// polls with a backoff after every event (about ten wake-ups each), which
+/// would multiply an idle appliance's wake-ups per second; with a plain
+/// `block_on` the reactor thread sleeps until there is something to do.
 pub async fn serve(
     config: NodeConfig,
     listener: TcpListener,
@@ -468,11 +474,19 @@ async fn serve_on(
     for p in &config.peers {
         dial(shared.clone(), p.clone(), true);
     }
+    // A main node ticks every second (sync retries); an appliance every
+    // `forge::run::TICK_S`, which is how often it pets the systemd watchdog:
+    // fewer wake-ups while idle.
+    let tick = if config.forge.is_some() {
+        Duration::from_secs(crate::forge::run::TICK_S)
+    } else {
+        Duration::from_secs(1)
+    };
     let ticker = {
         let events = events_tx.clone();
         executor.spawn(async move {
             loop {
-                smol::Timer::after(Duration::from_secs(1)).await;
+                smol::Timer::after(tick).await;
                 if events.send(Event::Tick).await.is_err() {
                     break;
                 }
@@ -544,6 +558,15 @@ async fn start_forger(
     let fc = &forge.config;
     let leds = match &fc.leds {
         Some(l) => l.clone(),
+        // No LEDs: the forge logs what they would show (see ForgeShared::refresh).
+        None if fc.board.leds == crate::board::LedSource::None => {
+            Arc::new(Mutex::new(crate::led::LedDriver::new(
+                crate::led::AnyPin::Absent,
+                crate::led::AnyPin::Absent,
+                crate::led::AnyPin::Absent,
+                Default::default(),
+            )))
+        }
         None => Arc::new(Mutex::new(fc.board.open_leds().map_err(|e| {
             NodeError::Setup(format!("board {}: {e}", fc.board.source()))
         })?)),
@@ -628,12 +651,13 @@ fn run_core(
                 Vec::new()
             }
             Event::Slot(slot) => {
-                let cpu0 = crate::os::cpu_time_ns();
+                // The core thread's own CPU time: what the slot cost.
+                let cpu0 = crate::os::thread_cpu_ns();
                 let mut actions = core.slot(slot, now)?;
                 if let (Some(f), Some(c0)) = (&shared.forge, cpu0) {
                     let forged = actions.iter().any(|a| matches!(a, Action::Forged { .. }));
                     if forged {
-                        let c1 = crate::os::cpu_time_ns().unwrap_or(c0);
+                        let c1 = crate::os::thread_cpu_ns().unwrap_or(c0);
                         f.forged(c1.saturating_sub(c0));
                     }
                     if slot % f.config.report_every_slots.max(1) == 0 {
