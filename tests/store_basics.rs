@@ -69,3 +69,38 @@ fn a_store_in_use_is_not_opened_twice() {
     drop(store);
     Store::open(dir.path(), &net.params).unwrap();
 }
+
+#[test]
+fn a_lean_store_skips_the_indexes_and_says_so() {
+    use goodwill::store::Indexes;
+    let net = TestNet::new(&TestNetConfig::default());
+    let mut chain = net.chain();
+    let blocks: Vec<_> = (0..6)
+        .map(|i| {
+            let tx = chain.transfer_from_user(i % 4, net.users[(i + 1) % 4].public(), 500);
+            chain.forge(vec![tx])
+        })
+        .collect();
+    let lean_dir = tempfile::tempdir().unwrap();
+    let full_dir = tempfile::tempdir().unwrap();
+    let lean = Store::open_with(lean_dir.path(), &net.params, Indexes::Skip).unwrap();
+    let full = Store::open_with(full_dir.path(), &net.params, Indexes::Keep).unwrap();
+    for b in &blocks {
+        lean.import_block(b).unwrap();
+        full.import_block(b).unwrap();
+    }
+    assert!(!lean.indexed() && full.indexed());
+    // Same ledger, same chain.
+    assert_eq!(lean.state_entries().unwrap(), full.state_entries().unwrap());
+    assert_eq!(lean.verify_chain().unwrap(), 6);
+    let id = blocks[2].txs[0].id();
+    let snap = lean.snapshot().unwrap();
+    assert!(matches!(snap.tx_location(&id), Err(StoreError::NotIndexed)));
+    assert!(full.snapshot().unwrap().tx_location(&id).unwrap().is_some());
+    drop(snap);
+    // The file remembers: reopened through `open` (which would create a
+    // store with indexes), it is still lean.
+    drop(lean);
+    let again = Store::open(lean_dir.path(), &net.params).unwrap();
+    assert!(!again.indexed());
+}

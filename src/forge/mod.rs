@@ -54,7 +54,8 @@ pub fn preflight(
     i_know_key_is_new: bool,
     now_ms: u64,
 ) -> Result<String, String> {
-    let store = Store::open(data, params).map_err(|e| e.to_string())?;
+    let store =
+        Store::open_with(data, params, crate::store::Indexes::Skip).map_err(|e| e.to_string())?;
     let tip = store.tip().map_err(|e| e.to_string())?;
     let last = store
         .last_signed_slot(&key.public())

@@ -568,7 +568,14 @@ impl Core {
             Err(e) => return Ok(TxVerdict::Rejected(e.to_string())),
         };
         let snap = self.store.snapshot()?;
-        if snap.tx_location(&checked.id)?.is_some() {
+        // Already on chain: accepted (a lean forger store cannot tell; the
+        // nonce check below refuses it instead).
+        let on_chain = match snap.tx_location(&checked.id) {
+            Ok(loc) => loc.is_some(),
+            Err(StoreError::NotIndexed) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if on_chain {
             return Ok(TxVerdict::Accepted);
         }
         let tip = tip_info(&snap.tip().map_err(StoreError::from)?);
@@ -842,7 +849,17 @@ impl Core {
         out: &mut Vec<Action>,
     ) -> Result<(), Fatal> {
         let snap = self.store.snapshot()?;
-        let ids = snap.account_txs(address, MAX_REPLAY)?;
+        let ids = match snap.account_txs(address, MAX_REPLAY) {
+            Ok(ids) => ids,
+            Err(StoreError::NotIndexed) => {
+                out.push(Action::Close(
+                    conn,
+                    Message::error(ErrorCode::Other, &StoreError::NotIndexed.to_string()),
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut found = Vec::new();
         for id in ids {
             let Some(loc) = snap.tx_location(&id)? else {

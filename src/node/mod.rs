@@ -350,7 +350,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), NodeError> {
-    let store = Arc::new(Store::open(&config.data, &config.params)?);
+    // A forger's store skips the query indexes: they are most of what a full
+    // block writes, and an SD card wears.
+    let indexes = if config.forge.is_some() {
+        crate::store::Indexes::Skip
+    } else {
+        crate::store::Indexes::Keep
+    };
+    let store = Arc::new(Store::open_with(&config.data, &config.params, indexes)?);
     let executor = Arc::new(smol::Executor::new());
     let result = executor
         .run(serve_on(

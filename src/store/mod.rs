@@ -111,6 +111,23 @@ pub enum StoreError {
     /// `open_existing` on a directory with no store.
     #[error("{0} holds no goodwill store")]
     Missing(String),
+    /// A lean store (a forger's) keeps no transaction, account or record
+    /// indexes.
+    #[error("this store keeps no transaction, account or record indexes (a forger's store): ask a main node")]
+    NotIndexed,
+}
+
+/// Whether a store keeps the transaction, account and record indexes. Main
+/// nodes do (they answer queries); a forger need not, and on an SD card it
+/// should not: those randomly keyed inserts are most of what a full block
+/// writes (see docs/performance.md). Chosen when the store is created; the
+/// file remembers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indexes {
+    /// Keep them (main nodes).
+    Keep,
+    /// Skip them (forgers).
+    Skip,
 }
 
 /// `From` conversions from redb's error types, through [`StoreError::Db`].
@@ -261,6 +278,7 @@ pub struct Store {
     path: String,
     written: Arc<AtomicU64>,
     last_block_bytes: AtomicU64,
+    indexed: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -333,6 +351,7 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> StateRead for TableState<T>
 
 /// A consistent snapshot for reads; never blocks the writer.
 pub struct Snapshot {
+    indexed: bool,
     txn: ReadTransaction,
     state: TableState<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
     params: ChainParams,
@@ -377,6 +396,9 @@ impl Snapshot {
 
     /// Where a canonical transaction sits.
     pub fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StoreError> {
+        if !self.indexed {
+            return Err(StoreError::NotIndexed);
+        }
         let txs = self.txn.open_table(TXS)?;
         Ok(txs.get(&id.0)?.map(|g| {
             let (height, index) = g.value();
@@ -404,6 +426,9 @@ impl Snapshot {
 
     /// The ids of an account's transactions, newest first (at most `limit`).
     pub fn account_txs(&self, account: &PublicKey, limit: usize) -> Result<Vec<Hash>, StoreError> {
+        if !self.indexed {
+            return Err(StoreError::NotIndexed);
+        }
         let t = self.txn.open_table(ACCOUNT_TXS)?;
         let mut out = Vec::new();
         for item in t.range(account.0.as_slice()..)? {
@@ -422,6 +447,9 @@ impl Snapshot {
         owner: &PublicKey,
         key: &[u8],
     ) -> Result<Vec<RecordVersion>, StoreError> {
+        if !self.indexed {
+            return Err(StoreError::NotIndexed);
+        }
         let t = self.txn.open_table(RECORDS)?;
         let prefix = record_prefix(owner, key);
         let mut out = Vec::new();
@@ -492,6 +520,16 @@ impl Store {
     /// Opens (or creates) the store in `dir` for the chain `params`. A store
     /// made for another genesis is refused.
     pub fn open(dir: &Path, params: &ChainParams) -> Result<Store, StoreError> {
+        Store::open_with(dir, params, Indexes::Keep)
+    }
+
+    /// Opens (or creates, keeping indexes or not) the store in `dir`. An
+    /// existing store keeps the choice it was created with.
+    pub fn open_with(
+        dir: &Path,
+        params: &ChainParams,
+        indexes: Indexes,
+    ) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.display().to_string(),
             source,
@@ -509,7 +547,13 @@ impl Store {
             })?;
         let written = Arc::new(AtomicU64::new(0));
         let backend = CountingFile::new(file, written.clone())?;
-        Store::with_backend(backend, params, path.display().to_string(), written)
+        Store::with_backend_indexes(
+            backend,
+            params,
+            path.display().to_string(),
+            written,
+            indexes,
+        )
     }
 
     /// Opens an existing store, taking the genesis it was made with.
@@ -543,23 +587,42 @@ impl Store {
         path: String,
         written: Arc<AtomicU64>,
     ) -> Result<Store, StoreError> {
+        Store::with_backend_indexes(backend, params, path, written, Indexes::Keep)
+    }
+
+    /// [`Store::with_backend`], choosing the indexes of a new store.
+    pub fn with_backend_indexes(
+        backend: impl StorageBackend,
+        params: &ChainParams,
+        path: String,
+        written: Arc<AtomicU64>,
+        indexes: Indexes,
+    ) -> Result<Store, StoreError> {
         backend::discard_torn_creation(&backend).map_err(|source| StoreError::Io {
             path: path.clone(),
             source,
         })?;
         let db = Database::builder().create_with_backend(backend)?;
-        let store = Store {
+        let mut store = Store {
             db,
             params: params.clone(),
             path,
             written,
             last_block_bytes: AtomicU64::new(0),
+            indexed: indexes == Indexes::Keep,
         };
-        store.init()?;
+        store.indexed = store.init(indexes)?;
         Ok(store)
     }
 
-    fn init(&self) -> Result<(), StoreError> {
+    /// Whether this store keeps the transaction, account and record indexes.
+    pub fn indexed(&self) -> bool {
+        self.indexed
+    }
+
+    /// Creates the store's tables and genesis state if new, checks the chain
+    /// and schema if not; returns whether it keeps indexes.
+    fn init(&self, indexes: Indexes) -> Result<bool, StoreError> {
         let w = self.db.begin_write()?;
         {
             let mut meta = w.open_table(META)?;
@@ -590,11 +653,17 @@ impl Store {
                             found: schema,
                         });
                     }
+                    // Stores from before the choice existed kept indexes.
+                    let indexed = meta
+                        .get("indexes")?
+                        .map(|v| v.value() != [0u8])
+                        .unwrap_or(true);
                     drop(meta);
                     w.abort()?;
-                    return Ok(());
+                    return Ok(indexed);
                 }
                 None => {
+                    meta.insert("indexes", [(indexes == Indexes::Keep) as u8].as_slice())?;
                     meta.insert("schema", SCHEMA_VERSION.to_le_bytes().as_slice())?;
                     meta.insert("chain_id", self.params.chain_id().0.as_slice())?;
                     meta.insert("genesis", encode(self.params.genesis()).as_slice())?;
@@ -614,7 +683,7 @@ impl Store {
             w.open_table(SIGNED)?;
         }
         w.commit()?;
-        Ok(())
+        Ok(indexes == Indexes::Keep)
     }
 
     /// The chain's parameters.
@@ -632,6 +701,7 @@ impl Store {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(STATE)?;
         Ok(Snapshot {
+            indexed: self.indexed,
             txn,
             state: TableState(table),
             params: self.params.clone(),
@@ -912,7 +982,9 @@ impl Store {
                 Block::from_bytes(b.value(), BLOCK_LIMIT)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?
             };
-            self.unindex(w, &block)?;
+            if self.indexed {
+                self.unindex(w, &block)?;
+            }
             w.open_table(CANON)?.remove(tip.height)?;
             w.open_table(SIDE)?
                 .insert(side_key(tip.height, &tip.hash).as_slice(), ())?;
@@ -962,7 +1034,9 @@ impl Store {
                 blocks.remove(&bh)?;
             }
         }
-        self.index(w, block)?;
+        if self.indexed {
+            self.index(w, block)?;
+        }
         Ok(())
     }
 
