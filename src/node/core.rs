@@ -3,7 +3,7 @@
 //! tick); actions go out (send, close, ban, dial). No socket and no clock
 //! here: the runtime (`node::run`) does the I/O and passes the time in.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -168,26 +168,47 @@ struct Sync {
     last_log_height: u64,
 }
 
-/// A bounded set of recently seen ids (for relay without echo storms).
-#[derive(Debug, Default)]
+/// How many recently seen ids are remembered (a power of two, as heapless's
+/// index set requires).
+pub const RECENT_IDS: usize = 8192;
+
+/// Recently seen transaction and block ids, for relaying without echo storms:
+/// a fixed-capacity set (heapless — the bound is the point), the oldest
+/// forgotten first. It is only the first guard: the mempool and the store
+/// refuse duplicates themselves, so forgetting an old id costs at most one
+/// extra relay.
 struct Recent {
-    set: std::collections::HashSet<Hash>,
-    order: VecDeque<Hash>,
+    set: heapless::index_set::FnvIndexSet<Hash, RECENT_IDS>,
+    order: heapless::Deque<Hash, RECENT_IDS>,
+}
+
+impl std::fmt::Debug for Recent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recent({})", self.order.len())
+    }
 }
 
 impl Recent {
-    const CAP: usize = 100_000;
+    fn new() -> Box<Recent> {
+        Box::new(Recent {
+            set: heapless::index_set::FnvIndexSet::new(),
+            order: heapless::Deque::new(),
+        })
+    }
+
     /// True if new.
     fn insert(&mut self, h: Hash) -> bool {
-        if !self.set.insert(h) {
+        if self.set.contains(&h) {
             return false;
         }
-        self.order.push_back(h);
-        if self.order.len() > Self::CAP {
+        if self.order.is_full() {
             if let Some(old) = self.order.pop_front() {
                 self.set.remove(&old);
             }
         }
+        // Both have room now: the deque and the set hold the same ids.
+        let _ = self.order.push_back(h);
+        let _ = self.set.insert(h);
         true
     }
 }
@@ -208,7 +229,7 @@ pub struct Core {
     known_peers: BTreeSet<String>,
     sync: Option<Sync>,
     next_id: u32,
-    seen: Recent,
+    seen: Box<Recent>,
 }
 
 impl std::fmt::Debug for Core {
@@ -263,7 +284,7 @@ impl Core {
             known_peers: BTreeSet::new(),
             sync: None,
             next_id: 1,
-            seen: Recent::default(),
+            seen: Recent::new(),
         }
     }
 
@@ -1225,4 +1246,24 @@ fn stall_after_record() -> bool {
     *STALL.get_or_init(|| {
         std::env::var_os("GOODWILL_TEST_STALL_AFTER_RECORD").is_some_and(|v| v == "1")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_ids_forget_the_oldest_first() {
+        let mut r = Recent::new();
+        let id = |i: u64| Hash::of(&[&i.to_le_bytes()]);
+        for i in 0..(RECENT_IDS as u64 + 10) {
+            assert!(r.insert(id(i)), "{i} is new");
+        }
+        // The last RECENT_IDS are remembered, the first ten forgotten.
+        assert!(!r.insert(id(RECENT_IDS as u64 + 9)));
+        assert!(!r.insert(id(10)));
+        assert!(r.insert(id(0)));
+        assert_eq!(r.order.len(), RECENT_IDS);
+        assert_eq!(r.set.len(), RECENT_IDS);
+    }
 }
