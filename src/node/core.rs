@@ -170,7 +170,7 @@ struct Sync {
 
 /// How many recently seen ids are remembered (a power of two, as heapless's
 /// index set requires).
-pub const RECENT_IDS: usize = 8192;
+pub const RECENT_IDS: usize = 2048;
 
 /// Recently seen transaction and block ids, for relaying without echo storms:
 /// a fixed-capacity set (heapless — the bound is the point), the oldest
