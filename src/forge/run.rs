@@ -124,6 +124,12 @@ impl ForgeShared {
             .unwrap_or(0)
             .saturating_sub(fig.start_cpu_ns);
         if let Some(sw) = crate::os::voluntary_switches() {
+            // The count sums the live threads: it drops when one ends (smol's
+            // blocking pool lets idle threads go). Start the window again
+            // then, rather than count backwards.
+            if fig.switches.back().is_some_and(|(_, last)| sw < *last) {
+                fig.switches.clear();
+            }
             fig.switches.push_back((now_ms, sw));
             while fig
                 .switches

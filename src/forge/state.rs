@@ -81,6 +81,21 @@ pub fn clock_trust(
     Ok(())
 }
 
+/// Whether the LEDs show the clock as trusted. They show one fault at a
+/// time: with no main node connected, the clock has nothing to be compared
+/// with, and the fault to show is "no main node" (red slow blink), not an
+/// untrusted clock (red fast blink) — unless the kernel's own report
+/// already distrusts it.
+pub fn clock_trusted_for_leds(
+    check: ClockCheck,
+    kernel_synced: Option<bool>,
+    clock: &Result<(), String>,
+    mains: usize,
+    slot_ms: u64,
+) -> bool {
+    clock.is_ok() || (mains == 0 && clock_trust(check, kernel_synced, &[0], slot_ms).is_ok())
+}
+
 /// The median of `v` (the lower middle for an even count), or None.
 pub fn median(v: &[i64]) -> Option<i64> {
     if v.is_empty() {
@@ -223,6 +238,29 @@ mod tests {
         ] {
             assert_eq!(ClockCheck::parse(c.name()).unwrap(), c);
         }
+    }
+
+    #[test]
+    fn with_no_main_node_the_leds_show_that_rather_than_the_clock() {
+        let slot = 2_000;
+        let check = |c, k, mains| {
+            let offsets = vec![0; mains];
+            let clock = clock_trust(c, k, &offsets, slot);
+            clock_trusted_for_leds(c, k, &clock, mains, slot)
+        };
+        assert!(check(ClockCheck::Peers, None, 0));
+        assert!(check(ClockCheck::KernelAndPeers, Some(true), 0));
+        assert!(!check(ClockCheck::KernelAndPeers, Some(false), 0));
+        assert!(!check(ClockCheck::KernelAndPeers, None, 0));
+        assert!(!check(ClockCheck::KernelAndPeers, Some(false), 1));
+        let far = clock_trust(ClockCheck::Peers, None, &[9_000], slot);
+        assert!(!clock_trusted_for_leds(
+            ClockCheck::Peers,
+            None,
+            &far,
+            1,
+            slot
+        ));
     }
 
     #[test]

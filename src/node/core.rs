@@ -1130,7 +1130,13 @@ impl Core {
             weight > 0,
             &f.stats,
             mains,
-            clock.is_ok(),
+            fstate::clock_trusted_for_leds(
+                f.clock_check,
+                f.kernel_synced,
+                &clock,
+                mains,
+                self.params.genesis().slot_ms,
+            ),
             f.storage_error,
         );
         Ok(Some(ApplianceView {

@@ -535,7 +535,7 @@ async fn serve_on(
                 shutdown.await;
                 End::Shutdown
             },
-            async { End::Core(done_rx.recv().await.unwrap_or(Ok(()))) },
+            async { End::Core(done_rx.recv().await.unwrap_or_else(|_| core_panicked())) },
         ),
     )
     .await;
@@ -545,13 +545,19 @@ async fn serve_on(
         End::Shutdown => {
             log("shutting down: finishing the current write, closing the store");
             let _ = events_tx.send(Event::Shutdown).await;
-            done_rx.recv().await.unwrap_or(Ok(()))
+            done_rx.recv().await.unwrap_or_else(|_| core_panicked())
         }
         End::Core(r) => r,
     };
     let _ = core_thread.join();
     drop(shared);
     result
+}
+
+/// How `serve` ends when the core thread ended without a word: it panicked
+/// (not a clean stop: `goodwill forge` must not exit 0 for it).
+fn core_panicked() -> Result<(), NodeError> {
+    Err(Fatal("the core thread panicked".into()).into())
 }
 
 /// Starts the appliance's tasks: the slot timer, the kernel clock poll, the

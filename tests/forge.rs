@@ -1,0 +1,1133 @@
+//! The forging appliance (`goodwill forge`) on loopback, with its main node.
+//!
+//! In process (`node::spawn` with `NodeConfig::forge`, recording LED pins,
+//! an injected kernel clock status): the appliance forges and its main node
+//! agrees; a transaction sent to the main node lands in a block the
+//! appliance forged; cut off from its main node it stops forging, shows it
+//! on its LEDs, reconnects when the node returns and catches up; with an
+//! untrusted clock it never forges; a second session with its key stops it.
+//!
+//! As real processes (`CARGO_BIN_EXE_goodwill`): `goodwill status` and
+//! `goodwill forgers` show the appliance; SIGTERM stops it with status 0;
+//! killed between recording a slot and signing it, a restarted forger never
+//! signs that slot; a key with no signing record on a chain that has blocks
+//! is refused (status 2) unless `--i-know-this-key-is-new`.
+//!
+//! Every genesis starts now with 300 ms slots, so blocks come quickly and the
+//! slot timer, the clock check and "not early" run on the real clock. Every
+//! wait is a bounded poll; every child process is killed if a test fails.
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use futures_lite::future;
+use goodwill::block::Block;
+use goodwill::board::Board;
+use goodwill::client::{Client, ClientError};
+use goodwill::codec::Bytes;
+use goodwill::crypto::{Keypair, PublicKey};
+use goodwill::forge::state::ClockCheck;
+use goodwill::forge::ForgeConfig;
+use goodwill::genesis::{Balance, ChainParams, Genesis, Limits, COIN};
+use goodwill::led::{self, ActiveLow, AnyPin, ApplianceState, LedDriver, RecordingPin};
+use goodwill::node::{spawn, NodeConfig, NodeError, NodeLimits, RunningNode};
+use goodwill::state::StateReadExt;
+use goodwill::store::Store;
+use goodwill::testkit;
+use goodwill::tx::{SignedTransaction, Transaction, TxKind};
+use goodwill::wire::{Answer, ApplianceStatus, ErrorCode, NodeStatus, Query, Role, TipInfo};
+
+/// The slot length of every test chain.
+const SLOT_MS: u64 = 300;
+/// Slots per epoch.
+const EPOCH_SLOTS: u64 = 10;
+/// How long any one condition may take to become true.
+const WAIT_MS: u64 = 15_000;
+const POLL: Duration = Duration::from_millis(20);
+
+fn now_ms() -> u64 {
+    goodwill::os::now_ms()
+}
+
+/// Runs `f` to completion, or panics after `ms` milliseconds.
+fn within<T>(ms: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
+    smol::block_on(future::or(async { Some(f.await) }, async {
+        smol::Timer::after(Duration::from_millis(ms)).await;
+        None
+    }))
+    .unwrap_or_else(|| panic!("{what}: no answer in {ms} ms"))
+}
+
+/// Polls `f` every 20 ms until it gives `Some`, for at most `ms` ms.
+fn wait_for<T>(ms: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = now_ms() + ms;
+    let max_polls = ms / POLL.as_millis() as u64 + 1;
+    for _ in 0..max_polls {
+        if let Some(v) = f() {
+            return v;
+        }
+        if now_ms() > deadline {
+            break;
+        }
+        std::thread::sleep(POLL);
+    }
+    f().unwrap_or_else(|| panic!("{what}: not true after {ms} ms"))
+}
+
+/// The forging key of the appliance under test.
+fn forger_key() -> Keypair {
+    testkit::key(11, 0)
+}
+
+/// A second bootstrap forger, driven by the test itself.
+fn other_forger() -> Keypair {
+    testkit::key(11, 1)
+}
+
+/// A funded user.
+fn user() -> Keypair {
+    testkit::key(12, 0)
+}
+
+/// A chain starting now: `forgers` take turns, the user holds 1,000 coins.
+fn chain(forgers: &[&Keypair]) -> ChainParams {
+    ChainParams::new(Genesis {
+        chain_name: "forge-tests".into(),
+        start_ms: now_ms(),
+        slot_ms: SLOT_MS,
+        epoch_slots: EPOCH_SLOTS,
+        block_reward: COIN,
+        min_fee: 10,
+        finality_depth: 8,
+        bootstrap_forgers: forgers.iter().map(|k| k.public()).collect(),
+        limits: Limits::default(),
+        balances: vec![Balance {
+            address: user().public(),
+            amount: 1_000 * COIN,
+        }],
+        associations: vec![],
+    })
+    .expect("a valid genesis")
+}
+
+fn transfer(params: &ChainParams, from: &Keypair, nonce: u64, to: PublicKey) -> SignedTransaction {
+    Transaction {
+        chain_id: params.chain_id(),
+        sender: from.public(),
+        nonce,
+        fee: params.genesis().min_fee,
+        kind: TxKind::Transfer {
+            to,
+            amount: 7 * COIN,
+        },
+        memo: Bytes::empty(),
+    }
+    .sign(from)
+}
+
+/// Starts a main node on `listen`; a port just released may take a moment
+/// to bind again, so that is retried (bounded).
+fn start_main(params: &ChainParams, dir: &Path, listen: SocketAddr) -> RunningNode {
+    let config = NodeConfig {
+        data: dir.to_path_buf(),
+        params: params.clone(),
+        listen,
+        advertise: None,
+        peers: vec![],
+        key: testkit::key(7, 1),
+        limits: NodeLimits::default(),
+        forge: None,
+    };
+    for _ in 0..50 {
+        match spawn(config.clone()) {
+            Ok(n) => return n,
+            Err(NodeError::Listen { source, .. })
+                if source.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("the main node does not start: {e}"),
+        }
+    }
+    panic!("{listen} stayed in use for 5 s");
+}
+
+/// The appliance's three LEDs, as recording pins.
+#[derive(Clone)]
+struct Pins {
+    green: RecordingPin,
+    amber: RecordingPin,
+    red: RecordingPin,
+}
+
+/// Starts an appliance with `key`, following the main node at `main`.
+fn start_forger(
+    params: &ChainParams,
+    dir: &Path,
+    main: SocketAddr,
+    key: &Keypair,
+    clock_check: ClockCheck,
+    kernel_clock: Option<Option<bool>>,
+) -> (RunningNode, Pins) {
+    let pins = Pins {
+        green: RecordingPin::new(),
+        amber: RecordingPin::new(),
+        red: RecordingPin::new(),
+    };
+    let driver = LedDriver::new(
+        AnyPin::from(pins.green.clone()),
+        AnyPin::from(pins.amber.clone()),
+        AnyPin::from(pins.red.clone()),
+        ActiveLow::default(),
+    );
+    let node = spawn(NodeConfig {
+        data: dir.to_path_buf(),
+        params: params.clone(),
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        advertise: None,
+        peers: vec![main.to_string()],
+        key: key.clone(),
+        limits: NodeLimits::default(),
+        forge: Some(ForgeConfig {
+            clock_check,
+            board: Board::none(),
+            metrics_listen: None,
+            report_every_slots: 2,
+            leds: Some(Arc::new(Mutex::new(driver))),
+            kernel_clock,
+        }),
+    })
+    .expect("the appliance starts");
+    (node, pins)
+}
+
+fn connect(addr: SocketAddr) -> Client {
+    within(WAIT_MS, "connect", Client::connect(&addr.to_string())).expect("connect")
+}
+
+fn tip(c: &mut Client) -> TipInfo {
+    within(WAIT_MS, "tip", c.tip()).expect("tip")
+}
+
+fn status(c: &mut Client) -> NodeStatus {
+    within(WAIT_MS, "status", c.status()).expect("status")
+}
+
+fn block_at(c: &mut Client, height: u64) -> Option<Block> {
+    within(WAIT_MS, "block", c.block_at(height)).expect("block query")
+}
+
+/// The appliance's figures (None before its first refresh).
+fn appliance(c: &mut Client) -> Option<ApplianceStatus> {
+    match within(WAIT_MS, "appliance", c.query(Query::Appliance)) {
+        Ok(Answer::Appliance(a)) => Some(*a),
+        Err(ClientError::Node(_)) => None,
+        other => panic!("Query::Appliance: {other:?}"),
+    }
+}
+
+/// Waits until the appliance's figures satisfy `ok`.
+fn wait_appliance(
+    c: &mut Client,
+    ms: u64,
+    what: &str,
+    ok: impl Fn(&ApplianceStatus) -> bool,
+) -> ApplianceStatus {
+    let mut last = None;
+    let found = {
+        let deadline = now_ms() + ms;
+        let mut found = None;
+        for _ in 0..ms / POLL.as_millis() as u64 + 1 {
+            if let Some(a) = appliance(c) {
+                if ok(&a) {
+                    found = Some(a);
+                    break;
+                }
+                last = Some(a);
+            }
+            if now_ms() > deadline {
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
+        found
+    };
+    found.unwrap_or_else(|| panic!("{what}: not true after {ms} ms; last figures: {last:#?}"))
+}
+
+/// Checks every block from height 1 to `height` on `c`: signed by `by`
+/// (when given), slots rising. Returns them.
+fn blocks(c: &mut Client, height: u64) -> Vec<Block> {
+    let mut out: Vec<Block> = Vec::new();
+    for h in 1..=height {
+        let b = block_at(c, h).unwrap_or_else(|| panic!("no block at height {h}"));
+        assert!(b.header.verify().is_ok(), "block {h}: bad signature");
+        if let Some(p) = out.last() {
+            assert!(b.header.header.slot > p.header.header.slot);
+            assert_eq!(b.header.header.parent, p.hash());
+        }
+        out.push(b);
+    }
+    out
+}
+
+#[test]
+fn the_appliance_forges_for_its_main_node_and_includes_a_transfer() {
+    let f = forger_key();
+    let params = chain(&[&f]);
+    let (dm, df) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let main = start_main(&params, dm.path(), "127.0.0.1:0".parse().unwrap());
+    let mut mprobe = connect(main.addr);
+    let (forger, pins) = start_forger(&params, df.path(), main.addr, &f, ClockCheck::Peers, None);
+    let mut fprobe = connect(forger.addr);
+    assert_eq!(status(&mut fprobe).role, Role::Forger);
+
+    // The appliance forges; its main node takes every block, and both
+    // report the same tip.
+    wait_for(WAIT_MS, "the main node reaches height 3", || {
+        (tip(&mut mprobe).height >= 3).then_some(())
+    });
+    let (t, a) = wait_for(WAIT_MS, "the appliance and its main node agree", || {
+        let t = tip(&mut mprobe);
+        let s = status(&mut fprobe);
+        let a = appliance(&mut fprobe)?;
+        (s.tip == t && a.tip == t).then_some((t, a))
+    });
+    for (h, b) in blocks(&mut mprobe, t.height).iter().enumerate() {
+        assert_eq!(b.header.header.forger, f.public(), "block {}", h + 1);
+        let theirs = block_at(&mut fprobe, h as u64 + 1).expect("the forger has it");
+        assert_eq!(theirs.hash(), b.hash());
+    }
+    assert!(a.synced && a.main_nodes == 1, "{a:#?}");
+    assert!(a.clock_trusted && a.clock_problem.is_none(), "{a:#?}");
+    assert_eq!(a.clock_check, "peers");
+    assert_eq!(a.key, f.public());
+    assert!(a.forged_total >= t.height, "{a:#?}");
+    assert_eq!(a.last_signed_slot, Some(t.slot));
+
+    // A transfer sent to the main node is relayed to the appliance, which
+    // puts it in a block it forges.
+    let to = testkit::key(13, 0).public();
+    let tx = transfer(&params, &user(), 0, to);
+    let id = tx.id();
+    let verdict = within(WAIT_MS, "submit", mprobe.submit(tx)).expect("submit");
+    assert_eq!(verdict, goodwill::wire::TxVerdict::Accepted);
+    let proof = wait_for(WAIT_MS, "the transfer is on chain", || {
+        within(WAIT_MS, "tx", mprobe.tx(id)).expect("tx query")
+    });
+    let h = &proof.header;
+    assert_eq!(h.header.forger, f.public());
+    assert!(h.verify().is_ok());
+    assert!(goodwill::merkle::verify(
+        &h.header.tx_root,
+        &id,
+        &proof.proof
+    ));
+    let on_main = block_at(&mut mprobe, h.header.height).expect("the block");
+    assert_eq!(on_main.hash(), h.header.hash());
+    let balance = within(WAIT_MS, "account", mprobe.account(to))
+        .expect("account")
+        .balance;
+    assert_eq!(balance, 7 * COIN);
+
+    // Synced and forging: green beats (100 ms every 2 s), red is off.
+    wait_appliance(&mut fprobe, WAIT_MS, "green heartbeat, red off", |a| {
+        a.leds.starts_with("green:heartbeat") && a.leds.ends_with("red:off")
+    });
+    wait_for(WAIT_MS, "the green LED beats", || {
+        let g = pins.green.levels();
+        (g.contains(&true) && g.iter().filter(|l| !**l).count() >= 2).then_some(())
+    });
+    assert_ne!(pins.red.level(), Some(true), "red is lit while healthy");
+
+    forger.stop().expect("the appliance stops cleanly");
+    main.stop().expect("the main node stops cleanly");
+}
+
+/// Samples `pin` every 5 ms for `ms` ms: (time, level) at each change,
+/// with the time of the sample before it (the change happened in between).
+fn edges(pin: &RecordingPin, ms: u64) -> Vec<(u64, u64, bool)> {
+    let mut out = Vec::new();
+    let start = now_ms();
+    let mut prev_t = start;
+    let mut prev = pin.level();
+    for _ in 0..ms / 5 + 1 {
+        if now_ms() > start + ms {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        let t = now_ms();
+        let l = pin.level();
+        if l != prev {
+            out.push((prev_t, t, l == Some(true)));
+        }
+        prev = l;
+        prev_t = t;
+    }
+    out
+}
+
+/// Imports `count` blocks forged by `key` (in slots it leads, up to now)
+/// straight into the store in `dir`. Returns the new tip.
+fn forge_into_store(params: &ChainParams, dir: &Path, key: &Keypair, count: usize) -> TipInfo {
+    let store = Store::open(dir, params).expect("open the main node's store");
+    let now_slot = params.slot_at(now_ms());
+    for _ in 0..count {
+        let snap = store.snapshot().expect("snapshot");
+        let tip = snap.tip().expect("tip");
+        let slot = (tip.slot + 1..=now_slot)
+            .find(|s| {
+                goodwill::schedule::leads(params, &snap, &tip, *s, &key.public()).expect("leads")
+            })
+            .expect("a slot the other forger leads");
+        let block = goodwill::ledger::prepare_block(params, &snap, &key.public(), slot, vec![])
+            .expect("a block")
+            .sign(key);
+        drop(snap);
+        store.import_block(&block).expect("import");
+    }
+    let t = store.tip().expect("tip");
+    TipInfo {
+        height: t.height,
+        hash: t.hash,
+        slot: t.slot,
+    }
+}
+
+#[test]
+fn cut_off_from_its_main_node_the_appliance_blinks_red_then_reconnects_and_catches_up() {
+    let (f, g) = (forger_key(), other_forger());
+    let params = chain(&[&f, &g]);
+    let (dm, df) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let main = start_main(&params, dm.path(), "127.0.0.1:0".parse().unwrap());
+    let main_addr = main.addr;
+    let (forger, pins) = start_forger(&params, df.path(), main_addr, &f, ClockCheck::Peers, None);
+    let mut fprobe = connect(forger.addr);
+    {
+        let mut mprobe = connect(main_addr);
+        wait_for(WAIT_MS, "the main node reaches height 2", || {
+            (tip(&mut mprobe).height >= 2).then_some(())
+        });
+    }
+
+    // The main node goes away: no main node, not synced, nothing forged.
+    main.stop().expect("the main node stops cleanly");
+    let cut = wait_appliance(&mut fprobe, WAIT_MS, "no main node", |a| {
+        a.main_nodes == 0 && !a.synced
+    });
+    let forged_before = cut.forged_total;
+    assert!(forged_before >= 2, "{cut:#?}");
+    assert_eq!(cut.clock_offset_ms, None);
+    // Red blinks slowly ("no main node"), green stops beating, amber rests
+    // (no weight; the last forged flash is over within a second).
+    let expected = ApplianceState {
+        synced: false,
+        holds_weight_this_epoch: false,
+        last_forged_ms: None,
+        main_nodes_connected: 0,
+        clock_trusted: true,
+        storage_error: false,
+    };
+    let a = wait_appliance(&mut fprobe, WAIT_MS, "the LEDs say: no main node", |a| {
+        a.leds == led::describe(&expected, 0)
+    });
+    assert_eq!(a.leds, "green:off amber:off red:slow(no main node)");
+    let green_writes = pins.green.writes();
+    assert_eq!(pins.green.level(), Some(false), "green is off");
+    let red = edges(&pins.red, 2_300);
+    // 1 Hz, half on: a change every 500 ms, on the second and half second.
+    assert!(
+        (3..=6).contains(&red.len()),
+        "red changed {} times in 2.3 s (1 Hz blink: 4 or 5): {red:?}",
+        red.len()
+    );
+    for &(before, at, lit) in &red {
+        // The LED task changes a pin at the pattern's boundary or a little
+        // after (its timer): the last boundary before the change was seen
+        // must be at most 150 ms before the sample that missed it, and the
+        // pattern must turn the way the pin did there.
+        let boundary = at - at % (led::SLOW_BLINK_PERIOD_MS / 2);
+        assert!(
+            boundary + 150 >= before
+                && led::pattern(&expected, boundary).red == lit
+                && led::pattern(&expected, boundary - 1).red != lit,
+            "red turned {} between {before} and {at}, where the 1 Hz pattern does not: {red:?}",
+            if lit { "on" } else { "off" },
+        );
+    }
+    assert_eq!(
+        pins.green.writes(),
+        green_writes,
+        "green changed while cut off"
+    );
+    // It kept its state: its chain and its counts, and forged nothing.
+    let a = appliance(&mut fprobe).expect("figures");
+    assert_eq!(a.forged_total, forged_before, "forged with no main node");
+    assert_eq!(a.main_nodes, 0);
+    assert!(cut.tip.height >= 2, "{cut:#?}");
+    assert_eq!(a.tip, cut.tip);
+    assert_eq!(a.last_signed_slot, cut.last_signed_slot);
+
+    // While it is away, the other bootstrap forger adds two blocks (straight
+    // into the main node's store); then the node comes back on the same data
+    // directory and address.
+    let target = forge_into_store(&params, dm.path(), &g, 2);
+    let main = start_main(&params, dm.path(), main_addr);
+    let mut mprobe = connect(main_addr);
+    let back = block_at(&mut mprobe, target.height).expect("the other forger's block");
+    assert_eq!(back.hash(), target.hash, "the main node kept its chain");
+    // The appliance reconnects (backoff 1 s doubling, with jitter), catches
+    // up with the other forger's blocks, and forges on top of them.
+    wait_appliance(&mut fprobe, 20_000, "reconnected and caught up", |a| {
+        a.main_nodes == 1 && a.synced && a.tip.height >= target.height
+    });
+    let t = wait_for(WAIT_MS, "the appliance forges again", || {
+        let t = tip(&mut mprobe);
+        (t.height >= target.height + 2).then_some(t)
+    });
+    let chain = blocks(&mut mprobe, t.height);
+    let by = |b: &Block| b.header.header.forger;
+    assert_eq!(by(&chain[target.height as usize - 1]), g.public());
+    assert!(chain[target.height as usize..]
+        .iter()
+        .all(|b| by(b) == f.public()));
+    let caught_up = block_at(&mut fprobe, target.height).expect("the other forger's block");
+    assert_eq!(caught_up.hash(), target.hash);
+    let a = wait_appliance(&mut fprobe, WAIT_MS, "forged again, red off", |a| {
+        a.forged_total > forged_before && a.leds.ends_with("red:off")
+    });
+    assert!(a.clock_trusted, "{a:#?}");
+
+    forger.stop().expect("the appliance stops cleanly");
+    main.stop().expect("the main node stops cleanly");
+}
+
+#[test]
+fn with_an_untrusted_clock_the_appliance_never_forges_and_with_a_trusted_one_it_does() {
+    let f = forger_key();
+    let params = chain(&[&f]);
+    let (dm, df) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let main = start_main(&params, dm.path(), "127.0.0.1:0".parse().unwrap());
+    let mut mprobe = connect(main.addr);
+
+    // The kernel says the clock is not synchronised: the appliance leads
+    // every slot and forges none.
+    let (forger, _pins) = start_forger(
+        &params,
+        df.path(),
+        main.addr,
+        &f,
+        ClockCheck::KernelAndPeers,
+        Some(Some(false)),
+    );
+    let mut fprobe = connect(forger.addr);
+    wait_appliance(&mut fprobe, WAIT_MS, "connected and synced", |a| {
+        a.main_nodes == 1 && a.synced
+    });
+    // It leads every slot: four missed in one epoch (of ten slots).
+    let a = wait_appliance(&mut fprobe, WAIT_MS, "four led slots missed", |a| {
+        a.missed_epoch >= 4
+    });
+    assert_eq!(a.forged_total, 0, "{a:#?}");
+    assert_eq!(a.last_signed_slot, None);
+    assert!(!a.clock_trusted);
+    assert_eq!(a.clock_check, "kernel+peers");
+    let problem = a.clock_problem.clone().expect("a reason");
+    assert!(problem.contains("kernel"), "{problem}");
+    let miss = a.last_miss.clone().expect("a miss");
+    assert!(miss.contains("clock"), "{miss}");
+    assert_eq!(
+        a.leds,
+        "green:heartbeat amber:off red:fast(clock untrusted)"
+    );
+    assert_eq!(tip(&mut mprobe).height, 0, "a block was forged");
+    forger.stop().expect("the appliance stops cleanly");
+
+    // The same appliance, the kernel now synchronised: it forges.
+    let (forger, _pins) = start_forger(
+        &params,
+        df.path(),
+        main.addr,
+        &f,
+        ClockCheck::KernelAndPeers,
+        Some(Some(true)),
+    );
+    let mut fprobe = connect(forger.addr);
+    wait_for(WAIT_MS, "the main node reaches height 2", || {
+        (tip(&mut mprobe).height >= 2).then_some(())
+    });
+    let a = wait_appliance(&mut fprobe, WAIT_MS, "forging", |a| a.forged_total >= 2);
+    assert!(a.clock_trusted && a.clock_problem.is_none(), "{a:#?}");
+    forger.stop().expect("the appliance stops cleanly");
+    main.stop().expect("the main node stops cleanly");
+}
+
+#[test]
+fn a_second_session_with_the_appliances_key_stops_it_as_a_doppelganger() {
+    let f = forger_key();
+    let params = chain(&[&f]);
+    let (dm, df) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let main = start_main(&params, dm.path(), "127.0.0.1:0".parse().unwrap());
+    let mut mprobe = connect(main.addr);
+    let (forger, _pins) = start_forger(&params, df.path(), main.addr, &f, ClockCheck::Peers, None);
+    let forger_addr = forger.addr;
+    wait_for(WAIT_MS, "the appliance forges", || {
+        (tip(&mut mprobe).height >= 1).then_some(())
+    });
+
+    // Another session with the same key, as a forger.
+    let mut twin = within(
+        WAIT_MS,
+        "the twin's handshake",
+        Client::connect_as(
+            &main.addr.to_string(),
+            &f,
+            Role::Forger,
+            params.chain_id(),
+            None,
+        ),
+    )
+    .expect("the twin connects");
+    match within(WAIT_MS, "the main node's verdict", twin.next_event()) {
+        Err(ClientError::Closed { code, .. }) => assert_eq!(code, ErrorCode::Doppelganger),
+        other => panic!("the twin: expected a doppelganger error, got {other:?}"),
+    }
+    // The appliance stops on its own: its status port closes...
+    wait_for(WAIT_MS, "the appliance stops", || {
+        let r = smol::block_on(future::or(
+            async { Client::connect(&forger_addr.to_string()).await.is_err() },
+            async {
+                smol::Timer::after(Duration::from_millis(1_000)).await;
+                false
+            },
+        ));
+        r.then_some(())
+    });
+    // ... and it ended with the doppelganger error (exit status 3 in `goodwill forge`).
+    match forger.stop() {
+        Err(NodeError::Doppelganger(text)) => {
+            assert!(text.contains(&f.public().to_string()), "{text}")
+        }
+        other => panic!("expected the appliance to stop as a doppelganger, got {other:?}"),
+    }
+    // Nothing is forged after that.
+    let t = tip(&mut mprobe);
+    std::thread::sleep(Duration::from_millis(3 * SLOT_MS));
+    assert_eq!(tip(&mut mprobe), t, "forged after the doppelganger stop");
+    main.stop().expect("the main node stops cleanly");
+}
+
+// ---------------------------------------------------------------------------
+// Real processes.
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
+/// Child processes of one test: killed (and their logs shown, if the test
+/// failed) when it ends.
+struct Procs {
+    dir: PathBuf,
+    children: Vec<(String, Child)>,
+    /// Each child's stderr, line by line (also written to `<dir>/<name>.log`).
+    lines: Vec<mpsc::Receiver<String>>,
+}
+
+impl Procs {
+    fn new(dir: &Path) -> Procs {
+        Procs {
+            dir: dir.to_path_buf(),
+            children: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Starts `goodwill args…`; returns its index.
+    fn start(&mut self, name: &str, args: &[&str], env: &[(&str, &str)]) -> usize {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_goodwill"));
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start goodwill {args:?}: {e}"));
+        let stderr = child.stderr.take().expect("piped");
+        let log_path = self.dir.join(format!("{name}.log"));
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path)
+                .ok();
+            // Ends at EOF: when the child exits or is killed.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(l) = &mut log {
+                    let _ = writeln!(l, "{line}");
+                }
+                let _ = tx.send(line);
+            }
+        });
+        self.children.push((name.to_string(), child));
+        self.lines.push(rx);
+        self.children.len() - 1
+    }
+
+    fn pid(&self, i: usize) -> u32 {
+        self.children[i].1.id()
+    }
+
+    /// Waits for the child to exit, for at most `ms` ms.
+    fn wait_exit(&mut self, i: usize, ms: u64) -> Option<ExitStatus> {
+        let deadline = now_ms() + ms;
+        for _ in 0..ms / POLL.as_millis() as u64 + 1 {
+            if let Some(s) = self.children[i].1.try_wait().expect("try_wait") {
+                return Some(s);
+            }
+            if now_ms() > deadline {
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
+        self.children[i].1.try_wait().expect("try_wait")
+    }
+
+    /// Sends SIGTERM; returns the exit status and how long it took (ms).
+    fn terminate(&mut self, i: usize, ms: u64) -> (ExitStatus, u64) {
+        let started = now_ms();
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.pid(i).to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -TERM {}", self.pid(i));
+        let name = self.children[i].0.clone();
+        let status = self
+            .wait_exit(i, ms)
+            .unwrap_or_else(|| panic!("{name} did not exit within {ms} ms of SIGTERM"));
+        (status, now_ms() - started)
+    }
+
+    /// SIGKILL, then reap.
+    fn kill(&mut self, i: usize) {
+        let c = &mut self.children[i].1;
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
+    /// Reads the child's stderr until a line satisfies `f`.
+    fn wait_line<T>(&mut self, i: usize, ms: u64, f: impl Fn(&str) -> Option<T>) -> T {
+        let deadline = now_ms() + ms;
+        let mut seen = Vec::new();
+        for _ in 0..10_000 {
+            let left = deadline.saturating_sub(now_ms());
+            match self.lines[i].recv_timeout(Duration::from_millis(left.max(1))) {
+                Ok(line) => {
+                    if let Some(v) = f(&line) {
+                        return v;
+                    }
+                    seen.push(line);
+                }
+                Err(_) => break,
+            }
+            if now_ms() > deadline {
+                break;
+            }
+        }
+        panic!(
+            "{}: the line looked for did not come in {ms} ms; stderr: {seen:#?}",
+            self.children[i].0
+        );
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            for (name, _) in &self.children {
+                let log = std::fs::read_to_string(self.dir.join(format!("{name}.log")))
+                    .unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(40)..];
+                eprintln!("--- {name} (last {} lines) ---", tail.len());
+                for l in tail {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
+}
+
+/// Runs `goodwill args…` to completion (at most `WAIT_MS`): status, stdout, stderr.
+fn run(args: &[&str]) -> (ExitStatus, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_goodwill"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run goodwill");
+    // Small outputs: they fit in the pipes while we wait.
+    let deadline = now_ms() + WAIT_MS;
+    let mut status = None;
+    for _ in 0..WAIT_MS / POLL.as_millis() as u64 + 1 {
+        status = child.try_wait().expect("try_wait");
+        if status.is_some() || now_ms() > deadline {
+            break;
+        }
+        std::thread::sleep(POLL);
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("goodwill {args:?} did not exit in {WAIT_MS} ms");
+    }
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `goodwill args…`, which must succeed; returns its stdout.
+fn run_ok(args: &[&str]) -> String {
+    let (status, out, err) = run(args);
+    assert!(status.success(), "goodwill {args:?}: {status}: {err}");
+    out
+}
+
+fn run_json(args: &[&str]) -> serde_json::Value {
+    let out = run_ok(args);
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("goodwill {args:?}: not JSON ({e}): {out}"))
+}
+
+/// Keys and a genesis written by the command line in `dir`.
+struct Files {
+    genesis: String,
+    forger_key: String,
+    forger: String,
+}
+
+fn files(dir: &Path) -> Files {
+    let p = |n: &str| dir.join(n).to_str().expect("utf-8").to_string();
+    let forger_key = p("forger.key");
+    let forger = run_ok(&["keygen", "--out", &forger_key]).trim().to_string();
+    let user = run_ok(&["keygen", "--out", &p("user.key")])
+        .trim()
+        .to_string();
+    let genesis = p("genesis.toml");
+    let start = now_ms().to_string();
+    let fund = format!("{user}=1000");
+    run_ok(&[
+        "genesis",
+        "new",
+        "--out",
+        &genesis,
+        "--forger",
+        &forger,
+        "--fund",
+        &fund,
+        "--slot-ms",
+        &SLOT_MS.to_string(),
+        "--epoch-slots",
+        &EPOCH_SLOTS.to_string(),
+        "--start-ms",
+        &start,
+    ]);
+    Files {
+        genesis,
+        forger_key,
+        forger,
+    }
+}
+
+/// Starts `goodwill node` on a free port; returns its index and address.
+fn start_node_process(procs: &mut Procs, dir: &Path, f: &Files) -> (usize, SocketAddr) {
+    let addr = free_addr();
+    let data = dir.join("main");
+    let i = procs.start(
+        "node",
+        &[
+            "node",
+            "--data",
+            data.to_str().unwrap(),
+            "--genesis",
+            &f.genesis,
+            "--listen",
+            &addr.to_string(),
+        ],
+        &[],
+    );
+    wait_for(WAIT_MS, "the node listens", || {
+        smol::block_on(Client::connect(&addr.to_string())).ok()
+    });
+    (i, addr)
+}
+
+/// The arguments of `goodwill forge` for the key file `key`.
+fn forge_args(
+    data: &Path,
+    f: &Files,
+    key: &str,
+    main: SocketAddr,
+    status: SocketAddr,
+) -> Vec<String> {
+    [
+        "forge",
+        "--data",
+        data.to_str().unwrap(),
+        "--genesis",
+        &f.genesis,
+        "--key",
+        key,
+        "--main",
+        &main.to_string(),
+        "--status-listen",
+        &status.to_string(),
+        "--clock-check",
+        "peers",
+        "--board",
+        "none",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The appliance's figures from its status port (None until it answers).
+fn appliance_at(addr: SocketAddr) -> Option<ApplianceStatus> {
+    let mut c = smol::block_on(Client::connect(&addr.to_string())).ok()?;
+    appliance(&mut c)
+}
+
+#[test]
+fn goodwill_status_and_forgers_show_the_appliance_and_sigterm_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = files(dir.path());
+    let mut procs = Procs::new(dir.path());
+    let (node, main) = start_node_process(&mut procs, dir.path(), &f);
+    let data = dir.path().join("forger");
+    let status_addr = free_addr();
+    let forge = procs.start(
+        "forge",
+        &strs(&forge_args(&data, &f, &f.forger_key, main, status_addr)),
+        &[],
+    );
+    let a = wait_for(WAIT_MS, "the appliance forges two blocks", || {
+        appliance_at(status_addr).filter(|a| a.forged_total >= 2)
+    });
+    assert_eq!(a.key.to_string(), f.forger);
+
+    // `goodwill status --json`: the node's fields and an "appliance" object.
+    let s = run_json(&["status", "--node", &status_addr.to_string(), "--json"]);
+    assert_eq!(s["role"], "forger");
+    assert_eq!(s["key"], f.forger.as_str());
+    let a = s["appliance"].as_object().expect("an appliance object");
+    for field in [
+        "synced",
+        "main_nodes",
+        "clock_offset_ms",
+        "clock_check",
+        "clock_trusted",
+        "clock_problem",
+        "epoch",
+        "weight",
+        "slots_led",
+        "forged_epoch",
+        "missed_epoch",
+        "forged_total",
+        "last_miss",
+        "last_signed_slot",
+        "cpu_us_per_block",
+        "wakeups_per_s",
+        "rss_bytes",
+        "bytes_per_block",
+        "cpu_s",
+        "board",
+        "idle_w",
+        "load_w",
+        "energy_j",
+        "leds",
+    ] {
+        assert!(
+            a.contains_key(field),
+            "status --json: no appliance.{field}: {s}"
+        );
+    }
+    assert_eq!(a["synced"], true, "{s}");
+    assert_eq!(a["main_nodes"], 1);
+    assert_eq!(a["clock_check"], "peers");
+    assert_eq!(a["clock_trusted"], true);
+    assert!(a["forged_total"].as_u64().expect("a count") >= 2);
+    assert!(a["last_signed_slot"].as_u64().is_some(), "{s}");
+    assert!(a["wakeups_per_s"].as_f64().is_some(), "{s}");
+    assert!(a["rss_bytes"].as_u64().expect("bytes") > 0, "{s}");
+    assert!(a["energy_j"].as_f64().is_some(), "{s}");
+    assert_eq!(a["board"], "none");
+    assert!(
+        a["leds"].as_str().expect("text").starts_with("green:"),
+        "{s}"
+    );
+
+    // `goodwill forgers --json` on the main node: the appliance with a report
+    // (one every ten slots).
+    wait_for(WAIT_MS, "the main node has the appliance's report", || {
+        let mut c = smol::block_on(Client::connect(&main.to_string())).ok()?;
+        let list = within(WAIT_MS, "forgers", c.forgers()).ok()?;
+        list.into_iter()
+            .find(|e| e.key.to_string() == f.forger && e.reported_ms > 0 && e.status.height > 0)
+    });
+    let v = run_json(&["forgers", "--node", &main.to_string(), "--json"]);
+    let list = v["forgers"].as_array().expect("a forgers array");
+    let e = list
+        .iter()
+        .find(|e| e["key"] == f.forger.as_str())
+        .unwrap_or_else(|| panic!("the appliance is not listed: {v}"));
+    assert_eq!(e["connected"], true);
+    assert_eq!(e["clock_trusted"], true);
+    assert!(e["height"].as_u64().expect("a height") > 0, "{v}");
+    assert!(e["reported_ms"].as_u64().expect("a time") > 0, "{v}");
+    assert!(
+        e["leds"].as_str().expect("text").starts_with("green:"),
+        "{v}"
+    );
+
+    // SIGTERM: a clean stop, status 0, within 5 s.
+    let (st, ms) = procs.terminate(forge, 5_000);
+    assert_eq!(st.code(), Some(0), "goodwill forge after SIGTERM: {st}");
+    eprintln!("goodwill forge stopped {ms} ms after SIGTERM");
+
+    // A key with no signing record on this store (whose chain has blocks)
+    // is refused with status 2 ...
+    let new_key = dir.path().join("new.key");
+    let new_key = new_key.to_str().unwrap();
+    run_ok(&["keygen", "--out", new_key]);
+    let status2 = free_addr();
+    let args = forge_args(&data, &f, new_key, main, status2);
+    let (st, _, err) = run(&strs(&args));
+    assert_eq!(
+        st.code(),
+        Some(goodwill::forge::EXIT_REFUSED as i32),
+        "{err}"
+    );
+    assert!(err.contains("--i-know-this-key-is-new"), "{err}");
+    assert!(err.contains("signing record"), "{err}");
+    // ... and starts with --i-know-this-key-is-new, recording the current
+    // slot as its floor.
+    let mut args = args;
+    args.push("--i-know-this-key-is-new".into());
+    let fresh = procs.start("forge-new-key", &strs(&args), &[]);
+    let floor: u64 = procs.wait_line(fresh, WAIT_MS, |l| {
+        let rest = l.split("recorded slot ").nth(1)?;
+        rest.split_whitespace().next()?.parse().ok()
+    });
+    let a = wait_for(WAIT_MS, "the new key's appliance answers", || {
+        appliance_at(status2).filter(|a| a.main_nodes == 1)
+    });
+    assert_eq!(a.forged_total, 0, "not a forger of this chain");
+    assert!(floor > 0);
+    let (st, _) = procs.terminate(fresh, 5_000);
+    assert_eq!(st.code(), Some(0), "{st}");
+
+    let (st, _) = procs.terminate(node, 10_000);
+    assert_eq!(st.code(), Some(0), "goodwill node after SIGTERM: {st}");
+}
+
+#[test]
+fn a_forger_killed_between_recording_a_slot_and_signing_it_never_signs_that_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = files(dir.path());
+    let mut procs = Procs::new(dir.path());
+    let (node, main) = start_node_process(&mut procs, dir.path(), &f);
+    let data = dir.path().join("forger");
+    let args = forge_args(&data, &f, &f.forger_key, main, free_addr());
+    let stalled = procs.start(
+        "forge-stalled",
+        &strs(&args),
+        &[("GOODWILL_TEST_STALL_AFTER_RECORD", "1")],
+    );
+    let slot: u64 = procs.wait_line(stalled, WAIT_MS, |l| {
+        let rest = l.strip_prefix("goodwill forge: recorded slot ")?;
+        let (n, tail) = rest.split_once(';')?;
+        tail.contains("stalling before signing")
+            .then(|| n.parse().ok())
+            .flatten()
+    });
+    // SIGKILL exactly there: the slot is recorded, nothing is signed.
+    procs.kill(stalled);
+
+    // The signing record holds the slot.
+    let out = dir.path().join("record.json");
+    run_ok(&[
+        "signing-record",
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("the export")).expect("JSON");
+    let keys = doc["data"].as_array().expect("a data array");
+    let mine = keys
+        .iter()
+        .find(|k| k["pubkey"] == f.forger.as_str())
+        .unwrap_or_else(|| panic!("no record for the forger: {doc}"));
+    let slots: Vec<&str> = mine["signed_blocks"]
+        .as_array()
+        .expect("signed blocks")
+        .iter()
+        .map(|b| b["slot"].as_str().expect("a decimal string"))
+        .collect();
+    assert_eq!(slots, [slot.to_string().as_str()], "{doc}");
+
+    // Restarted without the hook on the same data: it forges later slots,
+    // never that one.
+    let status_addr = free_addr();
+    let args = forge_args(&data, &f, &f.forger_key, main, status_addr);
+    let forge = procs.start("forge-restarted", &strs(&args), &[]);
+    let a = wait_for(WAIT_MS, "the restarted forger signs later slots", || {
+        appliance_at(status_addr).filter(|a| a.forged_total >= 3)
+    });
+    assert!(a.last_signed_slot.expect("a slot") > slot, "{a:#?}");
+    let mut c = smol::block_on(Client::connect(&main.to_string())).expect("connect");
+    let t = tip(&mut c);
+    assert!(t.height >= 3);
+    for b in blocks(&mut c, t.height) {
+        let h = &b.header.header;
+        assert_ne!(h.slot, slot, "a block was signed for the recorded slot");
+        assert!(
+            h.slot > slot,
+            "a block before the recorded slot: {}",
+            h.slot
+        );
+        assert_eq!(h.forger.to_string(), f.forger);
+    }
+    let (st, _) = procs.terminate(forge, 5_000);
+    assert_eq!(st.code(), Some(0), "{st}");
+    // (The node's own bound is looser: it is not what this test is about.)
+    let (st, ms) = procs.terminate(node, 10_000);
+    assert_eq!(st.code(), Some(0), "{st}");
+    eprintln!("goodwill node stopped {ms} ms after SIGTERM");
+}
