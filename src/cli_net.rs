@@ -126,6 +126,7 @@ pub fn status(addr: &str, as_json: bool) -> Result<(), String> {
                     "wakeups_per_s": a.wakeups_per_s,
                     "rss_bytes": a.rss_bytes,
                     "bytes_per_block": a.bytes_per_block,
+                    "bytes_per_forged_block": a.bytes_per_forged_block,
                     "cpu_s": a.cpu_s,
                     "board": a.board,
                     "idle_w": a.idle_w,
@@ -199,7 +200,13 @@ pub fn status(addr: &str, as_json: bool) -> Result<(), String> {
                 "memory    {:.1} MiB resident",
                 a.rss_bytes as f64 / (1 << 20) as f64
             );
-            println!("disk      {} bytes written per block", a.bytes_per_block);
+            println!(
+                "disk      {} bytes written per imported block{}",
+                a.bytes_per_block,
+                a.bytes_per_forged_block
+                    .map(|b| format!(", {b} per forged block (with its signing record)"))
+                    .unwrap_or_default()
+            );
             println!(
                 "energy    {:.0} J ≈ {:.2} Wh since start (board {}: {} W idle, {} W load)",
                 a.energy_j,
@@ -502,6 +509,7 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
         .map_err(|e| match e {
             node::NodeError::Doppelganger(t) => (t, f::EXIT_DOPPELGANGER),
             node::NodeError::Setup(t) => (t, f::EXIT_REFUSED),
+            e @ node::NodeError::Listen { .. } => (e.to_string(), f::EXIT_REFUSED),
             other => (other.to_string(), 1),
         })
     })

@@ -963,6 +963,7 @@ fn goodwill_status_and_forgers_show_the_appliance_and_sigterm_stops_it() {
         "wakeups_per_s",
         "rss_bytes",
         "bytes_per_block",
+        "bytes_per_forged_block",
         "cpu_s",
         "board",
         "idle_w",
@@ -983,6 +984,12 @@ fn goodwill_status_and_forgers_show_the_appliance_and_sigterm_stops_it() {
     assert!(a["last_signed_slot"].as_u64().is_some(), "{s}");
     assert!(a["wakeups_per_s"].as_f64().is_some(), "{s}");
     assert!(a["rss_bytes"].as_u64().expect("bytes") > 0, "{s}");
+    // A forged block costs its signing record's commit and its own.
+    let forged_bytes = a["bytes_per_forged_block"].as_u64().expect("forged");
+    assert!(
+        forged_bytes > a["bytes_per_block"].as_u64().expect("bytes"),
+        "{s}"
+    );
     assert!(a["energy_j"].as_f64().is_some(), "{s}");
     assert_eq!(a["board"], "none");
     assert!(

@@ -50,6 +50,7 @@ struct Figures {
     start_cpu_ns: u64,
     forging_cpu_ns: u64,
     forged: u64,
+    last_forged_bytes: u64,
     switches: VecDeque<(u64, u64)>,
     ready_sent: bool,
     last_status_line: String,
@@ -101,10 +102,13 @@ impl ForgeShared {
     }
 
     /// Counts a forged block and the CPU time its slot took.
-    pub fn forged(&self, cpu_ns: u64) {
+    /// Counts a forged block, the CPU time its slot took and the bytes it
+    /// wrote (the signing record's commit and the block's).
+    pub fn forged(&self, cpu_ns: u64, bytes: u64) {
         let mut f = self.figures.lock().expect("figures lock");
         f.forged += 1;
         f.forging_cpu_ns += cpu_ns;
+        f.last_forged_bytes = bytes;
     }
 
     /// Recomputes the figures and LED state from the core; tells systemd.
@@ -168,6 +172,7 @@ impl ForgeShared {
             wakeups_per_s,
             rss_bytes: crate::os::rss_bytes().unwrap_or(0),
             bytes_per_block,
+            bytes_per_forged_block: (fig.forged > 0).then_some(fig.last_forged_bytes),
             cpu_s: cpu_ns as f64 / 1e9,
             uptime_s: uptime_ms / 1000,
             board: board.name.clone(),
@@ -210,12 +215,17 @@ impl ForgeShared {
         let mut leds = self.leds.lock().expect("leds lock");
         if leds.as_ref() != Some(&view.leds) {
             // Without LEDs (board none), the log says what they would show,
-            // once per change of state rather than once per blink.
+            // once per change of state — not per blink, and not per forged
+            // block's flash (the forge logs each block itself).
+            let lasting = |s: &ApplianceState| {
+                let mut s = *s;
+                s.last_forged_ms = None;
+                led::describe(&s, now_ms)
+            };
             if self.config.board.leds == crate::board::LedSource::None
-                && leds.map(|l| led::describe(&l, now_ms))
-                    != Some(led::describe(&view.leds, now_ms))
+                && leds.as_ref().map(lasting) != Some(lasting(&view.leds))
             {
-                log(&format!("LEDs: {}", led::describe(&view.leds, now_ms)));
+                log(&format!("LEDs: {}", lasting(&view.leds)));
             }
             *leds = Some(view.leds);
             let _ = self.led_wake.0.try_send(());

@@ -615,6 +615,9 @@ async fn start_forger(
         let l = TcpListener::bind(addr)
             .await
             .map_err(|source| NodeError::Listen { addr, source })?;
+        if let Ok(a) = l.local_addr() {
+            log(&format!("metrics on http://{a}/metrics"));
+        }
         executor.spawn(forge.clone().metrics_server(l)).detach();
     }
     if fc.clock_check == crate::forge::state::ClockCheck::Off {
@@ -666,12 +669,16 @@ fn run_core(
             Event::Slot(slot) => {
                 // The core thread's own CPU time: what the slot cost.
                 let cpu0 = crate::os::thread_cpu_ns();
+                let bytes0 = shared.store.bytes_written();
                 let mut actions = core.slot(slot, now)?;
                 if let (Some(f), Some(c0)) = (&shared.forge, cpu0) {
                     let forged = actions.iter().any(|a| matches!(a, Action::Forged { .. }));
                     if forged {
                         let c1 = crate::os::thread_cpu_ns().unwrap_or(c0);
-                        f.forged(c1.saturating_sub(c0));
+                        f.forged(
+                            c1.saturating_sub(c0),
+                            shared.store.bytes_written().saturating_sub(bytes0),
+                        );
                     }
                     if slot % f.config.report_every_slots.max(1) == 0 {
                         // Figures first, so the report is current.

@@ -212,6 +212,8 @@ pub struct ApplianceStatus {
     pub rss_bytes: u64,
     /// Bytes written to the store by the last imported block.
     pub bytes_per_block: u64,
+    /// Bytes the last forged block wrote: its signing record and its import.
+    pub bytes_per_forged_block: Option<u64>,
     /// CPU seconds since start.
     pub cpu_s: f64,
     /// Seconds since start.
