@@ -80,6 +80,30 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Wallets: balances, sending coins, history, watching, buying weight.
+    Wallet {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::cli_wallet::WalletCommand,
+    },
+    /// Associations: propose one, vote, list them.
+    Association {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::cli_wallet::AssociationCommand,
+    },
+    /// Records stored on the chain: put, get (with a verified proof), history.
+    Data {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::cli_wallet::DataCommand,
+    },
+    /// Payment checks for scripts: exit 0 when the payment is final, 1 when not.
+    Pay {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::cli_wallet::PayCommand,
+    },
     /// Read the chain: from a node (tip, block, tx) or a local store (verify).
     Chain {
         /// What to do.
@@ -371,6 +395,16 @@ pub fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Pay { command } = cli.command {
+        return match crate::cli_wallet::pay(command) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -522,7 +556,12 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Node(args) => crate::cli_net::node(args.into_settings()?),
-        Command::Forge(_) => unreachable!("handled in main, for its exit statuses"),
+        Command::Forge(_) | Command::Pay { .. } => {
+            unreachable!("handled in main, for their exit statuses")
+        }
+        Command::Wallet { command } => crate::cli_wallet::wallet(command),
+        Command::Association { command } => crate::cli_wallet::association(command),
+        Command::Data { command } => crate::cli_wallet::data(command),
         Command::Status { node, json } => crate::cli_net::status(&node, json),
         Command::Forgers { node, json } => crate::cli_net::forgers(&node, json),
         Command::Chain {

@@ -263,3 +263,326 @@ impl Client {
         }
     }
 }
+
+/// Checks a transaction's inclusion proof against its signed header alone:
+/// the header's signature, and the Merkle path from the transaction's id to
+/// the header's root. `Ok` names nothing; `Err` says what does not hold.
+pub fn verify_tx_proof(p: &TxProof) -> Result<(), String> {
+    p.header
+        .verify()
+        .map_err(|e| format!("the block header's signature: {e}"))?;
+    let id = p.tx.id();
+    if !crate::merkle::verify(&p.header.header.tx_root, &id, &p.proof) {
+        return Err(format!(
+            "transaction {id} is not under the header's transaction root"
+        ));
+    }
+    Ok(())
+}
+
+/// A data record as read from a node, with the client's own check of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedRecord {
+    /// The value.
+    pub value: Vec<u8>,
+    /// The height of the block that wrote it.
+    pub height: u64,
+    /// The PutData transaction's id.
+    pub tx: Hash,
+    /// Whether the inclusion proof checked out against the signed header.
+    pub verified: bool,
+    /// What did not check out, if anything.
+    pub problem: Option<String>,
+}
+
+/// Checks that `p` proves the record `r` of `owner` under `key`.
+pub fn verify_record(
+    owner: &PublicKey,
+    key: &[u8],
+    r: &crate::state::Record,
+    p: &TxProof,
+) -> Result<(), String> {
+    if p.tx.id() != r.tx {
+        return Err(format!(
+            "the proof is for transaction {}, the record names {}",
+            p.tx.id(),
+            r.tx
+        ));
+    }
+    if p.tx.tx.sender != *owner {
+        return Err(format!(
+            "the transaction was sent by {}, not {owner}",
+            p.tx.tx.sender
+        ));
+    }
+    match &p.tx.tx.kind {
+        crate::tx::TxKind::PutData { key: k, value }
+            if k.as_slice() == key && *value == r.value => {}
+        _ => return Err("the transaction does not write this key and value".into()),
+    }
+    if p.header.header.height != r.height {
+        return Err(format!(
+            "the proof's block is at height {}, the record says {}",
+            p.header.header.height, r.height
+        ));
+    }
+    verify_tx_proof(p)
+}
+
+impl Client {
+    /// The chain's parameters.
+    pub async fn params(&mut self) -> Result<crate::wire::ChainInfo, ClientError> {
+        match self.query(Query::Params).await? {
+            Answer::Params(p) => Ok(*p),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// An account's balance and nonce.
+    pub async fn balance(&mut self, pk: PublicKey) -> Result<Account, ClientError> {
+        self.account(pk).await
+    }
+
+    /// The nonce `pk`'s next transaction should carry (counting its
+    /// transactions waiting in the node's mempool).
+    pub async fn next_nonce(&mut self, pk: PublicKey) -> Result<u64, ClientError> {
+        match self.query(Query::NextNonce(pk)).await? {
+            Answer::NextNonce(n) => Ok(n),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Signs and submits a transaction of `kind` from `key` with the next
+    /// nonce and `fee` (default: the chain's minimum). Returns its id once the
+    /// node has accepted it into its mempool; a refusal is
+    /// [`ClientError::Node`] with the node's reason.
+    pub async fn send_tx(
+        &mut self,
+        key: &Keypair,
+        kind: crate::tx::TxKind,
+        fee: Option<u64>,
+        memo: &[u8],
+    ) -> Result<Hash, ClientError> {
+        let memo = crate::tx::Memo::new(memo.to_vec())
+            .map_err(|e| ClientError::Node(format!("memo: {e}")))?;
+        let fee = match fee {
+            Some(f) => f,
+            None => self.params().await?.min_fee,
+        };
+        let nonce = self.next_nonce(key.public()).await?;
+        let tx = crate::tx::Transaction {
+            chain_id: self.chain_id(),
+            sender: key.public(),
+            nonce,
+            fee,
+            kind,
+            memo,
+        }
+        .sign(key);
+        let id = tx.id();
+        match self.submit(tx).await? {
+            TxVerdict::Accepted => Ok(id),
+            TxVerdict::Rejected(why) => Err(ClientError::Node(why)),
+        }
+    }
+
+    /// Sends `amount` from `key` to `to`.
+    pub async fn transfer(
+        &mut self,
+        key: &Keypair,
+        to: PublicKey,
+        amount: u64,
+        fee: Option<u64>,
+        memo: &[u8],
+    ) -> Result<Hash, ClientError> {
+        self.send_tx(key, crate::tx::TxKind::Transfer { to, amount }, fee, memo)
+            .await
+    }
+
+    /// Stores `value` under (`key`'s account, `name`).
+    pub async fn put_data(
+        &mut self,
+        key: &Keypair,
+        name: &[u8],
+        value: &[u8],
+    ) -> Result<Hash, ClientError> {
+        let kind = crate::tx::TxKind::PutData {
+            key: Bytes::new(name.to_vec())
+                .map_err(|e| ClientError::Node(format!("record name: {e}")))?,
+            value: Bytes::new(value.to_vec())
+                .map_err(|e| ClientError::Node(format!("record value: {e}")))?,
+        };
+        self.send_tx(key, kind, None, &[]).await
+    }
+
+    /// The latest value of (`owner`, `name`), checked against its block's
+    /// signed header here, on the client.
+    pub async fn get_data(
+        &mut self,
+        owner: PublicKey,
+        name: &[u8],
+    ) -> Result<Option<VerifiedRecord>, ClientError> {
+        let key = Bytes::new(name.to_vec())
+            .map_err(|e| ClientError::Node(format!("record name: {e}")))?;
+        match self.query(Query::Record { owner, key }).await? {
+            Answer::Record(None) => Ok(None),
+            Answer::Record(Some((r, p))) => {
+                let check = verify_record(&owner, name, &r, &p);
+                Ok(Some(VerifiedRecord {
+                    value: r.value.as_slice().to_vec(),
+                    height: r.height,
+                    tx: r.tx,
+                    verified: check.is_ok(),
+                    problem: check.err(),
+                }))
+            }
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Waits until transaction `id` is in a block (checking every half slot,
+    /// at most `timeout_ms`); returns it with its verified proof.
+    pub async fn wait_for_tx(&mut self, id: Hash, timeout_ms: u64) -> Result<TxProof, ClientError> {
+        let slot_ms = self.params().await?.slot_ms.max(2);
+        let deadline = crate::os::now_ms() + timeout_ms;
+        loop {
+            if let Some(p) = self.tx(id).await? {
+                verify_tx_proof(&p).map_err(ClientError::Node)?;
+                return Ok(p);
+            }
+            if crate::os::now_ms() >= deadline {
+                return Err(ClientError::Node(format!(
+                    "transaction {id} is not in a block after {} s",
+                    timeout_ms / 1000
+                )));
+            }
+            smol::Timer::after(std::time::Duration::from_millis(slot_ms / 2)).await;
+        }
+    }
+
+    /// The ids of an account's transactions, newest first.
+    pub async fn history(
+        &mut self,
+        account: PublicKey,
+        limit: u32,
+    ) -> Result<Vec<Hash>, ClientError> {
+        match self.query(Query::History { account, limit }).await? {
+            Answer::History(h) => Ok(h),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// A final payment from `from` to `to` of at least `min_amount` (with
+    /// `memo`, if given) in a block at `since` or above: the "did this user
+    /// pay" check. Final means at least `finality_depth` blocks deep, so it
+    /// can no longer be undone. Returns the transaction with its verified
+    /// proof, or None.
+    pub async fn payment_received(
+        &mut self,
+        from: PublicKey,
+        to: PublicKey,
+        min_amount: u64,
+        memo: Option<&[u8]>,
+        since: u64,
+    ) -> Result<Option<TxProof>, ClientError> {
+        let finality = self.params().await?.finality_depth;
+        let tip = self.tip().await?;
+        for id in self.history(to, crate::wire::limits::MAX_HISTORY).await? {
+            let Some(p) = self.tx(id).await? else {
+                continue;
+            };
+            let h = p.header.header.height;
+            if h < since {
+                break; // newest first: the rest are older
+            }
+            let t = &p.tx.tx;
+            let pays = matches!(t.kind, crate::tx::TxKind::Transfer { to: rcv, amount } if rcv == to && amount >= min_amount);
+            let memo_ok = memo.is_none_or(|m| t.memo.as_slice() == m);
+            let is_final = tip.height >= h + finality;
+            if t.sender == from && pays && memo_ok && is_final && verify_tx_proof(&p).is_ok() {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Follows every transaction touching an address as it lands, across
+/// reconnects, never repeating one and never skipping one it was shown
+/// (it resubscribes from the last height it delivered and skips what it
+/// already delivered there).
+#[derive(Debug)]
+pub struct Watcher {
+    addr: String,
+    address: PublicKey,
+    client: Option<Client>,
+    height: u64,
+    delivered_here: std::collections::HashSet<Hash>,
+    backoff_ms: u64,
+}
+
+impl Watcher {
+    /// Watches `address` on the node at `addr`, from height `since` (None:
+    /// from now on).
+    pub fn new(addr: &str, address: PublicKey, since: Option<u64>) -> Watcher {
+        Watcher {
+            addr: addr.to_string(),
+            address,
+            client: None,
+            height: since.unwrap_or(u64::MAX),
+            delivered_here: Default::default(),
+            backoff_ms: 500,
+        }
+    }
+
+    /// The next transaction touching the address. Reconnects (with backoff)
+    /// when the node goes away; returns an error only for a handshake the
+    /// node refuses.
+    pub async fn next(&mut self) -> Result<TxEvent, ClientError> {
+        loop {
+            if self.client.is_none() {
+                match Client::connect(&self.addr).await {
+                    Ok(mut c) => {
+                        let since = if self.height == u64::MAX {
+                            // From now on: the next block.
+                            let tip = c.tip().await?;
+                            self.height = tip.height + 1;
+                            None
+                        } else {
+                            Some(self.height)
+                        };
+                        c.subscribe(self.address, since).await?;
+                        self.client = Some(c);
+                        self.backoff_ms = 500;
+                    }
+                    Err(e @ ClientError::Handshake { .. }) => return Err(e),
+                    Err(_) => {
+                        smol::Timer::after(std::time::Duration::from_millis(self.backoff_ms)).await;
+                        self.backoff_ms = (self.backoff_ms * 2).min(10_000);
+                        continue;
+                    }
+                }
+            }
+            let c = self.client.as_mut().expect("connected above");
+            match c.next_event().await {
+                Ok(e) => {
+                    let id = e.tx.id();
+                    if e.height < self.height {
+                        continue;
+                    }
+                    if e.height > self.height {
+                        self.height = e.height;
+                        self.delivered_here.clear();
+                    }
+                    if !self.delivered_here.insert(id) {
+                        continue;
+                    }
+                    return Ok(e);
+                }
+                Err(_) => {
+                    self.client = None;
+                }
+            }
+        }
+    }
+}

@@ -38,6 +38,7 @@
 //! | [`keyfile`] | key files: 0600, never overwritten |
 //! | [`demo`] | `goodwill ledger-demo`: a chain forged in memory |
 //! | [`cli`] | the `goodwill` command line |
+//! | [`cli_wallet`] | the wallet, association, data and payment verbs |
 //! | [`cli_net`] | the command line's network verbs (`node`, `status`, `forgers`, `chain tip/block/tx`) |
 // One reviewed exception: `os::kernel_clock_synced` reads the kernel's clock
 // state with adjtimex (there is no safe wrapper); everything else is safe code.
@@ -53,6 +54,7 @@ pub mod block;
 pub mod board;
 pub mod cli;
 pub mod cli_net;
+pub mod cli_wallet;
 pub mod client;
 pub mod codec;
 pub mod crypto;

@@ -188,6 +188,21 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
             }
             Answer::Associations(out)
         }
+        Query::Params => {
+            let p = store.params();
+            let g = p.genesis();
+            Answer::Params(Box::new(crate::wire::ChainInfo {
+                chain_id: p.chain_id(),
+                chain_name: g.chain_name.clone(),
+                start_ms: g.start_ms,
+                slot_ms: g.slot_ms,
+                epoch_slots: g.epoch_slots,
+                block_reward: g.block_reward,
+                min_fee: g.min_fee,
+                finality_depth: g.finality_depth,
+                max_block_bytes: g.limits.max_block_bytes,
+            }))
+        }
         Query::Status | Query::Forgers | Query::NextNonce(_) | Query::Appliance => {
             Answer::Error("this query is answered by the node, not the store".into())
         }

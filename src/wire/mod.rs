@@ -169,6 +169,30 @@ pub struct ForgerStatus {
     pub energy_joules: u64,
 }
 
+/// A chain's parameters, as a client needs them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainInfo {
+    /// The chain id.
+    pub chain_id: Hash,
+    /// Its name.
+    pub chain_name: String,
+    /// When slot 0 starts, ms since the Unix epoch.
+    pub start_ms: u64,
+    /// Slot length, ms.
+    pub slot_ms: u64,
+    /// Slots per epoch.
+    pub epoch_slots: u64,
+    /// Block reward, units.
+    pub block_reward: u64,
+    /// The smallest fee, units.
+    pub min_fee: u64,
+    /// No reorganisation deeper than this: a transaction this many blocks
+    /// deep is final.
+    pub finality_depth: u64,
+    /// Encoded bytes of one block's transactions.
+    pub max_block_bytes: u32,
+}
+
 /// What a forging appliance says about itself (`goodwill status` on the Pi).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApplianceStatus {
@@ -314,6 +338,8 @@ pub enum Query {
     NextNonce(PublicKey),
     /// A forging appliance's own figures (answered by forgers only).
     Appliance,
+    /// The chain's parameters (from its genesis).
+    Params,
 }
 
 /// A transaction found on chain, with what a client needs to check it
@@ -355,6 +381,8 @@ pub enum Answer {
     NextNonce(u64),
     /// For [`Query::Appliance`].
     Appliance(Box<ApplianceStatus>),
+    /// For [`Query::Params`].
+    Params(Box<ChainInfo>),
     /// The query could not be answered.
     Error(String),
 }
