@@ -30,8 +30,20 @@ pub enum Command {
         /// Where to write the key; an existing file is never overwritten.
         #[arg(long)]
         out: PathBuf,
+        /// Seal the key with a passphrase (argon2id, XChaCha20-Poly1305):
+        /// from GOODWILL_PASSPHRASE or GOODWILL_PASSPHRASE_FILE, else asked
+        /// twice on the terminal.
+        #[arg(long)]
+        encrypt: bool,
+        /// With --encrypt: argon2id memory in KiB (default 65536, 64 MiB).
+        /// Smaller is weaker: small values are for tests.
+        #[arg(long, requires = "encrypt")]
+        kdf_memory_kib: Option<u32>,
+        /// With --encrypt: argon2id passes (default 3).
+        #[arg(long, requires = "encrypt")]
+        kdf_iterations: Option<u32>,
     },
-    /// Print the address of a key file.
+    /// Print the address of a key file (no passphrase needed).
     Address {
         /// The key file.
         #[arg(long)]
@@ -416,15 +428,38 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Keygen { out } => {
+        Command::Keygen {
+            out,
+            encrypt,
+            kdf_memory_kib,
+            kdf_iterations,
+        } => {
             let key = Keypair::generate();
-            keyfile::write(&out, &key).map_err(|e| e.to_string())?;
+            if encrypt {
+                let d = keyfile::KdfParams::DEFAULT;
+                let params = keyfile::KdfParams {
+                    m_kib: kdf_memory_kib.unwrap_or(d.m_kib),
+                    t: kdf_iterations.unwrap_or(d.t),
+                    p: d.p,
+                };
+                params.check().map_err(|why| {
+                    format!(
+                        "--kdf-memory-kib {} --kdf-iterations {}: {why}",
+                        params.m_kib, params.t
+                    )
+                })?;
+                let pass = keyfile::new_passphrase(&out).map_err(|e| e.to_string())?;
+                keyfile::write_encrypted_with(&out, &key, pass, params)
+            } else {
+                keyfile::write(&out, &key)
+            }
+            .map_err(|e| e.to_string())?;
             println!("{}", key.public());
             Ok(())
         }
         Command::Address { key } => {
-            let key = keyfile::read(&key).map_err(|e| e.to_string())?;
-            println!("{}", key.public());
+            let address = keyfile::read_address(&key).map_err(|e| e.to_string())?;
+            println!("{address}");
             Ok(())
         }
         Command::Genesis {
