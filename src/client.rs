@@ -208,7 +208,17 @@ impl Client {
             if let Some(e) = self.events.pop_front() {
                 return Ok(e);
             }
-            match self.next_reply().await? {
+            // Not `next_reply`, which queues events while it waits for a
+            // reply: a watcher asks nothing, so it would wait for ever with
+            // its events in the queue.
+            match self.reader.read(CLIENT_READ_LIMIT).await? {
+                Message::Event(e) => return Ok(*e),
+                Message::Error { code, text } => {
+                    return Err(ClientError::Closed {
+                        code,
+                        text: text.lossy(),
+                    })
+                }
                 Message::Answer { .. } | Message::TxResult { .. } | Message::Tip(_) => {}
                 other => return Err(ClientError::Unexpected(other.name().into())),
             }
@@ -334,6 +344,39 @@ impl Client {
     pub async fn params(&mut self) -> Result<crate::wire::ChainInfo, ClientError> {
         match self.query(Query::Params).await? {
             Answer::Params(p) => Ok(*p),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// The live forgers of `epoch` (who may vote on associations), sorted.
+    pub async fn live_forgers(&mut self, epoch: u64) -> Result<Vec<PublicKey>, ClientError> {
+        match self.query(Query::LiveForgers(epoch)).await? {
+            Answer::LiveForgers(l) => Ok(l),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Every association proposal by id: pending, approved, removed, and
+    /// the genesis associations.
+    pub async fn associations(
+        &mut self,
+    ) -> Result<Vec<(Hash, crate::state::Proposal)>, ClientError> {
+        match self.query(Query::Associations).await? {
+            Answer::Associations(a) => Ok(a),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Every write to a record, as (height, transaction id), oldest first.
+    pub async fn record_history(
+        &mut self,
+        owner: PublicKey,
+        name: &[u8],
+    ) -> Result<Vec<(u64, Hash)>, ClientError> {
+        let key = Bytes::new(name.to_vec())
+            .map_err(|e| ClientError::Node(format!("record name: {e}")))?;
+        match self.query(Query::RecordHistory { owner, key }).await? {
+            Answer::RecordHistory(h) => Ok(h),
             other => Err(ClientError::Unexpected(format!("{other:?}"))),
         }
     }
@@ -543,22 +586,28 @@ impl Watcher {
             if self.client.is_none() {
                 match Client::connect(&self.addr).await {
                     Ok(mut c) => {
-                        let since = if self.height == u64::MAX {
-                            // From now on: the next block.
-                            let tip = c.tip().await?;
-                            self.height = tip.height + 1;
-                            None
-                        } else {
-                            Some(self.height)
-                        };
-                        c.subscribe(self.address, since).await?;
+                        if self.height == u64::MAX {
+                            // From now on: the next block. Replaying from it
+                            // (usually nothing) also catches a block applied
+                            // between this query and the subscription.
+                            match c.tip().await {
+                                Ok(tip) => self.height = tip.height + 1,
+                                Err(_) => {
+                                    self.pause().await;
+                                    continue;
+                                }
+                            }
+                        }
+                        if c.subscribe(self.address, Some(self.height)).await.is_err() {
+                            self.pause().await;
+                            continue;
+                        }
                         self.client = Some(c);
                         self.backoff_ms = 500;
                     }
                     Err(e @ ClientError::Handshake { .. }) => return Err(e),
                     Err(_) => {
-                        smol::Timer::after(std::time::Duration::from_millis(self.backoff_ms)).await;
-                        self.backoff_ms = (self.backoff_ms * 2).min(10_000);
+                        self.pause().await;
                         continue;
                     }
                 }
@@ -585,4 +634,47 @@ impl Watcher {
             }
         }
     }
+
+    /// Waits before the next connection attempt (500 ms, doubling to 10 s).
+    async fn pause(&mut self) {
+        smol::Timer::after(std::time::Duration::from_millis(self.backoff_ms)).await;
+        self.backoff_ms = (self.backoff_ms * 2).min(10_000);
+    }
+}
+
+/// Every transaction touching `address` on the node at `addr`, as a stream:
+/// a [`Watcher`] (from height `since`, None: from the next block on) that
+/// reconnects by itself. The stream ends after its first error (a handshake
+/// the node refuses: another chain or protocol version, a ban); make a new
+/// one to try again.
+///
+/// Events are not retracted after a reorganisation: before relying on a
+/// payment, confirm it with [`Client::payment_received`] or [`Client::tx`]
+/// once it is final.
+///
+/// ```no_run
+/// use futures_lite::StreamExt;
+/// # async fn f(me: goodwill::crypto::PublicKey) -> Result<(), goodwill::client::ClientError> {
+/// let mut events = std::pin::pin!(goodwill::client::watch("127.0.0.1:7070", me, None));
+/// while let Some(event) = events.next().await {
+///     let event = event?;
+///     println!("{} at height {}", event.tx.id(), event.height);
+/// }
+/// # Ok(()) }
+/// ```
+pub fn watch(
+    addr: &str,
+    address: PublicKey,
+    since: Option<u64>,
+) -> impl futures_lite::Stream<Item = Result<TxEvent, ClientError>> {
+    futures_lite::stream::unfold(
+        Some(Watcher::new(addr, address, since)),
+        |watcher| async move {
+            let mut w = watcher?;
+            match w.next().await {
+                Ok(e) => Some((Ok(e), Some(w))),
+                Err(e) => Some((Err(e), None)),
+            }
+        },
+    )
 }

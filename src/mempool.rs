@@ -10,6 +10,10 @@
 //!   signature, fee and balance) until the nonces before it arrive.
 //! - Blocks are filled from [`Mempool::candidates`]: highest fee first, each
 //!   sender's transactions in nonce order, gaps never crossed.
+//! - After each new tip, [`Mempool::prune`] drops what the chain has passed
+//!   and [`Mempool::drop_failing_heads`] each sender's next transaction that
+//!   no longer applies, so none waits for ever at the head of its sender's
+//!   queue.
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
@@ -280,6 +284,37 @@ impl Mempool {
             self.remove(id);
         }
         Ok(stale.len())
+    }
+
+    /// Drops each sender's next transaction (its nonce the state's next)
+    /// that no longer applies to `state` in `slot` — its epoch passed, an
+    /// earlier transaction spent the balance it needs, its proposal lapsed —
+    /// so that a transaction that cannot land does not hold its sender's
+    /// queue for ever (and a client resubmitting it learns why). The ones
+    /// behind it stay held back until that nonce arrives again. Returns what
+    /// was dropped and why. Call after each new tip, after [`Mempool::prune`].
+    pub fn drop_failing_heads<S: StateRead + ?Sized>(
+        &mut self,
+        params: &ChainParams,
+        state: &S,
+        slot: u64,
+    ) -> Result<Vec<(Hash, TxError)>, ReadError> {
+        let mut failing = Vec::new();
+        for (sender, m) in &self.by_sender {
+            let next = state.account(sender)?.nonce;
+            let Some(id) = m.get(&next) else {
+                continue;
+            };
+            match ledger::check_transaction(params, state, &self.by_id[id].tx, *id, slot) {
+                Ok(()) => {}
+                Err(TxError::Storage(e)) => return Err(e),
+                Err(e) => failing.push((*id, e)),
+            }
+        }
+        for (id, _) in &failing {
+            self.remove(id);
+        }
+        Ok(failing)
     }
 
     /// Up to `max` transactions for a block: highest fee first, each sender's

@@ -436,6 +436,55 @@ fn prune_drops_what_a_block_included_and_releases_what_waited() {
 }
 
 #[test]
+fn a_next_transaction_that_no_longer_applies_is_dropped_with_its_reason() {
+    let net = net();
+    let mut chain = genesis(&net);
+    let (a, b) = (&net.users[0], &net.users[1]);
+    let balance = chain.state.account(&a.public()).unwrap().balance;
+    let mut pool = Mempool::new(MempoolLimits::default());
+    // a1 fits the balance on its own and waits behind a0, which leaves 90.
+    let a0 = tx(&net, a, 0, 10, balance - 100);
+    let a1 = tx(&net, a, 1, 10, 200);
+    let a2 = tx(&net, a, 2, 10, 1);
+    let b0 = tx(&net, b, 0, 10, 1);
+    for t in [&a0, &a1, &a2, &b0] {
+        admit(&mut pool, &net, &chain.state, t).unwrap();
+    }
+    chain.forge(vec![a0.clone()]);
+    assert_eq!(pool.prune(&chain.state).unwrap(), 1);
+    // a1 is next and can never apply as it is: dropped, with the reason.
+    let slot = chain.state.tip().unwrap().slot + 1;
+    let dropped = pool
+        .drop_failing_heads(&net.params, &chain.state, slot)
+        .unwrap();
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0].0, id(&a1));
+    assert!(
+        matches!(
+            dropped[0].1,
+            TxError::InsufficientBalance { balance: 90, .. }
+        ),
+        "{dropped:?}"
+    );
+    assert!(!pool.contains(&id(&a1)));
+    // a2 waits for a nonce 1 again; b0, whose head applies, stays.
+    assert!(pool.contains(&id(&a2)) && pool.contains(&id(&b0)));
+    assert_eq!(
+        pool.candidates(&chain.state, 100).unwrap(),
+        vec![b0.clone()]
+    );
+    assert!(pool
+        .drop_failing_heads(&net.params, &chain.state, slot)
+        .unwrap()
+        .is_empty());
+    // Sent again, a1 is refused with the same reason.
+    assert!(matches!(
+        admit(&mut pool, &net, &chain.state, &a1),
+        Err(MempoolError::Invalid(TxError::InsufficientBalance { .. }))
+    ));
+}
+
+#[test]
 fn a_transaction_breaking_a_ledger_rule_is_refused_with_its_error() {
     let net = net();
     let chain = genesis(&net);

@@ -705,6 +705,18 @@ impl Core {
         self.mempool
             .prune(&snap)
             .map_err(|e| Fatal(e.to_string()))?;
+        // Checked at the earliest slot a next block can have: only what
+        // fails even there is dropped.
+        let next_slot = snap.tip().map_err(StoreError::from)?.slot + 1;
+        let dropped = self
+            .mempool
+            .drop_failing_heads(&self.params, &snap, next_slot)
+            .map_err(|e| Fatal(e.to_string()))?;
+        for (id, why) in dropped {
+            out.push(Action::Log(format!(
+                "dropped transaction {id} from the mempool: {why}"
+            )));
+        }
         for b in blocks {
             for tx in &b.txs {
                 let accounts = touched(tx);

@@ -201,7 +201,12 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
                 min_fee: g.min_fee,
                 finality_depth: g.finality_depth,
                 max_block_bytes: g.limits.max_block_bytes,
+                proposal_ttl_epochs: g.limits.proposal_ttl_epochs,
+                max_weight_epochs_ahead: g.limits.max_weight_epochs_ahead,
             }))
+        }
+        Query::LiveForgers(epoch) => {
+            Answer::LiveForgers(crate::schedule::live_forgers(store.params(), &snap, epoch)?)
         }
         Query::Status | Query::Forgers | Query::NextNonce(_) | Query::Appliance => {
             Answer::Error("this query is answered by the node, not the store".into())

@@ -191,6 +191,23 @@ pub struct ChainInfo {
     pub finality_depth: u64,
     /// Encoded bytes of one block's transactions.
     pub max_block_bytes: u32,
+    /// Epochs a proposal (or a removal round) stays open for votes.
+    pub proposal_ttl_epochs: u64,
+    /// How many epochs ahead of the current one weight may be bought.
+    pub max_weight_epochs_ahead: u64,
+}
+
+impl ChainInfo {
+    /// The slot in progress at `now_ms` (slot 0 before the start): the same
+    /// arithmetic as [`crate::genesis::ChainParams::slot_at`].
+    pub fn slot_at(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.start_ms) / self.slot_ms.max(1)
+    }
+
+    /// The epoch `slot` belongs to.
+    pub fn epoch_of(&self, slot: u64) -> u64 {
+        slot / self.epoch_slots.max(1)
+    }
 }
 
 /// What a forging appliance says about itself (`goodwill status` on the Pi).
@@ -340,6 +357,10 @@ pub enum Query {
     Appliance,
     /// The chain's parameters (from its genesis).
     Params,
+    /// The live forgers of an epoch (who may vote on associations): the
+    /// holders of weight in it, or the bootstrap forgers if nobody holds
+    /// any, minus the voided; as the node's tip state knows them.
+    LiveForgers(u64),
 }
 
 /// A transaction found on chain, with what a client needs to check it
@@ -385,6 +406,8 @@ pub enum Answer {
     Params(Box<ChainInfo>),
     /// The query could not be answered.
     Error(String),
+    /// For [`Query::LiveForgers`]: sorted.
+    LiveForgers(Vec<PublicKey>),
 }
 
 /// What a watcher receives for an address it subscribed to.
