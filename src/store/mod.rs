@@ -983,7 +983,7 @@ impl Store {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?
             };
             if self.indexed {
-                self.unindex(w, &block)?;
+                self.index(w, &block, false)?;
             }
             w.open_table(CANON)?.remove(tip.height)?;
             w.open_table(SIDE)?
@@ -1035,12 +1035,14 @@ impl Store {
             }
         }
         if self.indexed {
-            self.index(w, block)?;
+            self.index(w, block, true)?;
         }
         Ok(())
     }
 
-    fn index(&self, w: &WriteTransaction, block: &Block) -> Result<(), StoreError> {
+    /// Adds a canonical block's entries to the transaction, account and
+    /// record indexes (`add`), or takes them out (a block undone).
+    fn index(&self, w: &WriteTransaction, block: &Block, add: bool) -> Result<(), StoreError> {
         let height = block.height();
         let mut txs = w.open_table(TXS)?;
         let mut acct = w.open_table(ACCOUNT_TXS)?;
@@ -1048,37 +1050,29 @@ impl Store {
         for (i, stx) in block.txs.iter().enumerate() {
             let id = stx.id();
             let i = i as u32;
-            txs.insert(&id.0, (height, i))?;
-            for a in touched(stx) {
-                acct.insert(account_tx_key(&a, height, i).as_slice(), &id.0)?;
-            }
+            let mut record_key = None;
             if let TxKind::PutData { key, .. } = &stx.tx.kind {
                 let mut k = record_prefix(&stx.tx.sender, key.as_slice());
                 k.extend_from_slice(&height.to_be_bytes());
                 k.extend_from_slice(&i.to_be_bytes());
-                records.insert(k.as_slice(), &id.0)?;
+                record_key = Some(k);
             }
-        }
-        Ok(())
-    }
-
-    fn unindex(&self, w: &WriteTransaction, block: &Block) -> Result<(), StoreError> {
-        let height = block.height();
-        let mut txs = w.open_table(TXS)?;
-        let mut acct = w.open_table(ACCOUNT_TXS)?;
-        let mut records = w.open_table(RECORDS)?;
-        for (i, stx) in block.txs.iter().enumerate() {
-            let id = stx.id();
-            let i = i as u32;
-            txs.remove(&id.0)?;
-            for a in touched(stx) {
-                acct.remove(account_tx_key(&a, height, i).as_slice())?;
-            }
-            if let TxKind::PutData { key, .. } = &stx.tx.kind {
-                let mut k = record_prefix(&stx.tx.sender, key.as_slice());
-                k.extend_from_slice(&height.to_be_bytes());
-                k.extend_from_slice(&i.to_be_bytes());
-                records.remove(k.as_slice())?;
+            if add {
+                txs.insert(&id.0, (height, i))?;
+                for a in touched(stx) {
+                    acct.insert(account_tx_key(&a, height, i).as_slice(), &id.0)?;
+                }
+                if let Some(k) = &record_key {
+                    records.insert(k.as_slice(), &id.0)?;
+                }
+            } else {
+                txs.remove(&id.0)?;
+                for a in touched(stx) {
+                    acct.remove(account_tx_key(&a, height, i).as_slice())?;
+                }
+                if let Some(k) = &record_key {
+                    records.remove(k.as_slice())?;
+                }
             }
         }
         Ok(())
