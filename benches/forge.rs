@@ -57,11 +57,15 @@
 // src/os.rs so that the ledger logic never does. This file is not logic.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{proc_field as field, Mode};
 
 /// The genesis's slot length: a devnet's default.
 const SLOT_MS: u64 = 2_000;
@@ -79,28 +83,27 @@ struct Config {
 
 impl Config {
     fn from_env() -> Config {
-        // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
-        // builds a debug binary: only show that the benchmark works.
-        let benching = std::env::args().any(|a| a == "--bench");
-        let quick = std::env::var("GOODWILL_BENCH_QUICK").is_ok_and(|v| v == "1");
-        match (benching, quick) {
-            (false, _) => Config {
+        // Without `--bench` the binary is a debug build: only show that the
+        // benchmark works.
+        let mode = Mode::from_env();
+        match mode {
+            Mode::Smoke => Config {
                 window: Duration::from_secs(2),
                 warmup: Duration::from_secs(1),
                 blocks: 1,
-                mode: "smoke test (no --bench): figures mean nothing",
+                mode: mode.label(),
             },
-            (true, true) => Config {
+            Mode::Quick => Config {
                 window: Duration::from_secs(10),
                 warmup: Duration::from_secs(3),
                 blocks: 5,
-                mode: "quick (GOODWILL_BENCH_QUICK=1)",
+                mode: mode.label(),
             },
-            (true, false) => Config {
+            Mode::Full => Config {
                 window: Duration::from_secs(30),
                 warmup: Duration::from_secs(5),
                 blocks: 10,
-                mode: "full",
+                mode: mode.label(),
             },
         }
     }
@@ -273,14 +276,6 @@ struct Sample {
     /// write calls (`wchar`); None where the kernel does not account them.
     write_bytes: Option<u64>,
     wchar: Option<u64>,
-}
-
-fn field(status: &str, name: &str) -> Option<u64> {
-    status
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
 }
 
 /// Reads a process's threads, CPU ticks and RSS from `/proc`.

@@ -29,9 +29,12 @@
 // src/os.rs so that the ledger logic never does. This file is not logic.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use common::{timed, Mode};
 use goodwill::codec::{self, Bytes};
 use goodwill::crypto::{self, tag, Keypair, PublicKey, Signature};
 use goodwill::genesis::{Balance, ChainParams, Genesis, Limits, COIN};
@@ -58,30 +61,27 @@ struct Config {
 
 impl Config {
     fn from_env() -> Config {
-        // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
-        // runs an unoptimised build: only show that the benchmark works.
-        let benching = std::env::args().any(|a| a == "--bench");
-        let quick = std::env::var("GOODWILL_BENCH_QUICK").is_ok_and(|v| v == "1");
-        match (benching, quick) {
-            (false, _) => Config {
+        let mode = Mode::from_env();
+        match mode {
+            Mode::Smoke => Config {
                 txs: 32,
                 runs: 1,
                 budget: Duration::ZERO,
-                mode: "smoke test (no --bench): figures mean nothing",
+                mode: mode.label(),
                 judge: false,
             },
-            (true, true) => Config {
+            Mode::Quick => Config {
                 txs: 250,
                 runs: 5,
                 budget: Duration::from_secs(5),
-                mode: "quick (GOODWILL_BENCH_QUICK=1)",
+                mode: mode.label(),
                 judge: true,
             },
-            (true, false) => Config {
+            Mode::Full => Config {
                 txs: 1_000,
                 runs: 21,
                 budget: Duration::from_secs(20),
-                mode: "full",
+                mode: mode.label(),
                 judge: true,
             },
         }
@@ -210,22 +210,15 @@ impl<'a> Measure<'a> {
         }
     }
 
-    fn sorted(&self) -> Vec<Duration> {
-        let mut t = self.times.clone();
-        t.sort();
-        t
-    }
-
     /// Items per second in the fastest run: the run least disturbed by
     /// anything else on the machine (interference only ever adds time).
     fn best(&self) -> f64 {
-        self.items as f64 / self.sorted()[0].as_secs_f64()
+        self.items as f64 / common::sorted(&self.times)[0].as_secs_f64()
     }
 
     /// Items per second in the median run.
     fn median(&self) -> f64 {
-        let t = self.sorted();
-        self.items as f64 / t[t.len() / 2].as_secs_f64()
+        self.items as f64 / common::median(&self.times).as_secs_f64()
     }
 
     /// Microseconds per item in the fastest run.
@@ -328,9 +321,8 @@ fn main() {
     while rounds < cfg.runs || started.elapsed() < cfg.budget {
         rounds += 1;
         for m in &mut measures {
-            let t = Instant::now();
-            (m.pass)();
-            m.times.push(t.elapsed());
+            let ((), t) = timed(|| (m.pass)());
+            m.times.push(t);
         }
     }
 

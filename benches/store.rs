@@ -36,12 +36,15 @@
 // src/os.rs so that the ledger logic never does. This file is not logic.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{median, proc_field, timed, Mode};
 use goodwill::block::Block;
 use goodwill::codec;
 use goodwill::crypto::{self, tag, PublicKey, Signature};
@@ -65,28 +68,25 @@ struct Config {
 
 impl Config {
     fn from_env() -> Config {
-        // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
-        // runs an unoptimised build: only show that the benchmark works.
-        let benching = std::env::args().any(|a| a == "--bench");
-        let quick = std::env::var("GOODWILL_BENCH_QUICK").is_ok_and(|v| v == "1");
-        match (benching, quick) {
-            (false, _) => Config {
+        let mode = Mode::from_env();
+        match mode {
+            Mode::Smoke => Config {
                 txs: 20,
                 full_blocks: 2,
                 empty_blocks: 3,
                 mode: "smoke test (no --bench): figures are meaningless",
             },
-            (true, true) => Config {
+            Mode::Quick => Config {
                 txs: 1_000,
                 full_blocks: 5,
                 empty_blocks: 30,
-                mode: "quick (GOODWILL_BENCH_QUICK=1)",
+                mode: mode.label(),
             },
-            (true, false) => Config {
+            Mode::Full => Config {
                 txs: 1_000,
                 full_blocks: 20,
                 empty_blocks: 50,
-                mode: "full",
+                mode: mode.label(),
             },
         }
     }
@@ -223,21 +223,7 @@ fn verify_all_cores(messages: &[(PublicKey, Vec<u8>, Signature)], cores: usize) 
 /// (`write_bytes` in /proc/self/io), where readable.
 fn os_write_bytes() -> Option<u64> {
     let io = std::fs::read_to_string("/proc/self/io").ok()?;
-    io.lines()
-        .find_map(|l| l.strip_prefix("write_bytes:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let t = Instant::now();
-    let r = f();
-    (r, t.elapsed())
-}
-
-fn median<T: Copy + Ord>(v: &[T]) -> T {
-    let mut s = v.to_vec();
-    s.sort();
-    s[s.len() / 2]
+    proc_field(&io, "write_bytes:")
 }
 
 fn ms(d: Duration) -> f64 {
@@ -352,12 +338,9 @@ fn main() {
             .collect()
     };
     let per_block_1 = per_block(&base1_t);
-    let mut sorted_1 = per_block_1.clone();
-    sorted_1.sort_by(f64::total_cmp);
-    let ratio = sorted_1[sorted_1.len() / 2];
-    let mut sorted_all = per_block(&base_all_t);
-    sorted_all.sort_by(f64::total_cmp);
-    let ratio_all = sorted_all[sorted_all.len() / 2];
+    let sorted_1 = common::sorted(&per_block_1);
+    let ratio = median(&per_block_1);
+    let ratio_all = median(&per_block(&base_all_t));
     let blocks_per_s = 1.0 / import_m.as_secs_f64();
     // What the machine gave this run: bare verifies on all cores against one.
     // Below 0.9 × the cores, other work held a core, and import_block, which

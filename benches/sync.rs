@@ -32,9 +32,12 @@
 // src/os.rs so that the ledger logic never does. This file is not logic.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{timed, Mode};
 use futures_lite::future;
 use goodwill::block::Block;
 use goodwill::client::Client;
@@ -55,27 +58,24 @@ struct Config {
 
 impl Config {
     fn from_env() -> Config {
-        // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
-        // runs an unoptimised build: only show that the benchmark works.
-        let benching = std::env::args().any(|a| a == "--bench");
-        let quick = std::env::var("GOODWILL_BENCH_QUICK").is_ok_and(|v| v == "1");
-        match (benching, quick) {
-            (false, _) => Config {
+        let mode = Mode::from_env();
+        match mode {
+            Mode::Smoke => Config {
                 blocks: 50,
                 rounds: 1,
-                mode: "smoke test (no --bench): figures mean nothing",
+                mode: mode.label(),
                 judge: false,
             },
-            (true, true) => Config {
+            Mode::Quick => Config {
                 blocks: 1_000,
                 rounds: 5,
-                mode: "quick (GOODWILL_BENCH_QUICK=1)",
+                mode: mode.label(),
                 judge: true,
             },
-            (true, false) => Config {
+            Mode::Full => Config {
                 blocks: 10_000,
                 rounds: 3,
-                mode: "full",
+                mode: mode.label(),
                 judge: true,
             },
         }
@@ -97,14 +97,15 @@ fn forge(tn: &TestNet, n: usize) -> Vec<Block> {
 /// Imports `blocks` into a new store in `dir`; returns the seconds it took.
 fn offline_import(tn: &TestNet, dir: &Path, blocks: &[Block]) -> f64 {
     let store = Store::open(dir, &tn.params).expect("open store X");
-    let t = Instant::now();
-    for b in blocks {
-        match store.import_block(b) {
-            Ok(Imported::Extended { .. }) => {}
-            other => panic!("block {} did not extend the chain: {other:?}", b.height()),
+    let ((), t) = timed(|| {
+        for b in blocks {
+            match store.import_block(b) {
+                Ok(Imported::Extended { .. }) => {}
+                other => panic!("block {} did not extend the chain: {other:?}", b.height()),
+            }
         }
-    }
-    t.elapsed().as_secs_f64()
+    });
+    t.as_secs_f64()
 }
 
 fn node(tn: &TestNet, dir: &Path, key: u32, peers: Vec<String>) -> RunningNode {
@@ -173,9 +174,9 @@ fn sync(tn: &TestNet, a: &RunningNode, dir: &Path, tip: goodwill::crypto::Hash) 
 }
 
 /// The fastest and the median of some rates.
-fn best_and_median(rates: &mut [f64]) -> (f64, f64) {
-    rates.sort_by(f64::total_cmp);
-    (rates[rates.len() - 1], rates[rates.len() / 2])
+fn best_and_median(rates: &[f64]) -> (f64, f64) {
+    let s = common::sorted(rates);
+    (s[s.len() - 1], s[s.len() / 2])
 }
 
 fn main() {
@@ -189,13 +190,12 @@ fn main() {
         "chain: {} blocks of {TXS_PER_BLOCK} transfers (testkit, {USERS} users); sync batch {SYNC_BATCH} blocks per request",
         cfg.blocks
     );
-    let t = Instant::now();
-    let blocks = forge(&tn, cfg.blocks);
+    let (blocks, forge_time) = timed(|| forge(&tn, cfg.blocks));
     let tip = blocks.last().expect("at least one block").hash();
     let bytes: usize = blocks.iter().map(|b| b.to_bytes().len()).sum();
     println!(
         "forged in memory in {:.1} s; {} bytes per block on average",
-        t.elapsed().as_secs_f64(),
+        forge_time.as_secs_f64(),
         bytes / blocks.len()
     );
 
@@ -222,8 +222,8 @@ fn main() {
         offline_rates.push(off);
         sync_rates.push(syn);
     }
-    let (offline, offline_median) = best_and_median(&mut offline_rates);
-    let (rate, rate_median) = best_and_median(&mut sync_rates);
+    let (offline, offline_median) = best_and_median(&offline_rates);
+    let (rate, rate_median) = best_and_median(&sync_rates);
     println!(
         "offline import into an empty store:    {offline:>7.0} blocks/s (median {offline_median:.0}; one durable commit per block)"
     );

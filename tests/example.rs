@@ -8,12 +8,14 @@
 //! `cargo build --bin goodwill --example records` itself (a no-op when
 //! `cargo test` has just built them). Every wait is bounded; children are killed on any exit.
 
-use std::io::Read as _;
-use std::net::{SocketAddr, TcpListener};
+mod common;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::{free_addr, now_ms, run_within, strs, within, Out, Procs};
 use futures_lite::StreamExt;
 use goodwill::client::Client;
 
@@ -24,73 +26,6 @@ const WAIT_MS: u64 = 30_000;
 /// How long building the example may take (another cargo may hold the lock).
 const BUILD_MS: u64 = 600_000;
 const POLL: Duration = Duration::from_millis(50);
-
-fn now_ms() -> u64 {
-    goodwill::os::now_ms()
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-}
-
-/// Runs `cmd` to completion within `ms` (killing it after), with its output.
-fn run_within(mut cmd: Command, ms: u64) -> Output {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    // Drain both pipes on threads so a chatty child never blocks on them.
-    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
-        let mut r = r.expect("piped");
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let out = drain(child.stdout.take().map(|s| Box::new(s) as _));
-    let err = drain(child.stderr.take().map(|s| Box::new(s) as _));
-    let deadline = now_ms() + ms;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if now_ms() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish in {ms} ms");
-        }
-        std::thread::sleep(POLL);
-    };
-    Output {
-        status,
-        stdout: out.join().expect("stdout"),
-        stderr: err.join().expect("stderr"),
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// `goodwill args…`, which must succeed: its stdout.
-fn goodwill(args: &[&str]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_goodwill"));
-    cmd.args(args);
-    let out = run_within(cmd, WAIT_MS);
-    assert!(
-        out.status.success(),
-        "goodwill {args:?}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 /// The example's binary, built for the profile this test was built with.
 fn example() -> PathBuf {
@@ -120,66 +55,17 @@ fn example() -> PathBuf {
         None => panic!("no profile directory in {}", dir.display()),
     }
     let out = run_within(cmd, BUILD_MS);
-    assert!(
-        out.status.success(),
-        "building the example: {}",
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "building the example: {}", out.stderr);
     let exe = dir.join("examples").join("records");
     assert!(exe.exists(), "{} was not built", exe.display());
     exe
 }
 
-/// Runs the example with `args`: its status and stdout (stderr on failure).
-fn records(exe: &Path, args: &[&str]) -> (ExitStatus, String, String) {
+/// Runs the example with `args`: its status, stdout and stderr.
+fn records(exe: &Path, args: &[&str]) -> Out {
     let mut cmd = Command::new(exe);
     cmd.args(args);
-    let out = run_within(cmd, 2 * WAIT_MS + 10_000);
-    (out.status, text(&out.stdout), text(&out.stderr))
-}
-
-/// The node and the forger: killed when the test ends, however it ends.
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn spawn(dir: &Path, name: &str, args: &[&str]) -> Child {
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("a log file");
-    Command::new(env!("CARGO_BIN_EXE_goodwill"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("start goodwill {name}: {e}"))
-}
-
-fn logs(dir: &Path) -> String {
-    ["node", "forge"]
-        .iter()
-        .map(|n| {
-            let log = std::fs::read_to_string(dir.join(format!("{n}.log"))).unwrap_or_default();
-            let lines: Vec<&str> = log.lines().collect();
-            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
-            format!("--- {n} ---\n{tail}\n")
-        })
-        .collect()
-}
-
-/// Runs `f` to completion, or panics after `ms` milliseconds.
-fn within<T>(ms: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
-    smol::block_on(futures_lite::future::or(async { Some(f.await) }, async {
-        smol::Timer::after(Duration::from_millis(ms)).await;
-        None
-    }))
-    .unwrap_or_else(|| panic!("{what}: no answer in {ms} ms"))
+    run_within(cmd, 2 * WAIT_MS + 10_000)
 }
 
 /// Asks `f` on a fresh client every 50 ms until it gives `Some`, for at
@@ -213,76 +99,46 @@ fn the_records_example_stores_and_reads_back_a_verified_record() {
     let p = |n: &str| dir.join(n).to_str().expect("utf-8").to_string();
 
     // A usage error says what is missing and exits 2.
-    let (st, _, err) = records(&exe, &[]);
+    let Out {
+        status: st,
+        stderr: err,
+        ..
+    } = records(&exe, &[]);
     assert_eq!(st.code(), Some(2), "{err}");
     assert!(err.contains("--node is required"), "{err}");
     assert!(err.contains("usage: records --node"), "{err}");
 
     // A chain whose forger is ours and whose genesis funds the user.
-    let (forger_key, user_key) = (p("forger.key"), p("user.key"));
-    let forger = goodwill(&["keygen", "--out", &forger_key]);
-    let user = goodwill(&["keygen", "--out", &user_key]);
-    let payee = goodwill(&["keygen", "--out", &p("payee.key")]);
-    let (forger, user, payee) = (forger.trim(), user.trim(), payee.trim());
+    let forger = common::keygen(dir, "forger", WAIT_MS);
+    let user = common::keygen(dir, "user", WAIT_MS);
+    let payee = common::keygen(dir, "payee", WAIT_MS);
+    let user_key = user.file.clone();
+    let (user, payee) = (user.addr.as_str(), payee.addr.as_str());
     let genesis = p("genesis.toml");
-    goodwill(&[
-        "genesis",
-        "new",
-        "--out",
-        &genesis,
-        "--chain-name",
-        "example-test",
-        "--forger",
-        forger,
-        "--fund",
-        &format!("{user}=1000"),
-        "--slot-ms",
-        &SLOT_MS.to_string(),
-        "--epoch-slots",
-        "10",
-        "--finality-depth",
-        &FINALITY.to_string(),
-        "--start-ms",
-        &now_ms().to_string(),
-    ]);
+    common::NewGenesis {
+        out: &genesis,
+        chain_name: Some("example-test"),
+        forgers: vec![&forger.addr],
+        funds: vec![format!("{user}=1000")],
+        slot_ms: SLOT_MS,
+        epoch_slots: 10,
+        finality_depth: Some(FINALITY),
+    }
+    .write(WAIT_MS);
 
     let main = free_addr();
-    let mut children = Children(Vec::new());
-    children.0.push(spawn(
-        dir,
-        "node",
-        &[
-            "node",
-            "--data",
-            &p("node-data"),
-            "--genesis",
-            &genesis,
-            "--listen",
-            &main.to_string(),
-        ],
-    ));
+    let mut children = Procs::new(dir, POLL);
+    let node_args = common::node_args(&p("node-data"), &genesis, &main.to_string());
+    children.start("node", &strs(&node_args));
     poll(main, "the node answers", async |_| Some(()));
-    children.0.push(spawn(
-        dir,
-        "forge",
-        &[
-            "forge",
-            "--data",
-            &p("forge-data"),
-            "--genesis",
-            &genesis,
-            "--key",
-            &forger_key,
-            "--main",
-            &main.to_string(),
-            "--status-listen",
-            &free_addr().to_string(),
-            "--clock-check",
-            "peers",
-            "--board",
-            "none",
-        ],
-    ));
+    let forge_args = common::forge_args(
+        &p("forge-data"),
+        &genesis,
+        &forger.file,
+        &main.to_string(),
+        &free_addr().to_string(),
+    );
+    children.start("forge", &strs(&forge_args));
     poll(main, "the forger forges", async |c| {
         (c.tip().await.ok()?.height >= 1).then_some(())
     });
@@ -291,11 +147,16 @@ fn the_records_example_stores_and_reads_back_a_verified_record() {
     // the user has paid nobody yet.
     let node = main.to_string();
     let run = |args: &[&str]| {
-        let (st, out, err) = records(&exe, args);
+        let Out {
+            status: st,
+            stdout: out,
+            stderr: err,
+            ..
+        } = records(&exe, args);
         assert!(
             st.success(),
             "records {args:?}: {st}\n{out}\n{err}\n{}",
-            logs(dir)
+            children.logs(20)
         );
         out
     };

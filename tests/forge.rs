@@ -17,13 +17,14 @@
 //! slot timer, the clock check and "not early" run on the real clock. Every
 //! wait is a bounded poll; every child process is killed if a test fails.
 
-use std::io::{BufRead, BufReader, Write as _};
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{free_addr, now_ms, strs, wait_for, within, Procs, POLL};
 use futures_lite::future;
 use goodwill::block::Block;
 use goodwill::board::Board;
@@ -34,7 +35,7 @@ use goodwill::forge::state::ClockCheck;
 use goodwill::forge::ForgeConfig;
 use goodwill::genesis::{Balance, ChainParams, Genesis, Limits, COIN};
 use goodwill::led::{self, ActiveLow, AnyPin, ApplianceState, LedDriver, RecordingPin};
-use goodwill::node::{spawn, NodeConfig, NodeError, NodeLimits, RunningNode};
+use goodwill::node::{spawn, NodeConfig, NodeError, RunningNode};
 use goodwill::state::StateReadExt;
 use goodwill::store::Store;
 use goodwill::testkit;
@@ -47,37 +48,6 @@ const SLOT_MS: u64 = 300;
 const EPOCH_SLOTS: u64 = 10;
 /// How long any one condition may take to become true.
 const WAIT_MS: u64 = 15_000;
-const POLL: Duration = Duration::from_millis(20);
-
-fn now_ms() -> u64 {
-    goodwill::os::now_ms()
-}
-
-/// Runs `f` to completion, or panics after `ms` milliseconds.
-fn within<T>(ms: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
-    smol::block_on(future::or(async { Some(f.await) }, async {
-        smol::Timer::after(Duration::from_millis(ms)).await;
-        None
-    }))
-    .unwrap_or_else(|| panic!("{what}: no answer in {ms} ms"))
-}
-
-/// Polls `f` every 20 ms until it gives `Some`, for at most `ms` ms.
-fn wait_for<T>(ms: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = now_ms() + ms;
-    let max_polls = ms / POLL.as_millis() as u64 + 1;
-    for _ in 0..max_polls {
-        if let Some(v) = f() {
-            return v;
-        }
-        if now_ms() > deadline {
-            break;
-        }
-        std::thread::sleep(POLL);
-    }
-    f().unwrap_or_else(|| panic!("{what}: not true after {ms} ms"))
-}
-
 /// The forging key of the appliance under test.
 fn forger_key() -> Keypair {
     testkit::key(11, 0)
@@ -133,14 +103,8 @@ fn transfer(params: &ChainParams, from: &Keypair, nonce: u64, to: PublicKey) -> 
 /// to bind again, so that is retried (bounded).
 fn start_main(params: &ChainParams, dir: &Path, listen: SocketAddr) -> RunningNode {
     let config = NodeConfig {
-        data: dir.to_path_buf(),
-        params: params.clone(),
         listen,
-        advertise: None,
-        peers: vec![],
-        key: testkit::key(7, 1),
-        limits: NodeLimits::default(),
-        forge: None,
+        ..common::node_config(dir, params, testkit::key(7, 1), vec![])
     };
     for _ in 0..50 {
         match spawn(config.clone()) {
@@ -185,13 +149,6 @@ fn start_forger(
         ActiveLow::default(),
     );
     let node = spawn(NodeConfig {
-        data: dir.to_path_buf(),
-        params: params.clone(),
-        listen: "127.0.0.1:0".parse().expect("an address"),
-        advertise: None,
-        peers: vec![main.to_string()],
-        key: key.clone(),
-        limits: NodeLimits::default(),
         forge: Some(ForgeConfig {
             clock_check,
             board: Board::none(),
@@ -200,6 +157,7 @@ fn start_forger(
             leds: Some(Arc::new(Mutex::new(driver))),
             kernel_clock,
         }),
+        ..common::node_config(dir, params, key.clone(), vec![main.to_string()])
     })
     .expect("the appliance starts");
     (node, pins)
@@ -624,198 +582,23 @@ fn a_second_session_with_the_appliances_key_stops_it_as_a_doppelganger() {
 // ---------------------------------------------------------------------------
 // Real processes.
 
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-}
-
-/// Child processes of one test: killed (and their logs shown, if the test
-/// failed) when it ends.
-struct Procs {
-    dir: PathBuf,
-    children: Vec<(String, Child)>,
-    /// Each child's stderr, line by line (also written to `<dir>/<name>.log`).
-    lines: Vec<mpsc::Receiver<String>>,
-}
-
-impl Procs {
-    fn new(dir: &Path) -> Procs {
-        Procs {
-            dir: dir.to_path_buf(),
-            children: Vec::new(),
-            lines: Vec::new(),
-        }
-    }
-
-    /// Starts `goodwill args…`; returns its index.
-    fn start(&mut self, name: &str, args: &[&str], env: &[(&str, &str)]) -> usize {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_goodwill"));
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("start goodwill {args:?}: {e}"));
-        let stderr = child.stderr.take().expect("piped");
-        let log_path = self.dir.join(format!("{name}.log"));
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log_path)
-                .ok();
-            // Ends at EOF: when the child exits or is killed.
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(l) = &mut log {
-                    let _ = writeln!(l, "{line}");
-                }
-                let _ = tx.send(line);
-            }
-        });
-        self.children.push((name.to_string(), child));
-        self.lines.push(rx);
-        self.children.len() - 1
-    }
-
-    fn pid(&self, i: usize) -> u32 {
-        self.children[i].1.id()
-    }
-
-    /// Waits for the child to exit, for at most `ms` ms.
-    fn wait_exit(&mut self, i: usize, ms: u64) -> Option<ExitStatus> {
-        let deadline = now_ms() + ms;
-        for _ in 0..ms / POLL.as_millis() as u64 + 1 {
-            if let Some(s) = self.children[i].1.try_wait().expect("try_wait") {
-                return Some(s);
-            }
-            if now_ms() > deadline {
-                break;
-            }
-            std::thread::sleep(POLL);
-        }
-        self.children[i].1.try_wait().expect("try_wait")
-    }
-
-    /// Sends SIGTERM; returns the exit status and how long it took (ms).
-    fn terminate(&mut self, i: usize, ms: u64) -> (ExitStatus, u64) {
-        let started = now_ms();
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.pid(i).to_string()])
-            .status()
-            .expect("run kill")
-            .success();
-        assert!(ok, "kill -TERM {}", self.pid(i));
-        let name = self.children[i].0.clone();
-        let status = self
-            .wait_exit(i, ms)
-            .unwrap_or_else(|| panic!("{name} did not exit within {ms} ms of SIGTERM"));
-        (status, now_ms() - started)
-    }
-
-    /// SIGKILL, then reap.
-    fn kill(&mut self, i: usize) {
-        let c = &mut self.children[i].1;
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-
-    /// Reads the child's stderr until a line satisfies `f`.
-    fn wait_line<T>(&mut self, i: usize, ms: u64, f: impl Fn(&str) -> Option<T>) -> T {
-        let deadline = now_ms() + ms;
-        let mut seen = Vec::new();
-        for _ in 0..10_000 {
-            let left = deadline.saturating_sub(now_ms());
-            match self.lines[i].recv_timeout(Duration::from_millis(left.max(1))) {
-                Ok(line) => {
-                    if let Some(v) = f(&line) {
-                        return v;
-                    }
-                    seen.push(line);
-                }
-                Err(_) => break,
-            }
-            if now_ms() > deadline {
-                break;
-            }
-        }
-        panic!(
-            "{}: the line looked for did not come in {ms} ms; stderr: {seen:#?}",
-            self.children[i].0
-        );
-    }
-}
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for (_, c) in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if std::thread::panicking() {
-            for (name, _) in &self.children {
-                let log = std::fs::read_to_string(self.dir.join(format!("{name}.log")))
-                    .unwrap_or_default();
-                let lines: Vec<&str> = log.lines().collect();
-                let tail = &lines[lines.len().saturating_sub(40)..];
-                eprintln!("--- {name} (last {} lines) ---", tail.len());
-                for l in tail {
-                    eprintln!("{l}");
-                }
-            }
-        }
-    }
-}
-
-/// Runs `goodwill args…` to completion (at most `WAIT_MS`): status, stdout, stderr.
-fn run(args: &[&str]) -> (ExitStatus, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_goodwill"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run goodwill");
-    // Small outputs: they fit in the pipes while we wait.
-    let deadline = now_ms() + WAIT_MS;
-    let mut status = None;
-    for _ in 0..WAIT_MS / POLL.as_millis() as u64 + 1 {
-        status = child.try_wait().expect("try_wait");
-        if status.is_some() || now_ms() > deadline {
-            break;
-        }
-        std::thread::sleep(POLL);
-    }
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("goodwill {args:?} did not exit in {WAIT_MS} ms");
-    }
-    let out = child.wait_with_output().expect("output");
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// Runs `goodwill args…` to completion (at most `WAIT_MS`).
+fn run(args: &[&str]) -> common::Out {
+    common::run(args, WAIT_MS)
 }
 
 /// Runs `goodwill args…`, which must succeed; returns its stdout.
 fn run_ok(args: &[&str]) -> String {
-    let (status, out, err) = run(args);
-    assert!(status.success(), "goodwill {args:?}: {status}: {err}");
-    out
+    common::run_ok(args, WAIT_MS).stdout
 }
 
 fn run_json(args: &[&str]) -> serde_json::Value {
-    let out = run_ok(args);
-    serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("goodwill {args:?}: not JSON ({e}): {out}"))
+    common::run_ok(args, WAIT_MS).json()
+}
+
+/// Child processes of one test, polled every 20 ms.
+fn procs(dir: &Path) -> Procs {
+    Procs::new(dir, POLL)
 }
 
 /// Keys and a genesis written by the command line in `dir`.
@@ -826,35 +609,27 @@ struct Files {
 }
 
 fn files(dir: &Path) -> Files {
-    let p = |n: &str| dir.join(n).to_str().expect("utf-8").to_string();
-    let forger_key = p("forger.key");
-    let forger = run_ok(&["keygen", "--out", &forger_key]).trim().to_string();
-    let user = run_ok(&["keygen", "--out", &p("user.key")])
-        .trim()
+    let forger = common::keygen(dir, "forger", WAIT_MS);
+    let user = common::keygen(dir, "user", WAIT_MS);
+    let genesis = dir
+        .join("genesis.toml")
+        .to_str()
+        .expect("utf-8")
         .to_string();
-    let genesis = p("genesis.toml");
-    let start = now_ms().to_string();
-    let fund = format!("{user}=1000");
-    run_ok(&[
-        "genesis",
-        "new",
-        "--out",
-        &genesis,
-        "--forger",
-        &forger,
-        "--fund",
-        &fund,
-        "--slot-ms",
-        &SLOT_MS.to_string(),
-        "--epoch-slots",
-        &EPOCH_SLOTS.to_string(),
-        "--start-ms",
-        &start,
-    ]);
+    common::NewGenesis {
+        out: &genesis,
+        chain_name: None,
+        forgers: vec![&forger.addr],
+        funds: vec![format!("{}=1000", user.addr)],
+        slot_ms: SLOT_MS,
+        epoch_slots: EPOCH_SLOTS,
+        finality_depth: None,
+    }
+    .write(WAIT_MS);
     Files {
         genesis,
-        forger_key,
-        forger,
+        forger_key: forger.file,
+        forger: forger.addr,
     }
 }
 
@@ -862,19 +637,8 @@ fn files(dir: &Path) -> Files {
 fn start_node_process(procs: &mut Procs, dir: &Path, f: &Files) -> (usize, SocketAddr) {
     let addr = free_addr();
     let data = dir.join("main");
-    let i = procs.start(
-        "node",
-        &[
-            "node",
-            "--data",
-            data.to_str().unwrap(),
-            "--genesis",
-            &f.genesis,
-            "--listen",
-            &addr.to_string(),
-        ],
-        &[],
-    );
+    let args = common::node_args(data.to_str().unwrap(), &f.genesis, &addr.to_string());
+    let i = procs.start("node", &strs(&args));
     wait_for(WAIT_MS, "the node listens", || {
         smol::block_on(Client::connect(&addr.to_string())).ok()
     });
@@ -889,30 +653,13 @@ fn forge_args(
     main: SocketAddr,
     status: SocketAddr,
 ) -> Vec<String> {
-    [
-        "forge",
-        "--data",
+    common::forge_args(
         data.to_str().unwrap(),
-        "--genesis",
         &f.genesis,
-        "--key",
         key,
-        "--main",
         &main.to_string(),
-        "--status-listen",
         &status.to_string(),
-        "--clock-check",
-        "peers",
-        "--board",
-        "none",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+    )
 }
 
 /// The appliance's figures from its status port (None until it answers).
@@ -925,14 +672,13 @@ fn appliance_at(addr: SocketAddr) -> Option<ApplianceStatus> {
 fn goodwill_status_and_forgers_show_the_appliance_and_sigterm_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let f = files(dir.path());
-    let mut procs = Procs::new(dir.path());
+    let mut procs = procs(dir.path());
     let (node, main) = start_node_process(&mut procs, dir.path(), &f);
     let data = dir.path().join("forger");
     let status_addr = free_addr();
     let forge = procs.start(
         "forge",
         &strs(&forge_args(&data, &f, &f.forger_key, main, status_addr)),
-        &[],
     );
     let a = wait_for(WAIT_MS, "the appliance forges two blocks", || {
         appliance_at(status_addr).filter(|a| a.forged_total >= 2)
@@ -1032,7 +778,11 @@ fn goodwill_status_and_forgers_show_the_appliance_and_sigterm_stops_it() {
     run_ok(&["keygen", "--out", new_key]);
     let status2 = free_addr();
     let args = forge_args(&data, &f, new_key, main, status2);
-    let (st, _, err) = run(&strs(&args));
+    let common::Out {
+        status: st,
+        stderr: err,
+        ..
+    } = run(&strs(&args));
     assert_eq!(
         st.code(),
         Some(goodwill::forge::EXIT_REFUSED as i32),
@@ -1044,7 +794,7 @@ fn goodwill_status_and_forgers_show_the_appliance_and_sigterm_stops_it() {
     // slot as its floor.
     let mut args = args;
     args.push("--i-know-this-key-is-new".into());
-    let fresh = procs.start("forge-new-key", &strs(&args), &[]);
+    let fresh = procs.start("forge-new-key", &strs(&args));
     let floor: u64 = procs.wait_line(fresh, WAIT_MS, |l| {
         let rest = l.split("recorded slot ").nth(1)?;
         rest.split_whitespace().next()?.parse().ok()
@@ -1065,14 +815,15 @@ fn goodwill_status_and_forgers_show_the_appliance_and_sigterm_stops_it() {
 fn a_forger_killed_between_recording_a_slot_and_signing_it_never_signs_that_slot() {
     let dir = tempfile::tempdir().unwrap();
     let f = files(dir.path());
-    let mut procs = Procs::new(dir.path());
+    let mut procs = procs(dir.path());
     let (node, main) = start_node_process(&mut procs, dir.path(), &f);
     let data = dir.path().join("forger");
     let args = forge_args(&data, &f, &f.forger_key, main, free_addr());
-    let stalled = procs.start(
+    let stalled = procs.start_with(
         "forge-stalled",
         &strs(&args),
         &[("GOODWILL_TEST_STALL_AFTER_RECORD", "1")],
+        false,
     );
     let slot: u64 = procs.wait_line(stalled, WAIT_MS, |l| {
         let rest = l.strip_prefix("goodwill forge: recorded slot ")?;
@@ -1113,7 +864,7 @@ fn a_forger_killed_between_recording_a_slot_and_signing_it_never_signs_that_slot
     // never that one.
     let status_addr = free_addr();
     let args = forge_args(&data, &f, &f.forger_key, main, status_addr);
-    let forge = procs.start("forge-restarted", &strs(&args), &[]);
+    let forge = procs.start("forge-restarted", &strs(&args));
     let a = wait_for(WAIT_MS, "the restarted forger signs later slots", || {
         appliance_at(status_addr).filter(|a| a.forged_total >= 3)
     });

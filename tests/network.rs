@@ -7,18 +7,20 @@
 //! as an assertion. The blocks come from `testkit` chains (genesis at time 0,
 //! so every slot is in the past and no block is ever "early").
 
+mod common;
+
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use futures_lite::future;
+use common::{now_ms, wait_for, within};
 use goodwill::block::Block;
 use goodwill::client::Client;
 use goodwill::codec::Bytes;
 use goodwill::crypto::{Hash, Keypair};
 use goodwill::genesis::ChainParams;
-use goodwill::node::{spawn, NodeConfig, NodeLimits, RunningNode};
+use goodwill::node::{spawn, RunningNode};
 use goodwill::store::Store;
 use goodwill::testkit::{self, TestChain, TestNet, TestNetConfig};
 use goodwill::tx::SignedTransaction;
@@ -33,11 +35,6 @@ const WAIT_MS: u64 = 10_000;
 /// How long a late node may take to sync the long chain (a debug build
 /// imports ~1,000 blocks with one durable commit each).
 const SYNC_WAIT_MS: u64 = 60_000;
-const POLL: Duration = Duration::from_millis(20);
-
-fn now_ms() -> u64 {
-    goodwill::os::now_ms()
-}
 
 /// The test network, with its genesis an hour before this process started.
 ///
@@ -86,31 +83,6 @@ fn store_with(tn: &TestNet, dir: &Path, blocks: &[Block]) {
     }
 }
 
-/// Runs `f` to completion, or panics after `ms` milliseconds.
-fn within<T>(ms: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
-    smol::block_on(future::or(async { Some(f.await) }, async {
-        smol::Timer::after(Duration::from_millis(ms)).await;
-        None
-    }))
-    .unwrap_or_else(|| panic!("{what}: no answer in {ms} ms"))
-}
-
-/// Polls `f` every 20 ms until it gives `Some`, for at most `ms` ms.
-fn wait_for<T>(ms: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = now_ms() + ms;
-    let max_polls = ms / POLL.as_millis() as u64 + 1;
-    for _ in 0..max_polls {
-        if let Some(v) = f() {
-            return v;
-        }
-        if now_ms() > deadline {
-            break;
-        }
-        std::thread::sleep(POLL);
-    }
-    f().unwrap_or_else(|| panic!("{what}: not true after {ms} ms"))
-}
-
 /// A main node under test: the running node and a client to question it.
 struct Node {
     running: Option<RunningNode>,
@@ -125,16 +97,12 @@ impl Node {
     }
 
     fn start_with(tn: &TestNet, dir: &Path, key: u32, peers: Vec<String>) -> Node {
-        let running = spawn(NodeConfig {
-            data: dir.to_path_buf(),
-            params: tn.params.clone(),
-            listen: "127.0.0.1:0".parse().expect("an address"),
-            advertise: None,
+        let running = spawn(common::node_config(
+            dir,
+            &tn.params,
+            testkit::key(7, key),
             peers,
-            key: testkit::key(7, key),
-            limits: NodeLimits::default(),
-            forge: None,
-        })
+        ))
         .expect("the node starts");
         let addr = running.addr.to_string();
         let probe = within(WAIT_MS, "connect a client", Client::connect(&addr)).expect("connect");
@@ -489,40 +457,9 @@ fn report(height: u64, tip: Hash) -> ForgerStatus {
     }
 }
 
-/// Runs the real binary; returns its stdout as JSON.
+/// Runs the real binary (at most `WAIT_MS`); returns its stdout as JSON.
 fn cli_json(args: &[&str]) -> serde_json::Value {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_goodwill"))
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run goodwill");
-    let mut status = None;
-    let deadline = now_ms() + WAIT_MS;
-    for _ in 0..WAIT_MS / POLL.as_millis() as u64 {
-        status = child.try_wait().expect("wait");
-        if status.is_some() || now_ms() > deadline {
-            break;
-        }
-        std::thread::sleep(POLL);
-    }
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("goodwill {args:?} did not exit in {WAIT_MS} ms");
-    };
-    let out = child.wait_with_output().expect("output");
-    assert!(
-        status.success(),
-        "goodwill {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "goodwill {args:?} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    common::run_ok(args, WAIT_MS).json()
 }
 
 #[test]

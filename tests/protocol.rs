@@ -11,6 +11,8 @@
 //! Every read has a timeout and every loop a bound: a node that hangs fails
 //! the test instead of hanging it.
 
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -57,14 +59,13 @@ fn start(limits: NodeLimits) -> TestNode {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let node = node::spawn(NodeConfig {
-        data: dir.path().join("data"),
-        params: net.params.clone(),
-        listen: "127.0.0.1:0".parse().expect("an address"),
-        advertise: None,
-        peers: vec![],
-        key: testkit::key(7, 0),
         limits,
-        forge: None,
+        ..common::node_config(
+            &dir.path().join("data"),
+            &net.params,
+            testkit::key(7, 0),
+            vec![],
+        )
     })
     .expect("the node starts");
     assert!(node.addr.ip().is_loopback());

@@ -22,17 +22,16 @@
 //!
 //! Every wait is bounded; every child process is killed when a test ends.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
 use std::time::Duration;
 
-use futures_lite::future;
+use common::{keygen, listening_on, now_ms, strs, within, Key, Out, Procs};
 use goodwill::client::{verify_record, Client};
 use goodwill::codec::Bytes;
-use goodwill::crypto::{Hash, PublicKey};
+use goodwill::crypto::Hash;
 use goodwill::tx::{Transaction, TxKind};
 use goodwill::wire::{Answer, Query};
 use serde_json::Value;
@@ -45,93 +44,19 @@ const COIN: u64 = 1_000_000;
 const WAIT_MS: u64 = 20_000;
 const POLL: Duration = Duration::from_millis(50);
 
-fn now_ms() -> u64 {
-    goodwill::os::now_ms()
-}
-
-/// Polls `f` until it gives `Some`, for at most `ms` ms.
-fn wait_for<T>(ms: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = now_ms() + ms;
-    for _ in 0..ms / POLL.as_millis() as u64 + 1 {
-        if let Some(v) = f() {
-            return v;
-        }
-        if now_ms() > deadline {
-            break;
-        }
-        std::thread::sleep(POLL);
-    }
-    f().unwrap_or_else(|| panic!("{what}: not true after {ms} ms"))
-}
-
-/// Runs `f` to completion, or panics after `ms` milliseconds.
-fn within<T>(ms: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
-    smol::block_on(future::or(async { Some(f.await) }, async {
-        smol::Timer::after(Duration::from_millis(ms)).await;
-        None
-    }))
-    .unwrap_or_else(|| panic!("{what}: no answer in {ms} ms"))
-}
-
-/// What a finished `goodwill` run printed.
-#[derive(Debug)]
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {self:?}"))
-    }
-
-    fn json_lines(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
-            .collect()
-    }
+/// Polls `f` every 50 ms until it gives `Some`, for at most `ms` ms.
+fn wait_for<T>(ms: u64, what: &str, f: impl FnMut() -> Option<T>) -> T {
+    common::wait_for_every(POLL, ms, what, f)
 }
 
 /// Runs `goodwill args…` to completion (killed after `WAIT_MS`).
 fn run(args: &[&str]) -> Out {
-    let child = Command::new(env!("CARGO_BIN_EXE_goodwill"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run goodwill");
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_millis(WAIT_MS)) {
-        Ok(out) => {
-            let out = out.expect("output");
-            Out {
-                code: out.status.code(),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
-        }
-        Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("goodwill {args:?} did not exit in {WAIT_MS} ms");
-        }
-    }
+    common::run(args, WAIT_MS)
 }
 
 /// Runs `goodwill args…`, which must succeed.
 fn run_ok(args: &[&str]) -> Out {
-    let out = run(args);
-    assert_eq!(out.code, Some(0), "goodwill {args:?}: {out:?}");
-    out
+    common::run_ok(args, WAIT_MS)
 }
 
 /// Runs `goodwill args…`, which must fail with `code` and say each of `needles`.
@@ -147,178 +72,6 @@ fn run_err(args: &[&str], code: i32, needles: &[&str]) -> Out {
     out
 }
 
-/// One child process: its stderr (and, if asked, stdout) line by line.
-struct Proc {
-    name: String,
-    child: Child,
-    stderr: mpsc::Receiver<String>,
-    stdout: Option<mpsc::Receiver<String>>,
-}
-
-/// Child processes of one test: killed (and their logs shown, if the test
-/// failed) when it ends.
-struct Procs {
-    dir: PathBuf,
-    list: Vec<Proc>,
-}
-
-fn lines_of(r: impl std::io::Read + Send + 'static, log: PathBuf) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .ok();
-        // Ends at EOF: when the child exits or is killed.
-        for line in BufReader::new(r).lines().map_while(Result::ok) {
-            if let Some(l) = &mut log {
-                let _ = writeln!(l, "{line}");
-            }
-            let _ = tx.send(line);
-        }
-    });
-    rx
-}
-
-impl Procs {
-    /// Starts `goodwill args…`; returns its index.
-    fn start(&mut self, name: &str, args: &[&str], stdout: bool) -> usize {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_goodwill"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(if stdout {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start goodwill {args:?}: {e}"));
-        let log = |what: &str| self.dir.join(format!("{name}.{what}.log"));
-        let stderr = lines_of(child.stderr.take().expect("piped"), log("stderr"));
-        let stdout = child.stdout.take().map(|s| lines_of(s, log("stdout")));
-        self.list.push(Proc {
-            name: name.into(),
-            child,
-            stderr,
-            stdout,
-        });
-        self.list.len() - 1
-    }
-
-    /// Reads the child's stderr until a line satisfies `f`.
-    fn wait_line<T>(&mut self, i: usize, ms: u64, f: impl Fn(&str) -> Option<T>) -> T {
-        let deadline = now_ms() + ms;
-        let mut seen = Vec::new();
-        for _ in 0..10_000 {
-            let left = deadline.saturating_sub(now_ms()).max(1);
-            match self.list[i]
-                .stderr
-                .recv_timeout(Duration::from_millis(left))
-            {
-                Ok(line) => {
-                    if let Some(v) = f(&line) {
-                        return v;
-                    }
-                    seen.push(line);
-                }
-                Err(_) => break,
-            }
-            if now_ms() > deadline {
-                break;
-            }
-        }
-        panic!(
-            "{}: the line looked for did not come in {ms} ms; stderr: {seen:#?}",
-            self.list[i].name
-        );
-    }
-
-    /// The stdout lines the child printed within `ms` ms from now, until
-    /// `done` says the ones so far are enough.
-    fn read_stdout(&mut self, i: usize, ms: u64, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let rx = self.list[i].stdout.as_ref().expect("stdout piped");
-        let deadline = now_ms() + ms;
-        let mut got = Vec::new();
-        for _ in 0..10_000 {
-            if done(&got) {
-                break;
-            }
-            let left = deadline.saturating_sub(now_ms()).max(1);
-            match rx.recv_timeout(Duration::from_millis(left)) {
-                Ok(line) => got.push(line),
-                Err(_) => break,
-            }
-            if now_ms() > deadline {
-                break;
-            }
-        }
-        got
-    }
-
-    /// Waits (bounded) for the child to exit; returns its exit code.
-    fn wait_exit(&mut self, i: usize, ms: u64) -> Option<i32> {
-        let p = &mut self.list[i];
-        for _ in 0..ms / POLL.as_millis() as u64 + 1 {
-            if let Some(s) = p.child.try_wait().expect("try_wait") {
-                return s.code();
-            }
-            std::thread::sleep(POLL);
-        }
-        panic!("{} did not exit within {ms} ms", p.name);
-    }
-
-    /// SIGTERM, then wait (bounded) for the exit; returns the exit code.
-    fn terminate(&mut self, i: usize) -> Option<i32> {
-        let p = &mut self.list[i];
-        let _ = Command::new("kill")
-            .args(["-TERM", &p.child.id().to_string()])
-            .status();
-        for _ in 0..200 {
-            if let Some(s) = p.child.try_wait().expect("try_wait") {
-                return s.code();
-            }
-            std::thread::sleep(POLL);
-        }
-        panic!("{} did not exit within 10 s of SIGTERM", p.name);
-    }
-}
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for p in &mut self.list {
-            let _ = p.child.kill();
-            let _ = p.child.wait();
-        }
-        if std::thread::panicking() {
-            for p in &self.list {
-                let log = std::fs::read_to_string(self.dir.join(format!("{}.stderr.log", p.name)))
-                    .unwrap_or_default();
-                let lines: Vec<&str> = log.lines().collect();
-                let tail = &lines[lines.len().saturating_sub(30)..];
-                eprintln!("--- {} (last {} lines of stderr) ---", p.name, tail.len());
-                for l in tail {
-                    eprintln!("{l}");
-                }
-            }
-        }
-    }
-}
-
-/// A key file and its address.
-#[derive(Clone)]
-struct Key {
-    file: String,
-    addr: String,
-}
-
-impl Key {
-    fn pk(&self) -> PublicKey {
-        goodwill::address::parse(&self.addr).expect("an address")
-    }
-}
-
 /// A chain on loopback: one main node and the running forgers.
 struct Net {
     // Dropped first: the processes stop before their directory goes.
@@ -332,25 +85,6 @@ struct Net {
     bob: Key,
 }
 
-fn keygen(dir: &Path, name: &str) -> Key {
-    let file = dir
-        .join(format!("{name}.key"))
-        .to_str()
-        .unwrap()
-        .to_string();
-    let addr = run_ok(&["keygen", "--out", &file])
-        .stdout
-        .trim()
-        .to_string();
-    assert!(addr.starts_with("gw1"), "{addr}");
-    Key { file, addr }
-}
-
-fn listening_on(line: &str) -> Option<String> {
-    let rest = line.split("listening on ").nth(1)?;
-    Some(rest.split(';').next()?.trim().to_string())
-}
-
 impl Net {
     /// A chain with `bootstrap` forgers taking turns, the first `running` of
     /// them forging; the user and every forger hold 1,000 coins at genesis
@@ -359,56 +93,29 @@ impl Net {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_path_buf();
         let forgers: Vec<Key> = (0..bootstrap)
-            .map(|i| keygen(&d, &format!("forger{i}")))
+            .map(|i| keygen(&d, &format!("forger{i}"), WAIT_MS))
             .collect();
-        let user = keygen(&d, "user");
-        let bob = keygen(&d, "bob");
+        let user = keygen(&d, "user", WAIT_MS);
+        let bob = keygen(&d, "bob", WAIT_MS);
         let genesis = d.join("genesis.toml").to_str().unwrap().to_string();
-        let (slot, epoch, fin, start) = (
-            SLOT_MS.to_string(),
-            EPOCH_SLOTS.to_string(),
-            FINALITY.to_string(),
-            now_ms().to_string(),
-        );
-        let funds: Vec<String> = std::iter::once(&user)
-            .chain(&forgers)
-            .map(|k| format!("{}=1000", k.addr))
-            .collect();
-        let mut args = vec!["genesis", "new", "--out", &genesis];
-        for f in &forgers {
-            args.extend(["--forger", &f.addr]);
+        common::NewGenesis {
+            out: &genesis,
+            chain_name: None,
+            forgers: forgers.iter().map(|f| f.addr.as_str()).collect(),
+            funds: std::iter::once(&user)
+                .chain(&forgers)
+                .map(|k| format!("{}=1000", k.addr))
+                .collect(),
+            slot_ms: SLOT_MS,
+            epoch_slots: EPOCH_SLOTS,
+            finality_depth: Some(FINALITY),
         }
-        for f in &funds {
-            args.extend(["--fund", f]);
-        }
-        args.extend([
-            "--slot-ms",
-            &slot,
-            "--epoch-slots",
-            &epoch,
-            "--finality-depth",
-            &fin,
-            "--start-ms",
-            &start,
-        ]);
-        run_ok(&args);
-        let mut procs = Procs {
-            dir: d.clone(),
-            list: Vec::new(),
-        };
+        .write(WAIT_MS);
+        let mut procs = Procs::new(&d, POLL);
         let data = d.join("node").to_str().unwrap().to_string();
         let node_proc = procs.start(
             "node",
-            &[
-                "node",
-                "--data",
-                &data,
-                "--genesis",
-                &genesis,
-                "--listen",
-                "127.0.0.1:0",
-            ],
-            false,
+            &strs(&common::node_args(&data, &genesis, "127.0.0.1:0")),
         );
         let node = procs.wait_line(node_proc, WAIT_MS, listening_on);
         let mut net = Net {
@@ -434,50 +141,23 @@ impl Net {
         let d = self.dir.path();
         let data = d.join(format!("forger{i}")).to_str().unwrap().to_string();
         let key = self.forgers[i].file.clone();
-        let idx = self.procs.start(
-            &format!("forge{i}"),
-            &[
-                "forge",
-                "--data",
-                &data,
-                "--genesis",
-                &self.genesis,
-                "--key",
-                &key,
-                "--main",
-                &self.node,
-                "--status-listen",
-                "127.0.0.1:0",
-                "--clock-check",
-                "peers",
-                "--board",
-                "none",
-            ],
-            false,
-        );
+        let args = common::forge_args(&data, &self.genesis, &key, &self.node, "127.0.0.1:0");
+        let idx = self.procs.start(&format!("forge{i}"), &strs(&args));
         self.procs.wait_line(idx, WAIT_MS, listening_on);
     }
 
     /// Stops the main node (SIGTERM) and starts it again on the same
     /// address and data.
     fn restart_node(&mut self) {
-        assert_eq!(self.procs.terminate(self.node_proc), Some(0), "node stop");
+        let (status, _) = self.procs.terminate(self.node_proc, 10_000);
+        assert_eq!(status.code(), Some(0), "node stop");
         let data = self.dir.path().join("node").to_str().unwrap().to_string();
         let node = self.node.clone();
         for attempt in 0..50 {
-            let i = self.procs.start(
-                &format!("node-restart{attempt}"),
-                &[
-                    "node",
-                    "--data",
-                    &data,
-                    "--genesis",
-                    &self.genesis,
-                    "--listen",
-                    &node,
-                ],
-                false,
-            );
+            let args = common::node_args(&data, &self.genesis, &node);
+            let i = self
+                .procs
+                .start(&format!("node-restart{attempt}"), &strs(&args));
             let up = self.procs.wait_line(i, WAIT_MS, |l| {
                 if l.contains("listening on") {
                     Some(true)
@@ -526,10 +206,6 @@ impl Net {
     }
 }
 
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
 fn units(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
@@ -543,16 +219,18 @@ fn send_balance_history_watch_and_pay_check() {
     // Watch bob from the next block on (JSON lines, a child process), and
     // the user from "now" (no --since).
     let from = (net.height() + 1).to_string();
-    let watch_bob = net.procs.start(
+    let watch_bob = net.procs.start_with(
         "watch-bob",
         &[
             "wallet", "watch", &bob.addr, "--node", &node, "--since", &from, "--json",
         ],
+        &[],
         true,
     );
-    let watch_user = net.procs.start(
+    let watch_user = net.procs.start_with(
         "watch-user",
         &["wallet", "watch", &user.addr, "--node", &node, "--json"],
+        &[],
         true,
     );
     for w in [watch_bob, watch_user] {
@@ -881,7 +559,7 @@ fn send_balance_history_watch_and_pay_check() {
     // sends 1 GWL with nonce 1, which his balance covers on its own and the
     // node holds back behind nonce 0; then nonce 0 spends all but 0.749 GWL
     // of it, and the held-back one can no longer apply.
-    let waiting = net.procs.start(
+    let waiting = net.procs.start_with(
         "send-dropped",
         &[
             "wallet",
@@ -900,6 +578,7 @@ fn send_balance_history_watch_and_pay_check() {
             "--timeout",
             "15",
         ],
+        &[],
         true,
     );
     net.procs.read_stdout(waiting, WAIT_MS, |l| {
@@ -928,7 +607,7 @@ fn send_balance_history_watch_and_pay_check() {
         why.contains(&format!("{} has 749000, needs 1001000", bob.addr)),
         "{why}"
     );
-    assert_eq!(net.procs.wait_exit(waiting, WAIT_MS), Some(1));
+    assert_eq!(net.procs.exit_code(waiting, WAIT_MS), Some(1));
 }
 
 #[test]
@@ -1100,7 +779,7 @@ fn associations_propose_vote_at_75_percent_and_buy_weight() {
     let net = Net::start(4, 2);
     let node = net.node.clone();
     let d = net.dir.path();
-    let water = keygen(d, "water");
+    let water = keygen(d, "water", WAIT_MS);
     let (user, f) = (net.user.clone(), net.forgers.clone());
 
     let out = run_ok(&[

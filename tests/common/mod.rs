@@ -1,19 +1,37 @@
-//! A chain driven in memory for the ledger tests: genesis, known keys, and
-//! blocks forged with `prepare_block` + `sign` and accepted with
-//! `apply_block` + `MemState::apply`, the way a node does it.
+//! What the integration tests share.
 //!
-//! Each test crate uses a different part of this module.
+//! - A chain driven in memory for the ledger tests: genesis, known keys, and
+//!   blocks forged with `prepare_block` + `sign` and accepted with
+//!   `apply_block` + `MemState::apply`, the way a node does it.
+//! - For the tests on loopback: bounded waits (`within`, `wait_for`), free
+//!   ports, `goodwill` run to completion within a bound (`run`), child
+//!   processes that are killed (their logs shown, if the test failed) when
+//!   the test ends (`Procs`), keys and a genesis made by the binary, the
+//!   arguments of `goodwill node` and `goodwill forge`, and the config of an
+//!   in-process main node.
+//!
+//! Each test crate uses a different part of this module, so the parts one
+//! crate does not use would each be a dead-code warning there.
 #![allow(dead_code)]
 // Mirrors `apply_block`, whose error carries its context by value (as the
 // library allows crate-wide).
 #![allow(clippy::result_large_err)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use futures_lite::future;
 use goodwill::block::{Block, Header, SignedHeader, VERSION};
 use goodwill::codec::Bytes;
 use goodwill::crypto::{Hash, Keypair, PublicKey};
 use goodwill::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits};
 use goodwill::ledger::{self, BlockError, Parallelism, TxError, UnsignedBlock};
 use goodwill::merkle;
+use goodwill::node::{NodeConfig, NodeLimits};
 use goodwill::schedule;
 use goodwill::state::{Account, MemState, StateChanges, StateReadExt, Tip};
 use goodwill::tx::{association_proof, SignedTransaction, Transaction, TxKind};
@@ -401,5 +419,519 @@ pub fn says(error: &impl std::fmt::Display, needles: &[&str]) {
     let msg = error.to_string();
     for n in needles {
         assert!(msg.contains(n), "{msg:?} should mention {n:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// On loopback: bounded waits, ports, the binary and its child processes.
+
+/// How often a wait polls unless told otherwise.
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// The wall clock in milliseconds.
+pub fn now_ms() -> u64 {
+    goodwill::os::now_ms()
+}
+
+/// Runs `f` to completion, or panics after `ms` milliseconds.
+pub fn within<T>(ms: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
+    smol::block_on(future::or(async { Some(f.await) }, async {
+        smol::Timer::after(Duration::from_millis(ms)).await;
+        None
+    }))
+    .unwrap_or_else(|| panic!("{what}: no answer in {ms} ms"))
+}
+
+/// Polls `f` every [`POLL`] until it gives `Some`, for at most `ms` ms.
+pub fn wait_for<T>(ms: u64, what: &str, f: impl FnMut() -> Option<T>) -> T {
+    wait_for_every(POLL, ms, what, f)
+}
+
+/// Polls `f` every `poll` until it gives `Some`, for at most `ms` ms (a
+/// bounded count of polls and a deadline); then once more.
+pub fn wait_for_every<T>(
+    poll: Duration,
+    ms: u64,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = now_ms() + ms;
+    let max_polls = ms / poll.as_millis() as u64 + 1;
+    for _ in 0..max_polls {
+        if let Some(v) = f() {
+            return v;
+        }
+        if now_ms() > deadline {
+            break;
+        }
+        std::thread::sleep(poll);
+    }
+    f().unwrap_or_else(|| panic!("{what}: not true after {ms} ms"))
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
+/// The `goodwill` binary Cargo built for the tests.
+pub fn goodwill_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_goodwill")
+}
+
+/// What a finished command printed.
+#[derive(Debug)]
+pub struct Out {
+    pub status: ExitStatus,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Its stdout as one JSON value.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {self:?}"))
+    }
+
+    /// Its stdout as JSON lines.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect()
+    }
+}
+
+/// Runs `cmd` (stdin empty) to completion within `ms`, killing it after;
+/// both pipes are drained on threads, so a chatty child never blocks.
+pub fn run_within(mut cmd: Command, ms: u64) -> Out {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        let mut r = r.expect("piped");
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|s| Box::new(s) as _));
+    let err = drain(child.stderr.take().map(|s| Box::new(s) as _));
+    let deadline = now_ms() + ms;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if now_ms() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish in {ms} ms");
+        }
+        std::thread::sleep(POLL);
+    };
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    Out {
+        status,
+        code: status.code(),
+        stdout: text(out.join().expect("stdout")),
+        stderr: text(err.join().expect("stderr")),
+    }
+}
+
+/// Runs `goodwill args…` to completion within `ms`.
+pub fn run(args: &[&str], ms: u64) -> Out {
+    let mut cmd = Command::new(goodwill_bin());
+    cmd.args(args);
+    run_within(cmd, ms)
+}
+
+/// Runs `goodwill args…` within `ms`; it must succeed.
+pub fn run_ok(args: &[&str], ms: u64) -> Out {
+    let out = run(args, ms);
+    assert!(out.status.success(), "goodwill {args:?}: {out:?}");
+    out
+}
+
+/// `&[String]` as `&[&str]`, for argument lists.
+pub fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The address in a `… listening on ADDR; …` log line.
+pub fn listening_on(line: &str) -> Option<String> {
+    let rest = line.split("listening on ").nth(1)?;
+    Some(rest.split(';').next()?.trim().to_string())
+}
+
+/// A key file written by `goodwill keygen`, and its address.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub file: String,
+    pub addr: String,
+}
+
+impl Key {
+    pub fn pk(&self) -> PublicKey {
+        goodwill::address::parse(&self.addr).expect("an address")
+    }
+}
+
+/// `goodwill keygen --out <dir>/<name>.key` (within `ms`).
+pub fn keygen(dir: &Path, name: &str, ms: u64) -> Key {
+    let file = dir
+        .join(format!("{name}.key"))
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let addr = run_ok(&["keygen", "--out", &file], ms)
+        .stdout
+        .trim()
+        .to_string();
+    assert!(addr.starts_with("gw1"), "{addr}");
+    Key { file, addr }
+}
+
+/// A `goodwill genesis new` starting now.
+pub struct NewGenesis<'a> {
+    /// The file to write.
+    pub out: &'a str,
+    pub chain_name: Option<&'a str>,
+    /// Bootstrap forgers' addresses, in turn order.
+    pub forgers: Vec<&'a str>,
+    /// `ADDRESS=COINS` each.
+    pub funds: Vec<String>,
+    pub slot_ms: u64,
+    pub epoch_slots: u64,
+    pub finality_depth: Option<u64>,
+}
+
+impl NewGenesis<'_> {
+    /// Writes it with the binary (within `ms`), its start the time now.
+    pub fn write(&self, ms: u64) {
+        let (slot, epoch, start) = (
+            self.slot_ms.to_string(),
+            self.epoch_slots.to_string(),
+            now_ms().to_string(),
+        );
+        let finality = self.finality_depth.map(|f| f.to_string());
+        let mut args = vec!["genesis", "new", "--out", self.out];
+        if let Some(name) = self.chain_name {
+            args.extend(["--chain-name", name]);
+        }
+        for f in &self.forgers {
+            args.extend(["--forger", f]);
+        }
+        for f in &self.funds {
+            args.extend(["--fund", f]);
+        }
+        args.extend(["--slot-ms", &slot, "--epoch-slots", &epoch]);
+        if let Some(f) = &finality {
+            args.extend(["--finality-depth", f]);
+        }
+        args.extend(["--start-ms", &start]);
+        run_ok(&args, ms);
+    }
+}
+
+/// The arguments of `goodwill node`.
+pub fn node_args(data: &str, genesis: &str, listen: &str) -> Vec<String> {
+    [
+        "node",
+        "--data",
+        data,
+        "--genesis",
+        genesis,
+        "--listen",
+        listen,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The arguments of `goodwill forge` following the main node `main`, its
+/// status on `status`, trusting its peers' clocks, on no board.
+pub fn forge_args(data: &str, genesis: &str, key: &str, main: &str, status: &str) -> Vec<String> {
+    [
+        "forge",
+        "--data",
+        data,
+        "--genesis",
+        genesis,
+        "--key",
+        key,
+        "--main",
+        main,
+        "--status-listen",
+        status,
+        "--clock-check",
+        "peers",
+        "--board",
+        "none",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A main node on `data`, listening on 127.0.0.1 (any port), registering
+/// with `peers`, with default limits and no forging.
+pub fn node_config(
+    data: &Path,
+    params: &ChainParams,
+    key: Keypair,
+    peers: Vec<String>,
+) -> NodeConfig {
+    NodeConfig {
+        data: data.to_path_buf(),
+        params: params.clone(),
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        advertise: None,
+        peers,
+        key,
+        limits: NodeLimits::default(),
+        forge: None,
+    }
+}
+
+/// One child process: its stderr (and, if asked, stdout) line by line.
+struct Proc {
+    name: String,
+    child: Child,
+    stderr: mpsc::Receiver<String>,
+    stdout: Option<mpsc::Receiver<String>>,
+}
+
+/// Child processes of one test: killed (and the end of their logs shown,
+/// if the test failed) when it ends. Each one's stderr is also written to
+/// `<dir>/<name>.stderr.log` (its stdout, if piped, to `<name>.stdout.log`).
+pub struct Procs {
+    dir: PathBuf,
+    poll: Duration,
+    list: Vec<Proc>,
+}
+
+/// The lines `r` gives, on a thread, each also appended to `log`.
+fn lines_of(r: impl Read + Send + 'static, log: PathBuf) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .ok();
+        // Ends at EOF: when the child exits or is killed.
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if let Some(l) = &mut log {
+                let _ = writeln!(l, "{line}");
+            }
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+impl Procs {
+    /// No children yet; their logs go to `dir`; exits are polled every `poll`.
+    pub fn new(dir: &Path, poll: Duration) -> Procs {
+        Procs {
+            dir: dir.to_path_buf(),
+            poll,
+            list: Vec::new(),
+        }
+    }
+
+    /// Starts `goodwill args…` (stdout to nowhere); returns its index.
+    pub fn start(&mut self, name: &str, args: &[&str]) -> usize {
+        self.start_with(name, args, &[], false)
+    }
+
+    /// Starts `goodwill args…` with `env` added, its stdout piped if
+    /// `stdout`; returns its index.
+    pub fn start_with(
+        &mut self,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdout: bool,
+    ) -> usize {
+        let mut cmd = Command::new(goodwill_bin());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(if stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start goodwill {args:?}: {e}"));
+        let log = |what: &str| self.dir.join(format!("{name}.{what}.log"));
+        let stderr = lines_of(child.stderr.take().expect("piped"), log("stderr"));
+        let stdout = child.stdout.take().map(|s| lines_of(s, log("stdout")));
+        self.list.push(Proc {
+            name: name.into(),
+            child,
+            stderr,
+            stdout,
+        });
+        self.list.len() - 1
+    }
+
+    pub fn pid(&self, i: usize) -> u32 {
+        self.list[i].child.id()
+    }
+
+    /// Reads the child's stderr until a line satisfies `f`, for at most `ms`.
+    pub fn wait_line<T>(&mut self, i: usize, ms: u64, f: impl Fn(&str) -> Option<T>) -> T {
+        let deadline = now_ms() + ms;
+        let mut seen = Vec::new();
+        for _ in 0..10_000 {
+            let left = deadline.saturating_sub(now_ms()).max(1);
+            match self.list[i]
+                .stderr
+                .recv_timeout(Duration::from_millis(left))
+            {
+                Ok(line) => {
+                    if let Some(v) = f(&line) {
+                        return v;
+                    }
+                    seen.push(line);
+                }
+                Err(_) => break,
+            }
+            if now_ms() > deadline {
+                break;
+            }
+        }
+        panic!(
+            "{}: the line looked for did not come in {ms} ms; stderr: {seen:#?}",
+            self.list[i].name
+        );
+    }
+
+    /// The stdout lines the child printed within `ms` ms from now, until
+    /// `done` says the ones so far are enough.
+    pub fn read_stdout(
+        &mut self,
+        i: usize,
+        ms: u64,
+        done: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        let rx = self.list[i].stdout.as_ref().expect("stdout piped");
+        let deadline = now_ms() + ms;
+        let mut got = Vec::new();
+        for _ in 0..10_000 {
+            if done(&got) {
+                break;
+            }
+            let left = deadline.saturating_sub(now_ms()).max(1);
+            match rx.recv_timeout(Duration::from_millis(left)) {
+                Ok(line) => got.push(line),
+                Err(_) => break,
+            }
+            if now_ms() > deadline {
+                break;
+            }
+        }
+        got
+    }
+
+    /// Waits for the child to exit, for at most `ms` ms.
+    pub fn wait_exit(&mut self, i: usize, ms: u64) -> Option<ExitStatus> {
+        let poll = self.poll;
+        let child = &mut self.list[i].child;
+        let deadline = now_ms() + ms;
+        for _ in 0..ms / poll.as_millis() as u64 + 1 {
+            if let Some(s) = child.try_wait().expect("try_wait") {
+                return Some(s);
+            }
+            if now_ms() > deadline {
+                break;
+            }
+            std::thread::sleep(poll);
+        }
+        child.try_wait().expect("try_wait")
+    }
+
+    /// Waits for the child to exit, for at most `ms` ms (else panics);
+    /// returns its exit code.
+    pub fn exit_code(&mut self, i: usize, ms: u64) -> Option<i32> {
+        let status = self.wait_exit(i, ms);
+        let name = &self.list[i].name;
+        status
+            .unwrap_or_else(|| panic!("{name} did not exit within {ms} ms"))
+            .code()
+    }
+
+    /// Sends SIGTERM; returns the exit status (it must come within `ms`)
+    /// and how long it took (ms).
+    pub fn terminate(&mut self, i: usize, ms: u64) -> (ExitStatus, u64) {
+        let started = now_ms();
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.pid(i).to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -TERM {}", self.pid(i));
+        let status = self.wait_exit(i, ms).unwrap_or_else(|| {
+            let name = &self.list[i].name;
+            panic!("{name} did not exit within {ms} ms of SIGTERM")
+        });
+        (status, now_ms() - started)
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self, i: usize) {
+        let c = &mut self.list[i].child;
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
+    /// The last `n` lines of each child's stderr log, each under its name.
+    pub fn logs(&self, n: usize) -> String {
+        self.list
+            .iter()
+            .map(|p| format!("--- {} ---\n{}\n", p.name, self.tail(p, n).join("\n")))
+            .collect()
+    }
+
+    fn tail(&self, p: &Proc, n: usize) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.join(format!("{}.stderr.log", p.name)))
+            .unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..]
+            .iter()
+            .map(|l| l.to_string())
+            .collect()
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for p in &mut self.list {
+            let _ = p.child.kill();
+            let _ = p.child.wait();
+        }
+        if std::thread::panicking() {
+            for p in &self.list {
+                let tail = self.tail(p, 40);
+                eprintln!("--- {} (last {} lines of stderr) ---", p.name, tail.len());
+                for l in tail {
+                    eprintln!("{l}");
+                }
+            }
+        }
     }
 }
