@@ -13,7 +13,6 @@ use crate::client::Client;
 use crate::crypto::{Hash, Keypair};
 use crate::genesis::Genesis;
 use crate::keyfile;
-use crate::merkle;
 use crate::node::{self, NodeConfig, NodeLimits};
 use crate::wire::ForgerEntry;
 
@@ -73,7 +72,8 @@ pub fn node(s: NodeSettings) -> Result<(), String> {
     })
 }
 
-async fn connect(addr: &str) -> Result<Client, String> {
+/// Connects as a client; the error as text for the command line.
+pub(crate) async fn connect(addr: &str) -> Result<Client, String> {
     Client::connect(addr).await.map_err(|e| e.to_string())
 }
 
@@ -364,9 +364,7 @@ pub fn tx(addr: &str, id: &str, as_json: bool) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("transaction {id} is not on the chain of {addr}"))?;
         let h = &p.header.header;
-        let verified = p.tx.id() == id
-            && p.header.verify().is_ok()
-            && merkle::verify(&h.tx_root, &id, &p.proof);
+        let verified = p.tx.id() == id && crate::client::verify_tx_proof(&p).is_ok();
         if as_json {
             let mut v = tx_json(&p.tx);
             v["height"] = json!(h.height);

@@ -1162,9 +1162,7 @@ impl<'a> Session<'a> {
     }
 }
 
-async fn connect(addr: &str) -> Result<Client, String> {
-    Client::connect(addr).await.map_err(|e| e.to_string())
-}
+use crate::cli_net::connect;
 
 fn parse_address(what: &str, s: &str) -> Result<PublicKey, String> {
     address::parse(s).map_err(|e| format!("{what}: {e}"))

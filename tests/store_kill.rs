@@ -95,13 +95,18 @@ fn slow_killed_importer_reopens_consistent_60_times() {
 
 const CHILD_ENV: &str = "GOODWILL_TEST_SIGNING_CHILD";
 
-/// Runs as a child process (re-executed test binary): records slot 42 for a
-/// key, says so, then waits to be killed before it could sign.
+/// Not a test of its own: the child process of
+/// `signing_record_survives_kill_between_record_and_sign`, which re-runs this
+/// test binary with `--ignored --exact` and the data directory in
+/// `GOODWILL_TEST_SIGNING_CHILD`. It records slot 42 for a key, says so, and
+/// waits to be killed before it could sign. (`.ci/run` skips `child_process_`
+/// in the slow profile.)
 #[test]
-fn signing_child() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else {
-        return;
-    };
+#[ignore = "child process of signing_record_survives_kill_between_record_and_sign"]
+fn child_process_records_a_slot_then_waits() {
+    let dir = std::env::var(CHILD_ENV).expect(
+        "run only as the child process of signing_record_survives_kill_between_record_and_sign",
+    );
     let net = goodwill::testkit::TestNet::new(&Default::default());
     let store = Store::open(Path::new(&dir), &net.params).unwrap();
     let key = net.forgers[0].public();
@@ -117,8 +122,9 @@ fn signing_record_survives_kill_between_record_and_sign() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
+            "--ignored",
             "--exact",
-            "signing_child",
+            "child_process_records_a_slot_then_waits",
             "--nocapture",
             "--test-threads",
             "1",

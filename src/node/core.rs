@@ -1112,7 +1112,6 @@ impl Core {
         let Some(f) = &self.forge else {
             return Ok(None);
         };
-        let _ = now_ms;
         let offsets: Vec<i64> = self
             .conns
             .values()

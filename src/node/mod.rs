@@ -486,7 +486,7 @@ async fn serve_on(
         },
     );
     if let Some(f) = &forge {
-        start_forger(f, &config, executor, &events_tx).await?;
+        start_forger(f, executor, &events_tx).await?;
     }
     let core_shared = shared.clone();
     let (done_tx, done_rx) = smol::channel::bounded::<Result<(), NodeError>>(1);
@@ -584,7 +584,6 @@ fn core_panicked() -> Result<(), NodeError> {
 /// LEDs and the metrics endpoint.
 async fn start_forger(
     forge: &Arc<crate::forge::ForgeShared>,
-    config: &NodeConfig,
     executor: &Arc<smol::Executor<'static>>,
     events: &smol::channel::Sender<Event>,
 ) -> Result<(), NodeError> {
@@ -643,7 +642,6 @@ async fn start_forger(
     if fc.clock_check == crate::forge::state::ClockCheck::Off {
         log("WARNING: --clock-check off: this forger signs blocks whatever its clock says; use it only in tests");
     }
-    let _ = config;
     Ok(())
 }
 
