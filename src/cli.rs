@@ -215,8 +215,7 @@ impl ForgeArgs {
     fn into_settings(self) -> Result<crate::cli_net::ForgeSettings, String> {
         let file: ForgeFile = match &self.config {
             Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let text = crate::node::read_config(p)?;
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
             }
             None => ForgeFile::default(),

@@ -20,5 +20,7 @@ pub const TX_BYTES: usize = 2048;
 pub const HEADER_BYTES: usize = 512;
 /// Siblings in a Merkle proof: enough for 2^32 leaves.
 pub const MERKLE_DEPTH: usize = 32;
+/// A node's or forger's TOML configuration file.
+pub const CONFIG_FILE_BYTES: u64 = 64 * 1024;
 /// A genesis TOML file.
 pub const GENESIS_FILE_BYTES: u64 = 4 << 20;

@@ -107,9 +107,28 @@ pub struct NodeFile {
 impl NodeFile {
     /// Reads a config file.
     pub fn load(path: &Path) -> Result<NodeFile, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = read_config(path)?;
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
+}
+
+/// Reads a configuration file of at most [`crate::limits::CONFIG_FILE_BYTES`]
+/// (no more is read, whatever the file claims).
+pub fn read_config(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let limit = crate::limits::CONFIG_FILE_BYTES;
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut text = String::new();
+    f.take(limit + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if text.len() as u64 > limit {
+        return Err(format!(
+            "{}: a configuration file is at most {limit} bytes",
+            path.display()
+        ));
+    }
+    Ok(text)
 }
 
 /// Why a node stopped with an error.
@@ -1143,5 +1162,31 @@ async fn read_loop(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("node.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:7070\"\n").unwrap();
+        assert_eq!(
+            NodeFile::load(&p).unwrap().listen.as_deref(),
+            Some("127.0.0.1:7070")
+        );
+        std::fs::write(
+            &p,
+            "#".repeat(crate::limits::CONFIG_FILE_BYTES as usize + 1),
+        )
+        .unwrap();
+        let e = NodeFile::load(&p).unwrap_err();
+        assert!(e.contains("at most"), "{e}");
+        std::fs::write(&p, "colour = \"blue\"\n").unwrap();
+        let e = NodeFile::load(&p).unwrap_err();
+        assert!(e.contains("colour"), "{e}");
     }
 }
