@@ -68,6 +68,10 @@ pub enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Run a whole network on this machine: main nodes and forgers as child
+    /// processes on 127.0.0.1, with a live view. Ctrl-C stops it; --dir
+    /// resumes it.
+    Devnet(crate::devnet::DevnetArgs),
     /// Run a main node: full ledger, relay, sync, queries, the forger table.
     Node(NodeArgs),
     /// Run the forging appliance: follow the chain from main nodes, forge
@@ -199,16 +203,16 @@ pub struct ForgeArgs {
 /// The forge settings in a TOML file.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ForgeFile {
-    data: Option<PathBuf>,
-    genesis: Option<PathBuf>,
-    key: Option<PathBuf>,
+pub(crate) struct ForgeFile {
+    pub(crate) data: Option<PathBuf>,
+    pub(crate) genesis: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
     #[serde(default)]
-    main: Vec<String>,
-    board: Option<String>,
-    status_listen: Option<String>,
-    metrics_listen: Option<String>,
-    clock_check: Option<String>,
+    pub(crate) main: Vec<String>,
+    pub(crate) board: Option<String>,
+    pub(crate) status_listen: Option<String>,
+    pub(crate) metrics_listen: Option<String>,
+    pub(crate) clock_check: Option<String>,
 }
 
 impl ForgeArgs {
@@ -390,6 +394,17 @@ fn parse_association(s: &str) -> Result<(String, PublicKey), String> {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A child of `goodwill devnet` never outlives it.
+    if let Some(parent) = std::env::var_os(crate::devnet::PARENT_ENV) {
+        let parent = parent.to_str().and_then(|p| p.parse().ok());
+        if let Err(e) = parent
+            .ok_or_else(|| format!("{} is not a process id", crate::devnet::PARENT_ENV))
+            .and_then(crate::os::exit_with_parent)
+        {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if let Command::Forge(args) = cli.command {
         // The appliance's exit status tells systemd what happened: 0 stopped
         // cleanly, 1 failed (restart), 2 refused to start, 3 doppelganger
@@ -525,28 +540,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     .collect::<Result<_, String>>()?,
             };
             let params = ChainParams::new(genesis).map_err(|e| e.to_string())?;
-            let text = format!(
-                "# goodwill genesis — chain id {}\n# Amounts are in units: 1 GWL = {} units.\n{}",
-                params.chain_id(),
-                COIN,
-                params.genesis().to_toml()
-            );
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&out)
-                .map_err(|e| match e.kind() {
-                    std::io::ErrorKind::AlreadyExists => {
-                        format!(
-                            "{} already exists; refusing to overwrite a genesis",
-                            out.display()
-                        )
-                    }
-                    _ => format!("{}: {e}", out.display()),
-                })?;
-            f.write_all(text.as_bytes())
-                .and_then(|_| f.sync_all())
-                .map_err(|e| format!("{}: {e}", out.display()))?;
+            write_new_file(&out, &params.to_file_text())?;
             println!("{}", params.chain_id());
             Ok(())
         }
@@ -590,6 +584,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Node(args) => crate::cli_net::node(args.into_settings()?),
+        Command::Devnet(args) => crate::devnet::run(args),
         Command::Forge(_) | Command::Pay { .. } => {
             unreachable!("handled in main, for their exit statuses")
         }
@@ -631,14 +626,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .export_signing_record(only.as_ref())
                 .map_err(|e| e.to_string())?;
             let text = serde_json::to_string_pretty(&doc).expect("serialises");
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&out)
-                .map_err(|e| format!("{}: {e}", out.display()))?;
-            f.write_all(text.as_bytes())
-                .and_then(|_| f.sync_all())
-                .map_err(|e| format!("{}: {e}", out.display()))?;
+            write_new_file(&out, &text)?;
             let n: usize = doc.data.iter().map(|k| k.signed_blocks.len()).sum();
             println!(
                 "wrote {} signed slots of {} keys to {}",
@@ -671,6 +659,24 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Writes `text` to a new file and syncs it; an existing file is never
+/// overwritten.
+pub(crate) fn write_new_file(out: &std::path::Path, text: &str) -> Result<(), String> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                format!("{} already exists; refusing to overwrite it", out.display())
+            }
+            _ => format!("{}: {e}", out.display()),
+        })?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", out.display()))
 }
 
 impl NodeArgs {

@@ -274,6 +274,17 @@ impl ChainParams {
         Ok(ChainParams { genesis, chain_id })
     }
 
+    /// The text of a genesis file for this chain: its chain id and units in
+    /// a comment, then the canonical TOML.
+    pub fn to_file_text(&self) -> String {
+        format!(
+            "# goodwill genesis — chain id {}\n# Amounts are in units: 1 GWL = {} units.\n{}",
+            self.chain_id(),
+            COIN,
+            self.genesis().to_toml()
+        )
+    }
+
     /// The genesis (canonical order).
     pub fn genesis(&self) -> &Genesis {
         &self.genesis

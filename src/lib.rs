@@ -37,6 +37,7 @@
 //! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
 //! | [`keyfile`] | key files: 0600, never overwritten |
 //! | [`demo`] | `goodwill ledger-demo`: a chain forged in memory |
+//! | [`devnet`] | `goodwill devnet`: main nodes and forgers as child processes on 127.0.0.1, a live view, weight bought each epoch ([`devnet::view`] and [`devnet::plan`] are pure) |
 //! | [`cli`] | the `goodwill` command line |
 //! | [`cli_wallet`] | the wallet, association, data and payment verbs |
 //! | [`cli_net`] | the command line's network verbs (`node`, `status`, `forgers`, `chain tip/block/tx`) |
@@ -59,6 +60,7 @@ pub mod client;
 pub mod codec;
 pub mod crypto;
 pub mod demo;
+pub mod devnet;
 pub mod forge;
 pub mod fork;
 pub mod genesis;

@@ -89,3 +89,26 @@ pub fn thread_cpu_ns() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     s.split_whitespace().next()?.parse().ok()
 }
+
+/// Sends SIGTERM to process `pid` (a child the devnet started): it stops
+/// cleanly, as on Ctrl-C.
+pub fn terminate(pid: u32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid as i32)
+        .ok_or_else(|| std::io::Error::other("process id 0"))?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(Into::into)
+}
+
+/// Asks the kernel to send this process SIGTERM when `parent` exits, so a
+/// child of a devnet never outlives it, even when the devnet is killed
+/// outright. Errs if `parent` is already gone.
+pub fn exit_with_parent(parent: u32) -> Result<(), String> {
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
+        .map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))?;
+    // The parent may have died before the request took effect.
+    match rustix::process::getppid() {
+        Some(p) if p.as_raw_nonzero().get() as u32 == parent => Ok(()),
+        _ => Err(format!(
+            "the devnet (process {parent}) that started this process is gone"
+        )),
+    }
+}
