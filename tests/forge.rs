@@ -852,13 +852,24 @@ fn a_forger_killed_between_recording_a_slot_and_signing_it_never_signs_that_slot
         .iter()
         .find(|k| k["pubkey"] == f.forger.as_str())
         .unwrap_or_else(|| panic!("no record for the forger: {doc}"));
-    let slots: Vec<&str> = mine["signed_blocks"]
+    // The floor its first start recorded (the slot then, no block: a zero
+    // signing root), then the slot it recorded and never signed.
+    let slots: Vec<(&str, &str)> = mine["signed_blocks"]
         .as_array()
         .expect("signed blocks")
         .iter()
-        .map(|b| b["slot"].as_str().expect("a decimal string"))
+        .map(|b| {
+            (
+                b["slot"].as_str().expect("a decimal string"),
+                b["signing_root"].as_str().expect("hex"),
+            )
+        })
         .collect();
-    assert_eq!(slots, [slot.to_string().as_str()], "{doc}");
+    let zero = "0".repeat(64);
+    assert_eq!(slots.len(), 2, "{doc}");
+    assert_eq!(slots[0].1, zero, "{doc}");
+    assert!(slots[0].0.parse::<u64>().unwrap() < slot, "{doc}");
+    assert_eq!(slots[1].0, slot.to_string(), "{doc}");
 
     // Restarted without the hook on the same data: it forges later slots,
     // never that one.

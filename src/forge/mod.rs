@@ -45,8 +45,9 @@ pub fn detect_board(model: &str) -> Option<&'static str> {
 /// Checks, before the appliance starts, that its key may forge here: a key
 /// with no signing record on a chain that already has blocks may have
 /// signed elsewhere (a restored backup, a second board), so it is refused
-/// unless the operator says the key is new — then the current slot is
-/// recorded as its floor and nothing at or before it will ever be signed.
+/// unless the operator says the key is new. A key new to the store (an empty
+/// one, or vouched for) gets the current slot recorded as its floor:
+/// nothing at or before it will ever be signed, and a restart finds a record.
 pub fn preflight(
     data: &Path,
     params: &ChainParams,
@@ -62,16 +63,21 @@ pub fn preflight(
         .map_err(|e| e.to_string())?;
     match last {
         Some(s) => Ok(format!("signing record: last signed slot {s}")),
-        None if tip.height == 0 && !i_know_key_is_new => {
-            Ok("signing record: empty (new chain)".into())
-        }
-        None if i_know_key_is_new => {
+        // A store with no block yet, or a key the operator vouches for: the
+        // current slot becomes the key's floor, durably, so a restart after
+        // the store has filled finds a record instead of refusing.
+        None if tip.height == 0 || i_know_key_is_new => {
             let floor = params.slot_at(now_ms);
             store
                 .record_signature(&key.public(), floor, &Hash::ZERO)
                 .map_err(|e| e.to_string())?;
             Ok(format!(
-                "signing record: none for this key; recorded slot {floor} as its floor (--i-know-this-key-is-new)"
+                "signing record: none for this key; recorded slot {floor} as its floor ({})",
+                if tip.height == 0 {
+                    "new store"
+                } else {
+                    "--i-know-this-key-is-new"
+                }
             ))
         }
         None => Err(format!(
