@@ -350,6 +350,7 @@ impl Kids {
             }
             let give_up = crate::os::now_ms() + STOP_GRACE.as_millis() as u64;
             for k in group {
+                let was_running = k.life == Life::Running;
                 while k.life == Life::Running {
                     match k.child.try_wait() {
                         Ok(Some(status)) => k.life = Life::Exited(how(status)),
@@ -367,7 +368,7 @@ impl Kids {
                         }
                     }
                 }
-                if let Life::Exited(h) = &k.life {
+                if let (true, Life::Exited(h)) = (was_running, &k.life) {
                     if h != "exit status 0" {
                         out.event(Event::Exited {
                             name: k.member.name.clone(),
