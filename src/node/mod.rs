@@ -618,9 +618,12 @@ async fn start_forger(
                 Default::default(),
             )))
         }
-        None => Arc::new(Mutex::new(fc.board.open_leds().map_err(|e| {
-            NodeError::Setup(format!("board {}: {e}", fc.board.source()))
-        })?)),
+        // The error names the profile's file and line already.
+        None => Arc::new(Mutex::new(
+            fc.board
+                .open_leds()
+                .map_err(|e| NodeError::Setup(e.to_string()))?,
+        )),
     };
     executor.spawn(forge.clone().led_task(leds)).detach();
     let (slot_tx, slot_rx) = smol::channel::bounded::<u64>(4);
