@@ -36,6 +36,7 @@
 //! | [`node`] | `goodwill node`: the main node ([`node::core`] decides, `node` runs it on smol) |
 //! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
 //! | [`keyfile`] | key files: 0600, never overwritten |
+//! | [`provision`] | `goodwill provision`: the appliance into a mounted Raspberry Pi OS root filesystem (ELF check, accounts, what each file needs) |
 //! | [`demo`] | `goodwill ledger-demo`: a chain forged in memory |
 //! | [`cli`] | the `goodwill` command line |
 //! | [`cli_wallet`] | the wallet, association, data and payment verbs |
@@ -70,6 +71,7 @@ pub mod mempool;
 pub mod merkle;
 pub mod node;
 pub mod os;
+pub mod provision;
 pub mod schedule;
 pub mod state;
 pub mod store;
