@@ -69,6 +69,22 @@ pub const BOARD_FILE_MAX_BYTES: u64 = 16 * 1024;
 /// when the profile loads rather than found when the LEDs are opened.
 pub const GPIO_LINE_LIMIT: u32 = 64;
 
+/// Where an administrator's profiles go: a name is looked up here first.
+pub const ADMIN_DIR: &str = "/etc/goodwill/board";
+/// Where the Debian package (and `goodwill provision`) put the shipped profiles.
+pub const PACKAGE_DIR: &str = "/usr/share/goodwill/board";
+
+/// The profiles of `board/`, built into the binary as (name, TOML text), so
+/// that `goodwill provision` installs the very profile this binary was
+/// tested with, wherever it runs.
+pub const SHIPPED: [(&str, &str); 5] = [
+    ("pi5", include_str!("../board/pi5.toml")),
+    ("pi4", include_str!("../board/pi4.toml")),
+    ("pi3", include_str!("../board/pi3.toml")),
+    ("zero2w", include_str!("../board/zero2w.toml")),
+    ("generic", include_str!("../board/generic.toml")),
+];
+
 /// Where the LEDs are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -284,10 +300,7 @@ impl Board {
     /// `/usr/share/goodwill/board`, then this source tree's `board/` (for
     /// development; skipped when it does not exist).
     pub fn default_dirs() -> Vec<PathBuf> {
-        let mut dirs = vec![
-            PathBuf::from("/etc/goodwill/board"),
-            PathBuf::from("/usr/share/goodwill/board"),
-        ];
+        let mut dirs = vec![PathBuf::from(ADMIN_DIR), PathBuf::from(PACKAGE_DIR)];
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("board");
         if repo.is_dir() {
             dirs.push(repo);

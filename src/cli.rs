@@ -126,6 +126,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ChainCommand,
     },
+    /// Install the forging appliance into a mounted Raspberry Pi OS root
+    /// filesystem: binary, units, settings, genesis, board profile, key.
+    Provision(crate::provision::ProvisionArgs),
     /// Export or import a forger's signing record (the slots it has signed).
     SigningRecord {
         /// What to do.
@@ -588,6 +591,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Forge(_) | Command::Pay { .. } => {
             unreachable!("handled in main, for their exit statuses")
         }
+        Command::Provision(args) => crate::provision::run(args),
         Command::Wallet { command } => crate::cli_wallet::wallet(command),
         Command::Association { command } => crate::cli_wallet::association(command),
         Command::Data { command } => crate::cli_wallet::data(command),

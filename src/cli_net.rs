@@ -437,7 +437,11 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
     let refused = |e: String| (e, f::EXIT_REFUSED);
     let params = Genesis::load(&s.genesis).map_err(|e| refused(e.to_string()))?;
     let key = keyfile::read(&s.key).map_err(|e| refused(e.to_string()))?;
-    let model = std::fs::read_to_string("/proc/device-tree/model").ok();
+    // The device tree's model string; /proc/device-tree links here, but the
+    // systemd unit's ProcSubset=pid hides that link.
+    let model = std::fs::read_to_string("/sys/firmware/devicetree/base/model")
+        .or_else(|_| std::fs::read_to_string("/proc/device-tree/model"))
+        .ok();
     let (board, is_pi_profile) =
         f::choose_board(s.board.as_deref(), model.as_deref()).map_err(refused)?;
     let clock_check = match &s.clock_check {

@@ -412,8 +412,37 @@ pub fn read_address(path: &Path) -> Result<PublicKey, KeyFileError> {
     })
 }
 
+/// The address in a key file's text, checked as [`read_address`] checks a
+/// file but whatever the file's mode (`shown` names it in errors): for
+/// tools that look at a key without using it, such as `goodwill provision`
+/// deciding whether a key found on an SD card is the one it was given.
+pub fn address_in(text: &str, shown: &str) -> Result<PublicKey, KeyFileError> {
+    Ok(match parse(shown, text)? {
+        Parsed::Plain(key) => key.public(),
+        Parsed::Sealed(s) => s.address,
+    })
+}
+
+/// Copies the key file `from` to a new file `to` (mode 0600, never over an
+/// existing file) byte for byte, so that an encrypted key stays sealed.
+/// `from` is checked first as [`read_address`] checks it; returns the address.
+pub fn copy(from: &Path, to: &Path) -> Result<PublicKey, KeyFileError> {
+    let (text, parsed) = load_text(from)?;
+    let address = match parsed {
+        Parsed::Plain(key) => key.public(),
+        Parsed::Sealed(s) => s.address,
+    };
+    create_0600(to, &text)?;
+    Ok(address)
+}
+
 /// Checks the mode and size, reads and parses the file.
 fn load(path: &Path) -> Result<Parsed, KeyFileError> {
+    load_text(path).map(|(_, parsed)| parsed)
+}
+
+/// [`load`], with the text read.
+fn load_text(path: &Path) -> Result<(String, Parsed), KeyFileError> {
     let p = path.display().to_string();
     let io = |source| KeyFileError::Io {
         path: p.clone(),
@@ -431,7 +460,8 @@ fn load(path: &Path) -> Result<Parsed, KeyFileError> {
         });
     }
     let text = std::fs::read_to_string(path).map_err(io)?;
-    parse(&p, &text)
+    let parsed = parse(&p, &text)?;
+    Ok((text, parsed))
 }
 
 fn parse(p: &str, text: &str) -> Result<Parsed, KeyFileError> {

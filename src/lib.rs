@@ -36,6 +36,7 @@
 //! | [`node`] | `goodwill node`: the main node ([`node::core`] decides, `node` runs it on smol) |
 //! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
 //! | [`keyfile`] | key files: 0600, never overwritten |
+//! | [`provision`] | `goodwill provision`: the appliance into a mounted Raspberry Pi OS root filesystem (ELF check, accounts, what each file needs) |
 //! | [`demo`] | `goodwill ledger-demo`: a chain forged in memory |
 //! | [`devnet`] | `goodwill devnet`: main nodes and forgers as child processes on 127.0.0.1, a live view, weight bought each epoch ([`devnet::view`] and [`devnet::plan`] are pure) |
 //! | [`cli`] | the `goodwill` command line |
@@ -72,6 +73,7 @@ pub mod mempool;
 pub mod merkle;
 pub mod node;
 pub mod os;
+pub mod provision;
 pub mod schedule;
 pub mod state;
 pub mod store;

@@ -2,9 +2,11 @@
 //! is an error naming its file and line; the energy model's numbers; the
 //! LEDs a profile opens, and the errors when they cannot be.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use goodwill::board::{Board, BoardError, LedSource, GPIO_LINE_LIMIT};
+use goodwill::board::{Board, BoardError, LedSource, GPIO_LINE_LIMIT, SHIPPED as BUILT_IN};
 use goodwill::led::{pattern, ApplianceState, LedError};
 
 const SHIPPED: [&str; 5] = ["pi5", "pi4", "pi3", "zero2w", "generic"];
@@ -374,4 +376,60 @@ fn a_missing_onboard_led_names_the_file_and_line() {
     let at = format!("{}:{}:", path.display(), line_starting(&text, "pwr ="));
     assert!(msg.starts_with(&at), "{msg} should start with {at}");
     assert!(msg.contains("red LED") && msg.contains("PWR"), "{msg}");
+}
+
+#[test]
+fn the_profiles_built_into_the_binary_are_those_of_board() {
+    let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+    let mut sorted: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    sorted.sort();
+    assert_eq!(sorted, Board::available(&repo_boards()));
+    for (name, text) in BUILT_IN {
+        let file = repo_boards()[0].join(format!("{name}.toml"));
+        assert_eq!(text, std::fs::read_to_string(&file).unwrap(), "{name}");
+        assert_eq!(Board::from_toml(text, name).unwrap().name, name);
+    }
+}
+
+#[test]
+fn goodwill_forge_with_a_missing_gpio_chip_stops_at_start_up_naming_the_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let key = common::keygen(dir, "forger", 20_000);
+    let genesis = dir.join("genesis.toml").to_str().unwrap().to_string();
+    common::NewGenesis {
+        out: &genesis,
+        chain_name: None,
+        forgers: vec![&key.addr],
+        funds: vec![],
+        slot_ms: 2_000,
+        epoch_slots: 30,
+        finality_depth: None,
+    }
+    .write(20_000);
+    let text = pi4_text()
+        .replace("/dev/gpiochip0", "/nonexistent/gpiochip0")
+        .replace("label = \"pinctrl-bcm2711\"\n", "");
+    let profile = write_profile(dir, &text);
+    let mut args = common::forge_args(
+        dir.join("data").to_str().unwrap(),
+        &genesis,
+        &key.file,
+        &common::free_addr().to_string(),
+        "127.0.0.1:0",
+    );
+    let board = args.iter().position(|a| a == "--board").unwrap() + 1;
+    args[board] = profile.to_str().unwrap().to_string();
+    let out = common::run(&common::strs(&args), 30_000);
+    assert_eq!(out.code, Some(2), "refused to start: {out:#?}");
+    let at = format!(
+        "error: {}:{}: green LED: GPIO chip /nonexistent/gpiochip0, line 17",
+        profile.display(),
+        line_starting(&text, "green = 17")
+    );
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with(&at)),
+        "{at:?} in {}",
+        out.stderr
+    );
 }

@@ -618,9 +618,12 @@ async fn start_forger(
                 Default::default(),
             )))
         }
-        None => Arc::new(Mutex::new(fc.board.open_leds().map_err(|e| {
-            NodeError::Setup(format!("board {}: {e}", fc.board.source()))
-        })?)),
+        // The error names the profile's file and line already.
+        None => Arc::new(Mutex::new(
+            fc.board
+                .open_leds()
+                .map_err(|e| NodeError::Setup(e.to_string()))?,
+        )),
     };
     executor.spawn(forge.clone().led_task(leds)).detach();
     let (slot_tx, slot_rx) = smol::channel::bounded::<u64>(4);
@@ -670,6 +673,12 @@ fn run_core(
     events: smol::channel::Receiver<Event>,
 ) -> Result<(), NodeError> {
     let mut outboxes: HashMap<ConnId, smol::channel::Sender<Outgoing>> = HashMap::new();
+    // systemd (Type=notify): a main node is ready once its core runs (an
+    // appliance only once synced: `ForgeShared::refresh`), and its core
+    // thread pets the watchdog on each tick, so a stuck core stops the pets.
+    if shared.forge.is_none() {
+        notify_systemd(&[sd_notify::NotifyState::Ready]);
+    }
     while let Ok(ev) = events.recv_blocking() {
         let now = crate::os::now_ms();
         let tick = matches!(ev, Event::Tick);
@@ -784,9 +793,18 @@ fn run_core(
             if refresh {
                 f.refresh(&core, shared.store.last_block_bytes(), now, tick);
             }
+        } else if tick {
+            notify_systemd(&[sd_notify::NotifyState::Watchdog]);
         }
     }
     Ok(())
+}
+
+/// Tells systemd (nothing without `NOTIFY_SOCKET`); a failure is logged.
+fn notify_systemd(states: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        log(&format!("systemd notify: {e}"));
+    }
 }
 
 /// Keeps a connection to a main node: dials, and after a close or a failure

@@ -935,3 +935,32 @@ impl Drop for Procs {
         }
     }
 }
+
+/// The path of the external tool `name` (found on PATH), for tests of the
+/// delivery files (systemd units, the Debian package). Without it: under CI
+/// (`CI` set) the test fails, since `.ci/run` installs it; elsewhere None,
+/// and a loud note says what is not being tested.
+pub fn tool(name: &str, what: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let note =
+            format!("`{name}` is not installed, so {what} is NOT TESTED (.ci/run installs it)");
+        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+            panic!("CI is set and {note}");
+        }
+        eprintln!("\n!!! SKIPPED: {note}\n");
+    }
+    found
+}
+
+/// Runs `cmd` to completion (within `ms`); it must succeed.
+pub fn run_cmd_ok(cmd: Command, ms: u64) -> Out {
+    let what = format!("{cmd:?}");
+    let out = run_within(cmd, ms);
+    assert!(out.status.success(), "{what}: {out:#?}");
+    out
+}
