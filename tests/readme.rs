@@ -1,6 +1,8 @@
 //! The README's examples run: every ```sh block is executed by bash, with
 //! `goodwill` on the PATH, in a fresh directory, and must succeed.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
@@ -20,10 +22,10 @@ fn readme_examples_run() {
         }
     }
     assert!(!blocks.is_empty(), "README has no ```sh example");
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_goodwill"));
+    let scratch = tempfile::tempdir().unwrap();
     let path = format!(
         "{}:{}",
-        bin.parent().unwrap().display(),
+        common::goodwill_path_dir(scratch.path()).display(),
         std::env::var("PATH").unwrap_or_default()
     );
     for block in blocks {
