@@ -28,6 +28,10 @@ const BUILD_MS: u64 = 600_000;
 const POLL: Duration = Duration::from_millis(50);
 
 /// The example's binary, built for the profile this test was built with.
+/// The target and the target directory come from the environment, as for
+/// the `cargo test` that runs this: a cross-built suite is run with
+/// `CARGO_BUILD_TARGET` and `CARGO_TARGET_DIR` set, not `--target` and
+/// `--target-dir` (docs/arm.md).
 fn example() -> PathBuf {
     let dir = Path::new(env!("CARGO_BIN_EXE_goodwill"))
         .parent()
@@ -63,7 +67,7 @@ fn example() -> PathBuf {
 
 /// Runs the example with `args`: its status, stdout and stderr.
 fn records(exe: &Path, args: &[&str]) -> Out {
-    let mut cmd = Command::new(exe);
+    let mut cmd = common::exe_command(exe);
     cmd.args(args);
     run_within(cmd, 2 * WAIT_MS + 10_000)
 }

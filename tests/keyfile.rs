@@ -4,9 +4,11 @@
 //! `address --key` without a passphrase, and verbs that read the key with
 //! `GOODWILL_PASSPHRASE` / `GOODWILL_PASSPHRASE_FILE` or fail saying so.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use goodwill::crypto::Keypair;
 use goodwill::keyfile::{self, KdfParams, KeyFileError};
@@ -304,7 +306,7 @@ fn group_or_other_readable_files_are_refused_in_both_formats() {
 /// `goodwill ARGS` in `dir`, stdin not a terminal, no passphrase variable
 /// unless `env` sets one.
 fn goodwill(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_goodwill"));
+    let mut cmd = common::goodwill_command();
     cmd.args(args)
         .current_dir(dir)
         .env_remove(keyfile::PASSPHRASE_VAR)

@@ -3,6 +3,8 @@
 //! the PATH, in a fresh directory, and must succeed. The README's two
 //! commands are the ones CI runs.
 
+mod common;
+
 use std::process::Command;
 
 /// The ```sh blocks of a Markdown text.
@@ -26,10 +28,10 @@ fn sh_blocks(doc: &str) -> Vec<String> {
 fn run_examples(name: &str, doc: &str) {
     let blocks = sh_blocks(doc);
     assert!(!blocks.is_empty(), "{name} has no ```sh example");
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_goodwill"));
+    let scratch = tempfile::tempdir().unwrap();
     let path = format!(
         "{}:{}",
-        bin.parent().unwrap().display(),
+        common::goodwill_path_dir(scratch.path()).display(),
         std::env::var("PATH").unwrap_or_default()
     );
     for block in blocks {

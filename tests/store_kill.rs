@@ -2,9 +2,11 @@
 //! tip with every committed block intact, and the signing record survives a
 //! kill between recording a slot and using it.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use goodwill::crypto::Hash;
@@ -15,7 +17,7 @@ use goodwill::store::{SigningError, Store};
 /// it has forged at least one block in this run, lets it run `ms` more
 /// milliseconds, and kills it with SIGKILL.
 fn forge_then_kill(dir: &Path, ms: u64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_goodwill"))
+    let mut child = common::goodwill_command()
         .args([
             "ledger-demo",
             "--blocks",
@@ -67,7 +69,7 @@ fn kill_loop(rounds: u64, seed: u64) {
         last_height = tip.height;
     }
     // The command operators use agrees.
-    let out = Command::new(env!("CARGO_BIN_EXE_goodwill"))
+    let out = common::goodwill_command()
         .args(["chain", "verify", "--data"])
         .arg(dir.path())
         .output()
@@ -120,7 +122,7 @@ fn child_process_records_a_slot_then_waits() {
 #[test]
 fn signing_record_survives_kill_between_record_and_sign() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut child = common::exe_command(std::env::current_exe().unwrap())
         .args([
             "--ignored",
             "--exact",

@@ -34,6 +34,11 @@ use view::{ApplianceSeen, Event, Frame, Life, Row, Seen};
 /// the child asks the kernel to stop it when that process exits.
 pub const PARENT_ENV: &str = "GOODWILL_DEVNET_PARENT";
 
+/// A command that runs the children (words split on spaces, the binary's
+/// path and arguments after them), e.g. `qemu-aarch64-static -L /` when
+/// the tests run an ARM build under emulation; unset, they run directly.
+pub const RUNNER_ENV: &str = "GOODWILL_TEST_RUNNER";
+
 /// How long a child gets to stop after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(15);
 /// How long a main node gets to open its port.
@@ -250,8 +255,20 @@ impl Kids {
             .map_err(|e| format!("{}: {e}", m.log().display()))?;
         let child = {
             use std::os::unix::process::CommandExt as _;
-            Command::new(exe)
-                .args(m.args())
+            let runner: Vec<String> = std::env::var(RUNNER_ENV)
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(String::from)
+                .collect();
+            let mut cmd = match runner.split_first() {
+                Some((program, words)) => {
+                    let mut c = Command::new(program);
+                    c.args(words).arg(exe);
+                    c
+                }
+                None => Command::new(exe),
+            };
+            cmd.args(m.args())
                 .current_dir(&m.dir)
                 .env(PARENT_ENV, std::process::id().to_string())
                 .stdin(Stdio::null())

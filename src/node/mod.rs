@@ -545,9 +545,10 @@ async fn serve_on(
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
+                        let since = crate::os::now_ms();
                         let s2 = shared.clone();
-                        if let Some(t) =
-                            shared.spawn(async move { connection(s2, stream, peer, false).await })
+                        if let Some(t) = shared
+                            .spawn(async move { connection(s2, stream, peer, false, since).await })
                         {
                             t.detach();
                         }
@@ -826,11 +827,12 @@ fn dial(shared: Arc<Shared>, addr: String, persistent: bool) {
         let mut backoff_ms = 1_000u64;
         let mut failures = 0;
         while !shared.stopping.load(Ordering::SeqCst) {
-            match TcpStream::connect(addr.as_str()).await {
-                Ok(stream) => {
+            match connect(&addr).await {
+                Ok((stream, since)) => {
                     let peer = stream.peer_addr().ok();
                     if let Some(peer) = peer {
-                        let established = connection(shared.clone(), stream, peer, true).await;
+                        let established =
+                            connection(shared.clone(), stream, peer, true, since).await;
                         if established {
                             failures = 0;
                             backoff_ms = 1_000;
@@ -863,6 +865,29 @@ fn dial(shared: Arc<Shared>, addr: String, persistent: bool) {
     }
 }
 
+/// Connects to `addr` (a name is resolved first); also returns the time
+/// the attempt that succeeded started. The peer cannot have read its clock
+/// for this connection earlier, so the handshake's clock offset is measured
+/// from there: from any later point (this task may be polled late after the
+/// connect completes, most of all on a busy board), the peer's clock would
+/// seem to lag.
+async fn connect(addr: &str) -> std::io::Result<(TcpStream, u64)> {
+    let mut last = None;
+    for sa in smol::net::resolve(addr).await? {
+        let since = crate::os::now_ms();
+        match TcpStream::connect(sa).await {
+            Ok(stream) => return Ok((stream, since)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{addr} resolves to no address"),
+        )
+    }))
+}
+
 struct Slot<'a> {
     shared: &'a Shared,
     ip: IpAddr,
@@ -882,12 +907,14 @@ impl Drop for Slot<'_> {
 }
 
 /// Serves one connection until it closes. Returns whether the handshake
-/// completed and the node kept it.
+/// completed and the node kept it. `since`: when the connection was dialled
+/// or accepted (the clock offset's measure starts there).
 async fn connection(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
     outbound: bool,
+    since: u64,
 ) -> bool {
     let _ = stream.set_nodelay(true);
     let ip = peer.ip();
@@ -932,9 +959,14 @@ async fn connection(
             return false;
         }
     };
-    let t0 = crate::os::now_ms();
-    let theirs = match future::or(
-        handshake::run(&mut reader, &mut writer, &shared.key, &hello),
+    let (theirs, t1) = match future::or(
+        handshake::run_timed(
+            &mut reader,
+            &mut writer,
+            &shared.key,
+            &hello,
+            crate::os::now_ms,
+        ),
         async {
             smol::Timer::after(Duration::from_secs(10)).await;
             Err(handshake::HandshakeError::Frame(FrameError::Io(
@@ -962,10 +994,10 @@ async fn connection(
             return false;
         }
     };
-    // This clock minus theirs, taking their clock as read half-way through
-    // the handshake (the error is at most the round trip).
-    let t1 = crate::os::now_ms();
-    let clock_offset_ms = ((t0 + t1) / 2) as i64 - theirs.clock_ms as i64;
+    // This clock minus theirs, taking their clock as read half-way between
+    // the dial (or accept) and the arrival of their Hello (the error is at
+    // most half that time; the Auth step after it is not counted).
+    let clock_offset_ms = ((since + t1) / 2) as i64 - theirs.clock_ms as i64;
     let conn = shared.next_conn.fetch_add(1, Ordering::SeqCst);
     let (out_tx, out_rx) = smol::channel::bounded::<Outgoing>(shared.limits.outbox);
     let (acc_tx, acc_rx) = smol::channel::bounded::<bool>(1);

@@ -150,7 +150,27 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let result = exchange(reader, writer, key, ours).await;
+    Ok(run_timed(reader, writer, key, ours, || 0).await?.0)
+}
+
+/// [`run`], also giving the time (`now()`) at which the peer's Hello was
+/// read: the peer read its clock for that Hello just before sending it, so
+/// a clock offset is measured between the start of the handshake and that
+/// moment. The Auth step after it (a signature each way, another round
+/// trip) is no part of it: counted in, it biased the offset by half its
+/// duration, which on a slow or busy machine exceeded the tolerance.
+pub async fn run_timed<R, W>(
+    reader: &mut FrameReader<R>,
+    writer: &mut W,
+    key: &Keypair,
+    ours: &Hello,
+    now: impl Fn() -> u64,
+) -> Result<(Hello, u64), HandshakeError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let result = exchange(reader, writer, key, ours, now).await;
     if let Err(e) = &result {
         if !matches!(
             e,
@@ -167,7 +187,8 @@ async fn exchange<R, W>(
     writer: &mut W,
     key: &Keypair,
     ours: &Hello,
-) -> Result<Hello, HandshakeError>
+    now: impl Fn() -> u64,
+) -> Result<(Hello, u64), HandshakeError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -179,6 +200,7 @@ where
         Message::Hello(h) => *h,
         other => return Err(refused(other, "hello")),
     };
+    let hello_at = now();
     check_hello(&ours.chain_id, &theirs)?;
     let signature = sign_auth(key, ours, &theirs.nonce);
     frame::write(writer, &Message::Auth { signature })
@@ -188,7 +210,7 @@ where
         Message::Auth { signature } => verify_auth(&theirs, &ours.nonce, &signature)?,
         other => return Err(refused(other, "auth")),
     }
-    Ok(theirs)
+    Ok((theirs, hello_at))
 }
 
 #[cfg(test)]
@@ -227,6 +249,57 @@ mod tests {
         let mut altered = ha.clone();
         altered.role = Role::Forger;
         assert!(verify_auth(&altered, &[2; 32], &sig).is_err());
+    }
+
+    /// Gives `inner`'s bytes, moving `clock` on by `delay` ms first: a
+    /// peer whose message comes late.
+    struct Late {
+        clock: std::rc::Rc<std::cell::Cell<u64>>,
+        delay: u64,
+        inner: futures_lite::io::Cursor<Vec<u8>>,
+    }
+
+    impl AsyncRead for Late {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let delay = std::mem::take(&mut self.delay);
+            self.clock.set(self.clock.get() + delay);
+            std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    #[test]
+    fn the_peers_hello_is_timed_on_arrival_not_after_its_auth() {
+        use futures_lite::AsyncReadExt;
+        let (a, b) = (
+            Keypair::from_seed([1; 32]).unwrap(),
+            Keypair::from_seed([2; 32]).unwrap(),
+        );
+        let (ours, theirs) = (hello(&a, 1), hello(&b, 2));
+        let auth = sign_auth(&b, &theirs, &ours.nonce);
+        let clock = std::rc::Rc::new(std::cell::Cell::new(10_000));
+        // The peer's Hello is there at once; its Auth comes 1 s later.
+        let stream = futures_lite::io::Cursor::new(frame::encode_frame(&Message::Hello(Box::new(
+            theirs.clone(),
+        ))))
+        .chain(Late {
+            clock: clock.clone(),
+            delay: 1_000,
+            inner: futures_lite::io::Cursor::new(frame::encode_frame(&Message::Auth {
+                signature: auth,
+            })),
+        });
+        let mut reader = FrameReader::new(stream);
+        let mut sent = Vec::new();
+        let (got, hello_at) =
+            smol::block_on(run_timed(&mut reader, &mut sent, &a, &ours, || clock.get()))
+                .expect("the handshake completes");
+        assert_eq!(got, theirs);
+        assert_eq!(clock.get(), 11_000, "the Auth came late");
+        assert_eq!(hello_at, 10_000, "timed when the Hello came");
     }
 
     #[test]

@@ -17,11 +17,13 @@
 // library allows crate-wide).
 #![allow(clippy::result_large_err)]
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
 use futures_lite::future;
@@ -481,6 +483,100 @@ pub fn goodwill_bin() -> &'static str {
     env!("CARGO_BIN_EXE_goodwill")
 }
 
+/// The variable that names the program running this build's executables
+/// when they are for another architecture, its words split on whitespace:
+/// `qemu-aarch64-static -L /` when the tests were cross-built for the Pi
+/// (docs/arm.md; `.ci/arm` sets it). Unset or empty: they run directly.
+/// Cargo's own runner setting reaches only the test binary, not the
+/// programs a test starts.
+pub const RUNNER_VAR: &str = "GOODWILL_TEST_RUNNER";
+
+/// The runner's words; empty when executables run directly.
+pub fn runner() -> Vec<String> {
+    std::env::var(RUNNER_VAR)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// A command that runs `exe`, a program this build made (the `goodwill`
+/// binary, an example, a test binary), through the runner if there is one.
+/// Under qemu-user the child's pid is the emulated program's own: signals
+/// sent to it reach the program.
+pub fn exe_command(exe: impl AsRef<OsStr>) -> Command {
+    match runner().split_first() {
+        None => {
+            runs_directly();
+            Command::new(exe)
+        }
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(exe);
+            cmd
+        }
+    }
+}
+
+/// Panics with a hint if this build's executables do not run here without
+/// a runner (a cross-built suite run without [`RUNNER_VAR`]), instead of
+/// letting each test fail on an unexplained exit code. Checked once.
+fn runs_directly() {
+    static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
+    let check =
+        CHECK.get_or_init(
+            || match Command::new(goodwill_bin()).arg("--version").output() {
+                Ok(out) if out.status.success() => Ok(()),
+                Ok(out) => Err(format!(
+                    "{}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        );
+    if let Err(e) = check {
+        panic!(
+            "{} --version does not run here ({e}); for a cross-built suite, name \
+             the runner in {RUNNER_VAR}, e.g. {RUNNER_VAR}='qemu-aarch64-static -L /'",
+            goodwill_bin()
+        );
+    }
+}
+
+/// `goodwill`, to be given its arguments (through the runner if there is one).
+pub fn goodwill_command() -> Command {
+    exe_command(goodwill_bin())
+}
+
+/// A directory whose `goodwill` runs this build's binary, for a shell's
+/// PATH: the binary's own directory, or, with a runner, a wrapper script
+/// written into `scratch` that execs the binary through the runner (so a
+/// shell's `$!` and `kill` reach the program itself).
+pub fn goodwill_path_dir(scratch: &Path) -> PathBuf {
+    let bin = Path::new(goodwill_bin());
+    let runner = runner();
+    if runner.is_empty() {
+        runs_directly();
+        return bin.parent().expect("the binary's directory").to_path_buf();
+    }
+    let quote = |w: &str| format!("'{}'", w.replace('\'', r"'\''"));
+    let words: Vec<String> = runner
+        .iter()
+        .map(|w| quote(w))
+        .chain([quote(goodwill_bin())])
+        .collect();
+    let script = scratch.join("goodwill");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexec {} \"$@\"\n", words.join(" ")),
+    )
+    .expect("write the goodwill wrapper");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the goodwill wrapper");
+    scratch.to_path_buf()
+}
+
 /// What a finished command printed.
 #[derive(Debug)]
 pub struct Out {
@@ -549,7 +645,7 @@ pub fn run_within(mut cmd: Command, ms: u64) -> Out {
 
 /// Runs `goodwill args…` to completion within `ms`.
 pub fn run(args: &[&str], ms: u64) -> Out {
-    let mut cmd = Command::new(goodwill_bin());
+    let mut cmd = goodwill_command();
     cmd.args(args);
     run_within(cmd, ms)
 }
@@ -762,7 +858,7 @@ impl Procs {
         env: &[(&str, &str)],
         stdout: bool,
     ) -> usize {
-        let mut cmd = Command::new(goodwill_bin());
+        let mut cmd = goodwill_command();
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(if stdout {
