@@ -33,7 +33,7 @@
 //! | [`board`] | board profiles (`board/*.toml`): LED pins and polarity, idle and load watts, the energy estimate |
 //! | [`wire`] | the TCP protocol: frames, messages, limits, the handshake |
 //! | [`store`] | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record |
-//! | [`node`] | `goodwill node`: the main node ([`node::core`] decides, `node` runs it on smol) |
+//! | [`node`] | `goodwill node`: the main node ([`node::core`] decides, [`node::policy`] holds the runtime's own choices — redial, flood limit, bans — and `node` runs it on smol) |
 //! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
 //! | [`keyfile`] | key files: 0600, never overwritten |
 //! | [`demo`] | `goodwill ledger-demo`: a chain forged in memory |

@@ -15,7 +15,7 @@
 //!   no longer applies, so none waits for ever at the head of its sender's
 //!   queue.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::crypto::{Hash, PublicKey};
 use crate::genesis::ChainParams;
@@ -112,7 +112,7 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Mempool {
     limits: MempoolLimits,
-    by_id: HashMap<Hash, Entry>,
+    by_id: BTreeMap<Hash, Entry>,
     by_sender: BTreeMap<PublicKey, BTreeMap<u64, Hash>>,
     /// (fee, nonce reversed, id): the first is the first to evict.
     by_fee: BTreeSet<(u64, std::cmp::Reverse<u64>, Hash)>,

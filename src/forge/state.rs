@@ -106,6 +106,15 @@ pub fn median(v: &[i64]) -> Option<i64> {
     Some(s[(s.len() - 1) / 2])
 }
 
+/// The next slot boundary after `now_ms`: the slot that starts next and
+/// when (ms). The appliance's slot timer sleeps until then and hands the
+/// slot to [`crate::node::core::Core::slot`]; a slot already under way when
+/// it starts is never handled.
+pub fn next_slot(params: &crate::genesis::ChainParams, now_ms: u64) -> (u64, u64) {
+    let next = params.slot_at(now_ms) + 1;
+    (next, params.slot_start_ms(next))
+}
+
 /// Why a slot this forger leads was not forged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Miss {

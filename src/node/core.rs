@@ -3,7 +3,7 @@
 //! tick); actions go out (send, close, ban, dial). No socket and no clock
 //! here: the runtime (`node::run`) does the I/O and passes the time in.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -224,7 +224,7 @@ pub struct Core {
     listen: Option<String>,
     started_ms: u64,
     mempool: Mempool,
-    conns: HashMap<ConnId, Conn>,
+    conns: BTreeMap<ConnId, Conn>,
     forgers: BTreeMap<PublicKey, ForgerEntry>,
     known_peers: BTreeSet<String>,
     sync: Option<Sync>,
@@ -279,7 +279,7 @@ impl Core {
             listen,
             started_ms: now_ms,
             mempool: Mempool::new(mempool),
-            conns: HashMap::new(),
+            conns: BTreeMap::new(),
             forgers: BTreeMap::new(),
             known_peers: BTreeSet::new(),
             sync: None,
