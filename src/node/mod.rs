@@ -538,15 +538,8 @@ async fn serve_on(
         config.limits.mempool,
         crate::os::now_ms(),
         match &config.forge {
-            None => self::core::CoreOptions::main_node(),
-            Some(f) => self::core::CoreOptions {
-                role: Role::Forger,
-                learn_peers: false,
-                forge: Some(self::core::ForgeSetup {
-                    key: config.key.clone(),
-                    clock_check: f.clock_check,
-                }),
-            },
+            None => self::core::CoreOptions::main_node().reporting_with(config.key.clone()),
+            Some(f) => self::core::CoreOptions::forger(config.key.clone(), f.clock_check),
         },
     );
     if let Some(f) = &forge {
