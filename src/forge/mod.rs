@@ -47,6 +47,10 @@ pub fn detect_board(model: &str) -> Option<&'static str> {
 /// signed elsewhere (a restored backup, a second board), so it is refused
 /// unless the operator says the key is new — then the current slot is
 /// recorded as its floor and nothing at or before it will ever be signed.
+///
+/// On a new chain (no blocks yet) the key's floor is recorded at its first
+/// start, so that the record exists from then on: an appliance that has
+/// followed the chain but not forged yet is not refused when it restarts.
 pub fn preflight(
     data: &Path,
     params: &ChainParams,
@@ -73,17 +77,18 @@ pub fn preflight_store(
         .map_err(|e| e.to_string())?;
     match last {
         Some(s) => Ok(format!("signing record: last signed slot {s}")),
-        None if tip.height == 0 && !i_know_key_is_new => {
-            Ok("signing record: empty (new chain)".into())
-        }
-        None if i_know_key_is_new => {
+        None if tip.height == 0 || i_know_key_is_new => {
             let floor = params.slot_at(now_ms);
             store
                 .record_signature(&key.public(), floor, &Hash::ZERO)
                 .map_err(|e| e.to_string())?;
-            Ok(format!(
-                "signing record: none for this key; recorded slot {floor} as its floor (--i-know-this-key-is-new)"
-            ))
+            Ok(if tip.height == 0 {
+                format!("signing record: none for this key (new chain); recorded slot {floor} as its floor")
+            } else {
+                format!(
+                    "signing record: none for this key; recorded slot {floor} as its floor (--i-know-this-key-is-new)"
+                )
+            })
         }
         None => Err(format!(
             "this store's chain has {} blocks but no signing record for key {}: if this key ever forged elsewhere (another board, a restored backup), forging here could double-sign. Import its record with `goodwill signing-record import`, or, if the key is new, start once with --i-know-this-key-is-new",
