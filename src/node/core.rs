@@ -50,6 +50,9 @@ pub const SYNC_TIMEOUT_MS: u64 = 15_000;
 pub const MAX_HEADERS_SEEN: usize = 1024;
 /// Equivocations held until their report lands on chain.
 pub const MAX_EVIDENCE: usize = 64;
+/// Blocks held because they came a little before their slot started on
+/// this node's clock.
+pub const MAX_EARLY: usize = 32;
 
 /// What the runtime must do.
 #[derive(Debug, Clone, PartialEq)]
@@ -275,6 +278,8 @@ pub struct Core {
     headers: BTreeMap<(u64, PublicKey), SignedHeader>,
     evidence: BTreeMap<PublicKey, Evidence>,
     reporter: Option<crate::crypto::Keypair>,
+    /// (slot start, hash) → where from, the block.
+    early: BTreeMap<(u64, Hash), (ConnId, Block)>,
 }
 
 impl std::fmt::Debug for Core {
@@ -333,6 +338,7 @@ impl Core {
             headers: BTreeMap::new(),
             evidence: BTreeMap::new(),
             reporter: opts.reporter,
+            early: BTreeMap::new(),
         }
     }
 
@@ -482,6 +488,7 @@ impl Core {
     /// report again any equivocation whose report went missing.
     pub fn tick(&mut self, now_ms: u64) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
+        self.release_early(now_ms, &mut out)?;
         self.report_equivocations(now_ms, &mut out)?;
         if let Some(s) = &self.sync {
             if now_ms.saturating_sub(s.asked_ms) > SYNC_TIMEOUT_MS {
@@ -961,6 +968,7 @@ impl Core {
         now_ms: u64,
     ) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
+        self.release_early(now_ms, &mut out)?;
         let Some(role) = self.conns.get(&conn).map(|c| c.role) else {
             return Ok(out);
         };
@@ -985,19 +993,28 @@ impl Core {
             Message::NewBlock(block) if node_or_forger => {
                 let h = &block.header.header;
                 if let Err(why) = ledger::check_not_early(&self.params, h, now_ms) {
-                    out.push(Action::Log(format!("refused {why}")));
-                    self.strike(conn, 1, &why, now_ms, &mut out);
-                } else {
-                    if let Some(c) = self.conns.get_mut(&conn) {
-                        if h.height > c.tip.height {
-                            c.tip = TipInfo {
-                                height: h.height,
-                                hash: block.hash(),
-                                slot: h.slot,
-                            };
+                    // Within a slot of its start: a clock a little behind the
+                    // forger's (each may be a quarter slot off) sees it early.
+                    // Held until its slot starts here; further is garbage.
+                    let start = self.params.slot_start_ms(h.slot);
+                    let drift = self.params.limits().max_clock_drift_ms;
+                    let near = start <= now_ms + drift + self.params.genesis().slot_ms;
+                    if near && self.early.len() < MAX_EARLY {
+                        let hash = block.hash();
+                        if self.early.insert((start, hash), (conn, *block)).is_none() {
+                            out.push(Action::Log(format!(
+                                "holding block {} until its slot starts here: {why}",
+                                hash.short()
+                            )));
+                        }
+                    } else {
+                        out.push(Action::Log(format!("refused {why}")));
+                        if !near {
+                            self.strike(conn, 1, &why, now_ms, &mut out);
                         }
                     }
-                    self.import(Some(conn), *block, now_ms, &mut out)?;
+                } else {
+                    self.accept_block(conn, *block, now_ms, &mut out)?;
                 }
             }
             Message::Tip(t) if node_or_forger => {
@@ -1088,6 +1105,46 @@ impl Core {
             }
         }
         Ok(out)
+    }
+
+    /// A block from `conn` whose slot has started: its sender's tip is at
+    /// least that high; import it.
+    fn accept_block(
+        &mut self,
+        conn: ConnId,
+        block: Block,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Fatal> {
+        let h = &block.header.header;
+        let from = match self.conns.get_mut(&conn) {
+            Some(c) => {
+                if h.height > c.tip.height {
+                    c.tip = TipInfo {
+                        height: h.height,
+                        hash: block.hash(),
+                        slot: h.slot,
+                    };
+                }
+                Some(conn)
+            }
+            None => None,
+        };
+        self.import(from, block, now_ms, out)?;
+        Ok(())
+    }
+
+    /// Imports the held early blocks whose slot has started.
+    fn release_early(&mut self, now_ms: u64, out: &mut Vec<Action>) -> Result<(), Fatal> {
+        let drift = self.params.limits().max_clock_drift_ms;
+        while let Some(entry) = self.early.first_entry() {
+            if entry.key().0 > now_ms.saturating_add(drift) {
+                break;
+            }
+            let (conn, block) = entry.remove();
+            self.accept_block(conn, block, now_ms, out)?;
+        }
+        Ok(())
     }
 
     fn replay(
@@ -1386,6 +1443,7 @@ impl Core {
     /// record the slot durably, sign, store and send — in that order.
     pub fn slot(&mut self, slot: u64, now_ms: u64) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
+        self.release_early(now_ms, &mut out)?;
         let Some(f) = &self.forge else {
             return Ok(out);
         };
