@@ -23,6 +23,7 @@
 //! | [`fork`] | fork choice and finality |
 //! | [`mempool`] | pending transactions: bounded, by fee, nonce gaps held back |
 //! | [`testkit`] | deterministic keys, genesis and in-memory chains for tests, benches and demos |
+//! | `sim` | a deterministic simulation of a whole network in one process: virtual time, seeded faults, Byzantine forgers, the invariants (hidden from the docs: for `tests/sim.rs`) |
 //!
 //! At the edge (files, clock, processes):
 //!
@@ -71,6 +72,8 @@ pub mod merkle;
 pub mod node;
 pub mod os;
 pub mod schedule;
+#[doc(hidden)]
+pub mod sim;
 pub mod state;
 pub mod store;
 pub mod testkit;

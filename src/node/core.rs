@@ -167,6 +167,25 @@ pub struct ApplianceView {
     pub leds: crate::led::ApplianceState,
 }
 
+/// What a core holds (see [`Core::sizes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoreSizes {
+    /// Transactions in the mempool.
+    pub mempool: usize,
+    /// Connections.
+    pub conns: usize,
+    /// Main-node addresses learned.
+    pub known_peers: usize,
+    /// Forger table entries.
+    pub forgers: usize,
+    /// Headers remembered for equivocation checks.
+    pub headers: usize,
+    /// Equivocations held.
+    pub evidence: usize,
+    /// Early blocks held.
+    pub early: usize,
+}
+
 /// A fatal failure: the node must stop.
 #[derive(Debug, thiserror::Error)]
 #[error("fatal: {0}")]
@@ -339,6 +358,27 @@ impl Core {
             evidence: BTreeMap::new(),
             reporter: opts.reporter,
             early: BTreeMap::new(),
+        }
+    }
+
+    /// The appliance's counts (None for a main node): what it signed, forged
+    /// and missed since it started.
+    pub fn forge_stats(&self) -> Option<&ForgeStats> {
+        self.forge.as_ref().map(|f| &f.stats)
+    }
+
+    /// What the core holds, for the bounds a simulation checks: mempool
+    /// transactions, connections, known peers, forger table entries,
+    /// remembered headers, held equivocations.
+    pub fn sizes(&self) -> CoreSizes {
+        CoreSizes {
+            mempool: self.mempool.len(),
+            conns: self.conns.len(),
+            known_peers: self.known_peers.len(),
+            forgers: self.forgers.len(),
+            headers: self.headers.len(),
+            evidence: self.evidence.len(),
+            early: self.early.len(),
         }
     }
 
