@@ -560,7 +560,7 @@ pub struct Watcher {
     address: PublicKey,
     client: Option<Client>,
     height: u64,
-    delivered_here: std::collections::HashSet<Hash>,
+    delivered_here: std::collections::BTreeSet<Hash>,
     backoff_ms: u64,
 }
 

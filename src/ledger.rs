@@ -1209,7 +1209,7 @@ pub fn prepare_block<S: StateRead + ?Sized>(
     let mut ids = Vec::new();
     let mut rejected = Vec::new();
     let mut bytes = 0usize;
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     for stx in candidates {
         if txs.len() >= limits.max_block_txs as usize {
             break;

@@ -23,6 +23,7 @@
 //! | [`fork`] | fork choice and finality |
 //! | [`mempool`] | pending transactions: bounded, by fee, nonce gaps held back |
 //! | [`testkit`] | deterministic keys, genesis and in-memory chains for tests, benches and demos |
+//! | `sim` | a deterministic simulation of a whole network in one process: virtual time, seeded faults, Byzantine forgers, the invariants (hidden from the docs: for `tests/sim.rs`) |
 //!
 //! At the edge (files, clock, processes):
 //!
@@ -33,7 +34,7 @@
 //! | [`board`] | board profiles (`board/*.toml`): LED pins and polarity, idle and load watts, the energy estimate |
 //! | [`wire`] | the TCP protocol: frames, messages, limits, the handshake |
 //! | [`store`] | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record |
-//! | [`node`] | `goodwill node`: the main node ([`node::core`] decides, `node` runs it on smol) |
+//! | [`node`] | `goodwill node`: the main node ([`node::core`] decides, [`node::policy`] holds the runtime's own choices — redial, flood limit, bans — and `node` runs it on smol) |
 //! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
 //! | [`keyfile`] | key files: 0600, never overwritten |
 //! | [`provision`] | `goodwill provision`: the appliance into a mounted Raspberry Pi OS root filesystem (ELF check, accounts, what each file needs) |
@@ -75,6 +76,8 @@ pub mod node;
 pub mod os;
 pub mod provision;
 pub mod schedule;
+#[doc(hidden)]
+pub mod sim;
 pub mod state;
 pub mod store;
 pub mod testkit;

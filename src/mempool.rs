@@ -2,7 +2,13 @@
 //! ledger state comes in as an argument.
 //!
 //! - Bounded in count, and per sender; when full, a transaction paying more
-//!   than the cheapest one evicts it, one paying less is refused.
+//!   than the cheapest one evicts it, one paying less is refused — except
+//!   that transactions held back behind a nonce gap go first: any
+//!   transaction that can go in a block evicts the cheapest held-back one,
+//!   and a held-back one never evicts one that can. (Held-back transactions
+//!   cost their sender nothing until the gap fills; without this, a flood
+//!   of them paying a little more than the minimum would keep the pool full
+//!   for ever and every honest transaction out.)
 //! - No duplicates; a transaction with the same sender and nonce as a
 //!   pending one replaces it only if it pays a higher fee.
 //! - A transaction whose nonce is the sender's next is checked in full
@@ -15,7 +21,7 @@
 //!   no longer applies, so none waits for ever at the head of its sender's
 //!   queue.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::crypto::{Hash, PublicKey};
 use crate::genesis::ChainParams;
@@ -106,16 +112,26 @@ pub enum Admitted {
 struct Entry {
     tx: SignedTransaction,
     fee: u64,
+    /// Behind a nonce gap (as of the last state seen).
+    held: bool,
+}
+
+type FeeKey = (u64, std::cmp::Reverse<u64>, Hash);
+
+fn fee_key(e: &Entry, id: Hash) -> FeeKey {
+    (e.fee, std::cmp::Reverse(e.tx.tx.nonce), id)
 }
 
 /// The mempool.
 #[derive(Debug, Clone, Default)]
 pub struct Mempool {
     limits: MempoolLimits,
-    by_id: HashMap<Hash, Entry>,
+    by_id: BTreeMap<Hash, Entry>,
     by_sender: BTreeMap<PublicKey, BTreeMap<u64, Hash>>,
     /// (fee, nonce reversed, id): the first is the first to evict.
-    by_fee: BTreeSet<(u64, std::cmp::Reverse<u64>, Hash)>,
+    by_fee: BTreeSet<FeeKey>,
+    /// The same, for the held-back ones only: evicted before any other.
+    held: BTreeSet<FeeKey>,
 }
 
 fn amount_of(tx: &SignedTransaction) -> u64 {
@@ -243,45 +259,126 @@ impl Mempool {
             return Err(MempoolError::SenderFull { sender, count });
         }
         if self.by_id.len() >= self.limits.max_txs {
-            let &(lowest, _, cheapest) = self.by_fee.iter().next().expect("full means non-empty");
-            if fee <= lowest {
-                return Err(MempoolError::Full { fee, lowest });
-            }
-            self.remove(&cheapest);
+            // Can it go in a block (its nonce continues the pending run)?
+            let ready = nonce == self.next_nonce(&sender, account.nonce);
+            let victim = match self.held.first() {
+                // A held-back one goes first: for anything that can go in a
+                // block, or for a held-back one paying more.
+                Some(&(lowest, _, cheapest)) => {
+                    if !ready && fee <= lowest {
+                        return Err(MempoolError::Full { fee, lowest });
+                    }
+                    cheapest
+                }
+                None => {
+                    let &(lowest, _, cheapest) = self.by_fee.first().expect("full means non-empty");
+                    if !ready || fee <= lowest {
+                        return Err(MempoolError::Full { fee, lowest });
+                    }
+                    cheapest
+                }
+            };
+            self.remove(&victim);
         }
-        self.by_fee.insert((fee, std::cmp::Reverse(nonce), id));
+        let e = Entry {
+            tx,
+            fee,
+            held: false,
+        };
+        self.by_fee.insert(fee_key(&e, id));
         self.by_sender.entry(sender).or_default().insert(nonce, id);
-        self.by_id.insert(id, Entry { tx, fee });
+        self.by_id.insert(id, e);
+        self.recheck(&sender, account.nonce);
         Ok(match replaced {
             Some(old) => Admitted::Replaced(old),
             None => Admitted::Added,
         })
     }
 
-    /// Removes a transaction; returns it if it was pending.
+    /// Removes a transaction; returns it if it was pending. Its sender's
+    /// later ones are held back behind the gap it leaves.
     pub fn remove(&mut self, id: &Hash) -> Option<SignedTransaction> {
         let e = self.by_id.remove(id)?;
-        self.by_fee
-            .remove(&(e.fee, std::cmp::Reverse(e.tx.tx.nonce), *id));
-        if let Some(m) = self.by_sender.get_mut(&e.tx.tx.sender) {
-            m.remove(&e.tx.tx.nonce);
-            if m.is_empty() {
-                self.by_sender.remove(&e.tx.tx.sender);
+        let key = fee_key(&e, *id);
+        self.by_fee.remove(&key);
+        self.held.remove(&key);
+        let (sender, nonce) = (e.tx.tx.sender, e.tx.tx.nonce);
+        let later: Vec<Hash> = match self.by_sender.get_mut(&sender) {
+            Some(m) => {
+                m.remove(&nonce);
+                let later = m.range(nonce..).map(|(_, id)| *id).collect();
+                if m.is_empty() {
+                    self.by_sender.remove(&sender);
+                }
+                later
             }
+            None => Vec::new(),
+        };
+        for id in later {
+            self.set_held(&id, true);
         }
         Some(e.tx)
+    }
+
+    fn set_held(&mut self, id: &Hash, held: bool) {
+        let Some(e) = self.by_id.get_mut(id) else {
+            return;
+        };
+        if e.held == held {
+            return;
+        }
+        e.held = held;
+        let key = fee_key(e, *id);
+        if held {
+            self.held.insert(key);
+        } else {
+            self.held.remove(&key);
+        }
+    }
+
+    /// Marks `sender`'s run from `next` (its next nonce in the state) as
+    /// ready and what follows a gap as held back.
+    fn recheck(&mut self, sender: &PublicKey, next: u64) {
+        let Some(m) = self.by_sender.get(sender) else {
+            return;
+        };
+        let mut expected = next;
+        let marks: Vec<(Hash, bool)> = m
+            .iter()
+            .map(|(&nonce, id)| {
+                let ready = nonce == expected;
+                if ready {
+                    expected += 1;
+                }
+                (*id, !ready)
+            })
+            .collect();
+        for (id, held) in marks {
+            self.set_held(&id, held);
+        }
+    }
+
+    /// Transactions held back behind a nonce gap.
+    pub fn held_back(&self) -> usize {
+        self.held.len()
     }
 
     /// Drops every transaction whose nonce the state has passed (included in
     /// a block, or replaced by one that was). Call after each new tip.
     pub fn prune<S: StateRead + ?Sized>(&mut self, state: &S) -> Result<usize, ReadError> {
         let mut stale = Vec::new();
+        let mut next = Vec::new();
         for (sender, m) in &self.by_sender {
-            let next = state.account(sender)?.nonce;
-            stale.extend(m.range(..next).map(|(_, id)| *id));
+            let n = state.account(sender)?.nonce;
+            stale.extend(m.range(..n).map(|(_, id)| *id));
+            next.push((*sender, n));
         }
         for id in &stale {
             self.remove(id);
+        }
+        // What waited for the nonces the chain just passed may go now.
+        for (sender, n) in next {
+            self.recheck(&sender, n);
         }
         Ok(stale.len())
     }

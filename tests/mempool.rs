@@ -312,6 +312,65 @@ fn a_full_pool_evicts_the_cheapest_and_refuses_a_cheaper_one() {
     assert!(pool.contains(&id(&t40)) && pool.contains(&id(&t50)));
 }
 
+/// Found by the simulation: a spammer filled every mempool with
+/// transactions held back behind a nonce gap, paying a little more than the
+/// minimum. They never go in a block (and so never cost their fee), and an
+/// equivocation report at the minimum fee was refused for the rest of the
+/// run. Held-back transactions now go first, and never push out one that
+/// can go in a block.
+#[test]
+fn held_back_transactions_are_evicted_first_and_never_evict_ready_ones() {
+    let net = net();
+    let chain = genesis(&net);
+    let u = &net.users;
+    let mut pool = Mempool::new(MempoolLimits {
+        max_txs: 3,
+        ..MempoolLimits::default()
+    });
+    // Full of held-back transactions paying well.
+    let held: Vec<_> = (0..3)
+        .map(|i| tx(&net, &u[i], 1, 90 + i as u64, 1))
+        .collect();
+    for t in &held {
+        assert_eq!(admit(&mut pool, &net, &chain.state, t), Ok(Admitted::Added));
+    }
+    assert_eq!(pool.held_back(), 3);
+    // One that can go in a block, at the minimum fee, evicts the cheapest.
+    let ready = tx(&net, &u[3], 0, MIN_FEE, 1);
+    assert_eq!(
+        admit(&mut pool, &net, &chain.state, &ready),
+        Ok(Admitted::Added)
+    );
+    assert!(!pool.contains(&id(&held[0])) && pool.contains(&id(&ready)));
+    assert_eq!(pool.held_back(), 2);
+    // A held-back one must outbid the cheapest held-back one…
+    assert_eq!(
+        admit(&mut pool, &net, &chain.state, &tx(&net, &u[4], 1, 50, 1)),
+        Err(MempoolError::Full {
+            fee: 50,
+            lowest: 91
+        })
+    );
+    let rich = tx(&net, &u[4], 1, 95, 1);
+    assert_eq!(
+        admit(&mut pool, &net, &chain.state, &rich),
+        Ok(Admitted::Added)
+    );
+    assert!(!pool.contains(&id(&held[1])));
+    // … and never pushes out one that can go in a block.
+    for t in [
+        tx(&net, &u[5], 0, MIN_FEE, 1),
+        tx(&net, &u[1], 0, MIN_FEE, 1),
+    ] {
+        admit(&mut pool, &net, &chain.state, &t).unwrap();
+    }
+    assert_eq!(pool.held_back(), 0, "{pool:?}");
+    let e = admit(&mut pool, &net, &chain.state, &tx(&net, &u[0], 2, 500, 1)).unwrap_err();
+    assert!(matches!(e, MempoolError::Full { .. }), "{e}");
+    assert_eq!(pool.len(), 3);
+    assert_eq!(pool.candidates(&chain.state, 100).unwrap().len(), 3);
+}
+
 #[test]
 fn among_equal_fees_the_highest_nonce_is_evicted_first() {
     let net = net();

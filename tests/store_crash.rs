@@ -8,7 +8,7 @@
 //! flight, since a commit may be durable before it returns. The reopened
 //! store must verify and accept the rest of the run.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -72,7 +72,7 @@ struct Scenario {
 fn scenario() -> Scenario {
     let net = TestNet::new(&TestNetConfig::default());
     let genesis_id = net.params.chain_id();
-    let mut state_after: HashMap<Hash, Entries> = HashMap::new();
+    let mut state_after: BTreeMap<Hash, Entries> = BTreeMap::new();
     let mut a = net.chain();
     state_after.insert(genesis_id, entries(&a.state));
     let mut b = None;

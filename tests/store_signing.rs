@@ -279,3 +279,25 @@ fn import_refuses_other_chains_formats_and_bad_slots() {
     // The untouched document still imports.
     assert_eq!(store.import_signing_record(&doc).unwrap(), 4);
 }
+
+/// Found by the simulation: an appliance that had followed a new chain but
+/// not forged yet had no signing record, and a restart refused it (exit 2,
+/// which systemd does not retry) as a key new to a chain with blocks.
+#[test]
+fn a_forger_restarted_before_it_ever_forged_starts_again() {
+    let net = TestNet::new(&TestNetConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    let key = &net.forgers[0];
+    let note = goodwill::forge::preflight_store(&store, key, false, 0).unwrap();
+    assert!(note.contains("floor"), "{note}");
+    let mut chain = net.chain();
+    for _ in 0..3 {
+        store.import_block(&chain.forge(vec![])).unwrap();
+    }
+    let note = goodwill::forge::preflight_store(&store, key, false, 5_000).unwrap();
+    assert!(note.contains("last signed slot"), "{note}");
+    // A key that never started on this store is still refused.
+    let e = goodwill::forge::preflight_store(&store, &net.forgers[1], false, 5_000).unwrap_err();
+    assert!(e.contains("no signing record"), "{e}");
+}

@@ -24,7 +24,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -802,7 +802,7 @@ fn associations_propose_vote_at_75_percent_and_buy_weight() {
     assert_eq!(out["status"], "included", "{out}");
     let id = out["id"].as_str().unwrap().to_string();
 
-    let list = || -> HashMap<String, Value> {
+    let list = || -> BTreeMap<String, Value> {
         run_ok(&["association", "list", "--node", &node, "--json"])
             .json_lines()
             .into_iter()

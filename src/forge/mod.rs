@@ -57,6 +57,17 @@ pub fn preflight(
 ) -> Result<String, String> {
     let store =
         Store::open_with(data, params, crate::store::Indexes::Skip).map_err(|e| e.to_string())?;
+    preflight_store(&store, key, i_know_key_is_new, now_ms)
+}
+
+/// [`preflight`] on an open store (the appliance's, or a simulated one).
+pub fn preflight_store(
+    store: &Store,
+    key: &Keypair,
+    i_know_key_is_new: bool,
+    now_ms: u64,
+) -> Result<String, String> {
+    let params = store.params();
     let tip = store.tip().map_err(|e| e.to_string())?;
     let last = store
         .last_signed_slot(&key.public())

@@ -406,8 +406,7 @@ impl ForgeShared {
     pub async fn slot_timer(self: Arc<Self>, slots: smol::channel::Sender<u64>) {
         loop {
             let now = crate::os::now_ms();
-            let next = self.params.slot_at(now) + 1;
-            let at = self.params.slot_start_ms(next);
+            let (next, at) = super::state::next_slot(&self.params, now);
             smol::Timer::after(Duration::from_millis(at.saturating_sub(now))).await;
             if slots.send(next).await.is_err() {
                 return;

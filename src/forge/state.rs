@@ -96,14 +96,33 @@ pub fn clock_trusted_for_leds(
     clock.is_ok() || (mains == 0 && clock_trust(check, kernel_synced, &[0], slot_ms).is_ok())
 }
 
-/// The median of `v` (the lower middle for an even count), or None.
+/// The median of `v` (for an even count, the mean of the two middle
+/// values, rounded toward zero), or None.
+///
+/// Not the lower middle: with two main nodes, that would let whichever
+/// clock is behind decide alone — one main node 300 ms slow would stop a
+/// forger whose own clock is exact.
 pub fn median(v: &[i64]) -> Option<i64> {
     if v.is_empty() {
         return None;
     }
     let mut s = v.to_vec();
     s.sort_unstable();
-    Some(s[(s.len() - 1) / 2])
+    let n = s.len();
+    Some(if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        ((s[n / 2 - 1] as i128 + s[n / 2] as i128) / 2) as i64
+    })
+}
+
+/// The next slot boundary after `now_ms`: the slot that starts next and
+/// when (ms). The appliance's slot timer sleeps until then and hands the
+/// slot to [`crate::node::core::Core::slot`]; a slot already under way when
+/// it starts is never handled.
+pub fn next_slot(params: &crate::genesis::ChainParams, now_ms: u64) -> (u64, u64) {
+    let next = params.slot_at(now_ms) + 1;
+    (next, params.slot_start_ms(next))
 }
 
 /// Why a slot this forger leads was not forged.
@@ -226,6 +245,13 @@ mod tests {
         assert!(e.contains("600 ms") && e.contains("500 ms"), "{e}");
         // The median decides: one bad main node does not.
         assert!(clock_trust(ClockCheck::Peers, None, &[5, 9_000, -3], slot).is_ok());
+        // With two, the middle of both: one main node 300 ms behind the
+        // other does not stop a forger whose clock is exact.
+        assert!(clock_trust(ClockCheck::Peers, None, &[0, -300], slot).is_ok());
+        assert!(clock_trust(ClockCheck::Peers, None, &[-300, 0], slot).is_ok());
+        assert_eq!(median(&[-300, 0]), Some(-150));
+        assert_eq!(median(&[-3, 0, 7, 9]), Some(3));
+        assert_eq!(median(&[i64::MAX, i64::MAX]), Some(i64::MAX));
         let e = clock_trust(ClockCheck::KernelAndPeers, Some(false), &[0], slot).unwrap_err();
         assert!(e.contains("unsynchronised"), "{e}");
         assert!(clock_trust(ClockCheck::KernelAndPeers, None, &[0], slot).is_err());

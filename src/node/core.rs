@@ -3,11 +3,11 @@
 //! tick); actions go out (send, close, ban, dial). No socket and no clock
 //! here: the runtime (`node::run`) does the I/O and passes the time in.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::block::Block;
+use crate::block::{Block, SignedHeader};
 use crate::codec::Bytes;
 use crate::crypto::{Hash, PublicKey};
 use crate::forge::state::{self as fstate, ClockCheck, ForgeStats, Miss};
@@ -19,7 +19,7 @@ use crate::schedule;
 use crate::state::StateReadExt;
 use crate::store::SigningError;
 use crate::store::{touched, ImportError, Imported, Store, StoreError};
-use crate::tx::SignedTransaction;
+use crate::tx::{SignedTransaction, Transaction, TxKind};
 use crate::wire::{
     limits, Answer, ErrorCode, ForgerEntry, Hello, Message, NodeStatus, Query, Role, TipInfo,
     TxEvent, TxVerdict,
@@ -45,6 +45,14 @@ pub const MAX_FORGERS: usize = 4096;
 pub const MAX_REPLAY: usize = 1000;
 /// A sync request unanswered this long is given up.
 pub const SYNC_TIMEOUT_MS: u64 = 15_000;
+/// Block headers remembered by (slot, forger), to catch a forger signing
+/// two blocks for one slot; the lowest slots are forgotten first.
+pub const MAX_HEADERS_SEEN: usize = 1024;
+/// Equivocations held until their report lands on chain.
+pub const MAX_EVIDENCE: usize = 64;
+/// Blocks held because they came a little before their slot started on
+/// this node's clock.
+pub const MAX_EARLY: usize = 32;
 
 /// What the runtime must do.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,15 +87,41 @@ pub struct CoreOptions {
     pub learn_peers: bool,
     /// For a forger: its key and clock policy.
     pub forge: Option<ForgeSetup>,
+    /// The key that signs equivocation reports (and earns their bounty),
+    /// if its account can pay the fee: a forger's own key, a main node's
+    /// node key. None: equivocations are logged, not reported.
+    pub reporter: Option<crate::crypto::Keypair>,
 }
 
 impl CoreOptions {
-    /// A main node's.
+    /// A main node's (reporting nothing).
     pub fn main_node() -> CoreOptions {
         CoreOptions {
             role: Role::MainNode,
             learn_peers: true,
             forge: None,
+            reporter: None,
+        }
+    }
+
+    /// A forger's with `key`, which also signs equivocation reports.
+    pub fn forger(key: crate::crypto::Keypair, clock_check: ClockCheck) -> CoreOptions {
+        CoreOptions {
+            role: Role::Forger,
+            learn_peers: false,
+            forge: Some(ForgeSetup {
+                key: key.clone(),
+                clock_check,
+            }),
+            reporter: Some(key),
+        }
+    }
+
+    /// The same, reporting equivocations with `key`.
+    pub fn reporting_with(self, key: crate::crypto::Keypair) -> CoreOptions {
+        CoreOptions {
+            reporter: Some(key),
+            ..self
         }
     }
 }
@@ -133,6 +167,25 @@ pub struct ApplianceView {
     pub leds: crate::led::ApplianceState,
 }
 
+/// What a core holds (see [`Core::sizes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoreSizes {
+    /// Transactions in the mempool.
+    pub mempool: usize,
+    /// Connections.
+    pub conns: usize,
+    /// Main-node addresses learned.
+    pub known_peers: usize,
+    /// Forger table entries.
+    pub forgers: usize,
+    /// Headers remembered for equivocation checks.
+    pub headers: usize,
+    /// Equivocations held.
+    pub evidence: usize,
+    /// Early blocks held.
+    pub early: usize,
+}
+
 /// A fatal failure: the node must stop.
 #[derive(Debug, thiserror::Error)]
 #[error("fatal: {0}")]
@@ -166,6 +219,17 @@ struct Sync {
     target: u64,
     fork_search: bool,
     last_log_height: u64,
+}
+
+/// Two different headers one forger signed for one slot, and our report of
+/// them (a transaction id), if one is pending.
+#[derive(Debug, Clone)]
+struct Evidence {
+    a: SignedHeader,
+    b: SignedHeader,
+    report: Option<Hash>,
+    /// Why it could not be reported was logged (once is enough).
+    told: bool,
 }
 
 /// How many recently seen ids are remembered (a power of two, as heapless's
@@ -224,12 +288,17 @@ pub struct Core {
     listen: Option<String>,
     started_ms: u64,
     mempool: Mempool,
-    conns: HashMap<ConnId, Conn>,
+    conns: BTreeMap<ConnId, Conn>,
     forgers: BTreeMap<PublicKey, ForgerEntry>,
     known_peers: BTreeSet<String>,
     sync: Option<Sync>,
     next_id: u32,
     seen: Box<Recent>,
+    headers: BTreeMap<(u64, PublicKey), SignedHeader>,
+    evidence: BTreeMap<PublicKey, Evidence>,
+    reporter: Option<crate::crypto::Keypair>,
+    /// (slot start, hash) → where from, the block.
+    early: BTreeMap<(u64, Hash), (ConnId, Block)>,
 }
 
 impl std::fmt::Debug for Core {
@@ -279,12 +348,37 @@ impl Core {
             listen,
             started_ms: now_ms,
             mempool: Mempool::new(mempool),
-            conns: HashMap::new(),
+            conns: BTreeMap::new(),
             forgers: BTreeMap::new(),
             known_peers: BTreeSet::new(),
             sync: None,
             next_id: 1,
             seen: Recent::new(),
+            headers: BTreeMap::new(),
+            evidence: BTreeMap::new(),
+            reporter: opts.reporter,
+            early: BTreeMap::new(),
+        }
+    }
+
+    /// The appliance's counts (None for a main node): what it signed, forged
+    /// and missed since it started.
+    pub fn forge_stats(&self) -> Option<&ForgeStats> {
+        self.forge.as_ref().map(|f| &f.stats)
+    }
+
+    /// What the core holds, for the bounds a simulation checks: mempool
+    /// transactions, connections, known peers, forger table entries,
+    /// remembered headers, held equivocations.
+    pub fn sizes(&self) -> CoreSizes {
+        CoreSizes {
+            mempool: self.mempool.len(),
+            conns: self.conns.len(),
+            known_peers: self.known_peers.len(),
+            forgers: self.forgers.len(),
+            headers: self.headers.len(),
+            evidence: self.evidence.len(),
+            early: self.early.len(),
         }
     }
 
@@ -430,9 +524,12 @@ impl Core {
         }
     }
 
-    /// Time passes: give up stalled sync requests and try another peer.
+    /// Time passes: give up stalled sync requests and try another peer;
+    /// report again any equivocation whose report went missing.
     pub fn tick(&mut self, now_ms: u64) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
+        self.release_early(now_ms, &mut out)?;
+        self.report_equivocations(now_ms, &mut out)?;
         if let Some(s) = &self.sync {
             if now_ms.saturating_sub(s.asked_ms) > SYNC_TIMEOUT_MS {
                 out.push(Action::Log(format!(
@@ -584,6 +681,12 @@ impl Core {
         now_ms: u64,
         out: &mut Vec<Action>,
     ) -> Result<TxVerdict, Fatal> {
+        // A copy of a pending transaction (each peer relays it once) has
+        // the same bytes, signature included: its signature was checked
+        // when the first copy came. Hashing is cheap; verifying is not.
+        if self.mempool.contains(&tx.id()) {
+            return Ok(TxVerdict::Accepted);
+        }
         let checked = match tx.check() {
             Ok(c) => c,
             Err(e) => return Ok(TxVerdict::Rejected(e.to_string())),
@@ -637,7 +740,19 @@ impl Core {
         out: &mut Vec<Action>,
     ) -> Result<bool, Fatal> {
         let hash = block.hash();
-        match self.store.import_block(&block) {
+        let imported = self.store.import_block(&block);
+        // Stored blocks had their signature checked on import; others are
+        // checked only if they contradict a header seen before.
+        let stored = matches!(
+            imported,
+            Ok(Imported::Extended { .. }
+                | Imported::Reorganised { .. }
+                | Imported::SideBranch { .. })
+        );
+        if !matches!(imported, Ok(Imported::AlreadyKnown)) && !is_fatal(&imported) {
+            self.note_header(&block.header, stored, now_ms, out)?;
+        }
+        match imported {
             Ok(Imported::Extended { .. }) => {
                 self.after_new_blocks(std::slice::from_ref(&block), out)?;
                 if self.seen.insert(hash) {
@@ -700,6 +815,160 @@ impl Core {
         }
     }
 
+    /// Remembers a block header by (slot, forger) — `verified`: its
+    /// signature was checked — and, if the same forger signed a different
+    /// header for that slot, holds the two as evidence and reports them.
+    fn note_header(
+        &mut self,
+        header: &SignedHeader,
+        verified: bool,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Fatal> {
+        let key = (header.header.slot, header.header.forger);
+        match self.headers.get(&key) {
+            Some(prev) if prev.header == header.header => Ok(()),
+            Some(prev) => {
+                if !verified && header.verify().is_err() {
+                    return Ok(());
+                }
+                let prev = prev.clone();
+                self.found_equivocation(prev, header.clone(), now_ms, out)
+            }
+            None if verified => {
+                self.headers.insert(key, header.clone());
+                while self.headers.len() > MAX_HEADERS_SEEN {
+                    self.headers.pop_first();
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn found_equivocation(
+        &mut self,
+        a: SignedHeader,
+        b: SignedHeader,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Fatal> {
+        let forger = a.header.forger;
+        if self.evidence.contains_key(&forger) {
+            return Ok(());
+        }
+        out.push(Action::Log(format!(
+            "equivocation: forger {forger} signed two blocks for slot {}: {} and {}",
+            a.header.slot,
+            a.header.hash().short(),
+            b.header.hash().short()
+        )));
+        if self.evidence.len() >= MAX_EVIDENCE {
+            out.push(Action::Log(format!(
+                "equivocation by {forger} not held: {MAX_EVIDENCE} are held already"
+            )));
+            return Ok(());
+        }
+        self.evidence.insert(
+            forger,
+            Evidence {
+                a,
+                b,
+                report: None,
+                told: false,
+            },
+        );
+        self.report_equivocations(now_ms, out)
+    }
+
+    /// Drops the evidence the chain has acted on (the forger is voided from
+    /// the equivocation's epoch), and — with a reporting key whose account
+    /// can pay the fee — submits a `ReportEquivocation` for the rest whose
+    /// report is not pending. Without one, the evidence is only held and
+    /// logged: both blocks reach the other nodes anyway (side branches are
+    /// relayed), and forgers report with their own keys.
+    fn report_equivocations(&mut self, now_ms: u64, out: &mut Vec<Action>) -> Result<(), Fatal> {
+        if self.evidence.is_empty() {
+            return Ok(());
+        }
+        let snap = self.store.snapshot()?;
+        let mut settled = Vec::new();
+        let mut due = Vec::new();
+        for (forger, ev) in &self.evidence {
+            let epoch = self.params.epoch_of(ev.a.header.slot);
+            match snap.voided_from(forger).map_err(StoreError::from)? {
+                Some(v) if v <= epoch => settled.push(*forger),
+                _ => {
+                    if !ev.report.is_some_and(|id| self.mempool.contains(&id)) {
+                        due.push(*forger);
+                    }
+                }
+            }
+        }
+        for f in settled {
+            self.evidence.remove(&f);
+        }
+        let Some(key) = self.reporter.clone() else {
+            return Ok(());
+        };
+        let me = key.public();
+        let account = snap.account(&me).map_err(StoreError::from)?;
+        drop(snap);
+        for forger in due {
+            if forger == me {
+                // Our own key signed twice: another board has it (see the
+                // doppelganger check); voiding ourselves is for others to do.
+                continue;
+            }
+            let fee = self.params.genesis().min_fee;
+            let Some(ev) = self.evidence.get_mut(&forger) else {
+                continue;
+            };
+            if account.balance < fee {
+                if !std::mem::replace(&mut ev.told, true) {
+                    out.push(Action::Log(format!(
+                        "equivocation by {forger}: {me} cannot pay a report's fee ({fee} units); left to the forgers"
+                    )));
+                }
+                continue;
+            }
+            let tx = Transaction {
+                chain_id: self.params.chain_id(),
+                sender: me,
+                nonce: self.mempool.next_nonce(&me, account.nonce),
+                fee,
+                kind: TxKind::ReportEquivocation {
+                    header_a: Box::new(ev.a.clone()),
+                    header_b: Box::new(ev.b.clone()),
+                },
+                memo: Bytes::empty(),
+            }
+            .sign(&key);
+            let id = tx.id();
+            match self.admit(None, tx, now_ms, out)? {
+                TxVerdict::Accepted => {
+                    out.push(Action::Log(format!(
+                        "reported the equivocation of {forger} (transaction {})",
+                        id.short()
+                    )));
+                    if let Some(ev) = self.evidence.get_mut(&forger) {
+                        ev.report = Some(id);
+                    }
+                }
+                TxVerdict::Rejected(why) => {
+                    if let Some(ev) = self.evidence.get_mut(&forger) {
+                        if !std::mem::replace(&mut ev.told, true) {
+                            out.push(Action::Log(format!(
+                                "equivocation by {forger}: report refused (tried again each tick): {why}"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn after_new_blocks(&mut self, blocks: &[Block], out: &mut Vec<Action>) -> Result<(), Fatal> {
         let snap = self.store.snapshot()?;
         self.mempool
@@ -745,6 +1014,7 @@ impl Core {
         now_ms: u64,
     ) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
+        self.release_early(now_ms, &mut out)?;
         let Some(role) = self.conns.get(&conn).map(|c| c.role) else {
             return Ok(out);
         };
@@ -769,19 +1039,28 @@ impl Core {
             Message::NewBlock(block) if node_or_forger => {
                 let h = &block.header.header;
                 if let Err(why) = ledger::check_not_early(&self.params, h, now_ms) {
-                    out.push(Action::Log(format!("refused {why}")));
-                    self.strike(conn, 1, &why, now_ms, &mut out);
-                } else {
-                    if let Some(c) = self.conns.get_mut(&conn) {
-                        if h.height > c.tip.height {
-                            c.tip = TipInfo {
-                                height: h.height,
-                                hash: block.hash(),
-                                slot: h.slot,
-                            };
+                    // Within a slot of its start: a clock a little behind the
+                    // forger's (each may be a quarter slot off) sees it early.
+                    // Held until its slot starts here; further is garbage.
+                    let start = self.params.slot_start_ms(h.slot);
+                    let drift = self.params.limits().max_clock_drift_ms;
+                    let near = start <= now_ms + drift + self.params.genesis().slot_ms;
+                    if near && self.early.len() < MAX_EARLY {
+                        let hash = block.hash();
+                        if self.early.insert((start, hash), (conn, *block)).is_none() {
+                            out.push(Action::Log(format!(
+                                "holding block {} until its slot starts here: {why}",
+                                hash.short()
+                            )));
+                        }
+                    } else {
+                        out.push(Action::Log(format!("refused {why}")));
+                        if !near {
+                            self.strike(conn, 1, &why, now_ms, &mut out);
                         }
                     }
-                    self.import(Some(conn), *block, now_ms, &mut out)?;
+                } else {
+                    self.accept_block(conn, *block, now_ms, &mut out)?;
                 }
             }
             Message::Tip(t) if node_or_forger => {
@@ -874,6 +1153,46 @@ impl Core {
         Ok(out)
     }
 
+    /// A block from `conn` whose slot has started: its sender's tip is at
+    /// least that high; import it.
+    fn accept_block(
+        &mut self,
+        conn: ConnId,
+        block: Block,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Fatal> {
+        let h = &block.header.header;
+        let from = match self.conns.get_mut(&conn) {
+            Some(c) => {
+                if h.height > c.tip.height {
+                    c.tip = TipInfo {
+                        height: h.height,
+                        hash: block.hash(),
+                        slot: h.slot,
+                    };
+                }
+                Some(conn)
+            }
+            None => None,
+        };
+        self.import(from, block, now_ms, out)?;
+        Ok(())
+    }
+
+    /// Imports the held early blocks whose slot has started.
+    fn release_early(&mut self, now_ms: u64, out: &mut Vec<Action>) -> Result<(), Fatal> {
+        let drift = self.params.limits().max_clock_drift_ms;
+        while let Some(entry) = self.early.first_entry() {
+            if entry.key().0 > now_ms.saturating_add(drift) {
+                break;
+            }
+            let (conn, block) = entry.remove();
+            self.accept_block(conn, block, now_ms, out)?;
+        }
+        Ok(())
+    }
+
     fn replay(
         &mut self,
         conn: ConnId,
@@ -944,11 +1263,13 @@ impl Core {
             match self.store.import_block(b) {
                 Ok(Imported::Extended { .. }) => {
                     self.seen.insert(h);
+                    self.note_header(&b.header, true, now_ms, out)?;
                     progressed = true;
                     landed.push(b.clone());
                 }
                 Ok(Imported::Reorganised { applied, .. }) => {
                     self.seen.insert(h);
+                    self.note_header(&b.header, true, now_ms, out)?;
                     progressed = true;
                     landed.extend(applied);
                 }
@@ -1168,6 +1489,7 @@ impl Core {
     /// record the slot durably, sign, store and send — in that order.
     pub fn slot(&mut self, slot: u64, now_ms: u64) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
+        self.release_early(now_ms, &mut out)?;
         let Some(f) = &self.forge else {
             return Ok(out);
         };
@@ -1252,6 +1574,10 @@ impl Core {
             .candidates(&snap, max)
             .map_err(|e| Fatal(e.to_string()))
     }
+}
+
+fn is_fatal(r: &Result<Imported, ImportError>) -> bool {
+    matches!(r, Err(e) if e.is_fatal())
 }
 
 /// The crash test's hook: with `GOODWILL_TEST_STALL_AFTER_RECORD=1` in its

@@ -10,8 +10,9 @@
 //! task from a read snapshot, so they never wait for the writer.
 
 pub mod core;
+pub mod policy;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -23,6 +24,7 @@ use serde::Deserialize;
 use smol::net::{TcpListener, TcpStream};
 
 use self::core::{Action, ConnId, Core, Fatal};
+use self::policy::{Bans, FloodGate, Redial};
 use crate::codec::Bytes;
 use crate::crypto::{Hash, Keypair};
 use crate::genesis::ChainParams;
@@ -233,6 +235,61 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
     })
 }
 
+/// The Hello a node with `key` and `role` sends: its store's tip, a fresh
+/// `nonce`, its clock, and the address peers should dial (`advertise`).
+pub fn hello(
+    store: &Store,
+    role: Role,
+    key: &Keypair,
+    nonce: [u8; 32],
+    clock_ms: u64,
+    advertise: Option<&str>,
+) -> Result<Hello, StoreError> {
+    let tip = store.tip()?;
+    Ok(Hello {
+        version: PROTOCOL_VERSION,
+        chain_id: store.params().chain_id(),
+        role,
+        tip: TipInfo {
+            height: tip.height,
+            hash: tip.hash,
+            slot: tip.slot,
+        },
+        key: key.public(),
+        nonce,
+        clock_ms,
+        listen: advertise.and_then(|a| Bytes::new(a.as_bytes()).ok()),
+        software: Bytes::new(concat!("goodwill/", env!("CARGO_PKG_VERSION")).as_bytes())
+            .expect("short"),
+    })
+}
+
+/// The answer to `GetBlocks { from, count }`: canonical blocks from `from`,
+/// at most `count` (and [`limits::MAX_BLOCKS_PER_REQUEST`]), fewer if the
+/// chain is shorter or the frame would exceed what a main node accepts
+/// (whoever asks).
+pub fn blocks_from_store(
+    store: &Store,
+    from: u64,
+    count: u32,
+) -> Result<Vec<crate::block::Block>, StoreError> {
+    let budget = wire::frame_limit(Role::MainNode, store.params().limits().max_block_bytes)
+        as usize
+        - limits::BLOCK_OVERHEAD as usize / 2;
+    let snap = store.snapshot()?;
+    let mut out = Vec::new();
+    let mut size = 0;
+    for h in from..from.saturating_add(count.min(limits::MAX_BLOCKS_PER_REQUEST) as u64) {
+        let Some(b) = snap.block_at(h)? else { break };
+        size += b.to_bytes().len();
+        if size > budget && !out.is_empty() {
+            break;
+        }
+        out.push(b);
+    }
+    Ok(out)
+}
+
 enum Event {
     Connected {
         conn: ConnId,
@@ -265,12 +322,12 @@ struct Shared {
     advertise: Option<String>,
     limits: NodeLimits,
     events: smol::channel::Sender<Event>,
-    bans: Mutex<HashMap<IpAddr, u64>>,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    bans: Mutex<Bans>,
+    per_ip: Mutex<BTreeMap<IpAddr, usize>>,
     connections: AtomicUsize,
     lingering: AtomicUsize,
     next_conn: AtomicU64,
-    dialing: Mutex<HashSet<String>>,
+    dialing: Mutex<BTreeSet<String>>,
     stopping: AtomicBool,
     /// The node's own executor: every task of the node runs on it, so that
     /// when `serve` ends and drops it, no task is left holding the store.
@@ -291,33 +348,21 @@ impl Shared {
     }
 
     fn hello(&self) -> Result<Hello, StoreError> {
-        let tip = self.store.tip()?;
-        Ok(Hello {
-            version: PROTOCOL_VERSION,
-            chain_id: self.params.chain_id(),
-            role: self.role,
-            tip: TipInfo {
-                height: tip.height,
-                hash: tip.hash,
-                slot: tip.slot,
-            },
-            key: self.key.public(),
-            nonce: crate::os::random_bytes(),
-            clock_ms: crate::os::now_ms(),
-            listen: self
-                .advertise
-                .as_ref()
-                .and_then(|a| Bytes::new(a.as_bytes()).ok()),
-            software: Bytes::new(concat!("goodwill/", env!("CARGO_PKG_VERSION")).as_bytes())
-                .expect("short"),
-        })
+        hello(
+            &self.store,
+            self.role,
+            &self.key,
+            crate::os::random_bytes(),
+            crate::os::now_ms(),
+            self.advertise.as_deref(),
+        )
     }
 
     fn banned(&self, ip: IpAddr) -> bool {
-        let now = crate::os::now_ms();
-        let mut bans = self.bans.lock().expect("bans lock");
-        bans.retain(|_, until| *until > now);
-        bans.contains_key(&ip)
+        self.bans
+            .lock()
+            .expect("bans lock")
+            .banned(ip, crate::os::now_ms())
     }
 }
 
@@ -493,15 +538,8 @@ async fn serve_on(
         config.limits.mempool,
         crate::os::now_ms(),
         match &config.forge {
-            None => self::core::CoreOptions::main_node(),
-            Some(f) => self::core::CoreOptions {
-                role: Role::Forger,
-                learn_peers: false,
-                forge: Some(self::core::ForgeSetup {
-                    key: config.key.clone(),
-                    clock_check: f.clock_check,
-                }),
-            },
+            None => self::core::CoreOptions::main_node().reporting_with(config.key.clone()),
+            Some(f) => self::core::CoreOptions::forger(config.key.clone(), f.clock_check),
         },
     );
     if let Some(f) = &forge {
@@ -526,7 +564,7 @@ async fn serve_on(
     let tick = if config.forge.is_some() {
         Duration::from_secs(crate::forge::run::TICK_S)
     } else {
-        Duration::from_secs(1)
+        Duration::from_millis(policy::MAIN_TICK_MS)
     };
     let ticker = {
         let events = events_tx.clone();
@@ -673,7 +711,7 @@ fn run_core(
     shared: &Arc<Shared>,
     events: smol::channel::Receiver<Event>,
 ) -> Result<(), NodeError> {
-    let mut outboxes: HashMap<ConnId, smol::channel::Sender<Outgoing>> = HashMap::new();
+    let mut outboxes: BTreeMap<ConnId, smol::channel::Sender<Outgoing>> = BTreeMap::new();
     // systemd (Type=notify): a main node is ready once its core runs (an
     // appliance only once synced: `ForgeShared::refresh`), and its core
     // thread pets the watchdog on each tick, so a stuck core stops the pets.
@@ -741,7 +779,7 @@ fn run_core(
                 actions
             }
             Event::Shutdown => {
-                for (_, o) in outboxes.drain() {
+                for (_, o) in std::mem::take(&mut outboxes) {
                     let _ = o.try_send(Outgoing::Close(Message::error(
                         ErrorCode::ShuttingDown,
                         "the node is shutting down",
@@ -771,7 +809,7 @@ fn run_core(
                     }
                 }
                 Action::Ban(ip, until) => {
-                    shared.bans.lock().expect("bans lock").insert(ip, until);
+                    shared.bans.lock().expect("bans lock").ban(ip, until);
                 }
                 Action::Dial(addr) => dial(shared.clone(), addr, false),
                 Action::Log(line) => log(&line),
@@ -780,7 +818,7 @@ fn run_core(
                 }
                 Action::Doppelganger(text) => {
                     log(&format!("a main node says: {text}"));
-                    for (_, o) in outboxes.drain() {
+                    for (_, o) in std::mem::take(&mut outboxes) {
                         let _ = o.try_send(Outgoing::Close(Message::error(
                             ErrorCode::Doppelganger,
                             "stopping: another session uses this forger key",
@@ -809,9 +847,9 @@ fn notify_systemd(states: &[sd_notify::NotifyState]) {
 }
 
 /// Keeps a connection to a main node: dials, and after a close or a failure
-/// waits (1 s doubling to 30 s, with jitter) and dials again. `persistent`
-/// peers (configured ones) are retried for ever; learned ones give up after
-/// five failures in a row.
+/// waits as [`Redial`] says (1 s doubling to 30 s, with jitter) and dials
+/// again. `persistent` peers (configured ones) are retried for ever; learned
+/// ones give up after five failures in a row.
 fn dial(shared: Arc<Shared>, addr: String, persistent: bool) {
     if !shared
         .dialing
@@ -824,36 +862,34 @@ fn dial(shared: Arc<Shared>, addr: String, persistent: bool) {
     let s2 = shared.clone();
     let addr2 = addr.clone();
     let task = s2.spawn(async move {
-        let mut backoff_ms = 1_000u64;
-        let mut failures = 0;
+        let mut redial = Redial::new(persistent);
         while !shared.stopping.load(Ordering::SeqCst) {
-            match connect(&addr).await {
-                Ok((stream, since)) => {
-                    let peer = stream.peer_addr().ok();
-                    if let Some(peer) = peer {
-                        let established =
-                            connection(shared.clone(), stream, peer, true, since).await;
-                        if established {
-                            failures = 0;
-                            backoff_ms = 1_000;
-                        } else {
-                            failures += 1;
-                        }
-                    }
-                }
+            let dialled = future::or(async { Some(connect(&addr).await) }, async {
+                smol::Timer::after(Duration::from_millis(policy::CONNECT_TIMEOUT_MS)).await;
+                None
+            });
+            let established = match dialled.await.unwrap_or_else(|| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no answer: connection timed out",
+                ))
+            }) {
+                Ok((stream, since)) => match stream.peer_addr() {
+                    Ok(peer) => connection(shared.clone(), stream, peer, true, since).await,
+                    Err(_) => false,
+                },
                 Err(e) => {
-                    failures += 1;
-                    if failures == 1 || failures % 10 == 0 {
+                    let failures = redial.failures() + 1;
+                    if failures == 1 || failures.is_multiple_of(10) {
                         log(&format!("dial {addr}: {e}"));
                     }
+                    false
                 }
-            }
-            if !persistent && failures >= 5 {
+            };
+            let Some(wait_ms) = redial.next(established, crate::os::random_u64()) else {
                 break;
-            }
-            let jitter = u64::from_le_bytes(crate::os::random_bytes()) % (backoff_ms / 2 + 1);
-            smol::Timer::after(Duration::from_millis(backoff_ms + jitter)).await;
-            backoff_ms = (backoff_ms * 2).min(30_000);
+            };
+            smol::Timer::after(Duration::from_millis(wait_ms)).await;
         }
         shared.dialing.lock().expect("dialing lock").remove(&addr);
     });
@@ -988,7 +1024,7 @@ async fn connection(
             ) && !outbound
             {
                 let until = crate::os::now_ms() + self::core::BAN_MS;
-                shared.bans.lock().expect("bans lock").insert(ip, until);
+                shared.bans.lock().expect("bans lock").ban(ip, until);
             }
             linger(&shared, reader.get_mut()).await;
             return false;
@@ -997,7 +1033,7 @@ async fn connection(
     // This clock minus theirs, taking their clock as read half-way between
     // the dial (or accept) and the arrival of their Hello (the error is at
     // most half that time; the Auth step after it is not counted).
-    let clock_offset_ms = ((since + t1) / 2) as i64 - theirs.clock_ms as i64;
+    let clock_offset_ms = handshake::clock_offset_ms(since, t1, theirs.clock_ms);
     let conn = shared.next_conn.fetch_add(1, Ordering::SeqCst);
     let (out_tx, out_rx) = smol::channel::bounded::<Outgoing>(shared.limits.outbox);
     let (acc_tx, acc_rx) = smol::channel::bounded::<bool>(1);
@@ -1099,8 +1135,7 @@ async fn read_loop(
     replies: &smol::channel::Sender<Outgoing>,
 ) {
     let limit = wire::frame_limit(role, shared.params.limits().max_block_bytes);
-    let mut window_start = crate::os::now_ms();
-    let mut in_window: u64 = 0;
+    let mut flood = FloodGate::new(shared.limits.max_msgs_per_s, crate::os::now_ms());
     loop {
         let msg = match reader.read(limit).await {
             Ok(m) => m,
@@ -1118,13 +1153,7 @@ async fn read_loop(
             }
         };
         // Flooding: more than the allowed rate over a 10 s window.
-        let now = crate::os::now_ms();
-        if now.saturating_sub(window_start) > 10_000 {
-            window_start = now;
-            in_window = 0;
-        }
-        in_window += 1;
-        if in_window > shared.limits.max_msgs_per_s as u64 * 10 {
+        if !flood.allow(crate::os::now_ms()) {
             let _ = shared
                 .events
                 .send(Event::Violation(
@@ -1173,28 +1202,7 @@ async fn read_loop(
             }
             Message::GetBlocks { id, from, count } if role != Role::Client => {
                 let store = shared.store.clone();
-                // Answers fit in what a main node accepts, whoever asks.
-                let budget =
-                    wire::frame_limit(Role::MainNode, shared.params.limits().max_block_bytes)
-                        as usize
-                        - limits::BLOCK_OVERHEAD as usize / 2;
-                let blocks =
-                    smol::unblock(move || -> Result<Vec<crate::block::Block>, StoreError> {
-                        let snap = store.snapshot()?;
-                        let mut out = Vec::new();
-                        let mut size = 0;
-                        for h in from..from
-                            .saturating_add(count.min(limits::MAX_BLOCKS_PER_REQUEST) as u64)
-                        {
-                            let Some(b) = snap.block_at(h)? else { break };
-                            size += b.to_bytes().len();
-                            if size > budget && !out.is_empty() {
-                                break;
-                            }
-                            out.push(b);
-                        }
-                        Ok(out)
-                    })
+                let blocks = smol::unblock(move || blocks_from_store(&store, from, count))
                     .await
                     .unwrap_or_default();
                 let _ = replies

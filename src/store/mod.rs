@@ -928,7 +928,7 @@ impl Store {
                 let new_tip = TableState(w.open_table(STATE)?)
                     .tip()
                     .map_err(StoreError::from)?;
-                let kept: std::collections::HashSet<Hash> = applied
+                let kept: std::collections::BTreeSet<Hash> = applied
                     .iter()
                     .flat_map(|b| b.txs.iter().map(|t| t.id()))
                     .collect();

@@ -93,6 +93,13 @@ pub fn check_hello(chain_id: &Hash, theirs: &Hello) -> Result<(), HandshakeError
     Ok(())
 }
 
+/// This clock minus the peer's: their Hello's clock is taken as read half-way
+/// between `t0` (our clock when the handshake began) and `t1` (when it
+/// ended), so the error is at most the round trip.
+pub fn clock_offset_ms(t0: u64, t1: u64, their_clock_ms: u64) -> i64 {
+    (t0 / 2 + t1 / 2 + (t0 % 2 + t1 % 2) / 2) as i64 - their_clock_ms as i64
+}
+
 fn auth_body(their_nonce: &[u8; 32], own_hello: &Hello) -> Vec<u8> {
     encode(&(their_nonce, Hash::of(&[&encode(own_hello)])))
 }

@@ -1,0 +1,454 @@
+//! What must hold in every run, whatever the faults. Some properties are
+//! watched while the run goes (finality, signatures, memory bounds), the
+//! others checked on the stores once it has ended (one chain, coins,
+//! donations, equivocations). Every check returns what broke, with the
+//! context a person needs; none of them panics.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::block::Block;
+use crate::crypto::{Hash, PublicKey};
+use crate::genesis::ChainParams;
+use crate::node::core::CoreSizes;
+use crate::state::{StateKey, StateReadExt, StateValue};
+use crate::store::Store;
+use crate::tx::TxKind;
+
+use super::short_key;
+
+/// The bounds memory must stay within.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Mempool transactions.
+    pub mempool: usize,
+    /// Connections of one node.
+    pub conns: usize,
+    /// Known peers.
+    pub known_peers: usize,
+    /// Forger table entries.
+    pub forgers: usize,
+    /// Remembered headers.
+    pub headers: usize,
+    /// Held equivocations.
+    pub evidence: usize,
+    /// Early blocks held.
+    pub early: usize,
+}
+
+/// The largest sizes seen.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Peaks {
+    /// Largest mempool.
+    pub mempool: usize,
+    /// Most connections.
+    pub conns: usize,
+    /// Most remembered headers.
+    pub headers: usize,
+}
+
+/// The watcher: fed as the run goes, asked at the end.
+#[derive(Debug)]
+pub struct Checker {
+    finality_depth: u64,
+    /// Height → the block finalized there, and who finalized it first.
+    finalized: BTreeMap<u64, (Hash, String)>,
+    /// Per node: heights checked so far.
+    checked_upto: BTreeMap<String, u64>,
+    /// Honest forgers' signatures: (key, slot) → how many times signed.
+    signatures: BTreeMap<(PublicKey, u64), u32>,
+    /// Blocks by honest forgers seen on the wire: (key, slot) → hashes.
+    released: BTreeMap<(PublicKey, u64), BTreeSet<Hash>>,
+    honest_forgers: BTreeSet<PublicKey>,
+    bounds: Bounds,
+    /// The largest sizes seen.
+    pub peaks: Peaks,
+    violations: Vec<String>,
+}
+
+impl Checker {
+    /// A checker for a chain with `finality_depth`, whose honest forgers are
+    /// `honest_forgers`.
+    pub fn new(
+        finality_depth: u64,
+        honest_forgers: BTreeSet<PublicKey>,
+        bounds: Bounds,
+    ) -> Checker {
+        Checker {
+            finality_depth,
+            finalized: BTreeMap::new(),
+            checked_upto: BTreeMap::new(),
+            signatures: BTreeMap::new(),
+            released: BTreeMap::new(),
+            honest_forgers,
+            bounds,
+            peaks: Peaks::default(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// What broke so far.
+    pub fn violations(&self) -> &[String] {
+        &self.violations
+    }
+
+    /// Records a violation found elsewhere (a node that cannot restart…).
+    pub fn violation(&mut self, what: String) {
+        if self.violations.len() < 100 {
+            self.violations.push(what);
+        }
+    }
+
+    /// An honest node's chain: every height that is now final (more than
+    /// the finality depth below its tip) must hold the block every other
+    /// honest node finalized there, and never change.
+    pub fn finality(&mut self, node: &str, store: &Store) {
+        let snap = match store.snapshot() {
+            Ok(s) => s,
+            Err(e) => return self.violation(format!("{node}: store: {e}")),
+        };
+        let tip = match snap.tip() {
+            Ok(t) => t,
+            Err(e) => return self.violation(format!("{node}: store: {e}")),
+        };
+        let final_height = tip.height.saturating_sub(self.finality_depth);
+        let from = self.checked_upto.get(node).map_or(1, |h| h + 1);
+        // Heights already checked stay checked: a node whose final block
+        // changed is caught when another height is compared, and at the end.
+        for h in from..=final_height {
+            let hash = match snap.hash_at(h) {
+                Ok(Some(x)) => x,
+                Ok(None) => return self.violation(format!("{node}: no block at final height {h}")),
+                Err(e) => return self.violation(format!("{node}: store: {e}")),
+            };
+            match self.finalized.get(&h) {
+                Some((other, who)) if *other != hash => {
+                    let (other, who) = (*other, who.clone());
+                    self.violation(format!(
+                        "finality: {node} finalized {} at height {h}, {who} finalized {}",
+                        hash.short(),
+                        other.short()
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    self.finalized.insert(h, (hash, node.to_string()));
+                }
+            }
+        }
+        if final_height >= from {
+            self.checked_upto.insert(node.to_string(), final_height);
+        }
+    }
+
+    /// Re-reads every final height of an honest node (at the end: a node
+    /// whose finalized block changed after it was first compared).
+    pub fn finality_again(&mut self, node: &str, store: &Store) {
+        self.checked_upto.remove(node);
+        self.finality(node, store);
+    }
+
+    /// An honest forger signed a block for `slot` (its signing counts went
+    /// up). Signing one slot twice is a violation even if the first block
+    /// never left the board: the signing record must refuse it.
+    pub fn signed(&mut self, node: &str, key: &PublicKey, slot: u64) {
+        let n = self.signatures.entry((*key, slot)).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            let n = *n;
+            self.violation(format!(
+                "double sign: honest forger {node} ({}) signed slot {slot} {n} times",
+                short_key(key)
+            ));
+        }
+    }
+
+    /// A block seen on the wire: two different blocks by one honest forger
+    /// for one slot is a double sign.
+    pub fn on_wire(&mut self, block: &Block) {
+        let h = &block.header.header;
+        if !self.honest_forgers.contains(&h.forger) {
+            return;
+        }
+        let set = self.released.entry((h.forger, h.slot)).or_default();
+        if set.insert(block.hash()) && set.len() > 1 {
+            let hashes: Vec<String> = set.iter().map(|x| x.short()).collect();
+            let forger = short_key(&h.forger);
+            let slot = h.slot;
+            self.violation(format!(
+                "double sign: honest forger {forger} released blocks {hashes:?} for slot {slot}"
+            ));
+        }
+    }
+
+    /// Memory: a node's sizes against the bounds.
+    pub fn sizes(&mut self, node: &str, s: &CoreSizes) {
+        let b = self.bounds;
+        self.peaks.mempool = self.peaks.mempool.max(s.mempool);
+        self.peaks.conns = self.peaks.conns.max(s.conns);
+        self.peaks.headers = self.peaks.headers.max(s.headers);
+        for (what, have, max) in [
+            ("mempool", s.mempool, b.mempool),
+            ("connections", s.conns, b.conns),
+            ("known peers", s.known_peers, b.known_peers),
+            ("forger table", s.forgers, b.forgers),
+            ("headers", s.headers, b.headers),
+            ("evidence", s.evidence, b.evidence),
+            ("early blocks", s.early, b.early),
+        ] {
+            if have > max {
+                self.violation(format!("memory: {node} holds {have} {what} (bound {max})"));
+            }
+        }
+    }
+
+    /// Two different blocks by one honest forger for one slot, found in
+    /// the honest stores at the end (side branches included, as far as the
+    /// stores kept them).
+    pub fn forgers_signed_once(&mut self, blocks: &[Block]) {
+        for b in blocks {
+            self.on_wire(b);
+        }
+    }
+}
+
+/// All honest nodes' tips, by node: one chain means one tip.
+pub fn one_chain(tips: &[(String, u64, Hash)]) -> Result<(), String> {
+    let distinct: BTreeSet<Hash> = tips.iter().map(|t| t.2).collect();
+    if distinct.len() <= 1 {
+        return Ok(());
+    }
+    let list: Vec<String> = tips
+        .iter()
+        .map(|(n, h, x)| format!("{n}: {h} {}", x.short()))
+        .collect();
+    Err(format!(
+        "no single chain after healing: {}",
+        list.join(", ")
+    ))
+}
+
+/// Coins: every balance summed equals genesis plus one reward per block
+/// (fees and bounties only move coins, donations move them to associations).
+pub fn coins_conserved(params: &ChainParams, store: &Store) -> Result<u128, String> {
+    let tip = store.tip().map_err(|e| e.to_string())?;
+    let mut total: u128 = 0;
+    for (k, v) in store.state_entries().map_err(|e| e.to_string())? {
+        if let (StateKey::Account(_), StateValue::Account(a)) = (k, v) {
+            total += a.balance as u128;
+        }
+    }
+    let expected = params.initial_supply() as u128
+        + params.genesis().block_reward as u128 * tip.height as u128;
+    if total != expected {
+        return Err(format!(
+            "coins: the balances sum to {total} at height {}, genesis + rewards is {expected}",
+            tip.height
+        ));
+    }
+    Ok(total)
+}
+
+/// Donations: every BuyWeight on the chain paid an association approved
+/// at genesis (the simulation proposes none), each association's balance
+/// is its genesis balance plus what it was given, and its proposal counts
+/// the same donations. Returns the total donated.
+pub fn donations_reached_associations(params: &ChainParams, store: &Store) -> Result<u128, String> {
+    let g = params.genesis();
+    let approved: BTreeSet<PublicKey> = g.associations.iter().map(|a| a.account).collect();
+    let snap = store.snapshot().map_err(|e| e.to_string())?;
+    let tip = snap.tip().map_err(|e| e.to_string())?;
+    let mut given: BTreeMap<PublicKey, u128> = BTreeMap::new();
+    let mut received: BTreeMap<PublicKey, u128> = BTreeMap::new();
+    for h in 1..=tip.height {
+        let b = snap
+            .block_at(h)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no block at height {h}"))?;
+        for tx in &b.txs {
+            match &tx.tx.kind {
+                TxKind::BuyWeight {
+                    amount,
+                    association,
+                    ..
+                } => {
+                    if !approved.contains(association) {
+                        return Err(format!(
+                            "donation in block {h} to {}, which is not an approved association",
+                            short_key(association)
+                        ));
+                    }
+                    *given.entry(*association).or_default() += *amount as u128;
+                }
+                TxKind::Transfer { to, amount } if approved.contains(to) => {
+                    *received.entry(*to).or_default() += *amount as u128;
+                }
+                _ => {}
+            }
+        }
+    }
+    let genesis_balance = |pk: &PublicKey| -> u128 {
+        g.balances
+            .iter()
+            .filter(|b| b.address == *pk)
+            .map(|b| b.amount as u128)
+            .sum()
+    };
+    for a in &approved {
+        let acct = snap.account(a).map_err(|e| e.to_string())?;
+        let gift = given.get(a).copied().unwrap_or(0);
+        let expected = genesis_balance(a) + gift + received.get(a).copied().unwrap_or(0);
+        if acct.balance as u128 != expected {
+            return Err(format!(
+                "association {}: balance {}, expected {expected} (genesis + {gift} donated)",
+                short_key(a),
+                acct.balance
+            ));
+        }
+        let id = ChainParams::genesis_association_id(a);
+        let p = snap
+            .proposal(&id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("association {} has no proposal", short_key(a)))?;
+        if p.donations != gift {
+            return Err(format!(
+                "association {}: its proposal counts {} donated, the chain holds {gift}",
+                short_key(a),
+                p.donations
+            ));
+        }
+    }
+    Ok(given.values().sum())
+}
+
+/// Equivocation: `offender` signed two blocks for a slot of `epoch` that
+/// honest nodes received; it must be voided from that epoch or before, and
+/// once a report has landed it forges no block of a voided epoch (blocks
+/// before the report stay: voiding does not rewrite history).
+pub fn equivocator_voided(
+    params: &ChainParams,
+    store: &Store,
+    offender: &PublicKey,
+    epoch: u64,
+) -> Result<(), String> {
+    let snap = store.snapshot().map_err(|e| e.to_string())?;
+    let voided = snap.voided_from(offender).map_err(|e| e.to_string())?;
+    let Some(from) = voided.filter(|v| *v <= epoch) else {
+        return Err(format!(
+            "equivocation: {} signed two blocks in epoch {epoch} but is voided from {voided:?}",
+            short_key(offender)
+        ));
+    };
+    let tip = snap.tip().map_err(|e| e.to_string())?;
+    let mut reported = false;
+    for h in 1..=tip.height {
+        let b = snap
+            .block_at(h)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no block at height {h}"))?;
+        let hd = &b.header.header;
+        if reported && hd.forger == *offender && params.epoch_of(hd.slot) >= from {
+            return Err(format!(
+                "equivocation: voided forger {} still forged block {h} (slot {}, epoch {})",
+                short_key(offender),
+                hd.slot,
+                params.epoch_of(hd.slot)
+            ));
+        }
+        reported |= b.txs.iter().any(|t| {
+            matches!(&t.tx.kind, TxKind::ReportEquivocation { header_a, .. }
+                if header_a.header.forger == *offender)
+        });
+    }
+    if !reported {
+        return Err(format!(
+            "equivocation: {} is voided but no report of it is on the chain",
+            short_key(offender)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{TestNet, TestNetConfig};
+
+    fn bounds() -> Bounds {
+        Bounds {
+            mempool: 10,
+            conns: 10,
+            known_peers: 10,
+            forgers: 10,
+            headers: 10,
+            evidence: 10,
+            early: 10,
+        }
+    }
+
+    // Each check must be able to fail: fed a broken property, it says so.
+
+    #[test]
+    fn a_second_signature_for_one_slot_is_caught() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let pk = net.forgers[0].public();
+        let mut c = Checker::new(8, [pk].into(), bounds());
+        c.signed("f0", &pk, 7);
+        c.signed("f0", &pk, 8);
+        assert!(c.violations().is_empty());
+        c.signed("f0", &pk, 7);
+        assert_eq!(c.violations().len(), 1, "{:?}", c.violations());
+        assert!(c.violations()[0].contains("slot 7"));
+    }
+
+    #[test]
+    fn two_released_blocks_for_one_slot_are_caught() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let mut one = net.chain();
+        let a = one.forge(vec![]);
+        // Same slot, same forger, other contents.
+        let mut two = net.chain();
+        let tx = two.transfer_from_user(0, net.users[1].public(), 5);
+        let b = two.forge(vec![tx]);
+        assert_eq!(a.header.header.slot, b.header.header.slot);
+        assert_ne!(a.hash(), b.hash());
+        let honest = [a.header.header.forger].into();
+        let mut c = Checker::new(8, honest, bounds());
+        c.on_wire(&a);
+        c.on_wire(&a);
+        assert!(c.violations().is_empty());
+        c.on_wire(&b);
+        assert_eq!(c.violations().len(), 1);
+        // A Byzantine forger's twins are not this check's business.
+        let mut c = Checker::new(8, BTreeSet::new(), bounds());
+        c.forgers_signed_once(&[a, b]);
+        assert!(c.violations().is_empty());
+    }
+
+    #[test]
+    fn memory_over_a_bound_is_caught() {
+        let mut c = Checker::new(8, BTreeSet::new(), bounds());
+        let mut s = CoreSizes {
+            mempool: 10,
+            conns: 1,
+            known_peers: 1,
+            forgers: 1,
+            headers: 1,
+            evidence: 1,
+            early: 1,
+        };
+        c.sizes("m0", &s);
+        assert!(c.violations().is_empty());
+        s.mempool = 11;
+        c.sizes("m0", &s);
+        assert!(c.violations()[0].contains("mempool"));
+    }
+
+    #[test]
+    fn two_tips_are_not_one_chain() {
+        let x = Hash([1; 32]);
+        let y = Hash([2; 32]);
+        assert!(one_chain(&[("a".into(), 3, x), ("b".into(), 3, x)]).is_ok());
+        let e = one_chain(&[("a".into(), 3, x), ("b".into(), 3, y)]).unwrap_err();
+        assert!(e.contains("a: 3") && e.contains("b: 3"), "{e}");
+    }
+}
