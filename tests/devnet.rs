@@ -18,6 +18,7 @@ struct Devnet {
     procs: Procs,
     at: usize,
     events: Vec<Value>,
+    started_ms: u64,
 }
 
 impl Devnet {
@@ -25,11 +26,13 @@ impl Devnet {
         let mut procs = procs;
         let mut all = vec!["devnet", "--json-log"];
         all.extend_from_slice(args);
+        let started_ms = common::now_ms();
         let at = procs.start_with("devnet", &all, &[], true);
         Devnet {
             procs,
             at,
             events: Vec::new(),
+            started_ms,
         }
     }
 
@@ -139,12 +142,18 @@ fn devnet_forges_agrees_takes_a_payment_stops_cleanly_and_resumes() {
     let children = pids(&ready);
     assert_eq!(children.len(), 4);
 
-    // The chain grows to height 10, forged by the devnet's forgers.
+    // The first block, then height 10, forged by the devnet's forgers.
+    net.event(30_000, "first block", |e| e["event"] == "block");
+    let block_ms = common::now_ms() - net.started_ms;
     let (h, _) = wait_for_every(Duration::from_millis(200), 90_000, "height 10", || {
         tip(&main).filter(|(h, _)| *h >= 10)
     });
     eprintln!("height {h} reached");
     let block = net.event(10_000, "block", |e| e["event"] == "block");
+    eprintln!(
+        "first block event {} ms after the devnet started (debug build)",
+        block_ms
+    );
     assert!(
         block["forger"].as_str().unwrap().starts_with("forger-"),
         "{block}"
