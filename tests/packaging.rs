@@ -60,6 +60,18 @@ fn contents(deb: &Path) -> Vec<(String, String, String)> {
 #[test]
 fn the_debian_package_holds_the_binary_units_settings_and_profiles_and_its_postinst_makes_a_key_once(
 ) {
+    if !common::runner().is_empty() {
+        // Under an emulator (the aarch64 suite of .ci/arm) the test build is
+        // an ARM binary: the package built from it would be labelled with
+        // the host's architecture, and its postinst would exec the ARM binary,
+        // which needs binfmt_misc. .ci/run builds the arm64 package from the
+        // release binary and checks it with dpkg-deb instead.
+        eprintln!(
+            "SKIPPED under {}: the arm64 package is checked by .ci/run's deb-arm64 steps",
+            common::RUNNER_VAR
+        );
+        return;
+    }
     let (Some(_), Some(_), Some(_)) = (
         tool("cargo-deb", "the Debian package"),
         tool("dpkg-deb", "the Debian package"),
