@@ -244,6 +244,8 @@ impl Layout {
             epoch_slots: g.epoch_slots,
         };
         asked.fits(&have, dir)?;
+        have.check()
+            .map_err(|e| format!("{}: {e}", shape_file.display()))?;
         if have.forgers as usize != g.bootstrap_forgers.len() {
             return Err(format!(
                 "{}: {} forgers, but the genesis has {} bootstrap forgers",

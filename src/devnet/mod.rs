@@ -414,11 +414,19 @@ fn how(status: ExitStatus) -> String {
     }
 }
 
-/// The last `n` lines of a log, indented.
+/// The last `n` lines of a log, indented: from its last 16 KiB only, so a
+/// long log is never read whole.
 fn log_tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b[b.len().saturating_sub(16 << 10)..]).into_owned())
-        .unwrap_or_default();
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    const TAIL: u64 = 16 << 10;
+    let mut bytes = Vec::with_capacity(TAIL as usize);
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f
+            .seek(SeekFrom::Start(len.saturating_sub(TAIL)))
+            .and_then(|_| f.take(TAIL).read_to_end(&mut bytes));
+    }
+    let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
@@ -434,8 +442,6 @@ struct Output {
     json: bool,
     recent: VecDeque<String>,
     on_screen: bool,
-    /// Lines to print once the live view is gone.
-    keep: Vec<String>,
 }
 
 impl Output {
@@ -450,7 +456,6 @@ impl Output {
             json,
             recent: VecDeque::new(),
             on_screen: false,
-            keep: Vec::new(),
         }
     }
 
@@ -460,13 +465,13 @@ impl Output {
         let _ = writeln!(o, "{text}").and_then(|_| o.flush());
     }
 
+    /// JSON lines; under the live view, into its "recent" list; else plain
+    /// lines. (The ready lines come before the view opens the alternate
+    /// screen, so they are still on the terminal when it closes.)
     fn event(&mut self, e: Event) {
         if self.json {
             self.print(&e.json().to_string());
         } else if self.on_screen {
-            if let Event::Ready { .. } = e {
-                self.keep.push(e.plain());
-            }
             for line in e.plain().lines() {
                 if self.recent.len() == RECENT {
                     self.recent.pop_front();
@@ -474,9 +479,6 @@ impl Output {
                 self.recent.push_back(line.to_string());
             }
         } else {
-            if let Event::Ready { .. } = e {
-                self.keep.push(e.plain());
-            }
             self.print(&e.plain());
         }
     }
@@ -504,9 +506,6 @@ impl Output {
         if self.on_screen {
             self.on_screen = false;
             self.print("\x1b[?25h\x1b[?1049l");
-            for line in std::mem::take(&mut self.keep) {
-                self.print(&line);
-            }
         }
     }
 
@@ -867,5 +866,20 @@ async fn ask(conn: &mut Option<Client>, m: &Member) -> Option<Seen> {
             *conn = None; // a new connection next time
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_tail_is_its_last_lines_read_from_its_end_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let text: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&log, text).unwrap();
+        assert_eq!(log_tail(&log, 2), "    line 19998\n    line 19999");
+        assert_eq!(log_tail(&dir.path().join("missing"), 2), "");
     }
 }
