@@ -407,7 +407,7 @@ pub fn wallet(cmd: WalletCommand) -> Result<(), String> {
                 check_weight_epoch(epoch, current, s.info.max_weight_epochs_ahead)?;
                 let all = s.c.associations().await.map_err(|e| e.to_string())?;
                 let name = match all.iter().find(|(_, p)| p.account == assoc) {
-                    Some((_, p)) if matches!(p.status, ProposalStatus::Approved { .. }) => {
+                    Some((_, p)) if p.listed(current) => {
                         p.name.lossy()
                     }
                     Some((id, p)) => {
@@ -1220,6 +1220,9 @@ fn status_name(p: &Proposal, epoch: u64, ttl: u64) -> &'static str {
     match p.status {
         ProposalStatus::Pending if p.lapsed(epoch, ttl) => "lapsed",
         ProposalStatus::Pending => "pending",
+        // Approved by a vote whose effect is still to come
+        // (`association_delay_epochs`): no donations yet.
+        ProposalStatus::Approved { since_epoch } if since_epoch > epoch => "approved-later",
         ProposalStatus::Approved { .. } => "approved",
         ProposalStatus::Removed { .. } => "removed",
     }

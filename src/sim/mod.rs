@@ -530,6 +530,11 @@ impl Sim {
             bootstrap_forgers: bootstrap,
             limits: Limits {
                 equivocation_bounty: 5 * COIN,
+                // Forgers buy 1 to 20 GWL: an epoch with 10 GWL bought is
+                // drawn by bought weight alone; below that, the bootstrap
+                // forgers' notional 10 GWL each counts beside the buyers.
+                bootstrap_weight: 10 * COIN,
+                bootstrap_until_weight: 10 * COIN,
                 ..Limits::default()
             },
             balances,
