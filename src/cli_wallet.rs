@@ -407,7 +407,7 @@ pub fn wallet(cmd: WalletCommand) -> Result<(), String> {
                 check_weight_epoch(epoch, current, s.info.max_weight_epochs_ahead)?;
                 let all = s.c.associations().await.map_err(|e| e.to_string())?;
                 let name = match all.iter().find(|(_, p)| p.account == assoc) {
-                    Some((_, p)) if matches!(p.status, ProposalStatus::Approved { .. }) => {
+                    Some((_, p)) if p.listed(current) => {
                         p.name.lossy()
                     }
                     Some((id, p)) => {
@@ -603,8 +603,14 @@ pub fn association(cmd: AssociationCommand) -> Result<(), String> {
             let mut c = connect(&node).await?;
             let info = c.params().await.map_err(|e| e.to_string())?;
             let epoch = info.epoch_of(info.slot_at(crate::os::now_ms()));
-            let live = c.live_forgers(epoch).await.map_err(|e| e.to_string())?;
-            let needed = votes_needed(live.len() as u64);
+            let live = c.live_weights(epoch).await.map_err(|e| e.to_string())?;
+            let live_weight: u128 = live.iter().map(|(_, w)| *w as u128).sum();
+            let needed = weight_needed(live_weight);
+            let weight_of = |k: &crate::crypto::PublicKey| {
+                live.binary_search_by_key(k, |(k, _)| *k)
+                    .ok()
+                    .map(|i| live[i].1 as u128)
+            };
             let mut all = c.associations().await.map_err(|e| e.to_string())?;
             let ttl = info.proposal_ttl_epochs;
             let rank = |p: &Proposal| match status_name(p, epoch, ttl) {
@@ -620,19 +626,28 @@ pub fn association(cmd: AssociationCommand) -> Result<(), String> {
             });
             if !json {
                 println!(
-                    "epoch {epoch}: {} live; a decision takes {} (75 %)",
+                    "epoch {epoch}: {} live, {} GWL of weight; a decision takes {} GWL of it (75 %)",
                     plural(live.len() as u64, "forger"),
-                    plural(needed, "vote")
+                    format_units(live_weight),
+                    format_units(needed)
                 );
             }
             for (id, p) in &all {
                 let count = |side: bool| {
                     p.votes
                         .iter()
-                        .filter(|(k, v)| *v == side && live.binary_search(k).is_ok())
+                        .filter(|(k, v)| *v == side && weight_of(k).is_some())
                         .count() as u64
                 };
+                let weigh = |side: bool| -> u128 {
+                    p.votes
+                        .iter()
+                        .filter(|(_, v)| *v == side)
+                        .filter_map(|(k, _)| weight_of(k))
+                        .sum()
+                };
                 let (yes, no) = (count(true), count(false));
+                let (yes_weight, no_weight) = (weigh(true), weigh(false));
                 let status = status_name(p, epoch, ttl);
                 if json {
                     let (approved_epoch, removed_epoch) = match p.status {
@@ -656,7 +671,10 @@ pub fn association(cmd: AssociationCommand) -> Result<(), String> {
                             "deadline_epoch": p.round_epoch.saturating_add(ttl),
                             "yes_votes": yes,
                             "no_votes": no,
-                            "votes_needed": needed,
+                            "yes_weight": u128_json(yes_weight),
+                            "no_weight": u128_json(no_weight),
+                            "weight_needed": u128_json(needed),
+                            "live_weight": u128_json(live_weight),
                             "live_forgers": live.len(),
                             "epoch": epoch,
                             // A number; a string in the (practically
@@ -671,12 +689,16 @@ pub fn association(cmd: AssociationCommand) -> Result<(), String> {
                 }
                 let votes = match status {
                     "pending" => format!(
-                        "{yes} of {needed} yes-votes, open until epoch {}",
+                        "{yes} yes-votes, {} of {} GWL, open until epoch {}",
+                        format_units(yes_weight),
+                        format_units(needed),
                         p.round_epoch.saturating_add(ttl)
                     ),
-                    "approved" if no > 0 => {
-                        format!("{no} of {needed} votes for its removal")
-                    }
+                    "approved" | "approved-later" if no > 0 => format!(
+                        "{no} votes for its removal, {} of {} GWL",
+                        format_units(no_weight),
+                        format_units(needed)
+                    ),
                     _ => String::new(),
                 };
                 let line = format!(
@@ -1210,16 +1232,27 @@ fn check_weight_epoch(epoch: u64, current: u64, max_ahead: u64) -> Result<(), St
     Ok(())
 }
 
-/// Yes-votes (or removal votes) a decision takes: 75 % of the live
-/// forgers, rounded up (the ledger's `count * 4 >= live * 3`).
-fn votes_needed(live: u64) -> u64 {
+/// The weight of yes-votes (or removal votes) a decision takes: 75 % of
+/// the live weight, rounded up (the ledger's `4 · yes ≥ 3 · live`).
+fn weight_needed(live: u128) -> u128 {
     (live * 3).div_ceil(4)
+}
+
+/// A number in JSON; a string in the (practically impossible) case it is
+/// above 2^64 - 1.
+fn u128_json(x: u128) -> Value {
+    u64::try_from(x)
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::from(x.to_string()))
 }
 
 fn status_name(p: &Proposal, epoch: u64, ttl: u64) -> &'static str {
     match p.status {
         ProposalStatus::Pending if p.lapsed(epoch, ttl) => "lapsed",
         ProposalStatus::Pending => "pending",
+        // Approved by a vote whose effect is still to come
+        // (`association_delay_epochs`): no donations yet.
+        ProposalStatus::Approved { since_epoch } if since_epoch > epoch => "approved-later",
         ProposalStatus::Approved { .. } => "approved",
         ProposalStatus::Removed { .. } => "removed",
     }
@@ -1366,15 +1399,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn votes_needed_is_the_ledgers_75_percent() {
-        for live in 1..40u64 {
-            let n = votes_needed(live);
+    fn weight_needed_is_the_ledgers_75_percent() {
+        for live in 1..400u128 {
+            let n = weight_needed(live);
             assert!(n * 4 >= live * 3, "{live}: {n} is not enough");
             assert!((n - 1) * 4 < live * 3, "{live}: {n} is more than needed");
         }
-        assert_eq!(votes_needed(1), 1);
-        assert_eq!(votes_needed(3), 3);
-        assert_eq!(votes_needed(4), 3);
+        assert_eq!(weight_needed(1), 1);
+        assert_eq!(weight_needed(3), 3);
+        assert_eq!(weight_needed(4), 3);
     }
 
     #[test]

@@ -356,6 +356,15 @@ impl Client {
         }
     }
 
+    /// The live forgers of `epoch` with their voting weight, sorted by
+    /// account.
+    pub async fn live_weights(&mut self, epoch: u64) -> Result<Vec<(PublicKey, u64)>, ClientError> {
+        match self.query(Query::LiveWeights(epoch)).await? {
+            Answer::LiveWeights(l) => Ok(l),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
     /// Every association proposal by id: pending, approved, removed, and
     /// the genesis associations.
     pub async fn associations(

@@ -19,6 +19,10 @@ use crate::limits;
 /// coins with up to six decimals.
 pub const COIN: u64 = 1_000_000;
 
+/// The longest delay a genesis may set between an association vote and its
+/// effect (`limits.association_delay_epochs`).
+pub const MAX_ASSOCIATION_DELAY_EPOCHS: u64 = 1_000;
+
 /// Consensus limits a chain may tune.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -36,6 +40,25 @@ pub struct Limits {
     pub equivocation_bounty: u64,
     /// How many epochs ahead weight may be bought.
     pub max_weight_epochs_ahead: u64,
+    // Bootstrap forgers, association votes and the bounty's split (issue 13;
+    // docs/design.md, "Votes, bootstrap and their assumptions").
+    /// The notional forging weight of each bootstrap forger in an epoch
+    /// whose bought weight is below `bootstrap_until_weight`: it leads and
+    /// votes with it, so a first small purchase does not take every slot.
+    pub bootstrap_weight: u64,
+    /// Once the weight bought for an epoch reaches this, the bootstrap
+    /// forgers hold no notional weight in it.
+    pub bootstrap_until_weight: u64,
+    /// The last epoch in which the bootstrap forgers hold notional weight;
+    /// from the next one, an epoch nobody bought weight for has no leader
+    /// (so an old branch cannot be grown for ever by bootstrap keys).
+    pub bootstrap_last_epoch: u64,
+    /// An association approved (or removed) by a vote in epoch E is listed
+    /// (or delisted) from epoch E + this.
+    pub association_delay_epochs: u64,
+    /// The reporter's share of an equivocation bounty, in percent; the rest
+    /// is burned.
+    pub reporter_share_percent: u64,
 }
 
 impl Default for Limits {
@@ -47,6 +70,11 @@ impl Default for Limits {
             proposal_ttl_epochs: 10,
             equivocation_bounty: 100 * COIN,
             max_weight_epochs_ahead: 1_000,
+            bootstrap_weight: 100 * COIN,
+            bootstrap_until_weight: 1_000 * COIN,
+            bootstrap_last_epoch: 100_000,
+            association_delay_epochs: 2,
+            reporter_share_percent: 10,
         }
     }
 }
@@ -218,6 +246,38 @@ impl ChainParams {
             return bad(
                 "limits: proposal_ttl_epochs must be ≥ 1 and max_weight_epochs_ahead ≥ 2".into(),
             );
+        }
+        if l.bootstrap_weight == 0 || l.bootstrap_until_weight == 0 {
+            return bad(
+                "limits: bootstrap_weight and bootstrap_until_weight must be ≥ 1 (bootstrap forgers need a weight to lead beside the first buyers)".into(),
+            );
+        }
+        if (l.bootstrap_weight as u128) * (genesis.bootstrap_forgers.len() as u128)
+            > u64::MAX as u128
+        {
+            return bad(format!(
+                "limits: bootstrap_weight {} × {} bootstrap forgers does not fit in 64 bits",
+                l.bootstrap_weight,
+                genesis.bootstrap_forgers.len()
+            ));
+        }
+        if l.bootstrap_last_epoch < 2 {
+            return bad(format!(
+                "limits: bootstrap_last_epoch must be ≥ 2 (weight is first on sale for epoch 2), got {}",
+                l.bootstrap_last_epoch
+            ));
+        }
+        if l.association_delay_epochs > MAX_ASSOCIATION_DELAY_EPOCHS {
+            return bad(format!(
+                "limits: association_delay_epochs must be at most {MAX_ASSOCIATION_DELAY_EPOCHS}, got {}",
+                l.association_delay_epochs
+            ));
+        }
+        if l.reporter_share_percent > 100 {
+            return bad(format!(
+                "limits: reporter_share_percent must be 0 to 100, got {}",
+                l.reporter_share_percent
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for f in &genesis.bootstrap_forgers {
@@ -403,6 +463,27 @@ mod tests {
             (|g| g.balances[0].amount = u64::MAX, "2^64"),
             (|g| g.chain_name = String::new(), "chain_name"),
             (|g| g.min_fee = 0, "min_fee"),
+            (|g| g.limits.bootstrap_weight = 0, "bootstrap_weight"),
+            (
+                |g| g.limits.bootstrap_until_weight = 0,
+                "bootstrap_until_weight",
+            ),
+            (
+                |g| g.limits.bootstrap_weight = u64::MAX,
+                "does not fit in 64 bits",
+            ),
+            (
+                |g| g.limits.bootstrap_last_epoch = 1,
+                "bootstrap_last_epoch",
+            ),
+            (
+                |g| g.limits.association_delay_epochs = 1_001,
+                "association_delay_epochs",
+            ),
+            (
+                |g| g.limits.reporter_share_percent = 101,
+                "reporter_share_percent",
+            ),
             (
                 |g| g.bootstrap_forgers.push(PublicKey([0; 32])),
                 "not a valid",

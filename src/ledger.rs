@@ -142,7 +142,7 @@ pub enum TxError {
     UnknownProposal(Hash),
     /// The proposal's voting window has passed.
     #[error(
-        "proposal {proposal} lapsed after epoch {deadline} without reaching 75 % of live forgers"
+        "proposal {proposal} lapsed after epoch {deadline} without reaching 75 % of the live forging weight"
     )]
     Lapsed {
         /// The proposal.
@@ -151,11 +151,11 @@ pub enum TxError {
         deadline: u64,
     },
     /// The association was removed.
-    #[error("association of proposal {proposal} was removed in epoch {at}: propose it again")]
+    #[error("association of proposal {proposal} was removed in epoch {at} (delisted from then on): propose it again")]
     Removed {
         /// The proposal.
         proposal: Hash,
-        /// When.
+        /// The epoch from which it is delisted.
         at: u64,
     },
     /// Only live forgers vote.
@@ -246,7 +246,7 @@ pub enum BlockError {
         parent_slot: u64,
     },
     /// Signed by a key that does not lead the slot.
-    #[error("block {height}: forger {forger} does not lead slot {slot} ({})", match .leader { Some(l) => format!("{l} does"), None => "nobody does: its forger's weight is void".into() })]
+    #[error("block {height}: forger {forger} does not lead slot {slot} ({})", match .leader { Some(l) => format!("{l} does"), None => "nobody does: its forger's weight is void, or nobody holds weight in its epoch and the bootstrap forgers have expired".into() })]
     NotLeader {
         /// Its height.
         height: u64,
@@ -572,7 +572,7 @@ struct Execution<'a, S: ?Sized> {
     slot: u64,
     epoch: u64,
     fees: u64,
-    live: Option<Vec<PublicKey>>,
+    live: Option<Vec<(PublicKey, u64)>>,
 }
 
 impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
@@ -658,9 +658,9 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         Ok(())
     }
 
-    fn live_forgers(&mut self) -> Result<&[PublicKey], ReadError> {
+    fn live_weights(&mut self) -> Result<&[(PublicKey, u64)], ReadError> {
         if self.live.is_none() {
-            self.live = Some(schedule::live_forgers(self.params, &self.ov, self.epoch)?);
+            self.live = Some(schedule::live_weights(self.params, &self.ov, self.epoch)?);
         }
         Ok(self.live.as_deref().expect("just set"))
     }
@@ -841,7 +841,7 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
             .association_of(association)?
             .ok_or(not_approved.clone())?;
         let mut p = self.ov.proposal(&id)?.ok_or(not_approved.clone())?;
-        if !matches!(p.status, ProposalStatus::Approved { .. }) {
+        if !p.listed(self.epoch) {
             return Err(not_approved);
         }
         p.donations += amount as u128;
@@ -883,8 +883,13 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
             }
             _ => {}
         }
-        let live = self.live_forgers()?.to_vec();
-        if live.binary_search(voter).is_err() {
+        let live = self.live_weights()?.to_vec();
+        let weight_of = |k: &PublicKey| {
+            live.binary_search_by_key(k, |(k, _)| *k)
+                .ok()
+                .map(|i| live[i].1 as u128)
+        };
+        if weight_of(voter).is_none() {
             return Err(TxError::NotLiveForger {
                 voter: *voter,
                 epoch,
@@ -901,23 +906,39 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
             Ok(i) => p.votes[i].1 = approve,
             Err(i) => p.votes.insert(i, (*voter, approve)),
         }
-        // Count the votes of forgers live *now*; a vote from an epoch in which
-        // the voter was live but is no longer does not count.
+        // Weigh the votes of forgers live *now* by their weight now; a vote
+        // from an epoch in which the voter was live but is no longer does
+        // not count. Counting keys would let a thousand one-unit keys
+        // outvote every real forger.
         // Pending: yes-votes approve. Approved: no-votes remove.
         let wanted = p.status == ProposalStatus::Pending;
-        let count = p
+        let total: u128 = live.iter().map(|(_, w)| *w as u128).sum();
+        let count: u128 = p
             .votes
             .iter()
-            .filter(|(k, v)| *v == wanted && live.binary_search(k).is_ok())
-            .count();
-        if !live.is_empty() && count * 4 >= live.len() * 3 {
+            .filter(|(_, v)| *v == wanted)
+            .filter_map(|(k, _)| weight_of(k))
+            .sum();
+        if total > 0 && count * 4 >= total * 3 {
+            let delay = self.params.limits().association_delay_epochs;
+            let effective = epoch.saturating_add(delay);
             match p.status {
                 ProposalStatus::Pending => {
-                    p.status = ProposalStatus::Approved { since_epoch: epoch };
+                    p.status = ProposalStatus::Approved {
+                        since_epoch: effective,
+                    };
                 }
-                _ => {
+                ProposalStatus::Approved { since_epoch } if since_epoch > epoch => {
+                    // Removed before it was ever listed: nothing to delist.
                     p.status = ProposalStatus::Removed { at_epoch: epoch };
                     self.ov.set(StateKey::AssociationOf(p.account), None);
+                }
+                _ => {
+                    // Listed until `effective`; the index stays until the
+                    // account is proposed again.
+                    p.status = ProposalStatus::Removed {
+                        at_epoch: effective,
+                    };
                 }
             }
             p.votes.clear();
@@ -962,7 +983,8 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         }
         let forger = ha.forger;
         let from = self.params.epoch_of(ha.slot);
-        if let Some(prev) = self.ov.voided_from(&forger)? {
+        let prev = self.ov.voided_from(&forger)?;
+        if let Some(prev) = prev {
             if prev <= from {
                 return Err(TxError::AlreadyVoided { forger, from: prev });
             }
@@ -972,16 +994,36 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         // The forger may be live in this epoch: later votes in this block
         // must see it voided.
         self.live = None;
+        if prev.is_some() {
+            // Evidence for an earlier epoch than the one already voided
+            // moves the void back, and pays nothing: one bounty per offender.
+            return Ok(());
+        }
+        // The bounty is taken from the offender; the reporter gets its
+        // share, the rest is burned (so an equivocator reporting itself from
+        // a second key loses the burned part all the same).
+        let l = self.params.limits();
         let mut offender = self.ov.account(&forger)?;
-        let bounty = self
-            .params
-            .limits()
-            .equivocation_bounty
-            .min(offender.balance);
+        let bounty = l.equivocation_bounty.min(offender.balance);
         if bounty > 0 {
+            let share = (bounty as u128 * l.reporter_share_percent as u128 / 100) as u64;
+            let burn = bounty - share;
             offender.balance -= bounty;
             self.ov.put_account(forger, offender);
-            self.credit(reporter, bounty, "the reporter's balance")?;
+            if share > 0 {
+                self.credit(reporter, share, "the reporter's balance")?;
+            }
+            if burn > 0 {
+                let burned = self
+                    .ov
+                    .burned()?
+                    .checked_add(burn)
+                    .ok_or(TxError::Overflow {
+                        what: "the burned total",
+                    })?;
+                self.ov
+                    .set(StateKey::Burned, Some(StateValue::Burned(burned)));
+            }
         }
         Ok(())
     }
@@ -1185,7 +1227,12 @@ impl UnsignedBlock {
 
 /// Builds the block `key` forges in `slot` on top of `state`'s tip, from
 /// `candidates` in the order given: each one that applies goes in, up to the
-/// chain's limits; each one that does not is returned with its reason.
+/// chain's limits; each one that does not is returned with its reason. A
+/// failing candidate takes no room: candidates are pulled until the block
+/// is full or they run out (pass a lazy iterator, such as
+/// [`crate::mempool::Mempool::select`]). Once a sender's transaction fails
+/// for a reason other than its nonce, that sender's later candidates are
+/// skipped unchecked (they could only land behind the gap it leaves).
 pub fn prepare_block<S: StateRead + ?Sized>(
     params: &ChainParams,
     state: &S,
@@ -1210,9 +1257,15 @@ pub fn prepare_block<S: StateRead + ?Sized>(
     let mut rejected = Vec::new();
     let mut bytes = 0usize;
     let mut seen = std::collections::BTreeSet::new();
+    // A sender whose transaction failed here: its later ones would only
+    // fail behind the nonce gap, each after a signature check.
+    let mut failed = std::collections::BTreeSet::new();
     for stx in candidates {
         if txs.len() >= limits.max_block_txs as usize {
             break;
+        }
+        if failed.contains(&stx.tx.sender) {
+            continue;
         }
         let checked = match stx.check() {
             Ok(c) => c,
@@ -1231,7 +1284,12 @@ pub fn prepare_block<S: StateRead + ?Sized>(
                 txs.push(stx);
             }
             Err(TxError::Storage(e)) => return Err(BlockError::Storage(e)),
-            Err(e) => rejected.push((checked.id, e)),
+            Err(e) => {
+                if !matches!(e, TxError::NonceGap { .. } | TxError::NonceUsed { .. }) {
+                    failed.insert(stx.tx.sender);
+                }
+                rejected.push((checked.id, e));
+            }
         }
     }
     let mut header = Header {

@@ -14,8 +14,14 @@
 //! - A transaction whose nonce is the sender's next is checked in full
 //!   against the state; one further ahead is held back (checked for
 //!   signature, fee and balance) until the nonces before it arrive.
-//! - Blocks are filled from [`Mempool::candidates`]: highest fee first, each
-//!   sender's transactions in nonce order, gaps never crossed.
+//! - A held-back transaction is admitted only if the sender's running total
+//!   (amount + fee of its pending transactions before it, and its own) fits
+//!   its balance.
+//! - Blocks are filled from [`Mempool::select`]: highest fee first, each
+//!   sender's transactions in nonce order, gaps never crossed, and a
+//!   sender's run cut where its running total passes its balance; the
+//!   block builder pulls until the block is full, so unpayable
+//!   transactions take no room.
 //! - After each new tip, [`Mempool::prune`] drops what the chain has passed
 //!   and [`Mempool::drop_failing_heads`] each sender's next transaction that
 //!   no longer applies, so none waits for ever at the head of its sender's
@@ -122,6 +128,40 @@ fn fee_key(e: &Entry, id: Hash) -> FeeKey {
     (e.fee, std::cmp::Reverse(e.tx.tx.nonce), id)
 }
 
+/// The block candidates of [`Mempool::select`], pulled one at a time.
+#[derive(Debug)]
+pub struct Selection<'a> {
+    pool: &'a Mempool,
+    /// (fee, sender, nonce) of each sender's next candidate.
+    heap: BinaryHeap<(u64, std::cmp::Reverse<PublicKey>, u64)>,
+    /// What each sender's balance still pays.
+    left: BTreeMap<PublicKey, u64>,
+}
+
+impl Iterator for Selection<'_> {
+    type Item = SignedTransaction;
+
+    fn next(&mut self) -> Option<SignedTransaction> {
+        while let Some((_, std::cmp::Reverse(sender), nonce)) = self.heap.pop() {
+            let m = &self.pool.by_sender[&sender];
+            let e = &self.pool.by_id[&m[&nonce]];
+            let needed = amount_of(&e.tx) as u128 + e.fee as u128;
+            let left = self.left.entry(sender).or_insert(0);
+            if needed > *left as u128 {
+                // Unpayable: this sender's run ends here.
+                continue;
+            }
+            *left -= needed as u64;
+            if let Some(id) = m.get(&(nonce + 1)) {
+                let fee = self.pool.by_id[id].fee;
+                self.heap.push((fee, std::cmp::Reverse(sender), nonce + 1));
+            }
+            return Some(e.tx.clone());
+        }
+        None
+    }
+}
+
 /// The mempool.
 #[derive(Debug, Clone, Default)]
 pub struct Mempool {
@@ -225,7 +265,23 @@ impl Mempool {
             if fee < min {
                 return Err(TxError::FeeTooLow { fee, min }.into());
             }
-            let needed = amount_of(&tx) as u128 + fee as u128;
+            // The sender's running total: what its pending transactions
+            // before this one spend, and this one. Checked against the
+            // balance alone, a run of transactions each worth the whole
+            // balance would crowd honest ones out of the pool and blocks.
+            let before: u128 = self
+                .by_sender
+                .get(&sender)
+                .map(|m| {
+                    m.range(account.nonce..nonce)
+                        .map(|(_, id)| {
+                            let e = &self.by_id[id];
+                            amount_of(&e.tx) as u128 + e.fee as u128
+                        })
+                        .sum()
+                })
+                .unwrap_or(0);
+            let needed = before + amount_of(&tx) as u128 + fee as u128;
             if needed > account.balance as u128 {
                 return Err(TxError::InsufficientBalance {
                     sender,
@@ -414,33 +470,43 @@ impl Mempool {
         Ok(failing)
     }
 
-    /// Up to `max` transactions for a block: highest fee first, each sender's
-    /// in nonce order from its next nonce in `state`, never across a gap.
+    /// Up to `max` transactions for a block, as [`Mempool::select`] gives
+    /// them.
     pub fn candidates<S: StateRead + ?Sized>(
         &self,
         state: &S,
         max: usize,
     ) -> Result<Vec<SignedTransaction>, ReadError> {
+        Ok(self.select(state)?.take(max).collect())
+    }
+
+    /// The transactions for a block, lazily (pull until the block is full):
+    /// highest fee first, each sender's in nonce order from its next nonce
+    /// in `state`, never across a gap, and never past what its balance in
+    /// `state` pays — a sender's run stops at the first transaction whose
+    /// amount + fee, added to those before it, exceeds its balance (coins
+    /// it receives in the same block are not counted: that transaction
+    /// waits for the next block).
+    pub fn select<S: StateRead + ?Sized>(&self, state: &S) -> Result<Selection<'_>, ReadError> {
         // One cursor per sender whose next nonce is pending.
         let mut heap = BinaryHeap::new();
+        let mut left = BTreeMap::new();
         for (sender, m) in &self.by_sender {
-            let next = state.account(sender)?.nonce;
-            if let Some(id) = m.get(&next) {
-                heap.push((self.by_id[id].fee, std::cmp::Reverse(*sender), next));
+            let account = state.account(sender)?;
+            if let Some(id) = m.get(&account.nonce) {
+                heap.push((
+                    self.by_id[id].fee,
+                    std::cmp::Reverse(*sender),
+                    account.nonce,
+                ));
+                left.insert(*sender, account.balance);
             }
         }
-        let mut out = Vec::new();
-        while let Some((_, std::cmp::Reverse(sender), nonce)) = heap.pop() {
-            if out.len() >= max {
-                break;
-            }
-            let m = &self.by_sender[&sender];
-            out.push(self.by_id[&m[&nonce]].tx.clone());
-            if let Some(id) = m.get(&(nonce + 1)) {
-                heap.push((self.by_id[id].fee, std::cmp::Reverse(sender), nonce + 1));
-            }
-        }
-        Ok(out)
+        Ok(Selection {
+            pool: self,
+            heap,
+            left,
+        })
     }
 
     /// Every pending transaction (for relaying to a new peer).

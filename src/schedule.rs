@@ -7,7 +7,11 @@
 //!   at the same moment. seed(0) and seed(1) come from the chain id.
 //! - The leader of slot s is drawn from the table by H(seed(E) ‖ s): a
 //!   binary search over cumulative weights, O(log n). With no weight in E,
-//!   the bootstrap forgers take turns (slot mod n).
+//!   the bootstrap forgers take turns (slot mod n). While the weight bought
+//!   for E is below `bootstrap_until_weight`, each bootstrap forger holds a
+//!   notional `bootstrap_weight` in E beside the buyers (so a first small
+//!   purchase does not take every slot); after `bootstrap_last_epoch` they
+//!   hold none, and an epoch nobody bought has no leader ([`Power`]).
 //! - A forger caught equivocating leads nothing from its voided epoch on:
 //!   its slots stay empty (the draw itself does not change, so an equivocator
 //!   cannot move the schedule).
@@ -112,8 +116,54 @@ impl WeightTable {
     }
 }
 
+/// Who holds forging power in an epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Power {
+    /// Nobody bought weight for it and the bootstrap forgers have not
+    /// expired: they take turns (slot mod n), each with the notional
+    /// `bootstrap_weight` for votes.
+    Bootstrap,
+    /// Weight was bought: the bought weights, sorted by account, plus each
+    /// bootstrap forger's notional weight while the bought total is below
+    /// `bootstrap_until_weight` (and the bootstrap forgers have not
+    /// expired). Drawn by weight.
+    Weighted(Vec<(PublicKey, u64)>),
+    /// Nobody bought weight for it and the bootstrap forgers expired
+    /// (`bootstrap_last_epoch`): no slot of it has a leader.
+    Nobody,
+}
+
+/// The forging power of `epoch`: who leads its slots and who votes in it,
+/// with which weight. Voided forgers are still in it (the draw must not
+/// move); [`live_weights`] leaves them out.
+pub fn power<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    epoch: u64,
+) -> Result<Power, ReadError> {
+    let bought = state.epoch_weights(epoch)?;
+    let l = params.limits();
+    let total: u128 = bought.iter().map(|(_, w)| *w as u128).sum();
+    let bootstrap = epoch <= l.bootstrap_last_epoch && total < l.bootstrap_until_weight as u128;
+    Ok(match (bought.is_empty(), bootstrap) {
+        (true, true) => Power::Bootstrap,
+        (true, false) => Power::Nobody,
+        (false, false) => Power::Weighted(bought),
+        (false, true) => {
+            let mut merged: std::collections::BTreeMap<PublicKey, u64> =
+                bought.into_iter().collect();
+            for f in &params.genesis().bootstrap_forgers {
+                let w = merged.entry(*f).or_insert(0);
+                *w = w.saturating_add(l.bootstrap_weight);
+            }
+            Power::Weighted(merged.into_iter().collect())
+        }
+    })
+}
+
 /// The leader of `slot` for a block on top of `parent`, or None if the slot
-/// has no leader (its drawn forger equivocated).
+/// has no leader (its drawn forger equivocated, or nobody holds power in
+/// its epoch).
 pub fn leader<S: StateRead + ?Sized>(
     params: &ChainParams,
     state: &S,
@@ -121,13 +171,17 @@ pub fn leader<S: StateRead + ?Sized>(
     slot: u64,
 ) -> Result<Option<PublicKey>, ReadError> {
     let epoch = params.epoch_of(slot);
-    let table = WeightTable::new(&state.epoch_weights(epoch)?);
-    let drawn = if table.is_empty() {
-        let forgers = &params.genesis().bootstrap_forgers;
-        forgers[(slot % forgers.len() as u64) as usize]
-    } else {
-        let seed = seed_for(params, state, parent, epoch)?;
-        table.draw(&seed, slot).expect("non-empty table")
+    let drawn = match power(params, state, epoch)? {
+        Power::Nobody => return Ok(None),
+        Power::Bootstrap => {
+            let forgers = &params.genesis().bootstrap_forgers;
+            forgers[(slot % forgers.len() as u64) as usize]
+        }
+        Power::Weighted(weights) => {
+            let table = WeightTable::new(&weights);
+            let seed = seed_for(params, state, parent, epoch)?;
+            table.draw(&seed, slot).expect("non-empty table")
+        }
     };
     match state.voided_from(&drawn)? {
         Some(v) if v <= epoch => Ok(None),
@@ -147,28 +201,47 @@ pub fn leads<S: StateRead + ?Sized>(
     Ok(leader(params, state, parent, slot)?.as_ref() == Some(key))
 }
 
-/// The live forgers of `epoch`: holders of weight in it, or the bootstrap
-/// forgers if nobody holds any; minus those voided for it. Sorted.
+/// The live forgers of `epoch` and their voting weight: the holders of
+/// forging power in it ([`power`]: bought weight, plus the bootstrap
+/// forgers' notional weight while they still count), minus those voided
+/// for it. Sorted by account. Association votes are weighed with these.
+pub fn live_weights<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    epoch: u64,
+) -> Result<Vec<(PublicKey, u64)>, ReadError> {
+    let mut candidates: Vec<(PublicKey, u64)> = match power(params, state, epoch)? {
+        Power::Nobody => Vec::new(),
+        Power::Bootstrap => params
+            .genesis()
+            .bootstrap_forgers
+            .iter()
+            .map(|k| (*k, params.limits().bootstrap_weight))
+            .collect(),
+        Power::Weighted(w) => w,
+    };
+    candidates.sort();
+    let mut live = Vec::with_capacity(candidates.len());
+    for (k, w) in candidates {
+        match state.voided_from(&k)? {
+            Some(v) if v <= epoch => {}
+            _ => live.push((k, w)),
+        }
+    }
+    Ok(live)
+}
+
+/// The live forgers of `epoch` (who may vote): the accounts of
+/// [`live_weights`]. Sorted.
 pub fn live_forgers<S: StateRead + ?Sized>(
     params: &ChainParams,
     state: &S,
     epoch: u64,
 ) -> Result<Vec<PublicKey>, ReadError> {
-    let weights = state.epoch_weights(epoch)?;
-    let mut candidates: Vec<PublicKey> = if weights.is_empty() {
-        params.genesis().bootstrap_forgers.clone()
-    } else {
-        weights.into_iter().map(|(k, _)| k).collect()
-    };
-    candidates.sort();
-    let mut live = Vec::with_capacity(candidates.len());
-    for k in candidates {
-        match state.voided_from(&k)? {
-            Some(v) if v <= epoch => {}
-            _ => live.push(k),
-        }
-    }
-    Ok(live)
+    Ok(live_weights(params, state, epoch)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect())
 }
 
 /// The slots of `epoch` that `key` leads, given the state at the start of the

@@ -43,14 +43,17 @@ pub struct Tip {
 pub enum ProposalStatus {
     /// Open for yes-votes until `proposed_epoch + proposal_ttl_epochs`.
     Pending,
-    /// Listed: may receive donations; votes are about removal.
+    /// Approved: listed (may receive donations) from `since_epoch` on —
+    /// the epoch of the approving vote + `association_delay_epochs`; votes
+    /// are about removal.
     Approved {
-        /// The epoch it was approved in.
+        /// The first epoch it is listed in.
         since_epoch: u64,
     },
-    /// Removed by the forgers' vote.
+    /// Removed by the forgers' vote: listed until `at_epoch` (the epoch of
+    /// the removing vote + `association_delay_epochs`), if it ever was.
     Removed {
-        /// The epoch it was removed in.
+        /// The first epoch it is no longer listed in.
         at_epoch: u64,
     },
 }
@@ -82,6 +85,16 @@ impl Proposal {
     /// Whether a pending proposal's window has passed by `epoch`.
     pub fn lapsed(&self, epoch: u64, ttl: u64) -> bool {
         self.status == ProposalStatus::Pending && epoch > self.proposed_epoch.saturating_add(ttl)
+    }
+
+    /// Whether the association takes donations in `epoch`: approved from
+    /// `since_epoch` on, until the epoch a removal takes effect.
+    pub fn listed(&self, epoch: u64) -> bool {
+        match self.status {
+            ProposalStatus::Pending => false,
+            ProposalStatus::Approved { since_epoch } => since_epoch <= epoch,
+            ProposalStatus::Removed { at_epoch } => epoch < at_epoch,
+        }
     }
 }
 
@@ -115,6 +128,9 @@ pub enum StateKey {
     Record(PublicKey, Bytes<{ limits::DATA_KEY }>),
     /// The randomness seed of an epoch.
     Seed(u64),
+    /// Coins burned so far (the part of equivocation bounties not paid to
+    /// reporters): the supply is genesis + rewards − this.
+    Burned,
 }
 
 /// A value in the ledger state; its variant matches its key's.
@@ -136,6 +152,8 @@ pub enum StateValue {
     Record(Record),
     /// For [`StateKey::Seed`].
     Seed(Hash),
+    /// For [`StateKey::Burned`].
+    Burned(u64),
 }
 
 /// A storage failure under a state read: fatal for the process.
@@ -225,6 +243,14 @@ pub trait StateReadExt: StateRead {
             Some(StateValue::Record(r)) => Ok(Some(r)),
             None => Ok(None),
             Some(v) => Err(wrong(&k, &v)),
+        }
+    }
+    /// Coins burned so far.
+    fn burned(&self) -> Result<u64, ReadError> {
+        match self.get(&StateKey::Burned)? {
+            Some(StateValue::Burned(b)) => Ok(b),
+            None => Ok(0),
+            Some(v) => Err(wrong(&StateKey::Burned, &v)),
         }
     }
     /// An epoch's seed, if the state still holds it (the current and next).

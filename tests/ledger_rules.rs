@@ -175,13 +175,17 @@ fn association_with_three_bootstrap_forgers_needs_all_three_yes_votes() {
     );
     c.forge_ok(vec![c.tx(&f[2], vote(id, true))]);
     let prop = c.state.proposal(&id).unwrap().unwrap();
+    let since = c.epoch() + DELAY;
+    assert_eq!(prop.status, ProposalStatus::Approved { since_epoch: since });
+    assert!(prop.votes.is_empty(), "a new round starts");
+    // Listed only DELAY epochs after the vote.
     assert_eq!(
-        prop.status,
-        ProposalStatus::Approved {
-            since_epoch: c.epoch()
+        c.reject(c.tx(&b(), buy(c.next_epoch() + 2, 100, &y.public()))),
+        TxError::NotApproved {
+            account: y.public()
         }
     );
-    assert!(prop.votes.is_empty(), "a new round starts");
+    c.advance_to_epoch(since);
 
     // Now it takes donations.
     let e = c.next_epoch() + 2;
@@ -246,10 +250,13 @@ fn association_with_four_live_forgers_is_approved_at_the_third_yes_vote() {
     assert_eq!(c.epoch(), 2);
     assert_eq!(
         c.state.proposal(&id).unwrap().unwrap().status,
-        ProposalStatus::Approved { since_epoch: 2 },
-        "3 of 4 is 75 %"
+        ProposalStatus::Approved {
+            since_epoch: 2 + DELAY
+        },
+        "3 of 4 is 75 % of the weight"
     );
-    c.forge_ok(vec![c.tx(f0, buy(4, 77, &assoc_y().public()))]);
+    c.advance_to_epoch(2 + DELAY);
+    c.forge_ok(vec![c.tx(f0, buy(5, 77, &assoc_y().public()))]);
     assert_eq!(c.balance(&assoc_y().public()), 77);
 }
 
@@ -268,11 +275,14 @@ fn an_association_is_removed_by_three_quarters_no_votes() {
     c.forge_ok(vec![c.tx(&a(), buy(c.next_epoch() + 2, 10, &x))]);
 
     c.forge_ok(vec![c.tx(&f[2], vote(x_id, false))]);
-    let at = c.epoch();
+    // Delisted DELAY epochs after the vote: until then it takes donations.
+    let at = c.epoch() + DELAY;
     let prop = c.state.proposal(&x_id).unwrap().unwrap();
     assert_eq!(prop.status, ProposalStatus::Removed { at_epoch: at });
     assert_eq!(prop.donations, 10);
-    assert_eq!(c.state.association_of(&x).unwrap(), None);
+    assert_eq!(c.state.association_of(&x).unwrap(), Some(x_id));
+    c.forge_ok(vec![c.tx(&a(), buy(c.next_epoch() + 2, 5, &x))]);
+    c.advance_to_epoch(at);
 
     let e = c.reject(c.tx(&a(), buy(c.next_epoch() + 2, 10, &x)));
     assert_eq!(e, TxError::NotApproved { account: x });
@@ -285,6 +295,7 @@ fn an_association_is_removed_by_three_quarters_no_votes() {
         &[
             &x_id.to_string(),
             "was removed in epoch",
+            "delisted from then on",
             "propose it again",
         ],
     );
@@ -357,7 +368,9 @@ fn only_votes_of_forgers_live_now_count() {
     c.forge_ok(vec![c.tx(&u[2], vote(id, true))]);
     assert_eq!(
         c.state.proposal(&id).unwrap().unwrap().status,
-        ProposalStatus::Approved { since_epoch: 2 }
+        ProposalStatus::Approved {
+            since_epoch: 2 + DELAY
+        }
     );
 }
 
@@ -408,8 +421,15 @@ fn equivocation_voids_the_forger_and_pays_the_bounty() {
     let f = c.forge_at(slot, vec![t]);
     assert!(f.rejected.is_empty());
     assert_eq!(c.state.voided_from(&f1.public()).unwrap(), Some(1));
+    // The offender pays the bounty; the reporter gets its share, the rest
+    // is burned: the supply falls by it.
+    let share = BOUNTY * SHARE / 100;
     assert_eq!(c.balance(&f1.public()), before_f1 - BOUNTY);
-    assert_eq!(c.balance(&reporter.public()), before_r - MIN_FEE + BOUNTY);
+    assert_eq!(c.balance(&reporter.public()), before_r - MIN_FEE + share);
+    assert_eq!(c.state.burned().unwrap(), BOUNTY - share);
+    let supply = c.params.initial_supply() as u128 + REWARD as u128 * c.tip().height as u128
+        - (BOUNTY - share) as u128;
+    assert_eq!(c.state.total_balance(), supply);
 
     // Its turns have no leader from epoch 1 on; the others' are untouched.
     let tip = c.tip().slot;
@@ -466,7 +486,11 @@ fn equivocation_voids_the_forger_and_pays_the_bounty() {
 
 #[test]
 fn a_voided_weight_holder_leads_nothing_and_the_draw_does_not_move() {
-    let mut c = Chain::new();
+    // Long enough epochs that both holders are drawn in epoch 2.
+    let mut g = base_genesis();
+    g.epoch_slots = 16;
+    let epoch_slots = g.epoch_slots;
+    let mut c = Chain::with(g);
     let x = assoc_x().public();
     let (ua, ub) = (a(), b());
     c.forge_ok(vec![
@@ -482,7 +506,7 @@ fn a_voided_weight_holder_leads_nothing_and_the_draw_does_not_move() {
     let seed = schedule::seed_for(&c.params, &c.state, &tip, 2).unwrap();
     let first = c.params.first_slot(2);
     let mut a_slots = 0;
-    for s in first..first + EPOCH_SLOTS {
+    for s in first..first + epoch_slots {
         let drawn = table.draw(&seed, s).unwrap();
         let expected = if drawn == ua.public() {
             a_slots += 1;
@@ -501,7 +525,7 @@ fn a_voided_weight_holder_leads_nothing_and_the_draw_does_not_move() {
     );
     // With these keys and seeds A is drawn at least once in epoch 2 (if the
     // draw changes, pick another epoch length).
-    assert!(a_slots > 0 && a_slots < EPOCH_SLOTS);
+    assert!(a_slots > 0 && a_slots < epoch_slots, "{a_slots}");
 }
 
 #[test]
@@ -519,7 +543,11 @@ fn the_bounty_is_capped_at_the_offenders_balance() {
     let t = c.tx(&a(), Chain::report_kind(ha, hb));
     c.forge_at(slot, vec![t]);
     assert_eq!(c.balance(&f2.public()), 0);
-    assert_eq!(c.balance(&a().public()), START - MIN_FEE + 200);
+    assert_eq!(
+        c.balance(&a().public()),
+        START - MIN_FEE + 200 * SHARE / 100
+    );
+    assert_eq!(c.state.burned().unwrap(), 200 - 200 * SHARE / 100);
     assert_eq!(c.state.voided_from(&f2.public()).unwrap(), Some(0));
 
     // An offender with nothing pays nothing, and is voided all the same.
@@ -1102,12 +1130,17 @@ fn already_voided() {
         c.reject(c.tx(&b(), Chain::report_kind(ha, hb))),
         TxError::AlreadyVoided { from: 1, .. }
     ));
-    // Evidence for an earlier epoch voids from that epoch: it is news.
+    // Evidence for an earlier epoch voids from that epoch (it is news), but
+    // pays no second bounty: one per offender.
     let before = c.balance(&b().public());
+    let before_f1 = c.balance(&f1.public());
+    let burned = c.state.burned().unwrap();
     let (ha, hb) = c.equivocation(&f1, 0);
     c.forge_ok(vec![c.tx(&b(), Chain::report_kind(ha, hb))]);
     assert_eq!(c.state.voided_from(&f1.public()).unwrap(), Some(0));
-    assert_eq!(c.balance(&b().public()), before - MIN_FEE + BOUNTY);
+    assert_eq!(c.balance(&b().public()), before - MIN_FEE);
+    assert_eq!(c.balance(&f1.public()), before_f1);
+    assert_eq!(c.state.burned().unwrap(), burned);
 }
 
 #[test]
@@ -1622,4 +1655,206 @@ fn storage_failure_is_reported_as_such() {
         got: 2
     }
     .is_storage());
+}
+
+// ------------------------------------- votes by weight, bootstrap (issue 13)
+
+/// Ten honest forgers who buy 100 GWL of weight each for epoch 2, and thirty
+/// one-unit keys (the Sybil) funded with what a few fees cost.
+fn sybil_chain() -> (
+    Chain,
+    Vec<goodwill::crypto::Keypair>,
+    Vec<goodwill::crypto::Keypair>,
+) {
+    use goodwill::genesis::COIN;
+    let honest: Vec<_> = (30..40).map(kp).collect();
+    let sybils: Vec<_> = (50..80).map(kp).collect();
+    let mut g = base_genesis();
+    // Long epochs: the whole vote happens inside epoch 2.
+    g.epoch_slots = 40;
+    g.balances.extend(honest.iter().map(|k| Balance {
+        address: k.public(),
+        amount: 200 * COIN,
+    }));
+    g.balances.extend(sybils.iter().map(|k| Balance {
+        address: k.public(),
+        amount: 100,
+    }));
+    let mut c = Chain::with(g);
+    c.keys.extend(honest.iter().cloned());
+    c.keys.extend(sybils.iter().cloned());
+    let x = assoc_x().public();
+    let mut txs: Vec<_> = honest
+        .iter()
+        .map(|k| c.tx(k, buy(2, 100 * COIN, &x)))
+        .collect();
+    txs.extend(sybils.iter().map(|k| c.tx(k, buy(2, 1, &x))));
+    c.forge_ok(txs);
+    (c, honest, sybils)
+}
+
+#[test]
+fn thirty_one_unit_keys_do_not_outvote_ten_honest_forgers() {
+    let (mut c, honest, sybils) = sybil_chain();
+    let x = assoc_x().public();
+    let x_id = ChainParams::genesis_association_id(&x);
+    let p = c.tx(&sybils[0], c.propose_kind(&assoc_y(), b"Attacker"));
+    let id = p.id();
+    c.forge_ok(vec![p]);
+    c.advance_to_epoch(2);
+    assert_eq!(c.epoch(), 2);
+    let live = schedule::live_weights(&c.params, &c.state, 2).unwrap();
+    assert_eq!(live.len(), 40, "ten honest forgers and thirty Sybil keys");
+
+    // 30 one-unit yes-votes against 10 honest no-votes: 30 of 40 keys, but
+    // 3·10⁻⁸ of the weight.
+    let mut votes: Vec<_> = sybils.iter().map(|k| c.tx(k, vote(id, true))).collect();
+    votes.extend(honest.iter().map(|k| c.tx(k, vote(id, false))));
+    c.forge_ok(votes);
+    assert_eq!(
+        c.state.proposal(&id).unwrap().unwrap().status,
+        ProposalStatus::Pending,
+        "the Sybil keys approved their association"
+    );
+    // Nor can they remove the genesis association.
+    c.forge_ok(sybils.iter().map(|k| c.tx(k, vote(x_id, false))).collect());
+    assert_eq!(
+        c.state.proposal(&x_id).unwrap().unwrap().status,
+        ProposalStatus::Approved { since_epoch: 0 },
+        "the Sybil keys removed the genesis association"
+    );
+    // Honest purchases still go through it.
+    c.forge_ok(vec![c.tx(&honest[0], buy(4, 1_000, &x))]);
+
+    // The weight decides: 7 of the 10 honest forgers (70 % of the weight
+    // with the Sybil's 30 units) do not approve; 8 (80 %) do.
+    c.forge_ok(
+        honest[..7]
+            .iter()
+            .map(|k| c.tx(k, vote(id, true)))
+            .collect(),
+    );
+    assert_eq!(
+        c.state.proposal(&id).unwrap().unwrap().status,
+        ProposalStatus::Pending
+    );
+    c.forge_ok(vec![c.tx(&honest[7], vote(id, true))]);
+    assert_eq!(
+        c.state.proposal(&id).unwrap().unwrap().status,
+        ProposalStatus::Approved {
+            since_epoch: 2 + DELAY
+        }
+    );
+}
+
+#[test]
+fn the_first_one_unit_purchase_does_not_take_the_bootstrap_forgers_slots() {
+    let mut g = base_genesis();
+    g.epoch_slots = 30;
+    let slots = g.epoch_slots;
+    let mut c = Chain::with(g);
+    let x = assoc_x().public();
+    let attacker = a();
+    c.forge_ok(vec![c.tx(&attacker, buy(2, 1, &x))]);
+    let p = c.tx(&attacker, c.propose_kind(&assoc_y(), b"Mine"));
+    let id = p.id();
+    c.forge_ok(vec![p]);
+
+    // Epoch 2: the bootstrap forgers keep their notional weight beside the
+    // one unit bought, and lead (about) every slot.
+    let first = c.params.first_slot(2);
+    let bootstrap: Vec<PublicKey> = forgers().iter().map(|k| k.public()).collect();
+    let led_by_attacker = (first..first + slots)
+        .filter(|&s| c.leader(s) == Some(attacker.public()))
+        .count();
+    let led_by_bootstrap = (first..first + slots)
+        .filter(|&s| c.leader(s).is_some_and(|l| bootstrap.contains(&l)))
+        .count();
+    assert!(
+        led_by_attacker <= 1,
+        "one unit of weight led {led_by_attacker} of {slots} slots"
+    );
+    assert_eq!(led_by_attacker + led_by_bootstrap, slots as usize);
+    let mut expected: Vec<(PublicKey, u64)> = bootstrap
+        .iter()
+        .map(|k| (*k, BOOTSTRAP_WEIGHT))
+        .chain([(attacker.public(), 1)])
+        .collect();
+    expected.sort();
+    assert_eq!(
+        schedule::live_weights(&c.params, &c.state, 2).unwrap(),
+        expected
+    );
+
+    // Its own yes-vote (1 of 3,001) does not approve its association.
+    c.advance_to_epoch(2);
+    c.forge_ok(vec![c.tx(&attacker, vote(id, true))]);
+    assert_eq!(
+        c.state.proposal(&id).unwrap().unwrap().status,
+        ProposalStatus::Pending
+    );
+
+    // Once the weight bought for an epoch reaches the threshold, the
+    // bootstrap forgers step back in it.
+    c.forge_ok(vec![c.tx(&b(), buy(4, BOOTSTRAP_WEIGHT, &x))]);
+    assert_eq!(
+        schedule::live_weights(&c.params, &c.state, 4).unwrap(),
+        vec![(b().public(), BOOTSTRAP_WEIGHT)]
+    );
+}
+
+#[test]
+fn bootstrap_forgers_expire_after_their_last_epoch() {
+    let mut g = base_genesis();
+    g.limits.bootstrap_last_epoch = 2;
+    let mut c = Chain::with(g);
+    let x = assoc_x().public();
+    // Weight bought for epoch 4, none for epoch 3.
+    c.forge_ok(vec![c.tx(&a(), buy(4, 5_000, &x))]);
+    c.advance_to_epoch(2);
+    let bootstrap: Vec<PublicKey> = forgers().iter().map(|k| k.public()).collect();
+    assert!(bootstrap.contains(&c.leader(c.tip().slot + 1).unwrap()));
+    // Epoch 3: nobody bought, the bootstrap forgers expired: no leader.
+    let e3 = c.params.first_slot(3);
+    for s in e3..e3 + EPOCH_SLOTS {
+        assert_eq!(c.leader(s), None, "slot {s}");
+    }
+    assert!(schedule::live_forgers(&c.params, &c.state, 3)
+        .unwrap()
+        .is_empty());
+    // A block its bootstrap turn signs there is refused.
+    let turn = forgers()[(e3 % 3) as usize].clone();
+    let (mut block, _) = valid_block(&c);
+    block.header.header.slot = e3;
+    block.header.header.forger = turn.public();
+    resign(&mut block, &turn);
+    let e = c.check(&block).unwrap_err();
+    assert!(
+        matches!(e, BlockError::NotLeader { leader: None, .. }),
+        "{e}"
+    );
+    says(&e, &["nobody does", "bootstrap forgers have expired"]);
+    // The chain goes on in epoch 4, by the weight bought for it.
+    let (slot, leader) = c.led_slot_from(e3);
+    assert_eq!(c.params.epoch_of(slot), 4);
+    assert_eq!(leader, a().public());
+}
+
+#[test]
+fn an_equivocator_reporting_itself_gets_only_the_reporters_share_back() {
+    let mut c = Chain::new();
+    let f2 = forgers()[2].clone();
+    // Its second key: a user it controls.
+    let second = b();
+    let (ha, hb) = c.equivocation(&f2, 1);
+    let slot = slot_not_led_by(&c, &f2.public());
+    let before = c.balance(&f2.public()) as i128 + c.balance(&second.public()) as i128;
+    c.forge_at(slot, vec![c.tx(&second, Chain::report_kind(ha, hb))]);
+    let after = c.balance(&f2.public()) as i128 + c.balance(&second.public()) as i128;
+    let share = (BOUNTY * SHARE / 100) as i128;
+    assert_eq!(before - after, BOUNTY as i128 - share + MIN_FEE as i128);
+    assert!(
+        before - after > MIN_FEE as i128,
+        "the bounty came back whole"
+    );
 }

@@ -501,15 +501,16 @@ fn a_next_transaction_that_no_longer_applies_is_dropped_with_its_reason() {
     let (a, b) = (&net.users[0], &net.users[1]);
     let balance = chain.state.account(&a.public()).unwrap().balance;
     let mut pool = Mempool::new(MempoolLimits::default());
-    // a1 fits the balance on its own and waits behind a0, which leaves 90.
-    let a0 = tx(&net, a, 0, 10, balance - 100);
+    // a1 waits behind a0; another nonce 0 (sent elsewhere, never seen
+    // here) lands instead of a0 and leaves 90.
+    let a0 = tx(&net, a, 0, 10, 1);
     let a1 = tx(&net, a, 1, 10, 200);
     let a2 = tx(&net, a, 2, 10, 1);
     let b0 = tx(&net, b, 0, 10, 1);
     for t in [&a0, &a1, &a2, &b0] {
         admit(&mut pool, &net, &chain.state, t).unwrap();
     }
-    chain.forge(vec![a0.clone()]);
+    chain.forge(vec![tx(&net, a, 0, 11, balance - 101)]);
     assert_eq!(pool.prune(&chain.state).unwrap(), 1);
     // a1 is next and can never apply as it is: dropped, with the reason.
     let slot = chain.state.tip().unwrap().slot + 1;
@@ -640,4 +641,111 @@ fn next_nonce_counts_the_pending_run() {
     assert_eq!(pool.remove(&id(&t1)), Some(t1));
     assert_eq!(pool.next_nonce(&a.public(), 0), 1);
     assert_eq!(pool.remove(&id(&tx(&net, b, 0, 10, 1))), None);
+}
+
+/// A PutData from `from`: it moves no coins, so it costs only its fee.
+fn put(net: &TestNet, from: &Keypair, nonce: u64, fee: u64) -> SignedTransaction {
+    Transaction {
+        chain_id: net.params.chain_id(),
+        sender: from.public(),
+        nonce,
+        fee,
+        kind: TxKind::PutData {
+            key: Bytes::new(*b"k").unwrap(),
+            value: Bytes::new(nonce.to_le_bytes().to_vec()).unwrap(),
+        },
+        memo: Bytes::empty(),
+    }
+    .sign(from)
+}
+
+#[test]
+fn unpayable_runs_do_not_crowd_honest_transactions_out_of_a_block() {
+    // The attack: 32 accounts holding one fee each queue 64 transactions
+    // each (2,048, paying ten times the minimum), beside 500 honest ones.
+    const FEE: u64 = 100;
+    let net = TestNet::new(&TestNetConfig {
+        users: 532,
+        ..TestNetConfig::default()
+    });
+    let mut chain = net.chain();
+    let attackers: Vec<Keypair> = (0..32).map(|i| goodwill::testkit::key(9, i)).collect();
+    let funding: Vec<SignedTransaction> = attackers
+        .iter()
+        .enumerate()
+        .map(|(i, k)| net.transfer(&net.users[i], 0, k.public(), FEE))
+        .collect();
+    assert_eq!(chain.forge(funding).txs.len(), 32);
+    let mut pool = Mempool::new(MempoolLimits::default());
+    let mut attack_admitted = 0;
+    for k in &attackers {
+        assert_eq!(chain.state.account(&k.public()).unwrap().balance, FEE);
+        for n in 0..64 {
+            if admit(&mut pool, &net, &chain.state, &put(&net, k, n, FEE)).is_ok() {
+                attack_admitted += 1;
+            }
+        }
+    }
+    let honest: Vec<SignedTransaction> = net.users[32..]
+        .iter()
+        .map(|k| tx(&net, k, 0, MIN_FEE, 1))
+        .collect();
+    for t in &honest {
+        admit(&mut pool, &net, &chain.state, t).unwrap();
+    }
+    let max = net.params.limits().max_block_txs as usize;
+    let block = chain.forge(pool.candidates(&chain.state, max).unwrap());
+    let honest_ids: std::collections::BTreeSet<Hash> = honest.iter().map(id).collect();
+    let in_block = block
+        .txs
+        .iter()
+        .filter(|t| honest_ids.contains(&id(t)))
+        .count();
+    assert_eq!(in_block, 500, "honest transactions in the block");
+    assert_eq!(block.txs.len(), 532);
+    // Admission counts each sender's running total: one fee pays for one.
+    assert_eq!(attack_admitted, 32, "unpayable transactions were admitted");
+}
+
+#[test]
+fn a_run_its_balance_no_longer_pays_is_cut_at_selection() {
+    let net = net();
+    let chain = genesis(&net);
+    let (a, b) = (&net.users[0], &net.users[1]);
+    let balance = chain.state.account(&a.public()).unwrap().balance;
+    let mut pool = Mempool::new(MempoolLimits::default());
+    for n in 0..3 {
+        admit(&mut pool, &net, &chain.state, &put(&net, a, n, 50)).unwrap();
+    }
+    // A held-back transaction whose running total (the 150 before it and
+    // its own amount + fee) exceeds the balance is refused.
+    let over = tx(&net, a, 3, 10, balance - 150);
+    assert_eq!(
+        admit(&mut pool, &net, &chain.state, &over),
+        Err(MempoolError::Invalid(TxError::InsufficientBalance {
+            sender: a.public(),
+            balance,
+            needed: balance as u128 + 10
+        }))
+    );
+    // Nonce 0 replaced by one spending the whole balance: nonces 1 and 2
+    // stay pending, but nothing pays them any more.
+    let all_in = tx(&net, a, 0, 60, balance - 60);
+    assert!(matches!(
+        admit(&mut pool, &net, &chain.state, &all_in),
+        Ok(Admitted::Replaced(_))
+    ));
+    admit(&mut pool, &net, &chain.state, &tx(&net, b, 0, 10, 1)).unwrap();
+    assert_eq!(pool.len(), 4);
+    let picked = pool.candidates(&chain.state, 10).unwrap();
+    assert_eq!(
+        senders_nonces(&picked),
+        vec![(a.public(), 0), (b.public(), 0)],
+        "the unpayable run was offered to the block"
+    );
+    // Lazily, the same.
+    assert_eq!(
+        pool.select(&chain.state).unwrap().collect::<Vec<_>>(),
+        picked
+    );
 }

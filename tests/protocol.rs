@@ -842,3 +842,85 @@ fn slow_silent_connection_times_out() {
     n.assert_not_banned(ip);
     n.assert_served();
 }
+
+#[test]
+fn a_client_sending_invalid_equivocation_reports_is_struck_and_banned() {
+    use goodwill::block::{Header, VERSION};
+    use goodwill::tx::{Transaction, TxKind};
+    use goodwill::wire::TxVerdict;
+    let _g = shared();
+    let n = start(NodeLimits::default());
+    let reporter = &n.net.users[0];
+    // "Evidence" of two headers by two forgers: each costs the node three
+    // signature checks, and is wrong whatever the state.
+    let header = |k: &Keypair| {
+        Header {
+            version: VERSION,
+            chain_id: n.chain_id(),
+            height: 1,
+            slot: 1,
+            parent: Hash([1; 32]),
+            tx_root: Hash([2; 32]),
+            state_digest: Hash([3; 32]),
+            forger: k.public(),
+        }
+        .sign(k)
+    };
+    let report = |i: u8| {
+        Transaction {
+            chain_id: n.chain_id(),
+            sender: reporter.public(),
+            nonce: 0,
+            fee: n.net.params.genesis().min_fee,
+            kind: TxKind::ReportEquivocation {
+                header_a: Box::new(header(&n.net.forgers[0])),
+                header_b: Box::new(header(&n.net.forgers[1])),
+            },
+            memo: Bytes::new(vec![i]).unwrap(),
+        }
+        .sign(reporter)
+    };
+    // A client's ordinary refused transaction costs it nothing (it may not
+    // know the state): many in a row, still served.
+    let ip = fresh_ip();
+    let mut c = Raw::connect_from(ip, n.addr());
+    c.handshake(n.chain_id(), Role::Client);
+    for i in 0..30u32 {
+        let broke = n
+            .net
+            .transfer(reporter, 0, n.net.users[1].public(), u64::MAX / 2);
+        c.send(&Message::SubmitTx { id: i, tx: broke });
+        assert!(matches!(
+            c.read_msg(),
+            Message::TxResult {
+                verdict: TxVerdict::Rejected(_),
+                ..
+            }
+        ));
+    }
+    // Invalid reports: struck, then banned.
+    let mut closed = false;
+    for i in 0..20u8 {
+        c.send(&Message::SubmitTx {
+            id: 100 + i as u32,
+            tx: report(i),
+        });
+        match c.read_msg() {
+            Message::TxResult {
+                verdict: TxVerdict::Rejected(why),
+                ..
+            } => assert!(why.contains("two forgers"), "{why}"),
+            Message::Error { code, .. } => {
+                assert_eq!(code, ErrorCode::Misbehaving);
+                // 20 strikes are allowed, three each: the seventh is one too many.
+                assert_eq!(i, 6, "banned after {} reports", i + 1);
+                closed = true;
+                break;
+            }
+            other => panic!("unexpected {}", other.name()),
+        }
+    }
+    assert!(closed, "twenty invalid reports and still connected");
+    n.assert_banned(ip);
+    n.assert_served();
+}

@@ -26,6 +26,7 @@ use goodwill::genesis::ChainParams;
 use goodwill::sim::faults::{Crash, CrashHow, Injected, Withhold};
 use goodwill::sim::invariants::{self, Bounds, Checker};
 use goodwill::sim::{self, Config, Outcome};
+use goodwill::state::StateReadExt;
 use goodwill::store::{SimDisk, Store};
 use goodwill::testkit::{TestNet, TestNetConfig};
 use goodwill::tx::{Transaction, TxKind};
@@ -416,4 +417,91 @@ fn coins_donations_and_voiding_checks_fail_on_a_broken_chain() {
         ("b".to_string(), 2, Hash::ZERO),
     ];
     assert!(invariants::one_chain(&tips).is_err());
+}
+
+#[test]
+fn a_sybil_voter_does_not_vote_its_association_in() {
+    let mut c = calm(8);
+    c.faults.sybil_voter = true;
+    let o = sim::run(c);
+    check(&o);
+    // Its thirty purchases, its proposal and sixty votes were submitted,
+    // and its votes landed: they were weighed, and found light.
+    assert!(o.injected.sybil_txs >= 91, "{}", o.summary());
+    assert!(
+        o.votes >= 2 * sim::SYBIL_KEYS as u64,
+        "the Sybil's votes did not land ({}): the test proves nothing",
+        o.votes
+    );
+}
+
+#[test]
+fn an_association_approved_without_three_quarters_of_the_weight_is_caught() {
+    let net = TestNet::new(&TestNetConfig::default());
+    let store = open(&net);
+    let mut chain = net.chain();
+    let tx = |k: &goodwill::crypto::Keypair, nonce: u64, kind: TxKind| {
+        Transaction {
+            chain_id: net.params.chain_id(),
+            sender: k.public(),
+            nonce,
+            fee: net.params.genesis().min_fee,
+            kind,
+            memo: goodwill::codec::Bytes::empty(),
+        }
+        .sign(k)
+    };
+    let assoc = goodwill::testkit::key(9, 1);
+    let (name, url) = (b"Y".as_slice(), b"".as_slice());
+    let propose = tx(
+        &net.users[0],
+        0,
+        TxKind::ProposeAssociation {
+            name: goodwill::codec::Bytes::new(name.to_vec()).unwrap(),
+            url: goodwill::codec::Bytes::empty(),
+            account: assoc.public(),
+            proof: goodwill::tx::association_proof(&assoc, &net.params.chain_id(), name, url),
+        },
+    );
+    let id = propose.id();
+    store.import_block(&chain.forge(vec![propose])).unwrap();
+    // All three bootstrap forgers (all of epoch 0's weight) vote yes.
+    let votes: Vec<_> = net
+        .forgers
+        .iter()
+        .map(|k| {
+            tx(
+                k,
+                0,
+                TxKind::VoteAssociation {
+                    proposal: id,
+                    approve: true,
+                },
+            )
+        })
+        .collect();
+    store.import_block(&chain.forge(votes)).unwrap();
+    assert!(matches!(
+        store
+            .snapshot()
+            .unwrap()
+            .proposal(&id)
+            .unwrap()
+            .unwrap()
+            .status,
+        goodwill::state::ProposalStatus::Approved { .. }
+    ));
+    assert_eq!(
+        invariants::association_votes_weighed(&net.params, &store),
+        Ok(())
+    );
+    // Two more bootstrap forgers who did not vote: 3 of 5 is under 75 %.
+    let mut g = net.params.genesis().clone();
+    g.bootstrap_forgers.extend([
+        goodwill::testkit::key(9, 2).public(),
+        goodwill::testkit::key(9, 3).public(),
+    ]);
+    let other = ChainParams::new(g).unwrap();
+    let e = invariants::association_votes_weighed(&other, &store).unwrap_err();
+    assert!(e.contains("under 75 %") && e.contains("3 keys"), "{e}");
 }

@@ -816,7 +816,10 @@ fn associations_propose_vote_at_75_percent_and_buy_weight() {
     assert_eq!(p["account"], water.addr.as_str());
     assert_eq!(p["proposer"], user.addr.as_str());
     assert_eq!(units(&p["live_forgers"]), 4, "{p}");
-    assert_eq!(units(&p["votes_needed"]), 3, "{p}");
+    // Four bootstrap forgers of 100 GWL notional weight each: a decision
+    // takes 300 GWL of the 400.
+    assert_eq!(units(&p["live_weight"]), 400 * COIN, "{p}");
+    assert_eq!(units(&p["weight_needed"]), 300 * COIN, "{p}");
     assert_eq!(units(&p["yes_votes"]), 0);
 
     // Proposed again while pending: refused before sending.
@@ -898,6 +901,7 @@ fn associations_propose_vote_at_75_percent_and_buy_weight() {
     let p = &list()[&id];
     assert_eq!(p["status"], "pending", "{p}");
     assert_eq!(units(&p["yes_votes"]), 2, "{p}");
+    assert_eq!(units(&p["yes_weight"]), 200 * COIN, "{p}");
     run_err(
         &[
             "association",
@@ -917,8 +921,16 @@ fn associations_propose_vote_at_75_percent_and_buy_weight() {
     let out = vote(&f[2]);
     assert!(out.stdout.contains("is now approved"), "{out:?}");
     let p = &list()[&id];
-    assert_eq!(p["status"], "approved", "{p}");
-    assert!(p["approved_epoch"].as_u64().is_some(), "{p}");
+    // Listed `association_delay_epochs` (2) after the vote.
+    assert!(
+        p["status"] == "approved-later" || p["status"] == "approved",
+        "{p}"
+    );
+    let listed = p["approved_epoch"].as_u64().expect("an approval epoch");
+    wait_for(WAIT_MS, "the approval to take effect", || {
+        (net.epoch_now() >= listed).then_some(())
+    });
+    assert_eq!(list()[&id]["status"], "approved");
 
     // Weight for an epoch too close is refused with the rule, before sending.
     let forger_nonce = net.next_nonce(&f[0]);

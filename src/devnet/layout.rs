@@ -403,6 +403,11 @@ pub fn devnet_genesis(
         bootstrap_forgers: forgers.to_vec(),
         limits: Limits {
             equivocation_bounty: 100 * COIN,
+            // The forgers buy 10, 20, 30 GWL each epoch (`plan`): the
+            // bootstrap forgers' notional 10 GWL each counts until 50 GWL
+            // is bought for an epoch, then the draw is by bought weight.
+            bootstrap_weight: 10 * COIN,
+            bootstrap_until_weight: 50 * COIN,
             ..Limits::default()
         },
         balances: fund(forgers, FORGER_FUNDS)

@@ -35,6 +35,10 @@ pub const SYNC_BATCH: u32 = 128;
 pub const STRIKE_ALLOWANCE: u32 = 20;
 /// What an invalid block counts for.
 pub const BLOCK_STRIKE: u32 = 10;
+/// What invalid equivocation evidence costs a connection, clients included:
+/// checking a report takes three signature checks (the transaction's and
+/// the two headers'), and evidence is wrong in itself, whatever the state.
+pub const REPORT_STRIKE: u32 = 3;
 /// How long a misbehaving address stays banned.
 pub const BAN_MS: u64 = 60_000;
 /// Main-node addresses remembered (learned from peers).
@@ -718,7 +722,23 @@ impl Core {
             Err(crate::mempool::MempoolError::Invalid(ledger::TxError::Storage(e))) => {
                 Err(Fatal(e.to_string()))
             }
-            Err(e) => Ok(TxVerdict::Rejected(e.to_string())),
+            Err(e) => {
+                if let (
+                    Some(conn),
+                    crate::mempool::MempoolError::Invalid(ledger::TxError::BadEvidence(_)),
+                ) = (from, &e)
+                {
+                    if self
+                        .conns
+                        .get(&conn)
+                        .is_some_and(|c| c.role == Role::Client)
+                    {
+                        let why = format!("invalid equivocation report: {e}");
+                        self.strike(conn, REPORT_STRIKE, &why, now_ms, out);
+                    }
+                }
+                Ok(TxVerdict::Rejected(e.to_string()))
+            }
         }
     }
 
@@ -1515,10 +1535,10 @@ impl Core {
             }
             return Ok(out);
         }
-        let max = self.params.limits().max_block_txs as usize;
+        // Pulled lazily: a candidate that fails takes no room in the block.
         let candidates = self
             .mempool
-            .candidates(&snap, max)
+            .select(&snap)
             .map_err(|e| Fatal(e.to_string()))?;
         let unsigned = match ledger::prepare_block(&self.params, &snap, &pk, slot, candidates) {
             Ok(u) => u,

@@ -229,6 +229,9 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
         Query::LiveForgers(epoch) => {
             Answer::LiveForgers(crate::schedule::live_forgers(store.params(), &snap, epoch)?)
         }
+        Query::LiveWeights(epoch) => {
+            Answer::LiveWeights(crate::schedule::live_weights(store.params(), &snap, epoch)?)
+        }
         Query::Status | Query::Forgers | Query::NextNonce(_) | Query::Appliance => {
             Answer::Error("this query is answered by the node, not the store".into())
         }

@@ -90,6 +90,9 @@ pub struct Faults {
     pub withholder: Option<Withhold>,
     /// A peer that floods invalid transactions.
     pub spammer: bool,
+    /// Many one-unit keys that buy weight and vote an attacker's
+    /// association in (and the genesis one out).
+    pub sybil_voter: bool,
 }
 
 /// Who the nodes are, for drawing faults.
@@ -127,6 +130,7 @@ impl Faults {
             invalid_forger: false,
             withholder: None,
             spammer: false,
+            sybil_voter: false,
         }
     }
 
@@ -216,6 +220,11 @@ impl Faults {
                 until_ms: (from_ms + len).min(shape.faulty_ms - shape.slot_ms),
             }
         });
+        let equivocator = rng.chance(400);
+        let invalid_forger = rng.chance(300);
+        let spammer = rng.chance(400);
+        // Drawn last: the draws before it are those of earlier versions.
+        let sybil_voter = rng.chance(300);
         Faults {
             latency_ms,
             jitter_ms,
@@ -224,10 +233,11 @@ impl Faults {
             partitions,
             crashes,
             skew_ms,
-            equivocator: rng.chance(400),
-            invalid_forger: rng.chance(300),
+            equivocator,
+            invalid_forger,
             withholder,
-            spammer: rng.chance(400),
+            spammer,
+            sybil_voter,
         }
     }
 
@@ -281,6 +291,9 @@ impl Faults {
         if self.spammer {
             s += "; spammer";
         }
+        if self.sybil_voter {
+            s += "; sybil voter";
+        }
         s
     }
 }
@@ -317,6 +330,8 @@ pub struct Injected {
     pub releases: u64,
     /// Spam messages sent.
     pub spam: u64,
+    /// Transactions the Sybil voter submitted (purchases, proposal, votes).
+    pub sybil_txs: u64,
 }
 
 impl Injected {
@@ -336,12 +351,13 @@ impl Injected {
         self.withheld += o.withheld;
         self.releases += o.releases;
         self.spam += o.spam;
+        self.sybil_txs += o.sybil_txs;
     }
 
     /// `name=count` for every kind.
     pub fn describe(&self) -> String {
         format!(
-            "partitions={} crashes(now={} disk={} while-forging={} after-forging={}) restarts={} resets={} retransmits={} skewed-nodes={} equivocations={} invalid-blocks={} withheld-blocks={} releases={} spam-msgs={}",
+            "partitions={} crashes(now={} disk={} while-forging={} after-forging={}) restarts={} resets={} retransmits={} skewed-nodes={} equivocations={} invalid-blocks={} withheld-blocks={} releases={} spam-msgs={} sybil-txs={}",
             self.partitions,
             self.crashes_now,
             self.crashes_disk,
@@ -355,7 +371,8 @@ impl Injected {
             self.invalid_blocks,
             self.withheld,
             self.releases,
-            self.spam
+            self.spam,
+            self.sybil_txs
         )
     }
 }

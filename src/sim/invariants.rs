@@ -10,7 +10,7 @@ use crate::block::Block;
 use crate::crypto::{Hash, PublicKey};
 use crate::genesis::ChainParams;
 use crate::node::core::CoreSizes;
-use crate::state::{StateKey, StateReadExt, StateValue};
+use crate::state::{ProposalStatus, StateKey, StateRead, StateReadExt, StateValue};
 use crate::store::Store;
 use crate::tx::TxKind;
 
@@ -228,24 +228,155 @@ pub fn one_chain(tips: &[(String, u64, Hash)]) -> Result<(), String> {
 }
 
 /// Coins: every balance summed equals genesis plus one reward per block
-/// (fees and bounties only move coins, donations move them to associations).
+/// minus what was burned (fees only move coins, donations move them to
+/// associations, an equivocation bounty pays the reporter a share and burns
+/// the rest); and no more was burned than the reports on the chain allow
+/// (each burns at most the bounty less the reporter's share).
 pub fn coins_conserved(params: &ChainParams, store: &Store) -> Result<u128, String> {
     let tip = store.tip().map_err(|e| e.to_string())?;
     let mut total: u128 = 0;
+    let mut burned: u128 = 0;
     for (k, v) in store.state_entries().map_err(|e| e.to_string())? {
-        if let (StateKey::Account(_), StateValue::Account(a)) = (k, v) {
-            total += a.balance as u128;
+        match (k, v) {
+            (StateKey::Account(_), StateValue::Account(a)) => total += a.balance as u128,
+            (StateKey::Burned, StateValue::Burned(b)) => burned = b as u128,
+            _ => {}
         }
     }
     let expected = params.initial_supply() as u128
         + params.genesis().block_reward as u128 * tip.height as u128;
-    if total != expected {
+    if total + burned != expected {
         return Err(format!(
-            "coins: the balances sum to {total} at height {}, genesis + rewards is {expected}",
+            "coins: the balances sum to {total} and {burned} were burned at height {}, genesis + rewards is {expected}",
             tip.height
         ));
     }
+    let l = params.limits();
+    let per_report = l.equivocation_bounty as u128
+        - l.equivocation_bounty as u128 * l.reporter_share_percent as u128 / 100;
+    let snap = store.snapshot().map_err(|e| e.to_string())?;
+    let mut reports: u128 = 0;
+    for h in 1..=tip.height {
+        let b = snap
+            .block_at(h)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no block at height {h}"))?;
+        reports += b
+            .txs
+            .iter()
+            .filter(|t| matches!(t.tx.kind, TxKind::ReportEquivocation { .. }))
+            .count() as u128;
+    }
+    if burned > reports * per_report {
+        return Err(format!(
+            "coins: {burned} burned, but {reports} equivocation reports burn at most {}",
+            reports * per_report
+        ));
+    }
     Ok(total)
+}
+
+/// Association votes: every association approved by a vote (or a genesis
+/// one removed by one) had, in some epoch in which votes about it landed,
+/// the votes of at least 75 % of that epoch's live forging weight — the
+/// weight bought for it, plus each bootstrap forger's notional weight while
+/// the bought total is below the genesis threshold and the bootstrap
+/// forgers have not expired, voided forgers left out. Computed here from
+/// the blocks and the genesis, not by the ledger's code. Votes are taken
+/// cumulatively (every yes a voter ever cast and did not turn), which is
+/// lenient: what it catches is weight that was never there, such as many
+/// one-unit keys counted as many forgers.
+pub fn association_votes_weighed(params: &ChainParams, store: &Store) -> Result<(), String> {
+    let snap = store.snapshot().map_err(|e| e.to_string())?;
+    let tip = snap.tip().map_err(|e| e.to_string())?;
+    let l = params.limits();
+    let g = params.genesis();
+    // Per proposal: the votes so far, and per epoch the voters on each side
+    // by the end of it.
+    type Sides = (BTreeSet<PublicKey>, BTreeSet<PublicKey>);
+    let mut votes: BTreeMap<Hash, BTreeMap<PublicKey, bool>> = BTreeMap::new();
+    let mut by_epoch: BTreeMap<(Hash, u64), Sides> = BTreeMap::new();
+    for h in 1..=tip.height {
+        let b = snap
+            .block_at(h)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no block at height {h}"))?;
+        let epoch = params.epoch_of(b.header.header.slot);
+        for t in &b.txs {
+            if let TxKind::VoteAssociation { proposal, approve } = &t.tx.kind {
+                let v = votes.entry(*proposal).or_default();
+                v.insert(t.tx.sender, *approve);
+                let e = by_epoch.entry((*proposal, epoch)).or_default();
+                for (k, yes) in v.iter() {
+                    if *yes {
+                        e.0.insert(*k);
+                    } else {
+                        e.1.insert(*k);
+                    }
+                }
+            }
+        }
+    }
+    let weights = |epoch: u64| -> Result<BTreeMap<PublicKey, u128>, String> {
+        let bought = snap.epoch_weights(epoch).map_err(|e| e.to_string())?;
+        let total: u128 = bought.iter().map(|(_, w)| *w as u128).sum();
+        let mut w: BTreeMap<PublicKey, u128> =
+            bought.into_iter().map(|(k, w)| (k, w as u128)).collect();
+        if epoch <= l.bootstrap_last_epoch && total < l.bootstrap_until_weight as u128 {
+            for f in &g.bootstrap_forgers {
+                *w.entry(*f).or_default() += l.bootstrap_weight as u128;
+            }
+        }
+        let mut live = BTreeMap::new();
+        for (k, x) in w {
+            let voided = snap.voided_from(&k).map_err(|e| e.to_string())?;
+            if voided.is_none_or(|v| v > epoch) {
+                live.insert(k, x);
+            }
+        }
+        Ok(live)
+    };
+    let genesis_ids: BTreeSet<Hash> = g
+        .associations
+        .iter()
+        .map(|a| ChainParams::genesis_association_id(&a.account))
+        .collect();
+    for (k, v) in store.state_entries().map_err(|e| e.to_string())? {
+        let (StateKey::Proposal(id), StateValue::Proposal(p)) = (k, v) else {
+            continue;
+        };
+        let (side, what) = match p.status {
+            ProposalStatus::Approved { .. } if !genesis_ids.contains(&id) => (true, "approved"),
+            ProposalStatus::Removed { .. } => (false, "removed"),
+            _ => continue,
+        };
+        let mut best = None;
+        for ((_, epoch), (yes, no)) in by_epoch.range((id, 0)..=(id, u64::MAX)) {
+            let live = weights(*epoch)?;
+            let total: u128 = live.values().sum();
+            let voters = if side { yes } else { no };
+            let got: u128 = voters.iter().filter_map(|k| live.get(k)).sum();
+            if total > 0 && got * 4 >= total * 3 {
+                best = None;
+                break;
+            }
+            best = Some((*epoch, got, total, voters.len()));
+        }
+        if let Some((epoch, got, total, n)) = best {
+            return Err(format!(
+                "votes: association {} ({}) was {what} with at most {got} of {total} live weight ({n} keys) voting for it in epoch {epoch}, under 75 %",
+                short_key(&p.account),
+                p.name.lossy()
+            ));
+        }
+        if !by_epoch.range((id, 0)..=(id, u64::MAX)).any(|_| true) {
+            return Err(format!(
+                "votes: association {} was {what} with no vote on the chain",
+                short_key(&p.account)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Donations: every BuyWeight on the chain paid an association approved

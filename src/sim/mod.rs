@@ -75,6 +75,8 @@ pub const MAX_EVENTS: u64 = 5_000_000;
 const LOG_LINES: usize = 60;
 /// The connection id of the local wallet on every main node.
 const WALLET_CONN: ConnId = 0;
+/// The Sybil voter's keys.
+pub const SYBIL_KEYS: u32 = 30;
 
 /// The short form of a key, for messages.
 pub fn short_key(pk: &PublicKey) -> String {
@@ -206,6 +208,8 @@ pub struct Outcome {
     pub reorgs: u64,
     /// Equivocation reports that landed (on the first honest main node's chain).
     pub reports: u64,
+    /// Association votes that landed (there).
+    pub votes: u64,
     /// Bans handed out.
     pub bans: u64,
     /// Blocks held for arriving before their slot started.
@@ -306,6 +310,9 @@ enum Ev {
     Withhold(bool),
     Wallet,
     Spam,
+    /// The Sybil voter: buys one unit of weight from each key and proposes
+    /// its association (false), then votes (true).
+    Sybil(bool),
     Healed,
     Quiet,
     End,
@@ -331,6 +338,7 @@ impl Ev {
             Ev::Quiet => 15,
             Ev::End => 16,
             Ev::Healed => 17,
+            Ev::Sybil(_) => 18,
         }
     }
 }
@@ -452,6 +460,11 @@ struct Sim {
     spam_keys: Vec<Keypair>,
     spam_pool: Vec<Vec<SignedTransaction>>,
     association: PublicKey,
+    /// The Sybil voter's one-unit keys and its association's key.
+    sybil_keys: Vec<Keypair>,
+    sybil_association: Keypair,
+    /// The epoch its keys bought weight for, and its proposal.
+    sybil_plan: Option<(u64, Hash)>,
     bought: BTreeSet<(PublicKey, u64)>,
     /// Equivocations: (offender, slot) → the two block hashes.
     equivocations: BTreeMap<(PublicKey, u64), (Hash, Hash)>,
@@ -479,6 +492,9 @@ impl Sim {
         // a mempool: its own bound, not the per-sender one, is what holds.
         let spam_keys: Vec<Keypair> = (0..32).map(|i| key(23, i)).collect();
         let association = key(24, 0).public();
+        // The Sybil voter: thirty keys with enough for a few fees each.
+        let sybil_keys: Vec<Keypair> = (0..SYBIL_KEYS).map(|i| key(26, i)).collect();
+        let sybil_association = key(27, 0);
         let honest_keys: Vec<Keypair> = (0..cfg.forgers as u32).map(|i| key(21, i)).collect();
         let main_keys: Vec<Keypair> = (0..cfg.mains as u32).map(|i| key(20, i)).collect();
         let f = &cfg.faults;
@@ -519,6 +535,10 @@ impl Sim {
             address: k.public(),
             amount: 10 * COIN,
         }));
+        balances.extend(sybil_keys.iter().map(|k| Balance {
+            address: k.public(),
+            amount: 1_000,
+        }));
         let genesis = Genesis {
             chain_name: "sim".into(),
             start_ms: START_MS,
@@ -530,6 +550,11 @@ impl Sim {
             bootstrap_forgers: bootstrap,
             limits: Limits {
                 equivocation_bounty: 5 * COIN,
+                // Forgers buy 1 to 20 GWL: an epoch with 10 GWL bought is
+                // drawn by bought weight alone; below that, the bootstrap
+                // forgers' notional 10 GWL each counts beside the buyers.
+                bootstrap_weight: 10 * COIN,
+                bootstrap_until_weight: 10 * COIN,
                 ..Limits::default()
             },
             balances,
@@ -683,6 +708,9 @@ impl Sim {
             spam_keys,
             spam_pool: Vec::new(),
             association,
+            sybil_keys,
+            sybil_association,
+            sybil_plan: None,
             bought: BTreeSet::new(),
             equivocations: BTreeMap::new(),
             delivered: BTreeSet::new(),
@@ -799,6 +827,9 @@ impl Sim {
         if faults.spammer {
             self.at(START_MS + 2_000, Ev::Spam);
         }
+        if faults.sybil_voter {
+            self.at(START_MS + 1_500, Ev::Sybil(false));
+        }
         self.at(START_MS + 700, Ev::Wallet);
         self.at(self.faulty_end, Ev::Healed);
         self.at(self.quiet_at, Ev::Quiet);
@@ -848,6 +879,7 @@ impl Sim {
             Ev::Withhold(on) => self.withhold(on),
             Ev::Wallet => self.wallet(),
             Ev::Spam => self.spam(),
+            Ev::Sybil(vote) => self.sybil(vote),
             Ev::Healed => {
                 self.heal_height = self.honest_heights().into_iter().max().unwrap_or(0);
             }
@@ -2132,6 +2164,98 @@ impl Sim {
             .collect()
     }
 
+    /// Submits `tx` to the first main node that is up, as the wallet does.
+    fn submit(&mut self, tx: SignedTransaction) {
+        let Some(m) = (0..self.cfg.mains).find(|&i| self.nodes[i].up.is_some()) else {
+            return;
+        };
+        self.next_req = self.next_req.wrapping_add(1);
+        let id = self.next_req;
+        if let Some(a) = self.core_call(m, |c, now| {
+            c.message(WALLET_CONN, Message::SubmitTx { id, tx }, now)
+        }) {
+            self.apply(m, a);
+        }
+    }
+
+    /// The Sybil voter. First, each of its keys buys one unit of weight for
+    /// two epochs ahead and one proposes its association; once that epoch
+    /// has started, every key votes the association in and the genesis one
+    /// out. Counted by keys, thirty one-unit keys would outvote the forgers.
+    fn sybil(&mut self, vote: bool) {
+        let Some(m) = (0..self.cfg.mains).find(|&i| self.nodes[i].up.is_some()) else {
+            return;
+        };
+        let chain_id = self.params.chain_id();
+        let fee = self.params.genesis().min_fee;
+        let keys = self.sybil_keys.clone();
+        let tx = |k: &Keypair, nonce: u64, kind: TxKind| {
+            Transaction {
+                chain_id,
+                sender: k.public(),
+                nonce,
+                fee,
+                kind,
+                memo: Bytes::empty(),
+            }
+            .sign(k)
+        };
+        if !vote {
+            let epoch = self.params.epoch_of(self.params.slot_at(self.local(m))) + 2;
+            let (name, url) = (b"Sybil Fund".as_slice(), b"".as_slice());
+            let proposal = tx(
+                &keys[0],
+                1,
+                TxKind::ProposeAssociation {
+                    name: Bytes::new(name.to_vec()).expect("short"),
+                    url: Bytes::empty(),
+                    account: self.sybil_association.public(),
+                    proof: crate::tx::association_proof(
+                        &self.sybil_association,
+                        &chain_id,
+                        name,
+                        url,
+                    ),
+                },
+            );
+            self.sybil_plan = Some((epoch, proposal.id()));
+            for k in &keys {
+                let buy = TxKind::BuyWeight {
+                    epoch,
+                    amount: 1,
+                    association: self.association,
+                };
+                self.injected.sybil_txs += 1;
+                self.submit(tx(k, 0, buy));
+            }
+            self.injected.sybil_txs += 1;
+            self.submit(proposal);
+            let at = self.params.slot_start_ms(self.params.first_slot(epoch)) + 1_500;
+            self.at(at.max(self.now + 1), Ev::Sybil(true));
+            return;
+        }
+        let Some((_, proposal)) = self.sybil_plan else {
+            return;
+        };
+        let genesis_id = ChainParams::genesis_association_id(&self.association);
+        for k in &keys {
+            let Some(nonce) = self.next_nonce(m, &k.public()) else {
+                return;
+            };
+            for (i, (id, approve)) in [(proposal, true), (genesis_id, false)]
+                .into_iter()
+                .enumerate()
+            {
+                self.injected.sybil_txs += 1;
+                let kind = TxKind::VoteAssociation {
+                    proposal: id,
+                    approve,
+                };
+                self.submit(tx(k, nonce + i as u64, kind));
+            }
+        }
+    }
+
     // --- the end ------------------------------------------------------------
 
     fn finish(mut self, plan: String) -> Outcome {
@@ -2159,6 +2283,9 @@ impl Sim {
                 self.checker.violation(format!("{name}: {e}"));
             }
             if let Err(e) = invariants::donations_reached_associations(&self.params, &store) {
+                self.checker.violation(format!("{name}: {e}"));
+            }
+            if let Err(e) = invariants::association_votes_weighed(&self.params, &store) {
                 self.checker.violation(format!("{name}: {e}"));
             }
             // Equivocations whose two blocks both reached honest nodes.
@@ -2195,12 +2322,13 @@ impl Sim {
                 self.heal_height
             ));
         }
-        let reports = honest
+        let first_store = honest
             .first()
             .and_then(|&i| self.nodes[i].up.as_ref())
-            .and_then(|u| u.store.clone())
-            .map(|s| count_reports(&s))
-            .unwrap_or(0);
+            .and_then(|u| u.store.clone());
+        let count = |f: fn(&TxKind) -> bool| first_store.as_ref().map_or(0, |s| count_txs(s, f));
+        let reports = count(|k| matches!(k, TxKind::ReportEquivocation { .. }));
+        let votes = count(|k| matches!(k, TxKind::VoteAssociation { .. }));
         let logs = self
             .nodes
             .iter()
@@ -2217,6 +2345,7 @@ impl Sim {
             height: tips.iter().map(|t| t.1).min().unwrap_or(0),
             reorgs: self.reorgs,
             reports,
+            votes,
             bans: self.bans,
             early_held: self.early_held,
             peak_mempool: self.checker.peaks.mempool,
@@ -2226,17 +2355,13 @@ impl Sim {
     }
 }
 
-fn count_reports(store: &Store) -> u64 {
+fn count_txs(store: &Store, f: fn(&TxKind) -> bool) -> u64 {
     let Ok(snap) = store.snapshot() else { return 0 };
     let Ok(tip) = snap.tip() else { return 0 };
     let mut n = 0;
     for h in 1..=tip.height {
         if let Ok(Some(b)) = snap.block_at(h) {
-            n += b
-                .txs
-                .iter()
-                .filter(|t| matches!(t.tx.kind, TxKind::ReportEquivocation { .. }))
-                .count() as u64;
+            n += b.txs.iter().filter(|t| f(&t.tx.kind)).count() as u64;
         }
     }
     n

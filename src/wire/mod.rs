@@ -361,6 +361,9 @@ pub enum Query {
     /// holders of weight in it, or the bootstrap forgers if nobody holds
     /// any, minus the voided; as the node's tip state knows them.
     LiveForgers(u64),
+    /// The same live forgers with the weight their association votes weigh
+    /// (bought, plus a bootstrap forger's notional weight while it counts).
+    LiveWeights(u64),
 }
 
 /// A transaction found on chain, with what a client needs to check it
@@ -408,6 +411,8 @@ pub enum Answer {
     Error(String),
     /// For [`Query::LiveForgers`]: sorted.
     LiveForgers(Vec<PublicKey>),
+    /// For [`Query::LiveWeights`]: sorted by account.
+    LiveWeights(Vec<(PublicKey, u64)>),
 }
 
 /// What a watcher receives for an address it subscribed to.

@@ -52,6 +52,13 @@ pub const AHEAD: u64 = 5;
 pub const BOUNTY: u64 = 500;
 /// Every initial balance.
 pub const START: u64 = 1_000_000;
+/// Each bootstrap forger's notional weight, and the bought weight from
+/// which it no longer counts.
+pub const BOOTSTRAP_WEIGHT: u64 = 1_000;
+/// Epochs between an association vote and its effect.
+pub const DELAY: u64 = 1;
+/// The reporter's share of the equivocation bounty (percent).
+pub const SHARE: u64 = 10;
 
 /// The key pair of seed `[i; 32]` (i > 0).
 pub fn kp(i: u8) -> Keypair {
@@ -95,6 +102,10 @@ pub fn base_genesis() -> Genesis {
             proposal_ttl_epochs: TTL,
             equivocation_bounty: BOUNTY,
             max_weight_epochs_ahead: AHEAD,
+            bootstrap_weight: BOOTSTRAP_WEIGHT,
+            bootstrap_until_weight: BOOTSTRAP_WEIGHT,
+            association_delay_epochs: DELAY,
+            reporter_share_percent: SHARE,
             ..Limits::default()
         },
         balances: forgers()
