@@ -5,13 +5,18 @@
 //! agrees; a transaction sent to the main node lands in a block the
 //! appliance forged; cut off from its main node it stops forging, shows it
 //! on its LEDs, reconnects when the node returns and catches up; with an
-//! untrusted clock it never forges; a second session with its key stops it.
+//! untrusted clock it never forges; a second session with its key stops it;
+//! what a fake sysfs tree says about power and heat reaches its LEDs, its
+//! status, its metrics and its main node's forger table.
 //!
 //! As real processes (`CARGO_BIN_EXE_goodwill`): `goodwill status` and
 //! `goodwill forgers` show the appliance; SIGTERM stops it with status 0;
 //! killed between recording a slot and signing it, a restarted forger never
 //! signs that slot; a key with no signing record on a chain that has blocks
-//! is refused (status 2) unless `--i-know-this-key-is-new`.
+//! is refused (status 2) unless `--i-know-this-key-is-new`; on a full disk
+//! (a file-size limit set on the running process) it waits alive with a
+//! steady red LED, feeding systemd's watchdog, and starts again by itself
+//! once there is room; `goodwill status` and the log show the board's power.
 //!
 //! Every genesis starts now with 300 ms slots, so blocks come quickly and the
 //! slot timer, the clock check and "not early" run on the real clock. Every
@@ -1027,6 +1032,34 @@ fn a_forger_killed_between_recording_a_slot_and_signing_it_never_signs_that_slot
     eprintln!("goodwill node stopped {ms} ms after SIGTERM");
 }
 
+/// Waits (at most `ms`) for a systemd notice on `sock` that satisfies `ok`.
+fn wait_notice(
+    sock: &std::os::unix::net::UnixDatagram,
+    ms: u64,
+    ok: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = now_ms() + ms;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..10_000 {
+        let left = deadline.saturating_sub(now_ms());
+        if left == 0 {
+            break;
+        }
+        sock.set_read_timeout(Some(Duration::from_millis(left)))
+            .unwrap();
+        let Ok(n) = sock.recv(&mut buf) else {
+            break;
+        };
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if ok(&text) {
+            return text;
+        }
+        seen.push(text);
+    }
+    panic!("no such notice within {ms} ms; notices: {seen:#?}");
+}
+
 /// Sets the soft file-size limit of process `pid` (None: unlimited).
 fn file_size_limit(pid: u32, bytes: Option<u64>) {
     use rustix::process::{prlimit, Pid, Resource, Rlimit};
@@ -1054,7 +1087,14 @@ fn a_forger_on_a_full_disk_waits_with_a_steady_red_led_and_recovers_by_itself() 
     let status_addr = free_addr();
     let mut args = forge_args(&data, &f, &f.forger_key, main, status_addr);
     args.extend(["--storage-retry-s".to_string(), "1".to_string()]);
-    let forge = procs.start("forge", &strs(&args));
+    let sock_path = dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    let forge = procs.start_with(
+        "forge",
+        &strs(&args),
+        &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())],
+        false,
+    );
     wait_for(WAIT_MS, "the appliance forges two blocks", || {
         appliance_at(status_addr).filter(|a| a.forged_total >= 2)
     });
@@ -1065,6 +1105,15 @@ fn a_forger_on_a_full_disk_waits_with_a_steady_red_led_and_recovers_by_itself() 
     procs.wait_line(forge, WAIT_MS, |l| {
         l.contains("LEDs: green:off amber:off red:on(storage error)")
             .then_some(())
+    });
+    // systemd hears why, and its watchdog is still fed.
+    let notice = wait_notice(&sock, WAIT_MS, |n| {
+        n.lines()
+            .any(|l| l.starts_with("STATUS=storage error, not forging: "))
+    });
+    assert!(notice.lines().any(|l| l == "WATCHDOG=1"), "{notice:?}");
+    wait_notice(&sock, (goodwill::forge::run::TICK_S + 2) * 1000, |n| {
+        n.lines().any(|l| l == "WATCHDOG=1") && n.contains("STATUS=storage error")
     });
     // It stays up, says why, and tries again (every second here).
     for _ in 0..2 {
@@ -1109,4 +1158,64 @@ fn a_forger_on_a_full_disk_waits_with_a_steady_red_led_and_recovers_by_itself() 
             d.display()
         );
     }
+}
+
+#[test]
+fn goodwill_status_and_the_log_show_the_boards_power_and_heat() {
+    use goodwill::board::{GET_THROTTLED, THERMAL_ZONE0};
+    let dir = tempfile::tempdir().unwrap();
+    let f = files(dir.path());
+    let mut procs = procs(dir.path());
+    let (node, main) = start_node_process(&mut procs, dir.path(), &f);
+    // A board profile without LEDs whose sysfs is a fake tree: a Pi that
+    // browned out once since boot, at 52 °C.
+    let sys = dir.path().join("sys");
+    sys_file(&sys, GET_THROTTLED, "10000\n");
+    sys_file(&sys, THERMAL_ZONE0, "52000\n");
+    let profile = dir.path().join("board.toml");
+    let generic =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("board/generic.toml"))
+            .unwrap();
+    let text = generic.replacen(
+        "leds = \"gpio\"",
+        &format!("leds = \"none\"\nsysfs = \"{}\"", sys.display()),
+        1,
+    );
+    std::fs::write(&profile, text).unwrap();
+    let data = dir.path().join("forger");
+    let status_addr = free_addr();
+    let mut args = forge_args(&data, &f, &f.forger_key, main, status_addr);
+    let board = args.iter().position(|a| a == "--board").expect("--board") + 1;
+    args[board] = profile.to_str().unwrap().to_string();
+    let forge = procs.start("forge", &strs(&args));
+    let line = procs.wait_line(forge, WAIT_MS, |l| {
+        l.contains("power: under-voltage since boot")
+            .then(|| l.to_string())
+    });
+    assert!(line.contains("SoC 52.0 °C"), "{line}");
+    assert!(line.contains("power supply is too weak"), "{line}");
+    procs.wait_line(forge, WAIT_MS, |l| {
+        l.contains("LEDs: green:heartbeat amber:off red:double(under-voltage)")
+            .then_some(())
+    });
+    wait_for(WAIT_MS, "the appliance forges", || {
+        appliance_at(status_addr).filter(|a| a.forged_total >= 1)
+    });
+    let text = run_ok(&["status", "--node", &status_addr.to_string()]);
+    assert!(
+        text.contains("power     under-voltage since boot (firmware flags 0x10000)"),
+        "{text}"
+    );
+    assert!(text.contains("soc temp  52.0 °C"), "{text}");
+    let v = run_json(&["status", "--node", &status_addr.to_string(), "--json"]);
+    let a = &v["appliance"];
+    assert_eq!(a["throttled"], 0x10000, "{v}");
+    assert_eq!(a["under_voltage"], false, "{v}");
+    assert_eq!(a["under_voltage_since_boot"], true, "{v}");
+    assert_eq!(a["soc_temp_c"], 52.0, "{v}");
+    assert_eq!(a["power"], "under-voltage since boot", "{v}");
+    let (st, _) = procs.terminate(forge, 5_000);
+    assert_eq!(st.code(), Some(0), "{st}");
+    let (st, _) = procs.terminate(node, 10_000);
+    assert_eq!(st.code(), Some(0), "{st}");
 }
