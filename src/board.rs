@@ -12,6 +12,7 @@
 //! model = "Raspberry Pi 4 Model B"
 //! cores = 4
 //! leds = "gpio"                # "gpio", "onboard" (ACT = green, PWR = red) or "none"
+//! sysfs = "/sys"               # optional: where the power and heat files are
 //!
 //! [gpio]
 //! chip = "/dev/gpiochip0"
@@ -48,11 +49,30 @@
 //! core adds `(load − idle) / cores` watts over idle. It ignores frequency
 //! scaling, I/O, radios and USB devices: an estimate to compare forgers and
 //! releases, not a meter.
+//!
+//! # Power and heat
+//!
+//! What the board itself reports, read by [`Sensors`] under a sysfs root
+//! (`/sys`, or a directory with the same relative paths in tests):
+//!
+//! - the Raspberry Pi firmware's throttling flags, `get_throttled` of the
+//!   firmware's device (`devices/platform/soc/soc:firmware/get_throttled` on
+//!   a Pi 4 and earlier; found as `devices/platform/<bus>/<bus>:firmware/`
+//!   on other buses): a hexadecimal word whose bits 0–3 say under-voltage,
+//!   frequency capped, throttled and soft temperature limit *now*, and bits
+//!   16–19 the same *since boot* ([`Health`]);
+//! - the SoC temperature, `class/thermal/thermal_zone0/temp`, in
+//!   millidegrees Celsius.
+//!
+//! A board without these files (any non-Pi machine, a container) reports
+//! them unknown (`None`), never an error.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use std::io::Read;
 
 use crate::led::{
     find_chip, open_gpio, ActiveLow, AnyPin, BoardLeds, Led, LedDriver, LedError, LogPin, SysfsLed,
@@ -135,6 +155,9 @@ pub struct Board {
     pub idle_watts: f64,
     /// Typical draw with every core busy, in watts.
     pub load_watts: f64,
+    /// Where the kernel's sysfs is, for the power and heat files ([`SYSFS`]
+    /// unless the profile says `sysfs = "…"`: tests point it at a fake tree).
+    pub sysfs: PathBuf,
     origin: Origin,
 }
 
@@ -240,6 +263,7 @@ struct BoardFile {
     model: Spanned<String>,
     cores: Spanned<u32>,
     leds: LedSource,
+    sysfs: Option<Spanned<String>>,
     gpio: GpioFile,
     onboard: OnboardFile,
     power: PowerFile,
@@ -469,6 +493,17 @@ impl Board {
             ));
         }
 
+        if let Some(sysfs) = &raw.sysfs {
+            if !sysfs.get_ref().starts_with('/') {
+                return Err(invalid(
+                    line(sysfs.span()),
+                    format!(
+                        "sysfs {:?} is not an absolute path (e.g. \"/sys\")",
+                        sysfs.get_ref()
+                    ),
+                ));
+            }
+        }
         let idle = *raw.power.idle_watts.get_ref();
         let load = *raw.power.load_watts.get_ref();
         for (key, w) in [
@@ -512,6 +547,9 @@ impl Board {
             onboard_pwr: raw.onboard.pwr.into_inner(),
             idle_watts: idle,
             load_watts: load,
+            sysfs: raw
+                .sysfs
+                .map_or_else(|| PathBuf::from(SYSFS), |s| PathBuf::from(s.into_inner())),
         })
     }
 
@@ -534,10 +572,20 @@ impl Board {
             onboard_pwr: Vec::new(),
             idle_watts: 2.8,
             load_watts: 9.7,
+            sysfs: PathBuf::from(SYSFS),
             origin: Origin {
                 file: "<built-in board none>".into(),
                 ..Origin::default()
             },
+        }
+    }
+
+    /// The same board, reading its power and heat files under `root`
+    /// instead of [`Board::sysfs`] (tests: a fake sysfs tree).
+    pub fn with_sysfs(self, root: impl Into<PathBuf>) -> Board {
+        Board {
+            sysfs: root.into(),
+            ..self
         }
     }
 
@@ -618,9 +666,254 @@ impl Board {
     }
 }
 
+/// Where the kernel's sysfs is mounted on a real system.
+pub const SYSFS: &str = "/sys";
+/// The SoC temperature, in millidegrees Celsius, under the sysfs root.
+pub const THERMAL_ZONE0: &str = "class/thermal/thermal_zone0/temp";
+/// The firmware's throttling flags on a Raspberry Pi 4 and earlier, under
+/// the sysfs root (tried first; see [`Sensors::find`]).
+pub const GET_THROTTLED: &str = "devices/platform/soc/soc:firmware/get_throttled";
+/// A sysfs value is a short line: anything longer is not one.
+const SENSOR_MAX_BYTES: u64 = 64;
+
+/// Bits of the firmware's throttling word.
+pub mod throttled {
+    /// Under-voltage now (the supply is below about 4.63 V).
+    pub const UNDER_VOLTAGE: u32 = 1 << 0;
+    /// The ARM frequency is capped now.
+    pub const FREQ_CAPPED: u32 = 1 << 1;
+    /// Throttled now.
+    pub const THROTTLED: u32 = 1 << 2;
+    /// The soft temperature limit is active now.
+    pub const SOFT_TEMP_LIMIT: u32 = 1 << 3;
+    /// The same four conditions *since boot* are these bits shifted by 16.
+    pub const SINCE_BOOT_SHIFT: u32 = 16;
+}
+
+/// What the board reports about its power and heat; `None`: unknown (the
+/// board has no such file, or it could not be read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Health {
+    /// The firmware's throttling word (see [`throttled`]).
+    pub throttled: Option<u32>,
+    /// The SoC temperature, millidegrees Celsius.
+    pub temp_mc: Option<i32>,
+}
+
+impl Health {
+    fn bit(&self, bit: u32) -> Option<bool> {
+        self.throttled.map(|w| w & bit != 0)
+    }
+
+    /// Under-voltage now.
+    pub fn under_voltage_now(&self) -> Option<bool> {
+        self.bit(throttled::UNDER_VOLTAGE)
+    }
+
+    /// Under-voltage at some time since boot.
+    pub fn under_voltage_since_boot(&self) -> Option<bool> {
+        self.bit(throttled::UNDER_VOLTAGE << throttled::SINCE_BOOT_SHIFT)
+    }
+
+    /// What the LEDs show: under-voltage now or since boot. A brown-out
+    /// lasts milliseconds, so the "since boot" bit is what catches a weak
+    /// supply; it clears only with a reboot, after the supply is fixed.
+    pub fn under_voltage(&self) -> bool {
+        self.under_voltage_now() == Some(true) || self.under_voltage_since_boot() == Some(true)
+    }
+
+    /// The conditions that hold now and since boot, in words:
+    /// `under-voltage now, throttled since boot`; `ok` when the word is
+    /// all clear; `unknown` without one.
+    pub fn flags(&self) -> String {
+        let Some(w) = self.throttled else {
+            return "unknown".into();
+        };
+        let names = [
+            (throttled::UNDER_VOLTAGE, "under-voltage"),
+            (throttled::FREQ_CAPPED, "frequency capped"),
+            (throttled::THROTTLED, "throttled"),
+            (throttled::SOFT_TEMP_LIMIT, "soft temperature limit"),
+        ];
+        let mut out = Vec::new();
+        for (bit, name) in names {
+            let now = w & bit != 0;
+            let boot = w & (bit << throttled::SINCE_BOOT_SHIFT) != 0;
+            match (now, boot) {
+                (true, _) => out.push(format!("{name} now")),
+                (false, true) => out.push(format!("{name} since boot")),
+                (false, false) => {}
+            }
+        }
+        if out.is_empty() {
+            "ok".into()
+        } else {
+            out.join(", ")
+        }
+    }
+
+    /// The temperature in degrees, for people: `48.3 °C` or `unknown`.
+    pub fn temperature(&self) -> String {
+        match self.temp_mc {
+            Some(mc) => format!("{:.1} °C", f64::from(mc) / 1000.0),
+            None => "unknown".into(),
+        }
+    }
+
+    /// One line for the log and `goodwill status`:
+    /// `power: under-voltage since boot; SoC 48.3 °C`.
+    pub fn describe(&self) -> String {
+        format!("power: {}; SoC {}", self.flags(), self.temperature())
+    }
+}
+
+/// Parses a `get_throttled` file: a hexadecimal word (`50005`; a leading
+/// `0x` is accepted), one line.
+pub fn parse_throttled(text: &str) -> Option<u32> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    if t.is_empty() || t.len() > 8 {
+        return None;
+    }
+    u32::from_str_radix(t, 16).ok()
+}
+
+/// Parses a thermal zone's `temp` file: millidegrees Celsius, decimal.
+pub fn parse_temp(text: &str) -> Option<i32> {
+    text.trim().parse().ok()
+}
+
+/// Reads a short sysfs file (at most [`SENSOR_MAX_BYTES`]); None when it is
+/// missing, unreadable or not text.
+fn read_short(path: &Path) -> Option<String> {
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(SENSOR_MAX_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+/// The board's power and heat files, found once under a sysfs root and read
+/// on each call to [`Sensors::read`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sensors {
+    /// The firmware's `get_throttled`, if the board has one.
+    pub throttled: Option<PathBuf>,
+    /// The SoC's temperature file, if the board has one.
+    pub temp: Option<PathBuf>,
+}
+
+impl Sensors {
+    /// Finds the files under `root` (`/sys` on a real system): the
+    /// firmware's `get_throttled` at [`GET_THROTTLED`], else under any
+    /// `devices/platform/<bus>/<bus>:firmware/` (the firmware node hangs off
+    /// another bus on other boards); the temperature at [`THERMAL_ZONE0`].
+    /// What is missing stays unknown.
+    pub fn find(root: &Path) -> Sensors {
+        let mut throttled = Some(root.join(GET_THROTTLED)).filter(|p| p.is_file());
+        if throttled.is_none() {
+            let platform = root.join("devices/platform");
+            let mut found: Vec<PathBuf> = std::fs::read_dir(&platform)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| {
+                    let bus = e.file_name().into_string().ok()?;
+                    let p = e
+                        .path()
+                        .join(format!("{bus}:firmware"))
+                        .join("get_throttled");
+                    p.is_file().then_some(p)
+                })
+                .collect();
+            found.sort();
+            throttled = found.into_iter().next();
+        }
+        let temp = Some(root.join(THERMAL_ZONE0)).filter(|p| p.is_file());
+        Sensors { throttled, temp }
+    }
+
+    /// Reads what the board reports now; a file that is missing, unreadable
+    /// or does not parse reads as unknown.
+    pub fn read(&self) -> Health {
+        Health {
+            throttled: self
+                .throttled
+                .as_deref()
+                .and_then(read_short)
+                .and_then(|t| parse_throttled(&t)),
+            temp_mc: self
+                .temp
+                .as_deref()
+                .and_then(read_short)
+                .and_then(|t| parse_temp(&t)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttled_words_parse_as_the_firmware_writes_them() {
+        assert_eq!(parse_throttled("50005\n"), Some(0x50005));
+        assert_eq!(parse_throttled("0\n"), Some(0));
+        assert_eq!(parse_throttled("0x80008"), Some(0x80008));
+        assert_eq!(parse_throttled(""), None);
+        assert_eq!(parse_throttled("zz"), None);
+        assert_eq!(parse_throttled("123456789"), None);
+        assert_eq!(parse_temp("48312\n"), Some(48_312));
+        assert_eq!(parse_temp("-5000"), Some(-5_000));
+        assert_eq!(parse_temp("hot"), None);
+    }
+
+    #[test]
+    fn health_in_words() {
+        let h = Health {
+            throttled: Some(0x50005),
+            temp_mc: Some(48_312),
+        };
+        assert_eq!(h.under_voltage_now(), Some(true));
+        assert!(h.under_voltage());
+        // 0x50005: bits 0 and 2 now, 16 and 18 since boot.
+        assert_eq!(
+            h.describe(),
+            "power: under-voltage now, throttled now; SoC 48.3 °C"
+        );
+        let capped = Health {
+            throttled: Some(0x2_0000 | 0x8),
+            temp_mc: Some(81_000),
+        };
+        assert_eq!(
+            capped.flags(),
+            "frequency capped since boot, soft temperature limit now"
+        );
+        let since = Health {
+            throttled: Some(0x10000),
+            temp_mc: None,
+        };
+        assert_eq!(since.under_voltage_now(), Some(false));
+        assert!(since.under_voltage(), "since boot is enough for the LED");
+        assert_eq!(
+            since.describe(),
+            "power: under-voltage since boot; SoC unknown"
+        );
+        let clear = Health {
+            throttled: Some(0),
+            temp_mc: Some(40_000),
+        };
+        assert!(!clear.under_voltage());
+        assert_eq!(clear.describe(), "power: ok; SoC 40.0 °C");
+        let unknown = Health::default();
+        assert!(!unknown.under_voltage());
+        assert_eq!(unknown.describe(), "power: unknown; SoC unknown");
+    }
 
     #[test]
     fn lines_are_counted_from_one() {

@@ -167,7 +167,7 @@ pub struct NodeArgs {
 #[derive(Debug, clap::Args)]
 pub struct ForgeArgs {
     /// A TOML file with the settings below (data, genesis, key, main,
-    /// board, status_listen, metrics_listen, clock_check).
+    /// board, status_listen, metrics_listen, clock_check, storage_retry_s).
     #[arg(long)]
     config: Option<PathBuf>,
     /// The data directory (the redb store with the chain and the signing record).
@@ -201,6 +201,10 @@ pub struct ForgeArgs {
     /// signing record for the key).
     #[arg(long)]
     i_know_this_key_is_new: bool,
+    /// How often a forger whose store failed (a full disk) tries it again,
+    /// in seconds (1 to 3600; default 30).
+    #[arg(long)]
+    storage_retry_s: Option<u64>,
 }
 
 /// The forge settings in a TOML file.
@@ -216,6 +220,7 @@ pub(crate) struct ForgeFile {
     pub(crate) status_listen: Option<String>,
     pub(crate) metrics_listen: Option<String>,
     pub(crate) clock_check: Option<String>,
+    pub(crate) storage_retry_s: Option<u64>,
 }
 
 impl ForgeArgs {
@@ -253,6 +258,19 @@ impl ForgeArgs {
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
             clock_check: self.clock_check.or(file.clock_check),
             i_know_key_is_new: self.i_know_this_key_is_new,
+            storage_retry_s: match self
+                .storage_retry_s
+                .or(file.storage_retry_s)
+                .unwrap_or(crate::forge::STORAGE_RETRY_S)
+            {
+                s @ 1..=3600 => s,
+                s => {
+                    return Err(format!(
+                        "storage_retry_s {s}: give 1 to 3600 seconds (default {})",
+                        crate::forge::STORAGE_RETRY_S
+                    ))
+                }
+            },
         })
     }
 }

@@ -133,6 +133,12 @@ pub fn status(addr: &str, as_json: bool) -> Result<(), String> {
                     "load_w": a.load_w,
                     "energy_j": a.energy_j,
                     "leds": a.leds,
+                    "throttled": a.throttled,
+                    "under_voltage": health_of(a.throttled, a.soc_temp_mc).under_voltage_now(),
+                    "under_voltage_since_boot":
+                        health_of(a.throttled, a.soc_temp_mc).under_voltage_since_boot(),
+                    "power": health_of(a.throttled, a.soc_temp_mc).flags(),
+                    "soc_temp_c": a.soc_temp_mc.map(|mc| f64::from(mc) / 1000.0),
                 });
             }
             println!("{v}");
@@ -216,13 +222,51 @@ pub fn status(addr: &str, as_json: bool) -> Result<(), String> {
                 a.load_w
             );
             println!("leds      {}", a.leds);
+            let h = health_of(a.throttled, a.soc_temp_mc);
+            println!(
+                "power     {}{}",
+                h.flags(),
+                a.throttled
+                    .map(|w| format!(" (firmware flags {w:#x})"))
+                    .unwrap_or_else(|| " (this board reports no throttling flags)".into())
+            );
+            println!("soc temp  {}", h.temperature());
         }
         Ok(())
     })
 }
 
+/// The board's report, from the wire's fields.
+fn health_of(throttled: Option<u32>, soc_temp_mc: Option<i32>) -> crate::board::Health {
+    crate::board::Health {
+        throttled,
+        temp_mc: soc_temp_mc,
+    }
+}
+
+/// The power column of the forger table: the worst condition, short.
+fn power_word(h: &crate::board::Health) -> &'static str {
+    use crate::board::throttled as t;
+    let Some(w) = h.throttled else {
+        return "-";
+    };
+    let any = t::FREQ_CAPPED | t::THROTTLED | t::SOFT_TEMP_LIMIT;
+    if w & t::UNDER_VOLTAGE != 0 {
+        "UNDERVOLT"
+    } else if w & (t::UNDER_VOLTAGE << t::SINCE_BOOT_SHIFT) != 0 {
+        "undervolt-boot"
+    } else if w & any != 0 {
+        "THROTTLED"
+    } else if w & (any << t::SINCE_BOOT_SHIFT) != 0 {
+        "throttled-boot"
+    } else {
+        "ok"
+    }
+}
+
 fn forger_json(f: &ForgerEntry) -> serde_json::Value {
     let s = &f.status;
+    let h = health_of(s.throttled, s.soc_temp_mc);
     json!({
         "key": f.key.to_string(),
         "connected": f.connected,
@@ -240,6 +284,11 @@ fn forger_json(f: &ForgerEntry) -> serde_json::Value {
         "rss_bytes": s.rss_bytes,
         "bytes_per_block": s.bytes_per_block,
         "energy_joules": s.energy_joules,
+        "throttled": s.throttled,
+        "under_voltage": h.under_voltage_now(),
+        "under_voltage_since_boot": h.under_voltage_since_boot(),
+        "power": h.flags(),
+        "soc_temp_c": s.soc_temp_mc.map(|mc| f64::from(mc) / 1000.0),
     })
 }
 
@@ -256,14 +305,24 @@ pub fn forgers(addr: &str, as_json: bool) -> Result<(), String> {
             return Ok(());
         }
         println!(
-            "{:<20} {:>5} {:>8} {:>7} {:>6} {:>6} {:>8} {:>9}  leds",
-            "forger", "conn", "height", "offset", "forged", "missed", "rss MiB", "B/block"
+            "{:<20} {:>5} {:>8} {:>7} {:>6} {:>6} {:>8} {:>9} {:>14} {:>6}  leds",
+            "forger",
+            "conn",
+            "height",
+            "offset",
+            "forged",
+            "missed",
+            "rss MiB",
+            "B/block",
+            "power",
+            "°C"
         );
         for f in &list {
             let k = f.key.to_string();
             let s = &f.status;
+            let h = health_of(s.throttled, s.soc_temp_mc);
             println!(
-                "{:<20} {:>5} {:>8} {:>6}ms {:>6} {:>6} {:>8.1} {:>9}  {}",
+                "{:<20} {:>5} {:>8} {:>6}ms {:>6} {:>6} {:>8.1} {:>9} {:>14} {:>6}  {}",
                 format!("{}…{}", &k[..10], &k[k.len() - 6..]),
                 if f.connected { "yes" } else { "no" },
                 s.height,
@@ -272,6 +331,10 @@ pub fn forgers(addr: &str, as_json: bool) -> Result<(), String> {
                 s.missed,
                 s.rss_bytes as f64 / (1 << 20) as f64,
                 s.bytes_per_block,
+                power_word(&h),
+                s.soc_temp_mc
+                    .map(|mc| format!("{:.1}", f64::from(mc) / 1000.0))
+                    .unwrap_or_else(|| "-".into()),
                 s.leds.lossy()
             );
         }
@@ -428,6 +491,8 @@ pub struct ForgeSettings {
     pub clock_check: Option<String>,
     /// --i-know-this-key-is-new.
     pub i_know_key_is_new: bool,
+    /// How often a failed store is tried again, seconds.
+    pub storage_retry_s: u64,
 }
 
 /// Runs the appliance until SIGINT/SIGTERM, a fatal error or a doppelganger.
@@ -465,54 +530,94 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
         ),
         None => None,
     };
-    let note = f::preflight(
-        &s.data,
-        &params,
-        &key,
-        s.i_know_key_is_new,
-        crate::os::now_ms(),
-    )
-    .map_err(refused)?;
-    eprintln!(
-        "goodwill forge: key {}; board {} ({}); clock check {}; {note}",
-        key.public(),
-        board.name,
-        board.source(),
-        clock_check.name()
-    );
     let config = NodeConfig {
-        data: s.data,
+        data: s.data.clone(),
         params,
         listen,
         advertise: None,
         peers: s.mains,
-        key,
+        key: key.clone(),
         limits: NodeLimits::default(),
         forge: Some(f::ForgeConfig {
             clock_check,
-            board,
+            board: board.clone(),
             metrics_listen,
             report_every_slots: f::run::REPORT_EVERY_SLOTS,
             leds: None,
             kernel_clock: None,
         }),
     };
+    let retry = std::time::Duration::from_secs(s.storage_retry_s);
     futures_lite::future::block_on(async {
         let mut signals =
             async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
                 .map_err(|e| (format!("signal handlers: {e}"), 1))?;
-        let listener = smol::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| refused(format!("status listen on {listen}: {e}")))?;
-        node::serve(config, listener, async move {
-            let _ = signals.next().await;
-        })
-        .await
-        .map_err(|e| match e {
-            node::NodeError::Doppelganger(t) => (t, f::EXIT_DOPPELGANGER),
-            node::NodeError::Setup(t) => (t, f::EXIT_REFUSED),
-            e @ node::NodeError::Listen { .. } => (e.to_string(), f::EXIT_REFUSED),
-            other => (other.to_string(), 1),
-        })
+        // A file-size limit reached (LimitFSIZE=, ulimit -f) is a storage
+        // error like a full disk: the write fails (EFBIG) and the appliance
+        // shows it, rather than dying of SIGXFSZ. Held for the whole run.
+        let _xfsz = async_signal::Signals::new([async_signal::Signal::Xfsz])
+            .map_err(|e| (format!("signal handlers: {e}"), 1))?;
+        // Why the store failed, when it did: the storage-error state first.
+        let mut failed: Option<String> = None;
+        loop {
+            if let Some(why) = failed.take() {
+                use crate::forge::run::StorageWait;
+                match f::run::storage_error_state(
+                    &board,
+                    &config.data,
+                    &config.params,
+                    &why,
+                    retry,
+                    &mut signals,
+                )
+                .await
+                {
+                    StorageWait::Usable => {}
+                    StorageWait::Shutdown => return Ok(()),
+                    StorageWait::Refuse(why) => return Err(refused(why)),
+                }
+            }
+            // A disk that fails at start waits like one that fails later;
+            // a store that is itself unusable is refused.
+            match f::check_store(&config.data, &config.params, false) {
+                f::StoreCheck::Usable => {}
+                f::StoreCheck::Wait(why) => {
+                    failed = Some(why);
+                    continue;
+                }
+                f::StoreCheck::Refuse(why) => return Err(refused(why)),
+            }
+            let note = f::preflight(
+                &config.data,
+                &config.params,
+                &key,
+                s.i_know_key_is_new,
+                crate::os::now_ms(),
+            )
+            .map_err(refused)?;
+            eprintln!(
+                "goodwill forge: key {}; board {} ({}); clock check {}; {note}",
+                key.public(),
+                board.name,
+                board.source(),
+                clock_check.name()
+            );
+            let listener = smol::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| refused(format!("status listen on {listen}: {e}")))?;
+            let shutdown = async {
+                let _ = signals.next().await;
+            };
+            match node::serve(config.clone(), listener, shutdown).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_storage() => failed = Some(e.to_string()),
+                Err(node::NodeError::Doppelganger(t)) => return Err((t, f::EXIT_DOPPELGANGER)),
+                Err(node::NodeError::Setup(t)) => return Err((t, f::EXIT_REFUSED)),
+                Err(e @ node::NodeError::Listen { .. }) => {
+                    return Err((e.to_string(), f::EXIT_REFUSED))
+                }
+                Err(other) => return Err((other.to_string(), 1)),
+            }
+        }
     })
 }

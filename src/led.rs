@@ -18,10 +18,12 @@
 //! | red | steady | storage error (the store is unusable: see the log) |
 //! | red | fast blink, 4 Hz | the wall clock is not trusted (slots could be missed or misjudged) |
 //! | red | slow blink, 1 Hz | no main node connected |
+//! | red | double flash: two 100 ms flashes every 2 s | the board reports under-voltage, now or since boot (a weak power supply: the usual cause of SD-card corruption) |
 //! | red | off | no fault |
 //!
 //! Red shows one fault at a time, the most serious first: storage error, then
-//! untrusted clock, then no main node. Blinks are aligned to the clock given
+//! untrusted clock, then no main node, then under-voltage (the only one that
+//! does not stop forging). Blinks are aligned to the clock given
 //! (`now_ms % period`), the forged flash to the forged block's time.
 //!
 //! [`next_change_ms`] says when the pattern next changes by itself: the
@@ -57,6 +59,10 @@ pub const FORGED_FLASH_MS: u64 = 1_000;
 pub const FAST_BLINK_PERIOD_MS: u64 = 250;
 /// Period of the red slow blink (1 Hz, half on).
 pub const SLOW_BLINK_PERIOD_MS: u64 = 1_000;
+/// Period of the red double flash (under-voltage).
+pub const DOUBLE_FLASH_PERIOD_MS: u64 = 2_000;
+/// Each of the double flash's two flashes, and the gap between them.
+pub const DOUBLE_FLASH_ON_MS: u64 = 100;
 
 /// What the LEDs show: the part of the appliance's state they depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +79,8 @@ pub struct ApplianceState {
     pub clock_trusted: bool,
     /// The store failed: the appliance cannot persist, hence cannot forge.
     pub storage_error: bool,
+    /// The board reports under-voltage, now or since it booted.
+    pub under_voltage: bool,
 }
 
 /// Which LEDs are lit.
@@ -146,11 +154,33 @@ pub enum Mode {
     SlowBlink,
     /// 4 Hz, half on.
     FastBlink,
+    /// Two [`DOUBLE_FLASH_ON_MS`] flashes, [`DOUBLE_FLASH_ON_MS`] apart, at
+    /// the start of every [`DOUBLE_FLASH_PERIOD_MS`].
+    DoubleFlash,
 }
 
 /// Lit for the first `on` ms of every `period` (times relative to the phase origin).
 fn square(t: u64, period: u64, on: u64) -> bool {
     t % period < on
+}
+
+/// Lit during the two flashes at the start of every double-flash period.
+fn double(t: u64) -> bool {
+    let phase = t % DOUBLE_FLASH_PERIOD_MS;
+    phase < DOUBLE_FLASH_ON_MS || (2 * DOUBLE_FLASH_ON_MS..3 * DOUBLE_FLASH_ON_MS).contains(&phase)
+}
+
+/// The next time after `t` at which [`double`] toggles.
+fn double_next(t: u64) -> Option<u64> {
+    let phase = t % DOUBLE_FLASH_PERIOD_MS;
+    let start = t - phase;
+    let next = match phase / DOUBLE_FLASH_ON_MS {
+        0 => DOUBLE_FLASH_ON_MS,
+        1 => 2 * DOUBLE_FLASH_ON_MS,
+        2 => 3 * DOUBLE_FLASH_ON_MS,
+        _ => DOUBLE_FLASH_PERIOD_MS,
+    };
+    start.checked_add(next)
 }
 
 /// The next relative time after `t` at which [`square`] toggles.
@@ -173,6 +203,7 @@ impl Mode {
             },
             Mode::SlowBlink => square(now_ms, SLOW_BLINK_PERIOD_MS, SLOW_BLINK_PERIOD_MS / 2),
             Mode::FastBlink => square(now_ms, FAST_BLINK_PERIOD_MS, FAST_BLINK_PERIOD_MS / 2),
+            Mode::DoubleFlash => double(now_ms),
         }
     }
 
@@ -189,10 +220,12 @@ impl Mode {
             },
             Mode::SlowBlink => square_next(now_ms, SLOW_BLINK_PERIOD_MS, SLOW_BLINK_PERIOD_MS / 2),
             Mode::FastBlink => square_next(now_ms, FAST_BLINK_PERIOD_MS, FAST_BLINK_PERIOD_MS / 2),
+            Mode::DoubleFlash => double_next(now_ms),
         }
     }
 
-    /// Short name for status lines: `off`, `on`, `heartbeat`, `flash`, `slow`, `fast`.
+    /// Short name for status lines: `off`, `on`, `heartbeat`, `flash`,
+    /// `slow`, `fast`, `double`.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Off => "off",
@@ -201,6 +234,7 @@ impl Mode {
             Mode::Flash { .. } => "flash",
             Mode::SlowBlink => "slow",
             Mode::FastBlink => "fast",
+            Mode::DoubleFlash => "double",
         }
     }
 }
@@ -263,6 +297,8 @@ fn red_mode(state: &ApplianceState) -> Mode {
         Mode::FastBlink
     } else if state.main_nodes_connected == 0 {
         Mode::SlowBlink
+    } else if state.under_voltage {
+        Mode::DoubleFlash
     } else {
         Mode::Off
     }
@@ -333,6 +369,7 @@ pub fn describe(state: &ApplianceState, now_ms: u64) -> String {
         Mode::On => "(storage error)",
         Mode::FastBlink => "(clock untrusted)",
         Mode::SlowBlink => "(no main node)",
+        Mode::DoubleFlash => "(under-voltage)",
         _ => "",
     };
     format!(

@@ -1,12 +1,16 @@
 //! Board profiles: every shipped profile loads and validates; a bad profile
 //! is an error naming its file and line; the energy model's numbers; the
-//! LEDs a profile opens, and the errors when they cannot be.
+//! LEDs a profile opens, and the errors when they cannot be; the power and
+//! heat the board reports, through a fake sysfs tree.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use goodwill::board::{Board, BoardError, LedSource, GPIO_LINE_LIMIT, SHIPPED as BUILT_IN};
+use goodwill::board::{
+    Board, BoardError, Health, LedSource, Sensors, GET_THROTTLED, GPIO_LINE_LIMIT,
+    SHIPPED as BUILT_IN, SYSFS, THERMAL_ZONE0,
+};
 use goodwill::led::{pattern, ApplianceState, LedError};
 
 const SHIPPED: [&str; 5] = ["pi5", "pi4", "pi3", "zero2w", "generic"];
@@ -431,5 +435,109 @@ fn goodwill_forge_with_a_missing_gpio_chip_stops_at_start_up_naming_the_file_and
         out.stderr.lines().any(|l| l.starts_with(&at)),
         "{at:?} in {}",
         out.stderr
+    );
+}
+
+/// Writes `text` at `rel` under the fake sysfs `root`.
+fn sys_file(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn power_and_heat_come_from_the_firmware_and_thermal_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // As a Pi 4's kernel has them: a hex word, millidegrees.
+    sys_file(root, GET_THROTTLED, "50005\n");
+    sys_file(root, THERMAL_ZONE0, "48312\n");
+    let sensors = Sensors::find(root);
+    assert_eq!(sensors.throttled, Some(root.join(GET_THROTTLED)));
+    let h = sensors.read();
+    assert_eq!(h.throttled, Some(0x50005));
+    assert_eq!(h.temp_mc, Some(48_312));
+    assert_eq!(h.under_voltage_now(), Some(true));
+    assert!(h.under_voltage());
+    assert_eq!(
+        h.describe(),
+        "power: under-voltage now, throttled now; SoC 48.3 °C"
+    );
+    // Each read is fresh: the supply was fixed, the since-boot bit stays.
+    sys_file(root, GET_THROTTLED, "10000\n");
+    let h = sensors.read();
+    assert_eq!(h.under_voltage_now(), Some(false));
+    assert_eq!(h.under_voltage_since_boot(), Some(true));
+    assert!(h.under_voltage(), "since boot still shows");
+    sys_file(root, GET_THROTTLED, "0\n");
+    assert!(!sensors.read().under_voltage());
+}
+
+#[test]
+fn the_firmware_node_is_found_on_another_bus() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    sys_file(
+        root,
+        "devices/platform/axi/axi:firmware/get_throttled",
+        "20002\n",
+    );
+    std::fs::create_dir_all(root.join("devices/platform/leds")).unwrap();
+    let sensors = Sensors::find(root);
+    assert_eq!(
+        sensors.throttled,
+        Some(root.join("devices/platform/axi/axi:firmware/get_throttled"))
+    );
+    assert_eq!(sensors.temp, None);
+    let h = sensors.read();
+    assert_eq!(h.flags(), "frequency capped now");
+    assert_eq!(h.temp_mc, None);
+    assert!(!h.under_voltage());
+}
+
+#[test]
+fn a_board_without_the_files_reports_unknown_never_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // An empty tree, a missing one, and files that hold something else.
+    for root in [dir.path().to_path_buf(), dir.path().join("absent")] {
+        let sensors = Sensors::find(&root);
+        assert_eq!((&sensors.throttled, &sensors.temp), (&None, &None));
+        assert_eq!(sensors.read(), Health::default());
+        assert_eq!(sensors.read().describe(), "power: unknown; SoC unknown");
+    }
+    let root = dir.path();
+    sys_file(root, GET_THROTTLED, "not a word\n");
+    sys_file(root, THERMAL_ZONE0, &"9".repeat(100_000));
+    let h = Sensors::find(root).read();
+    assert_eq!(h, Health::default(), "unparseable files read as unknown");
+    // A file that disappears after start reads as unknown too.
+    sys_file(root, THERMAL_ZONE0, "40000\n");
+    let sensors = Sensors::find(root);
+    assert_eq!(sensors.read().temp_mc, Some(40_000));
+    std::fs::remove_file(root.join(THERMAL_ZONE0)).unwrap();
+    assert_eq!(sensors.read().temp_mc, None);
+}
+
+#[test]
+fn a_profile_may_name_its_sysfs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(Board::none().sysfs, Path::new(SYSFS));
+    let pi4 = Board::load("pi4", &repo_boards()).unwrap();
+    assert_eq!(pi4.sysfs, Path::new("/sys"));
+    let text = pi4_text().replacen("leds = ", "sysfs = \"/tmp/fake-sys\"\nleds = ", 1);
+    let b = Board::from_toml(&text, "x.toml").unwrap();
+    assert_eq!(b.sysfs, Path::new("/tmp/fake-sys"));
+    let text = pi4_text().replacen("leds = ", "sysfs = \"fake-sys\"\nleds = ", 1);
+    let path = write_profile(dir.path(), &text);
+    let e = Board::load_file(&path).unwrap_err();
+    assert_names(
+        &e,
+        path.to_str().unwrap(),
+        line_starting(&text, "sysfs"),
+        "not an absolute path",
+    );
+    assert_eq!(
+        Board::none().with_sysfs(dir.path()).sysfs,
+        dir.path().to_path_buf()
     );
 }

@@ -5,13 +5,18 @@
 //! agrees; a transaction sent to the main node lands in a block the
 //! appliance forged; cut off from its main node it stops forging, shows it
 //! on its LEDs, reconnects when the node returns and catches up; with an
-//! untrusted clock it never forges; a second session with its key stops it.
+//! untrusted clock it never forges; a second session with its key stops it;
+//! what a fake sysfs tree says about power and heat reaches its LEDs, its
+//! status, its metrics and its main node's forger table.
 //!
 //! As real processes (`CARGO_BIN_EXE_goodwill`): `goodwill status` and
 //! `goodwill forgers` show the appliance; SIGTERM stops it with status 0;
 //! killed between recording a slot and signing it, a restarted forger never
 //! signs that slot; a key with no signing record on a chain that has blocks
-//! is refused (status 2) unless `--i-know-this-key-is-new`.
+//! is refused (status 2) unless `--i-know-this-key-is-new`; on a full disk
+//! (a file-size limit set on the running process) it waits alive with a
+//! steady red LED, feeding systemd's watchdog, and starts again by itself
+//! once there is room; `goodwill status` and the log show the board's power.
 //!
 //! Every genesis starts now with 300 ms slots, so blocks come quickly and the
 //! slot timer, the clock check and "not early" run on the real clock. Every
@@ -137,6 +142,30 @@ fn start_forger(
     clock_check: ClockCheck,
     kernel_clock: Option<Option<bool>>,
 ) -> (RunningNode, Pins) {
+    start_forger_on(
+        params,
+        dir,
+        main,
+        key,
+        clock_check,
+        kernel_clock,
+        Board::none(),
+        None,
+    )
+}
+
+/// [`start_forger`] on `board`, serving metrics at `metrics`.
+#[allow(clippy::too_many_arguments)]
+fn start_forger_on(
+    params: &ChainParams,
+    dir: &Path,
+    main: SocketAddr,
+    key: &Keypair,
+    clock_check: ClockCheck,
+    kernel_clock: Option<Option<bool>>,
+    board: Board,
+    metrics: Option<SocketAddr>,
+) -> (RunningNode, Pins) {
     let pins = Pins {
         green: RecordingPin::new(),
         amber: RecordingPin::new(),
@@ -151,8 +180,8 @@ fn start_forger(
     let node = spawn(NodeConfig {
         forge: Some(ForgeConfig {
             clock_check,
-            board: Board::none(),
-            metrics_listen: None,
+            board,
+            metrics_listen: metrics,
             report_every_slots: 2,
             leds: Some(Arc::new(Mutex::new(driver))),
             kernel_clock,
@@ -306,6 +335,107 @@ fn the_appliance_forges_for_its_main_node_and_includes_a_transfer() {
     main.stop().expect("the main node stops cleanly");
 }
 
+/// `GET /metrics` from the appliance's metrics port: the body.
+fn metrics(addr: SocketAddr) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    Some(text.split_once("\r\n\r\n")?.1.to_string())
+}
+
+/// Writes a sysfs file of the fake tree `root`.
+fn sys_file(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn under_voltage_shows_on_the_leds_in_status_metrics_and_the_forger_table() {
+    use goodwill::board::{GET_THROTTLED, THERMAL_ZONE0};
+    let f = forger_key();
+    let params = chain(&[&f]);
+    let (dm, df, sys) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    sys_file(sys.path(), GET_THROTTLED, "0\n");
+    sys_file(sys.path(), THERMAL_ZONE0, "45000\n");
+    let main = start_main(&params, dm.path(), "127.0.0.1:0".parse().unwrap());
+    let mut mprobe = connect(main.addr);
+    let metrics_addr = free_addr();
+    let (forger, pins) = start_forger_on(
+        &params,
+        df.path(),
+        main.addr,
+        &f,
+        ClockCheck::Peers,
+        None,
+        Board::none().with_sysfs(sys.path()),
+        Some(metrics_addr),
+    );
+    let mut fprobe = connect(forger.addr);
+    let a = wait_appliance(&mut fprobe, WAIT_MS, "a healthy power supply", |a| {
+        a.throttled == Some(0) && a.leds.ends_with("red:off") && a.forged_total >= 1
+    });
+    assert_eq!(a.soc_temp_mc, Some(45_000));
+    let m = metrics(metrics_addr).expect("metrics");
+    assert!(m.contains("\ngoodwill_under_voltage 0\n"), "{m}");
+    assert!(m.contains("\ngoodwill_soc_temperature_celsius 45\n"), "{m}");
+
+    // The supply sags: the firmware sets under-voltage (now and since boot).
+    sys_file(sys.path(), GET_THROTTLED, "50005\n");
+    let a = wait_appliance(&mut fprobe, WAIT_MS, "under-voltage shown", |a| {
+        a.throttled == Some(0x50005)
+    });
+    assert!(a.leds.ends_with("red:double(under-voltage)"), "{a:#?}");
+    // The red LED double-flashes; forging goes on.
+    pins.red.clear();
+    wait_for(WAIT_MS, "the red LED flashes", || {
+        let r = pins.red.levels();
+        (r.contains(&true) && r.contains(&false)).then_some(())
+    });
+    let before = a.forged_total;
+    wait_appliance(&mut fprobe, WAIT_MS, "still forging", |a| {
+        a.forged_total > before
+    });
+    let m = metrics(metrics_addr).expect("metrics");
+    for line in [
+        "goodwill_under_voltage 1",
+        "goodwill_under_voltage_since_boot 1",
+        "goodwill_throttled 1",
+        "goodwill_frequency_capped 0",
+        "goodwill_throttled_flags 327685",
+    ] {
+        assert!(m.contains(&format!("\n{line}\n")), "no {line:?} in {m}");
+    }
+    // The main node's forger table has it from the next report.
+    let entry = wait_for(WAIT_MS, "the forger table shows the under-voltage", || {
+        let list = within(WAIT_MS, "forgers", mprobe.forgers()).expect("forgers");
+        list.into_iter()
+            .find(|e| e.key == f.public() && e.status.throttled == Some(0x50005))
+    });
+    assert_eq!(entry.status.soc_temp_mc, Some(45_000));
+    assert!(entry.status.leds.lossy().contains("under-voltage"));
+
+    // Files that vanish read as unknown: no error, no metric.
+    std::fs::remove_file(sys.path().join(GET_THROTTLED)).unwrap();
+    std::fs::remove_file(sys.path().join(THERMAL_ZONE0)).unwrap();
+    let a = wait_appliance(&mut fprobe, WAIT_MS, "unknown", |a| a.throttled.is_none());
+    assert_eq!(a.soc_temp_mc, None);
+    assert!(a.leds.ends_with("red:off"), "{a:#?}");
+    let m = metrics(metrics_addr).expect("metrics");
+    assert!(!m.contains("goodwill_under_voltage"), "{m}");
+    assert!(!m.contains("goodwill_soc_temperature"), "{m}");
+
+    forger.stop().expect("the appliance stops cleanly");
+    main.stop().expect("the main node stops cleanly");
+}
+
 /// Samples `pin` every 5 ms for `ms` ms: (time, level) at each change,
 /// with the time of the sample before it (the change happened in between).
 fn edges(pin: &RecordingPin, ms: u64) -> Vec<(u64, u64, bool)> {
@@ -389,6 +519,7 @@ fn cut_off_from_its_main_node_the_appliance_blinks_red_then_reconnects_and_catch
         main_nodes_connected: 0,
         clock_trusted: true,
         storage_error: false,
+        under_voltage: false,
     };
     let a = wait_appliance(&mut fprobe, WAIT_MS, "the LEDs say: no main node", |a| {
         a.leds == led::describe(&expected, 0)
@@ -899,4 +1030,192 @@ fn a_forger_killed_between_recording_a_slot_and_signing_it_never_signs_that_slot
     let (st, ms) = procs.terminate(node, 10_000);
     assert_eq!(st.code(), Some(0), "{st}");
     eprintln!("goodwill node stopped {ms} ms after SIGTERM");
+}
+
+/// Waits (at most `ms`) for a systemd notice on `sock` that satisfies `ok`.
+fn wait_notice(
+    sock: &std::os::unix::net::UnixDatagram,
+    ms: u64,
+    ok: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = now_ms() + ms;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..10_000 {
+        let left = deadline.saturating_sub(now_ms());
+        if left == 0 {
+            break;
+        }
+        sock.set_read_timeout(Some(Duration::from_millis(left)))
+            .unwrap();
+        let Ok(n) = sock.recv(&mut buf) else {
+            break;
+        };
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if ok(&text) {
+            return text;
+        }
+        seen.push(text);
+    }
+    panic!("no such notice within {ms} ms; notices: {seen:#?}");
+}
+
+/// Sets the soft file-size limit of process `pid` (None: unlimited).
+fn file_size_limit(pid: u32, bytes: Option<u64>) {
+    use rustix::process::{prlimit, Pid, Resource, Rlimit};
+    let pid = Pid::from_raw(pid as i32).expect("a pid");
+    let old = prlimit(
+        Some(pid),
+        Resource::Fsize,
+        Rlimit {
+            current: bytes,
+            maximum: None,
+        },
+    )
+    .expect("prlimit");
+    assert_eq!(old.maximum, None, "the hard limit was unlimited");
+}
+
+#[test]
+fn a_forger_on_a_full_disk_waits_with_a_steady_red_led_and_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = files(dir.path());
+    let mut procs = procs(dir.path());
+    let (node, main) = start_node_process(&mut procs, dir.path(), &f);
+    let mut mprobe = connect(main);
+    let data = dir.path().join("forger");
+    let status_addr = free_addr();
+    let mut args = forge_args(&data, &f, &f.forger_key, main, status_addr);
+    args.extend(["--storage-retry-s".to_string(), "1".to_string()]);
+    let sock_path = dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    let forge = procs.start_with(
+        "forge",
+        &strs(&args),
+        &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())],
+        false,
+    );
+    wait_for(WAIT_MS, "the appliance forges two blocks", || {
+        appliance_at(status_addr).filter(|a| a.forged_total >= 2)
+    });
+
+    // The disk fills up: no file of the process may grow past 64 KiB, so
+    // the store's next commit fails (EFBIG, as ENOSPC on a full disk).
+    file_size_limit(procs.pid(forge), Some(64 << 10));
+    procs.wait_line(forge, WAIT_MS, |l| {
+        l.contains("LEDs: green:off amber:off red:on(storage error)")
+            .then_some(())
+    });
+    // systemd hears why, and its watchdog is still fed.
+    let notice = wait_notice(&sock, WAIT_MS, |n| {
+        n.lines()
+            .any(|l| l.starts_with("STATUS=storage error, not forging: "))
+    });
+    assert!(notice.lines().any(|l| l == "WATCHDOG=1"), "{notice:?}");
+    wait_notice(&sock, (goodwill::forge::run::TICK_S + 2) * 1000, |n| {
+        n.lines().any(|l| l == "WATCHDOG=1") && n.contains("STATUS=storage error")
+    });
+    // It stays up, says why, and tries again (every second here).
+    for _ in 0..2 {
+        procs.wait_line(forge, WAIT_MS, |l| {
+            l.contains("storage: still failing").then_some(())
+        });
+    }
+    assert!(
+        procs.wait_exit(forge, 0).is_none(),
+        "the appliance exited on a full disk:\n{}",
+        procs.logs(30)
+    );
+    // Nothing is forged meanwhile (it is the chain's only forger).
+    let stuck = tip(&mut mprobe);
+    procs.wait_line(forge, WAIT_MS, |l| {
+        l.contains("storage: still failing").then_some(())
+    });
+    assert_eq!(tip(&mut mprobe), stuck, "forged while its store failed");
+
+    // Room again: it starts by itself and forges on.
+    file_size_limit(procs.pid(forge), None);
+    procs.wait_line(forge, WAIT_MS, |l| {
+        l.contains("the store works again").then_some(())
+    });
+    wait_for(WAIT_MS, "the chain grows again", || {
+        (tip(&mut mprobe).height >= stuck.height + 2).then_some(())
+    });
+    let a = wait_for(WAIT_MS, "the appliance answers, healthy", || {
+        appliance_at(status_addr).filter(|a| a.forged_total >= 1 && a.leds.ends_with("red:off"))
+    });
+    assert!(a.last_signed_slot > Some(stuck.slot), "{a:#?}");
+    let (st, _) = procs.terminate(forge, 5_000);
+    assert_eq!(st.code(), Some(0), "{st}");
+    let (st, _) = procs.terminate(node, 10_000);
+    assert_eq!(st.code(), Some(0), "{st}");
+    // Both stores verify from genesis: nothing half-written was kept.
+    for d in [data, dir.path().join("main")] {
+        let out = run(&["chain", "verify", "--data", d.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "chain verify {}: {out:?}",
+            d.display()
+        );
+    }
+}
+
+#[test]
+fn goodwill_status_and_the_log_show_the_boards_power_and_heat() {
+    use goodwill::board::{GET_THROTTLED, THERMAL_ZONE0};
+    let dir = tempfile::tempdir().unwrap();
+    let f = files(dir.path());
+    let mut procs = procs(dir.path());
+    let (node, main) = start_node_process(&mut procs, dir.path(), &f);
+    // A board profile without LEDs whose sysfs is a fake tree: a Pi that
+    // browned out once since boot, at 52 °C.
+    let sys = dir.path().join("sys");
+    sys_file(&sys, GET_THROTTLED, "10000\n");
+    sys_file(&sys, THERMAL_ZONE0, "52000\n");
+    let profile = dir.path().join("board.toml");
+    let generic =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("board/generic.toml"))
+            .unwrap();
+    let text = generic.replacen(
+        "leds = \"gpio\"",
+        &format!("leds = \"none\"\nsysfs = \"{}\"", sys.display()),
+        1,
+    );
+    std::fs::write(&profile, text).unwrap();
+    let data = dir.path().join("forger");
+    let status_addr = free_addr();
+    let mut args = forge_args(&data, &f, &f.forger_key, main, status_addr);
+    let board = args.iter().position(|a| a == "--board").expect("--board") + 1;
+    args[board] = profile.to_str().unwrap().to_string();
+    let forge = procs.start("forge", &strs(&args));
+    let line = procs.wait_line(forge, WAIT_MS, |l| {
+        l.contains("power: under-voltage since boot")
+            .then(|| l.to_string())
+    });
+    assert!(line.contains("SoC 52.0 °C"), "{line}");
+    assert!(line.contains("power supply is too weak"), "{line}");
+    procs.wait_line(forge, WAIT_MS, |l| {
+        l.contains("LEDs: green:heartbeat amber:off red:double(under-voltage)")
+            .then_some(())
+    });
+    wait_for(WAIT_MS, "the appliance forges", || {
+        appliance_at(status_addr).filter(|a| a.forged_total >= 1)
+    });
+    let text = run_ok(&["status", "--node", &status_addr.to_string()]);
+    assert!(
+        text.contains("power     under-voltage since boot (firmware flags 0x10000)"),
+        "{text}"
+    );
+    assert!(text.contains("soc temp  52.0 °C"), "{text}");
+    let v = run_json(&["status", "--node", &status_addr.to_string(), "--json"]);
+    let a = &v["appliance"];
+    assert_eq!(a["throttled"], 0x10000, "{v}");
+    assert_eq!(a["under_voltage"], false, "{v}");
+    assert_eq!(a["under_voltage_since_boot"], true, "{v}");
+    assert_eq!(a["soc_temp_c"], 52.0, "{v}");
+    assert_eq!(a["power"], "under-voltage since boot", "{v}");
+    let (st, _) = procs.terminate(forge, 5_000);
+    assert_eq!(st.code(), Some(0), "{st}");
+    let (st, _) = procs.terminate(node, 10_000);
+    assert_eq!(st.code(), Some(0), "{st}");
 }

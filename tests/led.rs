@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use embedded_hal::digital::{ErrorKind, ErrorType, OutputPin};
 use goodwill::led::{
     describe, modes, next_change_ms, open_gpio, pattern, ActiveLow, AnyPin, ApplianceState, Led,
-    LedDriver, LedError, Leds, LogPin, Mode, RecordingPin, SysfsLed, FAST_BLINK_PERIOD_MS,
-    FORGED_FLASH_MS, HEARTBEAT_ON_MS, HEARTBEAT_PERIOD_MS, SLOW_BLINK_PERIOD_MS,
+    LedDriver, LedError, Leds, LogPin, Mode, RecordingPin, SysfsLed, DOUBLE_FLASH_ON_MS,
+    DOUBLE_FLASH_PERIOD_MS, FAST_BLINK_PERIOD_MS, FORGED_FLASH_MS, HEARTBEAT_ON_MS,
+    HEARTBEAT_PERIOD_MS, SLOW_BLINK_PERIOD_MS,
 };
 use proptest::prelude::*;
 
@@ -24,6 +25,7 @@ fn healthy() -> ApplianceState {
         main_nodes_connected: 1,
         clock_trusted: true,
         storage_error: false,
+        under_voltage: false,
     }
 }
 
@@ -238,36 +240,77 @@ fn a_storage_error_is_steady_red() {
 }
 
 #[test]
+fn under_voltage_is_a_red_double_flash() {
+    let s = ApplianceState {
+        under_voltage: true,
+        ..healthy()
+    };
+    let t = trace(&s, 0, TEN_S);
+    // Two 100 ms flashes 100 ms apart, every 2 s: 10 % duty.
+    assert_eq!(t.lit_ms(Led::Red), 1_000);
+    assert_eq!(
+        t.lit_runs(Led::Red),
+        vec![100; 9],
+        "the first flash starts at t=0"
+    );
+    assert_eq!(
+        t.rising(Led::Red),
+        vec![200, 2_000, 2_200, 4_000, 4_200, 6_000, 6_200, 8_000, 8_200]
+    );
+    assert_eq!(modes(&s, 0).red, Mode::DoubleFlash);
+    assert_eq!((DOUBLE_FLASH_PERIOD_MS, DOUBLE_FLASH_ON_MS), (2_000, 100));
+    // Not a fault that stops forging: green and amber carry on.
+    assert_eq!(t.lit_ms(Led::Green), 500);
+    assert_eq!(
+        describe(&s, 0),
+        "green:heartbeat amber:off red:double(under-voltage)"
+    );
+    // The pattern wakes the appliance only at the flashes' edges.
+    assert_eq!(next_change_ms(&s, 0), Some(100));
+    assert_eq!(next_change_ms(&s, 100), Some(200));
+    assert_eq!(next_change_ms(&s, 250), Some(300));
+    assert_eq!(next_change_ms(&s, 300), Some(2_000));
+    assert_eq!(next_change_ms(&s, 1_999), Some(2_000));
+}
+
+#[test]
 fn red_shows_the_most_serious_fault() {
-    // Every combination of the three faults: storage > clock > main node.
+    // Every combination of the four faults:
+    // storage > clock > main node > under-voltage.
     for storage_error in [false, true] {
         for clock_trusted in [false, true] {
             for main_nodes_connected in [0, 2] {
-                let s = ApplianceState {
-                    storage_error,
-                    clock_trusted,
-                    main_nodes_connected,
-                    ..healthy()
-                };
-                let expected = if storage_error {
-                    Mode::On
-                } else if !clock_trusted {
-                    Mode::FastBlink
-                } else if main_nodes_connected == 0 {
-                    Mode::SlowBlink
-                } else {
-                    Mode::Off
-                };
-                assert_eq!(modes(&s, 0).red, expected, "{s:?}");
-                let t = trace(&s, 0, 2_000);
-                let lit = t.lit_ms(Led::Red);
-                let edges = t.rising(Led::Red).len();
-                match expected {
-                    Mode::On => assert_eq!(lit, 2_000),
-                    Mode::FastBlink => assert_eq!((lit, edges), (1_000, 7)),
-                    Mode::SlowBlink => assert_eq!((lit, edges), (1_000, 1)),
-                    Mode::Off => assert_eq!(lit, 0),
-                    other => panic!("red is never {other:?}"),
+                for under_voltage in [false, true] {
+                    let s = ApplianceState {
+                        storage_error,
+                        clock_trusted,
+                        main_nodes_connected,
+                        under_voltage,
+                        ..healthy()
+                    };
+                    let expected = if storage_error {
+                        Mode::On
+                    } else if !clock_trusted {
+                        Mode::FastBlink
+                    } else if main_nodes_connected == 0 {
+                        Mode::SlowBlink
+                    } else if under_voltage {
+                        Mode::DoubleFlash
+                    } else {
+                        Mode::Off
+                    };
+                    assert_eq!(modes(&s, 0).red, expected, "{s:?}");
+                    let t = trace(&s, 0, 2_000);
+                    let lit = t.lit_ms(Led::Red);
+                    let edges = t.rising(Led::Red).len();
+                    match expected {
+                        Mode::On => assert_eq!(lit, 2_000),
+                        Mode::FastBlink => assert_eq!((lit, edges), (1_000, 7)),
+                        Mode::SlowBlink => assert_eq!((lit, edges), (1_000, 1)),
+                        Mode::DoubleFlash => assert_eq!((lit, edges), (200, 1)),
+                        Mode::Off => assert_eq!(lit, 0),
+                        other => panic!("red is never {other:?}"),
+                    }
                 }
             }
         }
@@ -519,13 +562,13 @@ fn next_change_is_the_next_edge() {
 
 fn state_strategy() -> impl Strategy<Value = (ApplianceState, u64)> {
     (
-        any::<[bool; 5]>(),
+        any::<[bool; 6]>(),
         0usize..3,
         prop::option::of(0u64..6_000),
         0u64..1_000_000,
     )
         .prop_map(
-            |([synced, holds, clock, storage, forged], main, since, base)| {
+            |([synced, holds, clock, storage, forged, under_voltage], main, since, base)| {
                 let now = base + 3_000;
                 let state = ApplianceState {
                     synced,
@@ -539,6 +582,7 @@ fn state_strategy() -> impl Strategy<Value = (ApplianceState, u64)> {
                     main_nodes_connected: main,
                     clock_trusted: clock,
                     storage_error: storage,
+                    under_voltage,
                 };
                 (state, now)
             },
@@ -599,7 +643,7 @@ fn descriptions_say_what_each_led_does() {
     );
     // Every combination fits in 64 bytes.
     let mut seen = BTreeSet::new();
-    for bits in 0u32..64 {
+    for bits in 0u32..128 {
         let b = |i: u32| bits & (1 << i) != 0;
         let s = ApplianceState {
             synced: b(0),
@@ -608,12 +652,13 @@ fn descriptions_say_what_each_led_does() {
             main_nodes_connected: usize::from(b(3)),
             clock_trusted: b(4),
             storage_error: b(5),
+            under_voltage: b(6),
         };
         let text = describe(&s, 10);
         assert!(text.len() <= 64, "{text}");
         seen.insert(text);
     }
-    assert!(seen.len() >= 20, "the descriptions tell the states apart");
+    assert!(seen.len() >= 24, "the descriptions tell the states apart");
 }
 
 fn fake_led(base: &std::path::Path, name: &str, max: &str, trigger: &str) {

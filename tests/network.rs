@@ -454,6 +454,9 @@ fn report(height: u64, tip: Hash) -> ForgerStatus {
         rss_bytes: 8 << 20,
         bytes_per_block: 2_048,
         energy_joules: 31,
+        // Under-voltage since boot, throttled now; 61.2 °C.
+        throttled: Some(0x1_0004),
+        soc_temp_mc: Some(61_234),
     }
 }
 
@@ -507,6 +510,22 @@ fn the_forger_table_keeps_each_forgers_last_report() {
     assert_eq!(e["rss_bytes"], 8 << 20);
     assert_eq!(e["bytes_per_block"], 2_048);
     assert_eq!(e["energy_joules"], 31);
+    // What the board reports, so that a main node's operator sees which
+    // Pis are under-powered or hot.
+    assert_eq!(e["throttled"], 0x1_0004);
+    assert_eq!(e["under_voltage"], false);
+    assert_eq!(e["under_voltage_since_boot"], true);
+    assert_eq!(e["power"], "under-voltage since boot, throttled now");
+    assert_eq!(e["soc_temp_c"], 61.234);
+    let table = common::run_ok(&["forgers", "--node", &a.addr], WAIT_MS).stdout;
+    let row = table
+        .lines()
+        .find(|l| l.contains("yes"))
+        .unwrap_or_else(|| panic!("no row for the forger in:\n{table}"));
+    assert!(
+        row.contains("undervolt-boot") && row.contains("61.2"),
+        "{table}"
+    );
 
     let s = cli_json(&["status", "--node", &a.addr, "--json"]);
     assert_eq!(s["role"], "main-node");

@@ -120,6 +120,8 @@ fn build_corpus() -> Vec<Message> {
         rss_bytes: 9 << 20,
         bytes_per_block: 4096,
         energy_joules: 77,
+        throttled: Some(0x5_0005),
+        soc_temp_mc: Some(-3_500),
     };
     let owner = b.public();
     let data_key = Bytes::new(*b"sensor/1").expect("short");

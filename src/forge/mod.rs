@@ -15,12 +15,78 @@ pub const EXIT_DOPPELGANGER: u8 = 3;
 /// record on a chain that already has blocks, a bad setting).
 pub const EXIT_REFUSED: u8 = 2;
 
+/// How often, by default, a forger whose store failed tries it again
+/// (`--storage-retry-s`).
+pub const STORAGE_RETRY_S: u64 = 30;
+/// What the storage probe writes (and removes) before a forger whose store
+/// failed starts again: room for this much means the disk has room again.
+pub const STORAGE_PROBE_BYTES: usize = 1 << 20;
+/// The storage probe's file, in the data directory.
+pub const STORAGE_PROBE_FILE: &str = ".goodwill-space-probe";
+
+use std::io::Write;
 use std::path::Path;
 
 use crate::board::Board;
 use crate::crypto::{Hash, Keypair};
 use crate::genesis::ChainParams;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+
+/// Whether a forger's store can be used (after it failed, or at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreCheck {
+    /// It opens (and, after a failure, the disk has room again).
+    Usable,
+    /// The disk under it fails (full, read-only, gone, a file-size limit):
+    /// waiting may fix it, so the appliance waits in its storage-error state.
+    Wait(String),
+    /// The store itself is unusable (damaged, another chain's, another
+    /// version's): no wait fixes that; the appliance refuses (exit 2).
+    Refuse(String),
+}
+
+/// Whether a store error is the disk's (an I/O failure, or redb still
+/// refusing after one; another handle not yet closed) rather than the
+/// store's contents.
+pub fn is_io(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Io { .. }
+            | StoreError::Db(
+                redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseAlreadyOpen
+            )
+    )
+}
+
+/// Opens the store in `data` and closes it again: is it usable? With
+/// `probe`, also writes [`STORAGE_PROBE_BYTES`] to a file beside it, syncs
+/// and removes it: after a failure, an open alone does not show that the
+/// disk has room again (opening writes nothing).
+pub fn check_store(data: &Path, params: &ChainParams, probe: bool) -> StoreCheck {
+    match Store::open_with(data, params, crate::store::Indexes::Skip) {
+        Ok(store) => drop(store),
+        Err(e) if is_io(&e) => return StoreCheck::Wait(e.to_string()),
+        Err(e) => return StoreCheck::Refuse(e.to_string()),
+    }
+    if !probe {
+        return StoreCheck::Usable;
+    }
+    let path = data.join(STORAGE_PROBE_FILE);
+    let written = std::fs::File::create(&path).and_then(|mut f| {
+        f.write_all(&vec![0u8; STORAGE_PROBE_BYTES])?;
+        f.sync_all()
+    });
+    // Removed whatever happened: a half-written probe must not fill the disk.
+    let removed = std::fs::remove_file(&path);
+    match written.and(removed) {
+        Ok(()) => StoreCheck::Usable,
+        Err(e) => StoreCheck::Wait(format!(
+            "{}: no room for {} MiB: {e}",
+            path.display(),
+            STORAGE_PROBE_BYTES >> 20
+        )),
+    }
+}
 
 /// The board this machine is, from the device tree's model string
 /// (`Raspberry Pi 4 Model B Rev 1.4` → `pi4`), or None for anything else.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
-use crate::board::Board;
+use crate::board::{Board, Health, Sensors};
 use crate::crypto::PublicKey;
 use crate::genesis::ChainParams;
 use crate::led::{self, ApplianceState, BoardLeds};
@@ -25,6 +25,111 @@ pub const REPORT_EVERY_SLOTS: u64 = 10;
 pub const TICK_S: u64 = 5;
 /// How often the kernel's clock status is read.
 pub const CLOCK_POLL_S: u64 = 16;
+
+/// How the storage-error state ended (see [`storage_error_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageWait {
+    /// The store opens and the disk has room: start again.
+    Usable,
+    /// Asked to stop (SIGTERM) while waiting.
+    Shutdown,
+    /// The store itself is unusable: refuse (exit 2).
+    Refuse(String),
+}
+
+/// The appliance's storage-error state, entered when its store failed
+/// (`why`): the node is stopped (nothing held in memory survives, nothing
+/// is signed or forged), the red LED is steady, systemd's STATUS says so and
+/// its watchdog is still fed every [`TICK_S`]; every `retry` the store is
+/// opened again and the disk probed for room ([`super::check_store`]).
+/// Returns when it is usable, refused, or `shutdown` yields.
+pub async fn storage_error_state(
+    board: &Board,
+    data: &std::path::Path,
+    params: &ChainParams,
+    why: &str,
+    retry: Duration,
+    shutdown: &mut (impl futures_lite::Stream + Unpin),
+) -> StorageWait {
+    use futures_lite::StreamExt;
+    let state = ApplianceState {
+        storage_error: true,
+        ..ApplianceState::default()
+    };
+    let now = crate::os::now_ms();
+    let shown = led::describe(&state, now);
+    // Held until the state ends: dropping the driver releases the pins.
+    let _leds = match board.leds {
+        crate::board::LedSource::None => {
+            log(&format!("LEDs: {shown}"));
+            None
+        }
+        _ => match board.open_leds() {
+            Ok(mut d) => {
+                if let Err(e) = d.apply(led::pattern(&state, now)) {
+                    log(&format!("LEDs: {e}"));
+                }
+                Some(d)
+            }
+            Err(e) => {
+                log(&format!("LEDs: {e}"));
+                None
+            }
+        },
+    };
+    let retry_s = retry.as_secs_f64();
+    log(&format!(
+        "storage error: {why}; not forging; the store is tried again every {retry_s} s \
+         (free space on {}'s file system, or see docs/operate.md)",
+        data.display()
+    ));
+    let mut reason = why.to_string();
+    let mut next_try = now.saturating_add(retry.as_millis() as u64);
+    loop {
+        let line = format!("storage error, not forging: {reason}");
+        if let Err(e) = sd_notify::notify(&[
+            sd_notify::NotifyState::Status(&line),
+            sd_notify::NotifyState::Watchdog,
+        ]) {
+            log(&format!("systemd notify: {e}"));
+        }
+        let now = crate::os::now_ms();
+        let wait =
+            Duration::from_millis(next_try.saturating_sub(now)).min(Duration::from_secs(TICK_S));
+        let stop = futures_lite::future::or(
+            async {
+                shutdown.next().await;
+                true
+            },
+            async {
+                smol::Timer::after(wait).await;
+                false
+            },
+        )
+        .await;
+        if stop {
+            log("stopping while the store fails");
+            return StorageWait::Shutdown;
+        }
+        if crate::os::now_ms() < next_try {
+            continue;
+        }
+        match super::check_store(data, params, true) {
+            super::StoreCheck::Usable => {
+                log("storage: the store works again; starting the appliance again");
+                return StorageWait::Usable;
+            }
+            super::StoreCheck::Refuse(why) => return StorageWait::Refuse(why),
+            super::StoreCheck::Wait(why) => {
+                log(&format!(
+                    "storage: still failing: {why}; next try in {retry_s} s"
+                ));
+                reason = why;
+                next_try = crate::os::now_ms().saturating_add(retry.as_millis() as u64);
+            }
+        }
+    }
+}
 
 /// The appliance's settings beyond a node's.
 #[derive(Debug, Clone)]
@@ -54,6 +159,8 @@ struct Figures {
     switches: VecDeque<(u64, u64)>,
     ready_sent: bool,
     last_status_line: String,
+    /// What the board last reported (None before the first reading).
+    health: Option<Health>,
 }
 
 /// What the runtime shares with the appliance's tasks.
@@ -66,6 +173,7 @@ pub struct ForgeShared {
     leds: Mutex<Option<ApplianceState>>,
     led_wake: (smol::channel::Sender<()>, smol::channel::Receiver<()>),
     figures: Mutex<Figures>,
+    sensors: Sensors,
 }
 
 impl std::fmt::Debug for ForgeShared {
@@ -81,7 +189,9 @@ fn log(line: &str) {
 impl ForgeShared {
     /// The appliance's shared state, at start.
     pub fn new(config: ForgeConfig, key: PublicKey, params: ChainParams) -> ForgeShared {
+        let sensors = Sensors::find(&config.board.sysfs);
         ForgeShared {
+            sensors,
             config,
             key,
             params,
@@ -111,11 +221,36 @@ impl ForgeShared {
         f.last_forged_bytes = bytes;
     }
 
+    /// Reads what the board reports about its power and heat on a tick (every
+    /// [`TICK_S`]: no wake-up of its own) or when nothing was read yet; logs
+    /// the flags once per change.
+    fn health(&self, fig: &mut Figures, tick: bool) -> Health {
+        if let (Some(h), false) = (fig.health, tick) {
+            return h;
+        }
+        let h = self.sensors.read();
+        let before = fig.health.map(|b| b.throttled);
+        if before != Some(h.throttled) {
+            let hint = if h.under_voltage() {
+                ": the power supply is too weak (under-voltage corrupts SD cards; \
+                 use a supply rated for this board, a short thick cable)"
+            } else if before.is_none() && h.throttled.is_none() {
+                " (this board reports no firmware throttling flags)"
+            } else {
+                ""
+            };
+            log(&format!("{}{hint}", h.describe()));
+        }
+        fig.health = Some(h);
+        h
+    }
+
     /// Recomputes the figures and LED state from the core; tells systemd.
-    /// `tick`: a once-a-second call, which also pets the watchdog (so a stuck
-    /// core thread stops the pets and systemd restarts the appliance).
+    /// `tick`: a call every [`TICK_S`], which also pets the watchdog (so a
+    /// stuck core thread stops the pets and systemd restarts the appliance)
+    /// and reads the board's power and heat.
     pub fn refresh(&self, core: &Core, bytes_per_block: u64, now_ms: u64, tick: bool) {
-        let view = match core.appliance(now_ms) {
+        let mut view = match core.appliance(now_ms) {
             Ok(Some(v)) => v,
             Ok(None) => return,
             Err(e) => {
@@ -124,6 +259,8 @@ impl ForgeShared {
             }
         };
         let mut fig = self.figures.lock().expect("figures lock");
+        let health = self.health(&mut fig, tick);
+        view.leds.under_voltage = health.under_voltage();
         let cpu_ns = crate::os::cpu_time_ns()
             .unwrap_or(0)
             .saturating_sub(fig.start_cpu_ns);
@@ -180,6 +317,8 @@ impl ForgeShared {
             load_w: board.load_watts,
             energy_j: board.energy_joules(cpu_ns as f64 / 1e9, uptime_ms as f64 / 1000.0),
             leds: led::describe(&view.leds, now_ms),
+            throttled: health.throttled,
+            soc_temp_mc: health.temp_mc,
         };
         // systemd: ready once synced, a one-line status, the watchdog.
         let line = format!(
@@ -192,7 +331,11 @@ impl ForgeShared {
                 (Some(s), _) => format!("last forged {s}"),
                 (None, _) => "nothing forged yet".into(),
             }
-        );
+        ) + if health.under_voltage() {
+            "; under-voltage (weak power supply)"
+        } else {
+            ""
+        };
         let mut states = Vec::new();
         if view.synced && !fig.ready_sent {
             fig.ready_sent = true;
@@ -249,6 +392,8 @@ impl ForgeShared {
             rss_bytes: s.rss_bytes,
             bytes_per_block: s.bytes_per_block,
             energy_joules: s.energy_j as u64,
+            throttled: s.throttled,
+            soc_temp_mc: s.soc_temp_mc,
         })
     }
 
@@ -398,6 +543,58 @@ impl ForgeShared {
             "counter",
             s.uptime_s as f64,
         );
+        // What the board reports: absent when unknown (not a Pi).
+        let health = Health {
+            throttled: s.throttled,
+            temp_mc: s.soc_temp_mc,
+        };
+        if let Some(word) = health.throttled {
+            use crate::board::throttled as t;
+            let flags = [
+                (
+                    "goodwill_under_voltage",
+                    "1 when the board reports under-voltage now",
+                    t::UNDER_VOLTAGE,
+                ),
+                (
+                    "goodwill_under_voltage_since_boot",
+                    "1 when the board has reported under-voltage since boot",
+                    t::UNDER_VOLTAGE << t::SINCE_BOOT_SHIFT,
+                ),
+                (
+                    "goodwill_frequency_capped",
+                    "1 when the board's ARM frequency is capped now",
+                    t::FREQ_CAPPED,
+                ),
+                (
+                    "goodwill_throttled",
+                    "1 when the board is throttled now",
+                    t::THROTTLED,
+                ),
+                (
+                    "goodwill_soft_temp_limit",
+                    "1 when the board's soft temperature limit is active now",
+                    t::SOFT_TEMP_LIMIT,
+                ),
+            ];
+            for (name, help, bit) in flags {
+                put(name, help, "gauge", u8::from(word & bit != 0) as f64);
+            }
+            put(
+                "goodwill_throttled_flags",
+                "The firmware's get_throttled word (bits 0-3 now, 16-19 since boot)",
+                "gauge",
+                word as f64,
+            );
+        }
+        if let Some(mc) = health.temp_mc {
+            put(
+                "goodwill_soc_temperature_celsius",
+                "SoC temperature (thermal_zone0)",
+                "gauge",
+                f64::from(mc) / 1000.0,
+            );
+        }
         m
     }
 

@@ -227,6 +227,8 @@ pub fn leds_state(
         main_nodes_connected: mains,
         clock_trusted,
         storage_error,
+        // What the board reports is read by the runtime, which sets it.
+        under_voltage: false,
     }
 }
 

@@ -190,7 +190,9 @@ pub struct CoreSizes {
     pub early: usize,
 }
 
-/// A fatal failure: the node must stop.
+/// A fatal failure: the node must stop. The core's only fatal failures are
+/// its store's ([`NodeError::is_storage`](super::NodeError::is_storage)
+/// counts on it).
 #[derive(Debug, thiserror::Error)]
 #[error("fatal: {0}")]
 pub struct Fatal(pub String);

@@ -133,6 +133,14 @@ pub fn read_config(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
+impl NodeError {
+    /// Whether the node stopped because its store failed (the forger then
+    /// waits in its storage-error state: `forge::run::storage_error_state`).
+    pub fn is_storage(&self) -> bool {
+        matches!(self, NodeError::Store(_) | NodeError::Fatal(_))
+    }
+}
+
 /// Why a node stopped with an error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -140,9 +148,12 @@ pub enum NodeError {
     /// The store failed: the node stopped without writing more.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Something else fatal.
+    /// The core stopped on a fatal failure: its store's (see [`Fatal`]).
     #[error(transparent)]
     Fatal(#[from] Fatal),
+    /// A thread of the node panicked.
+    #[error("{0}")]
+    Panicked(String),
     /// Another session uses this forger's key (exit status 3: do not restart).
     #[error("stopped: {0}")]
     Doppelganger(String),
@@ -385,7 +396,7 @@ impl RunningNode {
             .take()
             .expect("joined once")
             .join()
-            .unwrap_or_else(|_| Err(Fatal("the node thread panicked".into()).into()))
+            .unwrap_or_else(|_| Err(NodeError::Panicked("the node thread panicked".into())))
     }
 }
 
@@ -638,7 +649,7 @@ async fn serve_on(
 /// How `serve` ends when the core thread ended without a word: it panicked
 /// (not a clean stop: `goodwill forge` must not exit 0 for it).
 fn core_panicked() -> Result<(), NodeError> {
-    Err(Fatal("the core thread panicked".into()).into())
+    Err(NodeError::Panicked("the core thread panicked".into()))
 }
 
 /// Starts the appliance's tasks: the slot timer, the kernel clock poll, the

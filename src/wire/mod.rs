@@ -167,6 +167,13 @@ pub struct ForgerStatus {
     pub bytes_per_block: u64,
     /// Estimated energy since start, joules.
     pub energy_joules: u64,
+    /// The board's throttling flags as its firmware reports them (a
+    /// Raspberry Pi's `get_throttled`: bit 0 under-voltage now, 1 frequency
+    /// capped, 2 throttled, 3 soft temperature limit, bits 16–19 the same
+    /// since boot); None: unknown (not a Pi, or not readable).
+    pub throttled: Option<u32>,
+    /// The SoC temperature, millidegrees Celsius; None: unknown.
+    pub soc_temp_mc: Option<i32>,
 }
 
 /// A chain's parameters, as a client needs them.
@@ -269,6 +276,11 @@ pub struct ApplianceStatus {
     pub energy_j: f64,
     /// The LEDs, as text.
     pub leds: String,
+    /// The board's throttling flags (as in [`ForgerStatus::throttled`]);
+    /// None: unknown.
+    pub throttled: Option<u32>,
+    /// The SoC temperature, millidegrees Celsius; None: unknown.
+    pub soc_temp_mc: Option<i32>,
 }
 
 /// A forger's entry in a main node's table.
