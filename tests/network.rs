@@ -9,6 +9,7 @@
 
 mod common;
 
+use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::OnceLock;
@@ -79,7 +80,7 @@ fn long_chain() -> &'static [Block] {
 fn store_with(tn: &TestNet, dir: &Path, blocks: &[Block]) {
     let store = Store::open(dir, &tn.params).expect("open the store");
     for b in blocks {
-        store.import_block(b).expect("import");
+        store.import_block(b, EVERY_SLOT_STARTED).expect("import");
     }
 }
 

@@ -16,6 +16,7 @@
 //! written straight to stderr, so that they show in CI logs without
 //! `--nocapture`.
 
+use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -350,8 +351,10 @@ fn two_nodes_finalizing_different_blocks_are_caught() {
     let mut two = net.chain();
     for i in 0..5 {
         let tx = two.transfer_from_user(0, net.users[1].public(), 1 + i);
-        a.import_block(&one.forge(vec![])).unwrap();
-        b.import_block(&two.forge(vec![tx])).unwrap();
+        a.import_block(&one.forge(vec![]), EVERY_SLOT_STARTED)
+            .unwrap();
+        b.import_block(&two.forge(vec![tx]), EVERY_SLOT_STARTED)
+            .unwrap();
     }
     let mut c = Checker::new(2, BTreeSet::new(), bounds());
     c.finality("a", &a);
@@ -385,8 +388,12 @@ fn coins_donations_and_voiding_checks_fail_on_a_broken_chain() {
         memo: goodwill::codec::Bytes::empty(),
     }
     .sign(user);
-    store.import_block(&chain.forge(vec![buy])).unwrap();
-    store.import_block(&chain.forge(vec![])).unwrap();
+    store
+        .import_block(&chain.forge(vec![buy]), EVERY_SLOT_STARTED)
+        .unwrap();
+    store
+        .import_block(&chain.forge(vec![]), EVERY_SLOT_STARTED)
+        .unwrap();
 
     assert!(invariants::coins_conserved(&net.params, &store).is_ok());
     assert_eq!(

@@ -1787,7 +1787,7 @@ impl Sim {
                 continue;
             };
             let block = u.sign(&k);
-            if store.import_block(&block).is_err() {
+            if store.import_block(&block, self.local(n)).is_err() {
                 return;
             }
             if self.withholding && self.nodes[n].kind == Kind::Withholder {
@@ -1840,7 +1840,7 @@ impl Sim {
             return;
         }
         let (a, b) = (a.sign(&k), b.sign(&k));
-        let _ = store.import_block(&a);
+        let _ = store.import_block(&a, self.local(n));
         self.injected.equivocations += 1;
         self.equivocations
             .insert((k.public(), slot), (a.hash(), b.hash()));
