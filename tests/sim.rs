@@ -315,8 +315,80 @@ fn a_node_whose_clock_is_behind_holds_early_blocks_and_keeps_up() {
     assert_eq!(o.bans, 0, "{}", o.summary());
 }
 
+/// Issue 13, finding 1: a bootstrap forger forges every slot it leads up to
+/// three epochs ahead, claims that tip (and a disguised one that could be
+/// true now) and serves those blocks in sync answers. Before the clock was
+/// checked on every import path, the main nodes synced to its branch and
+/// every honest tip ran ahead of its clock ("from the future"), honest
+/// forgers froze and the chain split. Now no honest tip is ever ahead.
+#[test]
+fn a_future_block_syncer_moves_no_honest_node_ahead_of_its_clock() {
+    let mut c = calm(9);
+    c.faults.future_syncer = true;
+    let o = sim::run(c);
+    check(&o);
+    assert!(o.injected.future_blocks >= 10, "{}", o.summary());
+    assert!(o.height >= 50, "the honest chain stalled: {}", o.summary());
+}
+
+/// Issue 13, finding 3: a bootstrap forger that leads the slot after
+/// another forger's block builds on that block's parent and grinds its
+/// hash below it. Under the lower-hash tie-break every honest node left the
+/// block it saw first for the rival ("first seen"); now the first seen
+/// stays.
+#[test]
+fn a_tie_break_grinder_orphans_no_block_seen_first() {
+    let mut c = calm(10);
+    c.faults.grinder = true;
+    let o = sim::run(c);
+    check(&o);
+    assert!(o.injected.ground >= 3, "{}", o.summary());
+}
+
 // ---------------------------------------------------------------------------
 // Each invariant check can fail.
+
+#[test]
+fn a_tip_from_the_future_and_a_tip_left_for_one_no_longer_are_caught() {
+    let net = TestNet::new(&TestNetConfig::default());
+    let p = &net.params;
+    let mut chain = net.chain();
+    let b1 = chain.forge(vec![]);
+    let tip = |b: &goodwill::block::Block| goodwill::state::Tip {
+        height: b.height(),
+        hash: b.hash(),
+        slot: b.header.header.slot,
+        state_digest: b.header.header.state_digest,
+    };
+    let mut c = Checker::new(2, BTreeSet::new(), bounds());
+    // Slot 1 starts at 1 s: fine from 0.5 s on (the drift), not before.
+    c.tip(p, "a", &tip(&b1), 500);
+    assert!(c.violations().is_empty(), "{:?}", c.violations());
+    c.tip(p, "b", &tip(&b1), 499);
+    assert!(
+        c.violations().iter().any(|v| v.contains("from the future")),
+        "{:?}",
+        c.violations()
+    );
+    // Another block at the same height: left for a chain no longer.
+    let mut c = Checker::new(2, BTreeSet::new(), bounds());
+    let mut other = net.chain();
+    let tx = other.transfer_from_user(0, net.users[1].public(), 1);
+    let b1x = other.forge(vec![tx]);
+    assert_eq!(b1x.height(), b1.height());
+    c.tip(p, "a", &tip(&b1), 5_000);
+    c.tip(p, "a", &tip(&b1), 5_000);
+    let b2 = chain.forge(vec![]);
+    c.tip(p, "a", &tip(&b2), 5_000);
+    assert!(c.violations().is_empty(), "{:?}", c.violations());
+    c.tip(p, "b", &tip(&b1), 5_000);
+    c.tip(p, "b", &tip(&b1x), 5_000);
+    assert!(
+        c.violations().iter().any(|v| v.contains("first seen")),
+        "{:?}",
+        c.violations()
+    );
+}
 
 fn open(net: &TestNet) -> Store {
     Store::with_backend(
