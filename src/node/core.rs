@@ -600,7 +600,6 @@ impl Core {
             return Ok(());
         }
         let target = c.tip.height;
-        let fork_search = false;
         let from = tip.height + 1;
         let name = c
             .listen
@@ -626,7 +625,7 @@ impl Core {
             started_ms: now_ms,
             start_height: tip.height,
             target,
-            fork_search,
+            fork_search: false,
             last_log_height: tip.height,
         });
         Ok(())

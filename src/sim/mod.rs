@@ -2089,7 +2089,8 @@ impl Sim {
                 memo: Bytes::empty(),
             }
             .sign(k);
-            let u = ledger::prepare_block(&self.params, &lsnap, &k.public(), slot, vec![tx]).ok()?;
+            let u =
+                ledger::prepare_block(&self.params, &lsnap, &k.public(), slot, vec![tx]).ok()?;
             let b = u.sign(k);
             if b.hash() < tip.hash {
                 return Some(b);

@@ -757,15 +757,13 @@ impl Store {
         let before = self.bytes_written();
         let hash = block.hash();
         let h = &block.header.header;
-        let start = self.params.slot_start_ms(h.slot);
-        let drift_ms = self.params.limits().max_clock_drift_ms;
-        if start > now_ms.saturating_add(drift_ms) {
+        if ledger::check_not_early(&self.params, h, now_ms).is_err() {
             return Err(ImportError::Early {
                 height: h.height,
                 hash,
                 slot: h.slot,
-                ahead_ms: start - now_ms,
-                drift_ms,
+                ahead_ms: self.params.slot_start_ms(h.slot).saturating_sub(now_ms),
+                drift_ms: self.params.limits().max_clock_drift_ms,
             });
         }
         let mut w = self.db.begin_write()?;
