@@ -209,6 +209,8 @@ struct Conn {
     tip: TipInfo,
     /// Whether its claims are believed (see [`ClaimTrust`]).
     trust: ClaimTrust,
+    /// Claims ignored as impossible (logged on the first and every 100th).
+    ignored_claims: u64,
     strikes: u32,
     subscriptions: BTreeSet<PublicKey>,
 }
@@ -489,6 +491,7 @@ impl Core {
                 listen,
                 tip,
                 trust: ClaimTrust::default(),
+                ignored_claims: 0,
                 strikes: 0,
                 subscriptions: BTreeSet::new(),
             },
@@ -1111,9 +1114,16 @@ impl Core {
                         self.maybe_sync(conn, now_ms, &mut out)?;
                     }
                     Err(why) => {
-                        out.push(Action::Log(format!(
-                            "connection {conn}: ignoring its {why}"
-                        )));
+                        // Each Tip may say it again: logged now and then.
+                        let n = self.conns.get_mut(&conn).map_or(0, |c| {
+                            c.ignored_claims += 1;
+                            c.ignored_claims
+                        });
+                        if n % 100 == 1 {
+                            out.push(Action::Log(format!(
+                                "connection {conn}: ignoring its {why} ({n} ignored so far)"
+                            )));
+                        }
                     }
                 }
             }
