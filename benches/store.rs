@@ -38,6 +38,7 @@
 
 mod common;
 
+use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -238,7 +239,9 @@ fn kib(b: u64) -> f64 {
 /// store counted them, and the kernel's count if readable.
 fn import(store: &Store, block: &Block) -> (u64, Option<u64>) {
     let os_before = os_write_bytes();
-    let r = store.import_block(block).expect("the block imports");
+    let r = store
+        .import_block(block, EVERY_SLOT_STARTED)
+        .expect("the block imports");
     let os = os_before.and_then(|b| os_write_bytes().map(|a| a.saturating_sub(b)));
     match r {
         Imported::Extended { bytes_written, .. } => {

@@ -34,6 +34,7 @@
 
 mod common;
 
+use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -99,7 +100,7 @@ fn offline_import(tn: &TestNet, dir: &Path, blocks: &[Block]) -> f64 {
     let store = Store::open(dir, &tn.params).expect("open store X");
     let ((), t) = timed(|| {
         for b in blocks {
-            match store.import_block(b) {
+            match store.import_block(b, EVERY_SLOT_STARTED) {
                 Ok(Imported::Extended { .. }) => {}
                 other => panic!("block {} did not extend the chain: {other:?}", b.height()),
             }

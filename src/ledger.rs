@@ -1185,8 +1185,10 @@ pub fn apply_block<S: StateRead + ?Sized>(
 }
 
 /// Whether a block's slot has started by `now_ms`, give or take the chain's
-/// allowed clock drift. Nodes call this on receipt; [`apply_block`] does not,
-/// so that re-verifying an old chain does not depend on the clock.
+/// allowed clock drift. The store applies the same rule to every block it
+/// imports (`Store::import_block` takes the clock); gossip calls this first
+/// to hold a block that is a little early. [`apply_block`] does not, so that
+/// re-verifying an old chain does not depend on the clock.
 pub fn check_not_early(params: &ChainParams, header: &Header, now_ms: u64) -> Result<(), String> {
     let start = params.slot_start_ms(header.slot);
     let limit = now_ms.saturating_add(params.limits().max_clock_drift_ms);

@@ -11,6 +11,11 @@ use crate::schedule;
 use crate::state::{MemState, StateReadExt};
 use crate::tx::{SignedTransaction, Transaction, TxKind};
 
+/// A clock reading by which every slot has started: what tests pass to
+/// [`crate::store::Store::import_block`] when the time is not what they test
+/// (the test chains start at 0 ms and forge faster than real time).
+pub const EVERY_SLOT_STARTED: u64 = u64::MAX;
+
 /// The key with index `i` of the family `family`: stable across runs.
 pub fn key(family: u8, i: u32) -> Keypair {
     let mut seed = [family; 32];

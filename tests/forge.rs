@@ -24,6 +24,7 @@
 
 mod common;
 
+use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -476,7 +477,9 @@ fn forge_into_store(params: &ChainParams, dir: &Path, key: &Keypair, count: usiz
             .expect("a block")
             .sign(key);
         drop(snap);
-        store.import_block(&block).expect("import");
+        store
+            .import_block(&block, EVERY_SLOT_STARTED)
+            .expect("import");
     }
     let t = store.tip().expect("tip");
     TipInfo {

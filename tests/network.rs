@@ -1,7 +1,8 @@
 //! Main nodes on loopback, driven through the real protocol: relay of
 //! transactions and blocks without echo, sync of a late node, restart from
 //! a data directory, peer sharing, the forger table (and the command line
-//! that reads it), doppelganger refusal, and forked nodes converging.
+//! that reads it), doppelganger refusal, and forked nodes converging (on the
+//! longer branch; at equal height each keeps the tip it saw first).
 //!
 //! Every wait is a poll with a bounded count and deadline; nothing is timed
 //! as an assertion. The blocks come from `testkit` chains (genesis at time 0,
@@ -9,6 +10,7 @@
 
 mod common;
 
+use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::OnceLock;
@@ -79,7 +81,7 @@ fn long_chain() -> &'static [Block] {
 fn store_with(tn: &TestNet, dir: &Path, blocks: &[Block]) {
     let store = Store::open(dir, &tn.params).expect("open the store");
     for b in blocks {
-        store.import_block(b).expect("import");
+        store.import_block(b, EVERY_SLOT_STARTED).expect("import");
     }
 }
 
@@ -633,15 +635,51 @@ fn converge(one: &[Block], two: &[Block], winner: Hash) {
     }
 }
 
+/// At equal height each node keeps the tip it saw first, whatever the
+/// hashes. (This test used to check that both converged on the lower tip
+/// hash: a rule the next leader could grind to orphan a block, issue 13,
+/// finding 3.) One more block on either branch settles it for both.
 #[test]
-fn forked_nodes_of_equal_height_converge_on_the_lower_tip_hash() {
+fn forked_nodes_of_equal_height_keep_their_tips_until_one_branch_grows() {
     let tn = net();
     let (one, two) = fork(&tn, 4, 3, 3);
-    let (h1, h2) = (one.last().unwrap().hash(), two.last().unwrap().hash());
-    let winner = h1.min(h2);
-    // Whichever node holds the loser must fetch the winner: run it both ways.
-    converge(&one, &two, winner);
-    converge(&two, &one, winner);
+    let (dx, dy) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    store_with(&tn, dx.path(), &one);
+    store_with(&tn, dy.path(), &two);
+    let mut x = Node::start(&tn, dx.path(), 1, &[]);
+    let mut y = Node::start(&tn, dy.path(), 2, &[&x]);
+    y.wait_peer(&x.addr, "Y");
+    // Two ticks of each node: neither fetches the other's branch.
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(x.tip().hash, one.last().unwrap().hash());
+    assert_eq!(y.tip().hash, two.last().unwrap().hash());
+    // One more block on Y's branch, from a forger: Y extends and relays it,
+    // X finds its parent unknown, fetches the branch and switches.
+    let mut chain = tn.chain();
+    for b in &two {
+        let changes = goodwill::ledger::apply_block(
+            &tn.params,
+            &chain.state,
+            b,
+            goodwill::ledger::Parallelism::Single,
+        )
+        .expect("the branch applies");
+        chain.state.apply(&changes);
+        chain.blocks.push(b.clone());
+    }
+    let next = chain.forge(vec![]);
+    let mut f = forger(&tn, &y.addr, &tn.forgers[0]);
+    send_blocks(&mut f, std::slice::from_ref(&next));
+    y.wait_tip(next.hash(), WAIT_MS, "Y");
+    x.wait_tip(next.hash(), WAIT_MS, "X");
+    drop(f);
+    y.stop();
+    x.stop();
+    for d in [&dx, &dy] {
+        let store = Store::open(d.path(), &tn.params).expect("reopen");
+        assert_eq!(store.tip().unwrap().hash, next.hash());
+        store.verify_chain().expect("consistent after the switch");
+    }
 }
 
 #[test]

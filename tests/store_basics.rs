@@ -1,6 +1,7 @@
 //! The chain store on a real redb file: import, reopen, reads, verify.
 
 use goodwill::store::{Imported, Store, StoreError};
+use goodwill::testkit::EVERY_SLOT_STARTED;
 use goodwill::testkit::{TestNet, TestNetConfig};
 
 #[test]
@@ -12,7 +13,7 @@ fn imports_reopens_and_verifies() {
     for i in 0..12 {
         let tx = chain.transfer_from_user(i % 4, net.users[(i + 1) % 4].public(), 1000 + i as u64);
         let b = chain.forge(vec![tx]);
-        match store.import_block(&b).unwrap() {
+        match store.import_block(&b, EVERY_SLOT_STARTED).unwrap() {
             Imported::Extended { tip, bytes_written } => {
                 assert_eq!(tip.hash, b.hash());
                 assert!(bytes_written > 0);
@@ -20,7 +21,7 @@ fn imports_reopens_and_verifies() {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            store.import_block(&b).unwrap(),
+            store.import_block(&b, EVERY_SLOT_STARTED).unwrap(),
             Imported::AlreadyKnown
         ));
     }
@@ -86,8 +87,8 @@ fn a_lean_store_skips_the_indexes_and_says_so() {
     let lean = Store::open_with(lean_dir.path(), &net.params, Indexes::Skip).unwrap();
     let full = Store::open_with(full_dir.path(), &net.params, Indexes::Keep).unwrap();
     for b in &blocks {
-        lean.import_block(b).unwrap();
-        full.import_block(b).unwrap();
+        lean.import_block(b, EVERY_SLOT_STARTED).unwrap();
+        full.import_block(b, EVERY_SLOT_STARTED).unwrap();
     }
     assert!(!lean.indexed() && full.indexed());
     // Same ledger, same chain.

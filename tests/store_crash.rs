@@ -8,6 +8,7 @@
 //! flight, since a commit may be durable before it returns. The reopened
 //! store must verify and accept the rest of the run.
 
+use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -143,7 +144,7 @@ fn clean_run(s: &Scenario) -> u64 {
     let store = open(&disk, &s.net).unwrap();
     assert_eq!(store.state_entries().unwrap(), s.expected[0]);
     for (i, blk) in s.seq.iter().enumerate() {
-        let r = store.import_block(blk).unwrap();
+        let r = store.import_block(blk, EVERY_SLOT_STARTED).unwrap();
         assert_eq!(kind_of(&r), Some(s.kinds[i]), "import {i}: {r:?}");
         assert_eq!(store.tip().unwrap().hash, s.tips[i + 1], "import {i}");
         assert_eq!(
@@ -185,7 +186,7 @@ fn faulty_run(s: &Scenario, disk: &SimDisk, n: u64) -> Outcome {
     let mut ok = 0;
     let mut in_flight = false;
     for blk in &s.seq {
-        match store.import_block(blk) {
+        match store.import_block(blk, EVERY_SLOT_STARTED) {
             Ok(_) => ok += 1,
             Err(e) => {
                 assert!(
@@ -202,7 +203,7 @@ fn faulty_run(s: &Scenario, disk: &SimDisk, n: u64) -> Outcome {
         // The store refuses further work without reopening: neither the
         // failed block again nor the next one goes in.
         for blk in s.seq[ok..].iter().take(2) {
-            match store.import_block(blk) {
+            match store.import_block(blk, EVERY_SLOT_STARTED) {
                 Err(e) => assert!(e.is_fatal(), "N={n}: after the failure: {e:?}"),
                 Ok(r) => panic!("N={n}: the store went on after a storage failure: {r:?}"),
             }
@@ -245,7 +246,7 @@ fn check_recovery(s: &Scenario, crashed: SimDisk, o: &Outcome, n: u64, kind: Cra
         .unwrap_or_else(|e| panic!("{ctx}: verify_chain: {e}"));
     for (i, blk) in s.seq.iter().enumerate().skip(lo) {
         let r = store
-            .import_block(blk)
+            .import_block(blk, EVERY_SLOT_STARTED)
             .unwrap_or_else(|e| panic!("{ctx}: import {i} after reopening: {e}"));
         match kind_of(&r) {
             // The in-flight block is known already only if its commit was
@@ -344,7 +345,7 @@ fn a_creation_cut_short_starts_over_but_other_files_are_kept() {
     let store = open(&disk, &net).unwrap();
     let mut chain = net.chain();
     let b = chain.forge(vec![]);
-    store.import_block(&b).unwrap();
+    store.import_block(&b, EVERY_SLOT_STARTED).unwrap();
     store
         .record_signature(&net.forgers[0].public(), 7, &b.hash())
         .unwrap();

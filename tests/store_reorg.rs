@@ -3,6 +3,7 @@
 //! finality limit, refused branches leaving the chain intact, and the
 //! indexes following the canonical chain.
 
+use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::cmp::Ordering;
 
 use goodwill::block::Block;
@@ -51,7 +52,9 @@ fn forge_where(
     panic!("no slot gives a block hash as wanted");
 }
 
-/// A block at the same height as `rival` that loses to it on fork choice.
+/// A block at the same height as `rival`, for importing after it: it loses
+/// because `rival` was seen first. Its hash is kept higher as well, so that
+/// these setups do not depend on the tie-break rule.
 fn forge_losing(chain: &mut TestChain, txs: Vec<SignedTransaction>, rival: &Block) -> Block {
     assert_eq!(chain.height() + 1, rival.height());
     let r = rival.hash();
@@ -60,7 +63,7 @@ fn forge_losing(chain: &mut TestChain, txs: Vec<SignedTransaction>, rival: &Bloc
 
 fn import_all(store: &Store, blocks: &[Block]) {
     for b in blocks {
-        let r = store.import_block(b).unwrap();
+        let r = store.import_block(b, EVERY_SLOT_STARTED).unwrap();
         assert!(
             matches!(r, Imported::Extended { .. }),
             "block {}: {r:?}",
@@ -70,7 +73,7 @@ fn import_all(store: &Store, blocks: &[Block]) {
 }
 
 fn side(store: &Store, b: &Block) {
-    match store.import_block(b).unwrap() {
+    match store.import_block(b, EVERY_SLOT_STARTED).unwrap() {
         Imported::SideBranch { height } => assert_eq!(height, b.height()),
         other => panic!("block {} should be a side block: {other:?}", b.height()),
     }
@@ -85,7 +88,7 @@ struct Reorg {
 }
 
 fn reorg(store: &Store, b: &Block) -> Reorg {
-    match store.import_block(b).unwrap() {
+    match store.import_block(b, EVERY_SLOT_STARTED).unwrap() {
         Imported::Reorganised {
             tip,
             undone,
@@ -130,7 +133,7 @@ fn grow(chain: &mut TestChain, n: usize, salt: u64) {
 }
 
 #[test]
-fn side_branch_waits_and_equal_length_lower_hash_wins() {
+fn side_branch_waits_and_at_equal_length_the_first_seen_stays() {
     let net = net(8);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &net.params).unwrap();
@@ -146,8 +149,10 @@ fn side_branch_waits_and_equal_length_lower_hash_wins() {
     let b6_hi = forge_losing(&mut b_hi, vec![], &a6);
     let mut b_lo = b.clone();
     let b6_lo = forge_where(&mut b_lo, vec![], |h| *h < a6.hash());
-    assert_eq!(fork::compare(&head(&b6_hi), &head(&a6)), Ordering::Less);
-    assert_eq!(fork::compare(&head(&b6_lo), &head(&a6)), Ordering::Greater);
+    // Equal length is a tie whatever the hashes (the lower hash won before:
+    // a rule the next leader could grind, see issue 13).
+    assert_eq!(fork::compare(&head(&b6_hi), &head(&a6)), Ordering::Equal);
+    assert_eq!(fork::compare(&head(&b6_lo), &head(&a6)), Ordering::Equal);
 
     import_all(&store, &a.blocks);
     // Shorter: stored, the tip does not move.
@@ -165,13 +170,19 @@ fn side_branch_waits_and_equal_length_lower_hash_wins() {
     assert_eq!(snap.hash_at(6).unwrap(), Some(a6.hash()));
     drop(snap);
     assert!(matches!(
-        store.import_block(&b6_hi).unwrap(),
+        store.import_block(&b6_hi, EVERY_SLOT_STARTED).unwrap(),
         Imported::AlreadyKnown
     ));
 
-    // Equal length, lower hash: the chain switches.
-    let r = reorg(&store, &b6_lo);
-    assert_eq!(r.tip, b6_lo.hash());
+    // Equal length, lower hash: stored, and the tip still does not move:
+    // the block seen first stays.
+    side(&store, &b6_lo);
+    assert_at(&store, &a6, &a.state);
+
+    // One more block on B: longer, the chain switches.
+    let b7 = b_lo.forge(vec![]);
+    let r = reorg(&store, &b7);
+    assert_eq!(r.tip, b7.hash());
     assert_eq!(
         r.undone,
         hashes(&[
@@ -181,23 +192,26 @@ fn side_branch_waits_and_equal_length_lower_hash_wins() {
         ])
     );
     assert_eq!(r.applied, hashes(&b_lo.blocks[3..]));
-    assert_at(&store, &b6_lo, &b_lo.state);
-    // The sibling with a higher hash does not take it back.
-    assert!(matches!(
-        store.import_block(&b6_hi).unwrap(),
-        Imported::AlreadyKnown
-    ));
-    assert_eq!(store.tip().unwrap().hash, b6_lo.hash());
+    assert_at(&store, &b7, &b_lo.state);
 
     // A longer A switches back: its undone blocks come back from storage.
+    // (Its block 7 alone ties, and waits.)
     let a7 = a.forge(vec![]);
-    let r = reorg(&store, &a7);
+    side(&store, &a7);
+    assert_at(&store, &b7, &b_lo.state);
+    let a8 = a.forge(vec![]);
+    let r = reorg(&store, &a8);
     assert_eq!(
         r.undone,
-        hashes(&[b6_lo.clone(), b.blocks[4].clone(), b.blocks[3].clone()])
+        hashes(&[
+            b7.clone(),
+            b6_lo.clone(),
+            b.blocks[4].clone(),
+            b.blocks[3].clone()
+        ])
     );
     assert_eq!(r.applied, hashes(&a.blocks[3..]));
-    assert_at(&store, &a7, &a.state);
+    assert_at(&store, &a8, &a.state);
 }
 
 #[test]
@@ -333,7 +347,7 @@ fn longer_branch_switches_atomically_and_indexes_follow() {
     // A returned transaction included again is found again, where it now is.
     let b10 = b.forge(vec![t1.clone()]);
     assert!(matches!(
-        store.import_block(&b10).unwrap(),
+        store.import_block(&b10, EVERY_SLOT_STARTED).unwrap(),
         Imported::Extended { .. }
     ));
     assert_eq!(
@@ -372,7 +386,7 @@ fn fork_deeper_than_finality_is_refused() {
     deep.forge_after(s + 5, vec![]);
     grow(&mut deep, 5, 400);
     let first = &deep.blocks[4];
-    match store.import_block(first) {
+    match store.import_block(first, EVERY_SLOT_STARTED) {
         Err(ImportError::BeyondFinality {
             height,
             hash,
@@ -387,7 +401,7 @@ fn fork_deeper_than_finality_is_refused() {
         other => panic!("{other:?}"),
     }
     for blk in &deep.blocks[5..] {
-        match store.import_block(blk) {
+        match store.import_block(blk, EVERY_SLOT_STARTED) {
             Err(e @ ImportError::UnknownParent { .. }) => assert!(!e.is_fatal()),
             other => panic!("block {}: {other:?}", blk.height()),
         }
@@ -423,13 +437,13 @@ fn fork_deeper_than_finality_is_refused() {
         .unwrap()
         .is_none());
     let a9 = forge_losing(&mut a, vec![], &e9);
-    match store.import_block(&a9) {
+    match store.import_block(&a9, EVERY_SLOT_STARTED) {
         Err(e @ ImportError::BeyondFinality { undo: 4, .. }) => assert!(!e.is_fatal()),
         other => panic!("{other:?}"),
     }
     // Its child finds no parent (a9 was never stored): nothing to build on.
     let a10 = a.forge(vec![]);
-    match store.import_block(&a10) {
+    match store.import_block(&a10, EVERY_SLOT_STARTED) {
         Err(e @ ImportError::UnknownParent { .. }) => assert!(!e.is_fatal()),
         other => panic!("{other:?}"),
     }
@@ -474,7 +488,7 @@ fn unknown_parent_and_invalid_branches_change_nothing() {
     import_all(&store, &a.blocks);
 
     // A parent never seen.
-    match store.import_block(&b7) {
+    match store.import_block(&b7, EVERY_SLOT_STARTED) {
         Err(e @ ImportError::UnknownParent { .. }) => {
             assert!(!e.is_fatal());
             let ImportError::UnknownParent {
@@ -494,7 +508,7 @@ fn unknown_parent_and_invalid_branches_change_nothing() {
     // A header that is not properly signed is not even stored.
     let mut forged = b6.clone();
     forged.header.signature.0[0] ^= 1;
-    match store.import_block(&forged) {
+    match store.import_block(&forged, EVERY_SLOT_STARTED) {
         Err(e @ ImportError::BadSideBlock { .. }) => {
             assert!(e.to_string().contains("signature"), "{e}")
         }
@@ -517,7 +531,7 @@ fn unknown_parent_and_invalid_branches_change_nothing() {
     side(&store, &b6);
     side(&store, &b7_bad);
     side(&store, &b8_bad);
-    match store.import_block(&b9_bad) {
+    match store.import_block(&b9_bad, EVERY_SLOT_STARTED) {
         Err(e @ ImportError::Invalid(BlockError::StateDigest { height: 7, .. })) => {
             assert!(!e.is_fatal(), "a bad block is not a storage failure")
         }
@@ -536,7 +550,7 @@ fn unknown_parent_and_invalid_branches_change_nothing() {
     let b9_wrong = resigned(&net, &b9, |h| h.state_digest = Hash([9; 32]));
     side(&store, &b7);
     side(&store, &b8);
-    match store.import_block(&b9_wrong) {
+    match store.import_block(&b9_wrong, EVERY_SLOT_STARTED) {
         Err(ImportError::Invalid(BlockError::StateDigest { height: 9, .. })) => {}
         other => panic!("{other:?}"),
     }

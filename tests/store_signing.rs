@@ -4,6 +4,7 @@
 
 use goodwill::crypto::{Hash, PublicKey};
 use goodwill::store::{Interchange, InterchangeBlock, InterchangeKey, SigningError, Store};
+use goodwill::testkit::EVERY_SLOT_STARTED;
 use goodwill::testkit::{self, TestNet, TestNetConfig};
 
 fn net() -> TestNet {
@@ -293,7 +294,9 @@ fn a_forger_restarted_before_it_ever_forged_starts_again() {
     assert!(note.contains("floor"), "{note}");
     let mut chain = net.chain();
     for _ in 0..3 {
-        store.import_block(&chain.forge(vec![])).unwrap();
+        store
+            .import_block(&chain.forge(vec![]), EVERY_SLOT_STARTED)
+            .unwrap();
     }
     let note = goodwill::forge::preflight_store(&store, key, false, 5_000).unwrap();
     assert!(note.contains("last signed slot"), "{note}");

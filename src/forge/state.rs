@@ -49,8 +49,10 @@ impl ClockCheck {
 ///
 /// `kernel_synced`: what the kernel says (None: could not ask).
 /// `offsets_ms`: this clock minus each connected main node's, measured at
-/// the handshake. The median is used, so one main node with a bad clock
-/// does not decide.
+/// the handshake. The clock is trusted when at least [`clock_quorum`] of
+/// them are within a quarter slot of it: with three or more main nodes a
+/// majority, so a minority of lying (or wrong) main nodes can neither stop
+/// the forger nor vouch for a wrong clock.
 pub fn clock_trust(
     check: ClockCheck,
     kernel_synced: Option<bool>,
@@ -73,12 +75,41 @@ pub fn clock_trust(
         return Err("no main node to compare the clock with".into());
     };
     let allowed = (slot_ms / 4) as i64;
-    if median.abs() > allowed {
+    let n = offsets_ms.len();
+    let agree = offsets_ms.iter().filter(|o| o.abs() <= allowed).count();
+    let needed = clock_quorum(n);
+    if agree >= needed {
+        return Ok(());
+    }
+    if n == 1 {
         return Err(format!(
-            "the clock is {median} ms off the main nodes' (allowed: {allowed} ms, a quarter slot)"
+            "the clock is {median} ms off the main node's (allowed: {allowed} ms, a quarter slot)"
         ));
     }
-    Ok(())
+    Err(format!(
+        "the clock is within {allowed} ms (a quarter slot) of {agree} of {n} main nodes, {needed} needed (median offset {median} ms)"
+    ))
+}
+
+/// How many of `mains` connected main nodes must agree with this clock
+/// (each within a quarter slot) for the forger to trust it.
+///
+/// - three or more: a strict majority (2 of 3, 3 of 4, 3 of 5): a minority
+///   of lying main nodes can neither stop the forger nor make it forge on
+///   a wrong clock;
+/// - two: either one. One liar cannot stop the forger (the mean of two,
+///   used before, let it), but one liar can vouch for a wrong clock — on a
+///   Raspberry Pi the kernel's own NTP status is checked as well;
+/// - one: that one decides alone, either way.
+///
+/// Hence docs/operate.md: give a forger three main nodes or more, run by
+/// different people.
+pub fn clock_quorum(mains: usize) -> usize {
+    if mains <= 2 {
+        1
+    } else {
+        mains / 2 + 1
+    }
 }
 
 /// Whether the LEDs show the clock as trusted. They show one fault at a
@@ -245,10 +276,10 @@ mod tests {
         assert!(e.contains("no main node"), "{e}");
         let e = clock_trust(ClockCheck::Peers, None, &[600], slot).unwrap_err();
         assert!(e.contains("600 ms") && e.contains("500 ms"), "{e}");
-        // The median decides: one bad main node does not.
+        // A majority decides: one bad main node of three does not.
         assert!(clock_trust(ClockCheck::Peers, None, &[5, 9_000, -3], slot).is_ok());
-        // With two, the middle of both: one main node 300 ms behind the
-        // other does not stop a forger whose clock is exact.
+        // With two, one main node 300 ms behind the other does not stop a
+        // forger whose clock is exact.
         assert!(clock_trust(ClockCheck::Peers, None, &[0, -300], slot).is_ok());
         assert!(clock_trust(ClockCheck::Peers, None, &[-300, 0], slot).is_ok());
         assert_eq!(median(&[-300, 0]), Some(-150));
@@ -266,6 +297,30 @@ mod tests {
         ] {
             assert_eq!(ClockCheck::parse(c.name()).unwrap(), c);
         }
+    }
+
+    /// Issue 13, finding 7: with two main nodes the offset was their mean,
+    /// so one main node lying by 2 s about its clock stopped a forger whose
+    /// clock agreed exactly with the other's (mean 1 s, over 500 ms).
+    #[test]
+    fn one_lying_main_node_cannot_stop_a_forger_nor_a_minority_vouch_for_a_wrong_clock() {
+        let slot = 2_000;
+        let peers = |o: &[i64]| clock_trust(ClockCheck::Peers, None, o, slot);
+        // Two main nodes, one lying: the honest one's agreement is enough.
+        assert_eq!(peers(&[0, 2_000]), Ok(()));
+        assert_eq!(peers(&[-2_000, 10]), Ok(()));
+        // Three: a majority must agree. One liar changes nothing…
+        assert_eq!(peers(&[0, 5, 2_000]), Ok(()));
+        // …and a wrong clock vouched for by one liar of three is refused.
+        let e = peers(&[2_000, 2_010, 0]).unwrap_err();
+        assert!(e.contains("1 of 3") && e.contains("2 needed"), "{e}");
+        // Four: three must agree.
+        assert!(peers(&[0, 0, 2_000, 2_000]).is_err());
+        assert_eq!(peers(&[0, 0, 10, 2_000]), Ok(()));
+        assert_eq!(
+            (1..=6).map(clock_quorum).collect::<Vec<_>>(),
+            [1, 1, 2, 3, 3, 4]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::fork;
 use crate::genesis::ChainParams;
 use crate::ledger;
 use crate::mempool::{Admitted, Mempool, MempoolLimits};
+use crate::node::policy::{self, ClaimTrust, CLAIM_PROOF_MS};
 use crate::schedule;
 use crate::state::StateReadExt;
 use crate::store::SigningError;
@@ -210,7 +211,12 @@ struct Conn {
     key: PublicKey,
     ip: IpAddr,
     listen: Option<String>,
+    /// The tip it claims (plausible claims only; see `policy::plausible_claim`).
     tip: TipInfo,
+    /// Whether its claims are believed (see [`ClaimTrust`]).
+    trust: ClaimTrust,
+    /// Claims ignored as impossible (logged on the first and every 100th).
+    ignored_claims: u64,
     strikes: u32,
     subscriptions: BTreeSet<PublicKey>,
 }
@@ -466,6 +472,21 @@ impl Core {
                 out.push(Action::Send(conn, Message::GetPeers));
             }
         }
+        // A claimed tip from the future (or with more blocks than slots) is
+        // ignored: the peer is taken to claim nothing until it says better.
+        let tip = match policy::plausible_claim(&self.params, &hello.tip, now_ms) {
+            Ok(()) => hello.tip,
+            Err(why) => {
+                out.push(Action::Log(format!(
+                    "connection {conn}: ignoring its {why}"
+                )));
+                TipInfo {
+                    height: 0,
+                    hash: self.params.chain_id(),
+                    slot: 0,
+                }
+            }
+        };
         self.conns.insert(
             conn,
             Conn {
@@ -474,7 +495,9 @@ impl Core {
                 key: hello.key,
                 ip,
                 listen,
-                tip: hello.tip,
+                tip,
+                trust: ClaimTrust::default(),
+                ignored_claims: 0,
                 strikes: 0,
                 subscriptions: BTreeSet::new(),
             },
@@ -539,10 +562,14 @@ impl Core {
         if let Some(s) = &self.sync {
             if now_ms.saturating_sub(s.asked_ms) > SYNC_TIMEOUT_MS {
                 out.push(Action::Log(format!(
-                    "sync: no answer from connection {} in {} s; trying again",
+                    "sync: no answer from connection {} in {} s; its claims are not believed for {} s; trying again",
                     s.conn,
-                    SYNC_TIMEOUT_MS / 1000
+                    SYNC_TIMEOUT_MS / 1000,
+                    policy::UNTRUSTED_CLAIM_MS / 1000
                 )));
+                if let Some(c) = self.conns.get_mut(&s.conn) {
+                    c.trust.failed(now_ms);
+                }
                 self.sync = None;
             }
         }
@@ -550,7 +577,7 @@ impl Core {
             let best = self
                 .conns
                 .iter()
-                .filter(|(_, c)| c.role != Role::Client)
+                .filter(|(_, c)| c.role != Role::Client && c.trust.trusted(now_ms))
                 .max_by(|(_, a), (_, b)| fork::compare(&head(&a.tip), &head(&b.tip)))
                 .map(|(id, _)| *id);
             if let Some(id) = best {
@@ -572,26 +599,17 @@ impl Core {
         let Some(c) = self.conns.get(&conn) else {
             return Ok(());
         };
-        if c.role == Role::Client {
+        if c.role == Role::Client || !c.trust.trusted(now_ms) {
             return Ok(());
         }
         let tip = self.tip()?;
-        // Fork choice, not height alone: a peer at our height whose tip
-        // hash is lower holds the better branch, and we must fetch it.
+        // Only a longer chain is worth fetching: at equal height the tip
+        // seen first stays (see `fork`).
         if fork::compare(&head(&c.tip), &head(&tip)) != std::cmp::Ordering::Greater {
             return Ok(());
         }
         let target = c.tip.height;
-        // At equal height the branches differ below our tip: ask from as
-        // deep as finality allows, as after an unknown parent.
-        let fork_search = target == tip.height;
-        let from = if fork_search {
-            (tip.height + 1)
-                .saturating_sub(self.params.genesis().finality_depth)
-                .max(1)
-        } else {
-            tip.height + 1
-        };
+        let from = tip.height + 1;
         let name = c
             .listen
             .clone()
@@ -616,7 +634,7 @@ impl Core {
             started_ms: now_ms,
             start_height: tip.height,
             target,
-            fork_search,
+            fork_search: false,
             last_log_height: tip.height,
         });
         Ok(())
@@ -762,7 +780,15 @@ impl Core {
         out: &mut Vec<Action>,
     ) -> Result<bool, Fatal> {
         let hash = block.hash();
-        let imported = self.store.import_block(&block);
+        let imported = self.store.import_block(&block, now_ms);
+        if matches!(
+            imported,
+            Ok(Imported::Extended { .. } | Imported::Reorganised { .. })
+        ) {
+            if let Some(c) = from.and_then(|c| self.conns.get_mut(&c)) {
+                c.trust.delivered();
+            }
+        }
         // Stored blocks had their signature checked on import; others are
         // checked only if they contradict a header seen before.
         let stored = matches!(
@@ -815,7 +841,10 @@ impl Core {
             Err(ImportError::UnknownParent { .. }) => {
                 if let Some(c) = from {
                     if let Some(conn) = self.conns.get_mut(&c) {
-                        conn.tip.height = conn.tip.height.max(block.height());
+                        // A claim like any other: no more blocks than slots.
+                        if block.height() <= block.header.header.slot {
+                            conn.tip.height = conn.tip.height.max(block.height());
+                        }
                     }
                     if self.sync.is_none() {
                         self.maybe_sync(c, now_ms, out)?;
@@ -1081,15 +1110,44 @@ impl Core {
                             self.strike(conn, 1, &why, now_ms, &mut out);
                         }
                     }
+                } else if self.late_rival(&block, now_ms)? {
+                    // Cannot win (first seen stays at equal height), and
+                    // arrives past the lateness bound: neither stored nor
+                    // relayed. Its header still counts as evidence.
+                    out.push(Action::Log(format!(
+                        "ignored late rival block {} at height {} (slot {} started {} ms ago, bound {} slots + drift)",
+                        block.hash().short(),
+                        h.height,
+                        h.slot,
+                        now_ms.saturating_sub(self.params.slot_start_ms(h.slot)),
+                        fork::LATE_SLOTS
+                    )));
+                    self.note_header(&block.header, false, now_ms, &mut out)?;
                 } else {
                     self.accept_block(conn, *block, now_ms, &mut out)?;
                 }
             }
             Message::Tip(t) if node_or_forger => {
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    c.tip = t;
+                match policy::plausible_claim(&self.params, &t, now_ms) {
+                    Ok(()) => {
+                        if let Some(c) = self.conns.get_mut(&conn) {
+                            c.tip = t;
+                        }
+                        self.maybe_sync(conn, now_ms, &mut out)?;
+                    }
+                    Err(why) => {
+                        // Each Tip may say it again: logged now and then.
+                        let n = self.conns.get_mut(&conn).map_or(0, |c| {
+                            c.ignored_claims += 1;
+                            c.ignored_claims
+                        });
+                        if n % 100 == 1 {
+                            out.push(Action::Log(format!(
+                                "connection {conn}: ignoring its {why} ({n} ignored so far)"
+                            )));
+                        }
+                    }
                 }
-                self.maybe_sync(conn, now_ms, &mut out)?;
             }
             Message::Blocks { id, blocks } if node_or_forger => {
                 self.sync_answer(conn, id, blocks, now_ms, &mut out)?;
@@ -1173,6 +1231,24 @@ impl Core {
             }
         }
         Ok(out)
+    }
+
+    /// Whether a gossiped block is a rival past the lateness bound: it does
+    /// not extend our tip, is no higher than it (so cannot win: at equal
+    /// height the block seen first stays), and its slot started more than
+    /// [`fork::LATE_SLOTS`] slots plus the drift ago.
+    fn late_rival(&self, block: &Block, now_ms: u64) -> Result<bool, Fatal> {
+        let h = &block.header.header;
+        if !fork::late(&self.params, h.slot, now_ms) {
+            return Ok(false);
+        }
+        let hash = block.hash();
+        if self.seen.set.contains(&hash) {
+            // A copy of one already handled: the import says so quietly.
+            return Ok(false);
+        }
+        let tip = self.tip()?;
+        Ok(hash != tip.hash && h.parent != tip.hash && h.height <= tip.height)
     }
 
     /// A block from `conn` whose slot has started: its sender's tip is at
@@ -1282,18 +1358,35 @@ impl Core {
         let mut landed: Vec<Block> = Vec::new();
         for b in blocks.iter() {
             let h = b.hash();
-            match self.store.import_block(b) {
+            match self.store.import_block(b, now_ms) {
                 Ok(Imported::Extended { .. }) => {
                     self.seen.insert(h);
                     self.note_header(&b.header, true, now_ms, out)?;
                     progressed = true;
                     landed.push(b.clone());
                 }
-                Ok(Imported::Reorganised { applied, .. }) => {
+                Ok(Imported::Reorganised {
+                    applied,
+                    undone,
+                    returned,
+                    ..
+                }) => {
+                    // As for a gossiped block: said, and the undone
+                    // transactions the new branch lacks go back to the pool.
+                    out.push(Action::Log(format!(
+                        "reorganisation: {} blocks undone, {} applied, new tip {} at {} (sync)",
+                        undone.len(),
+                        applied.len(),
+                        h.short(),
+                        b.height()
+                    )));
                     self.seen.insert(h);
                     self.note_header(&b.header, true, now_ms, out)?;
                     progressed = true;
                     landed.extend(applied);
+                    for tx in returned {
+                        let _ = self.admit(None, tx, now_ms, out)?;
+                    }
                 }
                 Ok(_) => {}
                 Err(e) if e.is_fatal() => return Err(Fatal(e.to_string())),
@@ -1302,14 +1395,37 @@ impl Core {
                     break;
                 }
                 Err(e) => {
+                    // A block from the future in a sync answer: within a slot
+                    // of now, a peer whose clock is a little ahead (asked
+                    // again later); further, a chain forged ahead of time.
+                    let near = match &e {
+                        ImportError::Early { ahead_ms, .. } => {
+                            *ahead_ms
+                                <= self.params.limits().max_clock_drift_ms
+                                    + self.params.genesis().slot_ms
+                        }
+                        _ => false,
+                    };
                     out.push(Action::Log(format!("sync: refused {e}")));
-                    self.strike(conn, BLOCK_STRIKE, &e.to_string(), now_ms, out);
+                    if progressed {
+                        let landed = std::mem::take(&mut landed);
+                        self.after_new_blocks(&landed, out)?;
+                    }
+                    if !near {
+                        if let Some(c) = self.conns.get_mut(&conn) {
+                            c.trust.failed(now_ms);
+                        }
+                        self.strike(conn, BLOCK_STRIKE, &e.to_string(), now_ms, out);
+                    }
                     self.sync = None;
                     return Ok(());
                 }
             }
         }
         if progressed {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.trust.delivered();
+            }
             // Watchers hear of synced blocks too; peers hear of the new tip.
             self.after_new_blocks(&landed, out)?;
             let tip = self.tip()?;
@@ -1364,7 +1480,20 @@ impl Core {
                 ));
             }
             None => {
-                self.sync = None;
+                let s = self.sync.take().expect("checked above");
+                if tip.height < s.target {
+                    // It claimed more than it delivered: its claims no
+                    // longer start syncs or keep a forger "not synced".
+                    out.push(Action::Log(format!(
+                        "sync: connection {conn} claimed height {} and delivered up to {}: its claims are not believed for {} s",
+                        s.target,
+                        tip.height,
+                        policy::UNTRUSTED_CLAIM_MS / 1000
+                    )));
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.trust.failed(now_ms);
+                    }
+                }
             }
         }
         Ok(())
@@ -1414,24 +1543,46 @@ impl Core {
         })
     }
 
-    /// Whether this node follows the tip: a peer is connected, no sync is
-    /// running, and no connected peer has a better chain.
-    pub fn synced(&self) -> Result<bool, Fatal> {
-        if self.sync.is_some() {
-            return Ok(false);
+    /// Whether this node follows the tip at `now_ms`: a main node is
+    /// connected, and no believed claim says there is more to fetch.
+    ///
+    /// A claim is only a reason to ask: a peer that claims a longer chain
+    /// keeps this false while a sync from it is answered (each request
+    /// within [`CLAIM_PROOF_MS`]); one that claimed more than it delivered is
+    /// not believed (see [`ClaimTrust`]). So a main node that claims height
+    /// 10⁶ and sends nothing stops a forger for one request at most, not for
+    /// as long as it keeps lying.
+    pub fn synced(&self, now_ms: u64) -> Result<bool, Fatal> {
+        // The peer being synced from, if its request is overdue: its claim
+        // is unproven, and stops counting.
+        let overdue = self
+            .sync
+            .as_ref()
+            .filter(|s| now_ms.saturating_sub(s.asked_ms) >= CLAIM_PROOF_MS)
+            .map(|s| s.conn);
+        if let Some(s) = &self.sync {
+            let believed = self
+                .conns
+                .get(&s.conn)
+                .is_some_and(|c| c.trust.trusted(now_ms));
+            if believed && overdue.is_none() {
+                return Ok(false);
+            }
         }
         let tip = self.tip()?;
-        let peers: Vec<&Conn> = self
+        let peers: Vec<(&ConnId, &Conn)> = self
             .conns
-            .values()
-            .filter(|c| c.role == Role::MainNode)
+            .iter()
+            .filter(|(_, c)| c.role == Role::MainNode)
             .collect();
         if peers.is_empty() {
             return Ok(false);
         }
-        Ok(peers
-            .iter()
-            .all(|c| fork::compare(&head(&c.tip), &head(&tip)) != std::cmp::Ordering::Greater))
+        Ok(peers.iter().all(|(id, c)| {
+            !c.trust.trusted(now_ms)
+                || overdue == Some(**id)
+                || fork::compare(&head(&c.tip), &head(&tip)) != std::cmp::Ordering::Greater
+        }))
     }
 
     /// The kernel's clock status, as the runtime last read it.
@@ -1468,7 +1619,7 @@ impl Core {
             &offsets,
             self.params.genesis().slot_ms,
         );
-        let synced = self.synced()?;
+        let synced = self.synced(now_ms)?;
         let snap = self.store.snapshot()?;
         let tip_state = snap.tip().map_err(StoreError::from)?;
         let pk = f.key.public();

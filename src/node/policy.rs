@@ -104,6 +104,77 @@ impl FloodGate {
     }
 }
 
+/// How long a peer that claimed a tip and did not deliver its blocks is not
+/// believed: its claims start no sync and do not keep a forger "not
+/// synced". Delivering a block that lands ends it at once.
+pub const UNTRUSTED_CLAIM_MS: u64 = 60_000;
+
+/// How long a sync request may go unanswered and still keep a forger "not
+/// synced": an honest main node answers a batch in well under this; a peer
+/// that claimed a better tip and stays silent costs a forger at most this
+/// much forging time before its claim stops counting (and, at the sync
+/// timeout, is distrusted for [`UNTRUSTED_CLAIM_MS`]).
+pub const CLAIM_PROOF_MS: u64 = 5_000;
+
+/// Whether a tip a peer claims (in its Hello or a Tip) could be true at
+/// `now_ms`: its slot has started on this clock, give or take the chain's
+/// allowed drift, and it is no higher than its slot (every block takes a
+/// slot of its own, after its parent's). A claim that fails is ignored: a
+/// chain from the future is not something to sync to.
+pub fn plausible_claim(
+    params: &crate::genesis::ChainParams,
+    tip: &crate::wire::TipInfo,
+    now_ms: u64,
+) -> Result<(), String> {
+    let start = params.slot_start_ms(tip.slot);
+    let drift = params.limits().max_clock_drift_ms;
+    if start > now_ms.saturating_add(drift) {
+        return Err(format!(
+            "claimed tip {} at height {}: slot {} starts {} ms ahead of this clock (drift allowed: {drift} ms)",
+            tip.hash.short(),
+            tip.height,
+            tip.slot,
+            start - now_ms
+        ));
+    }
+    if tip.height > tip.slot {
+        return Err(format!(
+            "claimed tip {} at height {} in slot {}: more blocks than slots",
+            tip.hash.short(),
+            tip.height,
+            tip.slot
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a peer's claimed tip is believed: a peer that claimed more than
+/// it delivered (a sync from it ended short of its claim, or went
+/// unanswered) is not, for [`UNTRUSTED_CLAIM_MS`] or until it delivers a
+/// block that lands. Claims are only ever a reason to ask: no tip is
+/// adopted before its blocks arrive and pass every rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClaimTrust {
+    untrusted_until_ms: u64,
+}
+
+impl ClaimTrust {
+    /// Whether the peer's claims count at `now_ms`.
+    pub fn trusted(&self, now_ms: u64) -> bool {
+        now_ms >= self.untrusted_until_ms
+    }
+
+    /// The peer did not deliver what it claimed.
+    pub fn failed(&mut self, now_ms: u64) {
+        self.untrusted_until_ms = now_ms.saturating_add(UNTRUSTED_CLAIM_MS);
+    }
+
+    /// A block from the peer landed on our chain.
+    pub fn delivered(&mut self) {
+        self.untrusted_until_ms = 0;
+    }
+}
+
 /// Addresses banned until a time (ms), forgotten once it has passed.
 #[derive(Debug, Clone, Default)]
 pub struct Bans {
@@ -179,6 +250,39 @@ mod tests {
         }
         assert!(!g.allow(500), "the 21st in the window floods");
         assert!(g.allow(10_001), "a new window");
+    }
+
+    #[test]
+    fn claims_from_the_future_or_with_more_blocks_than_slots_are_not_plausible() {
+        use crate::wire::TipInfo;
+        let net = crate::testkit::TestNet::new(&crate::testkit::TestNetConfig::default());
+        let p = &net.params;
+        let tip = |height, slot| TipInfo {
+            height,
+            hash: crate::crypto::Hash::ZERO,
+            slot,
+        };
+        // 1 s slots from 0, 500 ms drift: at 20.2 s, slot 20 has started
+        // and slot 21 starts within the drift; slot 22 does not.
+        assert_eq!(plausible_claim(p, &tip(15, 20), 20_200), Ok(()));
+        assert_eq!(plausible_claim(p, &tip(15, 21), 20_600), Ok(()));
+        let e = plausible_claim(p, &tip(15, 22), 20_200).unwrap_err();
+        assert!(e.contains("1800 ms ahead"), "{e}");
+        let e = plausible_claim(p, &tip(1_000_000, 20), 20_200).unwrap_err();
+        assert!(e.contains("more blocks than slots"), "{e}");
+    }
+
+    #[test]
+    fn an_undelivered_claim_is_distrusted_until_a_block_lands_or_the_time_passes() {
+        let mut t = ClaimTrust::default();
+        assert!(t.trusted(0));
+        t.failed(1_000);
+        assert!(!t.trusted(1_000));
+        assert!(!t.trusted(1_000 + UNTRUSTED_CLAIM_MS - 1));
+        assert!(t.trusted(1_000 + UNTRUSTED_CLAIM_MS));
+        t.failed(5_000);
+        t.delivered();
+        assert!(t.trusted(5_000));
     }
 
     #[test]

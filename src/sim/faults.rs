@@ -93,6 +93,13 @@ pub struct Faults {
     /// Many one-unit keys that buy weight and vote an attacker's
     /// association in (and the genesis one out).
     pub sybil_voter: bool,
+    /// A forger that forges its own future slots ahead of time, claims that
+    /// branch's tip and serves it in sync answers (issue 13, finding 1).
+    pub future_syncer: bool,
+    /// A forger that, leading the slot after another forger's block, builds
+    /// on that block's parent and grinds its own block's hash below it, to
+    /// orphan it on a hash tie-break (issue 13, finding 3).
+    pub grinder: bool,
 }
 
 /// Who the nodes are, for drawing faults.
@@ -104,6 +111,10 @@ pub struct Shape {
     pub forgers: usize,
     /// All nodes, Byzantine ones and the spammer included.
     pub nodes: usize,
+    /// Of these, the last ones, added after the first faults were drawn:
+    /// their draws come after every other (so the earlier seeds' plans
+    /// stay what they were).
+    pub later_nodes: usize,
     /// Slot length (ms).
     pub slot_ms: u64,
     /// The faulty part of the run (ms after the start); faults start and
@@ -131,12 +142,33 @@ impl Faults {
             withholder: None,
             spammer: false,
             sybil_voter: false,
+            future_syncer: false,
+            grinder: false,
         }
     }
 
     /// What a seed's generator makes of the knobs. `byzantine`: whether
     /// the Byzantine roles may be drawn (their nodes exist in `shape`).
     pub fn draw(rng: &mut Rng, shape: &Shape) -> Faults {
+        let mut f = Faults::draw_first(rng, shape);
+        // The later nodes: never skewed, on a side of each split drawn now.
+        let later = shape.later_nodes;
+        f.skew_ms.extend(std::iter::repeat_n(0, later));
+        for p in &mut f.partitions {
+            p.side.extend((0..later).map(|_| rng.below(2) as u8));
+        }
+        f.future_syncer = rng.chance(300);
+        f.grinder = rng.chance(300);
+        f
+    }
+
+    /// The faults drawn before the later nodes existed, over the nodes
+    /// before them.
+    fn draw_first(rng: &mut Rng, shape: &Shape) -> Faults {
+        let shape = &Shape {
+            nodes: shape.nodes - shape.later_nodes,
+            ..*shape
+        };
         let honest = shape.mains + shape.forgers;
         let lo = rng.range(1, 30);
         let hi = rng.range(lo, 150);
@@ -238,6 +270,8 @@ impl Faults {
             withholder,
             spammer,
             sybil_voter,
+            future_syncer: false,
+            grinder: false,
         }
     }
 
@@ -294,6 +328,12 @@ impl Faults {
         if self.sybil_voter {
             s += "; sybil voter";
         }
+        if self.future_syncer {
+            s += "; future-block syncer";
+        }
+        if self.grinder {
+            s += "; tie-break grinder";
+        }
         s
     }
 }
@@ -332,6 +372,11 @@ pub struct Injected {
     pub spam: u64,
     /// Transactions the Sybil voter submitted (purchases, proposal, votes).
     pub sybil_txs: u64,
+    /// Blocks forged ahead of their slots by the future-block syncer.
+    pub future_blocks: u64,
+    /// Rival blocks the grinder sent (built on the tip's parent, hash below
+    /// the tip's).
+    pub ground: u64,
 }
 
 impl Injected {
@@ -352,12 +397,14 @@ impl Injected {
         self.releases += o.releases;
         self.spam += o.spam;
         self.sybil_txs += o.sybil_txs;
+        self.future_blocks += o.future_blocks;
+        self.ground += o.ground;
     }
 
     /// `name=count` for every kind.
     pub fn describe(&self) -> String {
         format!(
-            "partitions={} crashes(now={} disk={} while-forging={} after-forging={}) restarts={} resets={} retransmits={} skewed-nodes={} equivocations={} invalid-blocks={} withheld-blocks={} releases={} spam-msgs={} sybil-txs={}",
+            "partitions={} crashes(now={} disk={} while-forging={} after-forging={}) restarts={} resets={} retransmits={} skewed-nodes={} equivocations={} invalid-blocks={} withheld-blocks={} releases={} spam-msgs={} sybil-txs={} future-blocks={} ground-rivals={}",
             self.partitions,
             self.crashes_now,
             self.crashes_disk,
@@ -372,7 +419,9 @@ impl Injected {
             self.withheld,
             self.releases,
             self.spam,
-            self.sybil_txs
+            self.sybil_txs,
+            self.future_blocks,
+            self.ground
         )
     }
 }

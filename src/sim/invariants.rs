@@ -10,7 +10,7 @@ use crate::block::Block;
 use crate::crypto::{Hash, PublicKey};
 use crate::genesis::ChainParams;
 use crate::node::core::CoreSizes;
-use crate::state::{ProposalStatus, StateKey, StateRead, StateReadExt, StateValue};
+use crate::state::{ProposalStatus, StateKey, StateRead, StateReadExt, StateValue, Tip};
 use crate::store::Store;
 use crate::tx::TxKind;
 
@@ -59,6 +59,8 @@ pub struct Checker {
     /// Blocks by honest forgers seen on the wire: (key, slot) → hashes.
     released: BTreeMap<(PublicKey, u64), BTreeSet<Hash>>,
     honest_forgers: BTreeSet<PublicKey>,
+    /// Per honest node: the last tip seen (height, hash).
+    tips: BTreeMap<String, (u64, Hash)>,
     bounds: Bounds,
     /// The largest sizes seen.
     pub peaks: Peaks,
@@ -80,6 +82,7 @@ impl Checker {
             signatures: BTreeMap::new(),
             released: BTreeMap::new(),
             honest_forgers,
+            tips: BTreeMap::new(),
             bounds,
             peaks: Peaks::default(),
             violations: Vec::new(),
@@ -177,6 +180,40 @@ impl Checker {
             self.violation(format!(
                 "double sign: honest forger {forger} released blocks {hashes:?} for slot {slot}"
             ));
+        }
+    }
+
+    /// An honest node's tip, read at `local_ms` on its clock. Two rules:
+    ///
+    /// - **never from the future**: the tip's slot has started on the
+    ///   node's clock, give or take the allowed drift (a leader that forged
+    ///   its own slots ahead of time and served them by sync broke this);
+    /// - **the first seen stays**: the tip moves only to a longer chain,
+    ///   never to another block at the same or a lower height (a leader
+    ///   that built on the tip's parent and ground a lower hash orphaned
+    ///   the tip under the old lower-hash tie-break).
+    pub fn tip(&mut self, params: &ChainParams, node: &str, tip: &Tip, local_ms: u64) {
+        let start = params.slot_start_ms(tip.slot);
+        let drift = params.limits().max_clock_drift_ms;
+        if start > local_ms.saturating_add(drift) {
+            self.violation(format!(
+                "from the future: {node}'s tip {} at height {} is in slot {}, which starts {} ms ahead of its clock (drift allowed: {drift} ms)",
+                tip.hash.short(),
+                tip.height,
+                tip.slot,
+                start - local_ms
+            ));
+        }
+        let prev = self.tips.insert(node.to_string(), (tip.height, tip.hash));
+        if let Some((h, x)) = prev {
+            if x != tip.hash && tip.height <= h {
+                self.violation(format!(
+                    "first seen: {node} left block {} at height {h} for {} at height {}, a chain no longer",
+                    x.short(),
+                    tip.hash.short(),
+                    tip.height
+                ));
+            }
         }
     }
 

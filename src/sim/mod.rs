@@ -77,6 +77,11 @@ const LOG_LINES: usize = 60;
 const WALLET_CONN: ConnId = 0;
 /// The Sybil voter's keys.
 pub const SYBIL_KEYS: u32 = 30;
+/// The future-block syncer forges the slots it leads from this many slots
+/// ahead (beyond the slot's worth of lateness a node forgives)…
+pub const FUTURE_FROM_SLOTS: u64 = 3;
+/// … to this many.
+pub const FUTURE_TO_SLOTS: u64 = 3 * EPOCH_SLOTS;
 
 /// The short form of a key, for messages.
 pub fn short_key(pk: &PublicKey) -> String {
@@ -99,6 +104,11 @@ pub enum Kind {
     Withholder,
     /// Floods invalid transactions.
     Spammer,
+    /// Forges its own future slots ahead of time, claims that branch's tip
+    /// and serves it in sync answers.
+    FutureSyncer,
+    /// Builds on the tip's parent, grinding its hash below the tip's.
+    Grinder,
 }
 
 impl Kind {
@@ -109,7 +119,12 @@ impl Kind {
     fn forges(self) -> bool {
         matches!(
             self,
-            Kind::Forger | Kind::Equivocator | Kind::InvalidForger | Kind::Withholder
+            Kind::Forger
+                | Kind::Equivocator
+                | Kind::InvalidForger
+                | Kind::Withholder
+                | Kind::FutureSyncer
+                | Kind::Grinder
         )
     }
 
@@ -174,12 +189,15 @@ impl Config {
 
     /// Nodes in the order the simulation numbers them: main nodes, honest
     /// forgers, then the Byzantine ones and the spammer, each always there
-    /// (a Byzantine node whose fault is off behaves honestly).
+    /// (a Byzantine node whose fault is off behaves honestly): the
+    /// equivocator, the invalid forger, the withholder, the spammer, the
+    /// future-block syncer and the grinder.
     pub fn shape(&self) -> Shape {
         Shape {
             mains: self.mains,
             forgers: self.forgers,
-            nodes: self.mains + self.forgers + 4,
+            nodes: self.mains + self.forgers + 6,
+            later_nodes: 2,
             slot_ms: SLOT_MS,
             faulty_ms: self.faulty_epochs * EPOCH_SLOTS * SLOT_MS,
             max_partition_ms: MAX_PARTITION_MS,
@@ -406,6 +424,9 @@ struct Up {
     gates: BTreeMap<ConnId, FloodGate>,
     /// The withholder's private blocks.
     withheld: Vec<Block>,
+    /// The grinder's second store, kept at its main store's tip's parent
+    /// (the state it builds its rivals on).
+    lag: Option<Arc<Store>>,
 }
 
 struct Node {
@@ -505,6 +526,8 @@ impl Sim {
         let withholder_keys: Vec<Keypair> = (0..cfg.withholder_keys.max(1) as u32)
             .map(|i| key(21, 102 + i))
             .collect();
+        let syncer_key = key(21, 110);
+        let grinder_key = key(21, 111);
         let mut bootstrap: Vec<PublicKey> = honest_keys.iter().map(|k| k.public()).collect();
         if f.equivocator {
             bootstrap.push(equivocator_key.public());
@@ -515,11 +538,23 @@ impl Sim {
         if f.withholder.is_some() {
             bootstrap.extend(withholder_keys.iter().map(|k| k.public()));
         }
+        // The later Byzantine keys are in the genesis only when their fault
+        // is on (a run without them keeps the genesis it always had).
+        let mut later_keys = Vec::new();
+        if f.future_syncer {
+            bootstrap.push(syncer_key.public());
+            later_keys.push(syncer_key.clone());
+        }
+        if f.grinder {
+            bootstrap.push(grinder_key.public());
+            later_keys.push(grinder_key.clone());
+        }
         let forger_keys: Vec<Keypair> = honest_keys
             .iter()
             .cloned()
             .chain([equivocator_key.clone(), invalid_key.clone()])
             .chain(withholder_keys.iter().cloned())
+            .chain(later_keys)
             .collect();
         let mut balances: Vec<Balance> = forger_keys
             .iter()
@@ -624,7 +659,14 @@ impl Sim {
                         withholder_keys[0].clone(),
                         withholder_keys[1..].to_vec(),
                     ),
-                    _ => (Kind::Spammer, "spammer".into(), key(25, 0), vec![]),
+                    3 => (Kind::Spammer, "spammer".into(), key(25, 0), vec![]),
+                    4 => (
+                        Kind::FutureSyncer,
+                        "future-syncer".into(),
+                        syncer_key.clone(),
+                        vec![],
+                    ),
+                    _ => (Kind::Grinder, "grinder".into(), grinder_key.clone(), vec![]),
                 }
             };
             let listen = (kind == Kind::Main).then(|| main_addr(i));
@@ -804,6 +846,8 @@ impl Sim {
                 Kind::InvalidForger => !self.cfg.faults.invalid_forger,
                 Kind::Withholder => self.cfg.faults.withholder.is_none(),
                 Kind::Spammer => !self.cfg.faults.spammer,
+                Kind::FutureSyncer => !self.cfg.faults.future_syncer,
+                Kind::Grinder => !self.cfg.faults.grinder,
                 _ => false,
             };
             if byzantine_off {
@@ -979,6 +1023,7 @@ impl Sim {
             dials,
             gates: BTreeMap::new(),
             withheld: Vec::new(),
+            lag: None,
         });
         let peers = node.peers.clone();
         for p in peers {
@@ -1679,6 +1724,10 @@ impl Sim {
             let name = node.name.clone();
             self.checker.finality(&name, &store);
             self.checker.sizes(&name, &sizes);
+            if let Ok(t) = store.tip() {
+                let local = self.local(n);
+                self.checker.tip(&self.params, &name, &t, local);
+            }
         }
     }
 
@@ -1712,6 +1761,8 @@ impl Sim {
             Kind::Forger => self.honest_slot(n, slot),
             Kind::Equivocator if self.faulty() => self.equivocate(n, slot),
             Kind::InvalidForger if self.faulty() => self.forge_invalid(n, slot),
+            Kind::FutureSyncer if self.faulty() => self.forge_future(n, slot),
+            Kind::Grinder if self.faulty() => self.grind(n, slot),
             _ => self.forge_own(n, slot),
         }
         self.track_tip(n);
@@ -1819,7 +1870,7 @@ impl Sim {
                 continue;
             };
             let block = u.sign(&k);
-            if store.import_block(&block).is_err() {
+            if store.import_block(&block, self.local(n)).is_err() {
                 return;
             }
             if self.withholding && self.nodes[n].kind == Kind::Withholder {
@@ -1872,7 +1923,7 @@ impl Sim {
             return;
         }
         let (a, b) = (a.sign(&k), b.sign(&k));
-        let _ = store.import_block(&a);
+        let _ = store.import_block(&a, self.local(n));
         self.injected.equivocations += 1;
         self.equivocations
             .insert((k.public(), slot), (a.hash(), b.hash()));
@@ -1960,6 +2011,159 @@ impl Sim {
         self.injected.invalid_blocks += 1;
         self.log(n, format!("INVALID block in slot {slot}: {what}"));
         self.broadcast(n, Message::NewBlock(Box::new(block)));
+    }
+
+    /// The future-block syncer (issue 13, finding 1): a leader that forges,
+    /// ahead of time, every slot its key leads from [`FUTURE_FROM_SLOTS`] to
+    /// [`FUTURE_TO_SLOTS`] ahead, each on the last. Its own store takes them
+    /// (its own code, no clock), so its Hello claims that tip and its
+    /// answers to GetBlocks serve those blocks. It also claims, in Tip
+    /// messages, that tip and a disguised one that could be true now (as
+    /// high as the slot under way), so that a node asks it for blocks and
+    /// gets the future ones.
+    fn forge_future(&mut self, n: usize, slot: u64) {
+        let Some((store, _)) = self.byz_parts(n) else {
+            return;
+        };
+        let k = self.nodes[n].key.clone();
+        let mut made = 0;
+        for s in slot + FUTURE_FROM_SLOTS..=slot + FUTURE_TO_SLOTS {
+            let Some(u) = self.build(&store, &k, s, vec![]) else {
+                continue;
+            };
+            if store.import_block(&u.sign(&k), u64::MAX).is_err() {
+                break;
+            }
+            made += 1;
+        }
+        let Ok(tip) = store.tip() else { return };
+        if made > 0 {
+            self.injected.future_blocks += made;
+            self.log(
+                n,
+                format!(
+                    "FUTURE: {made} blocks forged ahead, tip at height {} in slot {} (now slot {slot})",
+                    tip.height, tip.slot
+                ),
+            );
+        }
+        if tip.slot <= slot {
+            return;
+        }
+        let real = TipInfo {
+            height: tip.height,
+            hash: tip.hash,
+            slot: tip.slot,
+        };
+        let disguised = TipInfo {
+            height: tip.height.min(slot),
+            hash: tip.hash,
+            slot,
+        };
+        self.broadcast(n, Message::Tip(real));
+        self.broadcast(n, Message::Tip(disguised));
+    }
+
+    /// The tie-break grinder (issue 13, finding 3): leading a slot right
+    /// after another forger's block, it builds on that block's parent
+    /// instead, trying self-transfers of 1, 2, 3… units until its block's
+    /// hash is below the tip's, and sends that rival. Otherwise it forges
+    /// as an honest forger would.
+    fn grind(&mut self, n: usize, slot: u64) {
+        let Some((store, _)) = self.byz_parts(n) else {
+            return;
+        };
+        let k = self.nodes[n].key.clone();
+        let Some(rival) = self.ground_rival(n, &store, &k, slot) else {
+            return self.forge_own(n, slot);
+        };
+        let _ = store.import_block(&rival, self.local(n));
+        self.injected.ground += 1;
+        self.log(
+            n,
+            format!(
+                "GRIND slot {slot}: rival {} at height {}, built on the tip's parent",
+                rival.hash().short(),
+                rival.height()
+            ),
+        );
+        self.broadcast(n, Message::NewBlock(Box::new(rival)));
+    }
+
+    fn ground_rival(&mut self, n: usize, store: &Store, k: &Keypair, slot: u64) -> Option<Block> {
+        let snap = store.snapshot().ok()?;
+        let tip = snap.tip().ok()?;
+        if tip.height == 0 || slot <= tip.slot {
+            return None;
+        }
+        let top = snap.block(&tip.hash).ok()??;
+        if top.header.header.forger == k.public() {
+            return None;
+        }
+        drop(snap);
+        let lag = self.lag_at(n, store, &top)?;
+        let lsnap = lag.snapshot().ok()?;
+        let ltip = lsnap.tip().ok()?;
+        if !schedule::leads(&self.params, &lsnap, &ltip, slot, &k.public()).ok()? {
+            return None;
+        }
+        let nonce = lsnap.account(&k.public()).ok()?.nonce;
+        for amount in 1..=64 {
+            let tx = Transaction {
+                chain_id: self.params.chain_id(),
+                sender: k.public(),
+                nonce,
+                fee: self.params.genesis().min_fee,
+                kind: TxKind::Transfer {
+                    to: k.public(),
+                    amount,
+                },
+                memo: Bytes::empty(),
+            }
+            .sign(k);
+            let u =
+                ledger::prepare_block(&self.params, &lsnap, &k.public(), slot, vec![tx]).ok()?;
+            let b = u.sign(k);
+            if b.hash() < tip.hash {
+                return Some(b);
+            }
+        }
+        None
+    }
+
+    /// The grinder's second store, brought to `top`'s parent: the blocks of
+    /// its main store's chain below `top`, imported (from scratch if it sits
+    /// on another branch).
+    fn lag_at(&mut self, n: usize, store: &Store, top: &Block) -> Option<Arc<Store>> {
+        let parent = top.header.header.parent;
+        let height = top.height() - 1;
+        let existing = self.nodes[n].up.as_ref()?.lag.clone();
+        for lag in [existing, None] {
+            let lag = match lag {
+                Some(l) => l,
+                None => Arc::new(
+                    Store::with_backend(
+                        SimDisk::new(),
+                        &self.params,
+                        format!("{}-lag", self.nodes[n].name),
+                        Arc::new(AtomicU64::new(0)),
+                    )
+                    .ok()?,
+                ),
+            };
+            let snap = store.snapshot().ok()?;
+            for h in lag.tip().ok()?.height + 1..=height {
+                let b = snap.block_at(h).ok()??;
+                if lag.import_block(&b, u64::MAX).is_err() {
+                    break;
+                }
+            }
+            if lag.tip().ok()?.hash == parent {
+                self.nodes[n].up.as_mut()?.lag = Some(lag.clone());
+                return Some(lag);
+            }
+        }
+        None
     }
 
     fn withhold(&mut self, on: bool) {

@@ -194,6 +194,22 @@ pub enum ImportError {
         /// What is wrong.
         why: String,
     },
+    /// Its slot has not started yet on this node's clock (give or take the
+    /// chain's allowed drift): a block from the future, refused on every
+    /// path a block arrives by — gossip, sync answers, side branches.
+    #[error("block {height} ({hash}): slot {slot} starts {ahead_ms} ms ahead of this node's clock (drift allowed: {drift_ms} ms)")]
+    Early {
+        /// Its height.
+        height: u64,
+        /// Its hash.
+        hash: Hash,
+        /// Its slot.
+        slot: u64,
+        /// How far its slot's start is ahead of the clock (ms).
+        ahead_ms: u64,
+        /// The drift allowed.
+        drift_ms: u64,
+    },
     /// The store failed: fatal.
     #[error(transparent)]
     Storage(#[from] StoreError),
@@ -723,13 +739,33 @@ impl Store {
         self.last_block_bytes.load(Ordering::Relaxed)
     }
 
-    /// Imports a block: validates it against its parent's state and, in one
+    /// Imports a block that arrived at `now_ms` (this node's clock): refuses
+    /// it if its slot has not started yet (give or take the chain's allowed
+    /// drift), then validates it against its parent's state and, in one
     /// durable write transaction, extends the chain, stores a side branch or
-    /// switches to a better branch within the finality depth.
-    pub fn import_block(&self, block: &Block) -> Result<Imported, ImportError> {
+    /// switches to a longer branch within the finality depth.
+    ///
+    /// The clock is checked here, on the one door every block passes
+    /// (gossip, sync answers, side branches, the forger's own), and not in
+    /// [`ledger::apply_block`], which stays a pure function of the state so
+    /// that re-verifying a stored chain does not depend on the time. A
+    /// branch only ever switches to blocks that each passed this check when
+    /// they were stored, and time only moves forward, so a reorganisation
+    /// cannot bring a block from the future in. (A tool replaying stored or
+    /// trusted blocks may pass `u64::MAX`: every slot has started.)
+    pub fn import_block(&self, block: &Block, now_ms: u64) -> Result<Imported, ImportError> {
         let before = self.bytes_written();
         let hash = block.hash();
         let h = &block.header.header;
+        if ledger::check_not_early(&self.params, h, now_ms).is_err() {
+            return Err(ImportError::Early {
+                height: h.height,
+                hash,
+                slot: h.slot,
+                ahead_ms: self.params.slot_start_ms(h.slot).saturating_sub(now_ms),
+                drift_ms: self.params.limits().max_clock_drift_ms,
+            });
+        }
         let mut w = self.db.begin_write()?;
         w.set_durability(Durability::Immediate)
             .map_err(|e| StoreError::Db(e.into()))?;
