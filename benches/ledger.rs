@@ -156,8 +156,7 @@ fn fixture(n: usize) -> Fixture {
             .sign(k)
         })
         .collect();
-    let unsigned =
-        prepare_block(&params, &state, &forger.public(), 1, txs).expect("the bench block builds");
+    let unsigned = prepare_block(&params, &state, &forger, 1, txs).expect("the bench block builds");
     assert!(
         unsigned.rejected.is_empty(),
         "bench transactions rejected: {:?}",

@@ -161,6 +161,12 @@ pub struct NodeArgs {
     /// The node's key file (default: a fresh key each start).
     #[arg(long)]
     key: Option<PathBuf>,
+    /// A block this node must have: HEIGHT:HASH, as `goodwill chain
+    /// checkpoint` prints it from a node you trust (repeat; added to
+    /// `checkpoints` in --config and the genesis file's). A chain that
+    /// contradicts one is refused.
+    #[arg(long = "checkpoint")]
+    checkpoints: Vec<crate::genesis::Checkpoint>,
 }
 
 /// `goodwill forge` settings; `--config FILE` gives them in TOML, flags override.
@@ -201,6 +207,11 @@ pub struct ForgeArgs {
     /// signing record for the key).
     #[arg(long)]
     i_know_this_key_is_new: bool,
+    /// A block this forger must have: HEIGHT:HASH, as `goodwill chain
+    /// checkpoint` prints it from a node you trust (repeat; added to
+    /// `checkpoints` in --config and the genesis file's).
+    #[arg(long = "checkpoint")]
+    checkpoints: Vec<crate::genesis::Checkpoint>,
 }
 
 /// The forge settings in a TOML file.
@@ -216,6 +227,8 @@ pub(crate) struct ForgeFile {
     pub(crate) status_listen: Option<String>,
     pub(crate) metrics_listen: Option<String>,
     pub(crate) clock_check: Option<String>,
+    #[serde(default)]
+    pub(crate) checkpoints: Vec<crate::genesis::Checkpoint>,
 }
 
 impl ForgeArgs {
@@ -253,6 +266,7 @@ impl ForgeArgs {
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
             clock_check: self.clock_check.or(file.clock_check),
             i_know_key_is_new: self.i_know_this_key_is_new,
+            checkpoints: [file.checkpoints, self.checkpoints].concat(),
         })
     }
 }
@@ -290,6 +304,17 @@ pub enum ChainCommand {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Print a weak-subjectivity checkpoint, HEIGHT:HASH: the highest block
+    /// that is final on a node you trust (its tip minus the finality depth).
+    /// Give it to a new node or forger with --checkpoint.
+    Checkpoint {
+        /// The trusted node's address.
+        #[arg(long)]
+        node: String,
+        /// The chain's genesis file (the node must be on this chain).
+        #[arg(long)]
+        genesis: PathBuf,
     },
     /// Re-validate the stored chain from genesis; report the first bad block.
     Verify {
@@ -607,6 +632,12 @@ fn run(cli: Cli) -> Result<(), String> {
             command: ChainCommand::Tx { id, node, json },
         } => crate::cli_net::tx(&node, &id, json),
         Command::Chain {
+            command: ChainCommand::Checkpoint { node, genesis },
+        } => {
+            let params = Genesis::load(&genesis).map_err(|e| e.to_string())?;
+            crate::cli_net::checkpoint(&node, &params)
+        }
+        Command::Chain {
             command: ChainCommand::Verify { data },
         } => {
             let store = crate::store::Store::open_existing(&data).map_err(|e| e.to_string())?;
@@ -706,6 +737,7 @@ impl NodeArgs {
                 self.peers
             },
             key: self.key.or(file.key),
+            checkpoints: [file.checkpoints, self.checkpoints].concat(),
         })
     }
 }

@@ -438,7 +438,7 @@ fn equivocation_voids_the_forger_and_pays_the_bounty() {
 
     // It cannot build a block in its turn, and a block it signs there is refused.
     let its_slot = (tip + 1..).find(|s| s % 3 == 1).unwrap();
-    let e = ledger::prepare_block(&c.params, &c.state, &f1.public(), its_slot, vec![]).unwrap_err();
+    let e = ledger::prepare_block(&c.params, &c.state, &f1, its_slot, vec![]).unwrap_err();
     assert_eq!(
         e,
         BlockError::NotOurSlot {
@@ -1204,11 +1204,46 @@ fn a_failed_transaction_leaves_nothing_behind() {
 fn block_version() {
     let c = Chain::new();
     let (mut block, key) = valid_block(&c);
-    block.header.header.version = 2;
+    block.header.header.version = 1;
     resign(&mut block, &key);
     let e = c.check(&block).unwrap_err();
-    assert_eq!(e, BlockError::Version { height: 1, got: 2 });
-    says(&e, &["block 1", "version 2", "knows version 1"]);
+    assert_eq!(e, BlockError::Version { height: 1, got: 1 });
+    says(&e, &["block 1", "version 1", "knows version 2"]);
+}
+
+/// The VRF proof of `key` for `slot` on `c`'s tip (epoch 0's seed).
+fn vrf_for(c: &Chain, key: &goodwill::crypto::Keypair, slot: u64) -> goodwill::crypto::VrfProof {
+    let seed = schedule::seed_for(&c.params, &c.state, &c.tip(), c.params.epoch_of(slot)).unwrap();
+    goodwill::crypto::vrf_prove(key, &goodwill::block::vrf_input(&c.id(), &seed, slot)).0
+}
+
+#[test]
+fn block_vrf_proof_must_be_the_forgers_for_its_slot_and_seed() {
+    let c = Chain::new();
+    let (block, key) = valid_block(&c);
+    let slot = block.header.header.slot;
+    // The honest proof verifies (valid_block is accepted as built).
+    assert!(c.check(&block).is_ok());
+    let cases: Vec<(&str, goodwill::crypto::VrfProof)> = vec![
+        ("another slot", vrf_for(&c, &key, slot + 1)),
+        ("another key", vrf_for(&c, &forgers()[0], slot)),
+        ("another seed", {
+            let alpha = goodwill::block::vrf_input(&c.id(), &Hash([9; 32]), slot);
+            goodwill::crypto::vrf_prove(&key, &alpha).0
+        }),
+        ("garbage", goodwill::crypto::VrfProof([0x11; 80])),
+    ];
+    for (what, proof) in cases {
+        let mut b = block.clone();
+        b.header.header.vrf = proof;
+        resign(&mut b, &key);
+        let e = c.check(&b).unwrap_err();
+        assert!(
+            matches!(e, BlockError::BadVrf { height: 1, slot: s, .. } if s == slot),
+            "{what}: {e:?}"
+        );
+        says(&e, &["block 1", "VRF proof"]);
+    }
 }
 
 #[test]
@@ -1546,7 +1581,7 @@ fn block_reward_overflow() {
     g.balances.retain(|b| b.amount > 0);
     let c = Chain::with(g);
     assert_eq!(c.leader(1), Some(rich));
-    let e = ledger::prepare_block(&c.params, &c.state, &rich, 1, vec![]).unwrap_err();
+    let e = ledger::prepare_block(&c.params, &c.state, &forgers()[1], 1, vec![]).unwrap_err();
     assert_eq!(e, BlockError::RewardOverflow { height: 1 });
     says(&e, &["block 1", "reward would overflow"]);
     // A block it built anyway is refused the same way.
@@ -1554,6 +1589,7 @@ fn block_reward_overflow() {
     let mut block = u.sign(&forgers()[2]);
     block.header.header.slot = 1;
     block.header.header.forger = rich;
+    block.header.header.vrf = vrf_for(&c, &forgers()[1], 1);
     resign(&mut block, &forgers()[1]);
     assert_eq!(
         c.check(&block),
@@ -1567,7 +1603,7 @@ fn prepare_not_our_slot() {
     let f = forgers();
     // Slot 1 is the second bootstrap forger's turn.
     assert_eq!(c.leader(1), Some(f[1].public()));
-    let e = ledger::prepare_block(&c.params, &c.state, &f[0].public(), 1, vec![]).unwrap_err();
+    let e = ledger::prepare_block(&c.params, &c.state, &f[0], 1, vec![]).unwrap_err();
     assert_eq!(
         e,
         BlockError::NotOurSlot {
@@ -1579,7 +1615,7 @@ fn prepare_not_our_slot() {
         &e,
         &["slot 1", &f[0].public().to_string(), "is not its leader"],
     );
-    let e = ledger::prepare_block(&c.params, &c.state, &a().public(), 1, vec![]).unwrap_err();
+    let e = ledger::prepare_block(&c.params, &c.state, &a(), 1, vec![]).unwrap_err();
     assert!(matches!(e, BlockError::NotOurSlot { .. }));
 }
 
@@ -1588,8 +1624,8 @@ fn prepare_slot_taken() {
     let mut c = Chain::new();
     c.forge_at(4, vec![]);
     for slot in [4, 1, 0] {
-        let leader = forgers()[(slot % 3) as usize].public();
-        let e = ledger::prepare_block(&c.params, &c.state, &leader, slot, vec![]).unwrap_err();
+        let leader = &forgers()[(slot % 3) as usize];
+        let e = ledger::prepare_block(&c.params, &c.state, leader, slot, vec![]).unwrap_err();
         assert_eq!(e, BlockError::SlotTaken { slot, tip_slot: 4 });
         says(&e, &[&format!("slot {slot} is not after the tip's slot 4")]);
     }
@@ -1614,8 +1650,7 @@ fn storage_failure_is_reported_as_such() {
     let e = ledger::apply_block(&c.params, &Broken, &block, Parallelism::Single).unwrap_err();
     assert!(e.is_storage(), "{e:?}");
     says(&e, &["disk on fire"]);
-    let e =
-        ledger::prepare_block(&c.params, &Broken, &forgers()[1].public(), 1, vec![]).unwrap_err();
+    let e = ledger::prepare_block(&c.params, &Broken, &forgers()[1], 1, vec![]).unwrap_err();
     assert!(e.is_storage());
     assert!(!BlockError::WrongHeight {
         expected: 1,
