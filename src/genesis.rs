@@ -461,6 +461,16 @@ impl ChainParams {
         slot / self.genesis.epoch_slots
     }
 
+    /// Whether a block in `slot` still feeds its epoch's VRF mix: only the
+    /// first two thirds of an epoch do (`epoch_slots − epoch_slots / 3`
+    /// slots), so the next epoch's seed — and its leaders — are fixed a
+    /// third of an epoch before it starts, as Ouroboros Praos freezes its
+    /// nonce before the end of the epoch.
+    pub fn before_seed_cutoff(&self, slot: u64) -> bool {
+        let n = self.genesis.epoch_slots;
+        slot % n < n - n / 3
+    }
+
     /// The first slot of `epoch` (saturating).
     pub fn first_slot(&self, epoch: u64) -> u64 {
         epoch.saturating_mul(self.genesis.epoch_slots)

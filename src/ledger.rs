@@ -622,8 +622,12 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         })
     }
 
-    /// Folds the block's VRF output into the epoch's mix.
+    /// Folds the block's VRF output into the epoch's mix, if its slot is
+    /// before the epoch's seed cutoff (after it the next seed is fixed).
     fn mix_vrf(&mut self, out: &VrfOutput) -> Result<(), ReadError> {
+        if !self.params.before_seed_cutoff(self.slot) {
+            return Ok(());
+        }
         let mix = self
             .ov
             .mix()?

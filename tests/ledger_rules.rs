@@ -1218,6 +1218,37 @@ fn vrf_for(c: &Chain, key: &goodwill::crypto::Keypair, slot: u64) -> goodwill::c
 }
 
 #[test]
+fn the_next_seed_comes_from_vrf_outputs_before_the_cutoff_not_from_block_contents() {
+    let next =
+        |c: &Chain| schedule::seed_for(&c.params, &c.state, &c.tip(), c.epoch() + 1).unwrap();
+    // Four-slot epochs: slots 0–2 feed the mix, slot 3 is after the cutoff.
+    let p = Chain::new().params;
+    assert!(p.before_seed_cutoff(2) && !p.before_seed_cutoff(3) && p.before_seed_cutoff(4));
+    let mut c = Chain::new();
+    let s0 = next(&c);
+    c.forge_at(1, vec![]);
+    let s1 = next(&c);
+    assert_ne!(s0, s1, "a block before the cutoff moves the next seed");
+    // Two different blocks for slot 2 (other transactions, other hashes):
+    // one VRF output, so one seed. Seeds from block hashes could be ground.
+    let mut other = c.clone();
+    let a_block = c.forge_at(2, vec![]).block;
+    let t = other.tx(&a(), transfer(&b().public(), 5));
+    let b_block = other.forge_at(2, vec![t]).block;
+    assert_ne!(a_block.hash(), b_block.hash());
+    assert_eq!(a_block.header.header.vrf, b_block.header.header.vrf);
+    assert_eq!(next(&c), next(&other));
+    assert_ne!(next(&c), s1);
+    // After the cutoff a block leaves the next seed as it was.
+    let s2 = next(&c);
+    c.forge_at(3, vec![]);
+    assert_eq!(next(&c), s2);
+    // The next epoch starts with it.
+    c.forge_at(5, vec![]);
+    assert_eq!(c.state.seed(1).unwrap(), Some(s2));
+}
+
+#[test]
 fn block_vrf_proof_must_be_the_forgers_for_its_slot_and_seed() {
     let c = Chain::new();
     let (block, key) = valid_block(&c);

@@ -1,6 +1,6 @@
 //! The seed grinder: a Byzantine forger that, whenever it leads the last
-//! slots of an epoch (after the last honest block, so nothing after it can
-//! change the epoch's randomness), tries many candidate blocks for those
+//! slots before an epoch's seed cutoff (after the last honest block, so
+//! nothing after it can change the next seed), tries many candidate blocks for those
 //! slots — different transactions, and publishing or withholding each block
 //! — and keeps the option that gives it the most slots in the next epoch.
 //!
@@ -161,7 +161,11 @@ pub fn run(cfg: &GrindConfig) -> GrindReport {
     // Epoch 2's seed comes from the bootstrap epochs: measured from 3 on.
     for epoch in 2..2 + cfg.epochs {
         let first = params.first_slot(epoch);
-        let last = first + n - 1;
+        // The last slot whose block feeds the next seed.
+        let last = (first..first + n)
+            .take_while(|s| params.before_seed_cutoff(*s))
+            .last()
+            .expect("an epoch's first slot is before its cutoff");
         let leaders: Vec<Option<PublicKey>> = (first..=last).map(|s| leader(&chain, s)).collect();
         // The grinder's trailing run: the slots after the last one it does
         // not lead.
@@ -223,6 +227,12 @@ pub fn run(cfg: &GrindConfig) -> GrindReport {
         }
         let (score, _, chosen) = best.expect("at least one option");
         chain = chosen;
+        // The rest of the epoch, after the cutoff, changes nothing.
+        for slot in last + 1..first + n {
+            if leader(&chain, slot).is_some() {
+                forge_at(&mut chain, slot, vec![]);
+            }
+        }
         report.distinct_seeds = report.distinct_seeds.max(seeds.len());
         report.options = report.options.max(options);
         report.led += score;
