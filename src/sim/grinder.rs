@@ -250,11 +250,13 @@ mod tests {
     use crate::sim::invariants::slot_share_bounded;
 
     /// The bound the invariant allows in the epochs a grinder influenced:
-    /// 10 points above its weight share (a 25 % forger may lead up to 35 %
-    /// of them, 10.5 of 30 slots on average). Withholding one last block
-    /// picks the better of two seeds (+1.3 slots expected); grinding
-    /// contents on block-hash seeds picked the best of thousands (17 of 30).
-    const TOLERANCE: f64 = 0.10;
+    /// 12 points above its weight share (a 25 % forger may lead up to 37 %
+    /// of them, 11.1 of 30 slots on average). Withholding its last block
+    /// picks the better of two seeds (+1.3 slots expected), its last three
+    /// the best of eight (+3.4); grinding contents on block-hash seeds picked
+    /// the best of as many blocks as it built (42 % from 16 candidates here,
+    /// 17 of 30 from 4,096 in the issue).
+    const TOLERANCE: f64 = 0.12;
 
     fn cfg(epochs: u64, candidates: u32, max_withheld: u32) -> GrindConfig {
         GrindConfig {
