@@ -17,6 +17,11 @@
 //! Each figure is the fastest of many interleaved rounds (the median is
 //! shown beside it): on a shared machine other work only ever adds time.
 //!
+//! - the block header's VRF (ECVRF-EDWARDS25519-SHA512-TAI, RFC 9381): one
+//!   proof per forged block, one verification per received block, each as
+//!   a multiple of one raw ed25519 verify and as a share of this block's
+//!   `apply_block`.
+//!
 //! The last line, `ratio_apply_vs_verify=… speedup_all_cores=…`, is for
 //! scripts. Goals are printed, never asserted: a timed assertion would fail
 //! on a busy machine for no fault of the code. See docs/performance.md.
@@ -156,8 +161,7 @@ fn fixture(n: usize) -> Fixture {
             .sign(k)
         })
         .collect();
-    let unsigned =
-        prepare_block(&params, &state, &forger.public(), 1, txs).expect("the bench block builds");
+    let unsigned = prepare_block(&params, &state, &forger, 1, txs).expect("the bench block builds");
     assert!(
         unsigned.rejected.is_empty(),
         "bench transactions rejected: {:?}",
@@ -262,6 +266,16 @@ fn main() {
     const CHECKS: usize = 4;
     const SINGLE: usize = 6;
     const ALL: usize = 8;
+    const VRF_PROVE: usize = 9;
+    const VRF_VERIFY: usize = 10;
+    // One VRF proof per forger key: what a forger makes and a node checks
+    // once per block.
+    let vrf_keys: Vec<Keypair> = (0..n.clamp(1, 64) as u32).map(key).collect();
+    let vrf_alpha = goodwill::block::vrf_input(&f.params.chain_id(), &f.params.chain_id(), 7);
+    let vrf_proofs: Vec<(PublicKey, crypto::VrfProof)> = vrf_keys
+        .iter()
+        .map(|k| (k.public(), crypto::vrf_prove(k, &vrf_alpha).0))
+        .collect();
     let mut measures = vec![
         Measure::new("raw ed25519 verify (baseline)", n, || {
             raw_verify(&f.messages)
@@ -307,6 +321,16 @@ fn main() {
         }),
         Measure::new(format!("apply_block, AllCores ({cores})"), n, || {
             apply(Parallelism::AllCores)
+        }),
+        Measure::new("VRF prove (once per forged block)", vrf_keys.len(), || {
+            for k in &vrf_keys {
+                black_box(crypto::vrf_prove(k, black_box(&vrf_alpha)));
+            }
+        }),
+        Measure::new("VRF verify (once per block)", vrf_proofs.len(), || {
+            for (pk, proof) in &vrf_proofs {
+                black_box(crypto::vrf_verify(pk, black_box(&vrf_alpha), proof)).expect("verifies");
+            }
         }),
     ];
 
@@ -401,6 +425,15 @@ fn main() {
         } else {
             verdict(speedup >= SPEEDUP_GOAL)
         }
+    );
+    let block_us = 1e6 * n as f64 / measures[SINGLE].best();
+    println!(
+        "VRF per block: prove {:.1} µs ({:.2} raw verifies), verify {:.1} µs ({:.2} raw verifies, {:.2} % of this block's apply_block on one thread, {block_us:.0} µs)",
+        measures[VRF_PROVE].micros(),
+        measures[VRF_PROVE].micros() / verify_us,
+        measures[VRF_VERIFY].micros(),
+        measures[VRF_VERIFY].micros() / verify_us,
+        100.0 * measures[VRF_VERIFY].micros() / block_us,
     );
     println!();
     println!("ratio_apply_vs_verify={ratio:.3} speedup_all_cores={speedup:.3}");

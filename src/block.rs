@@ -2,17 +2,21 @@
 //!
 //! A block's hash is the SHA-256 of its header's encoding (the signature is
 //! not part of it); the header's signature covers
-//! `tag::HEADER ‖ chain id ‖ encode(Header)`.
+//! `tag::HEADER ‖ chain id ‖ encode(Header)`. The header also carries the
+//! forger's VRF proof for its slot ([`Header::vrf`]): its output is mixed
+//! into the next epoch's seed, and the forger cannot choose it.
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, encode, CodecError};
-use crate::crypto::{self, tag, Hash, Keypair, PublicKey, Signature, SignatureError};
+use crate::crypto::{
+    self, tag, Hash, Keypair, PublicKey, Signature, SignatureError, VrfOutput, VrfProof,
+};
 use crate::limits;
 use crate::tx::SignedTransaction;
 
-/// The header format this code writes and accepts.
-pub const VERSION: u16 = 1;
+/// The header format this code writes and accepts (2: the VRF proof).
+pub const VERSION: u16 = 2;
 
 /// A block header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +37,25 @@ pub struct Header {
     pub state_digest: Hash,
     /// The slot's leader, who signs.
     pub forger: PublicKey,
+    /// The forger's ECVRF proof (RFC 9381, edwards25519, TAI) over
+    /// [`vrf_input`]`(chain id, seed of the slot's epoch, slot)`: its output
+    /// goes into the epoch's mix, and so into the next epoch's seed.
+    pub vrf: VrfProof,
+}
+
+/// The VRF input (`alpha`) of a block in `slot`, whose epoch has `seed`:
+/// `len(tag) ‖ tag ‖ chain id ‖ seed ‖ slot (u64 little-endian)`.
+pub fn vrf_input(chain_id: &Hash, seed: &Hash, slot: u64) -> Vec<u8> {
+    let mut m = crypto::signing_message(tag::VRF, chain_id, &seed.0);
+    m.extend_from_slice(&slot.to_le_bytes());
+    m
+}
+
+/// The epoch mix after a block whose VRF output is `out`:
+/// `H(tag::MIX, mix ‖ out)` (RANDAO-style: each block folds in a value its
+/// forger could only withhold, never choose).
+pub fn mix_vrf(mix: &Hash, out: &VrfOutput) -> Hash {
+    Hash::tagged(tag::MIX, &[&mix.0, &out.0])
 }
 
 impl Header {

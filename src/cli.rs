@@ -161,6 +161,12 @@ pub struct NodeArgs {
     /// The node's key file (default: a fresh key each start).
     #[arg(long)]
     key: Option<PathBuf>,
+    /// A block this node must have: HEIGHT:HASH, as `goodwill chain
+    /// checkpoint` prints it from a node you trust (repeat; added to
+    /// `checkpoints` in --config and the genesis file's). A chain that
+    /// contradicts one is refused.
+    #[arg(long = "checkpoint")]
+    checkpoints: Vec<crate::genesis::Checkpoint>,
 }
 
 /// `goodwill forge` settings; `--config FILE` gives them in TOML, flags override.
@@ -205,6 +211,11 @@ pub struct ForgeArgs {
     /// in seconds (1 to 3600; default 30).
     #[arg(long)]
     storage_retry_s: Option<u64>,
+    /// A block this forger must have: HEIGHT:HASH, as `goodwill chain
+    /// checkpoint` prints it from a node you trust (repeat; added to
+    /// `checkpoints` in --config and the genesis file's).
+    #[arg(long = "checkpoint")]
+    checkpoints: Vec<crate::genesis::Checkpoint>,
 }
 
 /// The forge settings in a TOML file.
@@ -221,6 +232,8 @@ pub(crate) struct ForgeFile {
     pub(crate) metrics_listen: Option<String>,
     pub(crate) clock_check: Option<String>,
     pub(crate) storage_retry_s: Option<u64>,
+    #[serde(default)]
+    pub(crate) checkpoints: Vec<crate::genesis::Checkpoint>,
 }
 
 impl ForgeArgs {
@@ -271,6 +284,7 @@ impl ForgeArgs {
                     ))
                 }
             },
+            checkpoints: [file.checkpoints, self.checkpoints].concat(),
         })
     }
 }
@@ -308,6 +322,17 @@ pub enum ChainCommand {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Print a weak-subjectivity checkpoint, HEIGHT:HASH: the highest block
+    /// that is final on a node you trust (its tip minus the finality depth).
+    /// Give it to a new node or forger with --checkpoint.
+    Checkpoint {
+        /// The trusted node's address.
+        #[arg(long)]
+        node: String,
+        /// The chain's genesis file (the node must be on this chain).
+        #[arg(long)]
+        genesis: PathBuf,
     },
     /// Re-validate the stored chain from genesis; report the first bad block.
     Verify {
@@ -625,6 +650,12 @@ fn run(cli: Cli) -> Result<(), String> {
             command: ChainCommand::Tx { id, node, json },
         } => crate::cli_net::tx(&node, &id, json),
         Command::Chain {
+            command: ChainCommand::Checkpoint { node, genesis },
+        } => {
+            let params = Genesis::load(&genesis).map_err(|e| e.to_string())?;
+            crate::cli_net::checkpoint(&node, &params)
+        }
+        Command::Chain {
             command: ChainCommand::Verify { data },
         } => {
             let store = crate::store::Store::open_existing(&data).map_err(|e| e.to_string())?;
@@ -724,6 +755,7 @@ impl NodeArgs {
                 self.peers
             },
             key: self.key.or(file.key),
+            checkpoints: [file.checkpoints, self.checkpoints].concat(),
         })
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::amount::format_coins;
 use crate::client::Client;
 use crate::crypto::{Hash, Keypair};
-use crate::genesis::Genesis;
+use crate::genesis::{ChainParams, Checkpoint, Genesis};
 use crate::keyfile;
 use crate::node::{self, NodeConfig, NodeLimits};
 use crate::wire::ForgerEntry;
@@ -31,11 +31,15 @@ pub struct NodeSettings {
     pub peers: Vec<String>,
     /// Key file.
     pub key: Option<PathBuf>,
+    /// Weak-subjectivity checkpoints (flags and config file).
+    pub checkpoints: Vec<Checkpoint>,
 }
 
 /// Runs a main node until SIGINT or SIGTERM.
 pub fn node(s: NodeSettings) -> Result<(), String> {
-    let params = Genesis::load(&s.genesis).map_err(|e| e.to_string())?;
+    let params = Genesis::load(&s.genesis)
+        .and_then(|p| p.with_checkpoints(&s.checkpoints))
+        .map_err(|e| e.to_string())?;
     let key = match &s.key {
         Some(k) => keyfile::read(k).map_err(|e| e.to_string())?,
         None => Keypair::generate(),
@@ -374,6 +378,51 @@ fn tx_json(tx: &crate::tx::SignedTransaction) -> serde_json::Value {
     })
 }
 
+/// `goodwill chain checkpoint`: prints `HEIGHT:HASH` of the highest final
+/// block on `addr` (its tip's height minus the finality depth).
+pub fn checkpoint(addr: &str, params: &ChainParams) -> Result<(), String> {
+    smol::block_on(async {
+        let mut c = connect(addr).await?;
+        if c.chain_id() != params.chain_id() {
+            return Err(format!(
+                "{addr} is on chain {}, not the genesis's {}",
+                c.chain_id(),
+                params.chain_id()
+            ));
+        }
+        let t = c.tip().await.map_err(|e| e.to_string())?;
+        let depth = params.genesis().finality_depth;
+        let height = crate::fork::finalized_height(t.height, depth);
+        if height == 0 {
+            return Err(format!(
+                "{addr} is at height {}: no block is final yet (the finality depth is {depth})",
+                t.height
+            ));
+        }
+        let b = c
+            .block_at(height)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{addr} has no block at height {height}"))?;
+        if b.height() != height {
+            return Err(format!(
+                "{addr} answered block {} for height {height}",
+                b.height()
+            ));
+        }
+        let cp = Checkpoint {
+            height,
+            hash: b.hash(),
+        };
+        eprintln!(
+            "block {height} is final on {addr} (tip {}, finality depth {depth}); give it to a new node or forger with --checkpoint {cp}",
+            t.height
+        );
+        println!("{cp}");
+        Ok(())
+    })
+}
+
 /// `goodwill chain block HEIGHT`.
 pub fn block(addr: &str, height: u64, as_json: bool) -> Result<(), String> {
     smol::block_on(async {
@@ -493,6 +542,8 @@ pub struct ForgeSettings {
     pub i_know_key_is_new: bool,
     /// How often a failed store is tried again, seconds.
     pub storage_retry_s: u64,
+    /// Weak-subjectivity checkpoints (flags and config file).
+    pub checkpoints: Vec<Checkpoint>,
 }
 
 /// Runs the appliance until SIGINT/SIGTERM, a fatal error or a doppelganger.
@@ -500,7 +551,9 @@ pub struct ForgeSettings {
 pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
     use crate::forge::{self as f, state::ClockCheck};
     let refused = |e: String| (e, f::EXIT_REFUSED);
-    let params = Genesis::load(&s.genesis).map_err(|e| refused(e.to_string()))?;
+    let params = Genesis::load(&s.genesis)
+        .and_then(|p| p.with_checkpoints(&s.checkpoints))
+        .map_err(|e| refused(e.to_string()))?;
     let key = keyfile::read(&s.key).map_err(|e| refused(e.to_string()))?;
     // The device tree's model string; /proc/device-tree links here, but the
     // systemd unit's ProcSubset=pid hides that link.

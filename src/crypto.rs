@@ -3,7 +3,9 @@
 //! Every signed thing in goodwill is signed over
 //! `len(tag) ‖ tag ‖ chain id ‖ canonical body` (see [`Keypair::sign`] and [`verify`]),
 //! so a signature made for one purpose or one chain is worthless for another.
-//! This module is the only place that touches the ed25519 implementation.
+//! This module is the only place that touches the ed25519 implementation,
+//! and the only door to the VRF (ECVRF-EDWARDS25519-SHA512-TAI, RFC 9381):
+//! [`vrf_prove`] and [`vrf_verify`].
 
 use std::fmt;
 
@@ -31,6 +33,10 @@ pub mod tag {
     pub const HANDSHAKE: &str = "goodwill/handshake/v1";
     /// Ids of the associations listed in the genesis.
     pub const GENESIS_ASSOCIATION: &str = "goodwill/genesis-association/v1";
+    /// A block's VRF input (`alpha`): chain id, epoch seed, slot.
+    pub const VRF: &str = "goodwill/vrf/v1";
+    /// The running mix of an epoch's VRF outputs.
+    pub const MIX: &str = "goodwill/mix/v1";
 }
 
 /// A SHA-256 digest.
@@ -211,6 +217,105 @@ impl fmt::Debug for Keypair {
     }
 }
 
+/// The bytes of an ECVRF-EDWARDS25519-SHA512-TAI proof: Gamma (32) ‖ c (16) ‖ s (32).
+pub const VRF_PROOF_BYTES: usize = 80;
+
+/// An ECVRF-EDWARDS25519-SHA512-TAI proof (RFC 9381 §5.1): made with a
+/// forger's ed25519 key (the same secret, RFC 8032 §5.1.5 expansion), checked
+/// against its ed25519 public key. Unlike an ed25519 signature, a VRF output
+/// is unique: for one key and one input there is exactly one output a
+/// verifier accepts, so a forger cannot choose it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct VrfProof(pub [u8; VRF_PROOF_BYTES]);
+
+impl fmt::Debug for VrfProof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VrfProof({})", hex::encode(&self.0[..8]))
+    }
+}
+
+/// A VRF output (`beta`, 64 bytes: SHA-512 of the cofactor-cleared Gamma).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct VrfOutput(pub [u8; 64]);
+
+impl fmt::Debug for VrfOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VrfOutput({})", hex::encode(&self.0[..8]))
+    }
+}
+
+/// Why a VRF proof is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VrfError {
+    /// The public key does not decode to a usable point.
+    #[error("the VRF public key is not a valid edwards25519 point")]
+    BadPublicKey,
+    /// The proof is not 80 canonical bytes (Gamma a canonical point
+    /// encoding, s below the group order): a non-canonical encoding would
+    /// give one output several proofs, and so one block several hashes.
+    #[error("the VRF proof is not canonically encoded")]
+    Malformed,
+    /// The proof does not verify for this key and input.
+    #[error("the VRF proof does not verify for this key and input")]
+    Mismatch,
+}
+
+/// Proves `alpha` with `key` (RFC 9381 ECVRF_prove; deterministic).
+///
+/// The same secret signs ed25519 messages; the two nonces cannot collide:
+/// the VRF's is SHA-512(prefix ‖ a 32-byte point), an ed25519 signature's is
+/// SHA-512(prefix ‖ message), and every message goodwill signs is longer
+/// than 32 bytes (a tag and a chain id come first).
+pub fn vrf_prove(key: &Keypair, alpha: &[u8]) -> (VrfProof, VrfOutput) {
+    use vrf_rfc9381::{Proof as _, Prover as _};
+    let sk =
+        vrf_rfc9381::ec::edwards25519::tai::EdVrfEdwards25519TaiSecretKey::from_slice(&key.seed)
+            .expect("a 32-byte seed is a VRF secret key");
+    let proof = sk
+        .prove(alpha)
+        .expect("try-and-increment finds a point with overwhelming probability");
+    let beta = proof
+        .proof_to_hash(vrf_rfc9381::Ciphersuite::ECVRF_EDWARDS25519_SHA512_TAI)
+        .expect("an honest proof hashes");
+    let pi = proof.encode_to_pi();
+    (
+        VrfProof(
+            pi.try_into()
+                .expect("an ECVRF edwards25519 proof is 80 bytes"),
+        ),
+        VrfOutput(
+            beta.as_slice()
+                .try_into()
+                .expect("ECVRF edwards25519 output is 64 bytes"),
+        ),
+    )
+}
+
+/// Verifies `proof` of `alpha` by `pk` (RFC 9381 ECVRF_verify) and returns
+/// its output. Non-canonical proofs are refused (see [`VrfError::Malformed`]).
+pub fn vrf_verify(pk: &PublicKey, alpha: &[u8], proof: &VrfProof) -> Result<VrfOutput, VrfError> {
+    use vrf_rfc9381::ec::edwards25519::{tai::EdVrfEdwards25519TaiPublicKey, EdVrfProof};
+    use vrf_rfc9381::{Proof as _, Verifier as _};
+    // The key is a forger's ed25519 key: refuse what ed25519 refuses
+    // (non-canonical or small-order points), as RFC 9381 §5.4.5 asks.
+    pk.validate().map_err(|_| VrfError::BadPublicKey)?;
+    let key =
+        EdVrfEdwards25519TaiPublicKey::from_slice(&pk.0).map_err(|_| VrfError::BadPublicKey)?;
+    let decoded = EdVrfProof::decode_pi(&proof.0).map_err(|_| VrfError::Malformed)?;
+    // The crate reduces s modulo the group order and accepts any y encoding:
+    // re-encoding and comparing refuses both, so one output has one proof.
+    if decoded.encode_to_pi() != proof.0 {
+        return Err(VrfError::Malformed);
+    }
+    let beta = key.verify(alpha, decoded).map_err(|_| VrfError::Mismatch)?;
+    Ok(VrfOutput(
+        beta.as_slice()
+            .try_into()
+            .expect("ECVRF edwards25519 output is 64 bytes"),
+    ))
+}
+
 /// The exact bytes a signature covers: `len(tag) ‖ tag ‖ chain id ‖ body`.
 pub fn signing_message(tag: &str, chain_id: &Hash, body: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(1 + tag.len() + 32 + body.len());
@@ -316,6 +421,12 @@ fixed_bytes_serde!(Hash, 32, |h| h.to_hex(), |s| Hash::from_hex(s)
     .map_err(|e| e.to_string()));
 fixed_bytes_serde!(PublicKey, 32, |k| crate::address::encode(k), |s| {
     crate::address::parse(s).map_err(|e| e.to_string())
+});
+fixed_bytes_serde!(VrfProof, VRF_PROOF_BYTES, |p| hex::encode(p.0), |s| {
+    let mut out = [0u8; VRF_PROOF_BYTES];
+    hex::decode_to_slice(s, &mut out)
+        .map_err(|_| format!("a VRF proof must be 160 hex digits, got {s:?}"))?;
+    Ok(VrfProof(out))
 });
 fixed_bytes_serde!(Signature, 64, |s| hex::encode(s.0), |s| {
     let mut out = [0u8; 64];

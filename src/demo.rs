@@ -328,7 +328,7 @@ fn build(
             .sign(u),
         );
     }
-    let unsigned = ledger::prepare_block(params, state, &leader, slot, candidates)
+    let unsigned = ledger::prepare_block(params, state, forger, slot, candidates)
         .map_err(|e| e.to_string())?;
     if let Some((id, e)) = unsigned.rejected.first() {
         return Err(format!("the demo built an invalid transaction {id}: {e}"));

@@ -5,6 +5,13 @@
 //! chain in another order name the same chain. [`ChainParams`] is the one
 //! owner of every consensus constant (slot length, epoch length, reward,
 //! fees, finality, limits) and of the time ↔ slot ↔ epoch arithmetic.
+//!
+//! It also holds the node's weak-subjectivity [`Checkpoint`]s: `HEIGHT:HASH`
+//! pairs from the genesis file's `checkpoints = [...]` and from the
+//! operator (`--checkpoint`, `checkpoints` in a node's or forger's config).
+//! They are not part of the chain id (a checkpoint names a block of the
+//! chain, so it can only be added after the fact); a node refuses any block
+//! that contradicts one (see `store::ImportError::Checkpoint`).
 
 use std::path::Path;
 
@@ -174,15 +181,41 @@ impl Genesis {
             )));
         }
         let text = std::fs::read_to_string(path).map_err(io)?;
-        Genesis::from_toml(&text)
-            .map_err(|e| match e {
-                GenesisError::Parse { message, .. } => GenesisError::Parse {
-                    path: path.display().to_string(),
-                    message,
-                },
-                other => other,
-            })
-            .and_then(ChainParams::new)
+        let at_path = |e| match e {
+            GenesisError::Parse { message, .. } => GenesisError::Parse {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        };
+        let (genesis, checkpoints) = Genesis::from_file_text(&text).map_err(at_path)?;
+        ChainParams::new(genesis)?.with_checkpoints(&checkpoints)
+    }
+
+    /// Parses a genesis file's text: the genesis, and the checkpoints its
+    /// optional top-level `checkpoints = ["HEIGHT:HASH", …]` lists (kept out
+    /// of the genesis, so they do not change the chain id).
+    pub fn from_file_text(text: &str) -> Result<(Genesis, Vec<Checkpoint>), GenesisError> {
+        let parse = |message: String| GenesisError::Parse {
+            path: "<text>".into(),
+            message,
+        };
+        let has_checkpoints = toml::from_str::<toml::Table>(text)
+            .map(|t| t.contains_key("checkpoints"))
+            .unwrap_or(false);
+        if !has_checkpoints {
+            // The common case parses the text itself, so errors name the line.
+            return Ok((Genesis::from_toml(text)?, Vec::new()));
+        }
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| parse(e.to_string()))?;
+        let list = table.remove("checkpoints").expect("checked above");
+        let checkpoints: Vec<Checkpoint> = list
+            .try_into()
+            .map_err(|e: toml::de::Error| parse(format!("checkpoints: {e}")))?;
+        let genesis: Genesis = table
+            .try_into()
+            .map_err(|e: toml::de::Error| parse(e.to_string()))?;
+        Ok((genesis, checkpoints))
     }
 
     /// Parses TOML (not yet validated: see [`ChainParams::new`]).
@@ -199,12 +232,64 @@ impl Genesis {
     }
 }
 
+/// A weak-subjectivity checkpoint: the block a node must have at `height`.
+/// Written `HEIGHT:HASH` (the hash in hex), as `goodwill chain checkpoint`
+/// prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Checkpoint {
+    /// The height (at least 1: height 0 is the genesis itself).
+    pub height: u64,
+    /// The block hash at that height.
+    pub hash: Hash,
+}
+
+impl std::fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.height, self.hash)
+    }
+}
+
+impl std::str::FromStr for Checkpoint {
+    type Err = GenesisError;
+
+    fn from_str(s: &str) -> Result<Checkpoint, GenesisError> {
+        let bad = |why: &str| {
+            GenesisError::Invalid(format!(
+                "checkpoint {s:?}: {why} (write HEIGHT:HASH, e.g. 1200:3f9a…, as `goodwill chain checkpoint` prints it)"
+            ))
+        };
+        let (h, hash) = s.trim().split_once(':').ok_or_else(|| bad("no ':'"))?;
+        let height: u64 = h.parse().map_err(|_| bad("the height is not a number"))?;
+        if height == 0 {
+            return Err(bad(
+                "height 0 is the genesis, which the chain id already fixes",
+            ));
+        }
+        let hash = Hash::from_hex(hash).map_err(|_| bad("the hash is not 64 hex digits"))?;
+        Ok(Checkpoint { height, hash })
+    }
+}
+
+impl Serialize for Checkpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Checkpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Checkpoint, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A validated, canonical genesis and its chain id: the owner of every
-/// consensus constant.
+/// consensus constant; and the node's checkpoints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainParams {
     genesis: Genesis,
     chain_id: Hash,
+    checkpoints: std::collections::BTreeMap<u64, Hash>,
 }
 
 impl ChainParams {
@@ -331,7 +416,66 @@ impl ChainParams {
             }
         }
         let chain_id = Hash::tagged(tag::GENESIS, &[&encode(&genesis)]);
-        Ok(ChainParams { genesis, chain_id })
+        Ok(ChainParams {
+            genesis,
+            chain_id,
+            checkpoints: Default::default(),
+        })
+    }
+
+    /// These parameters with `checkpoints` added (the chain id does not
+    /// change). Two different hashes for one height are refused.
+    pub fn with_checkpoints(
+        mut self,
+        checkpoints: &[Checkpoint],
+    ) -> Result<ChainParams, GenesisError> {
+        for c in checkpoints {
+            match self.checkpoints.insert(c.height, c.hash) {
+                Some(other) if other != c.hash => {
+                    return Err(GenesisError::Invalid(format!(
+                        "two checkpoints for height {}: {} and {}",
+                        c.height, other, c.hash
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(self)
+    }
+
+    /// The checkpoints, lowest height first.
+    pub fn checkpoints(&self) -> Vec<Checkpoint> {
+        self.checkpoints
+            .iter()
+            .map(|(&height, &hash)| Checkpoint { height, hash })
+            .collect()
+    }
+
+    /// The hash a checkpoint fixes at `height`, if any.
+    pub fn checkpoint_at(&self, height: u64) -> Option<Hash> {
+        self.checkpoints.get(&height).copied()
+    }
+
+    /// The height of the highest checkpoint (0 if none). Until a node's
+    /// chain reaches it, the finality depth does not bind: see
+    /// [`ChainParams::reorg_limit`].
+    pub fn highest_checkpoint(&self) -> u64 {
+        self.checkpoints.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// How many blocks a reorganisation may undo on a chain whose tip is at
+    /// `tip_height`: the finality depth once the tip has reached the highest
+    /// checkpoint; unbounded before. A node still below its checkpoint has
+    /// no finalized history of its own — what it holds may be a branch a
+    /// peer fed it, which the checkpoint's branch must be able to replace
+    /// (any branch that reaches the checkpoint's height must hold the
+    /// checkpoint's block there, so the longer branch is the right one).
+    pub fn reorg_limit(&self, tip_height: u64) -> u64 {
+        if tip_height < self.highest_checkpoint() {
+            u64::MAX
+        } else {
+            self.genesis.finality_depth
+        }
     }
 
     /// The text of a genesis file for this chain: its chain id and units in
@@ -375,6 +519,16 @@ impl ChainParams {
     /// The epoch `slot` belongs to.
     pub fn epoch_of(&self, slot: u64) -> u64 {
         slot / self.genesis.epoch_slots
+    }
+
+    /// Whether a block in `slot` still feeds its epoch's VRF mix: only the
+    /// first two thirds of an epoch do (`epoch_slots − epoch_slots / 3`
+    /// slots), so the next epoch's seed — and its leaders — are fixed a
+    /// third of an epoch before it starts, as Ouroboros Praos freezes its
+    /// nonce before the end of the epoch.
+    pub fn before_seed_cutoff(&self, slot: u64) -> bool {
+        let n = self.genesis.epoch_slots;
+        slot % n < n - n / 3
     }
 
     /// The first slot of `epoch` (saturating).

@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::block::{Block, Header, SignedHeader, VERSION};
-use crate::crypto::{self, tag, Hash, Keypair, PublicKey, SignatureError};
+use crate::block::{self, Block, Header, SignedHeader, VERSION};
+use crate::crypto::{self, tag, Hash, Keypair, PublicKey, SignatureError, VrfError, VrfOutput};
 use crate::genesis::ChainParams;
 use crate::merkle;
 use crate::schedule;
@@ -265,6 +265,16 @@ pub enum BlockError {
         /// Why.
         error: SignatureError,
     },
+    /// The header's VRF proof is not its forger's for this slot and seed.
+    #[error("block {height} (slot {slot}): VRF proof: {error}")]
+    BadVrf {
+        /// Its height.
+        height: u64,
+        /// Its slot.
+        slot: u64,
+        /// Why.
+        error: VrfError,
+    },
     /// Too many transactions.
     #[error("block {height}: {count} transactions, the limit is {limit}")]
     TooManyTxs {
@@ -458,9 +468,9 @@ pub fn genesis_changes(params: &ChainParams) -> StateChanges {
             StateValue::AssociationOf(id),
         );
     }
-    let (s0, s1) = schedule::genesis_seeds(&params.chain_id());
+    let s0 = schedule::genesis_seed(&params.chain_id());
     writes.insert(StateKey::Seed(0), StateValue::Seed(s0));
-    writes.insert(StateKey::Seed(1), StateValue::Seed(s1));
+    writes.insert(StateKey::Mix, StateValue::Mix(s0));
     let mut changes: Vec<Change> = writes
         .into_iter()
         .map(|(key, v)| Change {
@@ -591,17 +601,13 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         let epoch = params.epoch_of(slot);
         let parent_epoch = params.epoch_of(parent.slot);
         if seeds && epoch > parent_epoch {
-            // Entering a new epoch fixes the next one's seed; the state keeps
-            // only the seeds of the current and the next epoch.
+            // Entering a new epoch: its seed comes from the last epoch's
+            // final mix (and one hash per blockless epoch between); the
+            // state keeps the seed and the mix of its tip's epoch only.
             let seed = schedule::seed_for(params, base, &parent, epoch)?;
-            let next = schedule::next_seed(&seed, &parent.hash);
-            for old in parent_epoch..=parent_epoch + 1 {
-                if old < epoch {
-                    ov.set(StateKey::Seed(old), None);
-                }
-            }
+            ov.set(StateKey::Seed(parent_epoch), None);
             ov.set(StateKey::Seed(epoch), Some(StateValue::Seed(seed)));
-            ov.set(StateKey::Seed(epoch + 1), Some(StateValue::Seed(next)));
+            ov.set(StateKey::Mix, Some(StateValue::Mix(seed)));
             ov.commit_tx();
         }
         Ok(Execution {
@@ -614,6 +620,24 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
             fees: 0,
             live: None,
         })
+    }
+
+    /// Folds the block's VRF output into the epoch's mix, if its slot is
+    /// before the epoch's seed cutoff (after it the next seed is fixed).
+    fn mix_vrf(&mut self, out: &VrfOutput) -> Result<(), ReadError> {
+        if !self.params.before_seed_cutoff(self.slot) {
+            return Ok(());
+        }
+        let mix = self
+            .ov
+            .mix()?
+            .ok_or_else(|| ReadError("the state has no VRF mix".into()))?;
+        self.ov.set(
+            StateKey::Mix,
+            Some(StateValue::Mix(block::mix_vrf(&mix, out))),
+        );
+        self.ov.commit_tx();
+        Ok(())
     }
 
     /// Applies one transaction whose stateless checks passed; on error
@@ -1131,6 +1155,17 @@ pub fn apply_block<S: StateRead + ?Sized>(
         .header
         .verify()
         .map_err(|error| BlockError::BadSignature { height, error })?;
+    let seed = schedule::seed_for(params, state, &tip, params.epoch_of(h.slot))?;
+    let vrf_out = crypto::vrf_verify(
+        &h.forger,
+        &block::vrf_input(&params.chain_id(), &seed, h.slot),
+        &h.vrf,
+    )
+    .map_err(|error| BlockError::BadVrf {
+        height,
+        slot: h.slot,
+        error,
+    })?;
     let limits = params.limits();
     if block.txs.len() > limits.max_block_txs as usize {
         return Err(BlockError::TooManyTxs {
@@ -1164,6 +1199,7 @@ pub fn apply_block<S: StateRead + ?Sized>(
         });
     }
     let mut exec = Execution::start(params, state, h.slot, true)?;
+    exec.mix_vrf(&vrf_out)?;
     for (index, (stx, id)) in block.txs.iter().zip(&ids).enumerate() {
         exec.apply(stx, *id).map_err(|error| BlockError::Tx {
             height,
@@ -1238,7 +1274,7 @@ impl UnsignedBlock {
 pub fn prepare_block<S: StateRead + ?Sized>(
     params: &ChainParams,
     state: &S,
-    forger: &PublicKey,
+    key: &Keypair,
     slot: u64,
     candidates: impl IntoIterator<Item = SignedTransaction>,
 ) -> Result<UnsignedBlock, BlockError> {
@@ -1249,11 +1285,18 @@ pub fn prepare_block<S: StateRead + ?Sized>(
             tip_slot: tip.slot,
         });
     }
+    let forger = &key.public();
     if !schedule::leads(params, state, &tip, slot, forger)? {
         return Err(BlockError::NotOurSlot { slot, key: *forger });
     }
     let limits = params.limits();
+    // The VRF proof is deterministic (one per key, seed and slot), so making
+    // it before the slot is recorded releases nothing a second call would
+    // not repeat.
+    let seed = schedule::seed_for(params, state, &tip, params.epoch_of(slot))?;
+    let (vrf, vrf_out) = crypto::vrf_prove(key, &block::vrf_input(&params.chain_id(), &seed, slot));
     let mut exec = Execution::start(params, state, slot, true)?;
+    exec.mix_vrf(&vrf_out)?;
     let mut txs = Vec::new();
     let mut ids = Vec::new();
     let mut rejected = Vec::new();
@@ -1303,6 +1346,7 @@ pub fn prepare_block<S: StateRead + ?Sized>(
         tx_root: merkle::root(&ids),
         state_digest: Hash::ZERO,
         forger: *forger,
+        vrf,
     };
     let template = header.clone();
     let changes = exec.finish(forger, |digest| {

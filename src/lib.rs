@@ -8,12 +8,12 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`crypto`] | SHA-256, ed25519 keys and signatures, domain tags: the only door to the ed25519 code |
+//! | [`crypto`] | SHA-256, ed25519 keys and signatures, the block VRF (RFC 9381 ECVRF), domain tags: the only door to the ed25519 and VRF code |
 //! | [`address`] | `gw1…` addresses (bech32m: a typo is refused, never paid) |
 //! | [`codec`] | canonical, bounded postcard encoding; byte strings with a bound in their type |
 //! | [`limits`] | every fixed size limit of the formats |
 //! | [`amount`] | coins as people write them ↔ units |
-//! | [`genesis`] | the genesis file, the chain id, every consensus constant, slot/epoch arithmetic |
+//! | [`genesis`] | the genesis file, the chain id, every consensus constant, slot/epoch arithmetic, weak-subjectivity checkpoints |
 //! | [`tx`] | transactions: kinds, signing, ids, stateless checks |
 //! | [`block`] | headers, signed headers, blocks, block hashes |
 //! | [`merkle`] | the transaction Merkle tree and inclusion proofs |

@@ -1,10 +1,17 @@
 //! The leader schedule of Proof of Good-Will.
 //!
 //! - The weight table of epoch E is every BuyWeight for E. BuyWeight is only
-//!   accepted at least two epochs ahead, so the table is fixed once epoch
+//!   accepted at least two epochs ahead, so the table is closed once epoch
 //!   E−1 starts.
-//! - seed(E) = H(seed(E−1) ‖ hash of the last block before epoch E−1), fixed
-//!   at the same moment. seed(0) and seed(1) come from the chain id.
+//! - Every block carries its forger's VRF proof over (chain id, seed of its
+//!   epoch, slot) (RFC 9381 ECVRF-EDWARDS25519-SHA512-TAI): an output the
+//!   forger cannot choose. The mix of epoch E starts at seed(E) and folds in
+//!   each of E's blocks' outputs (`block::mix_vrf`);
+//!   seed(E+1) = H(mix at the end of E). So the blocks that set seed(E+1)
+//!   all come after E+1's weight table closed (when E started), and a
+//!   forger's only lever is to withhold its block: one bit per slot it
+//!   leads, never a free choice. seed(0) comes from the chain id; an epoch
+//!   with no block passes on H(its seed).
 //! - The leader of slot s is drawn from the table by H(seed(E) ‖ s): a
 //!   binary search over cumulative weights, O(log n). With no weight in E,
 //!   the bootstrap forgers take turns (slot mod n). While the weight bought
@@ -16,29 +23,26 @@
 //!   its slots stay empty (the draw itself does not change, so an equivocator
 //!   cannot move the schedule).
 //!
-//! Known limit: the last forger of epoch E−2 chooses the block whose hash
-//! goes into seed(E), so it can grind (try several blocks) for a seed it
-//! likes. The way out is a VRF output in every header; see docs/design.md.
+//! What bias remains (the last leaders of an epoch choosing between
+//! publishing and withholding) is measured in docs/design.md.
 
 use crate::crypto::{tag, Hash, PublicKey};
 use crate::genesis::ChainParams;
 use crate::state::{ReadError, StateRead, StateReadExt, Tip};
 
-/// The seeds of epochs 0 and 1.
-pub fn genesis_seeds(chain_id: &Hash) -> (Hash, Hash) {
-    let s0 = Hash::tagged(tag::SEED, &[&chain_id.0]);
-    let s1 = next_seed(&s0, chain_id);
-    (s0, s1)
+/// The seed of epoch 0 (and the mix a new chain starts with).
+pub fn genesis_seed(chain_id: &Hash) -> Hash {
+    Hash::tagged(tag::SEED, &[&chain_id.0])
 }
 
-/// seed(E+1) from seed(E) and the last block before epoch E.
-pub fn next_seed(seed: &Hash, last_block: &Hash) -> Hash {
-    Hash::tagged(tag::SEED, &[&seed.0, &last_block.0])
+/// seed(E+1) from the final mix of epoch E (its seed if it had no block).
+pub fn next_seed(mix: &Hash) -> Hash {
+    Hash::tagged(tag::SEED, &[&mix.0])
 }
 
 /// The seed of `epoch` for a block whose parent is `parent`. The state holds
-/// the seeds of its tip's epoch and the next; a block that skips whole epochs
-/// derives the ones between, each from the parent (the last block before).
+/// the seed and the running mix of its tip's epoch; a later epoch's seed
+/// is derived from that mix, and one per skipped (blockless) epoch after.
 pub fn seed_for<S: StateRead + ?Sized>(
     params: &ChainParams,
     state: &S,
@@ -46,20 +50,19 @@ pub fn seed_for<S: StateRead + ?Sized>(
     epoch: u64,
 ) -> Result<Hash, ReadError> {
     let parent_epoch = params.epoch_of(parent.slot);
-    let mut e = parent_epoch + 1;
-    let mut seed = state.seed(e)?.ok_or_else(|| {
-        ReadError(format!(
-            "the state has no seed for epoch {e} (its tip is in epoch {parent_epoch})"
-        ))
-    })?;
     if epoch <= parent_epoch {
-        return state
-            .seed(epoch)?
-            .ok_or_else(|| ReadError(format!("the state has no seed for epoch {epoch}")));
+        return state.seed(epoch)?.ok_or_else(|| {
+            ReadError(format!(
+                "the state has no seed for epoch {epoch} (its tip is in epoch {parent_epoch})"
+            ))
+        });
     }
-    while e < epoch {
-        seed = next_seed(&seed, &parent.hash);
-        e += 1;
+    let mix = state
+        .mix()?
+        .ok_or_else(|| ReadError(format!("the state has no VRF mix for epoch {parent_epoch}")))?;
+    let mut seed = next_seed(&mix);
+    for _ in parent_epoch + 1..epoch {
+        seed = next_seed(&seed);
     }
     Ok(seed)
 }

@@ -126,11 +126,15 @@ pub enum StateKey {
     AssociationOf(PublicKey),
     /// A data record (owner, key).
     Record(PublicKey, Bytes<{ limits::DATA_KEY }>),
-    /// The randomness seed of an epoch.
+    /// The randomness seed of an epoch (the state holds its tip's epoch's).
     Seed(u64),
     /// Coins burned so far (the part of equivocation bounties not paid to
     /// reporters): the supply is genesis + rewards − this.
     Burned,
+    /// The running mix of the tip's epoch: its seed, then each block's VRF
+    /// output folded in (`block::mix_vrf`); the next epoch's seed is
+    /// `schedule::next_seed` of its final value.
+    Mix,
 }
 
 /// A value in the ledger state; its variant matches its key's.
@@ -154,6 +158,8 @@ pub enum StateValue {
     Seed(Hash),
     /// For [`StateKey::Burned`].
     Burned(u64),
+    /// For [`StateKey::Mix`].
+    Mix(Hash),
 }
 
 /// A storage failure under a state read: fatal for the process.
@@ -253,7 +259,16 @@ pub trait StateReadExt: StateRead {
             Some(v) => Err(wrong(&StateKey::Burned, &v)),
         }
     }
-    /// An epoch's seed, if the state still holds it (the current and next).
+    /// The running VRF mix of the tip's epoch.
+    fn mix(&self) -> Result<Option<Hash>, ReadError> {
+        let k = StateKey::Mix;
+        match self.get(&k)? {
+            Some(StateValue::Mix(h)) => Ok(Some(h)),
+            None => Ok(None),
+            Some(v) => Err(wrong(&k, &v)),
+        }
+    }
+    /// An epoch's seed, if the state still holds it (its tip's epoch's).
     fn seed(&self, epoch: u64) -> Result<Option<Hash>, ReadError> {
         let k = StateKey::Seed(epoch);
         match self.get(&k)? {

@@ -168,7 +168,7 @@ impl TestChain {
             {
                 if let Some(k) = self.net.forger_key(&l) {
                     let k = k.clone();
-                    let u = ledger::prepare_block(&self.net.params, &self.state, &l, slot, txs)
+                    let u = ledger::prepare_block(&self.net.params, &self.state, &k, slot, txs)
                         .expect("leader builds");
                     let block = u.sign(&k);
                     let changes = ledger::apply_block(

@@ -356,6 +356,11 @@ fn sample_header(chain_id: Hash, key: &Keypair) -> Header {
         tx_root: Hash::ZERO,
         state_digest: Hash([4; 32]),
         forger: key.public(),
+        vrf: crypto::vrf_prove(
+            key,
+            &goodwill::block::vrf_input(&chain_id, &Hash([5; 32]), 9),
+        )
+        .0,
     }
 }
 
@@ -450,4 +455,71 @@ fn an_association_proof_is_bound_to_its_chain() {
         Err(SignatureError::Mismatch)
     );
     assert_eq!(check(&CHAIN_A, tag::TX), Err(SignatureError::Mismatch));
+}
+
+/// RFC 9381 appendix B.3 (ECVRF-EDWARDS25519-SHA512-TAI, examples 16–18):
+/// secret, public key, alpha, pi, beta.
+const RFC9381_TAI: [(&str, &str, &str, &str, &str); 3] = [
+    (
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        "",
+        "8657106690b5526245a92b003bb079ccd1a92130477671f6fc01ad16f26f723f26f8a57ccaed74ee1b190bed1f479d9727d2d0f9b005a6e456a35d4fb0daab1268a1b0db10836d9826a528ca76567805",
+        "90cf1df3b703cce59e2a35b925d411164068269d7b2d29f3301c03dd757876ff66b71dda49d2de59d03450451af026798e8f81cd2e333de5cdf4f3e140fdd8ae",
+    ),
+    (
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        "72",
+        "f3141cd382dc42909d19ec5110469e4feae18300e94f304590abdced48aed5933bf0864a62558b3ed7f2fea45c92a465301b3bbf5e3e54ddf2d935be3b67926da3ef39226bbc355bdc9850112c8f4b02",
+        "eb4440665d3891d668e7e0fcaf587f1b4bd7fbfe99d0eb2211ccec90496310eb5e33821bc613efb94db5e5b54c70a848a0bef4553a41befc57663b56373a5031",
+    ),
+    (
+        "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+        "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+        "af82",
+        "9bc0f79119cc5604bf02d23b4caede71393cedfbb191434dd016d30177ccbf8096bb474e53895c362d8628ee9f9ea3c0e52c7a5c691b6c18c9979866568add7a2d41b00b05081ed0f58ee5e31b3a970e",
+        "645427e5d00c62a23fb703732fa5d892940935942101e456ecca7bb217c61c452118fec1219202a0edcf038bb6373241578be7217ba85a2687f7a0310b2df19f",
+    ),
+];
+
+#[test]
+fn rfc9381_ecvrf_edwards25519_tai_vectors_prove_and_verify() {
+    use goodwill::crypto::{vrf_prove, vrf_verify, VrfError, VrfProof};
+    for (i, (sk, pk, alpha, pi, beta)) in RFC9381_TAI.iter().enumerate() {
+        let key = Keypair::from_seed(unhex::<32>(sk)).unwrap();
+        assert_eq!(key.public(), PublicKey(unhex::<32>(pk)), "vector {i}: key");
+        let alpha = hex::decode(alpha).unwrap();
+        let (proof, out) = vrf_prove(&key, &alpha);
+        assert_eq!(proof, VrfProof(unhex::<80>(pi)), "vector {i}: pi");
+        assert_eq!(out.0, unhex::<64>(beta), "vector {i}: beta");
+        let out = vrf_verify(&key.public(), &alpha, &proof).expect("the RFC's proof verifies");
+        assert_eq!(out.0, unhex::<64>(beta), "vector {i}: beta");
+        // Another input, another key, or one flipped bit: refused.
+        let mut other = alpha.clone();
+        other.push(0);
+        assert!(vrf_verify(&key.public(), &other, &proof).is_err());
+        let stranger = Keypair::from_seed([7; 32]).unwrap().public();
+        assert!(vrf_verify(&stranger, &alpha, &proof).is_err());
+        for bit in [0, 300, 639] {
+            let mut bad = proof;
+            flip_bit(&mut bad.0, bit);
+            assert!(
+                vrf_verify(&key.public(), &alpha, &bad).is_err(),
+                "bit {bit}"
+            );
+        }
+        // s + L: the same output under a second encoding must be refused,
+        // or one block could have two hashes.
+        let mut s = [0u8; 32];
+        s.copy_from_slice(&proof.0[48..]);
+        if let Some(s2) = add_le(&s, &L) {
+            let mut malleated = proof;
+            malleated.0[48..].copy_from_slice(&s2);
+            assert_eq!(
+                vrf_verify(&key.public(), &alpha, &malleated),
+                Err(VrfError::Malformed)
+            );
+        }
+    }
 }

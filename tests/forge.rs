@@ -473,7 +473,7 @@ fn forge_into_store(params: &ChainParams, dir: &Path, key: &Keypair, count: usiz
                 goodwill::schedule::leads(params, &snap, &tip, *s, &key.public()).expect("leads")
             })
             .expect("a slot the other forger leads");
-        let block = goodwill::ledger::prepare_block(params, &snap, &key.public(), slot, vec![])
+        let block = goodwill::ledger::prepare_block(params, &snap, key, slot, vec![])
             .expect("a block")
             .sign(key);
         drop(snap);

@@ -347,6 +347,7 @@ fn header() -> impl Strategy<Value = SignedHeader> {
                     tx_root: Hash(root),
                     state_digest: Hash(digest),
                     forger: key.public(),
+                    vrf: goodwill::crypto::VrfProof([k; 80]),
                 }
                 .sign(&key)
             },

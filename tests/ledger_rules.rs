@@ -458,7 +458,7 @@ fn equivocation_voids_the_forger_and_pays_the_bounty() {
 
     // It cannot build a block in its turn, and a block it signs there is refused.
     let its_slot = (tip + 1..).find(|s| s % 3 == 1).unwrap();
-    let e = ledger::prepare_block(&c.params, &c.state, &f1.public(), its_slot, vec![]).unwrap_err();
+    let e = ledger::prepare_block(&c.params, &c.state, &f1, its_slot, vec![]).unwrap_err();
     assert_eq!(
         e,
         BlockError::NotOurSlot {
@@ -1237,11 +1237,77 @@ fn a_failed_transaction_leaves_nothing_behind() {
 fn block_version() {
     let c = Chain::new();
     let (mut block, key) = valid_block(&c);
-    block.header.header.version = 2;
+    block.header.header.version = 1;
     resign(&mut block, &key);
     let e = c.check(&block).unwrap_err();
-    assert_eq!(e, BlockError::Version { height: 1, got: 2 });
-    says(&e, &["block 1", "version 2", "knows version 1"]);
+    assert_eq!(e, BlockError::Version { height: 1, got: 1 });
+    says(&e, &["block 1", "version 1", "knows version 2"]);
+}
+
+/// The VRF proof of `key` for `slot` on `c`'s tip (epoch 0's seed).
+fn vrf_for(c: &Chain, key: &goodwill::crypto::Keypair, slot: u64) -> goodwill::crypto::VrfProof {
+    let seed = schedule::seed_for(&c.params, &c.state, &c.tip(), c.params.epoch_of(slot)).unwrap();
+    goodwill::crypto::vrf_prove(key, &goodwill::block::vrf_input(&c.id(), &seed, slot)).0
+}
+
+#[test]
+fn the_next_seed_comes_from_vrf_outputs_before_the_cutoff_not_from_block_contents() {
+    let next =
+        |c: &Chain| schedule::seed_for(&c.params, &c.state, &c.tip(), c.epoch() + 1).unwrap();
+    // Four-slot epochs: slots 0–2 feed the mix, slot 3 is after the cutoff.
+    let p = Chain::new().params;
+    assert!(p.before_seed_cutoff(2) && !p.before_seed_cutoff(3) && p.before_seed_cutoff(4));
+    let mut c = Chain::new();
+    let s0 = next(&c);
+    c.forge_at(1, vec![]);
+    let s1 = next(&c);
+    assert_ne!(s0, s1, "a block before the cutoff moves the next seed");
+    // Two different blocks for slot 2 (other transactions, other hashes):
+    // one VRF output, so one seed. Seeds from block hashes could be ground.
+    let mut other = c.clone();
+    let a_block = c.forge_at(2, vec![]).block;
+    let t = other.tx(&a(), transfer(&b().public(), 5));
+    let b_block = other.forge_at(2, vec![t]).block;
+    assert_ne!(a_block.hash(), b_block.hash());
+    assert_eq!(a_block.header.header.vrf, b_block.header.header.vrf);
+    assert_eq!(next(&c), next(&other));
+    assert_ne!(next(&c), s1);
+    // After the cutoff a block leaves the next seed as it was.
+    let s2 = next(&c);
+    c.forge_at(3, vec![]);
+    assert_eq!(next(&c), s2);
+    // The next epoch starts with it.
+    c.forge_at(5, vec![]);
+    assert_eq!(c.state.seed(1).unwrap(), Some(s2));
+}
+
+#[test]
+fn block_vrf_proof_must_be_the_forgers_for_its_slot_and_seed() {
+    let c = Chain::new();
+    let (block, key) = valid_block(&c);
+    let slot = block.header.header.slot;
+    // The honest proof verifies (valid_block is accepted as built).
+    assert!(c.check(&block).is_ok());
+    let cases: Vec<(&str, goodwill::crypto::VrfProof)> = vec![
+        ("another slot", vrf_for(&c, &key, slot + 1)),
+        ("another key", vrf_for(&c, &forgers()[0], slot)),
+        ("another seed", {
+            let alpha = goodwill::block::vrf_input(&c.id(), &Hash([9; 32]), slot);
+            goodwill::crypto::vrf_prove(&key, &alpha).0
+        }),
+        ("garbage", goodwill::crypto::VrfProof([0x11; 80])),
+    ];
+    for (what, proof) in cases {
+        let mut b = block.clone();
+        b.header.header.vrf = proof;
+        resign(&mut b, &key);
+        let e = c.check(&b).unwrap_err();
+        assert!(
+            matches!(e, BlockError::BadVrf { height: 1, slot: s, .. } if s == slot),
+            "{what}: {e:?}"
+        );
+        says(&e, &["block 1", "VRF proof"]);
+    }
 }
 
 #[test]
@@ -1579,7 +1645,7 @@ fn block_reward_overflow() {
     g.balances.retain(|b| b.amount > 0);
     let c = Chain::with(g);
     assert_eq!(c.leader(1), Some(rich));
-    let e = ledger::prepare_block(&c.params, &c.state, &rich, 1, vec![]).unwrap_err();
+    let e = ledger::prepare_block(&c.params, &c.state, &forgers()[1], 1, vec![]).unwrap_err();
     assert_eq!(e, BlockError::RewardOverflow { height: 1 });
     says(&e, &["block 1", "reward would overflow"]);
     // A block it built anyway is refused the same way.
@@ -1587,6 +1653,7 @@ fn block_reward_overflow() {
     let mut block = u.sign(&forgers()[2]);
     block.header.header.slot = 1;
     block.header.header.forger = rich;
+    block.header.header.vrf = vrf_for(&c, &forgers()[1], 1);
     resign(&mut block, &forgers()[1]);
     assert_eq!(
         c.check(&block),
@@ -1600,7 +1667,7 @@ fn prepare_not_our_slot() {
     let f = forgers();
     // Slot 1 is the second bootstrap forger's turn.
     assert_eq!(c.leader(1), Some(f[1].public()));
-    let e = ledger::prepare_block(&c.params, &c.state, &f[0].public(), 1, vec![]).unwrap_err();
+    let e = ledger::prepare_block(&c.params, &c.state, &f[0], 1, vec![]).unwrap_err();
     assert_eq!(
         e,
         BlockError::NotOurSlot {
@@ -1612,7 +1679,7 @@ fn prepare_not_our_slot() {
         &e,
         &["slot 1", &f[0].public().to_string(), "is not its leader"],
     );
-    let e = ledger::prepare_block(&c.params, &c.state, &a().public(), 1, vec![]).unwrap_err();
+    let e = ledger::prepare_block(&c.params, &c.state, &a(), 1, vec![]).unwrap_err();
     assert!(matches!(e, BlockError::NotOurSlot { .. }));
 }
 
@@ -1621,8 +1688,8 @@ fn prepare_slot_taken() {
     let mut c = Chain::new();
     c.forge_at(4, vec![]);
     for slot in [4, 1, 0] {
-        let leader = forgers()[(slot % 3) as usize].public();
-        let e = ledger::prepare_block(&c.params, &c.state, &leader, slot, vec![]).unwrap_err();
+        let leader = &forgers()[(slot % 3) as usize];
+        let e = ledger::prepare_block(&c.params, &c.state, leader, slot, vec![]).unwrap_err();
         assert_eq!(e, BlockError::SlotTaken { slot, tip_slot: 4 });
         says(&e, &[&format!("slot {slot} is not after the tip's slot 4")]);
     }
@@ -1647,8 +1714,7 @@ fn storage_failure_is_reported_as_such() {
     let e = ledger::apply_block(&c.params, &Broken, &block, Parallelism::Single).unwrap_err();
     assert!(e.is_storage(), "{e:?}");
     says(&e, &["disk on fire"]);
-    let e =
-        ledger::prepare_block(&c.params, &Broken, &forgers()[1].public(), 1, vec![]).unwrap_err();
+    let e = ledger::prepare_block(&c.params, &Broken, &forgers()[1], 1, vec![]).unwrap_err();
     assert!(e.is_storage());
     assert!(!BlockError::WrongHeight {
         expected: 1,

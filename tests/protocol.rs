@@ -863,6 +863,7 @@ fn a_client_sending_invalid_equivocation_reports_is_struck_and_banned() {
             tx_root: Hash([2; 32]),
             state_digest: Hash([3; 32]),
             forger: k.public(),
+            vrf: goodwill::crypto::VrfProof([4; 80]),
         }
         .sign(k)
     };

@@ -74,7 +74,7 @@ fn pre_forge(chain: &mut TestChain, key: &Keypair, slots: std::ops::Range<u64>) 
         if schedule::leader(&params, &chain.state, &tip, slot).unwrap() != Some(key.public()) {
             continue;
         }
-        let block = ledger::prepare_block(&params, &chain.state, &key.public(), slot, vec![])
+        let block = ledger::prepare_block(&params, &chain.state, key, slot, vec![])
             .unwrap()
             .sign(key);
         let changes =

@@ -166,6 +166,11 @@ fn sample_header(chain_id: Hash, parent_byte: u8) -> SignedHeader {
         tx_root: Hash([0x22; 32]),
         state_digest: Hash([0x33; 32]),
         forger: key(1).public(),
+        vrf: crypto::vrf_prove(
+            &key(1),
+            &goodwill::block::vrf_input(&chain_id, &Hash([0x44; 32]), 41),
+        )
+        .0,
     }
     .sign(&key(1))
 }
@@ -254,6 +259,11 @@ fn sample_block(chain_id: Hash, txs: Vec<SignedTransaction>) -> Block {
         tx_root: merkle::root(&ids),
         state_digest: Hash::tagged(tag::STATE, &[b"vectors"]),
         forger: key(2).public(),
+        vrf: crypto::vrf_prove(
+            &key(2),
+            &goodwill::block::vrf_input(&chain_id, &goodwill::schedule::genesis_seed(&chain_id), 3),
+        )
+        .0,
     }
     .sign(&key(2));
     Block { header, txs }

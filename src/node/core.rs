@@ -1449,11 +1449,12 @@ impl Core {
         }
         let next_from = if unknown_parent && !fork_search {
             // Our chain and theirs fork: ask again from below the fork, as
-            // deep as finality allows.
+            // deep as finality allows (from the start while this node is
+            // below its highest checkpoint: see ChainParams::reorg_limit).
             s.fork_search = true;
             Some(
                 (tip.height + 1)
-                    .saturating_sub(self.params.genesis().finality_depth)
+                    .saturating_sub(self.params.reorg_limit(tip.height))
                     .max(1),
             )
         } else if (!blocks.is_empty() && !unknown_parent || fork_search && progressed)
@@ -1666,7 +1667,8 @@ impl Core {
         let Some(f) = &self.forge else {
             return Ok(out);
         };
-        let pk = f.key.public();
+        let key = f.key.clone();
+        let pk = key.public();
         let snap = self.store.snapshot()?;
         let tip = snap.tip().map_err(StoreError::from)?;
         let epoch = self.params.epoch_of(slot);
@@ -1693,7 +1695,7 @@ impl Core {
             .mempool
             .select(&snap)
             .map_err(|e| Fatal(e.to_string()))?;
-        let unsigned = match ledger::prepare_block(&self.params, &snap, &pk, slot, candidates) {
+        let unsigned = match ledger::prepare_block(&self.params, &snap, &key, slot, candidates) {
             Ok(u) => u,
             Err(e) if e.is_storage() => return Err(Fatal(e.to_string())),
             Err(e) => {

@@ -104,6 +104,9 @@ pub struct NodeFile {
     pub peers: Vec<String>,
     /// Key file.
     pub key: Option<PathBuf>,
+    /// Weak-subjectivity checkpoints (`"HEIGHT:HASH"`), added to `--checkpoint`.
+    #[serde(default)]
+    pub checkpoints: Vec<crate::genesis::Checkpoint>,
 }
 
 impl NodeFile {

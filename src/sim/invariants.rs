@@ -536,6 +536,31 @@ pub fn equivocator_voided(
     Ok(())
 }
 
+/// Seed grinding: `who` led `led` of `slots` slots with `share` of the
+/// weight; its share of the slots must stay within `tolerance` (a fraction
+/// of all slots) above its share of the weight. A grinder that picks the
+/// best of many seeds breaks it (with seeds from block hashes, a 25 %
+/// forger led more than half of the next epoch); one that can only withhold
+/// its last blocks does not.
+pub fn slot_share_bounded(
+    who: &str,
+    led: u64,
+    slots: u64,
+    share: f64,
+    tolerance: f64,
+) -> Result<(), String> {
+    let bound = (share + tolerance) * slots as f64;
+    if led as f64 > bound {
+        return Err(format!(
+            "{who} led {led} of {slots} slots ({:.1} %) with {:.1} % of the weight: more than the {:.1} % bound (seed grinding)",
+            100.0 * led as f64 / slots as f64,
+            100.0 * share,
+            100.0 * (share + tolerance)
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

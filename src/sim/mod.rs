@@ -16,12 +16,15 @@
 //! - [`rng`]: the seeded generator every random choice comes from.
 //! - [`faults`]: the knobs, what a seed draws, what was injected.
 //! - [`invariants`]: what must hold, watched and checked.
+//! - [`grinder`]: the seed grinder (a forger trying many candidate blocks
+//!   for an epoch's last slots), run on the ledger in memory.
 //! - this file: nodes, links, the event queue, the run.
 //!
 //! `docs/design.md` ("The simulation") says how to add a fault and how to
 //! replay a seed (`GOODWILL_SIM_SEED`).
 
 pub mod faults;
+pub mod grinder;
 pub mod invariants;
 pub mod rng;
 
@@ -1841,7 +1844,7 @@ impl Sim {
         if !schedule::leads(&self.params, &snap, &tip, slot, &key.public()).ok()? {
             return None;
         }
-        ledger::prepare_block(&self.params, &snap, &key.public(), slot, txs).ok()
+        ledger::prepare_block(&self.params, &snap, key, slot, txs).ok()
     }
 
     fn broadcast(&mut self, n: usize, msg: Message) {
@@ -1971,8 +1974,7 @@ impl Sim {
         if leads == (variant == 2) {
             return;
         }
-        let Ok(u) = ledger::prepare_block(&self.params, &snap, &k.public(), slot, candidates)
-        else {
+        let Ok(u) = ledger::prepare_block(&self.params, &snap, &k, slot, candidates) else {
             return;
         };
         drop(snap);
@@ -2121,8 +2123,7 @@ impl Sim {
                 memo: Bytes::empty(),
             }
             .sign(k);
-            let u =
-                ledger::prepare_block(&self.params, &lsnap, &k.public(), slot, vec![tx]).ok()?;
+            let u = ledger::prepare_block(&self.params, &lsnap, k, slot, vec![tx]).ok()?;
             let b = u.sign(k);
             if b.hash() < tip.hash {
                 return Some(b);

@@ -51,7 +51,7 @@ use crate::state::{
 use crate::tx::{SignedTransaction, TxKind};
 
 /// The on-disk format version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// The file inside a data directory.
 pub const FILE_NAME: &str = "goodwill.redb";
 /// Bound on one stored state value or undo record when read back.
@@ -115,6 +115,18 @@ pub enum StoreError {
     /// indexes.
     #[error("this store keeps no transaction, account or record indexes (a forger's store): ask a main node")]
     NotIndexed,
+    /// The stored chain contradicts a checkpoint the node was given.
+    #[error("{path} follows a chain that contradicts checkpoint {height}:{expected} (it holds {found} at height {height}): it is not the chain you trusted; check the checkpoint, or move this store away and sync again")]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// The checkpoint's height.
+        height: u64,
+        /// The checkpoint's hash.
+        expected: Hash,
+        /// The stored block at that height.
+        found: Hash,
+    },
 }
 
 /// Whether a store keeps the transaction, account and record indexes. Main
@@ -209,6 +221,17 @@ pub enum ImportError {
         ahead_ms: u64,
         /// The drift allowed.
         drift_ms: u64,
+    },
+    /// It sits at a checkpoint's height with another hash: its chain is not
+    /// the one this node was told to trust, and no block of it is taken.
+    #[error("block {height} ({hash}) contradicts checkpoint {height}:{expected}: refused, this is not the chain the checkpoint names")]
+    Checkpoint {
+        /// Its height.
+        height: u64,
+        /// Its hash.
+        hash: Hash,
+        /// The checkpoint's hash.
+        expected: Hash,
     },
     /// The store failed: fatal.
     #[error(transparent)]
@@ -628,7 +651,31 @@ impl Store {
             indexed: indexes == Indexes::Keep,
         };
         store.indexed = store.init(indexes)?;
+        store.check_checkpoints()?;
         Ok(store)
+    }
+
+    /// Refuses a stored chain that contradicts one of the checkpoints.
+    fn check_checkpoints(&self) -> Result<(), StoreError> {
+        let snap = self.snapshot()?;
+        let tip = self.tip()?;
+        for c in self.params.checkpoints() {
+            if c.height > tip.height {
+                break;
+            }
+            match snap.hash_at(c.height)? {
+                Some(found) if found != c.hash => {
+                    return Err(StoreError::Checkpoint {
+                        path: self.path.clone(),
+                        height: c.height,
+                        expected: c.hash,
+                        found,
+                    })
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Whether this store keeps the transaction, account and record indexes.
@@ -757,6 +804,17 @@ impl Store {
         let before = self.bytes_written();
         let hash = block.hash();
         let h = &block.header.header;
+        // A checkpoint outranks everything else: a block that contradicts
+        // one is refused before it is stored anywhere, even on a side branch.
+        if let Some(expected) = self.params.checkpoint_at(h.height) {
+            if expected != hash {
+                return Err(ImportError::Checkpoint {
+                    height: h.height,
+                    hash,
+                    expected,
+                });
+            }
+        }
         if ledger::check_not_early(&self.params, h, now_ms).is_err() {
             return Err(ImportError::Early {
                 height: h.height,
@@ -823,7 +881,7 @@ impl Store {
         tip: &Tip,
     ) -> Result<Option<Imported>, ImportError> {
         let h = &block.header.header;
-        let finality = self.params.genesis().finality_depth;
+        let finality = self.params.reorg_limit(tip.height);
         let bad = |why: String| ImportError::BadSideBlock {
             height: h.height,
             hash: *hash,
@@ -1044,18 +1102,26 @@ impl Store {
         w.open_table(CANON)?.insert(height, &hash.0)?;
         write_changes(&mut w.open_table(STATE)?, changes, false)?;
         let finality = self.params.genesis().finality_depth;
+        // Below its highest checkpoint a node has no finality of its own
+        // (ChainParams::reorg_limit): it keeps every undo record and side
+        // block, and the block that reaches the checkpoint prunes them all.
+        let checkpoint = self.params.highest_checkpoint();
+        let prune = height > finality && height >= checkpoint;
         {
             let mut undo = w.open_table(UNDO)?;
             undo.insert(&hash.0, encode(changes).as_slice())?;
-            if height > finality {
+            if prune {
                 let old = height - finality;
-                let old_hash = w.open_table(CANON)?.get(old)?.map(|g| *g.value());
-                if let Some(old_hash) = old_hash {
-                    undo.remove(&old_hash)?;
+                let from = if height == checkpoint { 1 } else { old };
+                for h in from..=old {
+                    let old_hash = w.open_table(CANON)?.get(h)?.map(|g| *g.value());
+                    if let Some(old_hash) = old_hash {
+                        undo.remove(&old_hash)?;
+                    }
                 }
             }
         }
-        if height > finality {
+        if prune {
             // Side blocks at or below the finalized height can never win.
             let limit = (height - finality + 1).to_be_bytes();
             let mut side = w.open_table(SIDE)?;

@@ -230,7 +230,7 @@ impl Chain {
     /// `prepare_block` at `slot` by its leader.
     pub fn prepare_at(&self, slot: u64, txs: Vec<SignedTransaction>) -> (UnsignedBlock, PublicKey) {
         let leader = self.leader(slot).expect("the slot has a leader");
-        let u = ledger::prepare_block(&self.params, &self.state, &leader, slot, txs)
+        let u = ledger::prepare_block(&self.params, &self.state, self.key(&leader), slot, txs)
             .expect("the leader can build a block");
         (u, leader)
     }
@@ -381,6 +381,11 @@ impl Chain {
             tx_root: Hash([root; 32]),
             state_digest: Hash([3; 32]),
             forger: forger.public(),
+            vrf: goodwill::crypto::vrf_prove(
+                forger,
+                &goodwill::block::vrf_input(&self.id(), &Hash([4; 32]), slot),
+            )
+            .0,
         };
         (header(1).sign(forger), header(2).sign(forger))
     }
