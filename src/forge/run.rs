@@ -42,6 +42,9 @@ pub struct ForgeConfig {
     /// Where the kernel's clock status comes from: the kernel (`None`), or a
     /// fixed answer (tests inject a synchronised or an unsynchronised clock).
     pub kernel_clock: Option<Option<bool>>,
+    /// How long doppelganger refusals are retried before the appliance
+    /// stops (`node::core::DOPPELGANGER_RETRY_MS`; tests shorten it).
+    pub doppelganger_retry_ms: u64,
 }
 
 #[derive(Debug, Default)]

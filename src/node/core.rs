@@ -53,6 +53,25 @@ pub const MAX_EVIDENCE: usize = 64;
 /// Blocks held because they came a little before their slot started on
 /// this node's clock.
 pub const MAX_EARLY: usize = 32;
+/// When a second session with a forger's key arrives, the first is sent a
+/// Ping; if its Pong does not come within this long, the first is taken
+/// for dead (a board that lost power sends no FIN) and the new session
+/// replaces it. If it does, both are refused as doppelgangers.
+pub const PROBE_MS: u64 = 2_000;
+/// A forger refused as a doppelganger keeps redialling for this long after
+/// the first refusal before it stops (exit status 3): a rebooted board
+/// whose old session a main node still holds gets in once that session is
+/// found dead; two live boards keep being refused.
+pub const DOPPELGANGER_RETRY_MS: u64 = 120_000;
+/// A forger forges only once a session with a main node has lasted this
+/// long: the main node may still be probing an older session with its key
+/// ([`PROBE_MS`], settled on its 1 s tick), and two boards must not both
+/// sign while it does.
+pub const SESSION_SETTLE_MS: u64 = PROBE_MS + 2_000;
+/// After a doppelganger refusal a forger does not forge for this long.
+pub const DOPPELGANGER_HOLD_MS: u64 = 15_000;
+/// A refusal this long after the last one starts a new retry period.
+pub const DOPPELGANGER_FORGET_MS: u64 = 600_000;
 
 /// What the runtime must do.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +131,8 @@ impl CoreOptions {
             forge: Some(ForgeSetup {
                 key: key.clone(),
                 clock_check,
+                doppelganger_retry_ms: DOPPELGANGER_RETRY_MS,
+                session_settle_ms: SESSION_SETTLE_MS,
             }),
             reporter: Some(key),
         }
@@ -132,6 +153,32 @@ pub struct ForgeSetup {
     pub key: crate::crypto::Keypair,
     /// How the clock is checked before forging.
     pub clock_check: ClockCheck,
+    /// How long doppelganger refusals are retried before the forger stops
+    /// ([`DOPPELGANGER_RETRY_MS`]; tests shorten it).
+    pub doppelganger_retry_ms: u64,
+    /// How long a main-node session must have lasted before this forger
+    /// forges ([`SESSION_SETTLE_MS`]).
+    pub session_settle_ms: u64,
+}
+
+impl CoreOptions {
+    /// The same, with another doppelganger retry period (a forger's).
+    pub fn doppelganger_retry_ms(mut self, ms: u64) -> CoreOptions {
+        if let Some(f) = &mut self.forge {
+            f.doppelganger_retry_ms = ms;
+        }
+        self
+    }
+
+    /// The same, with another settle time for main-node sessions (a
+    /// forger's; the simulation, whose forger keys each have one board,
+    /// sets 0 to reach a slot again right after a crash).
+    pub fn session_settle_ms(mut self, ms: u64) -> CoreOptions {
+        if let Some(f) = &mut self.forge {
+            f.session_settle_ms = ms;
+        }
+        self
+    }
 }
 
 struct Forging {
@@ -140,6 +187,22 @@ struct Forging {
     kernel_synced: Option<bool>,
     stats: ForgeStats,
     storage_error: bool,
+    retry_ms: u64,
+    settle_ms: u64,
+    /// (first, last) doppelganger refusal of the current retry period.
+    refused: Option<(u64, u64)>,
+}
+
+/// A second session of a forger key, waiting while the first is probed.
+#[derive(Debug)]
+struct Probe {
+    old: ConnId,
+    new: ConnId,
+    hello: Box<Hello>,
+    ip: IpAddr,
+    clock_offset_ms: i64,
+    started_ms: u64,
+    nonce: u64,
 }
 
 /// What the appliance shows: LEDs, status, metrics.
@@ -200,6 +263,8 @@ impl From<StoreError> for Fatal {
 #[derive(Debug)]
 struct Conn {
     role: Role,
+    /// When the session was accepted (ms).
+    since_ms: u64,
     clock_offset_ms: i64,
     key: PublicKey,
     ip: IpAddr,
@@ -299,6 +364,8 @@ pub struct Core {
     reporter: Option<crate::crypto::Keypair>,
     /// (slot start, hash) → where from, the block.
     early: BTreeMap<(u64, Hash), (ConnId, Block)>,
+    /// Forger keys whose older session is being probed.
+    probes: BTreeMap<PublicKey, Probe>,
 }
 
 impl std::fmt::Debug for Core {
@@ -341,6 +408,9 @@ impl Core {
                 kernel_synced: None,
                 stats: ForgeStats::default(),
                 storage_error: false,
+                retry_ms: f.doppelganger_retry_ms,
+                settle_ms: f.session_settle_ms,
+                refused: None,
             }),
             params: store.params().clone(),
             store,
@@ -358,7 +428,28 @@ impl Core {
             evidence: BTreeMap::new(),
             reporter: opts.reporter,
             early: BTreeMap::new(),
+            probes: BTreeMap::new(),
         }
+    }
+
+    /// Whether connection `conn` waits for a probe of an older session of
+    /// its forger key (neither accepted nor refused yet).
+    pub fn pending(&self, conn: ConnId) -> bool {
+        self.probes.values().any(|p| p.new == conn)
+    }
+
+    /// Whether connection `conn` is in session (accepted and not closed).
+    pub fn has_conn(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
+    }
+
+    /// A forger's: whether a main node refused it as a doppelganger lately
+    /// (it does not forge, and its dialers back off).
+    pub fn doppelganger_held(&self, now_ms: u64) -> bool {
+        self.forge.as_ref().is_some_and(|f| {
+            f.refused
+                .is_some_and(|(_, last)| now_ms.saturating_sub(last) < DOPPELGANGER_HOLD_MS)
+        })
     }
 
     /// The appliance's counts (None for a main node): what it signed, forged
@@ -427,25 +518,80 @@ impl Core {
                 .filter(|(_, c)| c.role == Role::Forger && c.key == hello.key)
                 .map(|(id, _)| *id)
                 .collect();
-            if !twins.is_empty() {
-                let text = format!(
-                    "forger key {} is already connected from another session: two boards with one key would double-sign; stop one",
+            let probing = self.probes.remove(&hello.key);
+            if twins.len() == 1 && probing.is_none() {
+                // The first may be a dead session (a board that lost power
+                // sends no FIN): ask it, and decide when it answers or not.
+                let old = twins[0];
+                let nonce = now_ms ^ (conn << 32) ^ 0x676f_6f64;
+                out.push(Action::Send(old, Message::Ping(nonce)));
+                out.push(Action::Log(format!(
+                    "forger {}: a second session from {ip}; probing the first (connection {old}) for {PROBE_MS} ms",
                     hello.key
+                )));
+                self.probes.insert(
+                    hello.key,
+                    Probe {
+                        old,
+                        new: conn,
+                        hello: Box::new(hello.clone()),
+                        ip,
+                        clock_offset_ms,
+                        started_ms: now_ms,
+                        nonce,
+                    },
                 );
-                for t in twins {
-                    out.push(Action::Close(
-                        t,
-                        Message::error(ErrorCode::Doppelganger, &text),
-                    ));
-                    self.conns.remove(&t);
-                }
-                out.push(Action::Close(
-                    conn,
-                    Message::error(ErrorCode::Doppelganger, &text),
-                ));
-                out.push(Action::Log(format!("doppelganger: {text}")));
                 return Ok(out);
             }
+            if !twins.is_empty() || probing.is_some() {
+                let mut all = twins;
+                all.extend(probing.map(|p| p.new));
+                self.refuse_doppelgangers(hello.key, all, conn, "three sessions at once", &mut out);
+                return Ok(out);
+            }
+        }
+        self.admit_session(conn, hello, ip, clock_offset_ms, now_ms, out)
+    }
+
+    /// Refuses every session in `twins` and `conn` as doppelgangers of `key`.
+    fn refuse_doppelgangers(
+        &mut self,
+        key: PublicKey,
+        twins: Vec<ConnId>,
+        conn: ConnId,
+        why: &str,
+        out: &mut Vec<Action>,
+    ) {
+        let text = format!(
+            "forger key {key} is already connected from another session that answers ({why}): two boards with one key would double-sign; stop one"
+        );
+        for t in twins {
+            out.push(Action::Close(
+                t,
+                Message::error(ErrorCode::Doppelganger, &text),
+            ));
+            self.closed(t);
+        }
+        out.push(Action::Close(
+            conn,
+            Message::error(ErrorCode::Doppelganger, &text),
+        ));
+        self.closed(conn);
+        out.push(Action::Log(format!("doppelganger: {text}")));
+    }
+
+    /// Takes a session whose handshake is done (and whose key has no other
+    /// live session).
+    fn admit_session(
+        &mut self,
+        conn: ConnId,
+        hello: &Hello,
+        ip: IpAddr,
+        clock_offset_ms: i64,
+        now_ms: u64,
+        mut out: Vec<Action>,
+    ) -> Result<Vec<Action>, Fatal> {
+        if hello.role == Role::Forger {
             self.forger_entry(hello.key).connected = true;
         }
         let listen = hello.listen.as_ref().map(|l| l.lossy());
@@ -464,6 +610,7 @@ impl Core {
             conn,
             Conn {
                 role: hello.role,
+                since_ms: now_ms,
                 clock_offset_ms,
                 key: hello.key,
                 ip,
@@ -506,6 +653,7 @@ impl Core {
 
     /// A connection closed.
     pub fn closed(&mut self, conn: ConnId) {
+        self.probes.retain(|_, p| p.new != conn);
         if let Some(c) = self.conns.remove(&conn) {
             if c.role == Role::Forger {
                 if let Some(e) = self.forgers.get_mut(&c.key) {
@@ -529,6 +677,7 @@ impl Core {
     pub fn tick(&mut self, now_ms: u64) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
         self.release_early(now_ms, &mut out)?;
+        self.settle_probes(now_ms, &mut out)?;
         self.report_equivocations(now_ms, &mut out)?;
         if let Some(s) = &self.sync {
             if now_ms.saturating_sub(s.asked_ms) > SYNC_TIMEOUT_MS {
@@ -552,6 +701,42 @@ impl Core {
             }
         }
         Ok(out)
+    }
+
+    /// Probes whose older session did not answer in time, or has closed:
+    /// the older one is dropped and the newer one takes its place.
+    fn settle_probes(&mut self, now_ms: u64, out: &mut Vec<Action>) -> Result<(), Fatal> {
+        let due: Vec<PublicKey> = self
+            .probes
+            .iter()
+            .filter(|(_, p)| {
+                now_ms.saturating_sub(p.started_ms) >= PROBE_MS || !self.conns.contains_key(&p.old)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let Some(p) = self.probes.remove(&key) else {
+                continue;
+            };
+            if self.conns.contains_key(&p.old) {
+                out.push(Action::Close(
+                    p.old,
+                    Message::error(
+                        ErrorCode::Other,
+                        "replaced: a new session with this forger key arrived and this one did not answer a ping",
+                    ),
+                ));
+                self.closed(p.old);
+                out.push(Action::Log(format!(
+                    "forger {key}: the earlier session (connection {}) did not answer a ping within {PROBE_MS} ms: dropped as dead; the new one from {} replaces it",
+                    p.old, p.ip
+                )));
+            }
+            let actions =
+                self.admit_session(p.new, &p.hello, p.ip, p.clock_offset_ms, now_ms, Vec::new())?;
+            out.extend(actions);
+        }
+        Ok(())
     }
 
     fn maybe_sync(
@@ -1131,11 +1316,29 @@ impl Core {
                     self.replay(conn, &address, since, &mut out)?;
                 }
             }
+            Message::Ping(n) => out.push(Action::Send(conn, Message::Pong(n))),
+            Message::Pong(n) => {
+                let alive = self
+                    .probes
+                    .iter()
+                    .find(|(_, p)| p.old == conn && p.nonce == n)
+                    .map(|(k, _)| *k);
+                if let Some(key) = alive {
+                    let p = self.probes.remove(&key).expect("found");
+                    self.refuse_doppelgangers(
+                        key,
+                        vec![p.old],
+                        p.new,
+                        "it answered a ping",
+                        &mut out,
+                    );
+                }
+            }
             Message::Error {
                 code: ErrorCode::Doppelganger,
                 text,
             } if self.forge.is_some() => {
-                out.push(Action::Doppelganger(text.lossy()));
+                self.doppelganger_refusal(conn, &text.lossy(), now_ms, &mut out);
             }
             Message::Error { code, text } => {
                 out.push(Action::Log(format!(
@@ -1151,6 +1354,43 @@ impl Core {
             }
         }
         Ok(out)
+    }
+
+    /// A forger's main node refused it as a doppelganger: stop forging for
+    /// a while and let the dialer try again; after the retry period, stop
+    /// the process with what to check.
+    fn doppelganger_refusal(
+        &mut self,
+        conn: ConnId,
+        text: &str,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(f) = &mut self.forge else {
+            return;
+        };
+        let first = match f.refused {
+            Some((first, last)) if now_ms.saturating_sub(last) < DOPPELGANGER_FORGET_MS => first,
+            _ => now_ms,
+        };
+        f.refused = Some((first, now_ms));
+        let key = f.key.public();
+        let retry_ms = f.retry_ms;
+        let waited = now_ms.saturating_sub(first);
+        if waited >= retry_ms {
+            out.push(Action::Doppelganger(format!(
+                "{text} (refused again and again for {} s). Check: is another board, or a copy of this card, running forger key {key}? \
+                 Stop it, then start this one again (systemctl restart goodwill-forge). If no other board has the key, check the main node's log for \"doppelganger\"",
+                waited / 1000
+            )));
+            return;
+        }
+        out.push(Action::Log(format!(
+            "a main node refused this forger as a doppelganger: {text}; not forging, trying again (stops if still refused {} s from the first refusal)",
+            retry_ms.saturating_sub(waited) / 1000
+        )));
+        out.push(Action::Close(conn, Message::error(ErrorCode::Other, "bye")));
+        self.closed(conn);
     }
 
     /// A block from `conn` whose slot has started: its sender's tip is at
@@ -1419,6 +1659,17 @@ impl Core {
         }
     }
 
+    /// The live forgers of `epoch` and of the next one (who may send
+    /// blocks of their own).
+    pub fn live_forgers_around(&self, epoch: u64) -> Result<BTreeSet<PublicKey>, Fatal> {
+        let snap = self.store.snapshot()?;
+        let mut keys = BTreeSet::new();
+        for e in [epoch, epoch + 1] {
+            keys.extend(schedule::live_forgers(&self.params, &snap, e).map_err(StoreError::from)?);
+        }
+        Ok(keys)
+    }
+
     /// The connection ids of connected main nodes.
     pub fn main_nodes(&self) -> Vec<ConnId> {
         self.conns
@@ -1506,7 +1757,21 @@ impl Core {
             return Ok(out);
         }
         let view = self.appliance(now_ms)?.expect("a forger");
-        if let Err(miss) = fstate::may_forge(view.synced, view.mains, &view.clock) {
+        let settle_ms = self.forge.as_ref().map_or(0, |f| f.settle_ms);
+        let settled = self
+            .conns
+            .values()
+            .any(|c| c.role == Role::MainNode && now_ms.saturating_sub(c.since_ms) >= settle_ms);
+        let allowed = fstate::may_forge(view.synced, view.mains, &view.clock).and_then(|()| {
+            if self.doppelganger_held(now_ms) {
+                Err(Miss::Doppelganger)
+            } else if !settled {
+                Err(Miss::Settling)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(miss) = allowed {
             out.push(Action::Log(format!(
                 "slot {slot}: led but not forged: {miss}"
             )));
