@@ -149,6 +149,26 @@ fn start_forger(
     )
 }
 
+/// [`start_forger`], serving `/metrics` on `metrics`.
+fn start_forger_with_metrics(
+    params: &ChainParams,
+    dir: &Path,
+    main: SocketAddr,
+    key: &Keypair,
+    metrics: SocketAddr,
+) -> (RunningNode, Pins) {
+    start_forger_full(
+        params,
+        dir,
+        main,
+        key,
+        ClockCheck::Peers,
+        None,
+        goodwill::node::core::DOPPELGANGER_RETRY_MS,
+        Some(metrics),
+    )
+}
+
 /// [`start_forger`], retrying doppelganger refusals for `retry_ms`.
 fn start_forger_retrying(
     params: &ChainParams,
@@ -158,6 +178,29 @@ fn start_forger_retrying(
     clock_check: ClockCheck,
     kernel_clock: Option<Option<bool>>,
     retry_ms: u64,
+) -> (RunningNode, Pins) {
+    start_forger_full(
+        params,
+        dir,
+        main,
+        key,
+        clock_check,
+        kernel_clock,
+        retry_ms,
+        None,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start_forger_full(
+    params: &ChainParams,
+    dir: &Path,
+    main: SocketAddr,
+    key: &Keypair,
+    clock_check: ClockCheck,
+    kernel_clock: Option<Option<bool>>,
+    retry_ms: u64,
+    metrics: Option<SocketAddr>,
 ) -> (RunningNode, Pins) {
     let pins = Pins {
         green: RecordingPin::new(),
@@ -174,7 +217,7 @@ fn start_forger_retrying(
         forge: Some(ForgeConfig {
             clock_check,
             board: Board::none(),
-            metrics_listen: None,
+            metrics_listen: metrics,
             report_every_slots: 2,
             leds: Some(Arc::new(Mutex::new(driver))),
             kernel_clock,
@@ -589,6 +632,43 @@ fn the_status_port_refuses_main_node_and_forger_handshakes() {
     let a = appliance(&mut fprobe).expect("figures");
     assert_eq!(a.main_nodes, 1, "{a:#?}");
     assert!(a.synced, "{a:#?}");
+    forger.stop().expect("the appliance stops cleanly");
+    main.stop().expect("the main node stops cleanly");
+}
+
+/// `/metrics` serves each connection on its own: five idle connections
+/// do not delay a request.
+#[test]
+fn metrics_answers_while_idle_connections_are_open() {
+    use std::io::{Read, Write};
+    let f = forger_key();
+    let params = chain(&[&f]);
+    let (dm, df) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let main = start_main(&params, dm.path(), "127.0.0.1:0".parse().unwrap());
+    let metrics = free_addr();
+    let (forger, _pins) = start_forger_with_metrics(&params, df.path(), main.addr, &f, metrics);
+    let get = || -> Option<(String, u64)> {
+        let t0 = now_ms();
+        let mut s = std::net::TcpStream::connect(metrics).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        Some((out, now_ms() - t0))
+    };
+    wait_for(WAIT_MS, "/metrics answers", || {
+        let (out, _) = get()?;
+        out.starts_with("HTTP/1.0 200").then_some(())
+    });
+    let idle: Vec<std::net::TcpStream> = (0..5)
+        .map(|_| std::net::TcpStream::connect(metrics).expect("an idle connection"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let (out, ms) = get().expect("/metrics answers");
+    println!("/metrics answered in {ms} ms with 5 idle connections open");
+    assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+    assert!(ms < 1_000, "/metrics took {ms} ms");
+    drop(idle);
     forger.stop().expect("the appliance stops cleanly");
     main.stop().expect("the main node stops cleanly");
 }

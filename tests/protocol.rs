@@ -954,11 +954,19 @@ fn half_sent_large_frames_do_not_grow_the_nodes_memory() {
             held.push(c);
         }
     };
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
     attack(Role::Forger, 250, 1);
     let (hwm1, rss1) = memory_of(pid);
+    println!(
+        "node process VmRSS {:.1} MiB before (peak {:.1}), {:.1} MiB after 250 forger sessions (peak {:.1})",
+        mib(rss0),
+        mib(hwm0),
+        mib(rss1),
+        mib(hwm1)
+    );
+    assert!(hwm1 < 64 << 20, "peak {:.1} MiB", mib(hwm1));
     attack(Role::MainNode, 100, 20);
     let (hwm2, rss2) = memory_of(pid);
-    let mib = |b: u64| b as f64 / (1 << 20) as f64;
     println!(
         "node process VmRSS {:.1} MiB before (peak {:.1}), {:.1} MiB after 250 forger sessions (peak {:.1}), \
          {:.1} MiB after 100 main-node sessions (peak {:.1}); each announced {len} bytes and sent all but one",

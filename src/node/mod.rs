@@ -762,7 +762,9 @@ async fn start_forger(
         if let Ok(a) = l.local_addr() {
             log(&format!("metrics on http://{a}/metrics"));
         }
-        executor.spawn(forge.clone().metrics_server(l)).detach();
+        executor
+            .spawn(forge.clone().metrics_server(l, Arc::downgrade(executor)))
+            .detach();
     }
     if fc.clock_check == crate::forge::state::ClockCheck::Off {
         log("WARNING: --clock-check off: this forger signs blocks whatever its clock says; use it only in tests");
