@@ -981,3 +981,61 @@ fn half_sent_large_frames_do_not_grow_the_nodes_memory() {
     assert!(cli_status_ok(addr), "{}", procs.logs(20));
     drop(held);
 }
+
+/// Liveness: a session that stays silent gets a Ping after 15 s and is
+/// closed after 45 s (a peer that lost power sends no FIN), without a ban;
+/// one that answers the Ping stays.
+#[test]
+#[ignore = "slow: waits for the 45 s silence limit"]
+fn a_silent_session_is_pinged_then_closed() {
+    let _g = shared();
+    let n = start(NodeLimits::default());
+    let ip = fresh_ip();
+    let mut silent = Raw::connect_from(ip, n.addr());
+    silent.handshake(n.chain_id(), Role::Client);
+    let mut alive = Raw::connect_from(fresh_ip(), n.addr());
+    alive.handshake(n.chain_id(), Role::Client);
+    for c in [&mut silent, &mut alive] {
+        c.s.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+    }
+    let t0 = goodwill::os::now_ms();
+    match silent.read_msg() {
+        Message::Ping(_) => {}
+        other => panic!("expected a Ping, got {other:?}"),
+    }
+    let pinged = goodwill::os::now_ms() - t0;
+    match alive.read_msg() {
+        Message::Ping(k) => alive.send(&Message::Pong(k)),
+        other => panic!("expected a Ping, got {other:?}"),
+    }
+    silent.expect_quiet_close();
+    let closed = goodwill::os::now_ms() - t0;
+    println!("pinged after {pinged} ms, closed after {closed} ms of silence");
+    assert!(
+        (14_000..17_000).contains(&pinged),
+        "pinged after {pinged} ms"
+    );
+    assert!(
+        (43_000..48_000).contains(&closed),
+        "closed after {closed} ms"
+    );
+    // The one that answered is still served (answering Pings meanwhile).
+    alive.send(&Message::Query {
+        id: 78,
+        query: Query::Tip,
+    });
+    let mut answered = false;
+    for _ in 0..4 {
+        match alive.read_msg() {
+            Message::Ping(k) => alive.send(&Message::Pong(k)),
+            Message::Answer { id: 78, .. } => {
+                answered = true;
+                break;
+            }
+            other => panic!("expected Answer 78, got {other:?}"),
+        }
+    }
+    assert!(answered, "the session that answered its Ping was closed");
+    n.assert_not_banned(ip);
+}
