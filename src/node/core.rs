@@ -1859,6 +1859,135 @@ fn stall_after_record() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{TestNet, TestNetConfig};
+
+    fn forger_hello(key: &crate::crypto::Keypair, params: &ChainParams) -> Hello {
+        Hello {
+            version: crate::wire::PROTOCOL_VERSION,
+            chain_id: params.chain_id(),
+            role: Role::Forger,
+            tip: TipInfo {
+                height: 0,
+                hash: Hash::ZERO,
+                slot: 0,
+            },
+            key: key.public(),
+            nonce: [1; 32],
+            clock_ms: 0,
+            listen: None,
+            software: Bytes::empty(),
+        }
+    }
+
+    fn closes(actions: &[Action], conn: ConnId) -> Option<ErrorCode> {
+        actions.iter().find_map(|a| match a {
+            Action::Close(c, Message::Error { code, .. }) if *c == conn => Some(*code),
+            _ => None,
+        })
+    }
+
+    /// A second session with a forger key: the first is pinged; silent for
+    /// PROBE_MS, it is replaced; answering, both are refused.
+    #[test]
+    fn a_second_forger_session_probes_the_first() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), &net.params).unwrap());
+        let mut core = Core::new(
+            store,
+            crate::testkit::key(9, 0).public(),
+            None,
+            MempoolLimits::default(),
+            0,
+            CoreOptions::main_node(),
+        );
+        let f = &net.forgers[0];
+        let hello = forger_hello(f, &net.params);
+        let ip: IpAddr = "127.0.0.9".parse().unwrap();
+        let now = 1_000;
+        core.connected(1, &hello, ip, 0, now).unwrap();
+        assert!(core.has_conn(1));
+        // The second: held, and the first pinged.
+        let a = core.connected(2, &hello, ip, 0, now).unwrap();
+        let nonce = a
+            .iter()
+            .find_map(|x| match x {
+                Action::Send(1, Message::Ping(n)) => Some(*n),
+                _ => None,
+            })
+            .expect("the first session is pinged");
+        assert!(core.pending(2) && !core.has_conn(2));
+        assert_eq!(closes(&a, 1), None);
+        // Before PROBE_MS nothing is decided.
+        let a = core.tick(now + PROBE_MS - 1).unwrap();
+        assert!(core.pending(2) && closes(&a, 1).is_none());
+        // The first stays silent: it is replaced.
+        let a = core.tick(now + PROBE_MS).unwrap();
+        assert_eq!(closes(&a, 1), Some(ErrorCode::Other));
+        assert!(!core.pending(2) && core.has_conn(2) && !core.has_conn(1));
+        // A third session: the second is pinged and answers: both refused.
+        let a = core.connected(3, &hello, ip, 0, now + 5_000).unwrap();
+        let nonce2 = a
+            .iter()
+            .find_map(|x| match x {
+                Action::Send(2, Message::Ping(n)) => Some(*n),
+                _ => None,
+            })
+            .expect("pinged");
+        // A stale Pong (another number) proves nothing.
+        let a = core.message(2, Message::Pong(nonce), now + 5_001).unwrap();
+        assert!(closes(&a, 2).is_none() && core.pending(3));
+        let a = core.message(2, Message::Pong(nonce2), now + 5_002).unwrap();
+        assert_eq!(closes(&a, 2), Some(ErrorCode::Doppelganger));
+        assert_eq!(closes(&a, 3), Some(ErrorCode::Doppelganger));
+        assert!(!core.has_conn(2) && !core.has_conn(3) && !core.pending(3));
+    }
+
+    /// A forger refused as a doppelganger holds off forging, and stops
+    /// (Action::Doppelganger) only once refused after the retry period.
+    #[test]
+    fn a_refused_forger_retries_then_stops_with_what_to_check() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), &net.params).unwrap());
+        let f = net.forgers[0].clone();
+        let mut core = Core::new(
+            store,
+            f.public(),
+            None,
+            MempoolLimits::default(),
+            0,
+            CoreOptions::forger(f.clone(), ClockCheck::Off).doppelganger_retry_ms(10_000),
+        );
+        let mut main = forger_hello(&crate::testkit::key(9, 0), &net.params);
+        main.role = Role::MainNode;
+        let ip: IpAddr = "127.0.0.9".parse().unwrap();
+        let refusal = || Message::error(ErrorCode::Doppelganger, "another session answers");
+        core.connected(1, &main, ip, 0, 0).unwrap();
+        let a = core.message(1, refusal(), 1_000).unwrap();
+        assert!(
+            !a.iter().any(|x| matches!(x, Action::Doppelganger(_))),
+            "{a:?}"
+        );
+        assert!(core.doppelganger_held(1_000));
+        assert!(!core.doppelganger_held(1_000 + DOPPELGANGER_HOLD_MS));
+        core.connected(2, &main, ip, 0, 5_000).unwrap();
+        let a = core.message(2, refusal(), 5_000).unwrap();
+        assert!(!a.iter().any(|x| matches!(x, Action::Doppelganger(_))));
+        core.connected(3, &main, ip, 0, 11_000).unwrap();
+        let a = core.message(3, refusal(), 11_000).unwrap();
+        let text = a
+            .iter()
+            .find_map(|x| match x {
+                Action::Doppelganger(t) => Some(t.clone()),
+                _ => None,
+            })
+            .expect("stops after the retry period");
+        assert!(
+            text.contains("Check") && text.contains(&f.public().to_string()),
+            "{text}"
+        );
+    }
 
     #[test]
     fn recent_ids_forget_the_oldest_first() {
