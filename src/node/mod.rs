@@ -40,9 +40,12 @@ use crate::wire::{
 /// Per-node bounds.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeLimits {
-    /// Connections at once.
+    /// Connections at once; one in [`policy::RESERVED_DIVISOR`] is kept for
+    /// trusted sessions (main nodes this node dialled, live forgers), and
+    /// when the rest are full a newcomer takes the place of the oldest
+    /// untrusted connection of the address holding the most.
     pub max_connections: usize,
-    /// Connections at once from one IP address.
+    /// Untrusted connections at once from one IP address.
     pub max_per_ip: usize,
     /// Messages per second one connection may send (averaged over 10 s).
     pub max_msgs_per_s: u32,
