@@ -574,7 +574,13 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
         ))
     })?;
     if !listen.ip().is_loopback() {
-        eprintln!("goodwill forge: note: --status-listen {listen} is not a loopback address; anyone who reaches it can read this appliance's status");
+        eprintln!(
+            "goodwill forge: note: --status-listen {listen} is not a loopback address: anyone who reaches it can \
+             read this appliance's status (its key, tip, clock offset, LEDs, figures) and the chain it stores, \
+             and open client sessions (up to {} per address); main-node and forger handshakes are refused there, \
+             so nobody can steer its sync or its clock through it. Firewall it if that is more than you want to show",
+            NodeLimits::default().max_per_ip
+        );
     }
     let metrics_listen = match &s.metrics_listen {
         Some(m) => Some(
@@ -598,6 +604,7 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
             report_every_slots: f::run::REPORT_EVERY_SLOTS,
             leds: None,
             kernel_clock: None,
+            doppelganger_retry_ms: node::core::DOPPELGANGER_RETRY_MS,
         }),
     };
     let retry = std::time::Duration::from_secs(s.storage_retry_s);

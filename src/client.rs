@@ -151,6 +151,9 @@ impl Client {
         loop {
             match self.reader.read(CLIENT_READ_LIMIT).await? {
                 Message::Event(e) => self.events.push_back(*e),
+                // The node checks that the session is alive.
+                Message::Ping(n) => self.send(&Message::Pong(n)).await?,
+                Message::Pong(_) => {}
                 Message::Error { code, text } => {
                     return Err(ClientError::Closed {
                         code,
@@ -213,6 +216,8 @@ impl Client {
             // its events in the queue.
             match self.reader.read(CLIENT_READ_LIMIT).await? {
                 Message::Event(e) => return Ok(*e),
+                Message::Ping(n) => self.send(&Message::Pong(n)).await?,
+                Message::Pong(_) => {}
                 Message::Error { code, text } => {
                     return Err(ClientError::Closed {
                         code,

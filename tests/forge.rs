@@ -5,9 +5,9 @@
 //! agrees; a transaction sent to the main node lands in a block the
 //! appliance forged; cut off from its main node it stops forging, shows it
 //! on its LEDs, reconnects when the node returns and catches up; with an
-//! untrusted clock it never forges; a second session with its key stops it;
-//! what a fake sysfs tree says about power and heat reaches its LEDs, its
-//! status, its metrics and its main node's forger table.
+//! untrusted clock it never forges; two live boards with one key are both
+//! stopped; what a fake sysfs tree says about power and heat reaches its
+//! LEDs, its status, its metrics and its main node's forger table.
 //!
 //! As real processes (`CARGO_BIN_EXE_goodwill`): `goodwill status` and
 //! `goodwill forgers` show the appliance; SIGTERM stops it with status 0;
@@ -46,7 +46,7 @@ use goodwill::state::StateReadExt;
 use goodwill::store::Store;
 use goodwill::testkit;
 use goodwill::tx::{SignedTransaction, Transaction, TxKind};
-use goodwill::wire::{Answer, ApplianceStatus, ErrorCode, NodeStatus, Query, Role, TipInfo};
+use goodwill::wire::{Answer, ApplianceStatus, NodeStatus, Query, Role, TipInfo};
 
 /// The slot length of every test chain.
 const SLOT_MS: u64 = 300;
@@ -143,15 +143,14 @@ fn start_forger(
     clock_check: ClockCheck,
     kernel_clock: Option<Option<bool>>,
 ) -> (RunningNode, Pins) {
-    start_forger_on(
+    start_forger_retrying(
         params,
         dir,
         main,
         key,
         clock_check,
         kernel_clock,
-        Board::none(),
-        None,
+        goodwill::node::core::DOPPELGANGER_RETRY_MS,
     )
 }
 
@@ -164,6 +163,74 @@ fn start_forger_on(
     key: &Keypair,
     clock_check: ClockCheck,
     kernel_clock: Option<Option<bool>>,
+    board: Board,
+    metrics: Option<SocketAddr>,
+) -> (RunningNode, Pins) {
+    start_forger_full(
+        params,
+        dir,
+        main,
+        key,
+        clock_check,
+        kernel_clock,
+        goodwill::node::core::DOPPELGANGER_RETRY_MS,
+        board,
+        metrics,
+    )
+}
+
+/// [`start_forger`], serving `/metrics` on `metrics`.
+fn start_forger_with_metrics(
+    params: &ChainParams,
+    dir: &Path,
+    main: SocketAddr,
+    key: &Keypair,
+    metrics: SocketAddr,
+) -> (RunningNode, Pins) {
+    start_forger_on(
+        params,
+        dir,
+        main,
+        key,
+        ClockCheck::Peers,
+        None,
+        Board::none(),
+        Some(metrics),
+    )
+}
+
+/// [`start_forger`], retrying doppelganger refusals for `retry_ms`.
+fn start_forger_retrying(
+    params: &ChainParams,
+    dir: &Path,
+    main: SocketAddr,
+    key: &Keypair,
+    clock_check: ClockCheck,
+    kernel_clock: Option<Option<bool>>,
+    retry_ms: u64,
+) -> (RunningNode, Pins) {
+    start_forger_full(
+        params,
+        dir,
+        main,
+        key,
+        clock_check,
+        kernel_clock,
+        retry_ms,
+        Board::none(),
+        None,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start_forger_full(
+    params: &ChainParams,
+    dir: &Path,
+    main: SocketAddr,
+    key: &Keypair,
+    clock_check: ClockCheck,
+    kernel_clock: Option<Option<bool>>,
+    retry_ms: u64,
     board: Board,
     metrics: Option<SocketAddr>,
 ) -> (RunningNode, Pins) {
@@ -186,6 +253,7 @@ fn start_forger_on(
             report_every_slots: 2,
             leds: Some(Arc::new(Mutex::new(driver))),
             kernel_clock,
+            doppelganger_retry_ms: retry_ms,
         }),
         ..common::node_config(dir, params, key.clone(), vec![main.to_string()])
     })
@@ -658,53 +726,150 @@ fn with_an_untrusted_clock_the_appliance_never_forges_and_with_a_trusted_one_it_
     main.stop().expect("the main node stops cleanly");
 }
 
+/// The appliance's status port serves clients only: a stranger claiming to
+/// be a main node (or a forger) there is refused, so it cannot steer the
+/// appliance's sync or clock; a client is still served.
 #[test]
-fn a_second_session_with_the_appliances_key_stops_it_as_a_doppelganger() {
+fn the_status_port_refuses_main_node_and_forger_handshakes() {
     let f = forger_key();
     let params = chain(&[&f]);
     let (dm, df) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let main = start_main(&params, dm.path(), "127.0.0.1:0".parse().unwrap());
-    let mut mprobe = connect(main.addr);
     let (forger, _pins) = start_forger(&params, df.path(), main.addr, &f, ClockCheck::Peers, None);
-    let forger_addr = forger.addr;
-    wait_for(WAIT_MS, "the appliance forges", || {
+    let mut fprobe = connect(forger.addr);
+    wait_appliance(&mut fprobe, WAIT_MS, "synced", |a| {
+        a.synced && a.main_nodes == 1
+    });
+    for role in [Role::MainNode, Role::Forger] {
+        let stranger = Keypair::generate();
+        let ahead = TipInfo {
+            height: 1_000_000_000,
+            hash: goodwill::crypto::Hash([7; 32]),
+            slot: 1_000_000_000,
+        };
+        let r = within(WAIT_MS, "the stranger's session", async {
+            let mut c = Client::connect_as(
+                &forger.addr.to_string(),
+                &stranger,
+                role,
+                params.chain_id(),
+                Some(ahead),
+            )
+            .await?;
+            c.next_event().await
+        });
+        match r {
+            Err(ClientError::Closed { code, text }) => {
+                assert_eq!(code, goodwill::wire::ErrorCode::OutOfTurn, "{text}")
+            }
+            other => panic!("a {} session on the status port: {other:?}", role.name()),
+        }
+    }
+    let a = appliance(&mut fprobe).expect("figures");
+    assert_eq!(a.main_nodes, 1, "{a:#?}");
+    assert!(a.synced, "{a:#?}");
+    forger.stop().expect("the appliance stops cleanly");
+    main.stop().expect("the main node stops cleanly");
+}
+
+/// `/metrics` serves each connection on its own: five idle connections
+/// do not delay a request.
+#[test]
+fn metrics_answers_while_idle_connections_are_open() {
+    use std::io::{Read, Write};
+    let f = forger_key();
+    let params = chain(&[&f]);
+    let (dm, df) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let main = start_main(&params, dm.path(), "127.0.0.1:0".parse().unwrap());
+    let metrics = free_addr();
+    let (forger, _pins) = start_forger_with_metrics(&params, df.path(), main.addr, &f, metrics);
+    let get = || -> Option<(String, u64)> {
+        let t0 = now_ms();
+        let mut s = std::net::TcpStream::connect(metrics).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        Some((out, now_ms() - t0))
+    };
+    wait_for(WAIT_MS, "/metrics answers", || {
+        let (out, _) = get()?;
+        out.starts_with("HTTP/1.0 200").then_some(())
+    });
+    let idle: Vec<std::net::TcpStream> = (0..5)
+        .map(|_| std::net::TcpStream::connect(metrics).expect("an idle connection"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let (out, ms) = get().expect("/metrics answers");
+    println!("/metrics answered in {ms} ms with 5 idle connections open");
+    assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+    assert!(ms < 1_000, "/metrics took {ms} ms");
+    drop(idle);
+    forger.stop().expect("the appliance stops cleanly");
+    main.stop().expect("the main node stops cleanly");
+}
+
+/// Whether the appliance whose status port is `addr` has stopped (its port
+/// refuses connections).
+fn stopped(addr: SocketAddr) -> bool {
+    smol::block_on(future::or(
+        async { Client::connect(&addr.to_string()).await.is_err() },
+        async {
+            smol::Timer::after(Duration::from_millis(1_000)).await;
+            false
+        },
+    ))
+}
+
+#[test]
+fn two_live_boards_with_one_key_are_both_stopped_as_doppelgangers() {
+    let f = forger_key();
+    let params = chain(&[&f]);
+    let dm = tempfile::tempdir().unwrap();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let main = start_main(&params, dm.path(), "127.0.0.1:0".parse().unwrap());
+    let mut mprobe = connect(main.addr);
+    // Refusals are retried for 3 s here (two minutes in production).
+    let retry_ms = 3_000;
+    let (a, _pa) = start_forger_retrying(
+        &params,
+        da.path(),
+        main.addr,
+        &f,
+        ClockCheck::Peers,
+        None,
+        retry_ms,
+    );
+    wait_for(WAIT_MS, "the first board forges", || {
         (tip(&mut mprobe).height >= 1).then_some(())
     });
-
-    // Another session with the same key, as a forger.
-    let mut twin = within(
-        WAIT_MS,
-        "the twin's handshake",
-        Client::connect_as(
-            &main.addr.to_string(),
-            &f,
-            Role::Forger,
-            params.chain_id(),
-            None,
-        ),
-    )
-    .expect("the twin connects");
-    match within(WAIT_MS, "the main node's verdict", twin.next_event()) {
-        Err(ClientError::Closed { code, .. }) => assert_eq!(code, ErrorCode::Doppelganger),
-        other => panic!("the twin: expected a doppelganger error, got {other:?}"),
-    }
-    // The appliance stops on its own: its status port closes...
-    wait_for(WAIT_MS, "the appliance stops", || {
-        let r = smol::block_on(future::or(
-            async { Client::connect(&forger_addr.to_string()).await.is_err() },
-            async {
-                smol::Timer::after(Duration::from_millis(1_000)).await;
-                false
-            },
-        ));
-        r.then_some(())
+    // A second live board with the same key: the main node probes the first
+    // session, it answers, and both are refused; both keep being refused
+    // as they redial, and stop once the retry period is over.
+    let (b, _pb) = start_forger_retrying(
+        &params,
+        db.path(),
+        main.addr,
+        &f,
+        ClockCheck::Peers,
+        None,
+        retry_ms,
+    );
+    let (a_addr, b_addr) = (a.addr, b.addr);
+    wait_for(WAIT_MS * 2, "both boards stop", || {
+        (stopped(a_addr) && stopped(b_addr)).then_some(())
     });
-    // ... and it ended with the doppelganger error (exit status 3 in `goodwill forge`).
-    match forger.stop() {
-        Err(NodeError::Doppelganger(text)) => {
-            assert!(text.contains(&f.public().to_string()), "{text}")
+    for (name, board) in [("first", a), ("second", b)] {
+        match board.stop() {
+            Err(NodeError::Doppelganger(text)) => {
+                assert!(text.contains(&f.public().to_string()), "{name}: {text}");
+                assert!(
+                    text.contains("Check"),
+                    "{name}: the exit says what to check: {text}"
+                );
+            }
+            other => panic!("{name}: expected a doppelganger stop, got {other:?}"),
         }
-        other => panic!("expected the appliance to stop as a doppelganger, got {other:?}"),
     }
     // Nothing is forged after that.
     let t = tip(&mut mprobe);
@@ -713,10 +878,6 @@ fn a_second_session_with_the_appliances_key_stops_it_as_a_doppelganger() {
     main.stop().expect("the main node stops cleanly");
 }
 
-// ---------------------------------------------------------------------------
-// Real processes.
-
-/// Runs `goodwill args…` to completion (at most `WAIT_MS`).
 fn run(args: &[&str]) -> common::Out {
     common::run(args, WAIT_MS)
 }
@@ -800,6 +961,137 @@ fn forge_args(
 fn appliance_at(addr: SocketAddr) -> Option<ApplianceStatus> {
     let mut c = smol::block_on(Client::connect(&addr.to_string())).ok()?;
     appliance(&mut c)
+}
+
+/// A TCP relay on 127.0.0.1 between a forger and its main node that can
+/// "lose power": once cut, it forwards nothing more and closes nothing, so
+/// the main node's end of the session stays open without a FIN, as with a
+/// board whose power went off.
+struct BlackHole {
+    addr: SocketAddr,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl BlackHole {
+    fn start(to: SocketAddr) -> BlackHole {
+        use std::sync::atomic::AtomicBool;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let (c2, d2) = (cut.clone(), done.clone());
+        // One session is relayed (the forger's first); bounded by `done`.
+        let accept = std::thread::spawn(move || {
+            let (a, _) = listener.accept().unwrap();
+            let b = std::net::TcpStream::connect(to).unwrap();
+            let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                let (cut, done) = (c2.clone(), d2.clone());
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    from.set_read_timeout(Some(Duration::from_millis(50)))
+                        .unwrap();
+                    let mut buf = [0u8; 16 * 1024];
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        if cut.load(std::sync::atomic::Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(50));
+                            continue;
+                        }
+                        match from.read(&mut buf) {
+                            Ok(0) => {
+                                // Keep the other end open: no FIN goes on.
+                                std::thread::sleep(Duration::from_millis(50));
+                            }
+                            Ok(n) => {
+                                let _ = to.write_all(&buf[..n]);
+                            }
+                            Err(_) => {}
+                        }
+                    }
+                    // Both ends are dropped only when the test is over.
+                    drop((from, to));
+                })
+            };
+            let t1 = pipe(a.try_clone().unwrap(), b.try_clone().unwrap());
+            let t2 = pipe(b, a);
+            let _ = (t1.join(), t2.join());
+        });
+        BlackHole {
+            addr,
+            cut,
+            done,
+            threads: vec![accept],
+        }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A power cut: the board's session with its main node dies without a FIN
+/// (the relay between them stops forwarding and never closes), the board
+/// reboots and its new forger process — same key, same card — dials the
+/// main node again. The main node probes the dead session, finds no answer
+/// and takes the new one: the board forges again, and does not exit.
+#[test]
+fn after_a_power_cut_the_rebooted_board_is_accepted_and_forges() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = files(dir.path());
+    let mut procs = procs(dir.path());
+    let (_node, main) = start_node_process(&mut procs, dir.path(), &f);
+    let relay = BlackHole::start(main);
+    let data = dir.path().join("forger");
+    let status_addr = free_addr();
+    let before = procs.start(
+        "forge-before",
+        &strs(&forge_args(
+            &data,
+            &f,
+            &f.forger_key,
+            relay.addr,
+            status_addr,
+        )),
+    );
+    wait_for(WAIT_MS, "the board forges through the relay", || {
+        appliance_at(status_addr).filter(|a| a.forged_total >= 1)
+    });
+    // The power goes off.
+    relay.cut();
+    procs.kill(before);
+    let t0 = now_ms();
+    let after = procs.start(
+        "forge-after",
+        &strs(&forge_args(&data, &f, &f.forger_key, main, status_addr)),
+    );
+    let a = wait_for(WAIT_MS, "the rebooted board forges again", || {
+        if procs.wait_exit(after, 0).is_some() {
+            panic!("the rebooted board exited:\n{}", procs.logs(30));
+        }
+        appliance_at(status_addr).filter(|a| a.forged_total >= 1 && a.main_nodes == 1)
+    });
+    println!(
+        "the rebooted board forged again {} ms after it started (key {})",
+        now_ms() - t0,
+        a.key
+    );
+    std::thread::sleep(Duration::from_millis(4 * SLOT_MS));
+    assert!(
+        procs.wait_exit(after, 0).is_none(),
+        "the rebooted board stopped: {}",
+        procs.logs(30)
+    );
+    drop(relay);
 }
 
 #[test]

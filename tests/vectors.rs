@@ -33,6 +33,8 @@ use goodwill::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limit
 use goodwill::limits;
 use goodwill::merkle;
 use goodwill::tx::{association_proof, SignedTransaction, Transaction, TxKind};
+use goodwill::wire::frame::encode_frame;
+use goodwill::wire::Message;
 
 const REGENERATE: &str = "GOODWILL_REGENERATE_VECTORS";
 
@@ -52,6 +54,17 @@ struct Vectors {
     tx_signing_message: SigningMessageVector,
     header: HeaderVector,
     block: BlockVector,
+    /// Whole frames (length prefix included) of the liveness messages.
+    frames: Vec<FrameVector>,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrameVector {
+    /// What the frame carries, as Rust writes it.
+    message: String,
+    /// `wire::frame::encode_frame(message)`.
+    frame_hex: String,
 }
 
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,6 +331,35 @@ fn build() -> Vectors {
             hash: block.hash().to_hex(),
             tx_root: block.header.header.tx_root.to_hex(),
         },
+        frames: sample_frames()
+            .into_iter()
+            .map(|m| FrameVector {
+                message: format!("{m:?}"),
+                frame_hex: hex::encode(encode_frame(&m)),
+            })
+            .collect(),
+    }
+}
+
+/// The liveness messages, with numbers that show the varint encoding.
+fn sample_frames() -> Vec<Message> {
+    vec![
+        Message::Ping(0),
+        Message::Ping(1_700_000_000_000),
+        Message::Pong(1_700_000_000_000),
+    ]
+}
+
+#[test]
+fn pinned_frames_decode_to_their_messages() {
+    let v = pinned();
+    assert_eq!(v.frames.len(), sample_frames().len());
+    for (f, m) in v.frames.iter().zip(sample_frames()) {
+        let bytes = unhex(&f.message, &f.frame_hex);
+        let (got, used) = goodwill::wire::frame::parse(&bytes, 64)
+            .unwrap_or_else(|e| panic!("{}: {e}", f.message))
+            .unwrap_or_else(|| panic!("{}: incomplete", f.message));
+        assert_eq!((got, used), (m, bytes.len()), "{}", f.message);
     }
 }
 

@@ -235,6 +235,8 @@ fn build_corpus() -> Vec<Message> {
             blocks: vec![b1.clone(), b2],
         },
         Message::GetPeers,
+        Message::Ping(0),
+        Message::Pong(u64::MAX),
         Message::Peers(vec![
             Bytes::new(*b"127.0.0.1:7400").expect("short"),
             Bytes::new(*b"10.0.0.2:7400").expect("short"),
@@ -617,7 +619,7 @@ fn corpus_round_trips() {
         }
     }
     // Every message kind is in the corpus.
-    assert_eq!(kinds.len(), 17, "{kinds:?}");
+    assert_eq!(kinds.len(), 19, "{kinds:?}");
     // The block-carrying frames are real-sized.
     assert!(frames.iter().map(Vec::len).max().unwrap() > 500);
 }

@@ -131,6 +131,11 @@ pub async fn storage_error_state(
     }
 }
 
+/// `/metrics` connections served at once (more are closed at once).
+pub const METRICS_CONNECTIONS: usize = 16;
+/// How long one `/metrics` connection may take, request and answer.
+pub const METRICS_DEADLINE_MS: u64 = 5_000;
+
 /// The appliance's settings beyond a node's.
 #[derive(Debug, Clone)]
 pub struct ForgeConfig {
@@ -147,6 +152,9 @@ pub struct ForgeConfig {
     /// Where the kernel's clock status comes from: the kernel (`None`), or a
     /// fixed answer (tests inject a synchronised or an unsynchronised clock).
     pub kernel_clock: Option<Option<bool>>,
+    /// How long doppelganger refusals are retried before the appliance
+    /// stops (`node::core::DOPPELGANGER_RETRY_MS`; tests shorten it).
+    pub doppelganger_retry_ms: u64,
 }
 
 #[derive(Debug, Default)]
@@ -626,34 +634,55 @@ impl ForgeShared {
     }
 
     /// Serves `GET /metrics` (plain HTTP/1.0, one request per connection).
-    pub async fn metrics_server(self: Arc<Self>, listener: smol::net::TcpListener) {
+    /// Each connection is served on its own task (`executor`), at most
+    /// [`METRICS_CONNECTIONS`] at once (more are closed at once), each for
+    /// at most [`METRICS_DEADLINE_MS`]: an idle connection delays nobody.
+    pub async fn metrics_server(
+        self: Arc<Self>,
+        listener: smol::net::TcpListener,
+        executor: std::sync::Weak<smol::Executor<'static>>,
+    ) {
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
+                smol::Timer::after(Duration::from_millis(100)).await;
                 continue;
             };
+            let Some(ex) = executor.upgrade() else {
+                return;
+            };
+            if open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= METRICS_CONNECTIONS {
+                open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                continue;
+            }
             let me = self.clone();
-            let _ = futures_lite::future::or(
-                async move {
-                    let mut buf = [0u8; 1024];
-                    let n = stream.read(&mut buf).await.unwrap_or(0);
-                    let req = String::from_utf8_lossy(&buf[..n]);
-                    let (code, body) = if req.starts_with("GET /metrics") {
-                        ("200 OK", me.metrics())
-                    } else {
-                        ("404 Not Found", "only GET /metrics is served here\n".to_string())
-                    };
-                    let resp = format!(
-                        "HTTP/1.0 {code}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = stream.write_all(resp.as_bytes()).await;
-                    let _ = stream.flush().await;
-                },
-                async {
-                    smol::Timer::after(Duration::from_secs(5)).await;
-                },
-            )
-            .await;
+            let open = open.clone();
+            ex.spawn(async move {
+                futures_lite::future::or(
+                    async {
+                        let mut buf = [0u8; 1024];
+                        let n = stream.read(&mut buf).await.unwrap_or(0);
+                        let req = String::from_utf8_lossy(&buf[..n]);
+                        let (code, body) = if req.starts_with("GET /metrics") {
+                            ("200 OK", me.metrics())
+                        } else {
+                            ("404 Not Found", "only GET /metrics is served here\n".to_string())
+                        };
+                        let resp = format!(
+                            "HTTP/1.0 {code}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = stream.write_all(resp.as_bytes()).await;
+                        let _ = stream.flush().await;
+                    },
+                    async {
+                        smol::Timer::after(Duration::from_millis(METRICS_DEADLINE_MS)).await;
+                    },
+                )
+                .await;
+                open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .detach();
         }
     }
 }

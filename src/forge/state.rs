@@ -169,6 +169,12 @@ pub enum Miss {
     AlreadySigned(String),
     /// The store failed.
     Storage(String),
+    /// A main node refused this forger's session lately because another
+    /// session with its key answered (held until that is over).
+    Doppelganger,
+    /// The sessions with main nodes are a few seconds old: a main node may
+    /// still be checking that no other board uses this key.
+    Settling,
 }
 
 impl std::fmt::Display for Miss {
@@ -179,6 +185,12 @@ impl std::fmt::Display for Miss {
             Miss::Clock(why) => write!(f, "clock not trusted: {why}"),
             Miss::AlreadySigned(why) => write!(f, "signing record refuses: {why}"),
             Miss::Storage(why) => write!(f, "storage: {why}"),
+            Miss::Settling => f.write_str(
+                "main-node session too new: waiting a few seconds in case another board uses this key",
+            ),
+            Miss::Doppelganger => f.write_str(
+                "held: a main node saw another live session with this forger key",
+            ),
         }
     }
 }

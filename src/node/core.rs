@@ -58,6 +58,25 @@ pub const MAX_EVIDENCE: usize = 64;
 /// Blocks held because they came a little before their slot started on
 /// this node's clock.
 pub const MAX_EARLY: usize = 32;
+/// When a second session with a forger's key arrives, the first is sent a
+/// Ping; if its Pong does not come within this long, the first is taken
+/// for dead (a board that lost power sends no FIN) and the new session
+/// replaces it. If it does, both are refused as doppelgangers.
+pub const PROBE_MS: u64 = 2_000;
+/// A forger refused as a doppelganger keeps redialling for this long after
+/// the first refusal before it stops (exit status 3): a rebooted board
+/// whose old session a main node still holds gets in once that session is
+/// found dead; two live boards keep being refused.
+pub const DOPPELGANGER_RETRY_MS: u64 = 120_000;
+/// A forger forges only once a session with a main node has lasted this
+/// long: the main node may still be probing an older session with its key
+/// ([`PROBE_MS`], settled on its 1 s tick), and two boards must not both
+/// sign while it does.
+pub const SESSION_SETTLE_MS: u64 = PROBE_MS + 2_000;
+/// After a doppelganger refusal a forger does not forge for this long.
+pub const DOPPELGANGER_HOLD_MS: u64 = 15_000;
+/// A refusal this long after the last one starts a new retry period.
+pub const DOPPELGANGER_FORGET_MS: u64 = 600_000;
 
 /// What the runtime must do.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +136,8 @@ impl CoreOptions {
             forge: Some(ForgeSetup {
                 key: key.clone(),
                 clock_check,
+                doppelganger_retry_ms: DOPPELGANGER_RETRY_MS,
+                session_settle_ms: SESSION_SETTLE_MS,
             }),
             reporter: Some(key),
         }
@@ -137,6 +158,32 @@ pub struct ForgeSetup {
     pub key: crate::crypto::Keypair,
     /// How the clock is checked before forging.
     pub clock_check: ClockCheck,
+    /// How long doppelganger refusals are retried before the forger stops
+    /// ([`DOPPELGANGER_RETRY_MS`]; tests shorten it).
+    pub doppelganger_retry_ms: u64,
+    /// How long a main-node session must have lasted before this forger
+    /// forges ([`SESSION_SETTLE_MS`]).
+    pub session_settle_ms: u64,
+}
+
+impl CoreOptions {
+    /// The same, with another doppelganger retry period (a forger's).
+    pub fn doppelganger_retry_ms(mut self, ms: u64) -> CoreOptions {
+        if let Some(f) = &mut self.forge {
+            f.doppelganger_retry_ms = ms;
+        }
+        self
+    }
+
+    /// The same, with another settle time for main-node sessions (a
+    /// forger's; the simulation, whose forger keys each have one board,
+    /// sets 0 to reach a slot again right after a crash).
+    pub fn session_settle_ms(mut self, ms: u64) -> CoreOptions {
+        if let Some(f) = &mut self.forge {
+            f.session_settle_ms = ms;
+        }
+        self
+    }
 }
 
 struct Forging {
@@ -145,6 +192,22 @@ struct Forging {
     kernel_synced: Option<bool>,
     stats: ForgeStats,
     storage_error: bool,
+    retry_ms: u64,
+    settle_ms: u64,
+    /// (first, last) doppelganger refusal of the current retry period.
+    refused: Option<(u64, u64)>,
+}
+
+/// A second session of a forger key, waiting while the first is probed.
+#[derive(Debug)]
+struct Probe {
+    old: ConnId,
+    new: ConnId,
+    hello: Box<Hello>,
+    ip: IpAddr,
+    clock_offset_ms: i64,
+    started_ms: u64,
+    nonce: u64,
 }
 
 /// What the appliance shows: LEDs, status, metrics.
@@ -207,6 +270,8 @@ impl From<StoreError> for Fatal {
 #[derive(Debug)]
 struct Conn {
     role: Role,
+    /// When the session was accepted (ms).
+    since_ms: u64,
     clock_offset_ms: i64,
     key: PublicKey,
     ip: IpAddr,
@@ -311,6 +376,8 @@ pub struct Core {
     reporter: Option<crate::crypto::Keypair>,
     /// (slot start, hash) → where from, the block.
     early: BTreeMap<(u64, Hash), (ConnId, Block)>,
+    /// Forger keys whose older session is being probed.
+    probes: BTreeMap<PublicKey, Probe>,
 }
 
 impl std::fmt::Debug for Core {
@@ -353,6 +420,9 @@ impl Core {
                 kernel_synced: None,
                 stats: ForgeStats::default(),
                 storage_error: false,
+                retry_ms: f.doppelganger_retry_ms,
+                settle_ms: f.session_settle_ms,
+                refused: None,
             }),
             params: store.params().clone(),
             store,
@@ -370,7 +440,28 @@ impl Core {
             evidence: BTreeMap::new(),
             reporter: opts.reporter,
             early: BTreeMap::new(),
+            probes: BTreeMap::new(),
         }
+    }
+
+    /// Whether connection `conn` waits for a probe of an older session of
+    /// its forger key (neither accepted nor refused yet).
+    pub fn pending(&self, conn: ConnId) -> bool {
+        self.probes.values().any(|p| p.new == conn)
+    }
+
+    /// Whether connection `conn` is in session (accepted and not closed).
+    pub fn has_conn(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
+    }
+
+    /// A forger's: whether a main node refused it as a doppelganger lately
+    /// (it does not forge, and its dialers back off).
+    pub fn doppelganger_held(&self, now_ms: u64) -> bool {
+        self.forge.as_ref().is_some_and(|f| {
+            f.refused
+                .is_some_and(|(_, last)| now_ms.saturating_sub(last) < DOPPELGANGER_HOLD_MS)
+        })
     }
 
     /// The appliance's counts (None for a main node): what it signed, forged
@@ -439,25 +530,80 @@ impl Core {
                 .filter(|(_, c)| c.role == Role::Forger && c.key == hello.key)
                 .map(|(id, _)| *id)
                 .collect();
-            if !twins.is_empty() {
-                let text = format!(
-                    "forger key {} is already connected from another session: two boards with one key would double-sign; stop one",
+            let probing = self.probes.remove(&hello.key);
+            if twins.len() == 1 && probing.is_none() {
+                // The first may be a dead session (a board that lost power
+                // sends no FIN): ask it, and decide when it answers or not.
+                let old = twins[0];
+                let nonce = now_ms ^ (conn << 32) ^ 0x676f_6f64;
+                out.push(Action::Send(old, Message::Ping(nonce)));
+                out.push(Action::Log(format!(
+                    "forger {}: a second session from {ip}; probing the first (connection {old}) for {PROBE_MS} ms",
                     hello.key
+                )));
+                self.probes.insert(
+                    hello.key,
+                    Probe {
+                        old,
+                        new: conn,
+                        hello: Box::new(hello.clone()),
+                        ip,
+                        clock_offset_ms,
+                        started_ms: now_ms,
+                        nonce,
+                    },
                 );
-                for t in twins {
-                    out.push(Action::Close(
-                        t,
-                        Message::error(ErrorCode::Doppelganger, &text),
-                    ));
-                    self.conns.remove(&t);
-                }
-                out.push(Action::Close(
-                    conn,
-                    Message::error(ErrorCode::Doppelganger, &text),
-                ));
-                out.push(Action::Log(format!("doppelganger: {text}")));
                 return Ok(out);
             }
+            if !twins.is_empty() || probing.is_some() {
+                let mut all = twins;
+                all.extend(probing.map(|p| p.new));
+                self.refuse_doppelgangers(hello.key, all, conn, "three sessions at once", &mut out);
+                return Ok(out);
+            }
+        }
+        self.admit_session(conn, hello, ip, clock_offset_ms, now_ms, out)
+    }
+
+    /// Refuses every session in `twins` and `conn` as doppelgangers of `key`.
+    fn refuse_doppelgangers(
+        &mut self,
+        key: PublicKey,
+        twins: Vec<ConnId>,
+        conn: ConnId,
+        why: &str,
+        out: &mut Vec<Action>,
+    ) {
+        let text = format!(
+            "forger key {key} is already connected from another session that answers ({why}): two boards with one key would double-sign; stop one"
+        );
+        for t in twins {
+            out.push(Action::Close(
+                t,
+                Message::error(ErrorCode::Doppelganger, &text),
+            ));
+            self.closed(t);
+        }
+        out.push(Action::Close(
+            conn,
+            Message::error(ErrorCode::Doppelganger, &text),
+        ));
+        self.closed(conn);
+        out.push(Action::Log(format!("doppelganger: {text}")));
+    }
+
+    /// Takes a session whose handshake is done (and whose key has no other
+    /// live session).
+    fn admit_session(
+        &mut self,
+        conn: ConnId,
+        hello: &Hello,
+        ip: IpAddr,
+        clock_offset_ms: i64,
+        now_ms: u64,
+        mut out: Vec<Action>,
+    ) -> Result<Vec<Action>, Fatal> {
+        if hello.role == Role::Forger {
             self.forger_entry(hello.key).connected = true;
         }
         let listen = hello.listen.as_ref().map(|l| l.lossy());
@@ -491,6 +637,7 @@ impl Core {
             conn,
             Conn {
                 role: hello.role,
+                since_ms: now_ms,
                 clock_offset_ms,
                 key: hello.key,
                 ip,
@@ -535,6 +682,7 @@ impl Core {
 
     /// A connection closed.
     pub fn closed(&mut self, conn: ConnId) {
+        self.probes.retain(|_, p| p.new != conn);
         if let Some(c) = self.conns.remove(&conn) {
             if c.role == Role::Forger {
                 if let Some(e) = self.forgers.get_mut(&c.key) {
@@ -558,6 +706,7 @@ impl Core {
     pub fn tick(&mut self, now_ms: u64) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
         self.release_early(now_ms, &mut out)?;
+        self.settle_probes(now_ms, &mut out)?;
         self.report_equivocations(now_ms, &mut out)?;
         if let Some(s) = &self.sync {
             if now_ms.saturating_sub(s.asked_ms) > SYNC_TIMEOUT_MS {
@@ -585,6 +734,42 @@ impl Core {
             }
         }
         Ok(out)
+    }
+
+    /// Probes whose older session did not answer in time, or has closed:
+    /// the older one is dropped and the newer one takes its place.
+    fn settle_probes(&mut self, now_ms: u64, out: &mut Vec<Action>) -> Result<(), Fatal> {
+        let due: Vec<PublicKey> = self
+            .probes
+            .iter()
+            .filter(|(_, p)| {
+                now_ms.saturating_sub(p.started_ms) >= PROBE_MS || !self.conns.contains_key(&p.old)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let Some(p) = self.probes.remove(&key) else {
+                continue;
+            };
+            if self.conns.contains_key(&p.old) {
+                out.push(Action::Close(
+                    p.old,
+                    Message::error(
+                        ErrorCode::Other,
+                        "replaced: a new session with this forger key arrived and this one did not answer a ping",
+                    ),
+                ));
+                self.closed(p.old);
+                out.push(Action::Log(format!(
+                    "forger {key}: the earlier session (connection {}) did not answer a ping within {PROBE_MS} ms: dropped as dead; the new one from {} replaces it",
+                    p.old, p.ip
+                )));
+            }
+            let actions =
+                self.admit_session(p.new, &p.hello, p.ip, p.clock_offset_ms, now_ms, Vec::new())?;
+            out.extend(actions);
+        }
+        Ok(())
     }
 
     fn maybe_sync(
@@ -1211,11 +1396,29 @@ impl Core {
                     self.replay(conn, &address, since, &mut out)?;
                 }
             }
+            Message::Ping(n) => out.push(Action::Send(conn, Message::Pong(n))),
+            Message::Pong(n) => {
+                let alive = self
+                    .probes
+                    .iter()
+                    .find(|(_, p)| p.old == conn && p.nonce == n)
+                    .map(|(k, _)| *k);
+                if let Some(key) = alive {
+                    let p = self.probes.remove(&key).expect("found");
+                    self.refuse_doppelgangers(
+                        key,
+                        vec![p.old],
+                        p.new,
+                        "it answered a ping",
+                        &mut out,
+                    );
+                }
+            }
             Message::Error {
                 code: ErrorCode::Doppelganger,
                 text,
             } if self.forge.is_some() => {
-                out.push(Action::Doppelganger(text.lossy()));
+                self.doppelganger_refusal(conn, &text.lossy(), now_ms, &mut out);
             }
             Message::Error { code, text } => {
                 out.push(Action::Log(format!(
@@ -1249,6 +1452,43 @@ impl Core {
         }
         let tip = self.tip()?;
         Ok(hash != tip.hash && h.parent != tip.hash && h.height <= tip.height)
+    }
+
+    /// A forger's main node refused it as a doppelganger: stop forging for
+    /// a while and let the dialer try again; after the retry period, stop
+    /// the process with what to check.
+    fn doppelganger_refusal(
+        &mut self,
+        conn: ConnId,
+        text: &str,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(f) = &mut self.forge else {
+            return;
+        };
+        let first = match f.refused {
+            Some((first, last)) if now_ms.saturating_sub(last) < DOPPELGANGER_FORGET_MS => first,
+            _ => now_ms,
+        };
+        f.refused = Some((first, now_ms));
+        let key = f.key.public();
+        let retry_ms = f.retry_ms;
+        let waited = now_ms.saturating_sub(first);
+        if waited >= retry_ms {
+            out.push(Action::Doppelganger(format!(
+                "{text} (refused again and again for {} s). Check: is another board, or a copy of this card, running forger key {key}? \
+                 Stop it, then start this one again (systemctl restart goodwill-forge). If no other board has the key, check the main node's log for \"doppelganger\"",
+                waited / 1000
+            )));
+            return;
+        }
+        out.push(Action::Log(format!(
+            "a main node refused this forger as a doppelganger: {text}; not forging, trying again (stops if still refused {} s from the first refusal)",
+            retry_ms.saturating_sub(waited) / 1000
+        )));
+        out.push(Action::Close(conn, Message::error(ErrorCode::Other, "bye")));
+        self.closed(conn);
     }
 
     /// A block from `conn` whose slot has started: its sender's tip is at
@@ -1593,6 +1833,17 @@ impl Core {
         }
     }
 
+    /// The live forgers of `epoch` and of the next one (who may send
+    /// blocks of their own).
+    pub fn live_forgers_around(&self, epoch: u64) -> Result<BTreeSet<PublicKey>, Fatal> {
+        let snap = self.store.snapshot()?;
+        let mut keys = BTreeSet::new();
+        for e in [epoch, epoch + 1] {
+            keys.extend(schedule::live_forgers(&self.params, &snap, e).map_err(StoreError::from)?);
+        }
+        Ok(keys)
+    }
+
     /// The connection ids of connected main nodes.
     pub fn main_nodes(&self) -> Vec<ConnId> {
         self.conns
@@ -1681,7 +1932,21 @@ impl Core {
             return Ok(out);
         }
         let view = self.appliance(now_ms)?.expect("a forger");
-        if let Err(miss) = fstate::may_forge(view.synced, view.mains, &view.clock) {
+        let settle_ms = self.forge.as_ref().map_or(0, |f| f.settle_ms);
+        let settled = self
+            .conns
+            .values()
+            .any(|c| c.role == Role::MainNode && now_ms.saturating_sub(c.since_ms) >= settle_ms);
+        let allowed = fstate::may_forge(view.synced, view.mains, &view.clock).and_then(|()| {
+            if self.doppelganger_held(now_ms) {
+                Err(Miss::Doppelganger)
+            } else if !settled {
+                Err(Miss::Settling)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(miss) = allowed {
             out.push(Action::Log(format!(
                 "slot {slot}: led but not forged: {miss}"
             )));
@@ -1769,6 +2034,135 @@ fn stall_after_record() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{TestNet, TestNetConfig};
+
+    fn forger_hello(key: &crate::crypto::Keypair, params: &ChainParams) -> Hello {
+        Hello {
+            version: crate::wire::PROTOCOL_VERSION,
+            chain_id: params.chain_id(),
+            role: Role::Forger,
+            tip: TipInfo {
+                height: 0,
+                hash: Hash::ZERO,
+                slot: 0,
+            },
+            key: key.public(),
+            nonce: [1; 32],
+            clock_ms: 0,
+            listen: None,
+            software: Bytes::empty(),
+        }
+    }
+
+    fn closes(actions: &[Action], conn: ConnId) -> Option<ErrorCode> {
+        actions.iter().find_map(|a| match a {
+            Action::Close(c, Message::Error { code, .. }) if *c == conn => Some(*code),
+            _ => None,
+        })
+    }
+
+    /// A second session with a forger key: the first is pinged; silent for
+    /// PROBE_MS, it is replaced; answering, both are refused.
+    #[test]
+    fn a_second_forger_session_probes_the_first() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), &net.params).unwrap());
+        let mut core = Core::new(
+            store,
+            crate::testkit::key(9, 0).public(),
+            None,
+            MempoolLimits::default(),
+            0,
+            CoreOptions::main_node(),
+        );
+        let f = &net.forgers[0];
+        let hello = forger_hello(f, &net.params);
+        let ip: IpAddr = "127.0.0.9".parse().unwrap();
+        let now = 1_000;
+        core.connected(1, &hello, ip, 0, now).unwrap();
+        assert!(core.has_conn(1));
+        // The second: held, and the first pinged.
+        let a = core.connected(2, &hello, ip, 0, now).unwrap();
+        let nonce = a
+            .iter()
+            .find_map(|x| match x {
+                Action::Send(1, Message::Ping(n)) => Some(*n),
+                _ => None,
+            })
+            .expect("the first session is pinged");
+        assert!(core.pending(2) && !core.has_conn(2));
+        assert_eq!(closes(&a, 1), None);
+        // Before PROBE_MS nothing is decided.
+        let a = core.tick(now + PROBE_MS - 1).unwrap();
+        assert!(core.pending(2) && closes(&a, 1).is_none());
+        // The first stays silent: it is replaced.
+        let a = core.tick(now + PROBE_MS).unwrap();
+        assert_eq!(closes(&a, 1), Some(ErrorCode::Other));
+        assert!(!core.pending(2) && core.has_conn(2) && !core.has_conn(1));
+        // A third session: the second is pinged and answers: both refused.
+        let a = core.connected(3, &hello, ip, 0, now + 5_000).unwrap();
+        let nonce2 = a
+            .iter()
+            .find_map(|x| match x {
+                Action::Send(2, Message::Ping(n)) => Some(*n),
+                _ => None,
+            })
+            .expect("pinged");
+        // A stale Pong (another number) proves nothing.
+        let a = core.message(2, Message::Pong(nonce), now + 5_001).unwrap();
+        assert!(closes(&a, 2).is_none() && core.pending(3));
+        let a = core.message(2, Message::Pong(nonce2), now + 5_002).unwrap();
+        assert_eq!(closes(&a, 2), Some(ErrorCode::Doppelganger));
+        assert_eq!(closes(&a, 3), Some(ErrorCode::Doppelganger));
+        assert!(!core.has_conn(2) && !core.has_conn(3) && !core.pending(3));
+    }
+
+    /// A forger refused as a doppelganger holds off forging, and stops
+    /// (Action::Doppelganger) only once refused after the retry period.
+    #[test]
+    fn a_refused_forger_retries_then_stops_with_what_to_check() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), &net.params).unwrap());
+        let f = net.forgers[0].clone();
+        let mut core = Core::new(
+            store,
+            f.public(),
+            None,
+            MempoolLimits::default(),
+            0,
+            CoreOptions::forger(f.clone(), ClockCheck::Off).doppelganger_retry_ms(10_000),
+        );
+        let mut main = forger_hello(&crate::testkit::key(9, 0), &net.params);
+        main.role = Role::MainNode;
+        let ip: IpAddr = "127.0.0.9".parse().unwrap();
+        let refusal = || Message::error(ErrorCode::Doppelganger, "another session answers");
+        core.connected(1, &main, ip, 0, 0).unwrap();
+        let a = core.message(1, refusal(), 1_000).unwrap();
+        assert!(
+            !a.iter().any(|x| matches!(x, Action::Doppelganger(_))),
+            "{a:?}"
+        );
+        assert!(core.doppelganger_held(1_000));
+        assert!(!core.doppelganger_held(1_000 + DOPPELGANGER_HOLD_MS));
+        core.connected(2, &main, ip, 0, 5_000).unwrap();
+        let a = core.message(2, refusal(), 5_000).unwrap();
+        assert!(!a.iter().any(|x| matches!(x, Action::Doppelganger(_))));
+        core.connected(3, &main, ip, 0, 11_000).unwrap();
+        let a = core.message(3, refusal(), 11_000).unwrap();
+        let text = a
+            .iter()
+            .find_map(|x| match x {
+                Action::Doppelganger(t) => Some(t.clone()),
+                _ => None,
+            })
+            .expect("stops after the retry period");
+        assert!(
+            text.contains("Check") && text.contains(&f.public().to_string()),
+            "{text}"
+        );
+    }
 
     #[test]
     fn recent_ids_forget_the_oldest_first() {

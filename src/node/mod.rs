@@ -24,14 +24,14 @@ use serde::Deserialize;
 use smol::net::{TcpListener, TcpStream};
 
 use self::core::{Action, ConnId, Core, Fatal};
-use self::policy::{Bans, FloodGate, Redial};
+use self::policy::{Admit, Bans, ConnTable, FloodGate, LogGate, LogVerdict, Redial};
 use crate::codec::Bytes;
 use crate::crypto::{Hash, Keypair};
 use crate::genesis::ChainParams;
 use crate::mempool::MempoolLimits;
 use crate::state::StateReadExt;
 use crate::store::{Store, StoreError};
-use crate::wire::frame::{self, FrameError, FrameReader};
+use crate::wire::frame::{self, FrameBudget, FrameError, FrameReader};
 use crate::wire::{
     self, handshake, limits, Answer, ErrorCode, Hello, Message, Query, Role, TipInfo, TxProof,
     PROTOCOL_VERSION,
@@ -40,9 +40,12 @@ use crate::wire::{
 /// Per-node bounds.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeLimits {
-    /// Connections at once.
+    /// Connections at once; one in [`policy::RESERVED_DIVISOR`] is kept for
+    /// trusted sessions (main nodes this node dialled, live forgers), and
+    /// when the rest are full a newcomer takes the place of the oldest
+    /// untrusted connection of the address holding the most.
     pub max_connections: usize,
-    /// Connections at once from one IP address.
+    /// Untrusted connections at once from one IP address.
     pub max_per_ip: usize,
     /// Messages per second one connection may send (averaged over 10 s).
     pub max_msgs_per_s: u32,
@@ -340,8 +343,19 @@ struct Shared {
     limits: NodeLimits,
     events: smol::channel::Sender<Event>,
     bans: Mutex<Bans>,
-    per_ip: Mutex<BTreeMap<IpAddr, usize>>,
-    connections: AtomicUsize,
+    /// Admission: caps, reserved places, eviction of the oldest untrusted.
+    table: Mutex<ConnTable>,
+    /// How to close a connection the table evicted.
+    kills: Mutex<BTreeMap<ConnId, smol::channel::Sender<()>>>,
+    /// The chain's live forgers (this epoch and the next), refreshed by the
+    /// core thread: their sessions are trusted and may send blocks.
+    forger_keys: Mutex<BTreeSet<crate::crypto::PublicKey>>,
+    /// Frame buffers beyond each connection's first chunk, all together.
+    budget: Arc<FrameBudget>,
+    /// Log lines about failed and hostile connections, per source.
+    log_gate: Mutex<LogGate>,
+    /// A forger's: refused as a doppelganger lately (its dialers back off).
+    held: AtomicBool,
     lingering: AtomicUsize,
     next_conn: AtomicU64,
     dialing: Mutex<BTreeSet<String>>,
@@ -373,6 +387,40 @@ impl Shared {
             crate::os::now_ms(),
             self.advertise.as_deref(),
         )
+    }
+
+    /// Logs a line about a connection from `ip`, unless that source has
+    /// had its share of lines lately (see [`LogGate`]).
+    fn log_from(&self, ip: IpAddr, line: &str) {
+        let verdict = self
+            .log_gate
+            .lock()
+            .expect("log gate lock")
+            .note(ip, crate::os::now_ms());
+        if verdict == LogVerdict::Write {
+            log(line);
+        }
+    }
+
+    /// Summary lines for the sources whose lines were dropped.
+    fn log_summaries(&self) {
+        let dropped = self
+            .log_gate
+            .lock()
+            .expect("log gate lock")
+            .summary(crate::os::now_ms());
+        for (ip, n) in dropped {
+            match ip {
+                Some(ip) => log(&format!(
+                    "{n} more lines about connections from {ip} in the last {} s were not logged",
+                    LogGate::WINDOW_MS / 1000
+                )),
+                None => log(&format!(
+                    "{n} more lines about connections from other sources in the last {} s were not logged",
+                    LogGate::WINDOW_MS / 1000
+                )),
+            }
+        }
     }
 
     fn banned(&self, ip: IpAddr) -> bool {
@@ -532,8 +580,16 @@ async fn serve_on(
         limits: config.limits,
         events: events_tx.clone(),
         bans: Mutex::default(),
-        per_ip: Mutex::default(),
-        connections: AtomicUsize::new(0),
+        table: Mutex::new(ConnTable::new(
+            config.limits.max_connections,
+            config.limits.max_per_ip,
+            config.limits.max_connections / policy::RESERVED_DIVISOR,
+        )),
+        kills: Mutex::default(),
+        forger_keys: Mutex::default(),
+        budget: FrameBudget::new(policy::FRAME_BUDGET),
+        log_gate: Mutex::default(),
+        held: AtomicBool::new(false),
         lingering: AtomicUsize::new(0),
         next_conn: AtomicU64::new(1),
         dialing: Mutex::default(),
@@ -556,7 +612,8 @@ async fn serve_on(
         crate::os::now_ms(),
         match &config.forge {
             None => self::core::CoreOptions::main_node().reporting_with(config.key.clone()),
-            Some(f) => self::core::CoreOptions::forger(config.key.clone(), f.clock_check),
+            Some(f) => self::core::CoreOptions::forger(config.key.clone(), f.clock_check)
+                .doppelganger_retry_ms(f.doppelganger_retry_ms),
         },
     );
     if let Some(f) = &forge {
@@ -591,6 +648,15 @@ async fn serve_on(
                 if events.send(Event::Tick).await.is_err() {
                     break;
                 }
+            }
+        })
+    };
+    let summaries = {
+        let shared = shared.clone();
+        executor.spawn(async move {
+            loop {
+                smol::Timer::after(Duration::from_secs(10)).await;
+                shared.log_summaries();
             }
         })
     };
@@ -636,6 +702,7 @@ async fn serve_on(
     .await;
     shared.stopping.store(true, Ordering::SeqCst);
     ticker.cancel().await;
+    summaries.cancel().await;
     let result = match end {
         End::Shutdown => {
             log("shutting down: finishing the current write, closing the store");
@@ -715,7 +782,9 @@ async fn start_forger(
         if let Ok(a) = l.local_addr() {
             log(&format!("metrics on http://{a}/metrics"));
         }
-        executor.spawn(forge.clone().metrics_server(l)).detach();
+        executor
+            .spawn(forge.clone().metrics_server(l, Arc::downgrade(executor)))
+            .detach();
     }
     if fc.clock_check == crate::forge::state::ClockCheck::Off {
         log("WARNING: --clock-check off: this forger signs blocks whatever its clock says; use it only in tests");
@@ -729,6 +798,11 @@ fn run_core(
     events: smol::channel::Receiver<Event>,
 ) -> Result<(), NodeError> {
     let mut outboxes: BTreeMap<ConnId, smol::channel::Sender<Outgoing>> = BTreeMap::new();
+    // Sessions waiting for the core's verdict (a probe of an older session
+    // of their forger key).
+    let mut waiting: BTreeMap<ConnId, smol::channel::Sender<bool>> = BTreeMap::new();
+    let mut keys_epoch = None;
+    refresh_forger_keys(&core, shared, &mut keys_epoch, crate::os::now_ms());
     // systemd (Type=notify): a main node is ready once its core runs (an
     // appliance only once synced: `ForgeShared::refresh`), and its core
     // thread pets the watchdog on each tick, so a stuck core stops the pets.
@@ -753,17 +827,25 @@ fn run_core(
                 let refused = actions
                     .iter()
                     .any(|a| matches!(a, Action::Close(c, _) if *c == conn));
-                let _ = accepted.try_send(!refused);
+                if !refused && core.pending(conn) {
+                    waiting.insert(conn, accepted);
+                } else {
+                    let _ = accepted.try_send(!refused);
+                }
                 actions
             }
             Event::Message(conn, msg) => core.message(conn, *msg, now)?,
             Event::Violation(conn, code, why) => core.violation(conn, code, &why, now),
             Event::Closed(conn) => {
                 outboxes.remove(&conn);
+                waiting.remove(&conn);
                 core.closed(conn);
                 Vec::new()
             }
-            Event::Tick => core.tick(now)?,
+            Event::Tick => {
+                refresh_forger_keys(&core, shared, &mut keys_epoch, now);
+                core.tick(now)?
+            }
             Event::KernelClock(c) => {
                 core.set_kernel_clock(c);
                 Vec::new()
@@ -809,7 +891,9 @@ fn run_core(
             match a {
                 Action::Send(conn, msg) => {
                     if let Some(o) = outboxes.get(&conn) {
-                        if o.try_send(Outgoing::Msg(msg)).is_err() {
+                        if o.len() >= shared.limits.outbox
+                            || o.try_send(Outgoing::Msg(msg)).is_err()
+                        {
                             // A peer that does not read its messages is dropped.
                             let _ = o.try_send(Outgoing::Close(Message::error(
                                 ErrorCode::Busy,
@@ -834,7 +918,7 @@ fn run_core(
                     log(&format!("forged block {height} in slot {slot}"));
                 }
                 Action::Doppelganger(text) => {
-                    log(&format!("a main node says: {text}"));
+                    log(&format!("stopping: a main node says: {text}"));
                     for (_, o) in std::mem::take(&mut outboxes) {
                         let _ = o.try_send(Outgoing::Close(Message::error(
                             ErrorCode::Doppelganger,
@@ -845,6 +929,19 @@ fn run_core(
                 }
             }
         }
+        // Verdicts for sessions that waited for a probe.
+        if !waiting.is_empty() {
+            waiting.retain(|conn, acc| {
+                if core.pending(*conn) {
+                    return true;
+                }
+                let _ = acc.try_send(core.has_conn(*conn));
+                false
+            });
+        }
+        shared
+            .held
+            .store(core.doppelganger_held(now), Ordering::SeqCst);
         if let Some(f) = &shared.forge {
             if refresh {
                 f.refresh(&core, shared.store.last_block_bytes(), now, tick);
@@ -854,6 +951,22 @@ fn run_core(
         }
     }
     Ok(())
+}
+
+/// Refreshes the live forgers (this epoch's and the next's) that the
+/// connection tasks trust, once per epoch.
+fn refresh_forger_keys(core: &Core, shared: &Shared, done: &mut Option<u64>, now_ms: u64) {
+    let epoch = shared.params.epoch_of(shared.params.slot_at(now_ms));
+    if *done == Some(epoch) {
+        return;
+    }
+    match core.live_forgers_around(epoch) {
+        Ok(keys) => {
+            *shared.forger_keys.lock().expect("forger keys lock") = keys;
+            *done = Some(epoch);
+        }
+        Err(e) => log(&format!("live forgers: {e}")),
+    }
 }
 
 /// Tells systemd (nothing without `NOTIFY_SOCKET`); a failure is logged.
@@ -891,8 +1004,13 @@ fn dial(shared: Arc<Shared>, addr: String, persistent: bool) {
                     "no answer: connection timed out",
                 ))
             }) {
+                // A session that ended in a doppelganger refusal counts as
+                // a failure: the dialer backs off.
                 Ok((stream, since)) => match stream.peer_addr() {
-                    Ok(peer) => connection(shared.clone(), stream, peer, true, since).await,
+                    Ok(peer) => {
+                        connection(shared.clone(), stream, peer, true, since).await
+                            && !shared.held.load(Ordering::SeqCst)
+                    }
                     Err(_) => false,
                 },
                 Err(e) => {
@@ -941,22 +1059,53 @@ async fn connect(addr: &str) -> std::io::Result<(TcpStream, u64)> {
     }))
 }
 
+/// A connection's place in the [`ConnTable`]; given back on drop.
 struct Slot<'a> {
     shared: &'a Shared,
-    ip: IpAddr,
+    conn: ConnId,
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.shared.connections.fetch_sub(1, Ordering::SeqCst);
-        let mut m = self.shared.per_ip.lock().expect("per-ip lock");
-        if let Some(n) = m.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.ip);
-            }
+        self.shared
+            .table
+            .lock()
+            .expect("table lock")
+            .remove(self.conn);
+        self.shared
+            .kills
+            .lock()
+            .expect("kills lock")
+            .remove(&self.conn);
+    }
+}
+
+/// Takes a place for connection `conn` from `ip`, closing an older
+/// untrusted connection if the table says so. None: refused (Busy).
+fn take_place<'a>(
+    shared: &'a Shared,
+    conn: ConnId,
+    ip: IpAddr,
+    outbound: bool,
+) -> Option<(Slot<'a>, smol::channel::Receiver<()>)> {
+    let verdict =
+        shared
+            .table
+            .lock()
+            .expect("table lock")
+            .admit(conn, ip, outbound, crate::os::now_ms());
+    if verdict == Admit::Busy {
+        return None;
+    }
+    let (kill_tx, kill_rx) = smol::channel::bounded::<()>(1);
+    let mut kills = shared.kills.lock().expect("kills lock");
+    if let Admit::Evict(old) = verdict {
+        if let Some(k) = kills.remove(&old) {
+            let _ = k.try_send(());
         }
     }
+    kills.insert(conn, kill_tx);
+    Some((Slot { shared, conn }, kill_rx))
 }
 
 /// Serves one connection until it closes. Returns whether the handshake
@@ -972,7 +1121,7 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let ip = peer.ip();
     let mut writer = stream.clone();
-    let mut reader = FrameReader::new(stream);
+    let mut reader = FrameReader::with_budget(stream, shared.budget.clone());
     if !outbound && shared.banned(ip) {
         let _ = frame::write(
             &mut writer,
@@ -985,18 +1134,8 @@ async fn connection(
         linger(&shared, &mut writer).await;
         return false;
     }
-    let count = shared.connections.fetch_add(1, Ordering::SeqCst) + 1;
-    let per_ip = {
-        let mut m = shared.per_ip.lock().expect("per-ip lock");
-        let n = m.entry(ip).or_insert(0);
-        *n += 1;
-        *n
-    };
-    let _slot = Slot {
-        shared: &shared,
-        ip,
-    };
-    if count > shared.limits.max_connections || per_ip > shared.limits.max_per_ip {
+    let conn = shared.next_conn.fetch_add(1, Ordering::SeqCst);
+    let Some((_slot, kill)) = take_place(&shared, conn, ip, outbound) else {
         let _ = frame::write(
             &mut writer,
             &Message::error(ErrorCode::Busy, "too many connections"),
@@ -1004,7 +1143,10 @@ async fn connection(
         .await;
         linger(&shared, &mut writer).await;
         return false;
-    }
+    };
+    let evicted = || async {
+        let _ = kill.recv().await;
+    };
     let hello = match shared.hello() {
         Ok(h) => h,
         Err(e) => {
@@ -1012,26 +1154,58 @@ async fn connection(
             return false;
         }
     };
-    let (theirs, t1) = match future::or(
-        handshake::run_timed(
-            &mut reader,
-            &mut writer,
-            &shared.key,
-            &hello,
-            crate::os::now_ms,
-        ),
+    // Lives for one await on this task's stack; its size does not matter.
+    #[allow(clippy::large_enum_variant)]
+    enum Shake {
+        Done(Result<(Hello, u64), handshake::HandshakeError>),
+        Evicted,
+    }
+    let shake = future::or(
         async {
-            smol::Timer::after(Duration::from_secs(10)).await;
-            Err(handshake::HandshakeError::Frame(FrameError::Io(
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "handshake timed out"),
-            )))
+            Shake::Done(
+                future::or(
+                    handshake::run_timed(
+                        &mut reader,
+                        &mut writer,
+                        &shared.key,
+                        &hello,
+                        crate::os::now_ms,
+                    ),
+                    async {
+                        smol::Timer::after(Duration::from_millis(limits::HANDSHAKE_MS)).await;
+                        Err(handshake::HandshakeError::Frame(FrameError::Io(
+                            std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "handshake timed out",
+                            ),
+                        )))
+                    },
+                )
+                .await,
+            )
+        },
+        async {
+            evicted().await;
+            Shake::Evicted
         },
     )
-    .await
-    {
-        Ok(h) => h,
-        Err(e) => {
-            log(&format!("handshake with {peer}: {e}"));
+    .await;
+    let (theirs, t1) = match shake {
+        Shake::Done(Ok(h)) => h,
+        Shake::Evicted => {
+            let _ = frame::write(
+                reader.get_mut(),
+                &Message::error(
+                    ErrorCode::Busy,
+                    "too many connections: the oldest untrusted ones make room",
+                ),
+            )
+            .await;
+            linger(&shared, reader.get_mut()).await;
+            return false;
+        }
+        Shake::Done(Err(e)) => {
+            shared.log_from(ip, &format!("handshake with {peer}: {e}"));
             if matches!(
                 e,
                 handshake::HandshakeError::BadSignature
@@ -1047,14 +1221,48 @@ async fn connection(
             return false;
         }
     };
+    // A forger's listening port is for reading its status: clients only.
+    // Main nodes that may steer its sync and clock are the ones it dialled.
+    if !policy::inbound_allowed(shared.role, theirs.role, outbound) {
+        shared.log_from(
+            ip,
+            &format!(
+                "refused a {} session from {peer}: this forger's status port serves clients only",
+                theirs.role.name()
+            ),
+        );
+        let _ = frame::write(
+            &mut writer,
+            &Message::error(
+                ErrorCode::OutOfTurn,
+                "this is a forger's status port: it serves clients only",
+            ),
+        )
+        .await;
+        linger(&shared, reader.get_mut()).await;
+        return false;
+    }
+    // Trust: a main node this node dialled, a forger whose key forges.
+    let may_forge = |k: &crate::crypto::PublicKey| {
+        shared
+            .forger_keys
+            .lock()
+            .expect("forger keys lock")
+            .contains(k)
+    };
+    if outbound || (theirs.role == Role::Forger && may_forge(&theirs.key)) {
+        shared.table.lock().expect("table lock").trust(conn);
+    }
     // This clock minus theirs, taking their clock as read half-way between
     // the dial (or accept) and the arrival of their Hello (the error is at
     // most half that time; the Auth step after it is not counted).
     let clock_offset_ms = handshake::clock_offset_ms(since, t1, theirs.clock_ms);
-    let conn = shared.next_conn.fetch_add(1, Ordering::SeqCst);
-    let (out_tx, out_rx) = smol::channel::bounded::<Outgoing>(shared.limits.outbox);
+    // Unbounded as a channel (its memory grows with what is queued, not
+    // with the limit); the core thread holds it to `limits.outbox`.
+    let (out_tx, out_rx) = smol::channel::unbounded::<Outgoing>();
     let (acc_tx, acc_rx) = smol::channel::bounded::<bool>(1);
     let role = theirs.role;
+    let their_key = theirs.key;
     let replies = out_tx.clone();
     if shared
         .events
@@ -1071,7 +1279,11 @@ async fn connection(
     {
         return false;
     }
-    let accepted = acc_rx.recv().await.unwrap_or(false);
+    let accepted = future::or(async { acc_rx.recv().await.unwrap_or(false) }, async {
+        evicted().await;
+        false
+    })
+    .await;
     // The writer drains the outbox until told to close; the reader runs
     // beside it in the same task.
     let writer_part = async move {
@@ -1092,7 +1304,32 @@ async fn connection(
     };
     let reader_part = async {
         if accepted {
-            read_loop(&shared, conn, role, &mut reader, &replies).await;
+            let heard = AtomicU64::new(crate::os::now_ms());
+            let session = Session {
+                conn,
+                role,
+                key: their_key,
+                ip,
+                heard: &heard,
+            };
+            let why = future::or(
+                future::or(
+                    async {
+                        read_loop(&shared, &session, &mut reader, &replies).await;
+                        None
+                    },
+                    keepalive(&heard, &replies),
+                ),
+                async {
+                    evicted().await;
+                    Some("evicted: too many connections, the oldest untrusted ones make room")
+                },
+            )
+            .await;
+            if let Some(why) = why {
+                shared.log_from(ip, &format!("connection {conn} from {peer} closed: {why}"));
+                let _ = replies.try_send(Outgoing::Close(Message::error(ErrorCode::Other, why)));
+            }
         }
         // The writer ends when the core closes the connection or drops its
         // outbox; this sender must not keep it alive.
@@ -1102,6 +1339,44 @@ async fn connection(
     future::zip(reader_part, writer_part).await;
     linger(&shared, reader.get_mut()).await;
     accepted
+}
+
+/// What the reading side knows about a session.
+struct Session<'a> {
+    conn: ConnId,
+    role: Role,
+    key: crate::crypto::PublicKey,
+    ip: IpAddr,
+    /// When the last message arrived (ms).
+    heard: &'a AtomicU64,
+}
+
+/// Liveness: after [`limits::PING_AFTER_MS`] with nothing heard, sends a
+/// Ping; after [`limits::SILENT_CLOSE_MS`], ends (with why) — the peer is
+/// gone even if no FIN came (a board that lost power).
+async fn keepalive(
+    heard: &AtomicU64,
+    replies: &smol::channel::Sender<Outgoing>,
+) -> Option<&'static str> {
+    let mut pinged_for = 0u64;
+    loop {
+        let last = heard.load(Ordering::SeqCst);
+        let now = crate::os::now_ms();
+        let silent = now.saturating_sub(last);
+        if silent >= limits::SILENT_CLOSE_MS {
+            return Some("silent too long (no answer to a ping): the peer is gone");
+        }
+        if silent >= limits::PING_AFTER_MS && pinged_for != last {
+            pinged_for = last;
+            let _ = replies.try_send(Outgoing::Msg(Message::Ping(now)));
+        }
+        let next = if silent >= limits::PING_AFTER_MS {
+            limits::SILENT_CLOSE_MS - silent
+        } else {
+            limits::PING_AFTER_MS - silent
+        };
+        smol::Timer::after(Duration::from_millis(next.max(10))).await;
+    }
 }
 
 /// Connections [`linger`]ing at once; beyond that they close at once (a
@@ -1146,21 +1421,57 @@ impl Drop for Lingering<'_> {
 
 async fn read_loop(
     shared: &Arc<Shared>,
-    conn: ConnId,
-    role: Role,
+    session: &Session<'_>,
     reader: &mut FrameReader<TcpStream>,
     replies: &smol::channel::Sender<Outgoing>,
 ) {
-    let limit = wire::frame_limit(role, shared.params.limits().max_block_bytes);
+    let conn = session.conn;
+    let role = session.role;
+    let max_block = shared.params.limits().max_block_bytes;
     let mut flood = FloodGate::new(shared.limits.max_msgs_per_s, crate::os::now_ms());
     loop {
-        let msg = match reader.read(limit).await {
+        // Block-sized frames only from those who may send blocks; asked
+        // per frame, as the live forgers change with the epoch.
+        let may_forge = role == Role::Forger
+            && shared
+                .forger_keys
+                .lock()
+                .expect("forger keys lock")
+                .contains(&session.key);
+        let limit = wire::read_limit(role, may_forge, max_block);
+        let read = async {
+            let len = reader.read_head(limit).await?;
+            // The body must follow within a deadline: a half-sent frame
+            // does not hold its buffer for ever.
+            future::or(reader.read_body(len), async {
+                smol::Timer::after(Duration::from_millis(limits::FRAME_BODY_MS)).await;
+                Err(FrameError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the rest of a {len}-byte frame did not come within {} s",
+                        limits::FRAME_BODY_MS / 1000
+                    ),
+                )))
+            })
+            .await
+        };
+        let msg = match read.await {
             Ok(m) => m,
             // A connection cut, even in the middle of a frame, is a network
             // failure as much as a fault: closed, not banned.
-            Err(FrameError::Closed)
-            | Err(FrameError::Truncated { .. })
-            | Err(FrameError::Io(_)) => return,
+            Err(FrameError::Closed) | Err(FrameError::Truncated { .. }) => return,
+            Err(e @ FrameError::Io(_)) => {
+                shared.log_from(session.ip, &format!("connection {conn}: {e}"));
+                return;
+            }
+            Err(e @ FrameError::OverBudget { .. }) => {
+                shared.log_from(session.ip, &format!("connection {conn}: {e}"));
+                let _ = replies.try_send(Outgoing::Close(Message::error(
+                    ErrorCode::Busy,
+                    &e.to_string(),
+                )));
+                return;
+            }
             Err(e) => {
                 let _ = shared
                     .events
@@ -1169,6 +1480,7 @@ async fn read_loop(
                 return;
             }
         };
+        session.heard.store(crate::os::now_ms(), Ordering::SeqCst);
         // Flooding: more than the allowed rate over a 10 s window.
         if !flood.allow(crate::os::now_ms()) {
             let _ = shared
@@ -1182,6 +1494,10 @@ async fn read_loop(
             return;
         }
         match msg {
+            // Answered here, so that a busy core never makes this node look dead.
+            Message::Ping(n) => {
+                let _ = replies.send(Outgoing::Msg(Message::Pong(n))).await;
+            }
             // Reads served here, from a snapshot: they never wait for the writer.
             Message::Query {
                 id,

@@ -205,9 +205,315 @@ impl Bans {
     }
 }
 
+/// A node keeps one place in this many for trusted sessions (main nodes it
+/// dialled, forgers whose key forges): 32 of the default 256.
+pub const RESERVED_DIVISOR: usize = 8;
+
+/// Bytes that the frame buffers of all connections together may hold
+/// beyond each connection's first 64 KiB (see `wire::frame::FrameBudget`):
+/// room for about ten block-sized frames arriving at once.
+pub const FRAME_BUDGET: usize = 24 << 20;
+
+/// Whether a node of role `local` keeps a session with a peer of role
+/// `peer` (`dialled`: this node dialled it). A main node keeps everyone; a
+/// forger's listening port is a status port: it keeps clients only, and
+/// the main nodes it follows are those it dialled — a stranger claiming to
+/// be a main node there could otherwise steer its sync and its clock.
+pub fn inbound_allowed(local: crate::wire::Role, peer: crate::wire::Role, dialled: bool) -> bool {
+    use crate::wire::Role;
+    match local {
+        Role::Forger => {
+            if dialled {
+                peer == Role::MainNode
+            } else {
+                peer == Role::Client
+            }
+        }
+        _ => true,
+    }
+}
+
+/// What to do with a new connection (see [`ConnTable::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Take it.
+    Yes,
+    /// Take it, and close this older untrusted connection to make room.
+    Evict(u64),
+    /// Refuse it: its address holds its share already (or every place is
+    /// held by trusted sessions).
+    Busy,
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    ip: IpAddr,
+    since_ms: u64,
+    trusted: bool,
+}
+
+/// The node's connections, for admission: at most `max_total`, of which
+/// `reserved` are kept for trusted sessions (main nodes this node dialled,
+/// forgers whose key forges on the chain); at most `max_per_ip` untrusted
+/// ones from one address. When the untrusted places are full, a newcomer
+/// takes the place of the oldest untrusted connection of the address that
+/// holds the most — so many sources each under the per-address cap cannot
+/// lock out the next one, and whoever holds the most pays first.
+#[derive(Debug, Clone)]
+pub struct ConnTable {
+    max_total: usize,
+    max_per_ip: usize,
+    reserved: usize,
+    held: BTreeMap<u64, Held>,
+}
+
+impl ConnTable {
+    /// A table with these bounds (`reserved` is capped at half of `max_total`).
+    pub fn new(max_total: usize, max_per_ip: usize, reserved: usize) -> ConnTable {
+        ConnTable {
+            max_total,
+            max_per_ip,
+            reserved: reserved.min(max_total / 2),
+            held: BTreeMap::new(),
+        }
+    }
+
+    fn untrusted(&self) -> impl Iterator<Item = (&u64, &Held)> {
+        self.held.iter().filter(|(_, h)| !h.trusted)
+    }
+
+    /// The untrusted connection to close for a newcomer: the oldest of the
+    /// address holding the most untrusted connections.
+    fn victim(&self) -> Option<u64> {
+        let mut per_ip: BTreeMap<IpAddr, usize> = BTreeMap::new();
+        for (_, h) in self.untrusted() {
+            *per_ip.entry(h.ip).or_insert(0) += 1;
+        }
+        let most = per_ip.values().copied().max()?;
+        self.untrusted()
+            .filter(|(_, h)| per_ip[&h.ip] == most)
+            .min_by_key(|(id, h)| (h.since_ms, **id))
+            .map(|(id, _)| *id)
+    }
+
+    /// A connection `id` from `ip` arrives at `now_ms`, untrusted until
+    /// [`ConnTable::trust`]; `dialled`: this node dialled it (a trusted
+    /// peer from the start). On `Yes` or `Evict` it is held (and the
+    /// evicted one forgotten); on `Busy` it is not.
+    pub fn admit(&mut self, id: u64, ip: IpAddr, dialled: bool, now_ms: u64) -> Admit {
+        let mut verdict = Admit::Yes;
+        if !dialled {
+            let from_ip = self.untrusted().filter(|(_, h)| h.ip == ip).count();
+            if from_ip >= self.max_per_ip {
+                return Admit::Busy;
+            }
+            let untrusted = self.untrusted().count();
+            if untrusted >= self.max_total - self.reserved || self.held.len() >= self.max_total {
+                match self.victim() {
+                    Some(v) => {
+                        self.held.remove(&v);
+                        verdict = Admit::Evict(v);
+                    }
+                    None => return Admit::Busy,
+                }
+            }
+        } else if self.held.len() >= self.max_total {
+            if let Some(v) = self.victim() {
+                self.held.remove(&v);
+                verdict = Admit::Evict(v);
+            }
+        }
+        self.held.insert(
+            id,
+            Held {
+                ip,
+                since_ms: now_ms,
+                trusted: dialled,
+            },
+        );
+        verdict
+    }
+
+    /// Connection `id` earned trust: it is never evicted and uses the
+    /// reserved places.
+    pub fn trust(&mut self, id: u64) {
+        if let Some(h) = self.held.get_mut(&id) {
+            h.trusted = true;
+        }
+    }
+
+    /// Connection `id` closed.
+    pub fn remove(&mut self, id: u64) {
+        self.held.remove(&id);
+    }
+
+    /// Connections held.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
+/// What to do with a log line about a hostile or failed connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogVerdict {
+    /// Write it.
+    Write,
+    /// Drop it (counted, and summed up later).
+    Quiet,
+}
+
+/// Rate-limits log lines about connections, per source address: at most
+/// [`LogGate::LINES`] in a [`LogGate::WINDOW_MS`] window; the rest are
+/// counted and [`LogGate::summary`] reports them once the window has
+/// passed. At most [`LogGate::SOURCES`] addresses are followed; lines from
+/// others while full are counted together.
+#[derive(Debug, Clone, Default)]
+pub struct LogGate {
+    /// ip (None: the sources not followed) → (window start, lines, dropped).
+    by_ip: BTreeMap<Option<IpAddr>, (u64, u32, u64)>,
+}
+
+impl LogGate {
+    /// Lines written per source and window.
+    pub const LINES: u32 = 5;
+    /// The window.
+    pub const WINDOW_MS: u64 = 60_000;
+    /// Sources followed at once.
+    pub const SOURCES: usize = 1024;
+
+    /// A line about `ip` at `now_ms`.
+    pub fn note(&mut self, ip: IpAddr, now_ms: u64) -> LogVerdict {
+        let key = if self.by_ip.contains_key(&Some(ip)) || self.by_ip.len() < LogGate::SOURCES {
+            Some(ip)
+        } else {
+            None
+        };
+        let e = self.by_ip.entry(key).or_insert((now_ms, 0, 0));
+        if e.1 < LogGate::LINES && key.is_some() {
+            e.1 += 1;
+            LogVerdict::Write
+        } else {
+            e.2 += 1;
+            LogVerdict::Quiet
+        }
+    }
+
+    /// Summary lines for the windows that have passed by `now_ms` with lines
+    /// dropped (`(source, dropped)`; None: the sources not followed), and
+    /// those windows forgotten.
+    pub fn summary(&mut self, now_ms: u64) -> Vec<(Option<IpAddr>, u64)> {
+        let mut out = Vec::new();
+        self.by_ip.retain(|ip, (start, _, dropped)| {
+            if now_ms.saturating_sub(*start) < LogGate::WINDOW_MS {
+                return true;
+            }
+            if *dropped > 0 {
+                out.push((*ip, *dropped));
+            }
+            false
+        });
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::from([127, 0, 1, n])
+    }
+
+    #[test]
+    fn many_sources_under_the_per_address_cap_cannot_fill_the_table() {
+        // 10 places, 2 reserved, 5 per address.
+        let mut t = ConnTable::new(10, 5, 2);
+        let mut id = 0;
+        let mut next = || {
+            id += 1;
+            id
+        };
+        // Sources 1..=4 take 2 each: 8 untrusted places, full.
+        for s in 1..=4 {
+            for _ in 0..2 {
+                assert_eq!(t.admit(next(), ip(s), false, u64::from(s)), Admit::Yes);
+            }
+        }
+        // Source 1 adds a third: it is the biggest holder, so its own
+        // oldest goes.
+        assert_eq!(t.admit(next(), ip(1), false, 10), Admit::Evict(1));
+        // A newcomer evicts from the biggest holder (source 1 again, its
+        // oldest left: id 2).
+        assert_eq!(t.admit(next(), ip(9), false, 11), Admit::Evict(2));
+        // The biggest holder now pays for its own newcomers.
+        for _ in 0..3 {
+            t.admit(next(), ip(5), false, 12);
+        }
+        assert!(matches!(t.admit(next(), ip(5), false, 13), Admit::Evict(_)));
+        // A dialled peer takes a reserved place without evicting.
+        let before = t.len();
+        assert_eq!(t.admit(next(), ip(7), true, 14), Admit::Yes);
+        assert_eq!(t.len(), before + 1);
+        // The per-address cap holds while there is room.
+        let mut t = ConnTable::new(10, 2, 2);
+        assert_eq!(t.admit(1, ip(5), false, 1), Admit::Yes);
+        assert_eq!(t.admit(2, ip(5), false, 1), Admit::Yes);
+        assert_eq!(t.admit(3, ip(5), false, 1), Admit::Busy);
+        assert_eq!(t.admit(3, ip(6), false, 1), Admit::Yes);
+        // Trusted connections are never evicted.
+        let mut t = ConnTable::new(4, 4, 2);
+        assert_eq!(t.admit(1, ip(1), false, 1), Admit::Yes);
+        t.trust(1);
+        assert_eq!(t.admit(2, ip(1), false, 2), Admit::Yes);
+        t.trust(2);
+        assert_eq!(t.admit(3, ip(1), false, 3), Admit::Yes);
+        assert_eq!(t.admit(4, ip(1), false, 4), Admit::Yes);
+        assert_eq!(t.admit(5, ip(2), false, 5), Admit::Evict(3));
+        t.trust(4);
+        t.trust(5);
+        assert_eq!(t.admit(6, ip(3), false, 6), Admit::Busy);
+        t.remove(5);
+        assert_eq!(t.admit(6, ip(3), false, 6), Admit::Yes);
+    }
+
+    #[test]
+    fn a_forgers_port_keeps_clients_only_and_follows_the_mains_it_dialled() {
+        use crate::wire::Role;
+        assert!(inbound_allowed(Role::Forger, Role::Client, false));
+        assert!(!inbound_allowed(Role::Forger, Role::MainNode, false));
+        assert!(!inbound_allowed(Role::Forger, Role::Forger, false));
+        assert!(inbound_allowed(Role::Forger, Role::MainNode, true));
+        for peer in [Role::Client, Role::Forger, Role::MainNode] {
+            assert!(inbound_allowed(Role::MainNode, peer, false));
+        }
+    }
+
+    #[test]
+    fn log_lines_are_rate_limited_per_source_with_a_summary() {
+        let mut g = LogGate::default();
+        let w: Vec<LogVerdict> = (0..8).map(|i| g.note(ip(1), i)).collect();
+        assert_eq!(w.iter().filter(|v| **v == LogVerdict::Write).count(), 5);
+        assert_eq!(
+            g.note(ip(2), 10),
+            LogVerdict::Write,
+            "another source has its own share"
+        );
+        assert!(g.summary(100).is_empty(), "the window is still open");
+        assert_eq!(g.summary(LogGate::WINDOW_MS), vec![(Some(ip(1)), 3)]);
+        assert_eq!(g.note(ip(1), LogGate::WINDOW_MS + 1), LogVerdict::Write);
+        // Sources beyond the followed ones are counted together.
+        let mut g = LogGate::default();
+        for n in 0..LogGate::SOURCES as u32 {
+            g.note(IpAddr::from(n.to_be_bytes()), 0);
+        }
+        assert_eq!(g.note(ip(200), 0), LogVerdict::Quiet);
+        assert_eq!(g.summary(LogGate::WINDOW_MS), vec![(None, 1)]);
+    }
 
     #[test]
     fn redial_backs_off_doubling_and_resets_when_established() {

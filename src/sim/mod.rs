@@ -993,7 +993,9 @@ impl Sim {
             let node = &self.nodes[n];
             let opts = match kind {
                 Kind::Main => CoreOptions::main_node().reporting_with(node.key.clone()),
-                Kind::Forger => CoreOptions::forger(node.key.clone(), ClockCheck::Peers),
+                Kind::Forger => {
+                    CoreOptions::forger(node.key.clone(), ClockCheck::Peers).session_settle_ms(0)
+                }
                 _ => CoreOptions {
                     role: Role::Forger,
                     learn_peers: false,

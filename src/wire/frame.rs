@@ -3,11 +3,16 @@
 //!
 //! The length is checked against the caller's limit before a single byte of
 //! the body is read or any buffer grows; the body is read into one buffer
-//! per connection, reused. [`parse`] is the pure form (for tests and
+//! per connection, reused, and given back after a large frame. Growth past
+//! the first [`CHUNK`] is charged to a [`FrameBudget`] shared by every
+//! connection of a node, so many half-sent large frames cannot add up to
+//! more than the budget. [`parse`] is the pure form (for tests and
 //! fuzzing): `Ok(None)` means "incomplete, read more", an error means
 //! "invalid, close the connection".
 
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -43,6 +48,57 @@ pub enum FrameError {
     /// A socket error.
     #[error("socket: {0}")]
     Io(#[from] io::Error),
+    /// The node's budget for frame buffers (all connections together) is
+    /// spent: the frame is not read (the sender may try again later).
+    #[error("frame of {len} bytes refused: the node's frame buffers are full ({budget} bytes across connections)")]
+    OverBudget {
+        /// Declared length.
+        len: u32,
+        /// The node's budget.
+        budget: usize,
+    },
+}
+
+/// The bytes of frame buffers that all the connections of one node may hold
+/// beyond their first [`CHUNK`] each: a frame that would need more is
+/// refused ([`FrameError::OverBudget`]).
+#[derive(Debug)]
+pub struct FrameBudget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl FrameBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Arc<FrameBudget> {
+        Arc::new(FrameBudget {
+            limit,
+            used: AtomicUsize::new(0),
+        })
+    }
+
+    /// Takes `n` bytes if that many are left.
+    fn take(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| {
+                u.checked_add(n).filter(|t| *t <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::SeqCst);
+    }
+
+    /// Bytes held now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
 }
 
 /// The bytes of one frame carrying `msg`.
@@ -72,14 +128,27 @@ pub fn parse(buf: &[u8], limit: u32) -> Result<Option<(Message, usize)>, FrameEr
     Ok(Some((msg, end)))
 }
 
-/// How much the read buffer grows by while a frame's body arrives.
-const CHUNK: usize = 64 * 1024;
+/// How much the read buffer grows by while a frame's body arrives; a
+/// connection's buffer up to this size is its own, beyond it is charged to
+/// the node's [`FrameBudget`] and given back after the frame.
+pub const CHUNK: usize = 64 * 1024;
 
 /// Reads frames from a stream into one reusable buffer.
 #[derive(Debug)]
 pub struct FrameReader<R> {
     inner: R,
     buf: Vec<u8>,
+    budget: Option<Arc<FrameBudget>>,
+    /// Bytes of the buffer charged to the budget.
+    charged: usize,
+}
+
+impl<R> Drop for FrameReader<R> {
+    fn drop(&mut self) {
+        if let Some(b) = &self.budget {
+            b.give(self.charged);
+        }
+    }
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -88,11 +157,31 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         FrameReader {
             inner,
             buf: Vec::new(),
+            budget: None,
+            charged: 0,
+        }
+    }
+
+    /// Wraps a stream whose buffer growth past [`CHUNK`] is charged to `budget`.
+    pub fn with_budget(inner: R, budget: Arc<FrameBudget>) -> Self {
+        FrameReader {
+            inner,
+            buf: Vec::new(),
+            budget: Some(budget),
+            charged: 0,
         }
     }
 
     /// Reads one message whose frame is at most `limit` bytes.
     pub async fn read(&mut self, limit: u32) -> Result<Message, FrameError> {
+        let len = self.read_head(limit).await?;
+        self.read_body(len).await
+    }
+
+    /// Reads a frame's length (waiting as long as it takes for its first
+    /// byte) and checks it against `limit`; [`FrameReader::read_body`]
+    /// reads the rest. A caller may put a deadline on the body alone.
+    pub async fn read_head(&mut self, limit: u32) -> Result<u32, FrameError> {
         let mut head = [0u8; 4];
         let mut got = 0;
         while got < 4 {
@@ -110,26 +199,61 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         if len > limit {
             return Err(FrameError::TooLarge { len, limit });
         }
-        let len = len as usize;
+        Ok(len)
+    }
+
+    /// Reads the body of a frame of `len` bytes (from [`FrameReader::read_head`]).
+    pub async fn read_body(&mut self, len: u32) -> Result<Message, FrameError> {
+        let r = self.fill(len).await;
+        let msg = r.and_then(|()| Ok(codec::decode("message", &self.buf, (len as usize).max(1))?));
+        // After a large frame the buffer is given back: a connection that
+        // once carried a block does not keep megabytes while it idles.
+        if self.buf.capacity() > CHUNK {
+            self.buf = Vec::new();
+            if let Some(b) = &self.budget {
+                b.give(std::mem::take(&mut self.charged));
+            }
+        }
+        msg
+    }
+
+    async fn fill(&mut self, len: u32) -> Result<(), FrameError> {
+        let total = len as usize;
         // The buffer grows with the bytes that actually arrive (a chunk at a
         // time), never to a declared length alone, and is reused.
         self.buf.clear();
         let mut got = 0;
-        while got < len {
-            let want = (got + CHUNK).min(len);
+        while got < total {
+            let want = (got + CHUNK).min(total);
             if self.buf.len() < want {
+                if want > self.buf.capacity() {
+                    // Past the first chunk, growth is charged to the budget.
+                    let extra = want.saturating_sub(CHUNK).saturating_sub(self.charged);
+                    if extra > 0 {
+                        if let Some(b) = &self.budget {
+                            if !b.take(extra) {
+                                return Err(FrameError::OverBudget {
+                                    len,
+                                    budget: b.limit(),
+                                });
+                            }
+                            self.charged += extra;
+                        }
+                    }
+                    self.buf.reserve_exact(want - self.buf.len());
+                }
                 self.buf.resize(want, 0);
             }
             let n = self.inner.read(&mut self.buf[got..want]).await?;
             if n == 0 {
                 return Err(FrameError::Truncated {
                     got: got + 4,
-                    expected: len + 4,
+                    expected: total + 4,
                 });
             }
             got += n;
         }
-        Ok(codec::decode("message", &self.buf, len.max(1))?)
+        Ok(())
     }
 
     /// The stream.
@@ -197,6 +321,56 @@ mod tests {
             ));
             let mut r = FrameReader::new(futures_lite::io::Cursor::new(Vec::new()));
             assert!(matches!(r.read(100).await, Err(FrameError::Closed)));
+        });
+    }
+
+    #[test]
+    fn large_frames_are_charged_to_the_budget_and_given_back() {
+        smol::block_on(async {
+            let big = Message::error(ErrorCode::Other, "x");
+            let mut body = encode_frame(&big);
+            // A frame of 300 KiB whose body is padding after the message
+            // would not decode; a Blocks message of that size is simpler to
+            // fake as a declared length with too few bytes behind it.
+            let len = (300 * 1024u32).to_le_bytes();
+            let budget = FrameBudget::new(400 * 1024);
+            // Two readers each take 300 KiB − 64 KiB: the second is refused.
+            let mut half = len.to_vec();
+            half.extend(std::iter::repeat_n(0u8, 300 * 1024 - 1));
+            let mut a = FrameReader::with_budget(
+                futures_lite::io::Cursor::new(half.clone()),
+                budget.clone(),
+            );
+            assert!(matches!(
+                a.read(1 << 20).await,
+                Err(FrameError::Truncated { .. })
+            ));
+            assert_eq!(budget.used(), 0, "a large frame's buffer is given back");
+            // Hold a charge: a reader stopped in the middle of a frame.
+            let mut held = FrameReader::with_budget(
+                futures_lite::io::Cursor::new(half.clone()),
+                budget.clone(),
+            );
+            held.charged = 0;
+            let head = held.read_head(1 << 20).await.unwrap();
+            assert_eq!(head, 300 * 1024);
+            assert!(budget.take(236 * 1024));
+            let mut b =
+                FrameReader::with_budget(futures_lite::io::Cursor::new(half), budget.clone());
+            assert!(matches!(
+                b.read(1 << 20).await,
+                Err(FrameError::OverBudget { .. })
+            ));
+            budget.give(236 * 1024);
+            drop(held);
+            assert_eq!(budget.used(), 0);
+            // A small frame after a large one: read from a fresh buffer.
+            body.splice(0..0, encode_frame(&Message::GetPeers));
+            let mut c =
+                FrameReader::with_budget(futures_lite::io::Cursor::new(body), budget.clone());
+            assert_eq!(c.read(100).await.unwrap(), Message::GetPeers);
+            assert_eq!(c.read(100).await.unwrap(), big);
+            assert!(c.buf.capacity() <= CHUNK);
         });
     }
 }

@@ -44,6 +44,16 @@ pub mod limits {
     pub const MAX_HISTORY: u32 = 256;
     /// Forgers in one forger-table answer.
     pub const MAX_FORGERS_LISTED: usize = 4096;
+    /// A session silent this long (nothing received) is sent a
+    /// [`Ping`](super::Message::Ping).
+    pub const PING_AFTER_MS: u64 = 15_000;
+    /// A session silent this long is closed: the peer is gone (a board that
+    /// lost power sends no FIN).
+    pub const SILENT_CLOSE_MS: u64 = 45_000;
+    /// A frame whose length has arrived must be complete within this long.
+    pub const FRAME_BODY_MS: u64 = 30_000;
+    /// The handshake (both Hellos and Auths) must be over within this long.
+    pub const HANDSHAKE_MS: u64 = 10_000;
 }
 
 /// Who is on the other end.
@@ -522,6 +532,13 @@ pub enum Message {
     },
     /// A transaction touching a subscribed address landed.
     Event(Box<TxEvent>),
+    /// Are you there? Answered at once by [`Message::Pong`] with the same
+    /// number. Sent by either side of a session after
+    /// [`limits::PING_AFTER_MS`] of silence, and by a main node to probe an
+    /// older session of a forger key when a second one arrives.
+    Ping(u64),
+    /// The answer to [`Message::Ping`].
+    Pong(u64),
 }
 
 impl Message {
@@ -545,6 +562,8 @@ impl Message {
             Message::Answer { .. } => "answer",
             Message::Subscribe { .. } => "subscribe",
             Message::Event(_) => "event",
+            Message::Ping(_) => "ping",
+            Message::Pong(_) => "pong",
         }
     }
 
@@ -568,5 +587,17 @@ pub fn frame_limit(role: Role, max_block_bytes: u32) -> u32 {
     match role {
         Role::Client => limits::CLIENT_FRAME,
         Role::Forger | Role::MainNode => max_block_bytes.saturating_add(limits::BLOCK_OVERHEAD),
+    }
+}
+
+/// The largest frame a node reads from a session: block-sized only from
+/// those who may send blocks — a main-node peer, and a forger whose key is
+/// a live forger of the chain (`may_forge`: it may send its own block) —
+/// and [`limits::CLIENT_FRAME`] from everyone else (clients, and a session
+/// that claims to be a forger with a key that leads no slot).
+pub fn read_limit(role: Role, may_forge: bool, max_block_bytes: u32) -> u32 {
+    match role {
+        Role::Forger if !may_forge => limits::CLIENT_FRAME,
+        r => frame_limit(r, max_block_bytes),
     }
 }
