@@ -713,7 +713,7 @@ impl SysfsLed {
             _ => e.to_string(),
         };
         let max = dir.join("max_brightness");
-        let on = match std::fs::read_to_string(&max) {
+        let on = match crate::os::read_text_bounded(&max, crate::os::KERNEL_FILE_BYTES) {
             Ok(text) => {
                 let text = text.trim();
                 match text.parse::<u32>() {
@@ -732,18 +732,19 @@ impl SysfsLed {
             .open(&brightness_path)
             .map_err(|e| err(&brightness_path, io_why(e)))?;
         let trigger_path = dir.join("trigger");
-        let restore_trigger = match std::fs::read_to_string(&trigger_path) {
-            Ok(text) => match current_trigger(&text) {
-                Some(current) if current != "none" => {
-                    std::fs::write(&trigger_path, "none")
-                        .map_err(|e| err(&trigger_path, io_why(e)))?;
-                    Some(current.to_string())
-                }
-                _ => None,
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(err(&trigger_path, io_why(e))),
-        };
+        let restore_trigger =
+            match crate::os::read_text_bounded(&trigger_path, crate::os::KERNEL_FILE_BYTES) {
+                Ok(text) => match current_trigger(&text) {
+                    Some(current) if current != "none" => {
+                        std::fs::write(&trigger_path, "none")
+                            .map_err(|e| err(&trigger_path, io_why(e)))?;
+                        Some(current.to_string())
+                    }
+                    _ => None,
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(err(&trigger_path, io_why(e))),
+            };
         Ok(SysfsLed {
             dir,
             brightness,

@@ -51,6 +51,27 @@
 #![allow(clippy::result_large_err)]
 #![warn(missing_docs)]
 
+// The crate prints through these instead of std's macros of the same names
+// (these shadow them in every module below): a closed stdout or stderr
+// (`goodwill status | head -1`, a journal restarted under a node) must never
+// stop the work half-done, as std's panic does. See `os::write_std`.
+macro_rules! println {
+    () => { $crate::os::write_std(format_args!(""), true, false) };
+    ($($arg:tt)*) => { $crate::os::write_std(format_args!($($arg)*), true, false) };
+}
+#[allow(unused_macros)]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::os::write_std(format_args!($($arg)*), false, false) };
+}
+macro_rules! eprintln {
+    () => { $crate::os::write_std(format_args!(""), true, true) };
+    ($($arg:tt)*) => { $crate::os::write_std(format_args!($($arg)*), true, true) };
+}
+#[allow(unused_macros)]
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::os::write_std(format_args!($($arg)*), false, true) };
+}
+
 pub mod address;
 pub mod amount;
 pub mod block;
