@@ -29,11 +29,11 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`os`] | the wall clock and the OS random source (the only module allowed to read them) |
+//! | [`os`] | the wall clock and the OS random source (the only module allowed to read them); the one bounded file reader; writes to stdout/stderr that never panic |
 //! | [`led`] | the status LEDs: their pattern (pure: state and time in, levels out) and the pins that show it (GPIO line, LED class, log) |
 //! | [`board`] | board profiles (`board/*.toml`): LED pins and polarity, idle and load watts, the energy estimate |
 //! | [`wire`] | the TCP protocol: frames, messages, limits, the handshake |
-//! | [`store`] | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record |
+//! | [`store`] | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record; its door refuses a damaged file |
 //! | [`node`] | `goodwill node`: the main node ([`node::core`] decides, [`node::policy`] holds the runtime's own choices — redial, flood limit, bans — and `node` runs it on smol) |
 //! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
 //! | [`keyfile`] | key files: 0600, never overwritten |
