@@ -399,7 +399,7 @@ impl Board {
                 max: BOARD_FILE_MAX_BYTES,
             });
         }
-        let text = std::fs::read_to_string(path).map_err(io)?;
+        let text = crate::os::read_text_bounded(path, BOARD_FILE_MAX_BYTES).map_err(io)?;
         Board::from_toml(&text, &shown)
     }
 

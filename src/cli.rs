@@ -365,6 +365,10 @@ pub enum SigningCommand {
         /// The interchange file.
         #[arg(long)]
         file: PathBuf,
+        /// The chain's genesis: with it, a directory without a store (a new
+        /// board, a damaged store moved aside) gets a new one to import into.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
     },
 }
 
@@ -467,6 +471,20 @@ pub fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Node(args) = cli.command {
+        // 0 stopped cleanly, 1 failed (restart), 2 refused to start.
+        let r = args
+            .into_settings()
+            .map_err(|e| (e, crate::cli_net::EXIT_REFUSED))
+            .and_then(crate::cli_net::node);
+        return match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err((e, code)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(code)
+            }
+        };
+    }
     if let Command::Pay { command } = cli.command {
         return match crate::cli_wallet::pay(command) {
             Ok(true) => ExitCode::SUCCESS,
@@ -478,7 +496,15 @@ pub fn main() -> ExitCode {
         };
     }
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        // The work is done; output that could not be written (other than
+        // to a reader that went away) is a failure to report.
+        Ok(()) => match crate::os::stdout_failure() {
+            None => ExitCode::SUCCESS,
+            Some(e) => {
+                eprintln!("error: writing to stdout: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -629,9 +655,9 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Node(args) => crate::cli_net::node(args.into_settings()?),
+
         Command::Devnet(args) => crate::devnet::run(args),
-        Command::Forge(_) | Command::Pay { .. } => {
+        Command::Forge(_) | Command::Pay { .. } | Command::Node(_) => {
             unreachable!("handled in main, for their exit statuses")
         }
         Command::Provision(args) => crate::provision::run(args),
@@ -690,19 +716,24 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::SigningRecord {
-            command: SigningCommand::Import { data, file },
+            command:
+                SigningCommand::Import {
+                    data,
+                    file,
+                    genesis,
+                },
         } => {
-            let store = crate::store::Store::open_existing(&data).map_err(|e| e.to_string())?;
-            let meta = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            if meta.len() > 64 << 20 {
-                return Err(format!(
-                    "{}: {} bytes is too large for a signing record",
-                    file.display(),
-                    meta.len()
-                ));
+            let store = match crate::store::Store::open_existing(&data) {
+                Err(crate::store::StoreError::Missing(_)) if genesis.is_some() => {
+                    let g = genesis.as_deref().expect("checked");
+                    let params = Genesis::load(g).map_err(|e| e.to_string())?;
+                    crate::store::Store::open_with(&data, &params, crate::store::Indexes::Skip)
+                }
+                other => other,
             }
-            let text =
-                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            .map_err(|e| e.to_string())?;
+            let text = crate::os::read_text_bounded(&file, 64 << 20)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
             let doc: crate::store::Interchange = serde_json::from_str(&text)
                 .map_err(|e| format!("{}: not a signing record: {e}", file.display()))?;
             let added = store

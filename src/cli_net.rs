@@ -35,21 +35,57 @@ pub struct NodeSettings {
     pub checkpoints: Vec<Checkpoint>,
 }
 
-/// Runs a main node until SIGINT or SIGTERM.
-pub fn node(s: NodeSettings) -> Result<(), String> {
+/// The exit status of a node or forger refused at start: a bad setting, or
+/// a store it will not use (damaged, another chain's).
+pub const EXIT_REFUSED: u8 = 2;
+
+/// Checks an address given to dial or to advertise: `host:port`, a port
+/// number, and no longer than the wire carries
+/// ([`crate::wire::limits::ADDR`] bytes).
+pub fn check_addr(flag: &str, addr: &str) -> Result<(), String> {
+    let max = crate::wire::limits::ADDR;
+    if addr.len() > max {
+        return Err(format!(
+            "{flag} {addr:?}: {} bytes; an address is at most {max} bytes",
+            addr.len()
+        ));
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{flag} {addr:?}: write host:port, e.g. 127.0.0.1:7070 or node.example.org:7070"
+        )),
+    }
+}
+
+/// Runs a main node until SIGINT or SIGTERM. Errors carry the exit status:
+/// [`EXIT_REFUSED`] when it refused to start, 1 when it stopped on a failure.
+pub fn node(s: NodeSettings) -> Result<(), (String, u8)> {
+    let refused = |e: String| (e, EXIT_REFUSED);
     let params = Genesis::load(&s.genesis)
         .and_then(|p| p.with_checkpoints(&s.checkpoints))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| refused(e.to_string()))?;
     let key = match &s.key {
-        Some(k) => keyfile::read(k).map_err(|e| e.to_string())?,
+        Some(k) => keyfile::read(k).map_err(|e| refused(e.to_string()))?,
         None => Keypair::generate(),
     };
     let listen: SocketAddr = s.listen.parse().map_err(|e| {
-        format!(
+        refused(format!(
             "--listen {}: {e} (write host:port, e.g. 127.0.0.1:7070)",
             s.listen
-        )
+        ))
     })?;
+    if let Some(a) = &s.advertise {
+        check_addr("--advertise", a).map_err(refused)?;
+    }
+    for p in &s.peers {
+        check_addr("--peer", p).map_err(refused)?;
+    }
+    // The store is checked before anything listens: a damaged one or
+    // another chain's is a refusal (exit 2), not a failure to retry.
+    crate::store::Store::open(&s.data, &params).map_err(|e| refused(e.to_string()))?;
     let config = NodeConfig {
         data: s.data,
         params,
@@ -64,15 +100,15 @@ pub fn node(s: NodeSettings) -> Result<(), String> {
     futures_lite::future::block_on(async {
         let mut signals =
             async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
-                .map_err(|e| format!("signal handlers: {e}"))?;
+                .map_err(|e| (format!("signal handlers: {e}"), 1))?;
         let listener = smol::net::TcpListener::bind(listen)
             .await
-            .map_err(|e| format!("listen on {listen}: {e}"))?;
+            .map_err(|e| refused(format!("listen on {listen}: {e}")))?;
         node::serve(config, listener, async move {
             let _ = signals.next().await;
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| (e.to_string(), 1))
     })
 }
 
@@ -550,6 +586,7 @@ pub struct ForgeSettings {
 /// Errors carry the exit status.
 pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
     use crate::forge::{self as f, state::ClockCheck};
+    node::log_as_forger();
     let refused = |e: String| (e, f::EXIT_REFUSED);
     let params = Genesis::load(&s.genesis)
         .and_then(|p| p.with_checkpoints(&s.checkpoints))
@@ -557,8 +594,9 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
     let key = keyfile::read(&s.key).map_err(|e| refused(e.to_string()))?;
     // The device tree's model string; /proc/device-tree links here, but the
     // systemd unit's ProcSubset=pid hides that link.
-    let model = std::fs::read_to_string("/sys/firmware/devicetree/base/model")
-        .or_else(|_| std::fs::read_to_string("/proc/device-tree/model"))
+    let model_at = |p: &str| crate::os::read_text_bounded(p.as_ref(), crate::os::KERNEL_FILE_BYTES);
+    let model = model_at("/sys/firmware/devicetree/base/model")
+        .or_else(|_| model_at("/proc/device-tree/model"))
         .ok();
     let (board, is_pi_profile) =
         f::choose_board(s.board.as_deref(), model.as_deref()).map_err(refused)?;
@@ -581,6 +619,9 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
              so nobody can steer its sync or its clock through it. Firewall it if that is more than you want to show",
             NodeLimits::default().max_per_ip
         );
+    }
+    for m in &s.mains {
+        check_addr("--main", m).map_err(refused)?;
     }
     let metrics_listen = match &s.metrics_listen {
         Some(m) => Some(
@@ -645,7 +686,10 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
                     failed = Some(why);
                     continue;
                 }
-                f::StoreCheck::Refuse(why) => return Err(refused(why)),
+                f::StoreCheck::Refuse(why) => {
+                    f::show_storage_error(&board);
+                    return Err(refused(why));
+                }
             }
             let note = f::preflight(
                 &config.data,
@@ -654,7 +698,12 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
                 s.i_know_key_is_new,
                 crate::os::now_ms(),
             )
-            .map_err(refused)?;
+            .map_err(|e| {
+                if e.storage {
+                    f::show_storage_error(&board);
+                }
+                refused(e.message)
+            })?;
             eprintln!(
                 "goodwill forge: key {}; board {} ({}); clock check {}; {note}",
                 key.public(),

@@ -741,7 +741,8 @@ pub fn data(cmd: DataCommand) -> Result<(), String> {
                             limits::DATA_VALUE
                         ));
                     }
-                    std::fs::read(&f).map_err(|e| format!("--file {}: {e}", f.display()))?
+                    crate::os::read_bounded(&f, limits::DATA_VALUE as u64)
+                        .map_err(|e| format!("--file {}: {e}", f.display()))?
                 }
                 (None, None) => return Err("give --value TEXT or --file FILE".into()),
             };

@@ -188,7 +188,7 @@ pub fn open(dir: Option<&Path>, seed: u64) -> Result<(DemoNet, Ledger, u64), Str
     };
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let seed_path = dir.join(SEED_FILE);
-    let seed = match std::fs::read_to_string(&seed_path) {
+    let seed = match crate::os::read_text_bounded(&seed_path, 64) {
         Ok(text) => text
             .trim()
             .parse()

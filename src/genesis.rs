@@ -29,6 +29,20 @@ pub const COIN: u64 = 1_000_000;
 /// The longest delay a genesis may set between an association vote and its
 /// effect (`limits.association_delay_epochs`).
 pub const MAX_ASSOCIATION_DELAY_EPOCHS: u64 = 1_000;
+/// The shortest slot a genesis may set, in ms.
+pub const MIN_SLOT_MS: u64 = 50;
+/// The longest slot a genesis may set, in ms (one hour).
+pub const MAX_SLOT_MS: u64 = 3_600_000;
+/// The latest start a genesis may set: 9999-12-31T23:59:59.999Z, in ms.
+pub const MAX_START_MS: u64 = 253_402_300_799_999;
+/// The deepest finality a genesis may set, in blocks (each store keeps the
+/// undo records of this many blocks and checks them at open).
+pub const MAX_FINALITY_DEPTH: u64 = 10_000;
+/// The largest `limits.max_clock_drift_ms` a genesis may set (one minute).
+pub const MAX_CLOCK_DRIFT_MS: u64 = 60_000;
+/// A genesis's balances plus its block reward for a block in every slot of
+/// this long (a century, in ms) must fit in a u64.
+pub const SUPPLY_HORIZON_MS: u64 = 36_525 * 86_400_000;
 
 /// Consensus limits a chain may tune.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,15 +186,17 @@ impl Genesis {
             path: path.display().to_string(),
             source,
         };
-        let len = std::fs::metadata(path).map_err(io)?.len();
-        if len > limits::GENESIS_FILE_BYTES {
-            return Err(GenesisError::Invalid(format!(
-                "{} is {len} bytes; a genesis file is at most {} bytes",
-                path.display(),
-                limits::GENESIS_FILE_BYTES
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(io)?;
+        let text = crate::os::read_text_bounded(path, limits::GENESIS_FILE_BYTES).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::FileTooLarge {
+                GenesisError::Invalid(format!(
+                    "{}: a genesis file is at most {} bytes",
+                    path.display(),
+                    limits::GENESIS_FILE_BYTES
+                ))
+            } else {
+                io(e)
+            }
+        })?;
         let at_path = |e| match e {
             GenesisError::Parse { message, .. } => GenesisError::Parse {
                 path: path.display().to_string(),
@@ -303,14 +319,32 @@ impl ChainParams {
                 genesis.chain_name.len()
             ));
         }
-        if genesis.slot_ms == 0 {
-            return bad("slot_ms must be positive".into());
+        if !(MIN_SLOT_MS..=MAX_SLOT_MS).contains(&genesis.slot_ms) {
+            return bad(format!(
+                "slot_ms must be {MIN_SLOT_MS} to {MAX_SLOT_MS} (one hour), got {}",
+                genesis.slot_ms
+            ));
+        }
+        if genesis.start_ms > MAX_START_MS {
+            return bad(format!(
+                "start_ms {} is after the year 9999 (at most {MAX_START_MS})",
+                genesis.start_ms
+            ));
         }
         if genesis.epoch_slots < 2 {
             return bad("epoch_slots must be at least 2".into());
         }
-        if genesis.finality_depth == 0 {
-            return bad("finality_depth must be at least 1".into());
+        if !(1..=MAX_FINALITY_DEPTH).contains(&genesis.finality_depth) {
+            return bad(format!(
+                "finality_depth must be 1 to {MAX_FINALITY_DEPTH}, got {}",
+                genesis.finality_depth
+            ));
+        }
+        if genesis.limits.max_clock_drift_ms > MAX_CLOCK_DRIFT_MS {
+            return bad(format!(
+                "limits: max_clock_drift_ms must be at most {MAX_CLOCK_DRIFT_MS} (one minute), got {}",
+                genesis.limits.max_clock_drift_ms
+            ));
         }
         if genesis.min_fee == 0 {
             return bad(
@@ -386,6 +420,18 @@ impl ChainParams {
             supply = supply.checked_add(b.amount).ok_or_else(|| {
                 GenesisError::Invalid("the initial balances add up to more than 2^64-1".into())
             })?;
+        }
+        // The rewards alone must not overflow in a century of blocks in
+        // every slot. (The balances are bounded above; their sum with the
+        // rewards is the ledger's to refuse, block by block.)
+        let century_blocks = SUPPLY_HORIZON_MS / genesis.slot_ms;
+        if genesis.block_reward.checked_mul(century_blocks).is_none() {
+            return bad(format!(
+                "block_reward {} is too large: with a block every {} ms, the rewards would pass 2^64-1 units within a century (at most {} units per block)",
+                genesis.block_reward,
+                genesis.slot_ms,
+                u64::MAX / century_blocks.max(1)
+            ));
         }
         genesis.associations.sort_by_key(|a| a.account);
         for w in genesis.associations.windows(2) {
@@ -607,6 +653,22 @@ mod tests {
         type Case = (fn(&mut Genesis), &'static str);
         let cases: Vec<Case> = vec![
             (|g| g.slot_ms = 0, "slot_ms"),
+            (|g| g.slot_ms = MIN_SLOT_MS - 1, "slot_ms"),
+            (|g| g.slot_ms = MAX_SLOT_MS + 1, "slot_ms"),
+            (|g| g.slot_ms = i64::MAX as u64, "slot_ms"),
+            (|g| g.start_ms = i64::MAX as u64, "start_ms"),
+            (|g| g.finality_depth = 0, "finality_depth"),
+            (|g| g.finality_depth = i64::MAX as u64, "finality_depth"),
+            (
+                |g| g.limits.max_clock_drift_ms = i64::MAX as u64,
+                "max_clock_drift_ms",
+            ),
+            // 9·10¹² coins a block: the supply overflows at the second block.
+            (
+                |g| g.block_reward = 9_000_000_000_000 * COIN,
+                "block_reward",
+            ),
+            (|g| g.block_reward = u64::MAX / 2, "block_reward"),
             (|g| g.epoch_slots = 1, "epoch_slots"),
             (|g| g.bootstrap_forgers.clear(), "bootstrap_forgers"),
             (
@@ -649,6 +711,21 @@ mod tests {
             let e = ChainParams::new(g).unwrap_err().to_string();
             assert!(e.contains(needle), "{e} should mention {needle}");
         }
+    }
+
+    #[test]
+    fn the_bounds_themselves_are_accepted() {
+        let mut g = sample();
+        g.slot_ms = MAX_SLOT_MS;
+        g.start_ms = MAX_START_MS;
+        g.finality_depth = MAX_FINALITY_DEPTH;
+        g.limits.max_clock_drift_ms = MAX_CLOCK_DRIFT_MS;
+        g.block_reward = u64::MAX / (SUPPLY_HORIZON_MS / g.slot_ms);
+        let p = ChainParams::new(g.clone()).unwrap();
+        // The slot arithmetic holds at the far end.
+        assert_eq!(p.slot_at(MAX_START_MS + 3 * MAX_SLOT_MS), 3);
+        g.block_reward += 1;
+        assert!(ChainParams::new(g).is_err());
     }
 
     #[test]

@@ -459,7 +459,7 @@ fn load_text(path: &Path) -> Result<(String, Parsed), KeyFileError> {
             why: format!("{} bytes is too large for a key file", meta.len()),
         });
     }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = crate::os::read_text_bounded(path, MAX_FILE_LEN).map_err(io)?;
     let parsed = parse(&p, &text)?;
     Ok((text, parsed))
 }
@@ -662,7 +662,7 @@ fn passphrase_from_env() -> Result<Option<Vec<u8>>, KeyFileError> {
                     path.display()
                 )));
             }
-            let mut pass = std::fs::read(path).map_err(io)?;
+            let mut pass = crate::os::read_bounded(path, MAX_PASSPHRASE_FILE_LEN).map_err(io)?;
             if pass.last() == Some(&b'\n') {
                 pass.pop();
                 if pass.last() == Some(&b'\r') {

@@ -750,7 +750,8 @@ impl SysfsLed {
             _ => e.to_string(),
         };
         let max = dir.join("max_brightness");
-        let on = match std::fs::read_to_string(&max) {
+        let max_text = crate::os::read_text_bounded(&max, crate::os::KERNEL_FILE_BYTES);
+        let on = match max_text {
             Ok(text) => {
                 let text = text.trim();
                 match text.parse::<u32>() {
@@ -769,7 +770,8 @@ impl SysfsLed {
             .open(&brightness_path)
             .map_err(|e| err(&brightness_path, io_why(e)))?;
         let trigger_path = dir.join("trigger");
-        let restore_trigger = match std::fs::read_to_string(&trigger_path) {
+        let trigger = crate::os::read_text_bounded(&trigger_path, crate::os::KERNEL_FILE_BYTES);
+        let restore_trigger = match trigger {
             Ok(text) => match current_trigger(&text) {
                 Some(current) if current != "none" => {
                     std::fs::write(&trigger_path, "none")

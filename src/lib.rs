@@ -29,11 +29,11 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`os`] | the wall clock and the OS random source (the only module allowed to read them) |
+//! | [`os`] | the wall clock and the OS random source (the only module allowed to read them); the one bounded file reader; writes to stdout/stderr that never panic |
 //! | [`led`] | the status LEDs: their pattern (pure: state and time in, levels out) and the pins that show it (GPIO line, LED class, log) |
 //! | [`board`] | board profiles (`board/*.toml`): LED pins and polarity, idle and load watts, the energy estimate |
 //! | [`wire`] | the TCP protocol: frames, messages, limits, the handshake |
-//! | [`store`] | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record |
+//! | [`store`] | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record; its door refuses a damaged file |
 //! | [`node`] | `goodwill node`: the main node ([`node::core`] decides, [`node::policy`] holds the runtime's own choices — redial, flood limit, bans — and `node` runs it on smol) |
 //! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
 //! | [`keyfile`] | key files: 0600, never overwritten |
@@ -50,6 +50,27 @@
 // puts block errors at ~150 bytes; they are the cold path, so they stay unboxed.
 #![allow(clippy::result_large_err)]
 #![warn(missing_docs)]
+
+// The crate prints through these instead of std's macros of the same names
+// (these shadow them in every module below): a closed stdout or stderr
+// (`goodwill status | head -1`, a journal restarted under a node) must never
+// stop the work half-done, as std's panic does. See `os::write_std`.
+macro_rules! println {
+    () => { $crate::os::write_std(format_args!(""), true, false) };
+    ($($arg:tt)*) => { $crate::os::write_std(format_args!($($arg)*), true, false) };
+}
+#[allow(unused_macros)]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::os::write_std(format_args!($($arg)*), false, false) };
+}
+macro_rules! eprintln {
+    () => { $crate::os::write_std(format_args!(""), true, true) };
+    ($($arg:tt)*) => { $crate::os::write_std(format_args!($($arg)*), true, true) };
+}
+#[allow(unused_macros)]
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::os::write_std(format_args!($($arg)*), false, true) };
+}
 
 pub mod address;
 pub mod amount;

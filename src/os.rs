@@ -46,7 +46,7 @@ pub fn kernel_clock_synced() -> Option<bool> {
 pub fn cpu_time_ns() -> Option<u64> {
     // utime + stime in clock ticks (USER_HZ, 100 on Linux for every
     // architecture goodwill targets).
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let stat = read_text_bounded("/proc/self/stat".as_ref(), KERNEL_FILE_BYTES).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let utime: u64 = f.get(11)?.parse().ok()?;
@@ -56,7 +56,7 @@ pub fn cpu_time_ns() -> Option<u64> {
 
 /// Resident memory of this process, in bytes.
 pub fn rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let status = read_text_bounded("/proc/self/status".as_ref(), KERNEL_FILE_BYTES).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
@@ -68,7 +68,7 @@ pub fn voluntary_switches() -> Option<u64> {
     let mut total = 0;
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let path = task.ok()?.path().join("status");
-        let Ok(status) = std::fs::read_to_string(path) else {
+        let Ok(status) = read_text_bounded(&path, KERNEL_FILE_BYTES) else {
             continue; // the thread ended meanwhile
         };
         if let Some(v) = status
@@ -86,7 +86,7 @@ pub fn voluntary_switches() -> Option<u64> {
 /// CPU time the calling thread has used, in nanoseconds (scheduler
 /// accounting: exact, unlike the 10 ms ticks of `/proc/self/stat`).
 pub fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let s = read_text_bounded("/proc/thread-self/schedstat".as_ref(), KERNEL_FILE_BYTES).ok()?;
     s.split_whitespace().next()?.parse().ok()
 }
 
@@ -111,4 +111,79 @@ pub fn exit_with_parent(parent: u32) -> Result<(), String> {
             "the devnet (process {parent}) that started this process is gone"
         )),
     }
+}
+
+/// Reads at most `limit` bytes of the file at `path`: the one door every file
+/// goodwill reads goes through. It reads `limit + 1` bytes at most, whatever
+/// the file's size claims (`/dev/zero`, a FIFO, a file growing meanwhile),
+/// and a file longer than `limit` is an error of kind
+/// [`std::io::ErrorKind::FileTooLarge`] — never a growing buffer.
+pub fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    if f.metadata()?.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a directory, not a file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    f.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than the {limit} bytes allowed here"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`] for a text file (UTF-8, else an error of kind
+/// `InvalidData`).
+pub fn read_text_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
+    String::from_utf8(read_bounded(path, limit)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+/// The bound on the small kernel files read here (`/proc`, `/sys`).
+pub const KERNEL_FILE_BYTES: u64 = 64 << 10;
+
+/// Set once a write to stdout failed with something other than a closed
+/// pipe (a full disk under `> file`): the command line says so at exit.
+static STDOUT_FAILED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Writes one line (`newline`) or text to stdout (`err`: stderr) and never
+/// panics: std's `println!` panics when the reader is gone (`goodwill status
+/// | head -1`), which would stop a command half-way — a card half
+/// provisioned — or a node whose journal restarted. A closed pipe is
+/// ignored (the work goes on, the exit status is the work's); any other
+/// stdout failure is remembered for [`stdout_failure`]. The crate's
+/// `println!`, `print!`, `eprintln!` and `eprint!` (in `lib.rs`) come here.
+pub fn write_std(args: std::fmt::Arguments<'_>, newline: bool, err: bool) {
+    use std::io::Write;
+    fn put(mut w: impl Write, args: std::fmt::Arguments<'_>, newline: bool) -> std::io::Result<()> {
+        w.write_fmt(args)?;
+        if newline {
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+    }
+    if err {
+        let _ = put(std::io::stderr().lock(), args, newline);
+        return;
+    }
+    if let Err(e) = put(std::io::stdout().lock(), args, newline) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert_with(|| e.to_string());
+        }
+    }
+}
+
+/// The first failure to write to stdout other than a closed pipe, if any.
+pub fn stdout_failure() -> Option<String> {
+    STDOUT_FAILED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
 }

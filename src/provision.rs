@@ -680,11 +680,8 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     if meta.len() > max {
         return Err(format!("{shown} is {} bytes, more than {max}", meta.len()));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{shown}: {e}"))?;
-    Ok(bytes)
+    drop(f);
+    crate::os::read_bounded(path, max).map_err(|e| format!("{shown}: {e}"))
 }
 
 fn head(path: &Path) -> Result<Vec<u8>, String> {

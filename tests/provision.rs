@@ -458,6 +458,22 @@ fn a_newer_binary_replaces_the_old_one_and_nothing_else_changes() {
     );
 }
 
+/// `goodwill provision … | head -4`: with its stdout's reader gone, the
+/// card is still provisioned in full (std's `println!` panicked after the
+/// binary and the forger unit, a half-provisioned card); a second run
+/// finds nothing to change.
+#[test]
+fn a_closed_stdout_still_provisions_the_whole_card() {
+    let Some(s) = setup() else { return };
+    let args = s.args(&[]);
+    let (status, stderr) = common::run_with_closed_stdout(&args, 60_000);
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let out = run_ok(&args, 60_000);
+    assert!(out.stdout.contains("nothing changed"), "{}", out.stdout);
+    assert!(s.key().exists());
+}
+
 #[test]
 fn a_given_key_is_installed_and_never_overwritten_by_another() {
     let Some(s) = setup() else { return };

@@ -120,10 +120,54 @@ pub fn preflight(
     key: &Keypair,
     i_know_key_is_new: bool,
     now_ms: u64,
-) -> Result<String, String> {
+) -> Result<String, Refusal> {
     let store =
-        Store::open_with(data, params, crate::store::Indexes::Skip).map_err(|e| e.to_string())?;
-    preflight_store(&store, key, i_know_key_is_new, now_ms)
+        Store::open_with(data, params, crate::store::Indexes::Skip).map_err(|e| Refusal {
+            storage: true,
+            message: e.to_string(),
+        })?;
+    preflight_store(&store, key, i_know_key_is_new, now_ms).map_err(|message| Refusal {
+        storage: false,
+        message,
+    })
+}
+
+/// Why [`preflight`] refused.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The store could not be used (damaged, another chain's, unreadable):
+    /// the red LED says so.
+    pub storage: bool,
+    /// What to tell the operator.
+    pub message: String,
+}
+
+/// Shows the storage-error pattern (red steady) on the board's LEDs before
+/// a forger refused at start exits: the LED keeps the level after the
+/// process ends (a kernel LED's brightness; a GPIO line as the driver
+/// leaves it), so the board says what stopped it. On a board without LEDs
+/// the log says what they would show.
+pub fn show_storage_error(board: &crate::board::Board) {
+    let state = crate::led::ApplianceState {
+        storage_error: true,
+        ..Default::default()
+    };
+    let now = crate::os::now_ms();
+    if board.leds == crate::board::LedSource::None {
+        eprintln!(
+            "goodwill forge: LEDs: {}",
+            crate::led::describe(&state, now)
+        );
+        return;
+    }
+    match board.open_leds() {
+        Ok(mut leds) => {
+            if let Err(e) = leds.apply(crate::led::pattern(&state, now)) {
+                eprintln!("goodwill forge: LEDs: {e}");
+            }
+        }
+        Err(e) => eprintln!("goodwill forge: LEDs: {e}"),
+    }
 }
 
 /// [`preflight`] on an open store (the appliance's, or a simulated one).

@@ -123,20 +123,17 @@ impl NodeFile {
 /// Reads a configuration file of at most [`crate::limits::CONFIG_FILE_BYTES`]
 /// (no more is read, whatever the file claims).
 pub fn read_config(path: &Path) -> Result<String, String> {
-    use std::io::Read;
     let limit = crate::limits::CONFIG_FILE_BYTES;
-    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut text = String::new();
-    f.take(limit + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if text.len() as u64 > limit {
-        return Err(format!(
-            "{}: a configuration file is at most {limit} bytes",
-            path.display()
-        ));
-    }
-    Ok(text)
+    crate::os::read_text_bounded(path, limit).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            format!(
+                "{}: a configuration file is at most {limit} bytes",
+                path.display()
+            )
+        } else {
+            format!("{}: {e}", path.display())
+        }
+    })
 }
 
 impl NodeError {
@@ -365,8 +362,19 @@ struct Shared {
     executor: std::sync::Weak<smol::Executor<'static>>,
 }
 
+/// What this process's log lines start with: `goodwill node`, or
+/// `goodwill forge` once [`log_as_forger`] was called (one process, one
+/// role; set by the command line before the appliance starts).
+static LOG_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Makes this process's log lines say `goodwill forge:` (the appliance).
+pub fn log_as_forger() {
+    let _ = LOG_NAME.set("goodwill forge");
+}
+
 fn log(line: &str) {
-    eprintln!("goodwill node: {line}");
+    let name = LOG_NAME.get().copied().unwrap_or("goodwill node");
+    eprintln!("{name}: {line}");
 }
 
 impl Shared {

@@ -24,9 +24,11 @@
 //! | `signed` | forger key ‖ slot → header hash (the signing record) |
 
 mod backend;
+mod door;
 mod signing;
 
 pub use backend::{CountingFile, CrashKind, SimDisk};
+pub use door::MARKER;
 pub use signing::{Interchange, InterchangeBlock, InterchangeKey, SigningError};
 
 use std::path::{Path, PathBuf};
@@ -111,6 +113,18 @@ pub enum StoreError {
     /// `open_existing` on a directory with no store.
     #[error("{0} holds no goodwill store")]
     Missing(String),
+    /// The data directory is not a directory.
+    #[error("{0} is not a directory: --data names the directory that holds the store")]
+    NotADirectory(String),
+    /// The store file is damaged (zeroed, emptied, unreadable, or its last
+    /// blocks do not check out): refused, never started afresh.
+    #[error("{path} is damaged: {why}. {}", door::WAY_BACK)]
+    Damaged {
+        /// The file.
+        path: String,
+        /// What was found.
+        why: String,
+    },
     /// A lean store (a forger's) keeps no transaction, account or record
     /// indexes.
     #[error("this store keeps no transaction, account or record indexes (a forger's store): ask a main node")]
@@ -312,7 +326,7 @@ pub struct RecordVersion {
 
 /// The chain store.
 pub struct Store {
-    db: Database,
+    db: door::ClosingDb,
     params: ChainParams,
     path: String,
     written: Arc<AtomicU64>,
@@ -569,53 +583,57 @@ impl Store {
         params: &ChainParams,
         indexes: Indexes,
     ) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        let path = dir.join(FILE_NAME);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|source| StoreError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
+        door::data_dir(dir)?;
+        let (file, path) = door::open_file(dir, true)?;
         let written = Arc::new(AtomicU64::new(0));
         let backend = CountingFile::new(file, written.clone())?;
-        Store::with_backend_indexes(
+        let store = Store::with_backend_indexes(
             backend,
             params,
             path.display().to_string(),
             written,
             indexes,
-        )
+        )?;
+        door::mark(dir)?;
+        Ok(store)
     }
 
-    /// Opens an existing store, taking the genesis it was made with.
+    /// Opens an existing store, taking the genesis it was made with. Its
+    /// chain is not checked at open (`chain verify` checks all of it; a
+    /// signing record is exported from a store whose blocks are damaged).
     pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
-        let path = dir.join(FILE_NAME);
-        if !path.exists() {
-            return Err(StoreError::Missing(dir.display().to_string()));
+        door::data_dir(dir)?;
+        let (file, path) = door::open_file(dir, false)?;
+        let shown = path.display().to_string();
+        let missing = || StoreError::Missing(dir.display().to_string());
+        if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+            return Err(missing());
         }
-        let genesis = {
-            let db = Database::builder().create(&path)?;
-            let r = db.begin_read()?;
-            let meta = r
-                .open_table(META)
-                .map_err(|_| StoreError::Missing(dir.display().to_string()))?;
-            let g = meta
-                .get("genesis")?
-                .ok_or_else(|| StoreError::Missing(dir.display().to_string()))?;
-            let g: Genesis = codec::decode("stored genesis", g.value(), 16 << 20)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            g
-        };
-        let params = ChainParams::new(genesis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Store::open(dir, &params)
+        let written = Arc::new(AtomicU64::new(0));
+        let backend = CountingFile::new(file, written.clone())?;
+        door::guard(&shown, "opening the store", || {
+            let db = Database::builder().create_with_backend(backend)?;
+            let genesis = {
+                let r = db.begin_read()?;
+                let meta = r.open_table(META).map_err(|_| missing())?;
+                let g = meta.get("genesis")?.ok_or_else(missing)?;
+                let g: Genesis = codec::decode("stored genesis", g.value(), 16 << 20)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                g
+            };
+            let params =
+                ChainParams::new(genesis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut store = Store {
+                db: door::ClosingDb::new(db, &shown),
+                params,
+                path: shown.clone(),
+                written,
+                last_block_bytes: AtomicU64::new(0),
+                indexed: true,
+            };
+            store.indexed = store.init(Indexes::Keep)?;
+            Ok(store)
+        })
     }
 
     /// Opens (or creates) a store on any backend: the fault-injection tests'
@@ -641,18 +659,21 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        let db = Database::builder().create_with_backend(backend)?;
-        let mut store = Store {
-            db,
-            params: params.clone(),
-            path,
-            written,
-            last_block_bytes: AtomicU64::new(0),
-            indexed: indexes == Indexes::Keep,
-        };
-        store.indexed = store.init(indexes)?;
-        store.check_checkpoints()?;
-        Ok(store)
+        door::guard(&path.clone(), "opening the store", move || {
+            let db = Database::builder().create_with_backend(backend)?;
+            let mut store = Store {
+                db: door::ClosingDb::new(db, &path),
+                params: params.clone(),
+                path,
+                written,
+                last_block_bytes: AtomicU64::new(0),
+                indexed: indexes == Indexes::Keep,
+            };
+            store.indexed = store.init(indexes)?;
+            store.check_at_open()?;
+            store.check_checkpoints()?;
+            Ok(store)
+        })
     }
 
     /// Refuses a stored chain that contradicts one of the checkpoints.
@@ -1201,6 +1222,12 @@ impl Store {
     /// the result with the stored state. Returns the height checked, or the
     /// first bad block.
     pub fn verify_chain(&self) -> Result<u64, VerifyError> {
+        door::guard(&self.path, "verifying the chain", || {
+            self.verify_chain_inner()
+        })
+    }
+
+    fn verify_chain_inner(&self) -> Result<u64, VerifyError> {
         let snap = self.snapshot()?;
         let tip = snap.tip().map_err(StoreError::from)?;
         let mut state = MemState::new();
@@ -1256,13 +1283,17 @@ impl Store {
         &self,
         key: Option<&PublicKey>,
     ) -> Result<Interchange, StoreError> {
-        signing::export(&self.db, &self.params, key)
+        door::guard(&self.path, "reading the signing record", || {
+            signing::export(&self.db, &self.params, key)
+        })
     }
 
     /// Merges an interchange document into the signing record; never lowers a
     /// recorded slot. Returns how many entries were new.
     pub fn import_signing_record(&self, doc: &Interchange) -> Result<usize, SigningError> {
-        signing::import(&self.db, &self.params, doc)
+        door::guard(&self.path, "writing the signing record", || {
+            signing::import(&self.db, &self.params, doc)
+        })
     }
 }
 

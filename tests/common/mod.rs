@@ -1076,3 +1076,38 @@ pub fn run_cmd_ok(cmd: Command, ms: u64) -> Out {
     assert!(out.status.success(), "{what}: {out:#?}");
     out
 }
+
+/// Runs `goodwill args…` within `ms` with its stdout a pipe whose reader
+/// is already gone (`goodwill … | head -0`): every write to it fails with a
+/// broken pipe. Returns its exit status and stderr.
+pub fn run_with_closed_stdout(args: &[&str], ms: u64) -> (ExitStatus, String) {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let mut cmd = goodwill_command();
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped());
+    let what = format!("{cmd:?}");
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{what}: {e}"));
+    drop(cmd);
+    let mut err = child.stderr.take().expect("piped");
+    let drain = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    let deadline = now_ms() + ms;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if now_ms() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish in {ms} ms");
+        }
+        std::thread::sleep(POLL);
+    };
+    (status, drain.join().expect("stderr"))
+}
