@@ -448,10 +448,22 @@ fn load_text(path: &Path) -> Result<(String, Parsed), KeyFileError> {
         path: p.clone(),
         source,
     };
+    // In the order a person fixes them: the path names a file, the file is
+    // a key file, and only then is its mode worth a word (advising `chmod`
+    // on a directory or on genesis.toml helps nobody).
     let meta = std::fs::metadata(path).map_err(io)?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyFileError::TooOpen { path: p, mode });
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
+        return Err(KeyFileError::Invalid {
+            path: p,
+            why: format!(
+                "it is {what}; give the path of a key file (`goodwill keygen` writes one)"
+            ),
+        });
     }
     if meta.len() > MAX_FILE_LEN {
         return Err(KeyFileError::Invalid {
@@ -459,8 +471,18 @@ fn load_text(path: &Path) -> Result<(String, Parsed), KeyFileError> {
             why: format!("{} bytes is too large for a key file", meta.len()),
         });
     }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => KeyFileError::Invalid {
+            path: p.clone(),
+            why: "it is not text".to_string(),
+        },
+        _ => io(e),
+    })?;
     let parsed = parse(&p, &text)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::TooOpen { path: p, mode });
+    }
     Ok((text, parsed))
 }
 
@@ -469,7 +491,12 @@ fn parse(p: &str, text: &str) -> Result<Parsed, KeyFileError> {
         path: p.to_string(),
         why,
     };
-    let body: AnyBody = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let body: AnyBody = toml::from_str(text).map_err(|e| {
+        invalid(format!(
+            "a key file holds `address` and `secret` (or the sealed fields), and this does not: {}",
+            e.message()
+        ))
+    })?;
     body.address
         .validate()
         .map_err(|e| invalid(format!("address {}: {e}", body.address)))?;
@@ -770,6 +797,29 @@ mod tests {
             Err(KeyFileError::Exists { .. })
         ));
         assert_eq!(read(&path).unwrap().public(), k.public());
+    }
+
+    #[test]
+    fn a_directory_or_another_file_is_named_before_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::create_dir(&keys).unwrap();
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = read(&keys).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        assert!(!e.contains("chmod"), "{e}");
+
+        let genesis = dir.path().join("genesis.toml");
+        std::fs::write(&genesis, "chain_name = \"x\"\nslot_ms = 2000\n").unwrap();
+        std::fs::set_permissions(&genesis, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read(&genesis).unwrap_err();
+        assert!(matches!(e, KeyFileError::Invalid { .. }), "{e}");
+        assert!(!e.to_string().contains("chmod"), "{e}");
+
+        let binary = dir.path().join("blob");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+        let e = read(&binary).unwrap_err();
+        assert!(matches!(e, KeyFileError::Invalid { .. }), "{e}");
     }
 
     #[test]
