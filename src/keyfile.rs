@@ -273,15 +273,19 @@ enum Parsed {
 
 /// Writes `key` to a new file at `path` with mode 0600, in clear.
 pub fn write(path: &Path, key: &Keypair) -> Result<(), KeyFileError> {
+    create_0600(path, &plain_text(key))
+}
+
+/// A plain key file's text.
+fn plain_text(key: &Keypair) -> String {
     let body = PlainBody {
         address: key.public(),
         secret: hex::encode(key.seed()),
     };
-    let text = format!(
+    format!(
         "# goodwill secret key — whoever reads this file can sign as its address.\n{}",
         toml::to_string(&body).expect("a key file always serialises")
-    );
-    create_0600(path, &text)
+    )
 }
 
 /// Writes `key` to a new file at `path` with mode 0600, sealed with
@@ -881,6 +885,46 @@ mod tests {
             open(Path::new("pinned"), &s, b"Pinned"),
             Err(KeyFileError::WrongPassphrase { .. })
         ));
+    }
+
+    /// tests/vectors/keyfiles.json, written here byte for byte from its
+    /// seed, passphrase, salt and nonce, with its intermediate values.
+    #[test]
+    fn documented_vectors() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/vectors/keyfiles.json")).unwrap();
+        let h = |v: &serde_json::Value| hex::decode(v.as_str().unwrap()).unwrap();
+        let vectors = doc["vectors"].as_array().unwrap();
+        assert_eq!(vectors.len(), 3);
+        for v in vectors {
+            let seed: [u8; SEED_LEN] = h(&v["seed"]).try_into().unwrap();
+            let k = Keypair::from_seed(seed).unwrap();
+            assert_eq!(h(&v["public_key"]), k.public().0);
+            assert_eq!(v["address"], k.public().to_string());
+            let file = v["file"].as_str().unwrap();
+            let Some(pass) = v["passphrase"].as_str() else {
+                assert_eq!(plain_text(&k), file, "{}", v["name"]);
+                continue;
+            };
+            let n = |f: &str| v[f].as_u64().unwrap() as u32;
+            let params = KdfParams {
+                m_kib: n("kdf_m_kib"),
+                t: n("kdf_t"),
+                p: n("kdf_p"),
+            };
+            let salt: [u8; SALT_LEN] = h(&v["salt"]).try_into().unwrap();
+            let nonce: [u8; NONCE_LEN] = h(&v["nonce"]).try_into().unwrap();
+            let key = derive_key(pass.as_bytes(), &salt, params).unwrap();
+            assert_eq!(h(&v["argon2id_key"]), key.as_slice(), "{}", v["name"]);
+            assert_eq!(
+                h(&v["associated_data"]),
+                associated_data(&k.public(), &params, &salt),
+                "{}",
+                v["name"]
+            );
+            let text = seal(&k, pass.as_bytes(), params, salt, nonce).unwrap();
+            assert_eq!(text, file, "{}", v["name"]);
+        }
     }
 
     const PINNED: &str = "\
