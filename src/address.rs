@@ -57,6 +57,9 @@ pub fn parse(input: &str) -> Result<PublicKey, AddressError> {
         input: s.to_string(),
         why,
     };
+    if let Some(why) = shape_problem(s) {
+        return Err(malformed(why));
+    }
     let unchecked = UncheckedHrpstring::new(s).map_err(|e| malformed(e.to_string()))?;
     if unchecked.hrp().to_lowercase() != HRP {
         return Err(AddressError::WrongPrefix {
@@ -69,7 +72,7 @@ pub fn parse(input: &str) -> Result<PublicKey, AddressError> {
     }
     let checked = match CheckedHrpstring::new::<Bech32m>(s) {
         Ok(c) => c,
-        Err(CheckedHrpstringError::Checksum(_)) => return Err(AddressError::Checksum(s.into())),
+        Err(CheckedHrpstringError::Checksum(_)) => return Err(checksum_error(s)),
         Err(e) => return Err(malformed(e.to_string())),
     };
     checked
@@ -84,6 +87,55 @@ pub fn parse(input: &str) -> Result<PublicKey, AddressError> {
             len: bytes.len(),
         })?;
     Ok(PublicKey(key))
+}
+
+/// How many characters an address has: `gw1`, 52 for the key, 6 of checksum.
+pub const LEN: usize = 61;
+
+/// What a person can fix in a string that cannot be an address, before the
+/// bech32 library's own wording ("character error") is reached.
+fn shape_problem(s: &str) -> Option<String> {
+    const FORM: &str = "an address is gw1 followed by 58 digits and lower-case letters";
+    if s.is_empty() {
+        return Some(format!("it is empty; {FORM}"));
+    }
+    let lower = s.to_ascii_lowercase();
+    if !lower.starts_with("gw1") {
+        if lower.contains('1') {
+            return None; // another chain's bech32 perhaps: WrongPrefix says so
+        }
+        let shown: String = s.chars().take(3).collect();
+        return Some(format!("it starts with {shown:?}, not \"gw1\"; {FORM}"));
+    }
+    if s != lower && s != s.to_ascii_uppercase() {
+        return Some("it mixes upper- and lower-case letters; write it all in lower case".into());
+    }
+    if let Some((i, c)) = lower
+        .char_indices()
+        .skip(3)
+        .find(|(_, c)| !"qpzry9x8gf2tvdw0s3jn54khce6mua7l".contains(*c))
+    {
+        return Some(format!(
+            "character {c:?} at position {} cannot be in an address (after gw1 come digits 0 and 2-9 and lower-case letters except b, i and o)",
+            i + 1
+        ));
+    }
+    None
+}
+
+/// A checksum failure of a string of the wrong length is a piece missing or
+/// doubled rather than a typo: say so.
+fn checksum_error(s: &str) -> AddressError {
+    if s.len() == LEN {
+        return AddressError::Checksum(s.into());
+    }
+    AddressError::Malformed {
+        input: s.into(),
+        why: format!(
+            "it has {} characters; an address has {LEN} (gw1 and 58 more): is part of it missing or doubled?",
+            s.len()
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +196,20 @@ mod tests {
             parse(&short),
             Err(AddressError::WrongLength { len: 20, .. })
         ));
+        // Errors a person can act on: the form, the character, the length.
+        let why = |t: &str| parse(t).unwrap_err().to_string();
+        assert!(
+            why("gw1abc").contains("character 'b' at position 5"),
+            "{}",
+            why("gw1abc")
+        );
+        assert!(why("xyz").contains("not \"gw1\""), "{}", why("xyz"));
+        assert!(
+            why(&a[..40]).contains("has 40 characters; an address has 61"),
+            "{}",
+            why(&a[..40])
+        );
+        assert_eq!(a.len(), LEN);
         // Mixed case is not an address.
         let mut mixed = a.clone();
         mixed.replace_range(5..6, &a[5..6].to_uppercase());

@@ -25,6 +25,11 @@ pub fn parse_coins(input: &str) -> Result<u64, AmountError> {
     if whole.is_empty() && frac.is_empty() {
         return Err(err("empty"));
     }
+    if s.starts_with('-') {
+        return Err(err(
+            "amounts are positive: give a number of coins such as 5 or 0.25",
+        ));
+    }
     if !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
         return Err(err("not a number"));
     }

@@ -114,7 +114,29 @@ pub fn node(s: NodeSettings) -> Result<(), (String, u8)> {
 
 /// Connects as a client; the error as text for the command line.
 pub(crate) async fn connect(addr: &str) -> Result<Client, String> {
+    check_node_addr(addr)?;
     Client::connect(addr).await.map_err(|e| e.to_string())
+}
+
+/// Refuses a `--node` without a port before dialling, with the form it
+/// takes (the socket library's own "invalid socket address" says neither).
+pub(crate) fn check_node_addr(addr: &str) -> Result<(), String> {
+    let port = addr
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.is_empty() && (!host.contains(':') || host.ends_with(']')))
+        .map(|(_, port)| port);
+    match port {
+        Some(p) if p.parse::<u16>().is_ok_and(|p| p > 0) => Ok(()),
+        Some(p) => Err(format!(
+            "--node {addr}: {p:?} is not a port; give HOST:PORT, e.g. 127.0.0.1:7070"
+        )),
+        None => {
+            Err(format!(
+            "--node {addr}: no port; give HOST:PORT, e.g. {}:7070 (a main node's --listen address)",
+            if addr.contains(':') { format!("[{addr}]") } else { addr.to_string() }
+        ))
+        }
+    }
 }
 
 /// `goodwill status`: any node's status; an appliance's figures too.
@@ -218,12 +240,12 @@ pub fn status(addr: &str, as_json: bool) -> Result<(), String> {
                 a.clock_check
             );
             println!(
-                "epoch     {}: weight {}, leads {} slots, forged {}, missed {}",
+                "epoch     {}: weight {}; this epoch forged {}, missed {}, slots still to lead {}",
                 a.epoch,
                 format_coins(a.weight),
-                a.slots_led,
                 a.forged_epoch,
-                a.missed_epoch
+                a.missed_epoch,
+                a.slots_led,
             );
             println!(
                 "signed    last slot {}",
@@ -360,6 +382,16 @@ pub fn forgers(addr: &str, as_json: bool) -> Result<(), String> {
         for f in &list {
             let k = f.key.to_string();
             let s = &f.status;
+            if f.reported_ms == 0 {
+                // Connected, but its first report (every few seconds) has
+                // not come: zeros here would read as a broken forger.
+                println!(
+                    "{:<20} {:>5}  (no report yet)",
+                    format!("{}…{}", &k[..10], &k[k.len() - 6..]),
+                    if f.connected { "yes" } else { "no" },
+                );
+                continue;
+            }
             let h = health_of(s.throttled, s.soc_temp_mc);
             println!(
                 "{:<20} {:>5} {:>8} {:>6}ms {:>6} {:>6} {:>8.1} {:>9} {:>14} {:>6}  {}",
@@ -467,7 +499,14 @@ pub fn block(addr: &str, height: u64, as_json: bool) -> Result<(), String> {
             .block_at(height)
             .await
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no block at height {height} on {addr}"))?;
+            .ok_or_else(|| {
+                if height == 0 {
+                    "height 0 is the genesis, which is not a block: the first block is at height 1"
+                        .to_string()
+                } else {
+                    format!("no block at height {height} on {addr} (`goodwill chain tip --node {addr}` shows the highest)")
+                }
+            })?;
         let h = &b.header.header;
         if as_json {
             println!(

@@ -51,7 +51,7 @@ pub enum WalletCommand {
         #[arg(long)]
         to: String,
         /// How much, in coins (12, 0.5; at most 6 decimals).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         amount: String,
         /// Free text or a payment reference, at most 64 bytes.
         #[arg(long)]
@@ -99,7 +99,7 @@ pub enum WalletCommand {
         #[arg(long)]
         epoch: u64,
         /// How much, in coins: donated, and the weight it buys.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         amount: String,
         /// The approved association's account (gw1…).
         #[arg(long)]
@@ -162,7 +162,7 @@ pub enum DataCommand {
     /// Store a record under (your address, KEY); the latest write wins.
     Put {
         /// The record's key (1 to 64 bytes).
-        #[arg(long, value_name = "KEY")]
+        #[arg(long, value_name = "NAME")]
         name: String,
         /// The value, as text (at most 1,024 bytes).
         #[arg(long, conflicts_with = "file", required_unless_present = "file")]
@@ -179,7 +179,7 @@ pub enum DataCommand {
         /// The owner's address (gw1…).
         owner: String,
         /// The record's key.
-        #[arg(value_name = "KEY")]
+        #[arg(value_name = "NAME")]
         name: String,
         /// The node's address.
         #[arg(long)]
@@ -193,7 +193,7 @@ pub enum DataCommand {
         /// The owner's address (gw1…).
         owner: String,
         /// The record's key.
-        #[arg(value_name = "KEY")]
+        #[arg(value_name = "NAME")]
         name: String,
         /// The node's address.
         #[arg(long)]
@@ -217,7 +217,7 @@ pub enum PayCommand {
         #[arg(long)]
         to: String,
         /// At least this much, in coins.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         min_amount: String,
         /// The payment's memo must be exactly this (an order number…).
         #[arg(long)]
@@ -244,7 +244,7 @@ pub struct Submit {
     #[arg(long)]
     node: String,
     /// The fee, in coins (default: the chain's minimum).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     fee: Option<String>,
     /// The nonce (default: the account's next one, counting its
     /// transactions waiting in the node's mempool).

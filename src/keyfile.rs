@@ -273,15 +273,19 @@ enum Parsed {
 
 /// Writes `key` to a new file at `path` with mode 0600, in clear.
 pub fn write(path: &Path, key: &Keypair) -> Result<(), KeyFileError> {
+    create_0600(path, &plain_text(key))
+}
+
+/// A plain key file's text.
+fn plain_text(key: &Keypair) -> String {
     let body = PlainBody {
         address: key.public(),
         secret: hex::encode(key.seed()),
     };
-    let text = format!(
+    format!(
         "# goodwill secret key — whoever reads this file can sign as its address.\n{}",
         toml::to_string(&body).expect("a key file always serialises")
-    );
-    create_0600(path, &text)
+    )
 }
 
 /// Writes `key` to a new file at `path` with mode 0600, sealed with
@@ -448,10 +452,22 @@ fn load_text(path: &Path) -> Result<(String, Parsed), KeyFileError> {
         path: p.clone(),
         source,
     };
+    // In the order a person fixes them: the path names a file, the file is
+    // a key file, and only then is its mode worth a word (advising `chmod`
+    // on a directory or on genesis.toml helps nobody).
     let meta = std::fs::metadata(path).map_err(io)?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyFileError::TooOpen { path: p, mode });
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
+        return Err(KeyFileError::Invalid {
+            path: p,
+            why: format!(
+                "it is {what}; give the path of a key file (`goodwill keygen` writes one)"
+            ),
+        });
     }
     if meta.len() > MAX_FILE_LEN {
         return Err(KeyFileError::Invalid {
@@ -459,8 +475,18 @@ fn load_text(path: &Path) -> Result<(String, Parsed), KeyFileError> {
             why: format!("{} bytes is too large for a key file", meta.len()),
         });
     }
-    let text = crate::os::read_text_bounded(path, MAX_FILE_LEN).map_err(io)?;
+    let text = crate::os::read_text_bounded(path, MAX_FILE_LEN).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => KeyFileError::Invalid {
+            path: p.clone(),
+            why: "it is not text".to_string(),
+        },
+        _ => io(e),
+    })?;
     let parsed = parse(&p, &text)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::TooOpen { path: p, mode });
+    }
     Ok((text, parsed))
 }
 
@@ -469,7 +495,12 @@ fn parse(p: &str, text: &str) -> Result<Parsed, KeyFileError> {
         path: p.to_string(),
         why,
     };
-    let body: AnyBody = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let body: AnyBody = toml::from_str(text).map_err(|e| {
+        invalid(format!(
+            "a key file holds `address` and `secret` (or the sealed fields), and this does not: {}",
+            e.message()
+        ))
+    })?;
     body.address
         .validate()
         .map_err(|e| invalid(format!("address {}: {e}", body.address)))?;
@@ -773,6 +804,29 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_or_another_file_is_named_before_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::create_dir(&keys).unwrap();
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = read(&keys).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        assert!(!e.contains("chmod"), "{e}");
+
+        let genesis = dir.path().join("genesis.toml");
+        std::fs::write(&genesis, "chain_name = \"x\"\nslot_ms = 2000\n").unwrap();
+        std::fs::set_permissions(&genesis, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read(&genesis).unwrap_err();
+        assert!(matches!(e, KeyFileError::Invalid { .. }), "{e}");
+        assert!(!e.to_string().contains("chmod"), "{e}");
+
+        let binary = dir.path().join("blob");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+        let e = read(&binary).unwrap_err();
+        assert!(matches!(e, KeyFileError::Invalid { .. }), "{e}");
+    }
+
+    #[test]
     fn open_or_damaged_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.key");
@@ -831,6 +885,46 @@ mod tests {
             open(Path::new("pinned"), &s, b"Pinned"),
             Err(KeyFileError::WrongPassphrase { .. })
         ));
+    }
+
+    /// tests/vectors/keyfiles.json, written here byte for byte from its
+    /// seed, passphrase, salt and nonce, with its intermediate values.
+    #[test]
+    fn documented_vectors() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/vectors/keyfiles.json")).unwrap();
+        let h = |v: &serde_json::Value| hex::decode(v.as_str().unwrap()).unwrap();
+        let vectors = doc["vectors"].as_array().unwrap();
+        assert_eq!(vectors.len(), 3);
+        for v in vectors {
+            let seed: [u8; SEED_LEN] = h(&v["seed"]).try_into().unwrap();
+            let k = Keypair::from_seed(seed).unwrap();
+            assert_eq!(h(&v["public_key"]), k.public().0);
+            assert_eq!(v["address"], k.public().to_string());
+            let file = v["file"].as_str().unwrap();
+            let Some(pass) = v["passphrase"].as_str() else {
+                assert_eq!(plain_text(&k), file, "{}", v["name"]);
+                continue;
+            };
+            let n = |f: &str| v[f].as_u64().unwrap() as u32;
+            let params = KdfParams {
+                m_kib: n("kdf_m_kib"),
+                t: n("kdf_t"),
+                p: n("kdf_p"),
+            };
+            let salt: [u8; SALT_LEN] = h(&v["salt"]).try_into().unwrap();
+            let nonce: [u8; NONCE_LEN] = h(&v["nonce"]).try_into().unwrap();
+            let key = derive_key(pass.as_bytes(), &salt, params).unwrap();
+            assert_eq!(h(&v["argon2id_key"]), key.as_slice(), "{}", v["name"]);
+            assert_eq!(
+                h(&v["associated_data"]),
+                associated_data(&k.public(), &params, &salt),
+                "{}",
+                v["name"]
+            );
+            let text = seal(&k, pass.as_bytes(), params, salt, nonce).unwrap();
+            assert_eq!(text, file, "{}", v["name"]);
+        }
     }
 
     const PINNED: &str = "\

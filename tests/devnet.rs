@@ -142,6 +142,16 @@ fn devnet_forges_agrees_takes_a_payment_stops_cleanly_and_resumes() {
     let children = pids(&ready);
     assert_eq!(children.len(), 4);
 
+    // The same directory again while this devnet runs: said once, with
+    // the running devnet's pid, and nothing started.
+    let twice = common::run(&["devnet", "--dir", dir_s], 20_000);
+    assert_eq!(twice.code, Some(1), "{twice:?}");
+    let pid = net.procs.pid(net.at);
+    let said = format!("is in use: a devnet is running in it now (pid {pid})");
+    assert_eq!(twice.stderr.matches(&said).count(), 1, "{twice:?}");
+    assert!(!twice.stderr.contains("already open"), "{twice:?}");
+    assert!(twice.stdout.is_empty(), "{twice:?}");
+
     // The first block, then height 10, forged by the devnet's forgers.
     net.event(30_000, "first block", |e| e["event"] == "block");
     let block_ms = common::now_ms() - net.started_ms;

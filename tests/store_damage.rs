@@ -48,7 +48,9 @@ fn build(dir: &Path) -> Built {
         let to = net.users[(i + 1) % net.users.len()].public();
         let tx = chain.transfer_from_user(i % net.users.len(), to, 1_000 + i as u64);
         let b = chain.forge(vec![tx]);
-        store.import_block(&b, goodwill::testkit::EVERY_SLOT_STARTED).unwrap();
+        store
+            .import_block(&b, goodwill::testkit::EVERY_SLOT_STARTED)
+            .unwrap();
         blocks.push(b);
     }
     store

@@ -284,6 +284,65 @@ fn send_balance_history_watch_and_pay_check() {
         1,
         &["--amount 0: must be more than 0"],
     );
+    // What people type on their first day: a negative amount (with or
+    // without `=`), a short or foreign address, a node without its port,
+    // a directory or the genesis as the key, the genesis' height.
+    for amount in [vec!["--amount", "-5"], vec!["--amount=-5"]] {
+        let mut a = vec!["wallet", "send", "--key", &user.file, "--to", &bob.addr];
+        a.extend(amount);
+        a.extend(["--node", &node]);
+        run_err(&a, 1, &["amounts are positive"]);
+    }
+    run_err(
+        &strs(&send("gw1abc", "1", &[])),
+        1,
+        &["character 'b' at position 5 cannot be in an address"],
+    );
+    run_err(
+        &strs(&send(&bob.addr[..40], "1", &[])),
+        1,
+        &["it has 40 characters; an address has 61"],
+    );
+    let host = node.rsplit_once(':').unwrap().0.to_string();
+    run_err(
+        &["wallet", "balance", &bob.addr, "--node", &host],
+        1,
+        &[&format!(
+            "--node {host}: no port; give HOST:PORT, e.g. {host}:7070"
+        )],
+    );
+    let keys_dir = net.dir.path().to_str().unwrap().to_string();
+    let out = run_err(
+        &[
+            "wallet", "send", "--key", &keys_dir, "--to", &bob.addr, "--amount", "1", "--node",
+            &node,
+        ],
+        1,
+        &["is a directory; give the path of a key file"],
+    );
+    assert!(!out.stderr.contains("chmod"), "{out:?}");
+    let out = run_err(
+        &[
+            "wallet",
+            "send",
+            "--key",
+            &net.genesis,
+            "--to",
+            &bob.addr,
+            "--amount",
+            "1",
+            "--node",
+            &node,
+        ],
+        1,
+        &["is not a goodwill key file"],
+    );
+    assert!(!out.stderr.contains("chmod"), "{out:?}");
+    run_err(
+        &["chain", "block", "0", "--node", &node],
+        1,
+        &["the first block is at height 1"],
+    );
     let long_memo = "m".repeat(65);
     run_err(
         &strs(&send(&bob.addr, "1", &["--memo", &long_memo])),

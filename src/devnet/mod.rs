@@ -101,7 +101,18 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
         slot_ms: args.slot_ms.unwrap_or(1_000),
         epoch_slots: args.epoch_slots.unwrap_or(20),
     };
+    // A directory a devnet is running in is said to be so, before anything
+    // in it is touched (its nodes would each refuse the locked stores).
+    let mut lock = if dir.join(layout::SHAPE_FILE).exists() {
+        Some(hold(&dir)?)
+    } else {
+        None
+    };
     let layout = Layout::open_or_create(&dir, shape, asked)?;
+    if lock.is_none() {
+        lock = Some(hold(&dir)?);
+    }
+    let _lock = lock;
     let exe = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
     let mut out = Output::new(args.json_log);
     for (name, old, new) in &layout.moved {
@@ -117,10 +128,16 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
             async_signal::Signal::Int,
             async_signal::Signal::Term,
             async_signal::Signal::Hup,
+            async_signal::Signal::Winch,
         ])
         .map_err(|e| format!("signal handlers: {e}"))?;
         kids.start(&exe, &layout, &mut signals).await?;
         let commands = play(&layout, &invocation(&exe));
+        // For a terminal too small to show them in the view (it says so).
+        let _ = std::fs::write(
+            layout.dir.join(view::COMMANDS_FILE),
+            commands.join("\n") + "\n",
+        );
         out.event(Event::Ready {
             dir: layout.dir.clone(),
             created: layout.created,
@@ -162,6 +179,43 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The file a running devnet holds locked, with its process id in it.
+const LOCK_FILE: &str = "devnet.lock";
+
+/// Locks `dir` for this devnet for as long as the file lives (the kernel
+/// drops the lock when the process ends, however it ends), or says which
+/// devnet holds it.
+fn hold(dir: &Path) -> Result<std::fs::File, String> {
+    let path = dir.join(LOCK_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {
+            let _ = f.set_len(0);
+            let _ = writeln!(f, "{}", std::process::id());
+            Ok(f)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::io::Read::take(&mut f, 32), &mut text);
+            let who = match text.trim().parse::<u32>() {
+                Ok(pid) => format!("a devnet is running in it now (pid {pid}): stop it with Ctrl-C in its terminal or `kill {pid}`"),
+                Err(_) => "a devnet is running in it now: stop it with Ctrl-C in its terminal".into(),
+            };
+            Err(format!(
+                "{} is in use: {who}, or give another --dir",
+                dir.display()
+            ))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 /// How to call this binary in pasted commands: `goodwill` when that is what
@@ -229,7 +283,8 @@ impl Kids {
         for m in layout.mains() {
             self.spawn(exe, m)?;
             let opened = future::or(async { Some(self.wait_listening(m.addr).await) }, async {
-                let _ = signals.next().await;
+                // A resized terminal is no reason to stop.
+                while let Some(Ok(async_signal::Signal::Winch)) = signals.next().await {}
                 None
             })
             .await;
@@ -442,6 +497,8 @@ struct Output {
     json: bool,
     recent: VecDeque<String>,
     on_screen: bool,
+    /// The frame on screen: redrawn on a resize, summed up when the view closes.
+    last_frame: Option<Frame>,
 }
 
 impl Output {
@@ -456,6 +513,7 @@ impl Output {
             json,
             recent: VecDeque::new(),
             on_screen: false,
+            last_frame: None,
         }
     }
 
@@ -491,7 +549,15 @@ impl Output {
             self.print("\x1b[?1049h\x1b[?25l");
             self.on_screen = true;
         }
-        let text = view::render(f, now_ms, colours);
+        let size = rustix::termios::tcgetwinsize(std::io::stdout())
+            .ok()
+            .filter(|w| w.ws_col > 0 && w.ws_row > 0)
+            .map_or(view::Size::FALLBACK, |w| view::Size {
+                cols: usize::from(w.ws_col),
+                rows: usize::from(w.ws_row),
+            });
+        let text = view::render(f, now_ms, colours, size);
+        self.last_frame = Some(f.clone());
         let mut s = String::from("\x1b[H");
         for line in text.lines() {
             s.push_str(line);
@@ -506,6 +572,11 @@ impl Output {
         if self.on_screen {
             self.on_screen = false;
             self.print("\x1b[?25h\x1b[?1049l");
+            // The shell's screen still shows the lines from before the
+            // view opened: end them with where the chain stood.
+            if let Some(f) = &self.last_frame {
+                self.print(&view::summary(f));
+            }
         }
     }
 
@@ -606,6 +677,13 @@ impl Watch {
             })
             .await;
             if let Some(s) = signal {
+                if s == Some(async_signal::Signal::Winch) {
+                    // The terminal was resized: redraw now, at its new size.
+                    if let Some(f) = out.last_frame.take() {
+                        out.frame(&f, crate::os::now_ms());
+                    }
+                    continue;
+                }
                 return match s {
                     Some(async_signal::Signal::Term) => "SIGTERM".into(),
                     Some(async_signal::Signal::Hup) => "SIGHUP".into(),

@@ -203,9 +203,33 @@ fn short(h: &Hash) -> String {
     h.to_hex()[..8].to_string()
 }
 
-/// The live view: one screen of text (no cursor movement; the caller
-/// redraws it in place).
-pub fn render(f: &Frame, now_ms: u64, colours: bool) -> String {
+/// The terminal the view is drawn on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    /// Columns.
+    pub cols: usize,
+    /// Rows.
+    pub rows: usize,
+}
+
+impl Size {
+    /// When the terminal does not say: the classic 80×24.
+    pub const FALLBACK: Size = Size { cols: 80, rows: 24 };
+    /// From this width on, the table also shows addresses and LED modes.
+    const WIDE: usize = 132;
+}
+
+/// The file in the devnet's directory holding the commands to paste, for
+/// a terminal too small to show them.
+pub const COMMANDS_FILE: &str = "commands.txt";
+
+/// The live view: one screen of text laid out for `size` (no cursor
+/// movement; the caller redraws it in place). No line is wider than the
+/// terminal and the view leaves the last row free, so nothing scrolls.
+/// What matters most comes first — the tip, each node's height and LEDs,
+/// the last blocks — and the commands to paste only when they fit whole
+/// (else a line pointing at [`COMMANDS_FILE`]).
+pub fn render(f: &Frame, now_ms: u64, colours: bool, size: Size) -> String {
     let bold = |s: &str| {
         if colours {
             format!("\x1b[1m{s}{RESET}")
@@ -213,61 +237,89 @@ pub fn render(f: &Frame, now_ms: u64, colours: bool) -> String {
             s.to_string()
         }
     };
-    let mut o = String::new();
+    let wide = size.cols >= Size::WIDE;
+    let mut top: Vec<String> = Vec::new();
     let forgers = f.rows.iter().filter(|r| r.forger).count();
     let mains = f.rows.len() - forgers;
-    let _ = writeln!(
-        o,
-        "{} — {forgers} forgers, {mains} main node{} — {}   (Ctrl-C stops it)",
+    top.push(format!(
+        "{} — {forgers} forgers, {mains} main node{} — Ctrl-C stops it — {}",
         bold("goodwill devnet"),
         if mains == 1 { "" } else { "s" },
         f.dir.display()
-    );
-    let _ = writeln!(
-        o,
-        "chain {}  slot {} ({} ms)  epoch {} ({} slots)  schedule: {}",
-        short(&f.chain_id),
-        f.slot,
-        f.slot_ms,
-        f.epoch,
-        f.epoch_slots,
-        Schedule::of(&f.rows).text()
-    );
+    ));
     let (agree, running, best) = agreement(&f.rows);
-    let _ = writeln!(
-        o,
-        "height {}  tip {}  last forger {}  donations {} GWL  {agree}/{running} nodes on this tip",
+    top.push(format!(
+        "height {}  tip {}  {agree}/{running} nodes on this tip  last forger {}",
         best.map_or("-".into(), |b| b.0.to_string()),
         best.map_or("-".into(), |b| short(&b.1)),
         f.last_forger.as_deref().unwrap_or("-"),
-        format_coins(u64::try_from(f.donations).unwrap_or(u64::MAX)),
-    );
-    let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "  {:<10} {:<21} {:>7}  {:<8}  {:<25} {:>6} {:>10}  state",
-        "node", "address", "height", "tip", "LEDs (green amber red)", "forged", "weight"
-    );
+    ));
+    let donations = format_coins(u64::try_from(f.donations).unwrap_or(u64::MAX));
+    let schedule = Schedule::of(&f.rows);
+    top.push(if wide {
+        format!(
+            "slot {} ({} ms)  epoch {} ({} slots)  donations {donations} GWL  schedule: {}",
+            f.slot,
+            f.slot_ms,
+            f.epoch,
+            f.epoch_slots,
+            schedule.text()
+        )
+    } else {
+        format!(
+            "slot {}  epoch {}  donations {donations} GWL  schedule: {}",
+            f.slot,
+            f.epoch,
+            match schedule {
+                Schedule::Bootstrap => "bootstrap turns".to_string(),
+                Schedule::Weighted(w) => format!("by weight ({} GWL)", format_coins(w)),
+            }
+        )
+    });
+    top.push(String::new());
+    if wide {
+        top.push(format!(
+            "  {:<10} {:<21} {:>7}  {:<8}  {:<25} {:>6} {:>10}  state",
+            "node", "address", "height", "tip", "LEDs (green amber red)", "forged", "weight"
+        ));
+    } else {
+        top.push(format!(
+            "  {:<9} {:>6} {:<8} {:<5} {:>6} {:>8}  state",
+            "node", "height", "tip", "LEDs", "forged", "weight"
+        ));
+    }
     for r in &f.rows {
         let (height, tip) = match &r.seen {
             Some(s) => (s.height.to_string(), short(&s.tip)),
             None => ("-".into(), "-".into()),
         };
         let app = r.seen.as_ref().and_then(|s| s.appliance.as_ref());
+        let off = || {
+            let o = dot("", false, colours);
+            format!("{o} {o} {o}")
+        };
         let leds = match (app, r.forger) {
-            (Some(a), _) => led_dots(&a.leds, now_ms, colours),
-            (None, true) => format!(
-                "{} {} {}",
-                dot("", false, colours),
-                dot("", false, colours),
-                dot("", false, colours)
-            ),
+            (Some(a), _) if wide => led_dots(&a.leds, now_ms, colours),
+            (Some(a), _) => match parse_leds(&a.leds) {
+                Some([g, am, red]) => format!(
+                    "{} {} {}",
+                    dot("\x1b[32m", lit(g, now_ms), colours),
+                    dot("\x1b[33m", lit(am, now_ms), colours),
+                    dot("\x1b[31m", lit(red, now_ms), colours)
+                ),
+                None => off(),
+            },
+            (None, true) => off(),
             (None, false) => String::new(),
         };
-        let pad = 25 + leds.len() - visible_len(&leds);
         let state = match (&r.life, &r.seen) {
             (Life::Exited(how), _) => {
-                let s = format!("EXITED ({how}) — see {}", r.log.display());
+                // Narrow: the log's path is in the "exited" line under recent.
+                let s = if wide {
+                    format!("EXITED ({how}) — see {}", r.log.display())
+                } else {
+                    format!("EXITED ({how})")
+                };
                 if colours {
                     format!("\x1b[31m{s}{RESET}")
                 } else {
@@ -287,30 +339,160 @@ pub fn render(f: &Frame, now_ms: u64, colours: bool) -> String {
                 ),
             },
         };
-        let _ = writeln!(
-            o,
-            "  {:<10} {:<21} {:>7}  {:<8}  {:<pad$} {:>6} {:>10}  {state}",
-            r.name,
-            r.addr.to_string(),
-            height,
-            tip,
-            leds,
-            app.map_or("-".into(), |a| a.forged.to_string()),
-            app.map_or("-".into(), |a| format!("{} GWL", format_coins(a.weight))),
-        );
-    }
-    let _ = writeln!(o);
-    for line in &f.play {
-        let _ = writeln!(o, "{line}");
-    }
-    if !f.recent.is_empty() {
-        let _ = writeln!(o);
-        let _ = writeln!(o, "recent:");
-        for line in &f.recent {
-            let _ = writeln!(o, "  {line}");
+        let forged = app.map_or("-".into(), |a| a.forged.to_string());
+        let weight = app.map_or("-".into(), |a| format!("{} GWL", format_coins(a.weight)));
+        if wide {
+            let pad = 25 + leds.chars().count() - visible_len(&leds);
+            top.push(format!(
+                "  {:<10} {:<21} {:>7}  {:<8}  {:<pad$} {:>6} {:>10}  {state}",
+                r.name,
+                r.addr.to_string(),
+                height,
+                tip,
+                leds,
+                forged,
+                weight,
+            ));
+        } else {
+            let pad = 5 + leds.chars().count() - visible_len(&leds);
+            top.push(format!(
+                "  {:<9} {:>6} {:<8} {:<pad$} {:>6} {:>8}  {state}",
+                r.name, height, tip, leds, forged, weight,
+            ));
         }
     }
+
+    // What is left below the essentials, the last row kept free.
+    let left = size.rows.saturating_sub(1).saturating_sub(top.len());
+    let play: Vec<String> = f.play.iter().flat_map(|l| fold(l, size.cols)).collect();
+    let play_fits_across = play.iter().all(|l| visible_len(l) <= size.cols);
+    let recent_need = if f.recent.is_empty() {
+        0
+    } else {
+        f.recent.len() + 2
+    };
+    let mut below: Vec<String> = Vec::new();
+    let recent = |below: &mut Vec<String>, room: usize| {
+        if f.recent.is_empty() || room < 3 {
+            return;
+        }
+        below.push(String::new());
+        below.push("recent:".into());
+        let n = f.recent.len().min(room - 2);
+        for line in &f.recent[f.recent.len() - n..] {
+            below.push(format!("  {line}"));
+        }
+    };
+    if play_fits_across && left >= play.len() + 1 + recent_need.min(5) {
+        below.push(String::new());
+        below.extend(play.iter().cloned());
+        recent(&mut below, left - play.len() - 1);
+    } else {
+        recent(&mut below, left.saturating_sub(2));
+        if left >= 2 {
+            below.push(String::new());
+            below.push(format!(
+                "commands to paste: {}",
+                f.dir.join(COMMANDS_FILE).display()
+            ));
+        }
+    }
+
+    let mut o = String::new();
+    for line in top.iter().chain(&below).take(size.rows.saturating_sub(1)) {
+        o.push_str(&fit(line, size.cols, colours));
+        o.push('\n');
+    }
     o
+}
+
+/// A line folded to `cols`: a command (indented) with a shell line
+/// continuation, so that the pieces still paste as one command; prose
+/// without. A word longer than a line stays whole (and the caller sees the
+/// piece does not fit).
+fn fold(line: &str, cols: usize) -> Vec<String> {
+    if visible_len(line) <= cols {
+        return vec![line.to_string()];
+    }
+    let command = line.starts_with("  ");
+    let indent = if command { "      " } else { "  " };
+    let tail = if command { " \\" } else { "" };
+    let room = cols.saturating_sub(tail.len());
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in line.split(' ').filter(|w| !w.is_empty()) {
+        let lead = if out.is_empty() && cur.is_empty() {
+            if command {
+                "  "
+            } else {
+                ""
+            }
+        } else if cur.is_empty() {
+            indent
+        } else {
+            " "
+        };
+        if !cur.is_empty() && visible_len(&cur) + lead.len() + visible_len(word) > room {
+            out.push(format!("{cur}{tail}"));
+            cur = format!("{indent}{word}");
+        } else {
+            cur.push_str(lead);
+            cur.push_str(word);
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// One line a person reads after the view is gone: where the chain stood.
+pub fn summary(f: &Frame) -> String {
+    let (agree, running, best) = agreement(&f.rows);
+    format!(
+        "last seen: height {}, tip {}, {agree}/{running} nodes on it, epoch {}, schedule {}, last forger {}, donations {} GWL",
+        best.map_or("-".into(), |b| b.0.to_string()),
+        best.map_or("-".into(), |b| short(&b.1)),
+        f.epoch,
+        Schedule::of(&f.rows).text(),
+        f.last_forger.as_deref().unwrap_or("-"),
+        format_coins(u64::try_from(f.donations).unwrap_or(u64::MAX)),
+    )
+}
+
+/// `line` cut to `cols` visible characters (an ellipsis says it was cut);
+/// colour escapes are kept and take no room.
+fn fit(line: &str, cols: usize, colours: bool) -> String {
+    if visible_len(line) <= cols {
+        return line.to_string();
+    }
+    let mut out = String::new();
+    let mut shown = 0;
+    let mut escape = false;
+    for c in line.chars() {
+        match (escape, c) {
+            (false, '\x1b') => {
+                escape = true;
+                out.push(c);
+            }
+            (true, c) => {
+                escape = c != 'm';
+                out.push(c);
+            }
+            (false, c) => {
+                if shown + 1 >= cols {
+                    break;
+                }
+                out.push(c);
+                shown += 1;
+            }
+        }
+    }
+    if cols > 0 {
+        out.push('…');
+    }
+    if colours {
+        out.push_str(RESET);
+    }
+    out
 }
 
 /// Characters a terminal shows (colour escapes take no room).
@@ -653,7 +835,11 @@ mod tests {
             play: vec!["goodwill wallet send …".into()],
             recent: vec!["height 7 …".into()],
         };
-        let text = render(&f, 0, false);
+        let big = Size {
+            cols: 160,
+            rows: 60,
+        };
+        let text = render(&f, 0, false, big);
         assert!(text.contains("donated weight (10 GWL bought)"), "{text}");
         assert!(text.contains("donations 30 GWL"), "{text}");
         assert!(text.contains("2/2 nodes on this tip"), "{text}");
@@ -663,10 +849,131 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("goodwill wallet send"), "{text}");
-        let coloured = render(&f, 0, true);
+        let coloured = render(&f, 0, true, big);
         assert!(coloured.contains("\x1b[32m●"), "green dot");
         // Colours add escapes only: the columns stay where they were.
         assert_eq!(strip_colours(&coloured), text);
+    }
+
+    /// A devnet as a person sees it: one main node, three forgers, a dead
+    /// one among them, the commands with long temp-dir paths, recent blocks.
+    fn busy_frame() -> Frame {
+        let dir = PathBuf::from("/tmp/goodwill-devnet-5f0c1a2b");
+        let key = dir.join("keys/alice.key");
+        let to = crate::address::encode(&crate::crypto::PublicKey([7; 32]));
+        let g = "/home/someone/src/goodwill/target/release/goodwill";
+        let node = "127.0.0.1:41234";
+        let mut dead = row("forger-3", 0, 0, Some(0));
+        dead.life = Life::Exited("killed by signal 9".into());
+        dead.seen = None;
+        dead.log = dir.join("forger-3/log");
+        Frame {
+            dir: dir.clone(),
+            chain_id: Hash([9; 32]),
+            slot_ms: 1_000,
+            epoch_slots: 20,
+            slot: 4_242,
+            epoch: 212,
+            rows: vec![
+                row("main-1", 4_240, 1, None),
+                row("forger-1", 4_240, 1, Some(10_000_000)),
+                row("forger-2", 4_240, 1, Some(20_000_000)),
+                dead,
+            ],
+            last_forger: Some("forger-2".into()),
+            donations: 1_230_000_000,
+            play: vec![
+                format!("play: alice's key is funded ({}); bob is {to}", key.display()),
+                format!("  {g} wallet send --key {} --to {to} --amount 5 --memo hello --node {node} --wait", key.display()),
+                format!("  {g} data put --key {} --name greeting --value \"hello goodwill\" --node {node} --wait", key.display()),
+                format!("  {g} wallet balance {to} --node {node}"),
+                format!("  {g} association list --node {node}"),
+                format!("  {g} status --node 127.0.0.1:41240"),
+            ],
+            recent: (4_231..=4_240)
+                .map(|h| format!("height {h} 0a0b0c0d slot {h} epoch 212 forged by forger-1, 0 transactions"))
+                .collect(),
+        }
+    }
+
+    fn check_fits(text: &str, size: Size) {
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines.len() < size.rows,
+            "{} lines for {size:?}:\n{text}",
+            lines.len()
+        );
+        for l in &lines {
+            assert!(
+                visible_len(l) <= size.cols,
+                "{} columns for {size:?}: {l}",
+                visible_len(l)
+            );
+        }
+    }
+
+    #[test]
+    fn the_view_fits_80_by_24_with_the_essentials_first() {
+        let f = busy_frame();
+        let size = Size { cols: 80, rows: 24 };
+        for colours in [false, true] {
+            let text = render(&f, 0, colours, size);
+            check_fits(&text, size);
+            let plain = strip_colours(&text);
+            assert!(
+                plain.contains("height 4240  tip 01010101  3/3 nodes on this tip"),
+                "{plain}"
+            );
+            for n in ["main-1", "forger-1", "forger-2", "forger-3"] {
+                assert!(plain.contains(&format!("  {n} ")), "{n}:\n{plain}");
+            }
+            assert!(plain.contains("● ● ●"), "{plain}");
+            assert!(plain.contains("EXITED (killed by signal 9)"), "{plain}");
+            // The newest block is there; the commands are pointed at, not cut.
+            assert!(plain.contains("height 4240 0a0b0c0d"), "{plain}");
+            assert!(
+                plain.contains("commands to paste: /tmp/goodwill-devnet-5f0c1a2b/commands.txt"),
+                "{plain}"
+            );
+            assert!(!plain.contains("wallet send"), "{plain}");
+        }
+    }
+
+    #[test]
+    fn the_view_at_120_by_40_shows_the_commands_folded_whole() {
+        let f = busy_frame();
+        let size = Size {
+            cols: 120,
+            rows: 40,
+        };
+        let text = render(&f, 0, false, size);
+        check_fits(&text, size);
+        // Every command is there, folded with continuations that a shell
+        // joins back into the line the devnet printed.
+        let joined = text.replace(" \\\n      ", " ");
+        for c in &f.play[1..] {
+            assert!(joined.contains(c.trim_start()), "{c}:\n{text}");
+        }
+        assert!(text.contains("height 4240 0a0b0c0d"), "{text}");
+        assert!(!text.contains("commands to paste:"), "{text}");
+    }
+
+    #[test]
+    fn a_tiny_terminal_still_gets_no_scrolling() {
+        let f = busy_frame();
+        for (cols, rows) in [(40, 10), (20, 5), (1, 2)] {
+            let size = Size { cols, rows };
+            check_fits(&render(&f, 0, true, size), size);
+        }
+    }
+
+    #[test]
+    fn the_summary_says_where_the_chain_stood() {
+        let s = summary(&busy_frame());
+        assert!(
+            s.starts_with("last seen: height 4240, tip 01010101, 3/3 nodes on it, epoch 212"),
+            "{s}"
+        );
     }
 
     #[test]

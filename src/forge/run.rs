@@ -330,7 +330,7 @@ impl ForgeShared {
         };
         // systemd: ready once synced, a one-line status, the watchdog.
         let line = format!(
-            "{} h={}, leads {} slots this epoch, {}",
+            "{} h={}, slots still to lead this epoch: {}, {}",
             if view.synced { "synced" } else { "syncing" },
             view.tip.height,
             view.slots_led,
