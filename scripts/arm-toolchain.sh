@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Cross-builds goodwill for the Raspberry Pi without Docker or rustup
-# targets, with Debian's packaged Rust toolchain (docs/arm.md):
+# Cross-builds goodwill for the Raspberry Pi without Docker (docs/arm.md):
+# aarch64 with Debian's packaged Rust toolchain, armv7 with rustup's
+# standard library for the target and Debian's cross gcc (falling back to
+# Debian's toolchain when rustup cannot add the target):
 #
 #   scripts/arm-toolchain.sh [aarch64|armv7] [--install-only]
 #
@@ -32,7 +34,7 @@ for a in "$@"; do
     aarch64 | armv7) arch=$a ;;
     --install-only) install_only=true ;;
     -h | --help)
-      sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -93,6 +95,41 @@ update() {
   apt-get update -q >&2 || rc=$?
   [ "$rc" -eq 0 ] || say "apt-get update exited $rc; trying with the package lists it got"
 }
+
+# --- armv7: rustup's standard library, Debian's cross gcc --------------------
+#
+# The route that avoids the armhf package index (which has failed to
+# download on this kind of machine): `rustup target add` for the standard
+# library, Debian's gcc-arm-linux-gnueabihf and its libc in
+# /usr/arm-linux-gnueabihf (no armhf architecture in dpkg), and
+# `qemu-arm-static -L /usr/arm-linux-gnueabihf` to run (.cargo/config.toml).
+# The Debian route below stays the fallback when rustup cannot fetch the
+# target. Either way the route taken is said on stderr.
+
+if [ "$arch" = armv7 ] && command -v rustup > /dev/null &&
+  rustup target add "$triple" >&2; then
+  cross=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static file)
+  missing=()
+  for p in "${cross[@]}"; do
+    installed "$p" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    as_root "${missing[*]}"
+    say "armv7: installing ${missing[*]}"
+    update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+  fi
+  say "armv7 route: rustup target $triple + Debian's gcc-arm-linux-gnueabihf ($(rustc --version))"
+  $install_only && exit 0
+  say "building $triple (release, stripped)"
+  CARGO_PROFILE_RELEASE_STRIP=symbols \
+    cargo build --locked --release --target "$triple" --target-dir target/deb --bin goodwill
+  echo "target/deb/$triple/release/goodwill"
+  exit 0
+fi
+if [ "$arch" = armv7 ]; then
+  say "armv7 route: Debian's rustc-web and libstd-rust-web-dev:armhf (rustup could not add $triple)"
+fi
 
 # --- the host toolchain and the aarch64 (or armhf) standard library ---------
 
