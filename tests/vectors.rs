@@ -52,6 +52,9 @@ struct Vectors {
     genesis: GenesisVector,
     transactions: Vec<TxVector>,
     tx_signing_message: SigningMessageVector,
+    /// A *signed* header: the header's encoding followed by the forger's
+    /// 64-byte signature (its hash is the header's alone).
+    #[serde(rename = "signed_header")]
     header: HeaderVector,
     block: BlockVector,
     /// Whole frames (length prefix included) of the liveness messages.
