@@ -1100,10 +1100,32 @@ impl Core {
             b.header.hash().short()
         )));
         if self.evidence.len() >= MAX_EVIDENCE {
-            out.push(Action::Log(format!(
-                "equivocation by {forger} not held: {MAX_EVIDENCE} are held already"
-            )));
-            return Ok(());
+            // Make room by forgetting one the chain has acted on.
+            let snap = self.store.snapshot()?;
+            let mut settled = None;
+            for (f, ev) in &self.evidence {
+                let epoch = self.params.epoch_of(ev.a.header.slot);
+                if snap
+                    .voided_from(f)
+                    .map_err(StoreError::from)?
+                    .is_some_and(|v| v <= epoch)
+                {
+                    settled = Some(*f);
+                    break;
+                }
+            }
+            drop(snap);
+            match settled {
+                Some(f) => {
+                    self.evidence.remove(&f);
+                }
+                None => {
+                    out.push(Action::Log(format!(
+                        "equivocation by {forger} not held: {MAX_EVIDENCE} are held already"
+                    )));
+                    return Ok(());
+                }
+            }
         }
         self.evidence.insert(
             forger,
@@ -1117,32 +1139,34 @@ impl Core {
         self.report_equivocations(now_ms, out)
     }
 
-    /// Drops the evidence the chain has acted on (the forger is voided from
-    /// the equivocation's epoch), and — with a reporting key whose account
-    /// can pay the fee — submits a `ReportEquivocation` for the rest whose
-    /// report is not pending. Without one, the evidence is only held and
-    /// logged: both blocks reach the other nodes anyway (side branches are
-    /// relayed), and forgers report with their own keys.
+    /// With a reporting key whose account can pay the fee, submits a
+    /// `ReportEquivocation` for each held equivocation the chain has not
+    /// acted on (the forger is not voided from the equivocation's epoch at
+    /// the tip) and whose report is not pending. Evidence the chain acted on
+    /// is kept, not dropped: a reorganisation can undo the block that voided
+    /// the forger (found by the simulation, seeds 617 and 718: a 13-block
+    /// reorganisation left every honest node with the evidence forgotten and
+    /// the equivocator unpunished), and then it is reported again. It is
+    /// forgotten only to make room for new evidence. Without a key, the
+    /// evidence is only held and logged: both blocks reach the other nodes
+    /// anyway (side branches are relayed), and forgers report with their own
+    /// keys.
     fn report_equivocations(&mut self, now_ms: u64, out: &mut Vec<Action>) -> Result<(), Fatal> {
         if self.evidence.is_empty() {
             return Ok(());
         }
         let snap = self.store.snapshot()?;
-        let mut settled = Vec::new();
         let mut due = Vec::new();
         for (forger, ev) in &self.evidence {
             let epoch = self.params.epoch_of(ev.a.header.slot);
             match snap.voided_from(forger).map_err(StoreError::from)? {
-                Some(v) if v <= epoch => settled.push(*forger),
+                Some(v) if v <= epoch => {}
                 _ => {
                     if !ev.report.is_some_and(|id| self.mempool.contains(&id)) {
                         due.push(*forger);
                     }
                 }
             }
-        }
-        for f in settled {
-            self.evidence.remove(&f);
         }
         let Some(key) = self.reporter.clone() else {
             return Ok(());
