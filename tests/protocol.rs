@@ -1038,6 +1038,15 @@ fn half_sent_large_frames_do_not_grow_the_nodes_memory() {
         }
     };
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    // The goal is a native node's: its peak under 64 MiB (it starts near
+    // 14 MiB). Under an emulator (GOODWILL_TEST_RUNNER) the process's RSS
+    // also holds the emulator's own, ~30 MiB more before any attack, so
+    // there the same growth is allowed above where it started.
+    let limit = if std::env::var_os(common::RUNNER_VAR).is_some() {
+        hwm0 + (50 << 20)
+    } else {
+        64 << 20
+    };
     attack(Role::Forger, 250, 1);
     let (hwm1, rss1) = memory_of(pid);
     println!(
@@ -1047,7 +1056,12 @@ fn half_sent_large_frames_do_not_grow_the_nodes_memory() {
         mib(rss1),
         mib(hwm1)
     );
-    assert!(hwm1 < 64 << 20, "peak {:.1} MiB", mib(hwm1));
+    assert!(
+        hwm1 < limit,
+        "peak {:.1} MiB (limit {:.1})",
+        mib(hwm1),
+        mib(limit)
+    );
     attack(Role::MainNode, 100, 20);
     let (hwm2, rss2) = memory_of(pid);
     println!(
@@ -1060,7 +1074,12 @@ fn half_sent_large_frames_do_not_grow_the_nodes_memory() {
         mib(rss2),
         mib(hwm2)
     );
-    assert!(hwm2 < 64 << 20, "peak {:.1} MiB", mib(hwm2));
+    assert!(
+        hwm2 < limit,
+        "peak {:.1} MiB (limit {:.1})",
+        mib(hwm2),
+        mib(limit)
+    );
     assert!(cli_status_ok(addr), "{}", procs.logs(20));
     drop(held);
 }
