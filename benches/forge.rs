@@ -162,12 +162,16 @@ impl Proc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The address from its log line `goodwill node: listening on ADDR; …`.
+    /// The address from its log line `goodwill node: listening on ADDR; …`
+    /// (`goodwill forge: …` for a forger).
     fn addr(&mut self) -> String {
         wait_for(Duration::from_secs(30), self, "its listening line", |p| {
             p.log()
                 .lines()
-                .find_map(|l| l.strip_prefix("goodwill node: listening on "))
+                .find_map(|l| {
+                    l.strip_prefix("goodwill node: listening on ")
+                        .or_else(|| l.strip_prefix("goodwill forge: listening on "))
+                })
                 .and_then(|rest| rest.split(';').next())
                 .map(str::to_string)
         })
