@@ -638,18 +638,7 @@ pub fn run_within(mut cmd: Command, ms: u64) -> Out {
     };
     let out = drain(child.stdout.take().map(|s| Box::new(s) as _));
     let err = drain(child.stderr.take().map(|s| Box::new(s) as _));
-    let deadline = now_ms() + ms;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if now_ms() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish in {ms} ms");
-        }
-        std::thread::sleep(POLL);
-    };
+    let status = wait_within(&mut child, ms, &what);
     let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
     Out {
         status,
@@ -1077,6 +1066,22 @@ pub fn run_cmd_ok(cmd: Command, ms: u64) -> Out {
     out
 }
 
+/// Waits for `child` to exit; kills it and panics naming `what` after `ms`.
+fn wait_within(child: &mut std::process::Child, ms: u64, what: &str) -> ExitStatus {
+    let deadline = now_ms() + ms;
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return s;
+        }
+        if now_ms() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish in {ms} ms");
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Runs `goodwill args…` within `ms` with its stdout a pipe whose reader
 /// is already gone (`goodwill … | head -0`): every write to it fails with a
 /// broken pipe. Returns its exit status and stderr.
@@ -1097,17 +1102,6 @@ pub fn run_with_closed_stdout(args: &[&str], ms: u64) -> (ExitStatus, String) {
         let _ = err.read_to_end(&mut buf);
         String::from_utf8_lossy(&buf).into_owned()
     });
-    let deadline = now_ms() + ms;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if now_ms() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish in {ms} ms");
-        }
-        std::thread::sleep(POLL);
-    };
+    let status = wait_within(&mut child, ms, &what);
     (status, drain.join().expect("stderr"))
 }
