@@ -220,7 +220,13 @@ fn a_sync_answer_of_pre_forged_future_blocks_does_not_move_the_victim() {
         slot: 11,
     };
     let out = core
-        .connected(1, &hello(&net, 1, claim, now), ip(1), 0, now)
+        .connected(
+            1,
+            &hello(&net, 1, claim, now),
+            ip(1),
+            Default::default(),
+            now,
+        )
         .unwrap();
     let (id, from) = get_blocks(&out, 1).expect("a plausible better tip is asked for");
     assert_eq!(from, 11);
@@ -254,7 +260,7 @@ fn a_sync_answer_of_pre_forged_future_blocks_does_not_move_the_victim() {
             2,
             &hello(&net, 2, tip_of(&chain.blocks[9]), now),
             ip(2),
-            0,
+            Default::default(),
             now,
         )
         .unwrap();
@@ -274,7 +280,7 @@ fn a_claimed_tip_from_the_future_or_with_more_blocks_than_slots_starts_no_sync()
             1,
             &hello(&net, 1, tip_of(future.last().unwrap()), now),
             ip(1),
-            0,
+            Default::default(),
             now,
         )
         .unwrap();
@@ -335,8 +341,14 @@ fn the_slot_11_leader_building_on_the_grandparent_with_a_lower_hash_orphans_noth
     // block, seen first, stays.
     let now = 11 * SLOT_MS + 100;
     let mut core = main_core(victim.clone(), now);
-    core.connected(1, &hello(&net, 1, tip_of(&b10), now), ip(1), 0, now)
-        .unwrap();
+    core.connected(
+        1,
+        &hello(&net, 1, tip_of(&b10), now),
+        ip(1),
+        Default::default(),
+        now,
+    )
+    .unwrap();
     core.message(1, Message::NewBlock(Box::new(rival.clone())), now)
         .unwrap();
     let snap = victim.snapshot().unwrap();
@@ -364,7 +376,7 @@ fn a_rival_gossiped_past_the_lateness_bound_is_neither_stored_nor_relayed() {
             c,
             &hello(&net, c as u8, tip_of(&b10), now),
             ip(c as u8),
-            0,
+            Default::default(),
             now,
         )
         .unwrap();
@@ -425,8 +437,14 @@ fn a_main_node_that_claims_a_tip_and_delivers_nothing_does_not_keep_a_forger_uns
     let now = 11 * SLOT_MS + 200;
     let mut core = forger_core(&net, store, now);
     let ours = tip_of(&chain.blocks[9]);
-    core.connected(1, &hello(&net, 1, ours, now), ip(1), 0, now)
-        .unwrap();
+    core.connected(
+        1,
+        &hello(&net, 1, ours, now),
+        ip(1),
+        Default::default(),
+        now,
+    )
+    .unwrap();
     assert!(synced(&core, now));
     // The liar claims a better tip (one that could be true) …
     let claim = TipInfo {
@@ -435,7 +453,13 @@ fn a_main_node_that_claims_a_tip_and_delivers_nothing_does_not_keep_a_forger_uns
         slot: 11,
     };
     let out = core
-        .connected(2, &hello(&net, 2, claim, now), ip(2), 0, now)
+        .connected(
+            2,
+            &hello(&net, 2, claim, now),
+            ip(2),
+            Default::default(),
+            now,
+        )
         .unwrap();
     let (id, _) = get_blocks(&out, 2).expect("asked");
     assert!(
@@ -459,8 +483,14 @@ fn a_main_node_that_claims_a_tip_and_delivers_nothing_does_not_keep_a_forger_uns
         hash: Hash([8; 32]),
         slot: 11,
     };
-    core.connected(3, &hello(&net, 3, huge, now), ip(3), 0, now)
-        .unwrap();
+    core.connected(
+        3,
+        &hello(&net, 3, huge, now),
+        ip(3),
+        Default::default(),
+        now,
+    )
+    .unwrap();
     assert!(synced(&core, now + 60));
     // After the distrust lapses, it is asked once more.
     let later = now + 20 + UNTRUSTED_CLAIM_MS;
@@ -482,7 +512,7 @@ fn a_main_node_that_claims_a_tip_and_stays_silent_stops_a_forger_for_one_request
         1,
         &hello(&net, 1, tip_of(&chain.blocks[9]), now),
         ip(1),
-        0,
+        Default::default(),
         now,
     )
     .unwrap();
@@ -492,7 +522,13 @@ fn a_main_node_that_claims_a_tip_and_stays_silent_stops_a_forger_for_one_request
         slot: 11,
     };
     let out = core
-        .connected(2, &hello(&net, 2, claim, now), ip(2), 0, now)
+        .connected(
+            2,
+            &hello(&net, 2, claim, now),
+            ip(2),
+            Default::default(),
+            now,
+        )
         .unwrap();
     assert!(get_blocks(&out, 2).is_some());
     assert!(!synced(&core, now + CLAIM_PROOF_MS - 1));

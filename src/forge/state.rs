@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::led::ApplianceState;
+use crate::wire::handshake::ClockSample;
 
 /// How the appliance decides whether it trusts its wall clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,15 +49,19 @@ impl ClockCheck {
 /// Whether the clock can be trusted to forge: `Ok(())`, or the reason not.
 ///
 /// `kernel_synced`: what the kernel says (None: could not ask).
-/// `offsets_ms`: this clock minus each connected main node's, measured at
-/// the handshake. The clock is trusted when at least [`clock_quorum`] of
-/// them are within a quarter slot of it: with three or more main nodes a
-/// majority, so a minority of lying (or wrong) main nodes can neither stop
-/// the forger nor vouch for a wrong clock.
+/// `samples`: this clock minus each connected main node's, measured at the
+/// handshake, each with its error (half the handshake's duration). The
+/// clock is trusted when at least [`clock_quorum`] of them are within a
+/// quarter slot of it: with three or more main nodes a majority, so a
+/// minority of lying (or wrong) main nodes can neither stop the forger nor
+/// vouch for a wrong clock. A main node counts as disagreeing only when
+/// the clocks are *known* to differ by more than the quarter slot (the
+/// offset less its error): a slow handshake on a busy board is not taken
+/// for a wrong clock.
 pub fn clock_trust(
     check: ClockCheck,
     kernel_synced: Option<bool>,
-    offsets_ms: &[i64],
+    samples: &[ClockSample],
     slot_ms: u64,
 ) -> Result<(), String> {
     if check == ClockCheck::Off {
@@ -71,19 +76,24 @@ pub fn clock_trust(
             None => return Err("the kernel's clock status cannot be read".into()),
         }
     }
-    let Some(median) = median(offsets_ms) else {
+    let offsets: Vec<i64> = samples.iter().map(|s| s.offset_ms).collect();
+    let Some(median) = median(&offsets) else {
         return Err("no main node to compare the clock with".into());
     };
-    let allowed = (slot_ms / 4) as i64;
-    let n = offsets_ms.len();
-    let agree = offsets_ms.iter().filter(|o| o.abs() <= allowed).count();
+    let allowed = slot_ms / 4;
+    let n = samples.len();
+    let agree = samples
+        .iter()
+        .filter(|s| s.least_off_ms() <= allowed)
+        .count();
     let needed = clock_quorum(n);
     if agree >= needed {
         return Ok(());
     }
     if n == 1 {
+        let error = samples[0].error_ms;
         return Err(format!(
-            "the clock is {median} ms off the main node's (allowed: {allowed} ms, a quarter slot)"
+            "the clock is {median} ms (± {error} ms) off the main node's (allowed: {allowed} ms, a quarter slot)"
         ));
     }
     Err(format!(
@@ -124,7 +134,9 @@ pub fn clock_trusted_for_leds(
     mains: usize,
     slot_ms: u64,
 ) -> bool {
-    clock.is_ok() || (mains == 0 && clock_trust(check, kernel_synced, &[0], slot_ms).is_ok())
+    clock.is_ok()
+        || (mains == 0
+            && clock_trust(check, kernel_synced, &[ClockSample::exact(0)], slot_ms).is_ok())
 }
 
 /// The median of `v` (for an even count, the mean of the two middle
@@ -279,28 +291,33 @@ pub fn leds_state(
 mod tests {
     use super::*;
 
+    fn exact(offsets: &[i64]) -> Vec<ClockSample> {
+        offsets.iter().map(|&o| ClockSample::exact(o)).collect()
+    }
+
     #[test]
     fn clock_trust_rules() {
         let slot = 2_000;
-        assert!(clock_trust(ClockCheck::Off, None, &[], slot).is_ok());
-        assert!(clock_trust(ClockCheck::Peers, None, &[10, -20], slot).is_ok());
-        let e = clock_trust(ClockCheck::Peers, None, &[], slot).unwrap_err();
+        assert!(clock_trust(ClockCheck::Off, None, &exact(&[]), slot).is_ok());
+        assert!(clock_trust(ClockCheck::Peers, None, &exact(&[10, -20]), slot).is_ok());
+        let e = clock_trust(ClockCheck::Peers, None, &exact(&[]), slot).unwrap_err();
         assert!(e.contains("no main node"), "{e}");
-        let e = clock_trust(ClockCheck::Peers, None, &[600], slot).unwrap_err();
+        let e = clock_trust(ClockCheck::Peers, None, &exact(&[600]), slot).unwrap_err();
         assert!(e.contains("600 ms") && e.contains("500 ms"), "{e}");
         // A majority decides: one bad main node of three does not.
-        assert!(clock_trust(ClockCheck::Peers, None, &[5, 9_000, -3], slot).is_ok());
+        assert!(clock_trust(ClockCheck::Peers, None, &exact(&[5, 9_000, -3]), slot).is_ok());
         // With two, one main node 300 ms behind the other does not stop a
         // forger whose clock is exact.
-        assert!(clock_trust(ClockCheck::Peers, None, &[0, -300], slot).is_ok());
-        assert!(clock_trust(ClockCheck::Peers, None, &[-300, 0], slot).is_ok());
+        assert!(clock_trust(ClockCheck::Peers, None, &exact(&[0, -300]), slot).is_ok());
+        assert!(clock_trust(ClockCheck::Peers, None, &exact(&[-300, 0]), slot).is_ok());
         assert_eq!(median(&[-300, 0]), Some(-150));
         assert_eq!(median(&[-3, 0, 7, 9]), Some(3));
         assert_eq!(median(&[i64::MAX, i64::MAX]), Some(i64::MAX));
-        let e = clock_trust(ClockCheck::KernelAndPeers, Some(false), &[0], slot).unwrap_err();
+        let e =
+            clock_trust(ClockCheck::KernelAndPeers, Some(false), &exact(&[0]), slot).unwrap_err();
         assert!(e.contains("unsynchronised"), "{e}");
-        assert!(clock_trust(ClockCheck::KernelAndPeers, None, &[0], slot).is_err());
-        assert!(clock_trust(ClockCheck::KernelAndPeers, Some(true), &[0], slot).is_ok());
+        assert!(clock_trust(ClockCheck::KernelAndPeers, None, &exact(&[0]), slot).is_err());
+        assert!(clock_trust(ClockCheck::KernelAndPeers, Some(true), &exact(&[0]), slot).is_ok());
         assert!(ClockCheck::parse("sometimes").is_err());
         for c in [
             ClockCheck::KernelAndPeers,
@@ -317,7 +334,7 @@ mod tests {
     #[test]
     fn one_lying_main_node_cannot_stop_a_forger_nor_a_minority_vouch_for_a_wrong_clock() {
         let slot = 2_000;
-        let peers = |o: &[i64]| clock_trust(ClockCheck::Peers, None, o, slot);
+        let peers = |o: &[i64]| clock_trust(ClockCheck::Peers, None, &exact(o), slot);
         // Two main nodes, one lying: the honest one's agreement is enough.
         assert_eq!(peers(&[0, 2_000]), Ok(()));
         assert_eq!(peers(&[-2_000, 10]), Ok(()));
@@ -335,12 +352,62 @@ mod tests {
         );
     }
 
+    /// Issue 15: under an emulator on a loaded machine a handshake took
+    /// ~500 ms, and a forger whose clock was the main node's own (one
+    /// machine) measured a 255 ms offset and refused to forge. The offset
+    /// is only as good as its error; a clock is off when it is known to be.
+    #[test]
+    fn a_slow_handshake_is_not_taken_for_a_wrong_clock() {
+        let slot = 300; // allowed: 75 ms
+        let trust = |s: &[ClockSample]| clock_trust(ClockCheck::Peers, None, s, slot);
+        // Same clock, slow handshake: t0 = 1_000, their clock read at
+        // 1_010, Hello in at 1_530; measured +255 ± 265.
+        let slow = ClockSample::measure(1_000, 1_530, 1_010);
+        assert_eq!(
+            slow,
+            ClockSample {
+                offset_ms: 255,
+                error_ms: 265
+            }
+        );
+        assert_eq!(slow.least_off_ms(), 0);
+        assert_eq!(trust(&[slow]), Ok(()));
+        // Known to be off: 400 ms ± 20 is at least 380 ms off.
+        let off = ClockSample {
+            offset_ms: -400,
+            error_ms: 20,
+        };
+        assert_eq!(off.least_off_ms(), 380);
+        let e = trust(&[off]).unwrap_err();
+        assert!(
+            e.contains("-400 ms (± 20 ms)") && e.contains("75 ms"),
+            "{e}"
+        );
+        // Just inside and just beyond the quarter slot, error included.
+        assert!(trust(&[ClockSample {
+            offset_ms: 100,
+            error_ms: 25
+        }])
+        .is_ok());
+        assert!(trust(&[ClockSample {
+            offset_ms: 100,
+            error_ms: 24
+        }])
+        .is_err());
+        // A fast handshake keeps the check sharp.
+        assert_eq!(
+            ClockSample::measure(1_000, 1_002, 1_301).least_off_ms(),
+            299
+        );
+        // Odd durations round the error up, never down.
+        assert_eq!(ClockSample::measure(0, 3, 0).error_ms, 2);
+    }
+
     #[test]
     fn with_no_main_node_the_leds_show_that_rather_than_the_clock() {
         let slot = 2_000;
         let check = |c, k, mains| {
-            let offsets = vec![0; mains];
-            let clock = clock_trust(c, k, &offsets, slot);
+            let clock = clock_trust(c, k, &exact(&vec![0; mains]), slot);
             clock_trusted_for_leds(c, k, &clock, mains, slot)
         };
         assert!(check(ClockCheck::Peers, None, 0));
@@ -348,7 +415,7 @@ mod tests {
         assert!(!check(ClockCheck::KernelAndPeers, Some(false), 0));
         assert!(!check(ClockCheck::KernelAndPeers, None, 0));
         assert!(!check(ClockCheck::KernelAndPeers, Some(false), 1));
-        let far = clock_trust(ClockCheck::Peers, None, &[9_000], slot);
+        let far = clock_trust(ClockCheck::Peers, None, &exact(&[9_000]), slot);
         assert!(!clock_trusted_for_leds(
             ClockCheck::Peers,
             None,

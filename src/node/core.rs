@@ -21,6 +21,7 @@ use crate::state::StateReadExt;
 use crate::store::SigningError;
 use crate::store::{touched, ImportError, Imported, Store, StoreError};
 use crate::tx::{SignedTransaction, Transaction, TxKind};
+use crate::wire::handshake::ClockSample;
 use crate::wire::{
     limits, Answer, ErrorCode, ForgerEntry, Hello, Message, NodeStatus, Query, Role, TipInfo,
     TxEvent, TxVerdict,
@@ -205,7 +206,7 @@ struct Probe {
     new: ConnId,
     hello: Box<Hello>,
     ip: IpAddr,
-    clock_offset_ms: i64,
+    clock: ClockSample,
     started_ms: u64,
     nonce: u64,
 }
@@ -272,7 +273,7 @@ struct Conn {
     role: Role,
     /// When the session was accepted (ms).
     since_ms: u64,
-    clock_offset_ms: i64,
+    clock: ClockSample,
     key: PublicKey,
     ip: IpAddr,
     listen: Option<String>,
@@ -505,7 +506,7 @@ impl Core {
         conn: ConnId,
         hello: &Hello,
         ip: IpAddr,
-        clock_offset_ms: i64,
+        clock: ClockSample,
         now_ms: u64,
     ) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
@@ -548,7 +549,7 @@ impl Core {
                         new: conn,
                         hello: Box::new(hello.clone()),
                         ip,
-                        clock_offset_ms,
+                        clock,
                         started_ms: now_ms,
                         nonce,
                     },
@@ -562,7 +563,7 @@ impl Core {
                 return Ok(out);
             }
         }
-        self.admit_session(conn, hello, ip, clock_offset_ms, now_ms, out)
+        self.admit_session(conn, hello, ip, clock, now_ms, out)
     }
 
     /// Refuses every session in `twins` and `conn` as doppelgangers of `key`.
@@ -599,7 +600,7 @@ impl Core {
         conn: ConnId,
         hello: &Hello,
         ip: IpAddr,
-        clock_offset_ms: i64,
+        clock: ClockSample,
         now_ms: u64,
         mut out: Vec<Action>,
     ) -> Result<Vec<Action>, Fatal> {
@@ -638,7 +639,7 @@ impl Core {
             Conn {
                 role: hello.role,
                 since_ms: now_ms,
-                clock_offset_ms,
+                clock,
                 key: hello.key,
                 ip,
                 listen,
@@ -765,8 +766,7 @@ impl Core {
                     p.old, p.ip
                 )));
             }
-            let actions =
-                self.admit_session(p.new, &p.hello, p.ip, p.clock_offset_ms, now_ms, Vec::new())?;
+            let actions = self.admit_session(p.new, &p.hello, p.ip, p.clock, now_ms, Vec::new())?;
             out.extend(actions);
         }
         Ok(())
@@ -1882,17 +1882,18 @@ impl Core {
         let Some(f) = &self.forge else {
             return Ok(None);
         };
-        let offsets: Vec<i64> = self
+        let samples: Vec<ClockSample> = self
             .conns
             .values()
             .filter(|c| c.role == Role::MainNode)
-            .map(|c| c.clock_offset_ms)
+            .map(|c| c.clock)
             .collect();
-        let mains = offsets.len();
+        let offsets: Vec<i64> = samples.iter().map(|s| s.offset_ms).collect();
+        let mains = samples.len();
         let clock = fstate::clock_trust(
             f.clock_check,
             f.kernel_synced,
-            &offsets,
+            &samples,
             self.params.genesis().slot_ms,
         );
         let synced = self.synced(now_ms)?;
@@ -2104,10 +2105,13 @@ mod tests {
         let hello = forger_hello(f, &net.params);
         let ip: IpAddr = "127.0.0.9".parse().unwrap();
         let now = 1_000;
-        core.connected(1, &hello, ip, 0, now).unwrap();
+        core.connected(1, &hello, ip, ClockSample::default(), now)
+            .unwrap();
         assert!(core.has_conn(1));
         // The second: held, and the first pinged.
-        let a = core.connected(2, &hello, ip, 0, now).unwrap();
+        let a = core
+            .connected(2, &hello, ip, ClockSample::default(), now)
+            .unwrap();
         let nonce = a
             .iter()
             .find_map(|x| match x {
@@ -2125,7 +2129,9 @@ mod tests {
         assert_eq!(closes(&a, 1), Some(ErrorCode::Other));
         assert!(!core.pending(2) && core.has_conn(2) && !core.has_conn(1));
         // A third session: the second is pinged and answers: both refused.
-        let a = core.connected(3, &hello, ip, 0, now + 5_000).unwrap();
+        let a = core
+            .connected(3, &hello, ip, ClockSample::default(), now + 5_000)
+            .unwrap();
         let nonce2 = a
             .iter()
             .find_map(|x| match x {
@@ -2162,7 +2168,8 @@ mod tests {
         main.role = Role::MainNode;
         let ip: IpAddr = "127.0.0.9".parse().unwrap();
         let refusal = || Message::error(ErrorCode::Doppelganger, "another session answers");
-        core.connected(1, &main, ip, 0, 0).unwrap();
+        core.connected(1, &main, ip, ClockSample::default(), 0)
+            .unwrap();
         let a = core.message(1, refusal(), 1_000).unwrap();
         assert!(
             !a.iter().any(|x| matches!(x, Action::Doppelganger(_))),
@@ -2170,10 +2177,12 @@ mod tests {
         );
         assert!(core.doppelganger_held(1_000));
         assert!(!core.doppelganger_held(1_000 + DOPPELGANGER_HOLD_MS));
-        core.connected(2, &main, ip, 0, 5_000).unwrap();
+        core.connected(2, &main, ip, ClockSample::default(), 5_000)
+            .unwrap();
         let a = core.message(2, refusal(), 5_000).unwrap();
         assert!(!a.iter().any(|x| matches!(x, Action::Doppelganger(_))));
-        core.connected(3, &main, ip, 0, 11_000).unwrap();
+        core.connected(3, &main, ip, ClockSample::default(), 11_000)
+            .unwrap();
         let a = core.message(3, refusal(), 11_000).unwrap();
         let text = a
             .iter()

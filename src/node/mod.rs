@@ -314,7 +314,7 @@ enum Event {
         ip: IpAddr,
         outbox: smol::channel::Sender<Outgoing>,
         accepted: smol::channel::Sender<bool>,
-        clock_offset_ms: i64,
+        clock: handshake::ClockSample,
     },
     Slot(u64),
     KernelClock(Option<bool>),
@@ -828,10 +828,10 @@ fn run_core(
                 ip,
                 outbox,
                 accepted,
-                clock_offset_ms,
+                clock,
             } => {
                 outboxes.insert(conn, outbox);
-                let actions = core.connected(conn, &hello, ip, clock_offset_ms, now)?;
+                let actions = core.connected(conn, &hello, ip, clock, now)?;
                 let refused = actions
                     .iter()
                     .any(|a| matches!(a, Action::Close(c, _) if *c == conn));
@@ -1262,9 +1262,9 @@ async fn connection(
         shared.table.lock().expect("table lock").trust(conn);
     }
     // This clock minus theirs, taking their clock as read half-way between
-    // the dial (or accept) and the arrival of their Hello (the error is at
-    // most half that time; the Auth step after it is not counted).
-    let clock_offset_ms = handshake::clock_offset_ms(since, t1, theirs.clock_ms);
+    // the dial (or accept) and the arrival of their Hello, with half that
+    // time as the error (the Auth step after it is not counted).
+    let clock = handshake::ClockSample::measure(since, t1, theirs.clock_ms);
     // Unbounded as a channel (its memory grows with what is queued, not
     // with the limit); the core thread holds it to `limits.outbox`.
     let (out_tx, out_rx) = smol::channel::unbounded::<Outgoing>();
@@ -1280,7 +1280,7 @@ async fn connection(
             ip,
             outbox: out_tx,
             accepted: acc_tx,
-            clock_offset_ms,
+            clock,
         })
         .await
         .is_err()

@@ -1046,7 +1046,7 @@ impl Sim {
             let hello = self.bare_hello(Role::Client, &key(26, n as u32), n);
             let wallet_ip = IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9));
             let actions = self.core_call(n, |c, now| {
-                c.connected(WALLET_CONN, &hello, wallet_ip, 0, now)
+                c.connected(WALLET_CONN, &hello, wallet_ip, Default::default(), now)
             });
             if let Some(a) = actions {
                 self.apply(n, a);
@@ -1539,12 +1539,12 @@ impl Sim {
         // Each side's clock offset, as the runtime measures it: the other
         // clock read half-way through the exchange.
         let rtt = 2 * latency;
-        let off_d = handshake::clock_offset_ms(
+        let off_d = handshake::ClockSample::measure(
             self.local(d.node) - 2 * rtt,
             self.local(d.node),
             (self.now as i64 - rtt as i64 + self.nodes[a.node].skew_ms) as u64,
         );
-        let off_a = handshake::clock_offset_ms(
+        let off_a = handshake::ClockSample::measure(
             self.local(a.node) - rtt,
             self.local(a.node),
             (self.now as i64 - rtt as i64 / 2 + self.nodes[d.node].skew_ms) as u64,

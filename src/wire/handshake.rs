@@ -95,9 +95,49 @@ pub fn check_hello(chain_id: &Hash, theirs: &Hello) -> Result<(), HandshakeError
 
 /// This clock minus the peer's: their Hello's clock is taken as read half-way
 /// between `t0` (our clock when the handshake began) and `t1` (when it
-/// ended), so the error is at most the round trip.
+/// ended), so the error is at most half the time between them.
 pub fn clock_offset_ms(t0: u64, t1: u64, their_clock_ms: u64) -> i64 {
     (t0 / 2 + t1 / 2 + (t0 % 2 + t1 % 2) / 2) as i64 - their_clock_ms as i64
+}
+
+/// A peer's clock as one handshake measured it: this clock minus theirs,
+/// and how far that figure may be from the truth.
+///
+/// The peer read its clock somewhere between `t0` and `t1`; taking the
+/// middle, the true offset lies within `offset_ms ± error_ms`. On a busy
+/// board (or under an emulator) the handshake can take hundreds of
+/// milliseconds, so the error matters: a clock is only known to be off by
+/// what lies beyond it ([`ClockSample::least_off_ms`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClockSample {
+    /// This clock minus the peer's, ms.
+    pub offset_ms: i64,
+    /// The most the true offset can differ from `offset_ms`, ms.
+    pub error_ms: u64,
+}
+
+impl ClockSample {
+    /// The sample of a handshake that began at `t0` and ended at `t1` (this
+    /// clock) and carried the peer's `their_clock_ms`.
+    pub fn measure(t0: u64, t1: u64, their_clock_ms: u64) -> Self {
+        Self {
+            offset_ms: clock_offset_ms(t0, t1, their_clock_ms),
+            error_ms: t1.saturating_sub(t0).div_ceil(2),
+        }
+    }
+
+    /// A sample known exactly (tests, a simulation with no latency).
+    pub const fn exact(offset_ms: i64) -> Self {
+        Self {
+            offset_ms,
+            error_ms: 0,
+        }
+    }
+
+    /// The least the two clocks can differ by: |offset| less the error.
+    pub fn least_off_ms(&self) -> u64 {
+        self.offset_ms.unsigned_abs().saturating_sub(self.error_ms)
+    }
 }
 
 fn auth_body(their_nonce: &[u8; 32], own_hello: &Hello) -> Vec<u8> {
