@@ -54,7 +54,7 @@
 //! that it works, with 2 s windows on the debug binary.
 
 // A benchmark must read the clock; clippy.toml forbids `Instant::now` outside
-// src/os.rs so that the ledger logic never does. This file is not logic.
+// src/runtime/os.rs so that the ledger logic never does. This file is not logic.
 #![allow(clippy::disallowed_methods)]
 
 mod common;

@@ -31,7 +31,7 @@
 //! that it works, on a tiny block.
 
 // A benchmark must read the clock; clippy.toml forbids `Instant::now` outside
-// src/os.rs so that the ledger logic never does. This file is not logic.
+// src/runtime/os.rs so that the ledger logic never does. This file is not logic.
 #![allow(clippy::disallowed_methods)]
 
 mod common;
@@ -40,12 +40,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use common::{timed, Mode};
-use goodwill::codec::{self, Bytes};
-use goodwill::crypto::{self, tag, Keypair, PublicKey, Signature};
-use goodwill::genesis::{Balance, ChainParams, Genesis, Limits, COIN};
+use goodwill::chain::codec::{self, Bytes};
+use goodwill::chain::crypto::{self, tag, Keypair, PublicKey, Signature};
+use goodwill::chain::genesis::{Balance, ChainParams, Genesis, Limits, COIN};
+use goodwill::chain::tx::{SignedTransaction, Transaction, TxKind};
+use goodwill::ledger::state::{MemState, StateChanges};
 use goodwill::ledger::{self, apply_block, prepare_block, Parallelism};
-use goodwill::state::{MemState, StateChanges};
-use goodwill::tx::{SignedTransaction, Transaction, TxKind};
 
 const RATIO_GOAL: f64 = 0.9;
 const SPEEDUP_GOAL: f64 = 1.8;
@@ -106,7 +106,7 @@ fn key(i: u32) -> Keypair {
 struct Fixture {
     params: ChainParams,
     state: MemState,
-    block: goodwill::block::Block,
+    block: goodwill::chain::block::Block,
     messages: Vec<(PublicKey, Vec<u8>, Signature)>,
     receivers: Vec<PublicKey>,
 }
@@ -271,7 +271,8 @@ fn main() {
     // One VRF proof per forger key: what a forger makes and a node checks
     // once per block.
     let vrf_keys: Vec<Keypair> = (0..n.clamp(1, 64) as u32).map(key).collect();
-    let vrf_alpha = goodwill::block::vrf_input(&f.params.chain_id(), &f.params.chain_id(), 7);
+    let vrf_alpha =
+        goodwill::chain::block::vrf_input(&f.params.chain_id(), &f.params.chain_id(), 7);
     let vrf_proofs: Vec<(PublicKey, crypto::VrfProof)> = vrf_keys
         .iter()
         .map(|k| (k.public(), crypto::vrf_prove(k, &vrf_alpha).0))

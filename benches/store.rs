@@ -33,7 +33,7 @@
 //! tiny chain.
 
 // A benchmark must read the clock; clippy.toml forbids `Instant::now` outside
-// src/os.rs so that the ledger logic never does. This file is not logic.
+// src/runtime/os.rs so that the ledger logic never does. This file is not logic.
 #![allow(clippy::disallowed_methods)]
 
 mod common;
@@ -46,12 +46,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{median, proc_field, timed, Mode};
-use goodwill::block::Block;
-use goodwill::codec;
-use goodwill::crypto::{self, tag, PublicKey, Signature};
-use goodwill::genesis::{Limits, COIN};
+use goodwill::chain::block::Block;
+use goodwill::chain::codec;
+use goodwill::chain::crypto::{self, tag, PublicKey, Signature};
+use goodwill::chain::genesis::{Limits, COIN};
+use goodwill::ledger::state::MemState;
 use goodwill::ledger::{apply_block, Parallelism};
-use goodwill::state::MemState;
 use goodwill::store::{CountingFile, Imported, Store};
 use goodwill::testkit::{TestNet, TestNetConfig};
 use redb::{Database, Durability, TableDefinition};

@@ -29,7 +29,7 @@
 //! tiny chain, and judges nothing.
 
 // A benchmark must read the clock; clippy.toml forbids `Instant::now` outside
-// src/os.rs so that the ledger logic never does. This file is not logic.
+// src/runtime/os.rs so that the ledger logic never does. This file is not logic.
 #![allow(clippy::disallowed_methods)]
 
 mod common;
@@ -40,9 +40,10 @@ use std::time::{Duration, Instant};
 
 use common::{timed, Mode};
 use futures_lite::future;
-use goodwill::block::Block;
-use goodwill::client::Client;
-use goodwill::node::{core::SYNC_BATCH, spawn, NodeConfig, NodeLimits, RunningNode};
+use goodwill::chain::block::Block;
+use goodwill::peer::core::SYNC_BATCH;
+use goodwill::runtime::client::Client;
+use goodwill::runtime::node::{spawn, NodeConfig, NodeLimits, RunningNode};
 use goodwill::store::{Imported, Store};
 use goodwill::testkit::{self, TestNet, TestNetConfig};
 
@@ -132,7 +133,7 @@ fn within<T>(limit: Duration, f: impl std::future::Future<Output = T>) -> Option
 }
 
 /// Starts B with A as its peer; returns the seconds until B's tip is `tip`.
-fn sync(tn: &TestNet, a: &RunningNode, dir: &Path, tip: goodwill::crypto::Hash) -> f64 {
+fn sync(tn: &TestNet, a: &RunningNode, dir: &Path, tip: goodwill::chain::crypto::Hash) -> f64 {
     let limit = Duration::from_secs(900);
     let poll = Duration::from_millis(5);
     // A is up (its store open, its core running) before the clock starts.

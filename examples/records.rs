@@ -1,5 +1,5 @@
 //! Stores a record on a goodwill chain and reads it back, checking its proof
-//! here, on the client: what an application linking `goodwill::client` does.
+//! here, on the client: what an application linking `goodwill::runtime::client` does.
 //!
 //! ```text
 //! cargo run --example records -- --node 127.0.0.1:7070 --key funded.key \
@@ -12,9 +12,9 @@
 
 use std::process::ExitCode;
 
-use goodwill::amount::format_coins;
-use goodwill::client::Client;
-use goodwill::crypto::{Keypair, PublicKey};
+use goodwill::chain::amount::format_coins;
+use goodwill::chain::crypto::{Keypair, PublicKey};
+use goodwill::runtime::client::Client;
 
 const USAGE: &str = "usage: records --node HOST:PORT --key FILE \
                      [--name KEY] [--value TEXT] [--paid-to ADDRESS]";
@@ -41,12 +41,14 @@ fn parse_args() -> Result<Args, String> {
             "--node" => node = Some(arg()?),
             "--key" => {
                 let path = arg()?;
-                key = Some(goodwill::keyfile::read(path.as_ref()).map_err(|e| e.to_string())?);
+                key = Some(
+                    goodwill::runtime::keyfile::read(path.as_ref()).map_err(|e| e.to_string())?,
+                );
             }
             "--name" => name = arg()?,
             "--value" => value = arg()?,
             "--paid-to" => {
-                paid_to = Some(goodwill::address::parse(&arg()?).map_err(|e| e.to_string())?)
+                paid_to = Some(goodwill::chain::address::parse(&arg()?).map_err(|e| e.to_string())?)
             }
             "-h" | "--help" => return Err(String::new()), // usage, on stdout
             other => return Err(format!("unknown argument {other}")),
@@ -61,7 +63,7 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
-async fn run(args: Args) -> Result<bool, goodwill::client::ClientError> {
+async fn run(args: Args) -> Result<bool, goodwill::runtime::client::ClientError> {
     let me = args.key.public();
 
     // Connect: the handshake tells us the node's chain id, which every

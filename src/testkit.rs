@@ -2,14 +2,14 @@
 //! known keys, and a chain that forges its next block by following the
 //! leader schedule — no clock, no network, no disk.
 
-use crate::block::Block;
-use crate::codec::Bytes;
-use crate::crypto::{Keypair, PublicKey};
-use crate::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits, COIN};
+use crate::chain::block::Block;
+use crate::chain::codec::Bytes;
+use crate::chain::crypto::{Keypair, PublicKey};
+use crate::chain::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits, COIN};
+use crate::chain::tx::{SignedTransaction, Transaction, TxKind};
+use crate::ledger::schedule;
+use crate::ledger::state::{MemState, StateReadExt};
 use crate::ledger::{self, Parallelism};
-use crate::schedule;
-use crate::state::{MemState, StateReadExt};
-use crate::tx::{SignedTransaction, Transaction, TxKind};
 
 /// A clock reading by which every slot has started: what tests pass to
 /// [`crate::store::Store::import_block`] when the time is not what they test

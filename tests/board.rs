@@ -7,11 +7,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use goodwill::board::{
+use goodwill::runtime::board::{
     Board, BoardError, Health, LedSource, Sensors, GET_THROTTLED, GPIO_LINE_LIMIT,
     SHIPPED as BUILT_IN, SYSFS, THERMAL_ZONE0,
 };
-use goodwill::led::{pattern, ApplianceState, LedError};
+use goodwill::runtime::led::{pattern, ApplianceState, LedError};
 
 const SHIPPED: [&str; 5] = ["pi5", "pi4", "pi3", "zero2w", "generic"];
 

@@ -12,10 +12,10 @@
 
 mod common;
 
-use goodwill::block::Block;
-use goodwill::genesis::{ChainParams, Checkpoint, Genesis};
-use goodwill::node::{self};
-use goodwill::state::StateReadExt;
+use goodwill::chain::block::Block;
+use goodwill::chain::genesis::{ChainParams, Checkpoint};
+use goodwill::ledger::state::StateReadExt;
+use goodwill::runtime::node::{self};
 use goodwill::store::{ImportError, Imported, Store, StoreError};
 use goodwill::testkit::{self, TestChain, TestNet, TestNetConfig};
 
@@ -202,7 +202,7 @@ fn checkpoints_parse_print_and_stay_out_of_the_chain_id() {
     }
     let other = Checkpoint {
         height: 12,
-        hash: goodwill::crypto::Hash([9; 32]),
+        hash: goodwill::chain::crypto::Hash([9; 32]),
     };
     let e = net
         .params
@@ -219,15 +219,17 @@ fn checkpoints_parse_print_and_stay_out_of_the_chain_id() {
     let text = net.params.to_file_text();
     std::fs::write(&plain, &text).unwrap();
     std::fs::write(&with, format!("checkpoints = [\"{cp}\"]\n{text}")).unwrap();
-    let p = Genesis::load(&plain).unwrap();
-    let w = Genesis::load(&with).unwrap();
+    let p = goodwill::runtime::config::load_genesis(&plain).unwrap();
+    let w = goodwill::runtime::config::load_genesis(&with).unwrap();
     assert_eq!(p.chain_id(), w.chain_id());
     assert_eq!(w.checkpoints(), vec![cp]);
     assert_eq!(w.checkpoint_at(12), Some(h));
     assert!(p.checkpoints().is_empty());
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, format!("checkpoints = [\"12:zz\"]\n{text}")).unwrap();
-    let e = Genesis::load(&bad).unwrap_err().to_string();
+    let e = goodwill::runtime::config::load_genesis(&bad)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("checkpoints") && e.contains("HEIGHT:HASH"),
         "{e}"
@@ -278,7 +280,9 @@ fn a_real_node_syncing_from_a_forger_of_history_and_an_honest_node_ends_on_the_c
     let addr = v.addr.to_string();
     let tip = common::wait_for(60_000, "the victim to reach the honest tip", || {
         let t = smol::block_on(async {
-            let mut c = goodwill::client::Client::connect(&addr).await.ok()?;
+            let mut c = goodwill::runtime::client::Client::connect(&addr)
+                .await
+                .ok()?;
             c.tip().await.ok()
         })?;
         (t.hash == honest[9].hash()).then_some(t)

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{run_ok, wait_for_every, Procs, POLL};
-use goodwill::client::Client;
+use goodwill::runtime::client::Client;
 use serde_json::Value;
 
 /// A devnet started with `--json-log`, and the events it printed so far.

@@ -5,15 +5,15 @@
 //!   from the seeds and signatures must match byte for byte, verify, and
 //!   stop verifying when one bit flips.
 //! - Wycheproof's ed25519 verification set: every case through
-//!   [`crypto::verify_raw`], which must accept exactly the valid ones.
+//!   [`chain::crypto::verify_raw`], which must accept exactly the valid ones.
 //! - Malleability: `S + L` in place of `S` is refused.
 //! - Domain separation through the public APIs: a transaction or header
 //!   signed for one chain, or under another tag, does not verify.
 
-use goodwill::block::{Header, SignedHeader, VERSION};
-use goodwill::codec::{encode, Bytes};
-use goodwill::crypto::{self, tag, Hash, Keypair, PublicKey, Signature, SignatureError};
-use goodwill::tx::{
+use goodwill::chain::block::{Header, SignedHeader, VERSION};
+use goodwill::chain::codec::{encode, Bytes};
+use goodwill::chain::crypto::{self, tag, Hash, Keypair, PublicKey, Signature, SignatureError};
+use goodwill::chain::tx::{
     association_proof, association_proof_body, StatelessError, Transaction, TxKind,
 };
 use sha2::{Digest, Sha512};
@@ -358,7 +358,7 @@ fn sample_header(chain_id: Hash, key: &Keypair) -> Header {
         forger: key.public(),
         vrf: crypto::vrf_prove(
             key,
-            &goodwill::block::vrf_input(&chain_id, &Hash([5; 32]), 9),
+            &goodwill::chain::block::vrf_input(&chain_id, &Hash([5; 32]), 9),
         )
         .0,
     }
@@ -485,7 +485,7 @@ const RFC9381_TAI: [(&str, &str, &str, &str, &str); 3] = [
 
 #[test]
 fn rfc9381_ecvrf_edwards25519_tai_vectors_prove_and_verify() {
-    use goodwill::crypto::{vrf_prove, vrf_verify, VrfError, VrfProof};
+    use goodwill::chain::crypto::{vrf_prove, vrf_verify, VrfError, VrfProof};
     for (i, (sk, pk, alpha, pi, beta)) in RFC9381_TAI.iter().enumerate() {
         let key = Keypair::from_seed(unhex::<32>(sk)).unwrap();
         assert_eq!(key.public(), PublicKey(unhex::<32>(pk)), "vector {i}: key");

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::{free_addr, now_ms, run_within, strs, within, Out, Procs};
 use futures_lite::StreamExt;
-use goodwill::client::Client;
+use goodwill::runtime::client::Client;
 
 const SLOT_MS: u64 = 300;
 const FINALITY: u64 = 2;
@@ -194,7 +194,7 @@ fn the_records_example_stores_and_reads_back_a_verified_record() {
     assert!(line("paid:").starts_with("no "), "{out}");
 
     // The same record read from the library agrees with what was printed.
-    let user_pk = goodwill::address::parse(user).expect("an address");
+    let user_pk = goodwill::chain::address::parse(user).expect("an address");
     let rec = poll(main, "get_data", async |c| {
         c.get_data(user_pk, b"note").await.ok()?
     });
@@ -206,18 +206,18 @@ fn the_records_example_stores_and_reads_back_a_verified_record() {
 
     // Once the user has paid the payee and the payment is final, the
     // example says so (and a second write under the same name wins).
-    let key = goodwill::keyfile::read(Path::new(&user_key)).expect("the user's key");
-    let payee_pk = goodwill::address::parse(payee).expect("an address");
+    let key = goodwill::runtime::keyfile::read(Path::new(&user_key)).expect("the user's key");
+    let payee_pk = goodwill::chain::address::parse(payee).expect("an address");
     let (paid_id, paid_at) = within(2 * WAIT_MS, "the payment", async {
         let mut c = Client::connect(&node).await?;
         let id = c.transfer(&key, payee_pk, 5_000, None, b"").await?;
         let proof = c.wait_for_tx(id, WAIT_MS).await?;
-        Ok::<_, goodwill::client::ClientError>((id, proof.header.header.height))
+        Ok::<_, goodwill::runtime::client::ClientError>((id, proof.header.header.height))
     })
     .expect("the payment lands");
     // The payee's watch stream (from height 1) shows it.
     let event = within(WAIT_MS, "the payee's watch", async {
-        let mut events = std::pin::pin!(goodwill::client::watch(&node, payee_pk, Some(1)));
+        let mut events = std::pin::pin!(goodwill::runtime::client::watch(&node, payee_pk, Some(1)));
         events.next().await
     })
     .expect("the stream goes on")

@@ -1,6 +1,6 @@
 //! The forging appliance (`goodwill forge`) on loopback, with its main node.
 //!
-//! In process (`node::spawn` with `NodeConfig::forge`, recording LED pins,
+//! In process (`runtime::node::spawn` with `NodeConfig::forge`, recording LED pins,
 //! an injected kernel clock status): the appliance forges and its main node
 //! agrees; a transaction sent to the main node lands in a block the
 //! appliance forged; cut off from its main node it stops forging, shows it
@@ -32,20 +32,20 @@ use std::time::Duration;
 
 use common::{free_addr, now_ms, strs, wait_for, within, Procs, POLL};
 use futures_lite::future;
-use goodwill::block::Block;
-use goodwill::board::Board;
-use goodwill::client::{Client, ClientError};
-use goodwill::codec::Bytes;
-use goodwill::crypto::{Keypair, PublicKey};
-use goodwill::forge::state::ClockCheck;
-use goodwill::forge::ForgeConfig;
-use goodwill::genesis::{Balance, ChainParams, Genesis, Limits, COIN};
-use goodwill::led::{self, ActiveLow, AnyPin, ApplianceState, LedDriver, RecordingPin};
-use goodwill::node::{spawn, NodeConfig, NodeError, RunningNode};
-use goodwill::state::StateReadExt;
+use goodwill::chain::block::Block;
+use goodwill::chain::codec::Bytes;
+use goodwill::chain::crypto::{Keypair, PublicKey};
+use goodwill::chain::genesis::{Balance, ChainParams, Genesis, Limits, COIN};
+use goodwill::chain::tx::{SignedTransaction, Transaction, TxKind};
+use goodwill::ledger::state::StateReadExt;
+use goodwill::peer::forging::ClockCheck;
+use goodwill::runtime::board::Board;
+use goodwill::runtime::client::{Client, ClientError};
+use goodwill::runtime::forge::ForgeConfig;
+use goodwill::runtime::led::{self, ActiveLow, AnyPin, ApplianceState, LedDriver, RecordingPin};
+use goodwill::runtime::node::{spawn, NodeConfig, NodeError, RunningNode};
 use goodwill::store::Store;
 use goodwill::testkit;
-use goodwill::tx::{SignedTransaction, Transaction, TxKind};
 use goodwill::wire::{Answer, ApplianceStatus, NodeStatus, Query, Role, TipInfo};
 
 /// The slot length of every test chain.
@@ -150,7 +150,7 @@ fn start_forger(
         key,
         clock_check,
         kernel_clock,
-        goodwill::node::core::DOPPELGANGER_RETRY_MS,
+        goodwill::peer::core::DOPPELGANGER_RETRY_MS,
     )
 }
 
@@ -173,7 +173,7 @@ fn start_forger_on(
         key,
         clock_check,
         kernel_clock,
-        goodwill::node::core::DOPPELGANGER_RETRY_MS,
+        goodwill::peer::core::DOPPELGANGER_RETRY_MS,
         board,
         metrics,
     )
@@ -378,7 +378,7 @@ fn the_appliance_forges_for_its_main_node_and_includes_a_transfer() {
     let h = &proof.header;
     assert_eq!(h.header.forger, f.public());
     assert!(h.verify().is_ok());
-    assert!(goodwill::merkle::verify(
+    assert!(goodwill::chain::merkle::verify(
         &h.header.tx_root,
         &id,
         &proof.proof
@@ -424,7 +424,7 @@ fn sys_file(root: &Path, rel: &str, text: &str) {
 
 #[test]
 fn under_voltage_shows_on_the_leds_in_status_metrics_and_the_forger_table() {
-    use goodwill::board::{GET_THROTTLED, THERMAL_ZONE0};
+    use goodwill::runtime::board::{GET_THROTTLED, THERMAL_ZONE0};
     let f = forger_key();
     let params = chain(&[&f]);
     let (dm, df, sys) = (
@@ -538,7 +538,8 @@ fn forge_into_store(params: &ChainParams, dir: &Path, key: &Keypair, count: usiz
         let tip = snap.tip().expect("tip");
         let slot = (tip.slot + 1..=now_slot)
             .find(|s| {
-                goodwill::schedule::leads(params, &snap, &tip, *s, &key.public()).expect("leads")
+                goodwill::ledger::schedule::leads(params, &snap, &tip, *s, &key.public())
+                    .expect("leads")
             })
             .expect("a slot the other forger leads");
         let block = goodwill::ledger::prepare_block(params, &snap, key, slot, vec![])
@@ -741,10 +742,10 @@ fn the_status_port_refuses_main_node_and_forger_handshakes() {
         a.synced && a.main_nodes == 1
     });
     for role in [Role::MainNode, Role::Forger] {
-        let stranger = Keypair::generate();
+        let stranger = goodwill::runtime::os::new_keypair();
         let ahead = TipInfo {
             height: 1_000_000_000,
-            hash: goodwill::crypto::Hash([7; 32]),
+            hash: goodwill::chain::crypto::Hash([7; 32]),
             slot: 1_000_000_000,
         };
         let r = within(WAIT_MS, "the stranger's session", async {
@@ -1211,7 +1212,7 @@ fn goodwill_status_and_forgers_show_the_appliance_and_sigterm_stops_it() {
     } = run(&strs(&args));
     assert_eq!(
         st.code(),
-        Some(goodwill::forge::EXIT_REFUSED as i32),
+        Some(goodwill::runtime::forge::EXIT_REFUSED as i32),
         "{err}"
     );
     assert!(err.contains("--i-know-this-key-is-new"), "{err}");
@@ -1407,9 +1408,11 @@ fn a_forger_on_a_full_disk_waits_with_a_steady_red_led_and_recovers_by_itself() 
             .any(|l| l.starts_with("STATUS=storage error, not forging: "))
     });
     assert!(notice.lines().any(|l| l == "WATCHDOG=1"), "{notice:?}");
-    wait_notice(&sock, (goodwill::forge::run::TICK_S + 2) * 1000, |n| {
-        n.lines().any(|l| l == "WATCHDOG=1") && n.contains("STATUS=storage error")
-    });
+    wait_notice(
+        &sock,
+        (goodwill::runtime::forge::run::TICK_S + 2) * 1000,
+        |n| n.lines().any(|l| l == "WATCHDOG=1") && n.contains("STATUS=storage error"),
+    );
     // It stays up, says why, and tries again (every second here).
     for _ in 0..2 {
         procs.wait_line(forge, WAIT_MS, |l| {
@@ -1457,7 +1460,7 @@ fn a_forger_on_a_full_disk_waits_with_a_steady_red_led_and_recovers_by_itself() 
 
 #[test]
 fn goodwill_status_and_the_log_show_the_boards_power_and_heat() {
-    use goodwill::board::{GET_THROTTLED, THERMAL_ZONE0};
+    use goodwill::runtime::board::{GET_THROTTLED, THERMAL_ZONE0};
     let dir = tempfile::tempdir().unwrap();
     let f = files(dir.path());
     let mut procs = procs(dir.path());

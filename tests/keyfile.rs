@@ -10,8 +10,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use goodwill::crypto::Keypair;
-use goodwill::keyfile::{self, KdfParams, KeyFileError};
+use goodwill::chain::crypto::Keypair;
+use goodwill::runtime::keyfile::{self, KdfParams, KeyFileError};
 
 /// Small enough for a debug build: the format is the same at any cost.
 const WEAK: KdfParams = KdfParams {

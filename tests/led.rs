@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use embedded_hal::digital::{ErrorKind, ErrorType, OutputPin};
-use goodwill::led::{
+use goodwill::runtime::led::{
     describe, modes, next_change_ms, open_gpio, pattern, ActiveLow, AnyPin, ApplianceState, Led,
     LedDriver, LedError, Leds, LogPin, Mode, RecordingPin, SysfsLed, DOUBLE_FLASH_ON_MS,
     DOUBLE_FLASH_PERIOD_MS, FAST_BLINK_PERIOD_MS, FORGED_FLASH_MS, HEARTBEAT_ON_MS,

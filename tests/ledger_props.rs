@@ -8,14 +8,14 @@
 mod common;
 
 use common::*;
-use goodwill::block::{Header, SignedHeader, VERSION};
-use goodwill::codec::{encode, Bytes};
-use goodwill::crypto::{Hash, Keypair, PublicKey, Signature};
-use goodwill::genesis::ChainParams;
+use goodwill::chain::block::{Header, SignedHeader, VERSION};
+use goodwill::chain::codec::{encode, Bytes};
+use goodwill::chain::crypto::{Hash, Keypair, PublicKey, Signature};
+use goodwill::chain::genesis::ChainParams;
+use goodwill::chain::tx::{association_proof, SignedTransaction, Transaction, TxKind};
+use goodwill::ledger::schedule::{self, WeightTable};
+use goodwill::ledger::state::{MemState, StateReadExt};
 use goodwill::ledger::{BlockError, TxError};
-use goodwill::schedule::{self, WeightTable};
-use goodwill::state::{MemState, StateReadExt};
-use goodwill::tx::{association_proof, SignedTransaction, Transaction, TxKind};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -347,7 +347,7 @@ fn header() -> impl Strategy<Value = SignedHeader> {
                     tx_root: Hash(root),
                     state_digest: Hash(digest),
                     forger: key.public(),
-                    vrf: goodwill::crypto::VrfProof([k; 80]),
+                    vrf: goodwill::chain::crypto::VrfProof([k; 80]),
                 }
                 .sign(&key)
             },

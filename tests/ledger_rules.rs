@@ -6,27 +6,27 @@
 mod common;
 
 use common::*;
-use goodwill::block::{Block, SignedHeader};
-use goodwill::codec::Bytes;
-use goodwill::crypto::{Hash, PublicKey, SignatureError};
-use goodwill::genesis::{Balance, ChainParams};
-use goodwill::ledger::{self, BlockError, Parallelism, TxError};
-use goodwill::schedule::{self, WeightTable};
-use goodwill::state::{
+use goodwill::chain::block::{Block, SignedHeader};
+use goodwill::chain::codec::Bytes;
+use goodwill::chain::crypto::{Hash, PublicKey, SignatureError};
+use goodwill::chain::genesis::{Balance, ChainParams};
+use goodwill::chain::tx::{StatelessError, Transaction, TxKind};
+use goodwill::ledger::schedule::{self, WeightTable};
+use goodwill::ledger::state::{
     ProposalStatus, ReadError, Record, StateKey, StateRead, StateReadExt, StateValue,
 };
-use goodwill::tx::{StatelessError, Transaction, TxKind};
+use goodwill::ledger::{self, BlockError, Parallelism, TxError};
 
-fn a() -> goodwill::crypto::Keypair {
+fn a() -> goodwill::chain::crypto::Keypair {
     users()[0].clone()
 }
-fn b() -> goodwill::crypto::Keypair {
+fn b() -> goodwill::chain::crypto::Keypair {
     users()[1].clone()
 }
 
 /// A valid block at the next led slot holding one transfer, not yet applied,
 /// and the key of its forger.
-fn valid_block(c: &Chain) -> (Block, goodwill::crypto::Keypair) {
+fn valid_block(c: &Chain) -> (Block, goodwill::chain::crypto::Keypair) {
     let t = c.tx(&a(), transfer(&b().public(), 5));
     let (slot, leader) = c.next_led_slot();
     let (u, _) = c.prepare_at(slot, vec![t]);
@@ -38,7 +38,7 @@ fn valid_block(c: &Chain) -> (Block, goodwill::crypto::Keypair) {
 }
 
 /// Re-signs a (tampered) header with `key`.
-fn resign(block: &mut Block, key: &goodwill::crypto::Keypair) {
+fn resign(block: &mut Block, key: &goodwill::chain::crypto::Keypair) {
     block.header = block.header.header.clone().sign(key);
 }
 
@@ -913,7 +913,7 @@ fn bad_proof() {
         TxError::BadProof { .. }
     ));
     // A proof made for another chain.
-    let proof = goodwill::tx::association_proof(&y, &Hash([9; 32]), b"Y", b"u");
+    let proof = goodwill::chain::tx::association_proof(&y, &Hash([9; 32]), b"Y", b"u");
     let kind = TxKind::ProposeAssociation {
         name: Bytes::new(*b"Y").unwrap(),
         url: Bytes::new(*b"u").unwrap(),
@@ -1245,9 +1245,17 @@ fn block_version() {
 }
 
 /// The VRF proof of `key` for `slot` on `c`'s tip (epoch 0's seed).
-fn vrf_for(c: &Chain, key: &goodwill::crypto::Keypair, slot: u64) -> goodwill::crypto::VrfProof {
+fn vrf_for(
+    c: &Chain,
+    key: &goodwill::chain::crypto::Keypair,
+    slot: u64,
+) -> goodwill::chain::crypto::VrfProof {
     let seed = schedule::seed_for(&c.params, &c.state, &c.tip(), c.params.epoch_of(slot)).unwrap();
-    goodwill::crypto::vrf_prove(key, &goodwill::block::vrf_input(&c.id(), &seed, slot)).0
+    goodwill::chain::crypto::vrf_prove(
+        key,
+        &goodwill::chain::block::vrf_input(&c.id(), &seed, slot),
+    )
+    .0
 }
 
 #[test]
@@ -1288,14 +1296,14 @@ fn block_vrf_proof_must_be_the_forgers_for_its_slot_and_seed() {
     let slot = block.header.header.slot;
     // The honest proof verifies (valid_block is accepted as built).
     assert!(c.check(&block).is_ok());
-    let cases: Vec<(&str, goodwill::crypto::VrfProof)> = vec![
+    let cases: Vec<(&str, goodwill::chain::crypto::VrfProof)> = vec![
         ("another slot", vrf_for(&c, &key, slot + 1)),
         ("another key", vrf_for(&c, &forgers()[0], slot)),
         ("another seed", {
-            let alpha = goodwill::block::vrf_input(&c.id(), &Hash([9; 32]), slot);
-            goodwill::crypto::vrf_prove(&key, &alpha).0
+            let alpha = goodwill::chain::block::vrf_input(&c.id(), &Hash([9; 32]), slot);
+            goodwill::chain::crypto::vrf_prove(&key, &alpha).0
         }),
-        ("garbage", goodwill::crypto::VrfProof([0x11; 80])),
+        ("garbage", goodwill::chain::crypto::VrfProof([0x11; 80])),
     ];
     for (what, proof) in cases {
         let mut b = block.clone();
@@ -1540,7 +1548,7 @@ fn block_tx_root() {
             e,
             BlockError::TxRoot {
                 height: 1,
-                expected: goodwill::merkle::root(&ids),
+                expected: goodwill::chain::merkle::root(&ids),
                 got: root
             }
         );
@@ -1729,10 +1737,10 @@ fn storage_failure_is_reported_as_such() {
 /// one-unit keys (the Sybil) funded with what a few fees cost.
 fn sybil_chain() -> (
     Chain,
-    Vec<goodwill::crypto::Keypair>,
-    Vec<goodwill::crypto::Keypair>,
+    Vec<goodwill::chain::crypto::Keypair>,
+    Vec<goodwill::chain::crypto::Keypair>,
 ) {
-    use goodwill::genesis::COIN;
+    use goodwill::chain::genesis::COIN;
     let honest: Vec<_> = (30..40).map(kp).collect();
     let sybils: Vec<_> = (50..80).map(kp).collect();
     let mut g = base_genesis();

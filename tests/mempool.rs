@@ -2,14 +2,14 @@
 //! test kit: fee order, nonce order and gaps, duplicates and replacement,
 //! the bounds and eviction, pruning after a block, ledger-rule refusals.
 
-use goodwill::codec::Bytes;
-use goodwill::crypto::{Hash, Keypair, PublicKey};
-use goodwill::genesis::COIN;
+use goodwill::chain::codec::Bytes;
+use goodwill::chain::crypto::{Hash, Keypair, PublicKey};
+use goodwill::chain::genesis::COIN;
+use goodwill::chain::tx::{SignedTransaction, Transaction, TxKind};
+use goodwill::ledger::mempool::{Admitted, Mempool, MempoolError, MempoolLimits};
+use goodwill::ledger::state::{MemState, StateReadExt};
 use goodwill::ledger::TxError;
-use goodwill::mempool::{Admitted, Mempool, MempoolError, MempoolLimits};
-use goodwill::state::{MemState, StateReadExt};
 use goodwill::testkit::{TestChain, TestNet, TestNetConfig};
-use goodwill::tx::{SignedTransaction, Transaction, TxKind};
 
 const MIN_FEE: u64 = 10;
 

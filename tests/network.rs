@@ -17,15 +17,15 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{now_ms, wait_for, within};
-use goodwill::block::Block;
-use goodwill::client::Client;
-use goodwill::codec::Bytes;
-use goodwill::crypto::{Hash, Keypair};
-use goodwill::genesis::ChainParams;
-use goodwill::node::{spawn, RunningNode};
+use goodwill::chain::block::Block;
+use goodwill::chain::codec::Bytes;
+use goodwill::chain::crypto::{Hash, Keypair};
+use goodwill::chain::genesis::ChainParams;
+use goodwill::chain::tx::SignedTransaction;
+use goodwill::runtime::client::Client;
+use goodwill::runtime::node::{spawn, RunningNode};
 use goodwill::store::Store;
 use goodwill::testkit::{self, TestChain, TestNet, TestNetConfig};
-use goodwill::tx::SignedTransaction;
 use goodwill::wire::frame::FrameReader;
 use goodwill::wire::{
     handshake, ErrorCode, ForgerStatus, Hello, Message, NodeStatus, Role, TipInfo, PROTOCOL_VERSION,
@@ -42,7 +42,7 @@ const SYNC_WAIT_MS: u64 = 60_000;
 ///
 /// Not at time 0 as `TestNet` has it: a node checks a new transaction for
 /// the slot of *now*, and reaching that slot from the tip walks every epoch
-/// in between (`schedule::seed_for`) — from 1970 that is ~1.7e8 hashes on the
+/// in between (`ledger::schedule::seed_for`) — from 1970 that is ~1.7e8 hashes on the
 /// node's core thread per transaction. An hour back keeps every slot the
 /// test chains use (a few thousand) in the past, so no block is early.
 fn net() -> TestNet {
@@ -178,7 +178,7 @@ impl Observer {
                     slot: 0,
                 },
                 key: key.public(),
-                nonce: goodwill::os::random_bytes(),
+                nonce: goodwill::runtime::os::random_bytes(),
                 clock_ms: now_ms(),
                 listen: None,
                 software: Bytes::new(*b"observer").expect("short"),
@@ -290,7 +290,11 @@ fn transactions_and_blocks_reach_every_node_once() {
         .collect();
 
     let mut chain = tn.chain();
-    let tx = chain.transfer_from_user(0, tn.association.public(), 5 * goodwill::genesis::COIN);
+    let tx = chain.transfer_from_user(
+        0,
+        tn.association.public(),
+        5 * goodwill::chain::genesis::COIN,
+    );
     let id = tx.id();
     submit(&mut c, tx.clone());
     for (name, n) in [("A", &mut a), ("B", &mut b), ("C", &mut c)] {
@@ -567,7 +571,7 @@ fn a_second_session_with_one_forger_key_closes_both() {
     let mut second = forger(&tn, &a.addr, key);
     for (name, c) in [("first", &mut first), ("second", &mut second)] {
         match within(WAIT_MS, "the node's verdict", c.next_event()) {
-            Err(goodwill::client::ClientError::Closed { code, text }) => {
+            Err(goodwill::runtime::client::ClientError::Closed { code, text }) => {
                 assert_eq!(code, ErrorCode::Doppelganger, "{name}: {text}");
                 assert!(text.contains(&key.public().to_string()), "{text}");
             }

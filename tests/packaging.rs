@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{run, run_cmd_ok, tool};
-use goodwill::provision;
+use goodwill::tools::provision;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -126,9 +126,9 @@ fn the_debian_package_holds_the_binary_units_settings_and_profiles_and_its_posti
         ),
         ("/usr/share/doc/goodwill/WIRING.md".into(), "-rw-r--r--"),
     ];
-    for (name, _) in goodwill::board::SHIPPED {
+    for (name, _) in goodwill::runtime::board::SHIPPED {
         expect.push((
-            format!("{}/{name}.toml", goodwill::board::PACKAGE_DIR),
+            format!("{}/{name}.toml", goodwill::runtime::board::PACKAGE_DIR),
             "-rw-r--r--",
         ));
     }
@@ -179,7 +179,8 @@ fn the_debian_package_holds_the_binary_units_settings_and_profiles_and_its_posti
     let out = run(&["forge", "--config", forge_toml.to_str().unwrap()], 20_000);
     assert_eq!(out.code, Some(2), "{out:#?}");
     assert!(out.stderr.contains("at least one --main"), "{}", out.stderr);
-    let node = goodwill::node::NodeFile::load(&root.join("etc/goodwill/node.toml")).unwrap();
+    let node =
+        goodwill::runtime::node::NodeFile::load(&root.join("etc/goodwill/node.toml")).unwrap();
     assert!(node.data.unwrap().starts_with(provision::HOME));
     let forge: toml::Table =
         toml::from_str(&std::fs::read_to_string(&forge_toml).unwrap()).unwrap();

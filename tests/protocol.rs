@@ -20,11 +20,11 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use futures_lite::future;
-use goodwill::client::Client;
-use goodwill::codec::{self, Bytes};
-use goodwill::crypto::{Hash, Keypair, Signature};
-use goodwill::node::{self, NodeConfig, NodeLimits, RunningNode};
-use goodwill::state::StateReadExt;
+use goodwill::chain::codec::{self, Bytes};
+use goodwill::chain::crypto::{Hash, Keypair, Signature};
+use goodwill::ledger::state::StateReadExt;
+use goodwill::runtime::client::Client;
+use goodwill::runtime::node::{self, NodeConfig, NodeLimits, RunningNode};
 use goodwill::testkit::{self, TestNet, TestNetConfig};
 use goodwill::wire::frame::{encode_frame, parse};
 use goodwill::wire::handshake::{sign_auth, verify_auth};
@@ -36,7 +36,7 @@ use socket2::{Domain, Socket, Type};
 /// How long any single read or write may block.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest frame the raw client accepts from the node.
-const READ_LIMIT: u32 = goodwill::client::CLIENT_READ_LIMIT;
+const READ_LIMIT: u32 = goodwill::runtime::client::CLIENT_READ_LIMIT;
 
 // ---------------------------------------------------------------- the node
 
@@ -113,7 +113,7 @@ impl TestNode {
         c.expect_close(ErrorCode::Banned);
         let mut c = Raw::connect_from(ip, self.addr());
         c.send(&Message::Hello(Box::new(client_hello(
-            &Keypair::generate(),
+            &goodwill::runtime::os::new_keypair(),
             self.chain_id(),
             Role::Client,
             self.genesis,
@@ -281,7 +281,7 @@ impl Raw {
 
     /// The rest of the handshake, once the node's Hello is read.
     fn handshake_after(&mut self, theirs: Hello, chain_id: Hash, role: Role) -> (Hello, Hello) {
-        let key = Keypair::generate();
+        let key = goodwill::runtime::os::new_keypair();
         assert_eq!(theirs.chain_id, chain_id);
         assert_eq!(theirs.role, Role::MainNode);
         let ours = client_hello(&key, chain_id, role, theirs.tip);
@@ -324,8 +324,8 @@ fn client_hello(key: &Keypair, chain_id: Hash, role: Role, tip: TipInfo) -> Hell
         role,
         tip,
         key: key.public(),
-        nonce: goodwill::os::random_bytes(),
-        clock_ms: goodwill::os::now_ms(),
+        nonce: goodwill::runtime::os::random_bytes(),
+        clock_ms: goodwill::runtime::os::now_ms(),
         listen: None,
         software: Bytes::new(*b"protocol-test").expect("short"),
     }
@@ -359,7 +359,7 @@ fn good_handshake_then_raw_query() {
     assert_eq!(c.query_tip(), n.genesis);
     // A client that knows no chain yet (the zero id) is let in too.
     let mut z = Raw::connect_from(ip, n.addr());
-    let key = Keypair::generate();
+    let key = goodwill::runtime::os::new_keypair();
     let theirs = z.read_hello();
     let ours = client_hello(&key, Hash::ZERO, Role::Client, n.genesis);
     z.send(&Message::Hello(Box::new(ours.clone())));
@@ -386,7 +386,7 @@ fn wrong_chain_and_wrong_version_are_refused_without_a_ban() {
     for role in [Role::Client, Role::Forger, Role::MainNode] {
         let mut c = Raw::connect_from(ip, n.addr());
         let theirs = c.read_hello();
-        let key = Keypair::generate();
+        let key = goodwill::runtime::os::new_keypair();
         c.send(&Message::Hello(Box::new(client_hello(
             &key,
             Hash([0x5a; 32]),
@@ -399,7 +399,7 @@ fn wrong_chain_and_wrong_version_are_refused_without_a_ban() {
     let mut c = Raw::connect_from(ip, n.addr());
     let theirs = c.read_hello();
     c.send(&Message::Hello(Box::new(client_hello(
-        &Keypair::generate(),
+        &goodwill::runtime::os::new_keypair(),
         Hash::ZERO,
         Role::Forger,
         theirs.tip,
@@ -408,7 +408,12 @@ fn wrong_chain_and_wrong_version_are_refused_without_a_ban() {
     // Another protocol version.
     let mut c = Raw::connect_from(ip, n.addr());
     let theirs = c.read_hello();
-    let mut h = client_hello(&Keypair::generate(), n.chain_id(), Role::Client, theirs.tip);
+    let mut h = client_hello(
+        &goodwill::runtime::os::new_keypair(),
+        n.chain_id(),
+        Role::Client,
+        theirs.tip,
+    );
     h.version = PROTOCOL_VERSION + 1;
     c.send(&Message::Hello(Box::new(h)));
     c.expect_close(ErrorCode::Version);
@@ -426,7 +431,7 @@ fn bad_signature_in_auth_is_refused_and_banned() {
     let cases: [(&str, Forge); 4] = [
         ("garbage", |_, _, _| Signature([0x42; 64])),
         ("another key", |_, ours, theirs| {
-            sign_auth(&Keypair::generate(), ours, &theirs.nonce)
+            sign_auth(&goodwill::runtime::os::new_keypair(), ours, &theirs.nonce)
         }),
         ("our own nonce", |key, ours, _| {
             sign_auth(key, ours, &ours.nonce)
@@ -440,7 +445,7 @@ fn bad_signature_in_auth_is_refused_and_banned() {
     for (what, sign) in cases {
         let ip = fresh_ip();
         let mut c = Raw::connect_from(ip, n.addr());
-        let key = Keypair::generate();
+        let key = goodwill::runtime::os::new_keypair();
         let theirs = c.read_hello();
         let ours = client_hello(&key, n.chain_id(), Role::Client, theirs.tip);
         c.send(&Message::Hello(Box::new(ours.clone())));
@@ -619,7 +624,7 @@ fn garbage_instead_of_a_hello_is_refused_and_banned() {
     framed.extend_from_slice(&body);
     // A frame whose body is a valid Hello with bytes after it.
     let mut trailing = encode_frame(&Message::Hello(Box::new(client_hello(
-        &Keypair::generate(),
+        &goodwill::runtime::os::new_keypair(),
         n.chain_id(),
         Role::Client,
         n.genesis,
@@ -675,7 +680,12 @@ fn out_of_turn_messages_are_refused_and_banned() {
     let ip = fresh_ip();
     let mut c = Raw::connect_from(ip, n.addr());
     let theirs = c.read_hello();
-    let ours = client_hello(&Keypair::generate(), n.chain_id(), Role::Client, theirs.tip);
+    let ours = client_hello(
+        &goodwill::runtime::os::new_keypair(),
+        n.chain_id(),
+        Role::Client,
+        theirs.tip,
+    );
     c.send(&Message::Hello(Box::new(ours.clone())));
     c.read_msg();
     c.send(&Message::Hello(Box::new(ours)));
@@ -685,7 +695,7 @@ fn out_of_turn_messages_are_refused_and_banned() {
     // node or a forger may send.
     let after: Vec<Message> = vec![
         Message::Hello(Box::new(client_hello(
-            &Keypair::generate(),
+            &goodwill::runtime::os::new_keypair(),
             n.chain_id(),
             Role::Client,
             n.genesis,
@@ -831,9 +841,9 @@ fn slow_silent_connection_times_out() {
     c.read_hello();
     c.s.set_read_timeout(Some(Duration::from_secs(15)))
         .expect("timeout");
-    let t0 = goodwill::os::now_ms();
+    let t0 = goodwill::runtime::os::now_ms();
     c.expect_eof();
-    let waited = goodwill::os::now_ms() - t0;
+    let waited = goodwill::runtime::os::now_ms() - t0;
     println!("closed after {waited} ms");
     assert!(
         (9_000..14_000).contains(&waited),
@@ -845,8 +855,8 @@ fn slow_silent_connection_times_out() {
 
 #[test]
 fn a_client_sending_invalid_equivocation_reports_is_struck_and_banned() {
-    use goodwill::block::{Header, VERSION};
-    use goodwill::tx::{Transaction, TxKind};
+    use goodwill::chain::block::{Header, VERSION};
+    use goodwill::chain::tx::{Transaction, TxKind};
     use goodwill::wire::TxVerdict;
     let _g = shared();
     let n = start(NodeLimits::default());
@@ -863,7 +873,7 @@ fn a_client_sending_invalid_equivocation_reports_is_struck_and_banned() {
             tx_root: Hash([2; 32]),
             state_digest: Hash([3; 32]),
             forger: k.public(),
-            vrf: goodwill::crypto::VrfProof([4; 80]),
+            vrf: goodwill::chain::crypto::VrfProof([4; 80]),
         }
         .sign(k)
     };
@@ -1101,18 +1111,18 @@ fn a_silent_session_is_pinged_then_closed() {
         c.s.set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
     }
-    let t0 = goodwill::os::now_ms();
+    let t0 = goodwill::runtime::os::now_ms();
     match silent.read_msg() {
         Message::Ping(_) => {}
         other => panic!("expected a Ping, got {other:?}"),
     }
-    let pinged = goodwill::os::now_ms() - t0;
+    let pinged = goodwill::runtime::os::now_ms() - t0;
     match alive.read_msg() {
         Message::Ping(k) => alive.send(&Message::Pong(k)),
         other => panic!("expected a Ping, got {other:?}"),
     }
     silent.expect_quiet_close();
-    let closed = goodwill::os::now_ms() - t0;
+    let closed = goodwill::runtime::os::now_ms() - t0;
     println!("pinged after {pinged} ms, closed after {closed} ms of silence");
     assert!(
         (14_000..17_000).contains(&pinged),

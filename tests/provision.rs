@@ -10,7 +10,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use common::{keygen, run, run_ok, Key, NewGenesis, Out};
-use goodwill::provision::{self, elf_arch};
+use goodwill::tools::provision::{self, elf_arch};
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n\
     daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\

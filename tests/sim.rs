@@ -22,15 +22,15 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use goodwill::crypto::Hash;
-use goodwill::genesis::ChainParams;
+use goodwill::chain::crypto::Hash;
+use goodwill::chain::genesis::ChainParams;
+use goodwill::chain::tx::{Transaction, TxKind};
+use goodwill::ledger::state::StateReadExt;
 use goodwill::sim::faults::{Crash, CrashHow, Injected, Withhold};
 use goodwill::sim::invariants::{self, Bounds, Checker};
 use goodwill::sim::{self, Config, Outcome};
-use goodwill::state::StateReadExt;
 use goodwill::store::{SimDisk, Store};
 use goodwill::testkit::{TestNet, TestNetConfig};
-use goodwill::tx::{Transaction, TxKind};
 
 /// A line in the test's output that CI logs show (libtest captures only
 /// what the print macros write).
@@ -40,7 +40,7 @@ fn figure(line: &str) {
 
 /// Wall-clock milliseconds (the simulation itself never reads the clock).
 fn wall_ms() -> u64 {
-    goodwill::os::now_ms()
+    goodwill::runtime::os::now_ms()
 }
 
 fn env_seed() -> Option<u64> {
@@ -360,7 +360,7 @@ fn a_tip_from_the_future_and_a_tip_left_for_one_no_longer_are_caught() {
     let p = &net.params;
     let mut chain = net.chain();
     let b1 = chain.forge(vec![]);
-    let tip = |b: &goodwill::block::Block| goodwill::state::Tip {
+    let tip = |b: &goodwill::chain::block::Block| goodwill::ledger::state::Tip {
         height: b.height(),
         hash: b.hash(),
         slot: b.header.header.slot,
@@ -463,7 +463,7 @@ fn coins_donations_and_voiding_checks_fail_on_a_broken_chain() {
             amount: 1_000,
             association: net.association.public(),
         },
-        memo: goodwill::codec::Bytes::empty(),
+        memo: goodwill::chain::codec::Bytes::empty(),
     }
     .sign(user);
     store
@@ -524,14 +524,14 @@ fn an_association_approved_without_three_quarters_of_the_weight_is_caught() {
     let net = TestNet::new(&TestNetConfig::default());
     let store = open(&net);
     let mut chain = net.chain();
-    let tx = |k: &goodwill::crypto::Keypair, nonce: u64, kind: TxKind| {
+    let tx = |k: &goodwill::chain::crypto::Keypair, nonce: u64, kind: TxKind| {
         Transaction {
             chain_id: net.params.chain_id(),
             sender: k.public(),
             nonce,
             fee: net.params.genesis().min_fee,
             kind,
-            memo: goodwill::codec::Bytes::empty(),
+            memo: goodwill::chain::codec::Bytes::empty(),
         }
         .sign(k)
     };
@@ -541,10 +541,15 @@ fn an_association_approved_without_three_quarters_of_the_weight_is_caught() {
         &net.users[0],
         0,
         TxKind::ProposeAssociation {
-            name: goodwill::codec::Bytes::new(name.to_vec()).unwrap(),
-            url: goodwill::codec::Bytes::empty(),
+            name: goodwill::chain::codec::Bytes::new(name.to_vec()).unwrap(),
+            url: goodwill::chain::codec::Bytes::empty(),
             account: assoc.public(),
-            proof: goodwill::tx::association_proof(&assoc, &net.params.chain_id(), name, url),
+            proof: goodwill::chain::tx::association_proof(
+                &assoc,
+                &net.params.chain_id(),
+                name,
+                url,
+            ),
         },
     );
     let id = propose.id();
@@ -577,7 +582,7 @@ fn an_association_approved_without_three_quarters_of_the_weight_is_caught() {
             .unwrap()
             .unwrap()
             .status,
-        goodwill::state::ProposalStatus::Approved { .. }
+        goodwill::ledger::state::ProposalStatus::Approved { .. }
     ));
     assert_eq!(
         invariants::association_votes_weighed(&net.params, &store),

@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{free_addr, keygen, now_ms, run_ok, strs, wait_for, within, Key, NewGenesis, Procs};
-use goodwill::block::Block;
-use goodwill::client::Client;
-use goodwill::crypto::{Hash, PublicKey};
+use goodwill::chain::block::Block;
+use goodwill::chain::crypto::{Hash, PublicKey};
+use goodwill::ledger::state::StateReadExt;
+use goodwill::runtime::client::Client;
 use goodwill::sim::rng::Rng;
-use goodwill::state::StateReadExt;
 use goodwill::store::Store;
 use goodwill::wire::{Answer, Query, TipInfo};
 
@@ -83,7 +83,7 @@ fn chain_of(dir: &Path) -> (Vec<Block>, Store) {
 #[ignore = "slow: a forger SIGKILLed and restarted every few seconds for minutes"]
 fn slow_soak_forgers_killed_and_restarted_never_double_sign() {
     let secs = env_u64("GOODWILL_SOAK_SECS").unwrap_or(150);
-    let seed = env_u64("GOODWILL_SOAK_SEED").unwrap_or_else(goodwill::os::random_u64);
+    let seed = env_u64("GOODWILL_SOAK_SEED").unwrap_or_else(goodwill::runtime::os::random_u64);
     figure(&format!(
         "soak: seed {seed} (GOODWILL_SOAK_SEED replays the kill schedule), {secs} s of kills"
     ));

@@ -42,7 +42,7 @@ fn imports_reopens_and_verifies() {
     let tx = &chain.blocks[3].txs[0];
     let (found, block, proof) = snap.tx_with_proof(&tx.id()).unwrap().unwrap();
     assert_eq!(&found, tx);
-    assert!(goodwill::merkle::verify(
+    assert!(goodwill::chain::merkle::verify(
         &block.header.header.tx_root,
         &tx.id(),
         &proof

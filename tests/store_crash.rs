@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use goodwill::block::Block;
-use goodwill::crypto::Hash;
-use goodwill::fork::{self, Head};
-use goodwill::state::{MemState, StateKey, StateValue};
+use goodwill::chain::block::Block;
+use goodwill::chain::crypto::Hash;
+use goodwill::ledger::fork::{self, Head};
+use goodwill::ledger::state::{MemState, StateKey, StateValue};
 use goodwill::store::{CrashKind, Imported, SimDisk, Store, StoreError};
 use goodwill::testkit::{TestNet, TestNetConfig};
 

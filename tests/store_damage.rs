@@ -13,8 +13,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use goodwill::block::Block;
-use goodwill::state::{StateKey, StateValue, Tip};
+use goodwill::chain::block::Block;
+use goodwill::ledger::state::{StateKey, StateValue, Tip};
 use goodwill::store::{Indexes, Store, StoreError, FILE_NAME, MARKER};
 use goodwill::testkit::{TestNet, TestNetConfig};
 

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use goodwill::crypto::Hash;
-use goodwill::demo::SplitMix;
+use goodwill::chain::crypto::Hash;
 use goodwill::store::{SigningError, Store};
+use goodwill::tools::demo::SplitMix;
 
 /// Starts `goodwill ledger-demo --data DIR` forging without end, waits until
 /// it has forged at least one block in this run, lets it run `ms` more

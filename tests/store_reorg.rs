@@ -6,15 +6,15 @@
 use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::cmp::Ordering;
 
-use goodwill::block::Block;
-use goodwill::codec::Bytes;
-use goodwill::crypto::{Hash, Keypair, PublicKey};
-use goodwill::fork::{self, Head};
+use goodwill::chain::block::Block;
+use goodwill::chain::codec::Bytes;
+use goodwill::chain::crypto::{Hash, Keypair, PublicKey};
+use goodwill::chain::tx::{SignedTransaction, Transaction, TxKind};
+use goodwill::ledger::fork::{self, Head};
+use goodwill::ledger::state::{MemState, Record, StateKey, StateReadExt, StateValue};
 use goodwill::ledger::BlockError;
-use goodwill::state::{MemState, Record, StateKey, StateReadExt, StateValue};
 use goodwill::store::{ImportError, Imported, RecordVersion, Store, TxLocation};
 use goodwill::testkit::{TestChain, TestNet, TestNetConfig};
-use goodwill::tx::{SignedTransaction, Transaction, TxKind};
 
 type Entries = Vec<(StateKey, StateValue)>;
 
@@ -454,7 +454,7 @@ fn fork_deeper_than_finality_is_refused() {
 fn resigned(
     net: &TestNet,
     block: &Block,
-    edit: impl FnOnce(&mut goodwill::block::Header),
+    edit: impl FnOnce(&mut goodwill::chain::block::Header),
 ) -> Block {
     let mut header = block.header.header.clone();
     edit(&mut header);

@@ -2,7 +2,7 @@
 //! signed before — across reopening, and across moving the record to another
 //! store through its interchange file.
 
-use goodwill::crypto::{Hash, PublicKey};
+use goodwill::chain::crypto::{Hash, PublicKey};
 use goodwill::store::{Interchange, InterchangeBlock, InterchangeKey, SigningError, Store};
 use goodwill::testkit::EVERY_SLOT_STARTED;
 use goodwill::testkit::{self, TestNet, TestNetConfig};
@@ -290,7 +290,7 @@ fn a_forger_restarted_before_it_ever_forged_starts_again() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &net.params).unwrap();
     let key = &net.forgers[0];
-    let note = goodwill::forge::preflight_store(&store, key, false, 0).unwrap();
+    let note = goodwill::runtime::forge::preflight_store(&store, key, false, 0).unwrap();
     assert!(note.contains("floor"), "{note}");
     let mut chain = net.chain();
     for _ in 0..3 {
@@ -298,9 +298,10 @@ fn a_forger_restarted_before_it_ever_forged_starts_again() {
             .import_block(&chain.forge(vec![]), EVERY_SLOT_STARTED)
             .unwrap();
     }
-    let note = goodwill::forge::preflight_store(&store, key, false, 5_000).unwrap();
+    let note = goodwill::runtime::forge::preflight_store(&store, key, false, 5_000).unwrap();
     assert!(note.contains("last signed slot"), "{note}");
     // A key that never started on this store is still refused.
-    let e = goodwill::forge::preflight_store(&store, &net.forgers[1], false, 5_000).unwrap_err();
+    let e = goodwill::runtime::forge::preflight_store(&store, &net.forgers[1], false, 5_000)
+        .unwrap_err();
     assert!(e.contains("no signing record"), "{e}");
 }

@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{keygen, run_ok, tool, NewGenesis, Procs};
-use goodwill::forge::{run::TICK_S, EXIT_DOPPELGANGER, EXIT_REFUSED};
-use goodwill::provision;
+use goodwill::runtime::forge::{run::TICK_S, EXIT_DOPPELGANGER, EXIT_REFUSED};
+use goodwill::tools::provision;
 
 /// The highest exposure `systemd-analyze security` may give a unit.
 const EXPOSURE_MAX: f64 = 2.0;

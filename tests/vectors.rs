@@ -26,13 +26,13 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use goodwill::block::{Block, Header, SignedHeader, VERSION};
-use goodwill::codec::{encode, Bytes};
-use goodwill::crypto::{self, signing_message, tag, Hash, Keypair};
-use goodwill::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits, COIN};
-use goodwill::limits;
-use goodwill::merkle;
-use goodwill::tx::{association_proof, SignedTransaction, Transaction, TxKind};
+use goodwill::chain::block::{Block, Header, SignedHeader, VERSION};
+use goodwill::chain::codec::{encode, Bytes};
+use goodwill::chain::crypto::{self, signing_message, tag, Hash, Keypair};
+use goodwill::chain::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits, COIN};
+use goodwill::chain::limits;
+use goodwill::chain::merkle;
+use goodwill::chain::tx::{association_proof, SignedTransaction, Transaction, TxKind};
 use goodwill::wire::frame::encode_frame;
 use goodwill::wire::Message;
 
@@ -119,7 +119,7 @@ struct BlockVector {
     bytes_hex: String,
     /// `Block::hash()`.
     hash: String,
-    /// `merkle::root` of the transaction ids.
+    /// `chain::merkle::root` of the transaction ids.
     tx_root: String,
 }
 
@@ -184,7 +184,7 @@ fn sample_header(chain_id: Hash, parent_byte: u8) -> SignedHeader {
         forger: key(1).public(),
         vrf: crypto::vrf_prove(
             &key(1),
-            &goodwill::block::vrf_input(&chain_id, &Hash([0x44; 32]), 41),
+            &goodwill::chain::block::vrf_input(&chain_id, &Hash([0x44; 32]), 41),
         )
         .0,
     }
@@ -277,7 +277,11 @@ fn sample_block(chain_id: Hash, txs: Vec<SignedTransaction>) -> Block {
         forger: key(2).public(),
         vrf: crypto::vrf_prove(
             &key(2),
-            &goodwill::block::vrf_input(&chain_id, &goodwill::schedule::genesis_seed(&chain_id), 3),
+            &goodwill::chain::block::vrf_input(
+                &chain_id,
+                &goodwill::ledger::schedule::genesis_seed(&chain_id),
+                3,
+            ),
         )
         .0,
     }
@@ -530,7 +534,7 @@ fn pinned_transactions_decode_verify_and_hash_to_their_ids() {
                     account,
                     tag::ASSOCIATION,
                     &chain_id,
-                    &goodwill::tx::association_proof_body(name.as_slice(), url.as_slice()),
+                    &goodwill::chain::tx::association_proof_body(name.as_slice(), url.as_slice()),
                     proof,
                 )
                 .expect("the association proof verifies");

@@ -13,7 +13,7 @@
 //!   transaction the node drops (an earlier one spent what it needs) exits 1
 //!   with the node's reason.
 //! - records: `data put`/`get`/`history` round-trip with `verified: true`;
-//!   a record or proof tampered with fails `client::verify_record`.
+//!   a record or proof tampered with fails `runtime::client::verify_record`.
 //! - associations: a proposal signed by the association's own key, votes by
 //!   the bootstrap forgers (the live forgers while nobody holds weight), still
 //!   pending at 2 of 4 and approved at 3 of 4 (75 %); a vote by a key that is
@@ -29,10 +29,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{keygen, listening_on, now_ms, strs, within, Key, Out, Procs};
-use goodwill::client::{verify_record, Client};
-use goodwill::codec::Bytes;
-use goodwill::crypto::Hash;
-use goodwill::tx::{Transaction, TxKind};
+use goodwill::chain::codec::Bytes;
+use goodwill::chain::crypto::Hash;
+use goodwill::chain::tx::{Transaction, TxKind};
+use goodwill::runtime::client::{verify_record, Client};
 use goodwill::wire::{Answer, Query};
 use serde_json::Value;
 
@@ -643,7 +643,7 @@ fn send_balance_history_watch_and_pay_check() {
     net.procs.read_stdout(waiting, WAIT_MS, |l| {
         l.iter().any(|l| l.starts_with("sending 1 GWL"))
     });
-    let bob_key = goodwill::keyfile::read(Path::new(&bob.file)).expect("bob's key");
+    let bob_key = goodwill::runtime::keyfile::read(Path::new(&bob.file)).expect("bob's key");
     let mut c = net.client();
     let spend = Transaction {
         chain_id: c.chain_id(),
@@ -754,7 +754,7 @@ fn data_put_get_history_and_tampered_proofs() {
     // once the value, a sibling of the Merkle path or the header is changed.
     // Two writes submitted back to back usually share a block, which gives
     // the proof a sibling; if a slot boundary fell between them, try again.
-    let key = goodwill::keyfile::read(Path::new(&user.file)).expect("the user's key");
+    let key = goodwill::runtime::keyfile::read(Path::new(&user.file)).expect("the user's key");
     let owner = key.public();
     let mut c = net.client();
     let mut tried = 0;

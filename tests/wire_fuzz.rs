@@ -1,5 +1,5 @@
 //! Fuzzing the decoders that read bytes from the network: the frame parser
-//! ([`parse`]), the message decoder (`codec::decode::<Message>`) and the
+//! ([`parse`]), the message decoder (`chain::codec::decode::<Message>`) and the
 //! stream reader ([`FrameReader`]), with random bytes and with mutations of
 //! real frames of every message kind.
 //!
@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use futures_lite::io::Cursor;
-use goodwill::block::Block;
-use goodwill::codec::{self, encode, Bytes, CodecError};
-use goodwill::crypto::{Hash, Keypair, Signature};
-use goodwill::merkle;
-use goodwill::state::{Account, Proposal, ProposalStatus, Record};
+use goodwill::chain::block::Block;
+use goodwill::chain::codec::{self, encode, Bytes, CodecError};
+use goodwill::chain::crypto::{Hash, Keypair, Signature};
+use goodwill::chain::merkle;
+use goodwill::chain::tx::{SignedTransaction, Transaction, TxKind};
+use goodwill::ledger::state::{Account, Proposal, ProposalStatus, Record};
 use goodwill::testkit::{self, TestNet, TestNetConfig};
-use goodwill::tx::{SignedTransaction, Transaction, TxKind};
 use goodwill::wire::frame::{encode_frame, parse, FrameError, FrameReader};
 use goodwill::wire::{
     limits, Answer, ErrorCode, ForgerEntry, ForgerStatus, Hello, Message, NodeStatus, Query, Role,
@@ -400,7 +400,7 @@ fn check(buf: &[u8], limit: u32) -> Result<Verdict, TestCaseError> {
     Ok(verdict)
 }
 
-/// `codec::decode::<Message>` on raw bytes: bounded, canonical, and equal
+/// `chain::codec::decode::<Message>` on raw bytes: bounded, canonical, and equal
 /// to what the frame parser finds in the same bytes framed.
 fn check_decode(bytes: &[u8], limit: usize) -> Result<(), TestCaseError> {
     match codec::decode::<Message>("m", bytes, limit) {

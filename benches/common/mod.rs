@@ -6,7 +6,7 @@
 //! there. (A module in a subdirectory is not a bench target of its own.)
 #![allow(dead_code)]
 // A benchmark must read the clock; clippy.toml forbids `Instant::now` outside
-// src/os.rs so that the ledger logic never does. This file is not logic.
+// src/runtime/os.rs so that the ledger logic never does. This file is not logic.
 #![allow(clippy::disallowed_methods)]
 
 use std::cmp::Ordering;

@@ -4,9 +4,9 @@
 //! slots — different transactions, and publishing or withholding each block
 //! — and keeps the option that gives it the most slots in the next epoch.
 //!
-//! It runs the production ledger ([`ledger::prepare_block`],
-//! [`ledger::apply_block`] through [`TestChain`]) and the production
-//! schedule ([`schedule::leader`], [`schedule::seed_for`]) in memory: the
+//! It runs the production ledger ([`crate::ledger::prepare_block`],
+//! [`crate::ledger::apply_block`] through [`TestChain`]) and the production
+//! schedule ([`crate::ledger::schedule::leader`], [`crate::ledger::schedule::seed_for`]) in memory: the
 //! grinding is what a real attacker would compute offline before releasing
 //! its block, so no network is needed to reproduce it.
 //!
@@ -20,13 +20,13 @@
 
 use std::collections::BTreeSet;
 
-use crate::codec::Bytes;
-use crate::crypto::{Hash, PublicKey};
-use crate::genesis::COIN;
-use crate::schedule;
-use crate::state::StateReadExt;
+use crate::chain::codec::Bytes;
+use crate::chain::crypto::{Hash, PublicKey};
+use crate::chain::genesis::COIN;
+use crate::chain::tx::{Transaction, TxKind};
+use crate::ledger::schedule;
+use crate::ledger::state::StateReadExt;
 use crate::testkit::{TestChain, TestNet, TestNetConfig};
-use crate::tx::{Transaction, TxKind};
 
 /// How many epochs ahead an epoch's last blocks fix the seed: the next one
 /// (its seed is the hash of this epoch's final VRF mix). Before the VRF it
@@ -137,7 +137,7 @@ fn led_in(chain: &TestChain, epoch: u64, key: &PublicKey) -> u64 {
 }
 
 /// Forges the block of `slot` (led by a key of the net) with `txs`.
-fn forge_at(chain: &mut TestChain, slot: u64, txs: Vec<crate::tx::SignedTransaction>) {
+fn forge_at(chain: &mut TestChain, slot: u64, txs: Vec<crate::chain::tx::SignedTransaction>) {
     let b = chain.forge_after(slot - 1, txs);
     assert_eq!(b.header.header.slot, slot, "the slot's leader forges it");
 }

@@ -6,13 +6,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::block::Block;
-use crate::crypto::{Hash, PublicKey};
-use crate::genesis::ChainParams;
-use crate::node::core::CoreSizes;
-use crate::state::{ProposalStatus, StateKey, StateRead, StateReadExt, StateValue, Tip};
+use crate::chain::block::Block;
+use crate::chain::crypto::{Hash, PublicKey};
+use crate::chain::genesis::ChainParams;
+use crate::chain::tx::TxKind;
+use crate::ledger::state::{ProposalStatus, StateKey, StateRead, StateReadExt, StateValue, Tip};
+use crate::peer::core::CoreSizes;
 use crate::store::Store;
-use crate::tx::TxKind;
 
 use super::short_key;
 

@@ -6,7 +6,7 @@
 //! What runs is the production code: each node is a [`Core`] (the same
 //! `connected` / `message` / `tick` / `slot` / `closed` the smol runtime
 //! calls) over a [`Store`] on a [`SimDisk`], and the runtime's own
-//! decisions come from the same pure functions `node::serve` uses — redial
+//! decisions come from the same pure functions `runtime::node::serve` uses — redial
 //! backoff ([`Redial`]), flood limits ([`FloodGate`]), bans ([`Bans`]), the
 //! slot timer ([`next_slot`]), the handshake's checks and clock offset,
 //! the answers to `GetBlocks`. The simulation replaces only TCP, the clock
@@ -39,23 +39,23 @@ use sha2::{Digest, Sha256};
 use self::faults::{CrashHow, Faults, Injected, Shape};
 use self::invariants::{Bounds, Checker};
 use self::rng::Rng;
-use crate::block::Block;
-use crate::codec::{encode, Bytes};
-use crate::crypto::{Hash, Keypair, PublicKey};
-use crate::forge::state::{next_slot, ClockCheck};
-use crate::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits, COIN};
+use crate::chain::block::Block;
+use crate::chain::codec::{encode, Bytes};
+use crate::chain::crypto::{Hash, Keypair, PublicKey};
+use crate::chain::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits, COIN};
+use crate::chain::tx::{SignedTransaction, Transaction, TxKind};
 use crate::ledger;
-use crate::mempool::MempoolLimits;
-use crate::node::core::{
+use crate::ledger::mempool::MempoolLimits;
+use crate::ledger::schedule;
+use crate::ledger::state::StateReadExt;
+use crate::peer::core::{
     self as ncore, Action, ConnId, Core, CoreOptions, Fatal, MAX_EVIDENCE, MAX_HEADERS_SEEN,
     MAX_KNOWN_PEERS,
 };
-use crate::node::policy::{Bans, FloodGate, Redial, MAIN_TICK_MS};
-use crate::node::NodeLimits;
-use crate::schedule;
-use crate::state::StateReadExt;
+use crate::peer::forging::{next_slot, ClockCheck};
+use crate::peer::policy::{Bans, FloodGate, Redial, MAIN_TICK_MS};
+use crate::runtime::node::NodeLimits;
 use crate::store::{CrashKind, Indexes, SimDisk, Store};
-use crate::tx::{SignedTransaction, Transaction, TxKind};
 use crate::wire::{handshake, ErrorCode, Hello, Message, Query, Role, TipInfo};
 
 /// Slot length of the simulated chain.
@@ -70,8 +70,8 @@ pub const MAX_PARTITION_MS: u64 = 8_000;
 /// When the chain starts (virtual ms since the Unix epoch).
 pub const START_MS: u64 = 1_700_000_000_000;
 /// A connection attempt to a host that does not answer (split off) fails
-/// after this long (`node::policy::CONNECT_TIMEOUT_MS` in production).
-pub const CONNECT_TIMEOUT_MS: u64 = crate::node::policy::CONNECT_TIMEOUT_MS;
+/// after this long (`peer::policy::CONNECT_TIMEOUT_MS` in production).
+pub const CONNECT_TIMEOUT_MS: u64 = crate::peer::policy::CONNECT_TIMEOUT_MS;
 /// Events one run may process; a run that needs more is stuck in a loop.
 pub const MAX_EVENTS: u64 = 5_000_000;
 /// Log lines kept per node (the last ones are shown when a run fails).
@@ -974,7 +974,7 @@ impl Sim {
             };
             if kind == Kind::Forger {
                 // What `goodwill forge` checks before it starts.
-                match crate::forge::preflight_store(&store, &node.key, false, local) {
+                match crate::runtime::forge::preflight_store(&store, &node.key, false, local) {
                     Ok(line) => {
                         let line = format!("start: {line}");
                         self.log(n, line);
@@ -1056,7 +1056,7 @@ impl Sim {
             let tick = if kind == Kind::Main {
                 MAIN_TICK_MS
             } else {
-                crate::forge::run::TICK_S * 1000
+                crate::runtime::forge::run::TICK_S * 1000
             };
             self.after(tick, Ev::Tick { node: n, inc });
         }
@@ -1471,7 +1471,7 @@ impl Sim {
         match &up.store {
             Some(store) => {
                 let nonce = self.rng.bytes32();
-                crate::node::hello(
+                crate::peer::queries::hello(
                     store,
                     node.kind.role(),
                     &node.key,
@@ -1689,7 +1689,7 @@ impl Sim {
             {
                 let blocks = store
                     .as_ref()
-                    .and_then(|s| crate::node::blocks_from_store(s, from, count).ok())
+                    .and_then(|s| crate::peer::queries::blocks_from_store(s, from, count).ok())
                     .unwrap_or_default();
                 self.send(n, end.conn, Message::Blocks { id, blocks });
             }
@@ -1743,7 +1743,7 @@ impl Sim {
         let every = if self.nodes[n].kind == Kind::Main {
             MAIN_TICK_MS
         } else {
-            crate::forge::run::TICK_S * 1000
+            crate::runtime::forge::run::TICK_S * 1000
         };
         self.after(every, Ev::Tick { node: n, inc });
         if let Some(a) = self.core_call(n, |c, now| c.tick(now)) {
@@ -2417,7 +2417,7 @@ impl Sim {
                     name: Bytes::new(name.to_vec()).expect("short"),
                     url: Bytes::empty(),
                     account: self.sybil_association.public(),
-                    proof: crate::tx::association_proof(
+                    proof: crate::chain::tx::association_proof(
                         &self.sybil_association,
                         &chain_id,
                         name,

@@ -26,10 +26,10 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{
     Store, StoreError, BLOCKS, BLOCK_LIMIT, CANON, FILE_NAME, META, STATE, UNDO, VALUE_LIMIT,
 };
-use crate::block::Block;
-use crate::codec::{self, encode};
-use crate::crypto::Hash;
-use crate::state::{StateChanges, StateKey, StateRead, StateReadExt, StateValue};
+use crate::chain::block::Block;
+use crate::chain::codec::{self, encode};
+use crate::chain::crypto::Hash;
+use crate::ledger::state::{StateChanges, StateKey, StateRead, StateReadExt, StateValue};
 
 /// The marker beside a store that has committed once.
 pub const MARKER: &str = "goodwill.redb.committed";
@@ -362,7 +362,7 @@ impl Store {
                 return Err(at("its signature does not verify"));
             }
             let ids: Vec<Hash> = block.txs.iter().map(|t| t.id()).collect();
-            if crate::merkle::root(&ids) != h.tx_root {
+            if crate::chain::merkle::root(&ids) != h.tx_root {
                 return Err(at("its transactions do not match its header"));
             }
             if let Some(c) = &child {
@@ -396,7 +396,7 @@ impl Store {
                         .map(|p| p.header.header.state_digest)
                 };
                 if let Some(pd) = parent_digest {
-                    if crate::state::digest(&pd, &changes.changes) != h.state_digest {
+                    if crate::ledger::state::digest(&pd, &changes.changes) != h.state_digest {
                         return Err(at(
                             "its undo record does not chain from its parent's digest",
                         ));

@@ -40,17 +40,17 @@ use redb::{
     TableDefinition, WriteTransaction,
 };
 
-use crate::block::Block;
-use crate::codec::{self, encode};
-use crate::crypto::{Hash, PublicKey};
-use crate::fork::{self, Decision, Head};
-use crate::genesis::{ChainParams, Genesis};
-use crate::ledger::{self, BlockError, Parallelism};
-use crate::merkle;
-use crate::state::{
+use crate::chain::block::Block;
+use crate::chain::codec::{self, encode};
+use crate::chain::crypto::{Hash, PublicKey};
+use crate::chain::genesis::{ChainParams, Genesis};
+use crate::chain::merkle;
+use crate::chain::tx::{SignedTransaction, TxKind};
+use crate::ledger::fork::{self, Decision, Head};
+use crate::ledger::state::{
     MemState, ReadError, StateChanges, StateKey, StateRead, StateReadExt, StateValue, Tip,
 };
-use crate::tx::{SignedTransaction, TxKind};
+use crate::ledger::{self, BlockError, Parallelism};
 
 /// The on-disk format version this code reads and writes.
 pub const SCHEMA_VERSION: u32 = 2;

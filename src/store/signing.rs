@@ -14,8 +14,8 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::{StoreError, SIGNED};
-use crate::crypto::{Hash, PublicKey};
-use crate::genesis::ChainParams;
+use crate::chain::crypto::{Hash, PublicKey};
+use crate::chain::genesis::ChainParams;
 
 /// The interchange format's name.
 pub const FORMAT: &str = "goodwill-signing-record";

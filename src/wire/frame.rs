@@ -17,7 +17,7 @@ use std::sync::Arc;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Message;
-use crate::codec::{self, encode, CodecError};
+use crate::chain::codec::{self, encode, CodecError};
 
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -271,7 +271,7 @@ pub async fn write<W: AsyncWrite + Unpin>(w: &mut W, msg: &Message) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Hash;
+    use crate::chain::crypto::Hash;
     use crate::wire::{ErrorCode, TipInfo};
 
     #[test]

@@ -14,8 +14,8 @@ use futures_lite::{AsyncRead, AsyncWrite};
 
 use super::frame::{self, FrameError, FrameReader};
 use super::{limits, ErrorCode, Hello, Message, PROTOCOL_VERSION};
-use crate::codec::encode;
-use crate::crypto::{self, tag, Hash, Keypair, Signature};
+use crate::chain::codec::encode;
+use crate::chain::crypto::{self, tag, Hash, Keypair, Signature};
 
 /// Why a handshake failed.
 #[derive(Debug, thiserror::Error)]
@@ -263,7 +263,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::Bytes;
+    use crate::chain::codec::Bytes;
     use crate::wire::{Role, TipInfo};
 
     fn hello(key: &Keypair, nonce: u8) -> Hello {

@@ -12,12 +12,12 @@ pub mod handshake;
 
 use serde::{Deserialize, Serialize};
 
-use crate::block::Block;
-use crate::codec::Bytes;
-use crate::crypto::{Hash, PublicKey, Signature};
-use crate::merkle::Proof;
-use crate::state::{Account, Proposal, Record};
-use crate::tx::SignedTransaction;
+use crate::chain::block::Block;
+use crate::chain::codec::Bytes;
+use crate::chain::crypto::{Hash, PublicKey, Signature};
+use crate::chain::merkle::Proof;
+use crate::chain::tx::SignedTransaction;
+use crate::ledger::state::{Account, Proposal, Record};
 
 /// The protocol version this code speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -216,7 +216,7 @@ pub struct ChainInfo {
 
 impl ChainInfo {
     /// The slot in progress at `now_ms` (slot 0 before the start): the same
-    /// arithmetic as [`crate::genesis::ChainParams::slot_at`].
+    /// arithmetic as [`crate::chain::genesis::ChainParams::slot_at`].
     pub fn slot_at(&self, now_ms: u64) -> u64 {
         now_ms.saturating_sub(self.start_ms) / self.slot_ms.max(1)
     }
@@ -353,14 +353,14 @@ pub enum Query {
         /// Owner.
         owner: PublicKey,
         /// Key.
-        key: Bytes<{ crate::limits::DATA_KEY }>,
+        key: Bytes<{ crate::chain::limits::DATA_KEY }>,
     },
     /// Every write to a record: (height, tx id), oldest first.
     RecordHistory {
         /// Owner.
         owner: PublicKey,
         /// Key.
-        key: Bytes<{ crate::limits::DATA_KEY }>,
+        key: Bytes<{ crate::chain::limits::DATA_KEY }>,
     },
     /// An account's transaction ids, newest first.
     History {
@@ -395,7 +395,7 @@ pub struct TxProof {
     /// The transaction.
     pub tx: SignedTransaction,
     /// Its block's signed header.
-    pub header: crate::block::SignedHeader,
+    pub header: crate::chain::block::SignedHeader,
     /// Its inclusion proof under `header.tx_root`.
     pub proof: Proof,
 }

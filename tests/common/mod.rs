@@ -27,16 +27,16 @@ use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
 use futures_lite::future;
-use goodwill::block::{Block, Header, SignedHeader, VERSION};
-use goodwill::codec::Bytes;
-use goodwill::crypto::{Hash, Keypair, PublicKey};
-use goodwill::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits};
+use goodwill::chain::block::{Block, Header, SignedHeader, VERSION};
+use goodwill::chain::codec::Bytes;
+use goodwill::chain::crypto::{Hash, Keypair, PublicKey};
+use goodwill::chain::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits};
+use goodwill::chain::merkle;
+use goodwill::chain::tx::{association_proof, SignedTransaction, Transaction, TxKind};
+use goodwill::ledger::schedule;
+use goodwill::ledger::state::{Account, MemState, StateChanges, StateReadExt, Tip};
 use goodwill::ledger::{self, BlockError, Parallelism, TxError, UnsignedBlock};
-use goodwill::merkle;
-use goodwill::node::{NodeConfig, NodeLimits};
-use goodwill::schedule;
-use goodwill::state::{Account, MemState, StateChanges, StateReadExt, Tip};
-use goodwill::tx::{association_proof, SignedTransaction, Transaction, TxKind};
+use goodwill::runtime::node::{NodeConfig, NodeLimits};
 
 /// The block reward of the test chains.
 pub const REWARD: u64 = 1_000;
@@ -381,9 +381,9 @@ impl Chain {
             tx_root: Hash([root; 32]),
             state_digest: Hash([3; 32]),
             forger: forger.public(),
-            vrf: goodwill::crypto::vrf_prove(
+            vrf: goodwill::chain::crypto::vrf_prove(
                 forger,
-                &goodwill::block::vrf_input(&self.id(), &Hash([4; 32]), slot),
+                &goodwill::chain::block::vrf_input(&self.id(), &Hash([4; 32]), slot),
             )
             .0,
         };
@@ -448,7 +448,7 @@ pub const POLL: Duration = Duration::from_millis(20);
 
 /// The wall clock in milliseconds.
 pub fn now_ms() -> u64 {
-    goodwill::os::now_ms()
+    goodwill::runtime::os::now_ms()
 }
 
 /// Runs `f` to completion, or panics after `ms` milliseconds.
@@ -682,7 +682,7 @@ pub struct Key {
 
 impl Key {
     pub fn pk(&self) -> PublicKey {
-        goodwill::address::parse(&self.addr).expect("an address")
+        goodwill::chain::address::parse(&self.addr).expect("an address")
     }
 }
 

@@ -1,0 +1,223 @@
+//! Transactions: what they say, how they are signed, and their ids.
+//!
+//! The signature covers `tag::TX ‖ chain id ‖ encode(Transaction)`; the id is
+//! the SHA-256 of the signed encoding (`encode(SignedTransaction)`, which is
+//! `encode(Transaction) ‖ signature`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::chain::codec::{self, encode, Bytes, CodecError};
+use crate::chain::crypto::{self, tag, Hash, Keypair, PublicKey, Signature, SignatureError};
+use crate::chain::header::SignedHeader;
+use crate::chain::limits;
+
+/// A memo: at most 64 bytes, free text or a payment reference.
+pub type Memo = Bytes<{ limits::MEMO }>;
+
+/// What a transaction does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxKind {
+    /// Moves `amount` from the sender to `to`.
+    Transfer {
+        /// The receiver.
+        to: PublicKey,
+        /// How much, in the smallest unit.
+        amount: u64,
+    },
+    /// Donates `amount` to an approved association and adds it to the
+    /// sender's forging weight in `epoch` (at least two epochs ahead).
+    BuyWeight {
+        /// The epoch the weight is for.
+        epoch: u64,
+        /// How much is donated, and how much weight it buys.
+        amount: u64,
+        /// The approved association's account.
+        association: PublicKey,
+    },
+    /// Asks for `account` to be listed as an association; `proof` is
+    /// `account`'s signature (tag `goodwill/association/v1`) over
+    /// `encode((name, url))`, showing the proposer controls the receiving key.
+    ProposeAssociation {
+        /// Its name.
+        name: Bytes<{ limits::ASSOCIATION_NAME }>,
+        /// Where to read about it.
+        url: Bytes<{ limits::ASSOCIATION_URL }>,
+        /// The account that would receive donations.
+        account: PublicKey,
+        /// The account's signature over (chain id, name, url).
+        proof: Signature,
+    },
+    /// A live forger's vote: on a pending proposal, yes approves; on an
+    /// approved association, no asks for its removal.
+    VoteAssociation {
+        /// The proposal's id (the id of the ProposeAssociation transaction).
+        proposal: Hash,
+        /// Yes or no.
+        approve: bool,
+    },
+    /// Stores `value` under (sender, `key`); the latest write wins.
+    PutData {
+        /// 1 to 64 bytes.
+        key: Bytes<{ limits::DATA_KEY }>,
+        /// At most 1 KiB.
+        value: Bytes<{ limits::DATA_VALUE }>,
+    },
+    /// Two different headers signed by one forger for one slot.
+    ReportEquivocation {
+        /// One header.
+        header_a: Box<SignedHeader>,
+        /// Another header for the same slot, by the same forger.
+        header_b: Box<SignedHeader>,
+    },
+}
+
+impl TxKind {
+    /// A short name for logs and tables.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TxKind::Transfer { .. } => "transfer",
+            TxKind::BuyWeight { .. } => "buy-weight",
+            TxKind::ProposeAssociation { .. } => "propose-association",
+            TxKind::VoteAssociation { .. } => "vote-association",
+            TxKind::PutData { .. } => "put-data",
+            TxKind::ReportEquivocation { .. } => "report-equivocation",
+        }
+    }
+}
+
+/// An unsigned transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The chain it is meant for.
+    pub chain_id: Hash,
+    /// Who pays and signs.
+    pub sender: PublicKey,
+    /// The sender's next nonce (0 for an account's first transaction).
+    pub nonce: u64,
+    /// Paid to the block's forger; at least the chain's minimum fee.
+    pub fee: u64,
+    /// What it does.
+    pub kind: TxKind,
+    /// At most 64 bytes.
+    pub memo: Memo,
+}
+
+impl Transaction {
+    /// Signs it with `key`, which must be the sender's.
+    pub fn sign(self, key: &Keypair) -> SignedTransaction {
+        debug_assert_eq!(
+            key.public(),
+            self.sender,
+            "signing with another key than the sender's"
+        );
+        let signature = key.sign(tag::TX, &self.chain_id, &encode(&self));
+        SignedTransaction {
+            tx: self,
+            signature,
+        }
+    }
+}
+
+/// A transaction with its signature: what travels and what blocks hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    /// The transaction.
+    pub tx: Transaction,
+    /// The sender's signature.
+    pub signature: Signature,
+}
+
+impl SignedTransaction {
+    /// The canonical bytes (what the id hashes, what the wire carries).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes one canonical signed transaction (at most [`crate::chain::limits::TX_BYTES`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<SignedTransaction, CodecError> {
+        codec::decode("transaction", bytes, limits::TX_BYTES)
+    }
+
+    /// The id: SHA-256 of the signed encoding.
+    pub fn id(&self) -> Hash {
+        Hash::of(&[&encode(self)])
+    }
+
+    /// Checks everything that needs no ledger state: size, the signature, and
+    /// that any key that will receive coins is a usable key. Returns the id and
+    /// the encoded size. This is the expensive part of validation, and the part
+    /// that runs in parallel.
+    pub fn check(&self) -> Result<CheckedTx, StatelessError> {
+        let body = encode(&self.tx);
+        let size = body.len() + 64;
+        if size > limits::TX_BYTES {
+            return Err(StatelessError::TooLarge { size });
+        }
+        crypto::verify(
+            &self.tx.sender,
+            tag::TX,
+            &self.tx.chain_id,
+            &body,
+            &self.signature,
+        )
+        .map_err(StatelessError::Signature)?;
+        if let TxKind::Transfer { to, .. } = &self.tx.kind {
+            to.validate()
+                .map_err(|_| StatelessError::BadReceiver { to: *to })?;
+        }
+        Ok(CheckedTx {
+            id: Hash::of(&[&body, &self.signature.0]),
+            size,
+        })
+    }
+}
+
+/// What [`SignedTransaction::check`] learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckedTx {
+    /// The transaction id.
+    pub id: Hash,
+    /// Its encoded size in bytes.
+    pub size: usize,
+}
+
+/// A transaction that is wrong in itself, whatever the ledger holds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatelessError {
+    /// The sender's signature does not verify.
+    #[error("signature by the sender: {0}")]
+    Signature(SignatureError),
+    /// Over the size limit.
+    #[error("{size} bytes is over the transaction limit of {}", limits::TX_BYTES)]
+    TooLarge {
+        /// Its size.
+        size: usize,
+    },
+    /// A transfer to bytes that are no public key: coins sent there are lost.
+    #[error("receiver {to} is not a valid public key: coins sent there could never be spent")]
+    BadReceiver {
+        /// The receiver.
+        to: PublicKey,
+    },
+}
+
+/// The proof an association gives when it is proposed: its signature over
+/// the chain id, its name and its URL.
+pub fn association_proof(
+    association: &Keypair,
+    chain_id: &Hash,
+    name: &[u8],
+    url: &[u8],
+) -> Signature {
+    association.sign(
+        tag::ASSOCIATION,
+        chain_id,
+        &association_proof_body(name, url),
+    )
+}
+
+/// The bytes an association's proof covers.
+pub fn association_proof_body(name: &[u8], url: &[u8]) -> Vec<u8> {
+    encode(&(name, url))
+}

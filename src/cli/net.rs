@@ -1,0 +1,771 @@
+//! The command line's network verbs: `node`, and the read-only client verbs
+//! (`status`, `forgers`, `chain tip|block|tx`). Every `--json` prints one
+//! JSON object.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use futures_lite::StreamExt;
+use serde_json::json;
+
+use crate::chain::amount::format_coins;
+use crate::chain::crypto::Hash;
+use crate::chain::genesis::{ChainParams, Checkpoint};
+use crate::runtime::client::Client;
+use crate::runtime::keyfile;
+use crate::runtime::node::{self, NodeConfig, NodeLimits};
+use crate::wire::ForgerEntry;
+
+/// `goodwill node`'s settings after merging the config file and flags.
+#[derive(Debug)]
+pub struct NodeSettings {
+    /// Data directory.
+    pub data: PathBuf,
+    /// Genesis file.
+    pub genesis: PathBuf,
+    /// Listen address.
+    pub listen: String,
+    /// Advertised address.
+    pub advertise: Option<String>,
+    /// Peers.
+    pub peers: Vec<String>,
+    /// Key file.
+    pub key: Option<PathBuf>,
+    /// Weak-subjectivity checkpoints (flags and config file).
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// The exit status of a node or forger refused at start: a bad setting, or
+/// a store it will not use (damaged, another chain's).
+pub const EXIT_REFUSED: u8 = 2;
+
+/// Checks an address given to dial or to advertise: `host:port`, a port
+/// number, and no longer than the wire carries
+/// ([`crate::wire::limits::ADDR`] bytes).
+pub fn check_addr(flag: &str, addr: &str) -> Result<(), String> {
+    let max = crate::wire::limits::ADDR;
+    if addr.len() > max {
+        return Err(format!(
+            "{flag} {addr:?}: {} bytes; an address is at most {max} bytes",
+            addr.len()
+        ));
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{flag} {addr:?}: write host:port, e.g. 127.0.0.1:7070 or node.example.org:7070"
+        )),
+    }
+}
+
+/// Runs a main node until SIGINT or SIGTERM. Errors carry the exit status:
+/// [`EXIT_REFUSED`] when it refused to start, 1 when it stopped on a failure.
+pub fn node(s: NodeSettings) -> Result<(), (String, u8)> {
+    let refused = |e: String| (e, EXIT_REFUSED);
+    let params = crate::runtime::config::load_genesis(&s.genesis)
+        .and_then(|p| p.with_checkpoints(&s.checkpoints))
+        .map_err(|e| refused(e.to_string()))?;
+    let key = match &s.key {
+        Some(k) => keyfile::read(k).map_err(|e| refused(e.to_string()))?,
+        None => crate::runtime::os::new_keypair(),
+    };
+    let listen: SocketAddr = s.listen.parse().map_err(|e| {
+        refused(format!(
+            "--listen {}: {e} (write host:port, e.g. 127.0.0.1:7070)",
+            s.listen
+        ))
+    })?;
+    if let Some(a) = &s.advertise {
+        check_addr("--advertise", a).map_err(refused)?;
+    }
+    for p in &s.peers {
+        check_addr("--peer", p).map_err(refused)?;
+    }
+    // The store is checked before anything listens: a damaged one or
+    // another chain's is a refusal (exit 2), not a failure to retry.
+    crate::store::Store::open(&s.data, &params).map_err(|e| refused(e.to_string()))?;
+    let config = NodeConfig {
+        data: s.data,
+        params,
+        listen,
+        advertise: s.advertise,
+        peers: s.peers,
+        key,
+        limits: NodeLimits::default(),
+        forge: None,
+    };
+    // See node::serve on why not smol::block_on.
+    futures_lite::future::block_on(async {
+        let mut signals =
+            async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
+                .map_err(|e| (format!("signal handlers: {e}"), 1))?;
+        let listener = smol::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| refused(format!("listen on {listen}: {e}")))?;
+        node::serve(config, listener, async move {
+            let _ = signals.next().await;
+        })
+        .await
+        .map_err(|e| (e.to_string(), 1))
+    })
+}
+
+/// Connects as a client; the error as text for the command line.
+pub(crate) async fn connect(addr: &str) -> Result<Client, String> {
+    check_node_addr(addr)?;
+    Client::connect(addr).await.map_err(|e| e.to_string())
+}
+
+/// Refuses a `--node` without a port before dialling, with the form it
+/// takes (the socket library's own "invalid socket address" says neither).
+pub(crate) fn check_node_addr(addr: &str) -> Result<(), String> {
+    let port = addr
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.is_empty() && (!host.contains(':') || host.ends_with(']')))
+        .map(|(_, port)| port);
+    match port {
+        Some(p) if p.parse::<u16>().is_ok_and(|p| p > 0) => Ok(()),
+        Some(p) => Err(format!(
+            "--node {addr}: {p:?} is not a port; give HOST:PORT, e.g. 127.0.0.1:7070"
+        )),
+        None => {
+            Err(format!(
+            "--node {addr}: no port; give HOST:PORT, e.g. {}:7070 (a main node's --listen address)",
+            if addr.contains(':') { format!("[{addr}]") } else { addr.to_string() }
+        ))
+        }
+    }
+}
+
+/// `goodwill status`: any node's status; an appliance's figures too.
+pub fn status(addr: &str, as_json: bool) -> Result<(), String> {
+    smol::block_on(async {
+        let mut c = connect(addr).await?;
+        let s = c.status().await.map_err(|e| e.to_string())?;
+        let appliance = if s.role == crate::wire::Role::Forger {
+            match c.query(crate::wire::Query::Appliance).await {
+                Ok(crate::wire::Answer::Appliance(a)) => Some(*a),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if as_json {
+            let mut v = json!({
+                "role": s.role.name(),
+                "key": s.key.to_string(),
+                "version": s.version,
+                "chain_id": s.chain_id.to_hex(),
+                "height": s.tip.height,
+                "tip": s.tip.hash.to_hex(),
+                "slot": s.tip.slot,
+                "peers": s.peers,
+                "forgers": s.forgers,
+                "clients": s.clients,
+                "mempool": s.mempool,
+                "uptime_s": s.uptime_s,
+                "syncing": s.syncing,
+            });
+            if let Some(a) = &appliance {
+                v["appliance"] = json!({
+                    "synced": a.synced,
+                    "main_nodes": a.main_nodes,
+                    "clock_offset_ms": a.clock_offset_ms,
+                    "clock_check": a.clock_check,
+                    "clock_trusted": a.clock_trusted,
+                    "clock_problem": a.clock_problem,
+                    "epoch": a.epoch,
+                    "weight": a.weight,
+                    "slots_led": a.slots_led,
+                    "forged_epoch": a.forged_epoch,
+                    "missed_epoch": a.missed_epoch,
+                    "forged_total": a.forged_total,
+                    "last_miss": a.last_miss,
+                    "last_signed_slot": a.last_signed_slot,
+                    "cpu_us_per_block": a.cpu_us_per_block,
+                    "wakeups_per_s": a.wakeups_per_s,
+                    "rss_bytes": a.rss_bytes,
+                    "bytes_per_block": a.bytes_per_block,
+                    "bytes_per_forged_block": a.bytes_per_forged_block,
+                    "cpu_s": a.cpu_s,
+                    "board": a.board,
+                    "idle_w": a.idle_w,
+                    "load_w": a.load_w,
+                    "energy_j": a.energy_j,
+                    "leds": a.leds,
+                    "throttled": a.throttled,
+                    "under_voltage": health_of(a.throttled, a.soc_temp_mc).under_voltage_now(),
+                    "under_voltage_since_boot":
+                        health_of(a.throttled, a.soc_temp_mc).under_voltage_since_boot(),
+                    "power": health_of(a.throttled, a.soc_temp_mc).flags(),
+                    "soc_temp_c": a.soc_temp_mc.map(|mc| f64::from(mc) / 1000.0),
+                });
+            }
+            println!("{v}");
+            return Ok(());
+        }
+        println!("role      {}", s.role.name());
+        println!("key       {}", s.key);
+        println!("version   {}", s.version);
+        println!("chain     {}", s.chain_id);
+        println!("height    {}", s.tip.height);
+        println!("tip       {}", s.tip.hash);
+        println!("syncing   {}", if s.syncing { "yes" } else { "no" });
+        println!(
+            "peers     {}",
+            if s.peers.is_empty() {
+                "-".into()
+            } else {
+                s.peers.join(", ")
+            }
+        );
+        println!("forgers   {}", s.forgers);
+        println!("clients   {}", s.clients);
+        println!("mempool   {}", s.mempool);
+        println!("uptime    {} s", s.uptime_s);
+        if let Some(a) = appliance {
+            println!("synced    {}", if a.synced { "yes" } else { "no" });
+            println!("mains     {} connected", a.main_nodes);
+            println!(
+                "clock     {} (offset {}, check {})",
+                match &a.clock_problem {
+                    None => "trusted".to_string(),
+                    Some(p) => format!("NOT trusted: {p}"),
+                },
+                a.clock_offset_ms
+                    .map(|o| format!("{o} ms"))
+                    .unwrap_or_else(|| "unknown".into()),
+                a.clock_check
+            );
+            println!(
+                "epoch     {}: weight {}; this epoch forged {}, missed {}, slots still to lead {}",
+                a.epoch,
+                format_coins(a.weight),
+                a.forged_epoch,
+                a.missed_epoch,
+                a.slots_led,
+            );
+            println!(
+                "signed    last slot {}",
+                a.last_signed_slot
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into())
+            );
+            if let Some(m) = &a.last_miss {
+                println!("missed    last because {m}");
+            }
+            println!(
+                "cpu       {} per forged block, {:.1} s in all",
+                a.cpu_us_per_block
+                    .map(|u| format!("{:.2} ms", u as f64 / 1000.0))
+                    .unwrap_or_else(|| "-".into()),
+                a.cpu_s
+            );
+            println!("wake-ups  {:.1}/s", a.wakeups_per_s);
+            println!(
+                "memory    {:.1} MiB resident",
+                a.rss_bytes as f64 / (1 << 20) as f64
+            );
+            println!(
+                "disk      {} bytes written per imported block{}",
+                a.bytes_per_block,
+                a.bytes_per_forged_block
+                    .map(|b| format!(", {b} per forged block (with its signing record)"))
+                    .unwrap_or_default()
+            );
+            println!(
+                "energy    {:.0} J ≈ {:.2} Wh since start (board {}: {} W idle, {} W load)",
+                a.energy_j,
+                a.energy_j / 3600.0,
+                a.board,
+                a.idle_w,
+                a.load_w
+            );
+            println!("leds      {}", a.leds);
+            let h = health_of(a.throttled, a.soc_temp_mc);
+            println!(
+                "power     {}{}",
+                h.flags(),
+                a.throttled
+                    .map(|w| format!(" (firmware flags {w:#x})"))
+                    .unwrap_or_else(|| " (this board reports no throttling flags)".into())
+            );
+            println!("soc temp  {}", h.temperature());
+        }
+        Ok(())
+    })
+}
+
+/// The board's report, from the wire's fields.
+fn health_of(throttled: Option<u32>, soc_temp_mc: Option<i32>) -> crate::runtime::board::Health {
+    crate::runtime::board::Health {
+        throttled,
+        temp_mc: soc_temp_mc,
+    }
+}
+
+/// The power column of the forger table: the worst condition, short.
+fn power_word(h: &crate::runtime::board::Health) -> &'static str {
+    use crate::runtime::board::throttled as t;
+    let Some(w) = h.throttled else {
+        return "-";
+    };
+    let any = t::FREQ_CAPPED | t::THROTTLED | t::SOFT_TEMP_LIMIT;
+    if w & t::UNDER_VOLTAGE != 0 {
+        "UNDERVOLT"
+    } else if w & (t::UNDER_VOLTAGE << t::SINCE_BOOT_SHIFT) != 0 {
+        "undervolt-boot"
+    } else if w & any != 0 {
+        "THROTTLED"
+    } else if w & (any << t::SINCE_BOOT_SHIFT) != 0 {
+        "throttled-boot"
+    } else {
+        "ok"
+    }
+}
+
+fn forger_json(f: &ForgerEntry) -> serde_json::Value {
+    let s = &f.status;
+    let h = health_of(s.throttled, s.soc_temp_mc);
+    json!({
+        "key": f.key.to_string(),
+        "connected": f.connected,
+        "reported_ms": f.reported_ms,
+        "version": s.version.lossy(),
+        "height": s.height,
+        "tip": s.tip.to_hex(),
+        "clock_offset_ms": s.clock_offset_ms,
+        "clock_trusted": s.clock_trusted,
+        "leds": s.leds.lossy(),
+        "forged": s.forged,
+        "missed": s.missed,
+        "weight": s.weight,
+        "cpu_ms": s.cpu_ms,
+        "rss_bytes": s.rss_bytes,
+        "bytes_per_block": s.bytes_per_block,
+        "energy_joules": s.energy_joules,
+        "throttled": s.throttled,
+        "under_voltage": h.under_voltage_now(),
+        "under_voltage_since_boot": h.under_voltage_since_boot(),
+        "power": h.flags(),
+        "soc_temp_c": s.soc_temp_mc.map(|mc| f64::from(mc) / 1000.0),
+    })
+}
+
+/// `goodwill forgers`.
+pub fn forgers(addr: &str, as_json: bool) -> Result<(), String> {
+    smol::block_on(async {
+        let mut c = connect(addr).await?;
+        let list = c.forgers().await.map_err(|e| e.to_string())?;
+        if as_json {
+            println!(
+                "{}",
+                json!({ "forgers": list.iter().map(forger_json).collect::<Vec<_>>() })
+            );
+            return Ok(());
+        }
+        println!(
+            "{:<20} {:>5} {:>8} {:>7} {:>6} {:>6} {:>8} {:>9} {:>14} {:>6}  leds",
+            "forger",
+            "conn",
+            "height",
+            "offset",
+            "forged",
+            "missed",
+            "rss MiB",
+            "B/block",
+            "power",
+            "°C"
+        );
+        for f in &list {
+            let k = f.key.to_string();
+            let s = &f.status;
+            if f.reported_ms == 0 {
+                // Connected, but its first report (every few seconds) has
+                // not come: zeros here would read as a broken forger.
+                println!(
+                    "{:<20} {:>5}  (no report yet)",
+                    format!("{}…{}", &k[..10], &k[k.len() - 6..]),
+                    if f.connected { "yes" } else { "no" },
+                );
+                continue;
+            }
+            let h = health_of(s.throttled, s.soc_temp_mc);
+            println!(
+                "{:<20} {:>5} {:>8} {:>6}ms {:>6} {:>6} {:>8.1} {:>9} {:>14} {:>6}  {}",
+                format!("{}…{}", &k[..10], &k[k.len() - 6..]),
+                if f.connected { "yes" } else { "no" },
+                s.height,
+                s.clock_offset_ms,
+                s.forged,
+                s.missed,
+                s.rss_bytes as f64 / (1 << 20) as f64,
+                s.bytes_per_block,
+                power_word(&h),
+                s.soc_temp_mc
+                    .map(|mc| format!("{:.1}", f64::from(mc) / 1000.0))
+                    .unwrap_or_else(|| "-".into()),
+                s.leds.lossy()
+            );
+        }
+        if list.is_empty() {
+            println!("(no forger has connected to this node)");
+        }
+        Ok(())
+    })
+}
+
+/// `goodwill chain tip`.
+pub fn tip(addr: &str, as_json: bool) -> Result<(), String> {
+    smol::block_on(async {
+        let mut c = connect(addr).await?;
+        let t = c.tip().await.map_err(|e| e.to_string())?;
+        if as_json {
+            println!(
+                "{}",
+                json!({"height": t.height, "tip": t.hash.to_hex(), "slot": t.slot, "chain_id": c.chain_id().to_hex()})
+            );
+        } else {
+            println!("height {}  tip {}  slot {}", t.height, t.hash, t.slot);
+        }
+        Ok(())
+    })
+}
+
+fn tx_json(tx: &crate::chain::tx::SignedTransaction) -> serde_json::Value {
+    json!({
+        "id": tx.id().to_hex(),
+        "sender": tx.tx.sender.to_string(),
+        "nonce": tx.tx.nonce,
+        "fee": tx.tx.fee,
+        "kind": tx.tx.kind.name(),
+        "body": serde_json::to_value(&tx.tx.kind).unwrap_or(serde_json::Value::Null),
+        "memo": tx.tx.memo.lossy(),
+    })
+}
+
+/// `goodwill chain checkpoint`: prints `HEIGHT:HASH` of the highest final
+/// block on `addr` (its tip's height minus the finality depth).
+pub fn checkpoint(addr: &str, params: &ChainParams) -> Result<(), String> {
+    smol::block_on(async {
+        let mut c = connect(addr).await?;
+        if c.chain_id() != params.chain_id() {
+            return Err(format!(
+                "{addr} is on chain {}, not the genesis's {}",
+                c.chain_id(),
+                params.chain_id()
+            ));
+        }
+        let t = c.tip().await.map_err(|e| e.to_string())?;
+        let depth = params.genesis().finality_depth;
+        let height = crate::ledger::fork::finalized_height(t.height, depth);
+        if height == 0 {
+            return Err(format!(
+                "{addr} is at height {}: no block is final yet (the finality depth is {depth})",
+                t.height
+            ));
+        }
+        let b = c
+            .block_at(height)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{addr} has no block at height {height}"))?;
+        if b.height() != height {
+            return Err(format!(
+                "{addr} answered block {} for height {height}",
+                b.height()
+            ));
+        }
+        let cp = Checkpoint {
+            height,
+            hash: b.hash(),
+        };
+        eprintln!(
+            "block {height} is final on {addr} (tip {}, finality depth {depth}); give it to a new node or forger with --checkpoint {cp}",
+            t.height
+        );
+        println!("{cp}");
+        Ok(())
+    })
+}
+
+/// `goodwill chain block HEIGHT`.
+pub fn block(addr: &str, height: u64, as_json: bool) -> Result<(), String> {
+    smol::block_on(async {
+        let mut c = connect(addr).await?;
+        let b = c
+            .block_at(height)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                if height == 0 {
+                    "height 0 is the genesis, which is not a block: the first block is at height 1"
+                        .to_string()
+                } else {
+                    format!("no block at height {height} on {addr} (`goodwill chain tip --node {addr}` shows the highest)")
+                }
+            })?;
+        let h = &b.header.header;
+        if as_json {
+            println!(
+                "{}",
+                json!({
+                    "height": h.height,
+                    "hash": b.hash().to_hex(),
+                    "slot": h.slot,
+                    "parent": h.parent.to_hex(),
+                    "forger": h.forger.to_string(),
+                    "tx_root": h.tx_root.to_hex(),
+                    "state_digest": h.state_digest.to_hex(),
+                    "txs": b.txs.iter().map(tx_json).collect::<Vec<_>>(),
+                })
+            );
+        } else {
+            println!("block {} at height {}, slot {}", b.hash(), h.height, h.slot);
+            println!("forger  {}", h.forger);
+            println!("parent  {}", h.parent);
+            for t in &b.txs {
+                println!(
+                    "  {} {} from {} fee {}",
+                    t.id().short(),
+                    t.tx.kind.name(),
+                    t.tx.sender,
+                    format_coins(t.tx.fee)
+                );
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `goodwill chain tx ID`.
+pub fn tx(addr: &str, id: &str, as_json: bool) -> Result<(), String> {
+    let id = Hash::from_hex(id).map_err(|e| e.to_string())?;
+    smol::block_on(async {
+        let mut c = connect(addr).await?;
+        let p = c
+            .tx(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("transaction {id} is not on the chain of {addr}"))?;
+        let h = &p.header.header;
+        let verified = p.tx.id() == id && crate::runtime::client::verify_tx_proof(&p).is_ok();
+        if as_json {
+            let mut v = tx_json(&p.tx);
+            v["height"] = json!(h.height);
+            v["block"] = json!(h.hash().to_hex());
+            v["index"] = json!(p.proof.index);
+            v["verified"] = json!(verified);
+            println!("{v}");
+        } else {
+            println!("transaction {id}");
+            println!(
+                "in block {} at height {} (position {})",
+                h.hash(),
+                h.height,
+                p.proof.index
+            );
+            println!(
+                "{} from {} nonce {} fee {}",
+                p.tx.tx.kind.name(),
+                p.tx.tx.sender,
+                p.tx.tx.nonce,
+                format_coins(p.tx.tx.fee)
+            );
+            println!(
+                "inclusion proof {}",
+                if verified {
+                    "verified against the signed header"
+                } else {
+                    "DOES NOT VERIFY"
+                }
+            );
+        }
+        if verified {
+            Ok(())
+        } else {
+            Err("the node's inclusion proof does not verify".into())
+        }
+    })
+}
+
+/// `goodwill forge`'s settings after merging the config file and flags.
+#[derive(Debug)]
+pub struct ForgeSettings {
+    /// Data directory.
+    pub data: PathBuf,
+    /// Genesis file.
+    pub genesis: PathBuf,
+    /// Forging key file.
+    pub key: PathBuf,
+    /// Main nodes.
+    pub mains: Vec<String>,
+    /// Board name or file.
+    pub board: Option<String>,
+    /// Status listen address.
+    pub status_listen: String,
+    /// Metrics listen address.
+    pub metrics_listen: Option<String>,
+    /// Clock check.
+    pub clock_check: Option<String>,
+    /// --i-know-this-key-is-new.
+    pub i_know_key_is_new: bool,
+    /// How often a failed store is tried again, seconds.
+    pub storage_retry_s: u64,
+    /// Weak-subjectivity checkpoints (flags and config file).
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// Runs the appliance until SIGINT/SIGTERM, a fatal error or a doppelganger.
+/// Errors carry the exit status.
+pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
+    use crate::peer::forging::ClockCheck;
+    use crate::runtime::forge as f;
+    node::log_as_forger();
+    let refused = |e: String| (e, f::EXIT_REFUSED);
+    let params = crate::runtime::config::load_genesis(&s.genesis)
+        .and_then(|p| p.with_checkpoints(&s.checkpoints))
+        .map_err(|e| refused(e.to_string()))?;
+    let key = keyfile::read(&s.key).map_err(|e| refused(e.to_string()))?;
+    // The device tree's model string; /proc/device-tree links here, but the
+    // systemd unit's ProcSubset=pid hides that link.
+    let model_at = |p: &str| {
+        crate::runtime::os::read_text_bounded(p.as_ref(), crate::runtime::os::KERNEL_FILE_BYTES)
+    };
+    let model = model_at("/sys/firmware/devicetree/base/model")
+        .or_else(|_| model_at("/proc/device-tree/model"))
+        .ok();
+    let (board, is_pi_profile) =
+        f::choose_board(s.board.as_deref(), model.as_deref()).map_err(refused)?;
+    let clock_check = match &s.clock_check {
+        Some(c) => ClockCheck::parse(c).map_err(refused)?,
+        None if is_pi_profile => ClockCheck::KernelAndPeers,
+        None => ClockCheck::Peers,
+    };
+    let listen: SocketAddr = s.status_listen.parse().map_err(|e| {
+        refused(format!(
+            "--status-listen {}: {e} (write host:port)",
+            s.status_listen
+        ))
+    })?;
+    if !listen.ip().is_loopback() {
+        eprintln!(
+            "goodwill forge: note: --status-listen {listen} is not a loopback address: anyone who reaches it can \
+             read this appliance's status (its key, tip, clock offset, LEDs, figures) and the chain it stores, \
+             and open client sessions (up to {} per address); main-node and forger handshakes are refused there, \
+             so nobody can steer its sync or its clock through it. Firewall it if that is more than you want to show",
+            NodeLimits::default().max_per_ip
+        );
+    }
+    for m in &s.mains {
+        check_addr("--main", m).map_err(refused)?;
+    }
+    let metrics_listen = match &s.metrics_listen {
+        Some(m) => Some(
+            m.parse::<SocketAddr>()
+                .map_err(|e| refused(format!("--metrics-listen {m}: {e}")))?,
+        ),
+        None => None,
+    };
+    let config = NodeConfig {
+        data: s.data.clone(),
+        params,
+        listen,
+        advertise: None,
+        peers: s.mains,
+        key: key.clone(),
+        limits: NodeLimits::default(),
+        forge: Some(f::ForgeConfig {
+            clock_check,
+            board: board.clone(),
+            metrics_listen,
+            report_every_slots: f::run::REPORT_EVERY_SLOTS,
+            leds: None,
+            kernel_clock: None,
+            doppelganger_retry_ms: crate::peer::core::DOPPELGANGER_RETRY_MS,
+        }),
+    };
+    let retry = std::time::Duration::from_secs(s.storage_retry_s);
+    futures_lite::future::block_on(async {
+        let mut signals =
+            async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
+                .map_err(|e| (format!("signal handlers: {e}"), 1))?;
+        // A file-size limit reached (LimitFSIZE=, ulimit -f) is a storage
+        // error like a full disk: the write fails (EFBIG) and the appliance
+        // shows it, rather than dying of SIGXFSZ. Held for the whole run.
+        let _xfsz = async_signal::Signals::new([async_signal::Signal::Xfsz])
+            .map_err(|e| (format!("signal handlers: {e}"), 1))?;
+        // Why the store failed, when it did: the storage-error state first.
+        let mut failed: Option<String> = None;
+        loop {
+            if let Some(why) = failed.take() {
+                use crate::runtime::forge::run::StorageWait;
+                match f::run::storage_error_state(
+                    &board,
+                    &config.data,
+                    &config.params,
+                    &why,
+                    retry,
+                    &mut signals,
+                )
+                .await
+                {
+                    StorageWait::Usable => {}
+                    StorageWait::Shutdown => return Ok(()),
+                    StorageWait::Refuse(why) => return Err(refused(why)),
+                }
+            }
+            // A disk that fails at start waits like one that fails later;
+            // a store that is itself unusable is refused.
+            match f::check_store(&config.data, &config.params, false) {
+                f::StoreCheck::Usable => {}
+                f::StoreCheck::Wait(why) => {
+                    failed = Some(why);
+                    continue;
+                }
+                f::StoreCheck::Refuse(why) => {
+                    f::show_storage_error(&board);
+                    return Err(refused(why));
+                }
+            }
+            let note = f::preflight(
+                &config.data,
+                &config.params,
+                &key,
+                s.i_know_key_is_new,
+                crate::runtime::os::now_ms(),
+            )
+            .map_err(|e| {
+                if e.storage {
+                    f::show_storage_error(&board);
+                }
+                refused(e.message)
+            })?;
+            eprintln!(
+                "goodwill forge: key {}; board {} ({}); clock check {}; {note}",
+                key.public(),
+                board.name,
+                board.source(),
+                clock_check.name()
+            );
+            let listener = smol::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| refused(format!("status listen on {listen}: {e}")))?;
+            let shutdown = async {
+                let _ = signals.next().await;
+            };
+            match node::serve(config.clone(), listener, shutdown).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_storage() => failed = Some(e.to_string()),
+                Err(node::NodeError::Doppelganger(t)) => return Err((t, f::EXIT_DOPPELGANGER)),
+                Err(node::NodeError::Setup(t)) => return Err((t, f::EXIT_REFUSED)),
+                Err(e @ node::NodeError::Listen { .. }) => {
+                    return Err((e.to_string(), f::EXIT_REFUSED))
+                }
+                Err(other) => return Err((other.to_string(), 1)),
+            }
+        }
+    })
+}

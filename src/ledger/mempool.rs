@@ -1,0 +1,516 @@
+//! The mempool: valid transactions waiting for a block. Pure logic: the
+//! ledger state comes in as an argument.
+//!
+//! - Bounded in count, and per sender; when full, a transaction paying more
+//!   than the cheapest one evicts it, one paying less is refused — except
+//!   that transactions held back behind a nonce gap go first: any
+//!   transaction that can go in a block evicts the cheapest held-back one,
+//!   and a held-back one never evicts one that can. (Held-back transactions
+//!   cost their sender nothing until the gap fills; without this, a flood
+//!   of them paying a little more than the minimum would keep the pool full
+//!   for ever and every honest transaction out.)
+//! - No duplicates; a transaction with the same sender and nonce as a
+//!   pending one replaces it only if it pays a higher fee.
+//! - A transaction whose nonce is the sender's next is checked in full
+//!   against the state; one further ahead is held back (checked for
+//!   signature, fee and balance) until the nonces before it arrive.
+//! - A held-back transaction is admitted only if the sender's running total
+//!   (amount + fee of its pending transactions before it, and its own) fits
+//!   its balance.
+//! - Blocks are filled from [`Mempool::select`]: highest fee first, each
+//!   sender's transactions in nonce order, gaps never crossed, and a
+//!   sender's run cut where its running total passes its balance; the
+//!   block builder pulls until the block is full, so unpayable
+//!   transactions take no room.
+//! - After each new tip, [`Mempool::prune`] drops what the chain has passed
+//!   and [`Mempool::drop_failing_heads`] each sender's next transaction that
+//!   no longer applies, so none waits for ever at the head of its sender's
+//!   queue.
+
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+use crate::chain::crypto::{Hash, PublicKey};
+use crate::chain::genesis::ChainParams;
+use crate::chain::tx::{SignedTransaction, TxKind};
+use crate::ledger::state::{ReadError, StateRead, StateReadExt};
+use crate::ledger::{self, TxError};
+
+/// Mempool bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MempoolLimits {
+    /// Transactions in all.
+    pub max_txs: usize,
+    /// Transactions per sender.
+    pub max_per_sender: usize,
+    /// How far ahead of the sender's next nonce a transaction may be.
+    pub max_nonce_gap: u64,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        MempoolLimits {
+            max_txs: 20_000,
+            max_per_sender: 64,
+            max_nonce_gap: 64,
+        }
+    }
+}
+
+/// Why a transaction was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MempoolError {
+    /// It breaks a ledger rule.
+    #[error(transparent)]
+    Invalid(#[from] TxError),
+    /// The same sender and nonce is pending with a fee at least as high.
+    #[error("nonce {nonce} of {sender} is already pending with fee {pending_fee}; pay more than that to replace it")]
+    NonceTaken {
+        /// The sender.
+        sender: PublicKey,
+        /// The nonce.
+        nonce: u64,
+        /// The pending transaction's fee.
+        pending_fee: u64,
+    },
+    /// Too far ahead of the sender's next nonce.
+    #[error("nonce {nonce} is more than {max_gap} ahead of {sender}'s next nonce {next}")]
+    NonceTooFar {
+        /// The sender.
+        sender: PublicKey,
+        /// The nonce.
+        nonce: u64,
+        /// The next nonce.
+        next: u64,
+        /// The allowed gap.
+        max_gap: u64,
+    },
+    /// The sender has too many pending.
+    #[error("{sender} already has {count} transactions pending (the limit)")]
+    SenderFull {
+        /// The sender.
+        sender: PublicKey,
+        /// Pending count.
+        count: usize,
+    },
+    /// The pool is full of transactions paying at least as much.
+    #[error("mempool full: fee {fee} must be above the lowest pending fee {lowest}")]
+    Full {
+        /// The fee offered.
+        fee: u64,
+        /// The lowest pending fee.
+        lowest: u64,
+    },
+}
+
+/// What admitting a transaction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    /// New in the pool.
+    Added,
+    /// Already pending: nothing changed.
+    Duplicate,
+    /// Replaced a pending one with the same nonce (its id).
+    Replaced(Hash),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    tx: SignedTransaction,
+    fee: u64,
+    /// Behind a nonce gap (as of the last state seen).
+    held: bool,
+}
+
+type FeeKey = (u64, std::cmp::Reverse<u64>, Hash);
+
+fn fee_key(e: &Entry, id: Hash) -> FeeKey {
+    (e.fee, std::cmp::Reverse(e.tx.tx.nonce), id)
+}
+
+/// The block candidates of [`Mempool::select`], pulled one at a time.
+#[derive(Debug)]
+pub struct Selection<'a> {
+    pool: &'a Mempool,
+    /// (fee, sender, nonce) of each sender's next candidate.
+    heap: BinaryHeap<(u64, std::cmp::Reverse<PublicKey>, u64)>,
+    /// What each sender's balance still pays.
+    left: BTreeMap<PublicKey, u64>,
+}
+
+impl Iterator for Selection<'_> {
+    type Item = SignedTransaction;
+
+    fn next(&mut self) -> Option<SignedTransaction> {
+        while let Some((_, std::cmp::Reverse(sender), nonce)) = self.heap.pop() {
+            let m = &self.pool.by_sender[&sender];
+            let e = &self.pool.by_id[&m[&nonce]];
+            let needed = amount_of(&e.tx) as u128 + e.fee as u128;
+            let left = self.left.entry(sender).or_insert(0);
+            if needed > *left as u128 {
+                // Unpayable: this sender's run ends here.
+                continue;
+            }
+            *left -= needed as u64;
+            if let Some(id) = m.get(&(nonce + 1)) {
+                let fee = self.pool.by_id[id].fee;
+                self.heap.push((fee, std::cmp::Reverse(sender), nonce + 1));
+            }
+            return Some(e.tx.clone());
+        }
+        None
+    }
+}
+
+/// The mempool.
+#[derive(Debug, Clone, Default)]
+pub struct Mempool {
+    limits: MempoolLimits,
+    by_id: BTreeMap<Hash, Entry>,
+    by_sender: BTreeMap<PublicKey, BTreeMap<u64, Hash>>,
+    /// (fee, nonce reversed, id): the first is the first to evict.
+    by_fee: BTreeSet<FeeKey>,
+    /// The same, for the held-back ones only: evicted before any other.
+    held: BTreeSet<FeeKey>,
+}
+
+fn amount_of(tx: &SignedTransaction) -> u64 {
+    match &tx.tx.kind {
+        TxKind::Transfer { amount, .. } | TxKind::BuyWeight { amount, .. } => *amount,
+        _ => 0,
+    }
+}
+
+impl Mempool {
+    /// An empty pool.
+    pub fn new(limits: MempoolLimits) -> Mempool {
+        Mempool {
+            limits,
+            ..Mempool::default()
+        }
+    }
+
+    /// How many transactions are pending.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Whether `id` is pending.
+    pub fn contains(&self, id: &Hash) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// The next nonce `sender` should use, counting its pending transactions
+    /// in an unbroken run from the state's next nonce.
+    pub fn next_nonce(&self, sender: &PublicKey, state_nonce: u64) -> u64 {
+        let mut n = state_nonce;
+        if let Some(m) = self.by_sender.get(sender) {
+            while m.contains_key(&n) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Admits `tx` (whose stateless checks passed, giving `id`) against
+    /// `state`, for a block in `slot`.
+    pub fn admit<S: StateRead + ?Sized>(
+        &mut self,
+        params: &ChainParams,
+        state: &S,
+        tx: SignedTransaction,
+        id: Hash,
+        slot: u64,
+    ) -> Result<Admitted, MempoolError> {
+        if self.by_id.contains_key(&id) {
+            return Ok(Admitted::Duplicate);
+        }
+        let sender = tx.tx.sender;
+        let nonce = tx.tx.nonce;
+        let fee = tx.tx.fee;
+        let account = state.account(&sender).map_err(TxError::from)?;
+        if nonce == account.nonce {
+            ledger::check_transaction(params, state, &tx, id, slot)?;
+        } else {
+            // Held back until the nonces before it arrive: check what can be.
+            if tx.tx.chain_id != params.chain_id() {
+                return Err(TxError::WrongChain {
+                    expected: params.chain_id(),
+                    got: tx.tx.chain_id,
+                }
+                .into());
+            }
+            if nonce < account.nonce {
+                return Err(TxError::NonceUsed {
+                    sender,
+                    expected: account.nonce,
+                    got: nonce,
+                }
+                .into());
+            }
+            if nonce - account.nonce > self.limits.max_nonce_gap {
+                return Err(MempoolError::NonceTooFar {
+                    sender,
+                    nonce,
+                    next: account.nonce,
+                    max_gap: self.limits.max_nonce_gap,
+                });
+            }
+            let min = params.genesis().min_fee;
+            if fee < min {
+                return Err(TxError::FeeTooLow { fee, min }.into());
+            }
+            // The sender's running total: what its pending transactions
+            // before this one spend, and this one. Checked against the
+            // balance alone, a run of transactions each worth the whole
+            // balance would crowd honest ones out of the pool and blocks.
+            let before: u128 = self
+                .by_sender
+                .get(&sender)
+                .map(|m| {
+                    m.range(account.nonce..nonce)
+                        .map(|(_, id)| {
+                            let e = &self.by_id[id];
+                            amount_of(&e.tx) as u128 + e.fee as u128
+                        })
+                        .sum()
+                })
+                .unwrap_or(0);
+            let needed = before + amount_of(&tx) as u128 + fee as u128;
+            if needed > account.balance as u128 {
+                return Err(TxError::InsufficientBalance {
+                    sender,
+                    balance: account.balance,
+                    needed,
+                }
+                .into());
+            }
+        }
+        // Same sender and nonce pending: replace only for a higher fee.
+        let mut replaced = None;
+        if let Some(old_id) = self
+            .by_sender
+            .get(&sender)
+            .and_then(|m| m.get(&nonce))
+            .copied()
+        {
+            let old_fee = self.by_id[&old_id].fee;
+            if fee <= old_fee {
+                return Err(MempoolError::NonceTaken {
+                    sender,
+                    nonce,
+                    pending_fee: old_fee,
+                });
+            }
+            self.remove(&old_id);
+            replaced = Some(old_id);
+        }
+        let count = self.by_sender.get(&sender).map_or(0, |m| m.len());
+        if replaced.is_none() && count >= self.limits.max_per_sender {
+            return Err(MempoolError::SenderFull { sender, count });
+        }
+        if self.by_id.len() >= self.limits.max_txs {
+            // Can it go in a block (its nonce continues the pending run)?
+            let ready = nonce == self.next_nonce(&sender, account.nonce);
+            let victim = match self.held.first() {
+                // A held-back one goes first: for anything that can go in a
+                // block, or for a held-back one paying more.
+                Some(&(lowest, _, cheapest)) => {
+                    if !ready && fee <= lowest {
+                        return Err(MempoolError::Full { fee, lowest });
+                    }
+                    cheapest
+                }
+                None => {
+                    let &(lowest, _, cheapest) = self.by_fee.first().expect("full means non-empty");
+                    if !ready || fee <= lowest {
+                        return Err(MempoolError::Full { fee, lowest });
+                    }
+                    cheapest
+                }
+            };
+            self.remove(&victim);
+        }
+        let e = Entry {
+            tx,
+            fee,
+            held: false,
+        };
+        self.by_fee.insert(fee_key(&e, id));
+        self.by_sender.entry(sender).or_default().insert(nonce, id);
+        self.by_id.insert(id, e);
+        self.recheck(&sender, account.nonce);
+        Ok(match replaced {
+            Some(old) => Admitted::Replaced(old),
+            None => Admitted::Added,
+        })
+    }
+
+    /// Removes a transaction; returns it if it was pending. Its sender's
+    /// later ones are held back behind the gap it leaves.
+    pub fn remove(&mut self, id: &Hash) -> Option<SignedTransaction> {
+        let e = self.by_id.remove(id)?;
+        let key = fee_key(&e, *id);
+        self.by_fee.remove(&key);
+        self.held.remove(&key);
+        let (sender, nonce) = (e.tx.tx.sender, e.tx.tx.nonce);
+        let later: Vec<Hash> = match self.by_sender.get_mut(&sender) {
+            Some(m) => {
+                m.remove(&nonce);
+                let later = m.range(nonce..).map(|(_, id)| *id).collect();
+                if m.is_empty() {
+                    self.by_sender.remove(&sender);
+                }
+                later
+            }
+            None => Vec::new(),
+        };
+        for id in later {
+            self.set_held(&id, true);
+        }
+        Some(e.tx)
+    }
+
+    fn set_held(&mut self, id: &Hash, held: bool) {
+        let Some(e) = self.by_id.get_mut(id) else {
+            return;
+        };
+        if e.held == held {
+            return;
+        }
+        e.held = held;
+        let key = fee_key(e, *id);
+        if held {
+            self.held.insert(key);
+        } else {
+            self.held.remove(&key);
+        }
+    }
+
+    /// Marks `sender`'s run from `next` (its next nonce in the state) as
+    /// ready and what follows a gap as held back.
+    fn recheck(&mut self, sender: &PublicKey, next: u64) {
+        let Some(m) = self.by_sender.get(sender) else {
+            return;
+        };
+        let mut expected = next;
+        let marks: Vec<(Hash, bool)> = m
+            .iter()
+            .map(|(&nonce, id)| {
+                let ready = nonce == expected;
+                if ready {
+                    expected += 1;
+                }
+                (*id, !ready)
+            })
+            .collect();
+        for (id, held) in marks {
+            self.set_held(&id, held);
+        }
+    }
+
+    /// Transactions held back behind a nonce gap.
+    pub fn held_back(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Drops every transaction whose nonce the state has passed (included in
+    /// a block, or replaced by one that was). Call after each new tip.
+    pub fn prune<S: StateRead + ?Sized>(&mut self, state: &S) -> Result<usize, ReadError> {
+        let mut stale = Vec::new();
+        let mut next = Vec::new();
+        for (sender, m) in &self.by_sender {
+            let n = state.account(sender)?.nonce;
+            stale.extend(m.range(..n).map(|(_, id)| *id));
+            next.push((*sender, n));
+        }
+        for id in &stale {
+            self.remove(id);
+        }
+        // What waited for the nonces the chain just passed may go now.
+        for (sender, n) in next {
+            self.recheck(&sender, n);
+        }
+        Ok(stale.len())
+    }
+
+    /// Drops each sender's next transaction (its nonce the state's next)
+    /// that no longer applies to `state` in `slot` — its epoch passed, an
+    /// earlier transaction spent the balance it needs, its proposal lapsed —
+    /// so that a transaction that cannot land does not hold its sender's
+    /// queue for ever (and a client resubmitting it learns why). The ones
+    /// behind it stay held back until that nonce arrives again. Returns what
+    /// was dropped and why. Call after each new tip, after [`Mempool::prune`].
+    pub fn drop_failing_heads<S: StateRead + ?Sized>(
+        &mut self,
+        params: &ChainParams,
+        state: &S,
+        slot: u64,
+    ) -> Result<Vec<(Hash, TxError)>, ReadError> {
+        let mut failing = Vec::new();
+        for (sender, m) in &self.by_sender {
+            let next = state.account(sender)?.nonce;
+            let Some(id) = m.get(&next) else {
+                continue;
+            };
+            match ledger::check_transaction(params, state, &self.by_id[id].tx, *id, slot) {
+                Ok(()) => {}
+                Err(TxError::Storage(e)) => return Err(e),
+                Err(e) => failing.push((*id, e)),
+            }
+        }
+        for (id, _) in &failing {
+            self.remove(id);
+        }
+        Ok(failing)
+    }
+
+    /// Up to `max` transactions for a block, as [`Mempool::select`] gives
+    /// them.
+    pub fn candidates<S: StateRead + ?Sized>(
+        &self,
+        state: &S,
+        max: usize,
+    ) -> Result<Vec<SignedTransaction>, ReadError> {
+        Ok(self.select(state)?.take(max).collect())
+    }
+
+    /// The transactions for a block, lazily (pull until the block is full):
+    /// highest fee first, each sender's in nonce order from its next nonce
+    /// in `state`, never across a gap, and never past what its balance in
+    /// `state` pays — a sender's run stops at the first transaction whose
+    /// amount + fee, added to those before it, exceeds its balance (coins
+    /// it receives in the same block are not counted: that transaction
+    /// waits for the next block).
+    pub fn select<S: StateRead + ?Sized>(&self, state: &S) -> Result<Selection<'_>, ReadError> {
+        // One cursor per sender whose next nonce is pending.
+        let mut heap = BinaryHeap::new();
+        let mut left = BTreeMap::new();
+        for (sender, m) in &self.by_sender {
+            let account = state.account(sender)?;
+            if let Some(id) = m.get(&account.nonce) {
+                heap.push((
+                    self.by_id[id].fee,
+                    std::cmp::Reverse(*sender),
+                    account.nonce,
+                ));
+                left.insert(*sender, account.balance);
+            }
+        }
+        Ok(Selection {
+            pool: self,
+            heap,
+            left,
+        })
+    }
+
+    /// Every pending transaction (for relaying to a new peer).
+    pub fn all(&self) -> impl Iterator<Item = &SignedTransaction> {
+        self.by_id.values().map(|e| &e.tx)
+    }
+}

@@ -1,0 +1,1389 @@
+//! The ledger rules: genesis state, transactions, blocks. Pure: no clock, no
+//! I/O, no `.await`. State comes in through [`StateRead`]; effects go out as
+//! [`StateChanges`].
+//!
+//! - [`genesis_changes`]: the first state.
+//! - [`apply_block`]: checks everything about a block against its parent
+//!   state and returns what it changes.
+//! - [`prepare_block`]: what a leader runs to build a block from candidate
+//!   transactions; it returns an [`UnsignedBlock`] so the forger can record
+//!   the slot durably *before* signing.
+//!
+//! Beside the rules: [`state`] (the ledger state as keys and values),
+//! [`schedule`] (who leads each slot), [`fork`] (fork choice and finality)
+//! and [`mempool`] (pending transactions).
+
+pub mod fork;
+pub mod mempool;
+pub mod schedule;
+pub mod state;
+
+use std::collections::BTreeMap;
+
+use self::state::{
+    Account, Change, Proposal, ProposalStatus, ReadError, Record, StateChanges, StateKey,
+    StateRead, StateReadExt, StateValue, Tip,
+};
+use crate::chain::block::{self, Block, Header, SignedHeader, VERSION};
+use crate::chain::crypto::{
+    self, tag, Hash, Keypair, PublicKey, SignatureError, VrfError, VrfOutput,
+};
+use crate::chain::genesis::ChainParams;
+use crate::chain::merkle;
+use crate::chain::tx::{association_proof_body, SignedTransaction, StatelessError, TxKind};
+
+/// Why a transaction does not apply. Each names what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    /// Wrong in itself (signature, size, receiver key).
+    #[error(transparent)]
+    Stateless(#[from] StatelessError),
+    /// Meant for another chain.
+    #[error("transaction is for chain {got}, this chain is {expected}")]
+    WrongChain {
+        /// This chain.
+        expected: Hash,
+        /// The transaction's.
+        got: Hash,
+    },
+    /// A nonce already used: a replay or a duplicate.
+    #[error("nonce {got} already used by {sender} (next nonce is {expected})")]
+    NonceUsed {
+        /// The sender.
+        sender: PublicKey,
+        /// The account's next nonce.
+        expected: u64,
+        /// The transaction's.
+        got: u64,
+    },
+    /// A nonce ahead of the account's next one.
+    #[error("nonce {got} is ahead of {sender}'s next nonce {expected}")]
+    NonceGap {
+        /// The sender.
+        sender: PublicKey,
+        /// The account's next nonce.
+        expected: u64,
+        /// The transaction's.
+        got: u64,
+    },
+    /// The fee is below the chain's minimum.
+    #[error("fee {fee} below the minimum {min}")]
+    FeeTooLow {
+        /// The fee offered.
+        fee: u64,
+        /// The chain's minimum.
+        min: u64,
+    },
+    /// The sender cannot pay.
+    #[error("{sender} has {balance}, needs {needed} (amount + fee)")]
+    InsufficientBalance {
+        /// The sender.
+        sender: PublicKey,
+        /// Its balance.
+        balance: u64,
+        /// What the transaction needs.
+        needed: u128,
+    },
+    /// A sum would not fit in 64 bits.
+    #[error("{what} would overflow")]
+    Overflow {
+        /// What overflowed.
+        what: &'static str,
+    },
+    /// An amount of zero.
+    #[error("amount must be positive")]
+    ZeroAmount,
+    /// Weight bought for an epoch that is too close.
+    #[error("weight for epoch {epoch} can no longer be bought: the current epoch is {current}, and weight is sold only for epoch {earliest} or later (its table is fixed when the epoch before it starts)")]
+    EpochTooClose {
+        /// The epoch asked for.
+        epoch: u64,
+        /// The block's epoch.
+        current: u64,
+        /// The first epoch on sale.
+        earliest: u64,
+    },
+    /// Weight bought for an epoch too far ahead.
+    #[error("weight for epoch {epoch} is not on sale yet: at most {latest} (the current epoch + the chain's limit)")]
+    EpochTooFar {
+        /// The epoch asked for.
+        epoch: u64,
+        /// The last epoch on sale.
+        latest: u64,
+    },
+    /// The recipient of a BuyWeight is not an approved association.
+    #[error("{account} is not an approved association")]
+    NotApproved {
+        /// The account named.
+        account: PublicKey,
+    },
+    /// The sender's weight is void (it equivocated).
+    #[error("{sender}'s forging weight is void from epoch {from} (equivocation): buying more would be a donation with nothing in return")]
+    SenderVoided {
+        /// The sender.
+        sender: PublicKey,
+        /// The first voided epoch.
+        from: u64,
+    },
+    /// The association's proof does not verify.
+    #[error("the proof by association account {account} does not verify: {error}")]
+    BadProof {
+        /// The association account.
+        account: PublicKey,
+        /// Why.
+        error: SignatureError,
+    },
+    /// An empty name.
+    #[error("association name is empty")]
+    EmptyName,
+    /// The account is already listed or pending.
+    #[error("{account} is already {what} under proposal {proposal}")]
+    AlreadyProposed {
+        /// The association account.
+        account: PublicKey,
+        /// "approved" or "pending".
+        what: &'static str,
+        /// The existing proposal.
+        proposal: Hash,
+    },
+    /// No such proposal.
+    #[error("no proposal {0}")]
+    UnknownProposal(Hash),
+    /// The proposal's voting window has passed.
+    #[error(
+        "proposal {proposal} lapsed after epoch {deadline} without reaching 75 % of the live forging weight"
+    )]
+    Lapsed {
+        /// The proposal.
+        proposal: Hash,
+        /// Its last epoch.
+        deadline: u64,
+    },
+    /// The association was removed.
+    #[error("association of proposal {proposal} was removed in epoch {at} (delisted from then on): propose it again")]
+    Removed {
+        /// The proposal.
+        proposal: Hash,
+        /// The epoch from which it is delisted.
+        at: u64,
+    },
+    /// Only live forgers vote.
+    #[error("{voter} is not a live forger in epoch {epoch}: only accounts holding weight in the current epoch may vote")]
+    NotLiveForger {
+        /// The voter.
+        voter: PublicKey,
+        /// The epoch.
+        epoch: u64,
+    },
+    /// The voter already cast this vote in this round.
+    #[error("{voter} already voted {} on proposal {proposal}", if *.approve { "yes" } else { "no" })]
+    AlreadyVoted {
+        /// The voter.
+        voter: PublicKey,
+        /// The proposal.
+        proposal: Hash,
+        /// The vote.
+        approve: bool,
+    },
+    /// An empty data key.
+    #[error("data key is empty")]
+    EmptyKey,
+    /// Equivocation evidence that does not prove anything.
+    #[error("equivocation evidence rejected: {0}")]
+    BadEvidence(String),
+    /// The forger was already reported for that epoch.
+    #[error("{forger} is already voided from epoch {from}")]
+    AlreadyVoided {
+        /// The forger.
+        forger: PublicKey,
+        /// Its first voided epoch.
+        from: u64,
+    },
+    /// Storage failed under the check.
+    #[error(transparent)]
+    Storage(#[from] ReadError),
+}
+
+/// Why a block is refused. Each names the block and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlockError {
+    /// A header version this node does not know.
+    #[error("block {height}: version {got}, this node knows version {VERSION}")]
+    Version {
+        /// Its height.
+        height: u64,
+        /// Its version.
+        got: u16,
+    },
+    /// For another chain.
+    #[error("block {height}: for chain {got}, this chain is {expected}")]
+    WrongChain {
+        /// Its height.
+        height: u64,
+        /// This chain.
+        expected: Hash,
+        /// The block's.
+        got: Hash,
+    },
+    /// Not the next height.
+    #[error("block {got}: the next height is {expected}")]
+    WrongHeight {
+        /// The next height.
+        expected: u64,
+        /// The block's.
+        got: u64,
+    },
+    /// Not on top of this tip.
+    #[error("block {height}: parent {got} is not the tip {expected}")]
+    WrongParent {
+        /// Its height.
+        height: u64,
+        /// The tip.
+        expected: Hash,
+        /// Its parent.
+        got: Hash,
+    },
+    /// Its slot is not after its parent's.
+    #[error("block {height}: slot {slot} is not after its parent's slot {parent_slot}")]
+    SlotNotAfterParent {
+        /// Its height.
+        height: u64,
+        /// Its slot.
+        slot: u64,
+        /// The parent's slot.
+        parent_slot: u64,
+    },
+    /// Signed by a key that does not lead the slot.
+    #[error("block {height}: forger {forger} does not lead slot {slot} ({})", match .leader { Some(l) => format!("{l} does"), None => "nobody does: its forger's weight is void, or nobody holds weight in its epoch and the bootstrap forgers have expired".into() })]
+    NotLeader {
+        /// Its height.
+        height: u64,
+        /// Its slot.
+        slot: u64,
+        /// Who signed.
+        forger: PublicKey,
+        /// Who leads.
+        leader: Option<PublicKey>,
+    },
+    /// The header's signature does not verify.
+    #[error("block {height}: header signature: {error}")]
+    BadSignature {
+        /// Its height.
+        height: u64,
+        /// Why.
+        error: SignatureError,
+    },
+    /// The header's VRF proof is not its forger's for this slot and seed.
+    #[error("block {height} (slot {slot}): VRF proof: {error}")]
+    BadVrf {
+        /// Its height.
+        height: u64,
+        /// Its slot.
+        slot: u64,
+        /// Why.
+        error: VrfError,
+    },
+    /// Too many transactions.
+    #[error("block {height}: {count} transactions, the limit is {limit}")]
+    TooManyTxs {
+        /// Its height.
+        height: u64,
+        /// How many.
+        count: usize,
+        /// The limit.
+        limit: u32,
+    },
+    /// Transactions too large in sum.
+    #[error("block {height}: transactions take {bytes} bytes, the limit is {limit}")]
+    TooLarge {
+        /// Its height.
+        height: u64,
+        /// Their size.
+        bytes: usize,
+        /// The limit.
+        limit: u32,
+    },
+    /// The Merkle root does not match the transactions.
+    #[error("block {height}: transaction root {got} does not match its transactions ({expected})")]
+    TxRoot {
+        /// Its height.
+        height: u64,
+        /// Computed.
+        expected: Hash,
+        /// In the header.
+        got: Hash,
+    },
+    /// A transaction does not apply.
+    #[error("block {height}: transaction {index} ({id}): {error}")]
+    Tx {
+        /// Its height.
+        height: u64,
+        /// The position in the block.
+        index: usize,
+        /// The transaction id.
+        id: Hash,
+        /// Why.
+        error: TxError,
+    },
+    /// The forger's balance would overflow with reward and fees.
+    #[error("block {height}: the forger's reward would overflow its balance")]
+    RewardOverflow {
+        /// Its height.
+        height: u64,
+    },
+    /// The state digest in the header differs from the one computed.
+    #[error("block {height}: state digest {got} differs from the computed {expected}: this node and the forger disagree on the ledger")]
+    StateDigest {
+        /// Its height.
+        height: u64,
+        /// Computed.
+        expected: Hash,
+        /// In the header.
+        got: Hash,
+    },
+    /// The slot has no leader or it is not this key (block building).
+    #[error("slot {slot}: {key} is not its leader")]
+    NotOurSlot {
+        /// The slot.
+        slot: u64,
+        /// Our key.
+        key: PublicKey,
+    },
+    /// The parent's slot is not before the slot asked for (block building).
+    #[error("slot {slot} is not after the tip's slot {tip_slot}")]
+    SlotTaken {
+        /// The slot.
+        slot: u64,
+        /// The tip's slot.
+        tip_slot: u64,
+    },
+    /// Storage failed under the check: fatal.
+    #[error(transparent)]
+    Storage(#[from] ReadError),
+}
+
+impl BlockError {
+    /// Whether this is a storage failure (fatal for the process) rather than
+    /// a fault of the block.
+    pub fn is_storage(&self) -> bool {
+        matches!(
+            self,
+            BlockError::Storage(_)
+                | BlockError::Tx {
+                    error: TxError::Storage(_),
+                    ..
+                }
+        )
+    }
+}
+
+/// How many threads check a block's signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parallelism {
+    /// One thread: the caller's.
+    Single,
+    /// This many threads (at least one).
+    Threads(usize),
+    /// As many as the machine has cores.
+    AllCores,
+}
+
+impl Parallelism {
+    fn threads(self) -> usize {
+        match self {
+            Parallelism::Single => 1,
+            Parallelism::Threads(n) => n.max(1),
+            Parallelism::AllCores => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        }
+    }
+}
+
+/// Checks every transaction's stateless part (signature, size, receiver)
+/// on `parallelism` threads; returns each one's id and size, in order, or the
+/// first failure's index and error.
+pub fn check_transactions(
+    txs: &[SignedTransaction],
+    parallelism: Parallelism,
+) -> Result<Vec<crate::chain::tx::CheckedTx>, (usize, StatelessError)> {
+    let threads = parallelism.threads().min(txs.len().max(1));
+    if threads <= 1 || txs.len() < 16 {
+        return txs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.check().map_err(|e| (i, e)))
+            .collect();
+    }
+    let chunk = txs.len().div_ceil(threads);
+    let results: Vec<Result<Vec<_>, (usize, StatelessError)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = txs
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                s.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, t)| t.check().map_err(|e| (c * chunk + i, e)))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a signature-checking thread panicked"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(txs.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// The genesis state: balances, approved associations, the first seeds and a
+/// tip at height 0 whose hash is the chain id.
+pub fn genesis_changes(params: &ChainParams) -> StateChanges {
+    let g = params.genesis();
+    let mut writes: BTreeMap<StateKey, StateValue> = BTreeMap::new();
+    for b in &g.balances {
+        writes.insert(
+            StateKey::Account(b.address),
+            StateValue::Account(Account {
+                balance: b.amount,
+                nonce: 0,
+            }),
+        );
+    }
+    for a in &g.associations {
+        let id = ChainParams::genesis_association_id(&a.account);
+        writes.insert(
+            StateKey::Proposal(id),
+            StateValue::Proposal(Proposal {
+                name: a.name.clone(),
+                url: a.url.clone(),
+                account: a.account,
+                proposer: a.account,
+                proposed_epoch: 0,
+                status: ProposalStatus::Approved { since_epoch: 0 },
+                round_epoch: 0,
+                votes: vec![],
+                donations: 0,
+            }),
+        );
+        writes.insert(
+            StateKey::AssociationOf(a.account),
+            StateValue::AssociationOf(id),
+        );
+    }
+    let s0 = schedule::genesis_seed(&params.chain_id());
+    writes.insert(StateKey::Seed(0), StateValue::Seed(s0));
+    writes.insert(StateKey::Mix, StateValue::Mix(s0));
+    let mut changes: Vec<Change> = writes
+        .into_iter()
+        .map(|(key, v)| Change {
+            key,
+            before: None,
+            after: Some(v),
+        })
+        .collect();
+    let digest = state::digest(&Hash::ZERO, &changes);
+    let tip = Tip {
+        height: 0,
+        hash: params.chain_id(),
+        slot: 0,
+        state_digest: digest,
+    };
+    changes.insert(
+        0,
+        Change {
+            key: StateKey::Tip,
+            before: None,
+            after: Some(StateValue::Tip(tip)),
+        },
+    );
+    StateChanges { changes, digest }
+}
+
+/// Writes buffered over a base state, with a per-transaction journal so a
+/// failed transaction leaves nothing behind.
+struct Overlay<'a, S: ?Sized> {
+    base: &'a S,
+    writes: BTreeMap<StateKey, Option<StateValue>>,
+    journal: Vec<(StateKey, Option<Option<StateValue>>)>,
+}
+
+impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
+    fn new(base: &'a S) -> Self {
+        Overlay {
+            base,
+            writes: BTreeMap::new(),
+            journal: Vec::new(),
+        }
+    }
+
+    fn set(&mut self, key: StateKey, value: Option<StateValue>) {
+        let old = self.writes.insert(key.clone(), value);
+        self.journal.push((key, old));
+    }
+
+    fn commit_tx(&mut self) {
+        self.journal.clear();
+    }
+
+    fn rollback_tx(&mut self) {
+        while let Some((k, old)) = self.journal.pop() {
+            match old {
+                Some(v) => self.writes.insert(k, v),
+                None => self.writes.remove(&k),
+            };
+        }
+    }
+
+    fn put_account(&mut self, pk: PublicKey, a: Account) {
+        self.set(StateKey::Account(pk), Some(StateValue::Account(a)));
+    }
+
+    fn finish(self) -> Result<Vec<Change>, ReadError> {
+        let mut out = Vec::with_capacity(self.writes.len());
+        for (key, after) in self.writes {
+            let before = self.base.get(&key)?;
+            if before != after {
+                out.push(Change { key, before, after });
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, ReadError> {
+        match self.writes.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.base.get(key),
+        }
+    }
+
+    fn epoch_weights(&self, epoch: u64) -> Result<Vec<(PublicKey, u64)>, ReadError> {
+        let mut map: BTreeMap<PublicKey, u64> =
+            self.base.epoch_weights(epoch)?.into_iter().collect();
+        let lo = StateKey::Weight(epoch, PublicKey([0; 32]));
+        let hi = StateKey::Weight(epoch, PublicKey([0xff; 32]));
+        for (k, v) in self.writes.range(lo..=hi) {
+            if let StateKey::Weight(_, pk) = k {
+                match v {
+                    Some(StateValue::Weight(w)) if *w > 0 => map.insert(*pk, *w),
+                    _ => map.remove(pk),
+                };
+            }
+        }
+        Ok(map.into_iter().collect())
+    }
+}
+
+/// One block's execution: its context and its buffered writes.
+struct Execution<'a, S: ?Sized> {
+    params: &'a ChainParams,
+    ov: Overlay<'a, S>,
+    parent: Tip,
+    height: u64,
+    slot: u64,
+    epoch: u64,
+    fees: u64,
+    live: Option<Vec<(PublicKey, u64)>>,
+}
+
+impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
+    /// Starts a block in `slot` on `base`'s tip. `seeds`: whether to derive
+    /// the epoch seeds a block entering a new epoch writes — a block must;
+    /// a mempool check need not (it is one hash per skipped epoch, which on a
+    /// chain whose tip is far behind the clock would make every check slow).
+    fn start(
+        params: &'a ChainParams,
+        base: &'a S,
+        slot: u64,
+        seeds: bool,
+    ) -> Result<Self, ReadError> {
+        let parent = base.tip()?;
+        let mut ov = Overlay::new(base);
+        let epoch = params.epoch_of(slot);
+        let parent_epoch = params.epoch_of(parent.slot);
+        if seeds && epoch > parent_epoch {
+            // Entering a new epoch: its seed comes from the last epoch's
+            // final mix (and one hash per blockless epoch between); the
+            // state keeps the seed and the mix of its tip's epoch only.
+            let seed = schedule::seed_for(params, base, &parent, epoch)?;
+            ov.set(StateKey::Seed(parent_epoch), None);
+            ov.set(StateKey::Seed(epoch), Some(StateValue::Seed(seed)));
+            ov.set(StateKey::Mix, Some(StateValue::Mix(seed)));
+            ov.commit_tx();
+        }
+        Ok(Execution {
+            params,
+            ov,
+            height: parent.height + 1,
+            parent,
+            slot,
+            epoch,
+            fees: 0,
+            live: None,
+        })
+    }
+
+    /// Folds the block's VRF output into the epoch's mix, if its slot is
+    /// before the epoch's seed cutoff (after it the next seed is fixed).
+    fn mix_vrf(&mut self, out: &VrfOutput) -> Result<(), ReadError> {
+        if !self.params.before_seed_cutoff(self.slot) {
+            return Ok(());
+        }
+        let mix = self
+            .ov
+            .mix()?
+            .ok_or_else(|| ReadError("the state has no VRF mix".into()))?;
+        self.ov.set(
+            StateKey::Mix,
+            Some(StateValue::Mix(block::mix_vrf(&mix, out))),
+        );
+        self.ov.commit_tx();
+        Ok(())
+    }
+
+    /// Applies one transaction whose stateless checks passed; on error
+    /// nothing of it remains.
+    fn apply(&mut self, stx: &SignedTransaction, id: Hash) -> Result<(), TxError> {
+        // The block's fees live outside the overlay: a failed transaction's
+        // fee must not reach the forger (the builder would then commit to
+        // a state digest no checker computes).
+        let fees = self.fees;
+        let r = self.apply_inner(stx, id);
+        match r {
+            Ok(()) => self.ov.commit_tx(),
+            Err(_) => {
+                self.ov.rollback_tx();
+                self.fees = fees;
+            }
+        }
+        r
+    }
+
+    fn debit(&mut self, who: &PublicKey, amount: u64, fee: u64) -> Result<Account, TxError> {
+        let mut a = self.ov.account(who)?;
+        let needed = amount as u128 + fee as u128;
+        if (a.balance as u128) < needed {
+            return Err(TxError::InsufficientBalance {
+                sender: *who,
+                balance: a.balance,
+                needed,
+            });
+        }
+        a.balance -= needed as u64;
+        Ok(a)
+    }
+
+    fn credit(&mut self, who: &PublicKey, amount: u64, what: &'static str) -> Result<(), TxError> {
+        let mut a = self.ov.account(who)?;
+        a.balance = a
+            .balance
+            .checked_add(amount)
+            .ok_or(TxError::Overflow { what })?;
+        self.ov.put_account(*who, a);
+        Ok(())
+    }
+
+    fn live_weights(&mut self) -> Result<&[(PublicKey, u64)], ReadError> {
+        if self.live.is_none() {
+            self.live = Some(schedule::live_weights(self.params, &self.ov, self.epoch)?);
+        }
+        Ok(self.live.as_deref().expect("just set"))
+    }
+
+    fn apply_inner(&mut self, stx: &SignedTransaction, id: Hash) -> Result<(), TxError> {
+        let tx = &stx.tx;
+        let chain_id = self.params.chain_id();
+        if tx.chain_id != chain_id {
+            return Err(TxError::WrongChain {
+                expected: chain_id,
+                got: tx.chain_id,
+            });
+        }
+        let min = self.params.genesis().min_fee;
+        if tx.fee < min {
+            return Err(TxError::FeeTooLow { fee: tx.fee, min });
+        }
+        let sender_acct = self.ov.account(&tx.sender)?;
+        if tx.nonce != sender_acct.nonce {
+            let (expected, got, sender) = (sender_acct.nonce, tx.nonce, tx.sender);
+            return Err(if got < expected {
+                TxError::NonceUsed {
+                    sender,
+                    expected,
+                    got,
+                }
+            } else {
+                TxError::NonceGap {
+                    sender,
+                    expected,
+                    got,
+                }
+            });
+        }
+        let amount = match &tx.kind {
+            TxKind::Transfer { amount, .. } | TxKind::BuyWeight { amount, .. } => {
+                if *amount == 0 {
+                    return Err(TxError::ZeroAmount);
+                }
+                *amount
+            }
+            _ => 0,
+        };
+        let mut sender = self.debit(&tx.sender, amount, tx.fee)?;
+        sender.nonce = sender
+            .nonce
+            .checked_add(1)
+            .ok_or(TxError::Overflow { what: "nonce" })?;
+        self.ov.put_account(tx.sender, sender);
+        self.fees = self.fees.checked_add(tx.fee).ok_or(TxError::Overflow {
+            what: "the block's fees",
+        })?;
+
+        match &tx.kind {
+            TxKind::Transfer { to, amount } => self.credit(to, *amount, "the receiver's balance"),
+            TxKind::BuyWeight {
+                epoch,
+                amount,
+                association,
+            } => self.buy_weight(&tx.sender, *epoch, *amount, association),
+            TxKind::ProposeAssociation {
+                name,
+                url,
+                account,
+                proof,
+            } => {
+                if name.is_empty() {
+                    return Err(TxError::EmptyName);
+                }
+                crypto::verify(
+                    account,
+                    tag::ASSOCIATION,
+                    &chain_id,
+                    &association_proof_body(name.as_slice(), url.as_slice()),
+                    proof,
+                )
+                .map_err(|error| TxError::BadProof {
+                    account: *account,
+                    error,
+                })?;
+                if let Some(existing) = self.ov.association_of(account)? {
+                    let p = self.ov.proposal(&existing)?.ok_or_else(|| {
+                        ReadError(format!(
+                            "association index names missing proposal {existing}"
+                        ))
+                    })?;
+                    let ttl = self.params.limits().proposal_ttl_epochs;
+                    let what = match p.status {
+                        ProposalStatus::Approved { .. } => Some("approved"),
+                        ProposalStatus::Pending if !p.lapsed(self.epoch, ttl) => Some("pending"),
+                        _ => None,
+                    };
+                    if let Some(what) = what {
+                        return Err(TxError::AlreadyProposed {
+                            account: *account,
+                            what,
+                            proposal: existing,
+                        });
+                    }
+                }
+                self.ov.set(
+                    StateKey::Proposal(id),
+                    Some(StateValue::Proposal(Proposal {
+                        name: name.clone(),
+                        url: url.clone(),
+                        account: *account,
+                        proposer: tx.sender,
+                        proposed_epoch: self.epoch,
+                        status: ProposalStatus::Pending,
+                        round_epoch: self.epoch,
+                        votes: vec![],
+                        donations: 0,
+                    })),
+                );
+                self.ov.set(
+                    StateKey::AssociationOf(*account),
+                    Some(StateValue::AssociationOf(id)),
+                );
+                Ok(())
+            }
+            TxKind::VoteAssociation { proposal, approve } => {
+                self.vote(&tx.sender, proposal, *approve)
+            }
+            TxKind::PutData { key, value } => {
+                if key.is_empty() {
+                    return Err(TxError::EmptyKey);
+                }
+                self.ov.set(
+                    StateKey::Record(tx.sender, key.clone()),
+                    Some(StateValue::Record(Record {
+                        value: value.clone(),
+                        height: self.height,
+                        tx: id,
+                    })),
+                );
+                Ok(())
+            }
+            TxKind::ReportEquivocation { header_a, header_b } => {
+                self.equivocation(&tx.sender, header_a, header_b)
+            }
+        }
+    }
+
+    fn buy_weight(
+        &mut self,
+        sender: &PublicKey,
+        epoch: u64,
+        amount: u64,
+        association: &PublicKey,
+    ) -> Result<(), TxError> {
+        let earliest = self.epoch + 2;
+        if epoch < earliest {
+            return Err(TxError::EpochTooClose {
+                epoch,
+                current: self.epoch,
+                earliest,
+            });
+        }
+        let latest = self
+            .epoch
+            .saturating_add(self.params.limits().max_weight_epochs_ahead);
+        if epoch > latest {
+            return Err(TxError::EpochTooFar { epoch, latest });
+        }
+        if let Some(from) = self.ov.voided_from(sender)? {
+            if from <= epoch {
+                return Err(TxError::SenderVoided {
+                    sender: *sender,
+                    from,
+                });
+            }
+        }
+        let not_approved = TxError::NotApproved {
+            account: *association,
+        };
+        let id = self
+            .ov
+            .association_of(association)?
+            .ok_or(not_approved.clone())?;
+        let mut p = self.ov.proposal(&id)?.ok_or(not_approved.clone())?;
+        if !p.listed(self.epoch) {
+            return Err(not_approved);
+        }
+        p.donations += amount as u128;
+        self.ov
+            .set(StateKey::Proposal(id), Some(StateValue::Proposal(p)));
+        self.credit(association, amount, "the association's balance")?;
+        let w = self.ov.weight(epoch, sender)?;
+        let w = w.checked_add(amount).ok_or(TxError::Overflow {
+            what: "forging weight",
+        })?;
+        self.ov.set(
+            StateKey::Weight(epoch, *sender),
+            Some(StateValue::Weight(w)),
+        );
+        Ok(())
+    }
+
+    fn vote(&mut self, voter: &PublicKey, id: &Hash, approve: bool) -> Result<(), TxError> {
+        let epoch = self.epoch;
+        let ttl = self.params.limits().proposal_ttl_epochs;
+        let mut p = self.ov.proposal(id)?.ok_or(TxError::UnknownProposal(*id))?;
+        match p.status {
+            ProposalStatus::Removed { at_epoch } => {
+                return Err(TxError::Removed {
+                    proposal: *id,
+                    at: at_epoch,
+                })
+            }
+            ProposalStatus::Pending if p.lapsed(epoch, ttl) => {
+                return Err(TxError::Lapsed {
+                    proposal: *id,
+                    deadline: p.proposed_epoch.saturating_add(ttl),
+                })
+            }
+            ProposalStatus::Approved { .. } if epoch > p.round_epoch.saturating_add(ttl) => {
+                // A removal round that did not succeed in time starts over.
+                p.votes.clear();
+                p.round_epoch = epoch;
+            }
+            _ => {}
+        }
+        let live = self.live_weights()?.to_vec();
+        let weight_of = |k: &PublicKey| {
+            live.binary_search_by_key(k, |(k, _)| *k)
+                .ok()
+                .map(|i| live[i].1 as u128)
+        };
+        if weight_of(voter).is_none() {
+            return Err(TxError::NotLiveForger {
+                voter: *voter,
+                epoch,
+            });
+        }
+        match p.votes.binary_search_by_key(voter, |(k, _)| *k) {
+            Ok(i) if p.votes[i].1 == approve => {
+                return Err(TxError::AlreadyVoted {
+                    voter: *voter,
+                    proposal: *id,
+                    approve,
+                })
+            }
+            Ok(i) => p.votes[i].1 = approve,
+            Err(i) => p.votes.insert(i, (*voter, approve)),
+        }
+        // Weigh the votes of forgers live *now* by their weight now; a vote
+        // from an epoch in which the voter was live but is no longer does
+        // not count. Counting keys would let a thousand one-unit keys
+        // outvote every real forger.
+        // Pending: yes-votes approve. Approved: no-votes remove.
+        let wanted = p.status == ProposalStatus::Pending;
+        let total: u128 = live.iter().map(|(_, w)| *w as u128).sum();
+        let count: u128 = p
+            .votes
+            .iter()
+            .filter(|(_, v)| *v == wanted)
+            .filter_map(|(k, _)| weight_of(k))
+            .sum();
+        if total > 0 && count * 4 >= total * 3 {
+            let delay = self.params.limits().association_delay_epochs;
+            let effective = epoch.saturating_add(delay);
+            match p.status {
+                ProposalStatus::Pending => {
+                    p.status = ProposalStatus::Approved {
+                        since_epoch: effective,
+                    };
+                }
+                ProposalStatus::Approved { since_epoch } if since_epoch > epoch => {
+                    // Removed before it was ever listed: nothing to delist.
+                    p.status = ProposalStatus::Removed { at_epoch: epoch };
+                    self.ov.set(StateKey::AssociationOf(p.account), None);
+                }
+                _ => {
+                    // Listed until `effective`; the index stays until the
+                    // account is proposed again.
+                    p.status = ProposalStatus::Removed {
+                        at_epoch: effective,
+                    };
+                }
+            }
+            p.votes.clear();
+            p.round_epoch = epoch;
+        }
+        self.ov
+            .set(StateKey::Proposal(*id), Some(StateValue::Proposal(p)));
+        Ok(())
+    }
+
+    fn equivocation(
+        &mut self,
+        reporter: &PublicKey,
+        a: &SignedHeader,
+        b: &SignedHeader,
+    ) -> Result<(), TxError> {
+        let bad = |m: String| Err(TxError::BadEvidence(m));
+        let chain_id = self.params.chain_id();
+        let (ha, hb) = (&a.header, &b.header);
+        if ha.chain_id != chain_id || hb.chain_id != chain_id {
+            return bad("a header is for another chain".into());
+        }
+        if ha.forger != hb.forger {
+            return bad(format!(
+                "headers by two forgers ({} and {})",
+                ha.forger, hb.forger
+            ));
+        }
+        if ha.slot != hb.slot {
+            return bad(format!(
+                "headers for two slots ({} and {})",
+                ha.slot, hb.slot
+            ));
+        }
+        if ha.hash() == hb.hash() {
+            return bad("the two headers are the same".into());
+        }
+        for (h, which) in [(a, "first"), (b, "second")] {
+            if let Err(e) = h.verify() {
+                return bad(format!("{which} header's signature: {e}"));
+            }
+        }
+        let forger = ha.forger;
+        let from = self.params.epoch_of(ha.slot);
+        let prev = self.ov.voided_from(&forger)?;
+        if let Some(prev) = prev {
+            if prev <= from {
+                return Err(TxError::AlreadyVoided { forger, from: prev });
+            }
+        }
+        self.ov
+            .set(StateKey::Voided(forger), Some(StateValue::Voided(from)));
+        // The forger may be live in this epoch: later votes in this block
+        // must see it voided.
+        self.live = None;
+        if prev.is_some() {
+            // Evidence for an earlier epoch than the one already voided
+            // moves the void back, and pays nothing: one bounty per offender.
+            return Ok(());
+        }
+        // The bounty is taken from the offender; the reporter gets its
+        // share, the rest is burned (so an equivocator reporting itself from
+        // a second key loses the burned part all the same).
+        let l = self.params.limits();
+        let mut offender = self.ov.account(&forger)?;
+        let bounty = l.equivocation_bounty.min(offender.balance);
+        if bounty > 0 {
+            let share = (bounty as u128 * l.reporter_share_percent as u128 / 100) as u64;
+            let burn = bounty - share;
+            offender.balance -= bounty;
+            self.ov.put_account(forger, offender);
+            if share > 0 {
+                self.credit(reporter, share, "the reporter's balance")?;
+            }
+            if burn > 0 {
+                let burned = self
+                    .ov
+                    .burned()?
+                    .checked_add(burn)
+                    .ok_or(TxError::Overflow {
+                        what: "the burned total",
+                    })?;
+                self.ov
+                    .set(StateKey::Burned, Some(StateValue::Burned(burned)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pays the forger and produces the block's changes and digest.
+    fn finish(
+        mut self,
+        forger: &PublicKey,
+        block_hash: impl FnOnce(&Hash) -> Hash,
+    ) -> Result<StateChanges, BlockError> {
+        let reward = self
+            .params
+            .genesis()
+            .block_reward
+            .checked_add(self.fees)
+            .ok_or(BlockError::RewardOverflow {
+                height: self.height,
+            })?;
+        self.credit(forger, reward, "the forger's balance")
+            .map_err(|e| match e {
+                TxError::Storage(s) => BlockError::Storage(s),
+                _ => BlockError::RewardOverflow {
+                    height: self.height,
+                },
+            })?;
+        self.ov.commit_tx();
+        let (height, slot, parent) = (self.height, self.slot, self.parent);
+        let mut changes = self.ov.finish()?;
+        let digest = state::digest(&parent.state_digest, &changes);
+        let tip = Tip {
+            height,
+            hash: block_hash(&digest),
+            slot,
+            state_digest: digest,
+        };
+        changes.insert(
+            0,
+            Change {
+                key: StateKey::Tip,
+                before: Some(StateValue::Tip(parent)),
+                after: Some(StateValue::Tip(tip)),
+            },
+        );
+        Ok(StateChanges { changes, digest })
+    }
+}
+
+/// Checks `block` against the state at its parent and returns what it
+/// changes. Checks, in order: version, chain, height, parent, slot, leader,
+/// header signature, size limits, transaction signatures (on `parallelism`
+/// threads), Merkle root, every transaction in order, the reward, and the
+/// state digest. Time is not checked here (see [`check_not_early`]).
+pub fn apply_block<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    block: &Block,
+    parallelism: Parallelism,
+) -> Result<StateChanges, BlockError> {
+    let h = &block.header.header;
+    let height = h.height;
+    if h.version != VERSION {
+        return Err(BlockError::Version {
+            height,
+            got: h.version,
+        });
+    }
+    if h.chain_id != params.chain_id() {
+        return Err(BlockError::WrongChain {
+            height,
+            expected: params.chain_id(),
+            got: h.chain_id,
+        });
+    }
+    let tip = state.tip()?;
+    if height != tip.height + 1 {
+        return Err(BlockError::WrongHeight {
+            expected: tip.height + 1,
+            got: height,
+        });
+    }
+    if h.parent != tip.hash {
+        return Err(BlockError::WrongParent {
+            height,
+            expected: tip.hash,
+            got: h.parent,
+        });
+    }
+    if h.slot <= tip.slot {
+        return Err(BlockError::SlotNotAfterParent {
+            height,
+            slot: h.slot,
+            parent_slot: tip.slot,
+        });
+    }
+    let leader = schedule::leader(params, state, &tip, h.slot)?;
+    if leader != Some(h.forger) {
+        return Err(BlockError::NotLeader {
+            height,
+            slot: h.slot,
+            forger: h.forger,
+            leader,
+        });
+    }
+    block
+        .header
+        .verify()
+        .map_err(|error| BlockError::BadSignature { height, error })?;
+    let seed = schedule::seed_for(params, state, &tip, params.epoch_of(h.slot))?;
+    let vrf_out = crypto::vrf_verify(
+        &h.forger,
+        &block::vrf_input(&params.chain_id(), &seed, h.slot),
+        &h.vrf,
+    )
+    .map_err(|error| BlockError::BadVrf {
+        height,
+        slot: h.slot,
+        error,
+    })?;
+    let limits = params.limits();
+    if block.txs.len() > limits.max_block_txs as usize {
+        return Err(BlockError::TooManyTxs {
+            height,
+            count: block.txs.len(),
+            limit: limits.max_block_txs,
+        });
+    }
+    let checked =
+        check_transactions(&block.txs, parallelism).map_err(|(index, e)| BlockError::Tx {
+            height,
+            index,
+            id: block.txs[index].id(),
+            error: e.into(),
+        })?;
+    let bytes: usize = checked.iter().map(|c| c.size).sum();
+    if bytes > limits.max_block_bytes as usize {
+        return Err(BlockError::TooLarge {
+            height,
+            bytes,
+            limit: limits.max_block_bytes,
+        });
+    }
+    let ids: Vec<Hash> = checked.iter().map(|c| c.id).collect();
+    let root = merkle::root(&ids);
+    if root != h.tx_root {
+        return Err(BlockError::TxRoot {
+            height,
+            expected: root,
+            got: h.tx_root,
+        });
+    }
+    let mut exec = Execution::start(params, state, h.slot, true)?;
+    exec.mix_vrf(&vrf_out)?;
+    for (index, (stx, id)) in block.txs.iter().zip(&ids).enumerate() {
+        exec.apply(stx, *id).map_err(|error| BlockError::Tx {
+            height,
+            index,
+            id: *id,
+            error,
+        })?;
+    }
+    let block_hash = block.hash();
+    let changes = exec.finish(&h.forger, |_| block_hash)?;
+    if changes.digest != h.state_digest {
+        return Err(BlockError::StateDigest {
+            height,
+            expected: changes.digest,
+            got: h.state_digest,
+        });
+    }
+    Ok(changes)
+}
+
+/// Whether a block's slot has started by `now_ms`, give or take the chain's
+/// allowed clock drift. The store applies the same rule to every block it
+/// imports (`Store::import_block` takes the clock); gossip calls this first
+/// to hold a block that is a little early. [`apply_block`] does not, so that
+/// re-verifying an old chain does not depend on the clock.
+pub fn check_not_early(params: &ChainParams, header: &Header, now_ms: u64) -> Result<(), String> {
+    let start = params.slot_start_ms(header.slot);
+    let limit = now_ms.saturating_add(params.limits().max_clock_drift_ms);
+    if start > limit {
+        return Err(format!(
+            "block {}: slot {} starts at {start} ms, {} ms ahead of this node's clock (drift allowed: {} ms)",
+            header.height,
+            header.slot,
+            start - now_ms,
+            params.limits().max_clock_drift_ms
+        ));
+    }
+    Ok(())
+}
+
+/// A block built but not signed yet: record the slot, then [`UnsignedBlock::sign`].
+#[derive(Debug, Clone)]
+pub struct UnsignedBlock {
+    /// The header to sign.
+    pub header: Header,
+    /// The transactions it holds.
+    pub txs: Vec<SignedTransaction>,
+    /// What applying it changes (the tip's hash is the header's).
+    pub changes: StateChanges,
+    /// Candidates left out, and why.
+    pub rejected: Vec<(Hash, TxError)>,
+}
+
+impl UnsignedBlock {
+    /// Signs the header. Call only after the slot is durably recorded.
+    pub fn sign(self, key: &Keypair) -> Block {
+        Block {
+            header: self.header.sign(key),
+            txs: self.txs,
+        }
+    }
+}
+
+/// Builds the block `key` forges in `slot` on top of `state`'s tip, from
+/// `candidates` in the order given: each one that applies goes in, up to the
+/// chain's limits; each one that does not is returned with its reason. A
+/// failing candidate takes no room: candidates are pulled until the block
+/// is full or they run out (pass a lazy iterator, such as
+/// [`crate::ledger::mempool::Mempool::select`]). Once a sender's transaction fails
+/// for a reason other than its nonce, that sender's later candidates are
+/// skipped unchecked (they could only land behind the gap it leaves).
+pub fn prepare_block<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    key: &Keypair,
+    slot: u64,
+    candidates: impl IntoIterator<Item = SignedTransaction>,
+) -> Result<UnsignedBlock, BlockError> {
+    let tip = state.tip()?;
+    if slot <= tip.slot {
+        return Err(BlockError::SlotTaken {
+            slot,
+            tip_slot: tip.slot,
+        });
+    }
+    let forger = &key.public();
+    if !schedule::leads(params, state, &tip, slot, forger)? {
+        return Err(BlockError::NotOurSlot { slot, key: *forger });
+    }
+    let limits = params.limits();
+    // The VRF proof is deterministic (one per key, seed and slot), so making
+    // it before the slot is recorded releases nothing a second call would
+    // not repeat.
+    let seed = schedule::seed_for(params, state, &tip, params.epoch_of(slot))?;
+    let (vrf, vrf_out) = crypto::vrf_prove(key, &block::vrf_input(&params.chain_id(), &seed, slot));
+    let mut exec = Execution::start(params, state, slot, true)?;
+    exec.mix_vrf(&vrf_out)?;
+    let mut txs = Vec::new();
+    let mut ids = Vec::new();
+    let mut rejected = Vec::new();
+    let mut bytes = 0usize;
+    let mut seen = std::collections::BTreeSet::new();
+    // A sender whose transaction failed here: its later ones would only
+    // fail behind the nonce gap, each after a signature check.
+    let mut failed = std::collections::BTreeSet::new();
+    for stx in candidates {
+        if txs.len() >= limits.max_block_txs as usize {
+            break;
+        }
+        if failed.contains(&stx.tx.sender) {
+            continue;
+        }
+        let checked = match stx.check() {
+            Ok(c) => c,
+            Err(e) => {
+                rejected.push((stx.id(), e.into()));
+                continue;
+            }
+        };
+        if !seen.insert(checked.id) || bytes + checked.size > limits.max_block_bytes as usize {
+            continue;
+        }
+        match exec.apply(&stx, checked.id) {
+            Ok(()) => {
+                bytes += checked.size;
+                ids.push(checked.id);
+                txs.push(stx);
+            }
+            Err(TxError::Storage(e)) => return Err(BlockError::Storage(e)),
+            Err(e) => {
+                if !matches!(e, TxError::NonceGap { .. } | TxError::NonceUsed { .. }) {
+                    failed.insert(stx.tx.sender);
+                }
+                rejected.push((checked.id, e));
+            }
+        }
+    }
+    let mut header = Header {
+        version: VERSION,
+        chain_id: params.chain_id(),
+        height: tip.height + 1,
+        slot,
+        parent: tip.hash,
+        tx_root: merkle::root(&ids),
+        state_digest: Hash::ZERO,
+        forger: *forger,
+        vrf,
+    };
+    let template = header.clone();
+    let changes = exec.finish(forger, |digest| {
+        let mut h = template;
+        h.state_digest = *digest;
+        h.hash()
+    })?;
+    header.state_digest = changes.digest;
+    Ok(UnsignedBlock {
+        header,
+        txs,
+        changes,
+        rejected,
+    })
+}
+
+/// Checks one transaction against `state` as if it were the first of a block
+/// in `slot` (what a mempool asks before accepting it). Its nonce must be the
+/// sender's next one; the stateless checks must have passed (`check`).
+pub fn check_transaction<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    stx: &SignedTransaction,
+    id: Hash,
+    slot: u64,
+) -> Result<(), TxError> {
+    let tip = state.tip()?;
+    let mut exec = Execution::start(params, state, slot.max(tip.slot + 1), false)?;
+    exec.apply(stx, id)
+}

@@ -1,0 +1,604 @@
+//! The runtime's own decisions, as plain values: when to dial a main node
+//! again, when a connection floods, which addresses are banned, how often
+//! time is passed to the core. No clock and no socket here — the time and
+//! the random numbers come in as arguments — so the smol runtime
+//! (`runtime::node::serve`) and the simulation (`sim`) make exactly the same choices.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// A main node's tick: sync retries, equivocation reports.
+pub const MAIN_TICK_MS: u64 = 1_000;
+
+/// A dial that no host answers (a network split, a machine that is off)
+/// is given up after this long, then retried as [`Redial`] says. Without
+/// it, the kernel's SYN retries keep one attempt pending for about two
+/// minutes, long after the network has healed.
+pub const CONNECT_TIMEOUT_MS: u64 = 5_000;
+
+/// How a dialer waits between attempts to reach one main node: 1 s after a
+/// failure, doubling to 30 s, plus up to half as much again at random (so
+/// that peers cut off together do not all come back in the same instant).
+/// An established connection resets it. Configured peers are dialled for
+/// ever; learned ones are given up after five failures in a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redial {
+    persistent: bool,
+    backoff_ms: u64,
+    failures: u32,
+}
+
+impl Redial {
+    /// The first wait.
+    pub const FIRST_MS: u64 = 1_000;
+    /// The longest wait (before jitter).
+    pub const MAX_MS: u64 = 30_000;
+    /// Failures in a row after which a learned peer is given up.
+    pub const LEARNED_TRIES: u32 = 5;
+
+    /// A dialer for a configured (`persistent`) or learned peer.
+    pub fn new(persistent: bool) -> Redial {
+        Redial {
+            persistent,
+            backoff_ms: Redial::FIRST_MS,
+            failures: 0,
+        }
+    }
+
+    /// An attempt ended (`established`: the handshake completed and the
+    /// node kept the connection, which has now closed). Returns how long to
+    /// wait before the next attempt, or None to give up. `random` is any
+    /// random number (the jitter).
+    pub fn next(&mut self, established: bool, random: u64) -> Option<u64> {
+        if established {
+            self.failures = 0;
+            self.backoff_ms = Redial::FIRST_MS;
+        } else {
+            self.failures += 1;
+        }
+        if !self.persistent && self.failures >= Redial::LEARNED_TRIES {
+            return None;
+        }
+        let wait = self.backoff_ms + random % (self.backoff_ms / 2 + 1);
+        self.backoff_ms = (self.backoff_ms * 2).min(Redial::MAX_MS);
+        Some(wait)
+    }
+
+    /// Failures in a row so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+/// Counts one connection's messages over 10-second windows: more than
+/// `max_per_s` × 10 in one window is flooding (the connection is closed and
+/// its address banned).
+#[derive(Debug, Clone)]
+pub struct FloodGate {
+    max_per_window: u64,
+    window_start_ms: u64,
+    in_window: u64,
+}
+
+impl FloodGate {
+    /// The window's length.
+    pub const WINDOW_MS: u64 = 10_000;
+
+    /// A gate opened at `now_ms`.
+    pub fn new(max_per_s: u32, now_ms: u64) -> FloodGate {
+        FloodGate {
+            max_per_window: max_per_s as u64 * (FloodGate::WINDOW_MS / 1000),
+            window_start_ms: now_ms,
+            in_window: 0,
+        }
+    }
+
+    /// Counts a message arriving at `now_ms`; false if it floods.
+    pub fn allow(&mut self, now_ms: u64) -> bool {
+        if now_ms.saturating_sub(self.window_start_ms) > FloodGate::WINDOW_MS {
+            self.window_start_ms = now_ms;
+            self.in_window = 0;
+        }
+        self.in_window += 1;
+        self.in_window <= self.max_per_window
+    }
+}
+
+/// How long a peer that claimed a tip and did not deliver its blocks is not
+/// believed: its claims start no sync and do not keep a forger "not
+/// synced". Delivering a block that lands ends it at once.
+pub const UNTRUSTED_CLAIM_MS: u64 = 60_000;
+
+/// How long a sync request may go unanswered and still keep a forger "not
+/// synced": an honest main node answers a batch in well under this; a peer
+/// that claimed a better tip and stays silent costs a forger at most this
+/// much forging time before its claim stops counting (and, at the sync
+/// timeout, is distrusted for [`UNTRUSTED_CLAIM_MS`]).
+pub const CLAIM_PROOF_MS: u64 = 5_000;
+
+/// Whether a tip a peer claims (in its Hello or a Tip) could be true at
+/// `now_ms`: its slot has started on this clock, give or take the chain's
+/// allowed drift, and it is no higher than its slot (every block takes a
+/// slot of its own, after its parent's). A claim that fails is ignored: a
+/// chain from the future is not something to sync to.
+pub fn plausible_claim(
+    params: &crate::chain::genesis::ChainParams,
+    tip: &crate::wire::TipInfo,
+    now_ms: u64,
+) -> Result<(), String> {
+    let start = params.slot_start_ms(tip.slot);
+    let drift = params.limits().max_clock_drift_ms;
+    if start > now_ms.saturating_add(drift) {
+        return Err(format!(
+            "claimed tip {} at height {}: slot {} starts {} ms ahead of this clock (drift allowed: {drift} ms)",
+            tip.hash.short(),
+            tip.height,
+            tip.slot,
+            start - now_ms
+        ));
+    }
+    if tip.height > tip.slot {
+        return Err(format!(
+            "claimed tip {} at height {} in slot {}: more blocks than slots",
+            tip.hash.short(),
+            tip.height,
+            tip.slot
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a peer's claimed tip is believed: a peer that claimed more than
+/// it delivered (a sync from it ended short of its claim, or went
+/// unanswered) is not, for [`UNTRUSTED_CLAIM_MS`] or until it delivers a
+/// block that lands. Claims are only ever a reason to ask: no tip is
+/// adopted before its blocks arrive and pass every rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClaimTrust {
+    untrusted_until_ms: u64,
+}
+
+impl ClaimTrust {
+    /// Whether the peer's claims count at `now_ms`.
+    pub fn trusted(&self, now_ms: u64) -> bool {
+        now_ms >= self.untrusted_until_ms
+    }
+
+    /// The peer did not deliver what it claimed.
+    pub fn failed(&mut self, now_ms: u64) {
+        self.untrusted_until_ms = now_ms.saturating_add(UNTRUSTED_CLAIM_MS);
+    }
+
+    /// A block from the peer landed on our chain.
+    pub fn delivered(&mut self) {
+        self.untrusted_until_ms = 0;
+    }
+}
+
+/// Addresses banned until a time (ms), forgotten once it has passed.
+#[derive(Debug, Clone, Default)]
+pub struct Bans {
+    until: BTreeMap<IpAddr, u64>,
+}
+
+impl Bans {
+    /// Bans `ip` until `until_ms` (a later ban of the same address wins).
+    pub fn ban(&mut self, ip: IpAddr, until_ms: u64) {
+        let u = self.until.entry(ip).or_insert(0);
+        *u = (*u).max(until_ms);
+    }
+
+    /// Whether `ip` is banned at `now_ms`; forgets expired bans.
+    pub fn banned(&mut self, ip: IpAddr, now_ms: u64) -> bool {
+        self.until.retain(|_, until| *until > now_ms);
+        self.until.contains_key(&ip)
+    }
+
+    /// Addresses banned now or later.
+    pub fn len(&self) -> usize {
+        self.until.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.until.is_empty()
+    }
+}
+
+/// A node keeps one place in this many for trusted sessions (main nodes it
+/// dialled, forgers whose key forges): 32 of the default 256.
+pub const RESERVED_DIVISOR: usize = 8;
+
+/// Bytes that the frame buffers of all connections together may hold
+/// beyond each connection's first 64 KiB (see `wire::frame::FrameBudget`):
+/// room for about ten block-sized frames arriving at once.
+pub const FRAME_BUDGET: usize = 24 << 20;
+
+/// Whether a node of role `local` keeps a session with a peer of role
+/// `peer` (`dialled`: this node dialled it). A main node keeps everyone; a
+/// forger's listening port is a status port: it keeps clients only, and
+/// the main nodes it follows are those it dialled — a stranger claiming to
+/// be a main node there could otherwise steer its sync and its clock.
+pub fn inbound_allowed(local: crate::wire::Role, peer: crate::wire::Role, dialled: bool) -> bool {
+    use crate::wire::Role;
+    match local {
+        Role::Forger => {
+            if dialled {
+                peer == Role::MainNode
+            } else {
+                peer == Role::Client
+            }
+        }
+        _ => true,
+    }
+}
+
+/// What to do with a new connection (see [`ConnTable::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Take it.
+    Yes,
+    /// Take it, and close this older untrusted connection to make room.
+    Evict(u64),
+    /// Refuse it: its address holds its share already (or every place is
+    /// held by trusted sessions).
+    Busy,
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    ip: IpAddr,
+    since_ms: u64,
+    trusted: bool,
+}
+
+/// The node's connections, for admission: at most `max_total`, of which
+/// `reserved` are kept for trusted sessions (main nodes this node dialled,
+/// forgers whose key forges on the chain); at most `max_per_ip` untrusted
+/// ones from one address. When the untrusted places are full, a newcomer
+/// takes the place of the oldest untrusted connection of the address that
+/// holds the most — so many sources each under the per-address cap cannot
+/// lock out the next one, and whoever holds the most pays first.
+#[derive(Debug, Clone)]
+pub struct ConnTable {
+    max_total: usize,
+    max_per_ip: usize,
+    reserved: usize,
+    held: BTreeMap<u64, Held>,
+}
+
+impl ConnTable {
+    /// A table with these bounds (`reserved` is capped at half of `max_total`).
+    pub fn new(max_total: usize, max_per_ip: usize, reserved: usize) -> ConnTable {
+        ConnTable {
+            max_total,
+            max_per_ip,
+            reserved: reserved.min(max_total / 2),
+            held: BTreeMap::new(),
+        }
+    }
+
+    fn untrusted(&self) -> impl Iterator<Item = (&u64, &Held)> {
+        self.held.iter().filter(|(_, h)| !h.trusted)
+    }
+
+    /// The untrusted connection to close for a newcomer: the oldest of the
+    /// address holding the most untrusted connections.
+    fn victim(&self) -> Option<u64> {
+        let mut per_ip: BTreeMap<IpAddr, usize> = BTreeMap::new();
+        for (_, h) in self.untrusted() {
+            *per_ip.entry(h.ip).or_insert(0) += 1;
+        }
+        let most = per_ip.values().copied().max()?;
+        self.untrusted()
+            .filter(|(_, h)| per_ip[&h.ip] == most)
+            .min_by_key(|(id, h)| (h.since_ms, **id))
+            .map(|(id, _)| *id)
+    }
+
+    /// A connection `id` from `ip` arrives at `now_ms`, untrusted until
+    /// [`ConnTable::trust`]; `dialled`: this node dialled it (a trusted
+    /// peer from the start). On `Yes` or `Evict` it is held (and the
+    /// evicted one forgotten); on `Busy` it is not.
+    pub fn admit(&mut self, id: u64, ip: IpAddr, dialled: bool, now_ms: u64) -> Admit {
+        let mut verdict = Admit::Yes;
+        if !dialled {
+            let from_ip = self.untrusted().filter(|(_, h)| h.ip == ip).count();
+            if from_ip >= self.max_per_ip {
+                return Admit::Busy;
+            }
+            let untrusted = self.untrusted().count();
+            if untrusted >= self.max_total - self.reserved || self.held.len() >= self.max_total {
+                match self.victim() {
+                    Some(v) => {
+                        self.held.remove(&v);
+                        verdict = Admit::Evict(v);
+                    }
+                    None => return Admit::Busy,
+                }
+            }
+        } else if self.held.len() >= self.max_total {
+            if let Some(v) = self.victim() {
+                self.held.remove(&v);
+                verdict = Admit::Evict(v);
+            }
+        }
+        self.held.insert(
+            id,
+            Held {
+                ip,
+                since_ms: now_ms,
+                trusted: dialled,
+            },
+        );
+        verdict
+    }
+
+    /// Connection `id` earned trust: it is never evicted and uses the
+    /// reserved places.
+    pub fn trust(&mut self, id: u64) {
+        if let Some(h) = self.held.get_mut(&id) {
+            h.trusted = true;
+        }
+    }
+
+    /// Connection `id` closed.
+    pub fn remove(&mut self, id: u64) {
+        self.held.remove(&id);
+    }
+
+    /// Connections held.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
+/// What to do with a log line about a hostile or failed connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogVerdict {
+    /// Write it.
+    Write,
+    /// Drop it (counted, and summed up later).
+    Quiet,
+}
+
+/// Rate-limits log lines about connections, per source address: at most
+/// [`LogGate::LINES`] in a [`LogGate::WINDOW_MS`] window; the rest are
+/// counted and [`LogGate::summary`] reports them once the window has
+/// passed. At most [`LogGate::SOURCES`] addresses are followed; lines from
+/// others while full are counted together.
+#[derive(Debug, Clone, Default)]
+pub struct LogGate {
+    /// ip (None: the sources not followed) → (window start, lines, dropped).
+    by_ip: BTreeMap<Option<IpAddr>, (u64, u32, u64)>,
+}
+
+impl LogGate {
+    /// Lines written per source and window.
+    pub const LINES: u32 = 5;
+    /// The window.
+    pub const WINDOW_MS: u64 = 60_000;
+    /// Sources followed at once.
+    pub const SOURCES: usize = 1024;
+
+    /// A line about `ip` at `now_ms`.
+    pub fn note(&mut self, ip: IpAddr, now_ms: u64) -> LogVerdict {
+        let key = if self.by_ip.contains_key(&Some(ip)) || self.by_ip.len() < LogGate::SOURCES {
+            Some(ip)
+        } else {
+            None
+        };
+        let e = self.by_ip.entry(key).or_insert((now_ms, 0, 0));
+        if e.1 < LogGate::LINES && key.is_some() {
+            e.1 += 1;
+            LogVerdict::Write
+        } else {
+            e.2 += 1;
+            LogVerdict::Quiet
+        }
+    }
+
+    /// Summary lines for the windows that have passed by `now_ms` with lines
+    /// dropped (`(source, dropped)`; None: the sources not followed), and
+    /// those windows forgotten.
+    pub fn summary(&mut self, now_ms: u64) -> Vec<(Option<IpAddr>, u64)> {
+        let mut out = Vec::new();
+        self.by_ip.retain(|ip, (start, _, dropped)| {
+            if now_ms.saturating_sub(*start) < LogGate::WINDOW_MS {
+                return true;
+            }
+            if *dropped > 0 {
+                out.push((*ip, *dropped));
+            }
+            false
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::from([127, 0, 1, n])
+    }
+
+    #[test]
+    fn many_sources_under_the_per_address_cap_cannot_fill_the_table() {
+        // 10 places, 2 reserved, 5 per address.
+        let mut t = ConnTable::new(10, 5, 2);
+        let mut id = 0;
+        let mut next = || {
+            id += 1;
+            id
+        };
+        // Sources 1..=4 take 2 each: 8 untrusted places, full.
+        for s in 1..=4 {
+            for _ in 0..2 {
+                assert_eq!(t.admit(next(), ip(s), false, u64::from(s)), Admit::Yes);
+            }
+        }
+        // Source 1 adds a third: it is the biggest holder, so its own
+        // oldest goes.
+        assert_eq!(t.admit(next(), ip(1), false, 10), Admit::Evict(1));
+        // A newcomer evicts from the biggest holder (source 1 again, its
+        // oldest left: id 2).
+        assert_eq!(t.admit(next(), ip(9), false, 11), Admit::Evict(2));
+        // The biggest holder now pays for its own newcomers.
+        for _ in 0..3 {
+            t.admit(next(), ip(5), false, 12);
+        }
+        assert!(matches!(t.admit(next(), ip(5), false, 13), Admit::Evict(_)));
+        // A dialled peer takes a reserved place without evicting.
+        let before = t.len();
+        assert_eq!(t.admit(next(), ip(7), true, 14), Admit::Yes);
+        assert_eq!(t.len(), before + 1);
+        // The per-address cap holds while there is room.
+        let mut t = ConnTable::new(10, 2, 2);
+        assert_eq!(t.admit(1, ip(5), false, 1), Admit::Yes);
+        assert_eq!(t.admit(2, ip(5), false, 1), Admit::Yes);
+        assert_eq!(t.admit(3, ip(5), false, 1), Admit::Busy);
+        assert_eq!(t.admit(3, ip(6), false, 1), Admit::Yes);
+        // Trusted connections are never evicted.
+        let mut t = ConnTable::new(4, 4, 2);
+        assert_eq!(t.admit(1, ip(1), false, 1), Admit::Yes);
+        t.trust(1);
+        assert_eq!(t.admit(2, ip(1), false, 2), Admit::Yes);
+        t.trust(2);
+        assert_eq!(t.admit(3, ip(1), false, 3), Admit::Yes);
+        assert_eq!(t.admit(4, ip(1), false, 4), Admit::Yes);
+        assert_eq!(t.admit(5, ip(2), false, 5), Admit::Evict(3));
+        t.trust(4);
+        t.trust(5);
+        assert_eq!(t.admit(6, ip(3), false, 6), Admit::Busy);
+        t.remove(5);
+        assert_eq!(t.admit(6, ip(3), false, 6), Admit::Yes);
+    }
+
+    #[test]
+    fn a_forgers_port_keeps_clients_only_and_follows_the_mains_it_dialled() {
+        use crate::wire::Role;
+        assert!(inbound_allowed(Role::Forger, Role::Client, false));
+        assert!(!inbound_allowed(Role::Forger, Role::MainNode, false));
+        assert!(!inbound_allowed(Role::Forger, Role::Forger, false));
+        assert!(inbound_allowed(Role::Forger, Role::MainNode, true));
+        for peer in [Role::Client, Role::Forger, Role::MainNode] {
+            assert!(inbound_allowed(Role::MainNode, peer, false));
+        }
+    }
+
+    #[test]
+    fn log_lines_are_rate_limited_per_source_with_a_summary() {
+        let mut g = LogGate::default();
+        let w: Vec<LogVerdict> = (0..8).map(|i| g.note(ip(1), i)).collect();
+        assert_eq!(w.iter().filter(|v| **v == LogVerdict::Write).count(), 5);
+        assert_eq!(
+            g.note(ip(2), 10),
+            LogVerdict::Write,
+            "another source has its own share"
+        );
+        assert!(g.summary(100).is_empty(), "the window is still open");
+        assert_eq!(g.summary(LogGate::WINDOW_MS), vec![(Some(ip(1)), 3)]);
+        assert_eq!(g.note(ip(1), LogGate::WINDOW_MS + 1), LogVerdict::Write);
+        // Sources beyond the followed ones are counted together.
+        let mut g = LogGate::default();
+        for n in 0..LogGate::SOURCES as u32 {
+            g.note(IpAddr::from(n.to_be_bytes()), 0);
+        }
+        assert_eq!(g.note(ip(200), 0), LogVerdict::Quiet);
+        assert_eq!(g.summary(LogGate::WINDOW_MS), vec![(None, 1)]);
+    }
+
+    #[test]
+    fn redial_backs_off_doubling_and_resets_when_established() {
+        let mut r = Redial::new(true);
+        // No jitter (random 0): 1 s, 2 s, 4 s … up to 30 s.
+        let waits: Vec<u64> = (0..7).map(|_| r.next(false, 0).unwrap()).collect();
+        assert_eq!(waits, [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+        assert_eq!(r.failures(), 7);
+        assert_eq!(r.next(true, 0), Some(1_000));
+        assert_eq!(r.failures(), 0);
+        // Jitter: at most half the wait again.
+        let mut r = Redial::new(true);
+        assert_eq!(r.next(false, u64::MAX), Some(1_000 + u64::MAX % 501));
+        assert!(r.next(false, 12345).unwrap() <= 3_000);
+    }
+
+    #[test]
+    fn a_learned_peer_is_given_up_after_five_failures_in_a_row() {
+        let mut r = Redial::new(false);
+        for _ in 0..4 {
+            assert!(r.next(false, 0).is_some());
+        }
+        assert_eq!(r.next(false, 0), None);
+        let mut r = Redial::new(false);
+        for _ in 0..4 {
+            assert!(r.next(false, 0).is_some());
+        }
+        assert!(r.next(true, 0).is_some(), "a success starts the count over");
+        for _ in 0..4 {
+            assert!(r.next(false, 0).is_some());
+        }
+        assert_eq!(r.next(false, 0), None);
+    }
+
+    #[test]
+    fn the_flood_gate_counts_per_ten_second_window() {
+        let mut g = FloodGate::new(2, 0);
+        for i in 0..20 {
+            assert!(g.allow(i * 10), "message {i}");
+        }
+        assert!(!g.allow(500), "the 21st in the window floods");
+        assert!(g.allow(10_001), "a new window");
+    }
+
+    #[test]
+    fn claims_from_the_future_or_with_more_blocks_than_slots_are_not_plausible() {
+        use crate::wire::TipInfo;
+        let net = crate::testkit::TestNet::new(&crate::testkit::TestNetConfig::default());
+        let p = &net.params;
+        let tip = |height, slot| TipInfo {
+            height,
+            hash: crate::chain::crypto::Hash::ZERO,
+            slot,
+        };
+        // 1 s slots from 0, 500 ms drift: at 20.2 s, slot 20 has started
+        // and slot 21 starts within the drift; slot 22 does not.
+        assert_eq!(plausible_claim(p, &tip(15, 20), 20_200), Ok(()));
+        assert_eq!(plausible_claim(p, &tip(15, 21), 20_600), Ok(()));
+        let e = plausible_claim(p, &tip(15, 22), 20_200).unwrap_err();
+        assert!(e.contains("1800 ms ahead"), "{e}");
+        let e = plausible_claim(p, &tip(1_000_000, 20), 20_200).unwrap_err();
+        assert!(e.contains("more blocks than slots"), "{e}");
+    }
+
+    #[test]
+    fn an_undelivered_claim_is_distrusted_until_a_block_lands_or_the_time_passes() {
+        let mut t = ClaimTrust::default();
+        assert!(t.trusted(0));
+        t.failed(1_000);
+        assert!(!t.trusted(1_000));
+        assert!(!t.trusted(1_000 + UNTRUSTED_CLAIM_MS - 1));
+        assert!(t.trusted(1_000 + UNTRUSTED_CLAIM_MS));
+        t.failed(5_000);
+        t.delivered();
+        assert!(t.trusted(5_000));
+    }
+
+    #[test]
+    fn bans_expire() {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut b = Bans::default();
+        b.ban(ip, 100);
+        b.ban(ip, 50);
+        assert!(b.banned(ip, 99));
+        assert!(!b.banned(ip, 100));
+        assert!(b.is_empty());
+    }
+}

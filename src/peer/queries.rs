@@ -1,0 +1,147 @@
+//! What a peer answers from its store alone: the read-only queries, its
+//! Hello, a batch of blocks for a syncing peer. Both the core and the
+//! runtime's handshake use them.
+
+use crate::chain::codec::Bytes;
+use crate::chain::crypto::{Hash, Keypair};
+use crate::ledger::state::StateReadExt;
+use crate::store::{Store, StoreError};
+use crate::wire::{self, limits, Answer, Hello, Query, Role, TipInfo, TxProof, PROTOCOL_VERSION};
+
+/// Answers the read-only queries from a store snapshot.
+pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreError> {
+    let snap = store.snapshot()?;
+    let tip = snap.tip()?;
+    let proof_of = |id: &Hash| -> Result<Option<TxProof>, StoreError> {
+        Ok(snap.tx_with_proof(id)?.map(|(tx, block, proof)| TxProof {
+            tx,
+            header: block.header,
+            proof,
+        }))
+    };
+    Ok(match query {
+        Query::Tip => Answer::Tip(TipInfo {
+            height: tip.height,
+            hash: tip.hash,
+            slot: tip.slot,
+        }),
+        Query::Account(pk) => Answer::Account(snap.account(&pk)?),
+        Query::BlockAt(h) => Answer::Block(snap.block_at(h)?),
+        Query::Block(h) => Answer::Block(snap.block(&h)?),
+        Query::Tx(id) => Answer::Tx(proof_of(&id)?),
+        Query::Record { owner, key } => match snap.record(&owner, &key)? {
+            Some(r) => match proof_of(&r.tx)? {
+                Some(p) => Answer::Record(Some((r, p))),
+                None => Answer::Error(format!("record's transaction {} is not indexed", r.tx)),
+            },
+            None => Answer::Record(None),
+        },
+        Query::RecordHistory { owner, key } => Answer::RecordHistory(
+            snap.record_history(&owner, key.as_slice())?
+                .into_iter()
+                .map(|v| (v.height, v.tx))
+                .collect(),
+        ),
+        Query::History { account, limit } => {
+            Answer::History(snap.account_txs(&account, limit.min(limits::MAX_HISTORY) as usize)?)
+        }
+        Query::Associations => {
+            let mut out = Vec::new();
+            for (k, v) in store.state_entries()? {
+                if let (
+                    crate::ledger::state::StateKey::Proposal(id),
+                    crate::ledger::state::StateValue::Proposal(p),
+                ) = (k, v)
+                {
+                    out.push((id, p));
+                }
+            }
+            Answer::Associations(out)
+        }
+        Query::Params => {
+            let p = store.params();
+            let g = p.genesis();
+            Answer::Params(Box::new(crate::wire::ChainInfo {
+                chain_id: p.chain_id(),
+                chain_name: g.chain_name.clone(),
+                start_ms: g.start_ms,
+                slot_ms: g.slot_ms,
+                epoch_slots: g.epoch_slots,
+                block_reward: g.block_reward,
+                min_fee: g.min_fee,
+                finality_depth: g.finality_depth,
+                max_block_bytes: g.limits.max_block_bytes,
+                proposal_ttl_epochs: g.limits.proposal_ttl_epochs,
+                max_weight_epochs_ahead: g.limits.max_weight_epochs_ahead,
+            }))
+        }
+        Query::LiveForgers(epoch) => Answer::LiveForgers(crate::ledger::schedule::live_forgers(
+            store.params(),
+            &snap,
+            epoch,
+        )?),
+        Query::LiveWeights(epoch) => Answer::LiveWeights(crate::ledger::schedule::live_weights(
+            store.params(),
+            &snap,
+            epoch,
+        )?),
+        Query::Status | Query::Forgers | Query::NextNonce(_) | Query::Appliance => {
+            Answer::Error("this query is answered by the node, not the store".into())
+        }
+    })
+}
+
+/// The Hello a node with `key` and `role` sends: its store's tip, a fresh
+/// `nonce`, its clock, and the address peers should dial (`advertise`).
+pub fn hello(
+    store: &Store,
+    role: Role,
+    key: &Keypair,
+    nonce: [u8; 32],
+    clock_ms: u64,
+    advertise: Option<&str>,
+) -> Result<Hello, StoreError> {
+    let tip = store.tip()?;
+    Ok(Hello {
+        version: PROTOCOL_VERSION,
+        chain_id: store.params().chain_id(),
+        role,
+        tip: TipInfo {
+            height: tip.height,
+            hash: tip.hash,
+            slot: tip.slot,
+        },
+        key: key.public(),
+        nonce,
+        clock_ms,
+        listen: advertise.and_then(|a| Bytes::new(a.as_bytes()).ok()),
+        software: Bytes::new(concat!("goodwill/", env!("CARGO_PKG_VERSION")).as_bytes())
+            .expect("short"),
+    })
+}
+
+/// The answer to `GetBlocks { from, count }`: canonical blocks from `from`,
+/// at most `count` (and [`limits::MAX_BLOCKS_PER_REQUEST`]), fewer if the
+/// chain is shorter or the frame would exceed what a main node accepts
+/// (whoever asks).
+pub fn blocks_from_store(
+    store: &Store,
+    from: u64,
+    count: u32,
+) -> Result<Vec<crate::chain::block::Block>, StoreError> {
+    let budget = wire::frame_limit(Role::MainNode, store.params().limits().max_block_bytes)
+        as usize
+        - limits::BLOCK_OVERHEAD as usize / 2;
+    let snap = store.snapshot()?;
+    let mut out = Vec::new();
+    let mut size = 0;
+    for h in from..from.saturating_add(count.min(limits::MAX_BLOCKS_PER_REQUEST) as u64) {
+        let Some(b) = snap.block_at(h)? else { break };
+        size += b.to_bytes().len();
+        if size > budget && !out.is_empty() {
+            break;
+        }
+        out.push(b);
+    }
+    Ok(out)
+}

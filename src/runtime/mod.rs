@@ -1,0 +1,21 @@
+//! Where goodwill meets the machine: smol, TCP, files, the clock, GPIO.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`os`] | the wall clock and the OS random source; the one bounded file reader; writes to stdout/stderr that never panic |
+//! | [`config`] | files the roles read at start: the genesis |
+//! | [`node`] | `goodwill node`: runs [`crate::peer::core::Core`] on smol: listening, dialling, the handshake, the core thread |
+//! | [`forge`] | `goodwill forge`: the appliance around the same core: LEDs, status port, watchdog, storage retry |
+//! | [`led`] | the status LEDs: their pattern (pure) and the pins that show it (GPIO line, LED class, log) |
+//! | [`board`] | board profiles (`board/*.toml`): LED pins and polarity, idle and load watts, the energy estimate |
+//! | [`keyfile`] | key files: 0600, never overwritten, sealed with a passphrase |
+//! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
+
+pub mod board;
+pub mod client;
+pub mod config;
+pub mod forge;
+pub mod keyfile;
+pub mod led;
+pub mod node;
+pub mod os;

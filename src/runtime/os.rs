@@ -1,0 +1,213 @@
+//! The one module that reads the wall clock and the operating system's random
+//! source. Everything else takes time and randomness as arguments, so that
+//! ledger rules, schedules and whole networks run deterministically in tests.
+//! `clippy.toml` forbids these calls anywhere else.
+#![allow(clippy::disallowed_methods)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, from the system clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Bytes from the operating system's random source.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).expect("the operating system's random source is unavailable");
+    out
+}
+
+/// A random u64 (seeds for demos and simulations).
+pub fn random_u64() -> u64 {
+    u64::from_le_bytes(random_bytes())
+}
+
+/// Whether the kernel reports the wall clock synchronised (NTP), as
+/// `timedatectl` shows it: `adjtimex` without `STA_UNSYNC` and not
+/// `TIME_ERROR`. None if the kernel could not be asked.
+#[allow(unsafe_code)]
+pub fn kernel_clock_synced() -> Option<bool> {
+    // SAFETY: adjtimex with modes = 0 only reads the kernel's time state into
+    // the zero-initialised struct we own; it changes nothing.
+    let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+    tx.modes = 0;
+    let state = unsafe { libc::adjtimex(&mut tx) };
+    if state < 0 {
+        return None;
+    }
+    Some(state != libc::TIME_ERROR && tx.status & libc::STA_UNSYNC == 0)
+}
+
+/// CPU time this process has used, in nanoseconds (all threads).
+pub fn cpu_time_ns() -> Option<u64> {
+    // utime + stime in clock ticks (USER_HZ, 100 on Linux for every
+    // architecture goodwill targets).
+    let stat = read_text_bounded("/proc/self/stat".as_ref(), KERNEL_FILE_BYTES).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) * 10_000_000)
+}
+
+/// Resident memory of this process, in bytes.
+pub fn rss_bytes() -> Option<u64> {
+    let status = read_text_bounded("/proc/self/status".as_ref(), KERNEL_FILE_BYTES).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Voluntary context switches of every thread of this process: each is a
+/// wake-up after a sleep, so their rate is the process's wake-ups per second.
+pub fn voluntary_switches() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("status");
+        let Ok(status) = read_text_bounded(&path, KERNEL_FILE_BYTES) else {
+            continue; // the thread ended meanwhile
+        };
+        if let Some(v) = status
+            .lines()
+            .find(|l| l.starts_with("voluntary_ctxt_switches:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            total += v;
+        }
+    }
+    Some(total)
+}
+
+/// CPU time the calling thread has used, in nanoseconds (scheduler
+/// accounting: exact, unlike the 10 ms ticks of `/proc/self/stat`).
+pub fn thread_cpu_ns() -> Option<u64> {
+    let s = read_text_bounded("/proc/thread-self/schedstat".as_ref(), KERNEL_FILE_BYTES).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Sends SIGTERM to process `pid` (a child the devnet started): it stops
+/// cleanly, as on Ctrl-C.
+pub fn terminate(pid: u32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid as i32)
+        .ok_or_else(|| std::io::Error::other("process id 0"))?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(Into::into)
+}
+
+/// Asks the kernel to send this process SIGTERM when `parent` exits, so a
+/// child of a devnet never outlives it, even when the devnet is killed
+/// outright. Errs if `parent` is already gone.
+pub fn exit_with_parent(parent: u32) -> Result<(), String> {
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
+        .map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))?;
+    // The parent may have died before the request took effect.
+    match rustix::process::getppid() {
+        Some(p) if p.as_raw_nonzero().get() as u32 == parent => Ok(()),
+        _ => Err(format!(
+            "the devnet (process {parent}) that started this process is gone"
+        )),
+    }
+}
+
+/// Reads at most `limit` bytes of the file at `path`: the one door every file
+/// goodwill reads goes through. It reads `limit + 1` bytes at most, whatever
+/// the file's size claims (`/dev/zero`, a FIFO, a file growing meanwhile),
+/// and a file longer than `limit` is an error of kind
+/// [`std::io::ErrorKind::FileTooLarge`] — never a growing buffer.
+pub fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    if f.metadata()?.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a directory, not a file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    f.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than the {limit} bytes allowed here"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`] for a text file (UTF-8, else an error of kind
+/// `InvalidData`).
+pub fn read_text_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
+    String::from_utf8(read_bounded(path, limit)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+/// The bound on the small kernel files read here (`/proc`, `/sys`).
+pub const KERNEL_FILE_BYTES: u64 = 64 << 10;
+
+/// Set once a write to stdout failed with something other than a closed
+/// pipe (a full disk under `> file`): the command line says so at exit.
+static STDOUT_FAILED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Writes one line (`newline`) or text to stdout (`err`: stderr) and never
+/// panics: std's `println!` panics when the reader is gone (`goodwill status
+/// | head -1`), which would stop a command half-way — a card half
+/// provisioned — or a node whose journal restarted. A closed pipe is
+/// ignored (the work goes on, the exit status is the work's); any other
+/// stdout failure is remembered for [`stdout_failure`]. The crate's
+/// `println!`, `print!`, `eprintln!` and `eprint!` (in `lib.rs`) come here.
+pub fn write_std(args: std::fmt::Arguments<'_>, newline: bool, err: bool) {
+    use std::io::Write;
+    fn put(mut w: impl Write, args: std::fmt::Arguments<'_>, newline: bool) -> std::io::Result<()> {
+        w.write_fmt(args)?;
+        if newline {
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+    }
+    if err {
+        let _ = put(std::io::stderr().lock(), args, newline);
+        return;
+    }
+    if let Err(e) = put(std::io::stdout().lock(), args, newline) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert_with(|| e.to_string());
+        }
+    }
+}
+
+/// The first failure to write to stdout other than a closed pipe, if any.
+pub fn stdout_failure() -> Option<String> {
+    STDOUT_FAILED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
+/// A fresh key pair from the OS random source.
+pub fn new_keypair() -> crate::chain::crypto::Keypair {
+    crate::chain::crypto::Keypair::generate(random_bytes)
+}
+
+/// Writes `text` to a new file and syncs it; an existing file is never
+/// overwritten.
+pub fn write_new_file(out: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                format!("{} already exists; refusing to overwrite it", out.display())
+            }
+            _ => format!("{}: {e}", out.display()),
+        })?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", out.display()))
+}
