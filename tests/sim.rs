@@ -244,6 +244,21 @@ fn a_spammer_is_banned_and_memory_stays_within_bounds() {
     assert_eq!(o.peak_mempool, 256, "{}", o.summary());
 }
 
+/// The simulation's nodes admit connections through the runtime's own door
+/// (`peer::policy::Door`: bans, per-address and global caps, eviction,
+/// trust), not a copy: the spammer asks each main node for 20 sessions
+/// from its one address and holds 8, the cap — and with the per-address
+/// check deleted from the door, this test fails (the invariant sees 20).
+#[test]
+fn the_door_the_runtime_uses_caps_one_address_in_the_simulation_too() {
+    let mut c = calm(5);
+    c.faults.spammer = true;
+    c.spammer_sessions = 20;
+    let o = sim::run(c);
+    check(&o);
+    assert_eq!(o.peak_sessions_per_ip, 8, "{}", o.summary());
+}
+
 #[test]
 fn invalid_blocks_are_refused_and_their_forger_banned() {
     let mut c = calm(5);
@@ -415,7 +430,23 @@ fn bounds() -> Bounds {
         headers: 100,
         evidence: 100,
         early: 100,
+        per_ip: 2,
     }
+}
+
+#[test]
+fn too_many_sessions_from_one_address_are_caught() {
+    let mut c = Checker::new(2, BTreeSet::new(), bounds());
+    let ip = std::net::IpAddr::from([10, 0, 0, 9]);
+    c.sessions_from(ip, 2);
+    assert!(c.violations().is_empty());
+    c.sessions_from(ip, 3);
+    assert!(
+        c.violations()[0].contains("3 sessions with 10.0.0.9"),
+        "{:?}",
+        c.violations()
+    );
+    assert_eq!(c.peaks.sessions_per_ip, 3);
 }
 
 #[test]

@@ -10,6 +10,20 @@ use std::net::IpAddr;
 /// A main node's tick: sync retries, equivocation reports.
 pub const MAIN_TICK_MS: u64 = 1_000;
 
+/// How often the appliance's core ticks (and pets the systemd watchdog; the
+/// unit's `WatchdogSec=` must be well above it): seldom, to sleep longer.
+pub const FORGER_TICK_S: u64 = 5;
+
+/// How often the core of a node of `role` ticks, in the TCP runtime and
+/// the simulation alike: a main node every second (sync retries), a
+/// forger every [`FORGER_TICK_S`] (fewer wake-ups while idle).
+pub fn tick_ms(role: crate::wire::Role) -> u64 {
+    match role {
+        crate::wire::Role::Forger => FORGER_TICK_S * 1000,
+        _ => MAIN_TICK_MS,
+    }
+}
+
 /// A dial that no host answers (a network split, a machine that is off)
 /// is given up after this long, then retried as [`Redial`] says. Without
 /// it, the kernel's SYN retries keep one attempt pending for about two
@@ -358,6 +372,116 @@ impl ConnTable {
     }
 }
 
+/// Why the door refused a connection: what the peer is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The Error frame's code.
+    pub code: crate::wire::ErrorCode,
+    /// The Error frame's text.
+    pub why: &'static str,
+}
+
+/// A node's door: the one sequence of checks every connection passes,
+/// written once for the TCP runtime and the simulation. Before the
+/// handshake, [`Door::arrive`]: a banned address is refused, then the
+/// [`ConnTable`] admits it (per-address cap, global cap, eviction of the
+/// oldest untrusted). After it, [`Door::hello`]: a forger's status port
+/// keeps clients only ([`inbound_allowed`]), and the session is trusted if
+/// this node dialled it or it is a forger whose key forges. [`Door::left`]
+/// when it closes; [`Door::ban`] when the core bans an address.
+#[derive(Debug, Clone)]
+pub struct Door {
+    role: crate::wire::Role,
+    bans: Bans,
+    table: ConnTable,
+}
+
+impl Door {
+    /// A door for a node of `role` with these admission bounds.
+    pub fn new(role: crate::wire::Role, table: ConnTable) -> Door {
+        Door {
+            role,
+            bans: Bans::default(),
+            table,
+        }
+    }
+
+    /// A connection `id` from `ip` arrives at `now_ms` (`dialled`: this node
+    /// dialled it). `Ok(Some(old))`: admitted, and the older connection
+    /// `old` must be closed to make room.
+    pub fn arrive(
+        &mut self,
+        id: u64,
+        ip: IpAddr,
+        dialled: bool,
+        now_ms: u64,
+    ) -> Result<Option<u64>, Refusal> {
+        use crate::wire::ErrorCode;
+        if !dialled && self.bans.banned(ip, now_ms) {
+            return Err(Refusal {
+                code: ErrorCode::Banned,
+                why: "this address is banned for a while after misbehaving",
+            });
+        }
+        match self.table.admit(id, ip, dialled, now_ms) {
+            Admit::Yes => Ok(None),
+            Admit::Evict(old) => Ok(Some(old)),
+            Admit::Busy => Err(Refusal {
+                code: ErrorCode::Busy,
+                why: "too many connections",
+            }),
+        }
+    }
+
+    /// Connection `id` finished its handshake as a peer of `their_role`;
+    /// `their_key_forges`: its key is a live forger's. Refused: the caller
+    /// closes it (and calls [`Door::left`]).
+    pub fn hello(
+        &mut self,
+        id: u64,
+        their_role: crate::wire::Role,
+        their_key_forges: bool,
+        dialled: bool,
+    ) -> Result<(), Refusal> {
+        use crate::wire::{ErrorCode, Role};
+        if !inbound_allowed(self.role, their_role, dialled) {
+            return Err(Refusal {
+                code: ErrorCode::OutOfTurn,
+                why: "this is a forger's status port: it serves clients only",
+            });
+        }
+        if dialled || (their_role == Role::Forger && their_key_forges) {
+            self.table.trust(id);
+        }
+        Ok(())
+    }
+
+    /// Connection `id` closed (or was refused after it arrived).
+    pub fn left(&mut self, id: u64) {
+        self.table.remove(id);
+    }
+
+    /// Bans `ip` until `until_ms`.
+    pub fn ban(&mut self, ip: IpAddr, until_ms: u64) {
+        self.bans.ban(ip, until_ms);
+    }
+
+    /// Whether `ip` is banned at `now_ms`.
+    pub fn banned(&mut self, ip: IpAddr, now_ms: u64) -> bool {
+        self.bans.banned(ip, now_ms)
+    }
+
+    /// Connections held.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+}
+
 /// What to do with a log line about a hostile or failed connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogVerdict {
@@ -479,6 +603,41 @@ mod tests {
         assert_eq!(t.admit(6, ip(3), false, 6), Admit::Busy);
         t.remove(5);
         assert_eq!(t.admit(6, ip(3), false, 6), Admit::Yes);
+    }
+
+    #[test]
+    fn the_door_checks_in_one_order_for_every_runtime() {
+        use crate::wire::{ErrorCode, Role};
+        let ip = |i: u8| IpAddr::from([10, 0, 0, i]);
+        let mut door = Door::new(Role::MainNode, ConnTable::new(8, 2, 2));
+        // A banned address is refused before it takes a place; dialled, it
+        // is not (this node chose to dial it).
+        door.ban(ip(1), 1_000);
+        let e = door.arrive(1, ip(1), false, 10).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Banned);
+        assert!(door.is_empty());
+        assert_eq!(door.arrive(2, ip(1), true, 10), Ok(None));
+        // Two untrusted sessions per address, then Busy.
+        assert_eq!(door.arrive(3, ip(2), false, 10), Ok(None));
+        assert_eq!(door.arrive(4, ip(2), false, 11), Ok(None));
+        assert_eq!(
+            door.arrive(5, ip(2), false, 12).unwrap_err().code,
+            ErrorCode::Busy
+        );
+        // A forger whose key forges earns trust: it no longer counts
+        // against its address's cap.
+        door.hello(3, Role::Forger, true, false).unwrap();
+        assert_eq!(door.arrive(6, ip(2), false, 13), Ok(None));
+        door.left(6);
+        assert_eq!(door.len(), 3);
+        // A forger's port: clients only, unless it dialled.
+        let mut forger = Door::new(Role::Forger, ConnTable::new(8, 2, 2));
+        forger.arrive(1, ip(3), false, 0).unwrap();
+        let e = forger.hello(1, Role::MainNode, false, false).unwrap_err();
+        assert_eq!(e.code, ErrorCode::OutOfTurn);
+        forger.arrive(2, ip(3), true, 0).unwrap();
+        assert!(forger.hello(2, Role::MainNode, false, true).is_ok());
+        assert!(forger.hello(3, Role::Client, false, false).is_ok());
     }
 
     #[test]

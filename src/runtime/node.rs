@@ -24,7 +24,7 @@ use crate::chain::crypto::Keypair;
 use crate::chain::genesis::ChainParams;
 use crate::ledger::mempool::MempoolLimits;
 use crate::peer::core::{Action, ConnId, Core, Fatal};
-use crate::peer::policy::{self, Admit, Bans, ConnTable, FloodGate, LogGate, LogVerdict, Redial};
+use crate::peer::policy::{self, ConnTable, Door, FloodGate, LogGate, LogVerdict, Redial, Refusal};
 use crate::peer::queries::{answer_from_store, blocks_from_store, hello};
 use crate::store::{Store, StoreError};
 use crate::wire::frame::{self, FrameBudget, FrameError, FrameReader};
@@ -198,9 +198,10 @@ struct Shared {
     advertise: Option<String>,
     limits: NodeLimits,
     events: smol::channel::Sender<Event>,
-    bans: Mutex<Bans>,
-    /// Admission: caps, reserved places, eviction of the oldest untrusted.
-    table: Mutex<ConnTable>,
+    /// Admission (bans, caps, reserved places, eviction of the oldest
+    /// untrusted, who may use a forger's port, trust): the same door the
+    /// simulation's nodes have.
+    door: Mutex<Door>,
     /// How to close a connection the table evicted.
     kills: Mutex<BTreeMap<ConnId, smol::channel::Sender<()>>>,
     /// The chain's live forgers (this epoch and the next), refreshed by the
@@ -290,11 +291,8 @@ impl Shared {
         }
     }
 
-    fn banned(&self, ip: IpAddr) -> bool {
-        self.bans
-            .lock()
-            .expect("bans lock")
-            .banned(ip, crate::runtime::os::now_ms())
+    fn ban(&self, ip: IpAddr, until_ms: u64) {
+        self.door.lock().expect("door lock").ban(ip, until_ms);
     }
 }
 
@@ -446,11 +444,13 @@ async fn serve_on(
         advertise: advertise.clone(),
         limits: config.limits,
         events: events_tx.clone(),
-        bans: Mutex::default(),
-        table: Mutex::new(ConnTable::new(
-            config.limits.max_connections,
-            config.limits.max_per_ip,
-            config.limits.max_connections / policy::RESERVED_DIVISOR,
+        door: Mutex::new(Door::new(
+            role,
+            ConnTable::new(
+                config.limits.max_connections,
+                config.limits.max_per_ip,
+                config.limits.max_connections / policy::RESERVED_DIVISOR,
+            ),
         )),
         kills: Mutex::default(),
         forger_keys: Mutex::default(),
@@ -499,14 +499,9 @@ async fn serve_on(
     for p in &config.peers {
         dial(shared.clone(), p.clone(), true);
     }
-    // A main node ticks every second (sync retries); an appliance every
-    // `runtime::forge::run::TICK_S`, which is how often it pets the systemd watchdog:
-    // fewer wake-ups while idle.
-    let tick = if config.forge.is_some() {
-        Duration::from_secs(crate::runtime::forge::run::TICK_S)
-    } else {
-        Duration::from_millis(policy::MAIN_TICK_MS)
-    };
+    // One choice for the runtime and the simulation (an appliance's tick
+    // also pets the systemd watchdog).
+    let tick = Duration::from_millis(policy::tick_ms(role));
     let ticker = {
         let events = events_tx.clone();
         executor.spawn(async move {
@@ -777,7 +772,7 @@ fn run_core(
                     }
                 }
                 Action::Ban(ip, until) => {
-                    shared.bans.lock().expect("bans lock").ban(ip, until);
+                    shared.ban(ip, until);
                 }
                 Action::Dial(addr) => dial(shared.clone(), addr, false),
                 Action::Log(line) => log(&line),
@@ -934,11 +929,7 @@ struct Slot<'a> {
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.shared
-            .table
-            .lock()
-            .expect("table lock")
-            .remove(self.conn);
+        self.shared.door.lock().expect("door lock").left(self.conn);
         self.shared
             .kills
             .lock()
@@ -948,31 +939,29 @@ impl Drop for Slot<'_> {
 }
 
 /// Takes a place for connection `conn` from `ip`, closing an older
-/// untrusted connection if the table says so. None: refused (Busy).
+/// untrusted connection if the door says so; or why it is refused (a
+/// banned address, no place).
 fn take_place<'a>(
     shared: &'a Shared,
     conn: ConnId,
     ip: IpAddr,
     outbound: bool,
-) -> Option<(Slot<'a>, smol::channel::Receiver<()>)> {
-    let verdict = shared.table.lock().expect("table lock").admit(
+) -> Result<(Slot<'a>, smol::channel::Receiver<()>), Refusal> {
+    let evict = shared.door.lock().expect("door lock").arrive(
         conn,
         ip,
         outbound,
         crate::runtime::os::now_ms(),
-    );
-    if verdict == Admit::Busy {
-        return None;
-    }
+    )?;
     let (kill_tx, kill_rx) = smol::channel::bounded::<()>(1);
     let mut kills = shared.kills.lock().expect("kills lock");
-    if let Admit::Evict(old) = verdict {
+    if let Some(old) = evict {
         if let Some(k) = kills.remove(&old) {
             let _ = k.try_send(());
         }
     }
     kills.insert(conn, kill_tx);
-    Some((Slot { shared, conn }, kill_rx))
+    Ok((Slot { shared, conn }, kill_rx))
 }
 
 /// Serves one connection until it closes. Returns whether the handshake
@@ -989,27 +978,14 @@ async fn connection(
     let ip = peer.ip();
     let mut writer = stream.clone();
     let mut reader = FrameReader::with_budget(stream, shared.budget.clone());
-    if !outbound && shared.banned(ip) {
-        let _ = frame::write(
-            &mut writer,
-            &Message::error(
-                ErrorCode::Banned,
-                "this address is banned for a while after misbehaving",
-            ),
-        )
-        .await;
-        linger(&shared, &mut writer).await;
-        return false;
-    }
     let conn = shared.next_conn.fetch_add(1, Ordering::SeqCst);
-    let Some((_slot, kill)) = take_place(&shared, conn, ip, outbound) else {
-        let _ = frame::write(
-            &mut writer,
-            &Message::error(ErrorCode::Busy, "too many connections"),
-        )
-        .await;
-        linger(&shared, &mut writer).await;
-        return false;
+    let (_slot, kill) = match take_place(&shared, conn, ip, outbound) {
+        Ok(place) => place,
+        Err(refused) => {
+            let _ = frame::write(&mut writer, &Message::error(refused.code, refused.why)).await;
+            linger(&shared, &mut writer).await;
+            return false;
+        }
     };
     let evicted = || async {
         let _ = kill.recv().await;
@@ -1082,15 +1058,27 @@ async fn connection(
             ) && !outbound
             {
                 let until = crate::runtime::os::now_ms() + crate::peer::core::BAN_MS;
-                shared.bans.lock().expect("bans lock").ban(ip, until);
+                shared.ban(ip, until);
             }
             linger(&shared, reader.get_mut()).await;
             return false;
         }
     };
-    // A forger's listening port is for reading its status: clients only.
-    // Main nodes that may steer its sync and clock are the ones it dialled.
-    if !policy::inbound_allowed(shared.role, theirs.role, outbound) {
+    // The door's second check: a forger's listening port is for reading
+    // its status (clients only; the main nodes that may steer its sync and
+    // clock are the ones it dialled); trust for a main node this node
+    // dialled and a forger whose key forges.
+    let forges = shared
+        .forger_keys
+        .lock()
+        .expect("forger keys lock")
+        .contains(&theirs.key);
+    let door = shared
+        .door
+        .lock()
+        .expect("door lock")
+        .hello(conn, theirs.role, forges, outbound);
+    if let Err(refused) = door {
         shared.log_from(
             ip,
             &format!(
@@ -1098,27 +1086,9 @@ async fn connection(
                 theirs.role.name()
             ),
         );
-        let _ = frame::write(
-            &mut writer,
-            &Message::error(
-                ErrorCode::OutOfTurn,
-                "this is a forger's status port: it serves clients only",
-            ),
-        )
-        .await;
+        let _ = frame::write(&mut writer, &Message::error(refused.code, refused.why)).await;
         linger(&shared, reader.get_mut()).await;
         return false;
-    }
-    // Trust: a main node this node dialled, a forger whose key forges.
-    let may_forge = |k: &crate::chain::crypto::PublicKey| {
-        shared
-            .forger_keys
-            .lock()
-            .expect("forger keys lock")
-            .contains(k)
-    };
-    if outbound || (theirs.role == Role::Forger && may_forge(&theirs.key)) {
-        shared.table.lock().expect("table lock").trust(conn);
     }
     // This clock minus theirs, taking their clock as read half-way between
     // the dial (or accept) and the arrival of their Hello, with half that

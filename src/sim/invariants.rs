@@ -33,6 +33,9 @@ pub struct Bounds {
     pub evidence: usize,
     /// Early blocks held.
     pub early: usize,
+    /// Sessions one node holds with one address (the door's per-address
+    /// cap; two nodes that dialled each other hold two).
+    pub per_ip: usize,
 }
 
 /// The largest sizes seen.
@@ -44,6 +47,8 @@ pub struct Peaks {
     pub conns: usize,
     /// Most remembered headers.
     pub headers: usize,
+    /// Most sessions one node held with one address.
+    pub sessions_per_ip: usize,
 }
 
 /// The watcher: fed as the run goes, asked at the end.
@@ -214,6 +219,18 @@ impl Checker {
                     tip.height
                 ));
             }
+        }
+    }
+
+    /// A node admitted a session from `ip` and now holds `held` with it:
+    /// never more than the door's per-address cap.
+    pub fn sessions_from(&mut self, ip: std::net::IpAddr, held: usize) {
+        self.peaks.sessions_per_ip = self.peaks.sessions_per_ip.max(held);
+        if held > self.bounds.per_ip {
+            self.violation(format!(
+                "a node holds {held} sessions with {ip}, over the {} the door allows",
+                self.bounds.per_ip
+            ));
         }
     }
 
@@ -575,6 +592,7 @@ mod tests {
             headers: 10,
             evidence: 10,
             early: 10,
+            per_ip: 2,
         }
     }
 

@@ -53,7 +53,7 @@ use crate::peer::core::{
     MAX_KNOWN_PEERS,
 };
 use crate::peer::forging::{next_slot, ClockCheck};
-use crate::peer::policy::{Bans, FloodGate, Redial, MAIN_TICK_MS};
+use crate::peer::policy::{self, ConnTable, Door, FloodGate, Redial, RESERVED_DIVISOR};
 use crate::runtime::node::NodeLimits;
 use crate::store::{CrashKind, Indexes, SimDisk, Store};
 use crate::wire::{handshake, ErrorCode, Hello, Message, Query, Role, TipInfo};
@@ -160,6 +160,9 @@ pub struct Config {
     pub withholder_keys: usize,
     /// Print every event and log line to stderr (for replaying a seed).
     pub verbose: bool,
+    /// Sessions the spammer opens to each main node at once (it asks for
+    /// more than the door's per-address cap to show the cap holds).
+    pub spammer_sessions: usize,
 }
 
 impl Config {
@@ -185,6 +188,7 @@ impl Config {
             faults: Faults::none(0),
             withholder_keys: 1,
             verbose: false,
+            spammer_sessions: 1,
         };
         c.faults = Faults::none(c.shape().nodes);
         c
@@ -237,6 +241,8 @@ pub struct Outcome {
     pub early_held: u64,
     /// The largest mempool seen.
     pub peak_mempool: usize,
+    /// The most sessions one node held with one address.
+    pub peak_sessions_per_ip: usize,
     /// The faults, as planned.
     pub plan: String,
     /// The end of each node's log.
@@ -422,7 +428,8 @@ struct Up {
     core: Option<Core>,
     conns: BTreeMap<ConnId, u64>,
     next_conn: ConnId,
-    bans: Bans,
+    /// The same door as the TCP runtime's: bans, caps, eviction, trust.
+    door: Door,
     dials: BTreeMap<String, Redial>,
     gates: BTreeMap<ConnId, FloodGate>,
     /// The withholder's private blocks.
@@ -622,6 +629,7 @@ impl Sim {
             headers: MAX_HEADERS_SEEN,
             evidence: MAX_EVIDENCE,
             early: ncore::MAX_EARLY,
+            per_ip: limits.max_per_ip,
         };
         let honest_forgers: BTreeSet<PublicKey> = honest_keys.iter().map(|k| k.public()).collect();
         let checker = Checker::new(FINALITY_DEPTH, honest_forgers, bounds);
@@ -692,6 +700,14 @@ impl Sim {
                     let b = (a + 1 + rng.below(cfg.mains as u64 - 1) as usize) % cfg.mains;
                     vec![main_addr(a), main_addr(b)]
                 }
+                Kind::Spammer => (0..cfg.mains)
+                    .flat_map(|m| {
+                        (0..cfg.spammer_sessions.max(1)).map(move |k| match k {
+                            0 => main_addr(m),
+                            k => format!("{}#{k}", main_addr(m)),
+                        })
+                    })
+                    .collect(),
                 _ => (0..cfg.mains).map(main_addr).collect(),
             };
             let skew_ms = f.skew_ms.get(i).copied().unwrap_or(0);
@@ -1024,7 +1040,14 @@ impl Sim {
             core,
             conns: BTreeMap::new(),
             next_conn: WALLET_CONN + 1,
-            bans: Bans::default(),
+            door: Door::new(
+                kind.role(),
+                ConnTable::new(
+                    self.limits.max_connections,
+                    self.limits.max_per_ip,
+                    self.limits.max_connections / RESERVED_DIVISOR,
+                ),
+            ),
             dials,
             gates: BTreeMap::new(),
             withheld: Vec::new(),
@@ -1053,12 +1076,7 @@ impl Sim {
             }
         }
         if kind != Kind::Spammer {
-            let tick = if kind == Kind::Main {
-                MAIN_TICK_MS
-            } else {
-                crate::runtime::forge::run::TICK_S * 1000
-            };
-            self.after(tick, Ev::Tick { node: n, inc });
+            self.after(policy::tick_ms(kind.role()), Ev::Tick { node: n, inc });
         }
         if kind.forges() {
             self.schedule_slot(n, inc);
@@ -1182,7 +1200,7 @@ impl Sim {
                         }
                     }
                     if let Some(up) = &mut self.nodes[n].up {
-                        up.bans.ban(ip, until);
+                        up.door.ban(ip, until);
                     }
                 }
                 Action::Dial(addr) => {
@@ -1341,6 +1359,7 @@ impl Sim {
             if let Some(up) = &mut self.nodes[n].up {
                 up.conns.remove(&end.conn);
                 up.gates.remove(&end.conn);
+                up.door.left(end.conn);
                 if let Some(c) = &mut up.core {
                     c.closed(end.conn);
                 }
@@ -1382,7 +1401,9 @@ impl Sim {
         {
             return;
         }
-        let Some(&t) = self.addrs.get(&addr) else {
+        // `ADDR#k`: the k-th parallel session to ADDR (the spammer's).
+        let host = addr.split('#').next().unwrap_or(&addr);
+        let Some(&t) = self.addrs.get(host) else {
             return self.redial(n, addr, false);
         };
         let (lo, hi) = self.cfg.faults.latency_ms;
@@ -1501,18 +1522,33 @@ impl Sim {
         let a_ok = self.nodes[a.node].up.is_some()
             && self.nodes[a.node].inc == a.inc
             && self.reachable(d.node, a.node);
-        let local_a = self.local(a.node);
-        let d_ip = self.nodes[d.node].ip;
-        let refused = !a_ok
-            || self.nodes[a.node].up.as_mut().is_some_and(|u| {
-                u.bans.banned(d_ip, local_a) || u.conns.len() >= self.limits.max_connections
-            });
-        if refused {
-            // Refused, banned or gone: the attempt failed.
+        if !a_ok {
+            // Gone or unreachable: the attempt failed.
             return self.failed_attempt(d.node, l);
         }
+        let local_a = self.local(a.node);
+        let local_d = self.local(d.node);
+        let d_ip = self.nodes[d.node].ip;
+        let a_ip = self.nodes[a.node].ip;
+        // Both doors, as on TCP: the acceptor may refuse (banned, no
+        // place) or evict an older untrusted session; the dialer only
+        // evicts. The ids are the ones `alloc_conn` hands out next.
+        let (id_a, id_d) = (self.next_conn_of(a.node), self.next_conn_of(d.node));
+        let evict_a = match self.door_of(a.node).arrive(id_a, d_ip, false, local_a) {
+            Ok(e) => e,
+            Err(_) => return self.failed_attempt(d.node, l),
+        };
+        let evict_d = self
+            .door_of(d.node)
+            .arrive(id_d, a_ip, true, local_d)
+            .unwrap_or(None);
+        let refuse = |sim: &mut Sim| {
+            sim.door_of(a.node).left(id_a);
+            sim.door_of(d.node).left(id_d);
+            sim.failed_attempt(d.node, l)
+        };
         let (Some(hd), Some(ha)) = (self.hello_of(d.node), self.hello_of(a.node)) else {
-            return self.failed_attempt(d.node, l);
+            return refuse(self);
         };
         // The handshake's own checks and signatures, as on TCP.
         let chain = self.params.chain_id();
@@ -1534,7 +1570,21 @@ impl Sim {
             self.checker.violation(format!(
                 "link {l}: the handshake failed between honest nodes"
             ));
-            return self.failed_attempt(d.node, l);
+            return refuse(self);
+        }
+        // The door's second check (who may use a forger's port) and trust.
+        let forges_d = hd.role == Role::Forger && self.forges(a.node, &hd.key, local_a);
+        let forges_a = ha.role == Role::Forger && self.forges(d.node, &ha.key, local_d);
+        if self
+            .door_of(a.node)
+            .hello(id_a, hd.role, forges_d, false)
+            .is_err()
+            || self
+                .door_of(d.node)
+                .hello(id_d, ha.role, forges_a, true)
+                .is_err()
+        {
+            return refuse(self);
         }
         // Each side's clock offset, as the runtime measures it: the other
         // clock read half-way through the exchange.
@@ -1551,6 +1601,21 @@ impl Sim {
         );
         let conn_d = self.alloc_conn(d.node, l);
         let conn_a = self.alloc_conn(a.node, l);
+        debug_assert_eq!((conn_a, conn_d), (id_a, id_d));
+        for (n, old) in [(a.node, evict_a), (d.node, evict_d)] {
+            if let Some(old) = old {
+                self.close(
+                    n,
+                    old,
+                    Message::error(
+                        ErrorCode::Other,
+                        "evicted: too many connections, the oldest untrusted ones make room",
+                    ),
+                );
+            }
+        }
+        self.checker
+            .sessions_from(d_ip, self.sessions_from(a.node, d_ip));
         {
             let link = self.links.get_mut(&l).expect("checked");
             link.ends[0].conn = conn_d;
@@ -1558,7 +1623,6 @@ impl Sim {
             link.ends[1].inc = a.inc;
             link.open = true;
         }
-        let a_ip = self.nodes[a.node].ip;
         // The acceptor's core hears of it first, then the dialer's.
         if let Some(actions) =
             self.core_call(a.node, |c, now| c.connected(conn_a, &hd, d_ip, off_a, now))
@@ -1586,6 +1650,42 @@ impl Sim {
         if let Some(link) = self.links.get_mut(&l) {
             link.established = established;
         }
+    }
+
+    fn next_conn_of(&self, n: usize) -> ConnId {
+        self.nodes[n].up.as_ref().expect("alive").next_conn
+    }
+
+    fn door_of(&mut self, n: usize) -> &mut Door {
+        &mut self.nodes[n].up.as_mut().expect("alive").door
+    }
+
+    /// Whether `key` forges around now, as node `n`'s chain says (what the
+    /// runtime's `forger_keys` holds).
+    fn forges(&self, n: usize, key: &PublicKey, local: u64) -> bool {
+        let epoch = self.params.epoch_of(self.params.slot_at(local));
+        self.nodes[n]
+            .up
+            .as_ref()
+            .and_then(|u| u.core.as_ref())
+            .and_then(|c| c.live_forgers_around(epoch).ok())
+            .is_some_and(|k| k.contains(key))
+    }
+
+    /// Open sessions node `n` holds with the address `ip`.
+    fn sessions_from(&self, n: usize, ip: IpAddr) -> usize {
+        let Some(up) = &self.nodes[n].up else {
+            return 0;
+        };
+        up.conns
+            .values()
+            .filter_map(|l| self.links.get(l))
+            .filter(|link| {
+                link.ends
+                    .iter()
+                    .any(|e| self.nodes[e.node].ip == ip && e.node != n)
+            })
+            .count()
     }
 
     fn alloc_conn(&mut self, n: usize, l: u64) -> ConnId {
@@ -1740,11 +1840,7 @@ impl Sim {
         if !self.alive(n, inc) {
             return;
         }
-        let every = if self.nodes[n].kind == Kind::Main {
-            MAIN_TICK_MS
-        } else {
-            crate::runtime::forge::run::TICK_S * 1000
-        };
+        let every = policy::tick_ms(self.nodes[n].kind.role());
         self.after(every, Ev::Tick { node: n, inc });
         if let Some(a) = self.core_call(n, |c, now| c.tick(now)) {
             self.apply(n, a);
@@ -2556,6 +2652,7 @@ impl Sim {
             bans: self.bans,
             early_held: self.early_held,
             peak_mempool: self.checker.peaks.mempool,
+            peak_sessions_per_ip: self.checker.peaks.sessions_per_ip,
             plan,
             logs,
         }

@@ -20,9 +20,10 @@ use crate::peer::forging::ClockCheck;
 
 /// How often a forger reports its health to its main nodes, in slots.
 pub const REPORT_EVERY_SLOTS: u64 = 10;
-/// How often the appliance's core ticks (and pets the systemd watchdog; the
-/// unit's `WatchdogSec=` must be well above it).
-pub const TICK_S: u64 = 5;
+/// How often the appliance's core ticks (and pets the systemd watchdog):
+/// [`crate::peer::policy::FORGER_TICK_S`], under the name the runtime's
+/// watchdog code and tests use.
+pub const TICK_S: u64 = crate::peer::policy::FORGER_TICK_S;
 /// How often the kernel's clock status is read.
 pub const CLOCK_POLL_S: u64 = 16;
 
