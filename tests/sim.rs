@@ -199,6 +199,9 @@ fn the_calm_network_forges_one_chain() {
     // 7 epochs of 10 one-second slots, every slot led by an honest forger.
     assert!(o.height >= 60, "{}", o.summary());
     assert_eq!(o.reorgs, 0);
+    // The forgers report their health as the runtime's do, and the main
+    // node keeps the reports (of every honest forger that follows it).
+    assert!(o.reported_forgers >= 1, "{}", o.summary());
 }
 
 #[test]

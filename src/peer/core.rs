@@ -211,6 +211,26 @@ struct Probe {
     nonce: u64,
 }
 
+/// What only the machine a forger runs on can measure, for its reports
+/// (zeros and None where nothing was measured, as in the simulation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MachineFigures {
+    /// CPU time used since start, ms.
+    pub cpu_ms: u64,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+    /// Bytes written to the disk per imported block.
+    pub bytes_per_block: u64,
+    /// Energy used since start, joules (the board profile's estimate).
+    pub energy_joules: u64,
+    /// The board's throttling flags, if it reports them.
+    pub throttled: Option<u32>,
+    /// The SoC temperature, millidegrees Celsius, if read.
+    pub soc_temp_mc: Option<i32>,
+    /// The board reports under-voltage (shown on the red LED).
+    pub under_voltage: bool,
+}
+
 /// What the appliance shows: LEDs, status, metrics.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApplianceView {
@@ -1875,6 +1895,51 @@ impl Core {
             .filter(|(_, c)| c.role == Role::MainNode)
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    /// A forger's health reports for `slot`: to each connected main node,
+    /// every `every_slots` slots (none for a main node, none between). The
+    /// core's own figures (tip, clock, LEDs, counts) come from
+    /// [`Core::appliance`]; what only the machine can measure comes in
+    /// `machine`. The TCP runtime and the simulation send the same reports.
+    pub fn status_reports(
+        &self,
+        slot: u64,
+        every_slots: u64,
+        now_ms: u64,
+        machine: &MachineFigures,
+    ) -> Result<Vec<Action>, Fatal> {
+        if slot % every_slots.max(1) != 0 {
+            return Ok(Vec::new());
+        }
+        let Some(mut view) = self.appliance(now_ms)? else {
+            return Ok(Vec::new());
+        };
+        view.leds.under_voltage = machine.under_voltage;
+        let report = crate::wire::ForgerStatus {
+            version: env!("CARGO_PKG_VERSION").into(),
+            height: view.tip.height,
+            tip: view.tip.hash,
+            clock_offset_ms: view.clock_offset_ms.unwrap_or(0),
+            clock_trusted: view.clock.is_ok(),
+            leds: crate::peer::led::describe(&view.leds, now_ms)
+                .as_str()
+                .into(),
+            forged: view.stats.forged_epoch,
+            missed: view.stats.missed_epoch,
+            weight: view.weight,
+            cpu_ms: machine.cpu_ms,
+            rss_bytes: machine.rss_bytes,
+            bytes_per_block: machine.bytes_per_block,
+            energy_joules: machine.energy_joules,
+            throttled: machine.throttled,
+            soc_temp_mc: machine.soc_temp_mc,
+        };
+        Ok(self
+            .main_nodes()
+            .into_iter()
+            .map(|conn| Action::Send(conn, Message::Status(Box::new(report.clone()))))
+            .collect())
     }
 
     /// What the appliance shows (None for a main node).

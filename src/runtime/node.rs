@@ -726,16 +726,12 @@ fn run_core(
                             shared.store.bytes_written().saturating_sub(bytes0),
                         );
                     }
-                    if slot % f.config.report_every_slots.max(1) == 0 {
+                    let every = f.config.report_every_slots;
+                    if slot % every.max(1) == 0 {
                         // Figures first, so the report is current.
                         f.refresh(&core, shared.store.last_block_bytes(), now, false);
-                        if let Some(r) = f.report() {
-                            for conn in core.main_nodes() {
-                                actions
-                                    .push(Action::Send(conn, Message::Status(Box::new(r.clone()))));
-                            }
-                        }
                     }
+                    actions.extend(core.status_reports(slot, every, now, &f.machine())?);
                 }
                 actions
             }

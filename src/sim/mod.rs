@@ -49,8 +49,8 @@ use crate::ledger::mempool::MempoolLimits;
 use crate::ledger::schedule;
 use crate::ledger::state::StateReadExt;
 use crate::peer::core::{
-    self as ncore, Action, ConnId, Core, CoreOptions, Fatal, MAX_EVIDENCE, MAX_HEADERS_SEEN,
-    MAX_KNOWN_PEERS,
+    self as ncore, Action, ConnId, Core, CoreOptions, Fatal, MachineFigures, MAX_EVIDENCE,
+    MAX_HEADERS_SEEN, MAX_KNOWN_PEERS,
 };
 use crate::peer::forging::{next_slot, ClockCheck};
 use crate::peer::policy::{self, ConnTable, Door, FloodGate, Redial, RESERVED_DIVISOR};
@@ -243,6 +243,8 @@ pub struct Outcome {
     pub peak_mempool: usize,
     /// The most sessions one node held with one address.
     pub peak_sessions_per_ip: usize,
+    /// Honest forgers whose health report the first main node holds at the end.
+    pub reported_forgers: usize,
     /// The faults, as planned.
     pub plan: String,
     /// The end of each node's log.
@@ -1912,6 +1914,27 @@ impl Sim {
                     return;
                 }
                 self.apply(n, actions);
+                // Its health reports to its main nodes, as the runtime
+                // sends them (nothing measured: zeros).
+                let reports = self.nodes[n]
+                    .up
+                    .as_ref()
+                    .and_then(|u| u.core.as_ref())
+                    .map(|c| {
+                        c.status_reports(
+                            slot,
+                            crate::runtime::forge::run::REPORT_EVERY_SLOTS,
+                            self.local(n),
+                            &MachineFigures::default(),
+                        )
+                    });
+                match reports {
+                    Some(Ok(actions)) => self.apply(n, actions),
+                    Some(Err(e)) => {
+                        self.fatal(n, e);
+                    }
+                    None => {}
+                }
             }
         }
     }
@@ -2631,6 +2654,28 @@ impl Sim {
             .and_then(|u| u.store.clone());
         let count = |f: fn(&TxKind) -> bool| first_store.as_ref().map_or(0, |s| count_txs(s, f));
         let reports = count(|k| matches!(k, TxKind::ReportEquivocation { .. }));
+        // Health reports the first main node holds from honest forgers.
+        let honest_keys: BTreeSet<PublicKey> = self
+            .nodes
+            .iter()
+            .filter(|x| x.kind == Kind::Forger)
+            .map(|x| x.key.public())
+            .collect();
+        let now = self.now;
+        let reported_forgers = self
+            .nodes
+            .iter()
+            .find(|x| x.kind == Kind::Main)
+            .and_then(|x| x.up.as_ref())
+            .and_then(|u| u.core.as_ref())
+            .and_then(|c| c.answer(Query::Forgers, now).ok())
+            .map_or(0, |a| match a {
+                crate::wire::Answer::Forgers(list) => list
+                    .iter()
+                    .filter(|e| e.reported_ms > 0 && honest_keys.contains(&e.key))
+                    .count(),
+                _ => 0,
+            });
         let votes = count(|k| matches!(k, TxKind::VoteAssociation { .. }));
         let logs = self
             .nodes
@@ -2653,6 +2698,7 @@ impl Sim {
             early_held: self.early_held,
             peak_mempool: self.checker.peaks.mempool,
             peak_sessions_per_ip: self.checker.peaks.sessions_per_ip,
+            reported_forgers,
             plan,
             logs,
         }

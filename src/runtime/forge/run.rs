@@ -11,10 +11,10 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use crate::chain::crypto::PublicKey;
 use crate::chain::genesis::ChainParams;
-use crate::peer::core::Core;
+use crate::peer::core::{Core, MachineFigures};
 use crate::runtime::board::{Board, Health, Sensors};
 use crate::runtime::led::{self, ApplianceState, BoardLeds};
-use crate::wire::{ApplianceStatus, ForgerStatus};
+use crate::wire::ApplianceStatus;
 
 use crate::peer::forging::ClockCheck;
 
@@ -384,26 +384,30 @@ impl ForgeShared {
         }
     }
 
-    /// The report sent to the main nodes.
-    pub fn report(&self) -> Option<ForgerStatus> {
-        let s = self.status()?;
-        Some(ForgerStatus {
-            version: env!("CARGO_PKG_VERSION").into(),
-            height: s.tip.height,
-            tip: s.tip.hash,
-            clock_offset_ms: s.clock_offset_ms.unwrap_or(0),
-            clock_trusted: s.clock_trusted,
-            leds: s.leds.as_str().into(),
-            forged: s.forged_epoch,
-            missed: s.missed_epoch,
-            weight: s.weight,
-            cpu_ms: (s.cpu_s * 1000.0) as u64,
-            rss_bytes: s.rss_bytes,
-            bytes_per_block: s.bytes_per_block,
-            energy_joules: s.energy_j as u64,
-            throttled: s.throttled,
-            soc_temp_mc: s.soc_temp_mc,
-        })
+    /// What this machine measured at the last refresh, for the reports to
+    /// the main nodes ([`Core::status_reports`] adds the core's figures).
+    pub fn machine(&self) -> MachineFigures {
+        let under_voltage = self
+            .figures
+            .lock()
+            .expect("figures lock")
+            .health
+            .is_some_and(|h| h.under_voltage());
+        match self.status() {
+            Some(s) => MachineFigures {
+                cpu_ms: (s.cpu_s * 1000.0) as u64,
+                rss_bytes: s.rss_bytes,
+                bytes_per_block: s.bytes_per_block,
+                energy_joules: s.energy_j as u64,
+                throttled: s.throttled,
+                soc_temp_mc: s.soc_temp_mc,
+                under_voltage,
+            },
+            None => MachineFigures {
+                under_voltage,
+                ..MachineFigures::default()
+            },
+        }
     }
 
     /// Drives the LEDs: sleeps until the pattern next changes by itself or
