@@ -514,3 +514,136 @@ impl Mempool {
         self.by_id.values().map(|e| &e.tx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::codec::Bytes;
+    use crate::chain::crypto::Keypair;
+    use crate::chain::genesis::COIN;
+    use crate::chain::tx::Transaction;
+    use crate::ledger::state::MemState;
+    use crate::testkit::{TestNet, TestNetConfig};
+
+    fn transfer(net: &TestNet, from: &Keypair, nonce: u64, fee: u64) -> SignedTransaction {
+        Transaction {
+            chain_id: net.params.chain_id(),
+            sender: from.public(),
+            nonce,
+            fee,
+            kind: TxKind::Transfer {
+                to: net.association.public(),
+                amount: COIN,
+            },
+            memo: Bytes::empty(),
+        }
+        .sign(from)
+    }
+
+    struct Pool {
+        net: TestNet,
+        state: MemState,
+        pool: Mempool,
+    }
+
+    impl Pool {
+        fn new(limits: MempoolLimits) -> Pool {
+            let net = TestNet::new(&TestNetConfig::default());
+            let state = net.chain().state;
+            Pool {
+                net,
+                state,
+                pool: Mempool::new(limits),
+            }
+        }
+
+        fn admit(&mut self, tx: &SignedTransaction) -> Result<Admitted, MempoolError> {
+            self.pool
+                .admit(&self.net.params, &self.state, tx.clone(), tx.id(), 1)
+        }
+
+        fn selected(&self) -> Vec<Hash> {
+            self.pool
+                .select(&self.state)
+                .unwrap()
+                .map(|t| t.id())
+                .collect()
+        }
+    }
+
+    #[test]
+    fn blocks_take_the_highest_fee_first_but_never_cross_a_nonce_gap() {
+        let mut p = Pool::new(MempoolLimits::default());
+        let [a, b, c] = [0, 1, 2].map(|i| p.net.users[i].clone());
+        let a0 = transfer(&p.net, &a, 0, 50);
+        let b0 = transfer(&p.net, &b, 0, 20);
+        let c1 = transfer(&p.net, &c, 1, 100);
+        for t in [&a0, &b0, &c1] {
+            assert_eq!(p.admit(t), Ok(Admitted::Added));
+        }
+        // c's nonce 0 is missing: its well-paid nonce 1 waits.
+        assert_eq!(p.pool.held_back(), 1);
+        assert_eq!(p.pool.next_nonce(&c.public(), 0), 0);
+        assert_eq!(p.selected(), vec![a0.id(), b0.id()]);
+        // The gap fills with a cheap one: it goes first, then its successor.
+        let c0 = transfer(&p.net, &c, 0, 10);
+        assert_eq!(p.admit(&c0), Ok(Admitted::Added));
+        assert_eq!(p.pool.held_back(), 0);
+        assert_eq!(p.pool.next_nonce(&c.public(), 0), 2);
+        assert_eq!(p.selected(), vec![a0.id(), b0.id(), c0.id(), c1.id()]);
+    }
+
+    #[test]
+    fn a_pending_nonce_is_replaced_only_by_a_higher_fee() {
+        let mut p = Pool::new(MempoolLimits::default());
+        let a = p.net.users[0].clone();
+        let first = transfer(&p.net, &a, 0, 20);
+        assert_eq!(p.admit(&first), Ok(Admitted::Added));
+        assert_eq!(p.admit(&first), Ok(Admitted::Duplicate));
+        assert_eq!(
+            p.admit(&transfer(&p.net, &a, 0, 20)),
+            Ok(Admitted::Duplicate),
+            "signatures are deterministic: the same transaction"
+        );
+        let mut other = transfer(&p.net, &a, 0, 20).tx;
+        other.memo = Bytes::new(*b"x").unwrap();
+        let same_fee = other.sign(&a);
+        assert_eq!(
+            p.admit(&same_fee),
+            Err(MempoolError::NonceTaken {
+                sender: a.public(),
+                nonce: 0,
+                pending_fee: 20
+            })
+        );
+        let better = transfer(&p.net, &a, 0, 21);
+        assert_eq!(p.admit(&better), Ok(Admitted::Replaced(first.id())));
+        assert!(!p.pool.contains(&first.id()));
+        assert_eq!(p.pool.len(), 1);
+    }
+
+    #[test]
+    fn a_full_pool_evicts_its_cheapest_for_a_better_fee_and_refuses_a_worse_one() {
+        let mut p = Pool::new(MempoolLimits {
+            max_txs: 2,
+            ..MempoolLimits::default()
+        });
+        let [a, b, c, d] = [0, 1, 2, 3].map(|i| p.net.users[i].clone());
+        let cheap = transfer(&p.net, &a, 0, 20);
+        let dear = transfer(&p.net, &b, 0, 30);
+        p.admit(&cheap).unwrap();
+        p.admit(&dear).unwrap();
+        assert_eq!(
+            p.admit(&transfer(&p.net, &c, 0, 20)),
+            Err(MempoolError::Full {
+                fee: 20,
+                lowest: 20
+            })
+        );
+        let better = transfer(&p.net, &d, 0, 21);
+        assert_eq!(p.admit(&better), Ok(Admitted::Added));
+        assert_eq!(p.pool.len(), 2);
+        assert!(!p.pool.contains(&cheap.id()), "the cheapest went");
+        assert!(p.pool.contains(&dear.id()) && p.pool.contains(&better.id()));
+    }
+}

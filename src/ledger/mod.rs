@@ -1387,3 +1387,147 @@ pub fn check_transaction<S: StateRead + ?Sized>(
     let mut exec = Execution::start(params, state, slot.max(tip.slot + 1), false)?;
     exec.apply(stx, id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::genesis::COIN;
+    use crate::testkit::{TestNet, TestNetConfig};
+
+    fn balance_and_nonce(state: &impl StateRead, who: &PublicKey) -> (u64, u64) {
+        let a = state.account(who).unwrap();
+        (a.balance, a.nonce)
+    }
+
+    #[test]
+    fn a_transfer_moves_its_amount_charges_its_fee_and_pays_the_leader() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let mut chain = net.chain();
+        let (from, to) = (net.users[0].public(), net.users[1].public());
+        let before_from = balance_and_nonce(&chain.state, &from);
+        let before_to = balance_and_nonce(&chain.state, &to);
+        let fee = net.params.genesis().min_fee;
+
+        let tx = chain.transfer_from_user(0, to, 5 * COIN);
+        let before = chain.state.clone();
+        let block = chain.forge(vec![tx]);
+        assert_eq!(block.txs.len(), 1, "the transfer went in");
+
+        assert_eq!(
+            balance_and_nonce(&chain.state, &from),
+            (before_from.0 - 5 * COIN - fee, before_from.1 + 1)
+        );
+        assert_eq!(
+            balance_and_nonce(&chain.state, &to),
+            (before_to.0 + 5 * COIN, before_to.1),
+            "the receiver's nonce is its own business"
+        );
+        // The leader (a forger, not a party to the transfer) takes the
+        // reward and the fee.
+        let leader = block.header.header.forger;
+        assert_ne!(leader, from);
+        assert_ne!(leader, to);
+        assert_eq!(
+            chain.state.account(&leader).unwrap().balance,
+            before.account(&leader).unwrap().balance + net.params.genesis().block_reward + fee
+        );
+        // The tip moved to the block.
+        let tip = chain.state.tip().unwrap();
+        assert_eq!((tip.height, tip.hash), (1, block.hash()));
+    }
+
+    #[test]
+    fn a_nonce_must_be_the_senders_next_one() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let mut chain = net.chain();
+        let user = &net.users[0];
+        let to = net.users[1].public();
+        let first = net.transfer(user, 0, to, COIN);
+        chain.forge(vec![first.clone()]);
+        let tip_slot = chain.state.tip().unwrap().slot;
+        let check = |stx: &SignedTransaction| {
+            check_transaction(&net.params, &chain.state, stx, stx.id(), tip_slot + 1)
+        };
+        assert_eq!(
+            check(&first),
+            Err(TxError::NonceUsed {
+                sender: user.public(),
+                expected: 1,
+                got: 0
+            }),
+            "a replay"
+        );
+        assert_eq!(
+            check(&net.transfer(user, 2, to, COIN)),
+            Err(TxError::NonceGap {
+                sender: user.public(),
+                expected: 1,
+                got: 2
+            })
+        );
+        assert_eq!(check(&net.transfer(user, 1, to, COIN)), Ok(()));
+    }
+
+    #[test]
+    fn the_builder_leaves_out_what_does_not_apply_and_says_why() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let chain = net.chain();
+        let user = &net.users[0];
+        let to = net.users[1].public();
+        let balance = chain.state.account(&user.public()).unwrap().balance;
+        let too_much = net.transfer(user, 0, to, balance);
+        let fine = net.transfer(&net.users[2], 0, to, COIN);
+        let tip = chain.state.tip().unwrap();
+        let (slot, key) = (1..)
+            .find_map(|s| {
+                let l = schedule::leader(&net.params, &chain.state, &tip, s).unwrap()?;
+                Some((s, net.forger_key(&l)?.clone()))
+            })
+            .unwrap();
+        let u = prepare_block(
+            &net.params,
+            &chain.state,
+            &key,
+            slot,
+            vec![too_much.clone(), fine.clone()],
+        )
+        .unwrap();
+        assert_eq!(u.txs, vec![fine]);
+        assert_eq!(
+            u.rejected,
+            vec![(
+                too_much.id(),
+                TxError::InsufficientBalance {
+                    sender: user.public(),
+                    balance,
+                    needed: balance as u128 + net.params.genesis().min_fee as u128,
+                }
+            )]
+        );
+        // The slot must come after the tip's.
+        assert!(matches!(
+            prepare_block(&net.params, &chain.state, &key, 0, Vec::new()),
+            Err(BlockError::SlotTaken {
+                slot: 0,
+                tip_slot: 0
+            })
+        ));
+    }
+
+    #[test]
+    fn a_block_whose_transactions_do_not_match_its_root_is_refused() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let mut chain = net.chain();
+        let parent = chain.state.clone();
+        let tx = chain.transfer_from_user(0, net.users[1].public(), COIN);
+        let mut block = chain.forge(vec![tx]);
+        assert!(apply_block(&net.params, &parent, &block, Parallelism::Single).is_ok());
+        block.txs.clear();
+        match apply_block(&net.params, &parent, &block, Parallelism::Single) {
+            Err(BlockError::TxRoot { height: 1, got, .. }) => {
+                assert_eq!(got, block.header.header.tx_root)
+            }
+            other => panic!("expected TxRoot, got {other:?}"),
+        }
+    }
+}

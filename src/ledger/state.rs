@@ -390,3 +390,134 @@ impl StateRead for MemState {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::genesis::COIN;
+    use crate::ledger::{apply_block, Parallelism};
+    use crate::testkit::{TestNet, TestNetConfig};
+
+    fn pk(b: u8) -> PublicKey {
+        PublicKey([b; 32])
+    }
+
+    fn set(key: StateKey, after: StateValue) -> Change {
+        Change {
+            key,
+            before: None,
+            after: Some(after),
+        }
+    }
+
+    #[test]
+    fn a_blocks_changes_are_sorted_once_per_key_and_undo_restores_the_state_exactly() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let mut chain = net.chain();
+        let before = chain.state.clone();
+        let tx = chain.transfer_from_user(0, net.users[1].public(), 3 * COIN);
+        let block = chain.forge(vec![tx]);
+        let changes = apply_block(&net.params, &before, &block, Parallelism::Single).unwrap();
+        assert!(
+            changes.changes.windows(2).all(|w| w[0].key < w[1].key),
+            "sorted by key, each key once: {:?}",
+            changes.changes.iter().map(|c| &c.key).collect::<Vec<_>>()
+        );
+        assert_eq!(changes.tip().unwrap().hash, block.hash());
+        let mut state = before.clone();
+        state.apply(&changes);
+        assert_eq!(state, chain.state);
+        assert_ne!(state, before);
+        state.undo(&changes);
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn the_digest_covers_every_change_but_the_tip_and_chains_on_its_parent() {
+        let tip = Tip {
+            height: 1,
+            hash: Hash([1; 32]),
+            slot: 3,
+            state_digest: Hash([2; 32]),
+        };
+        let account = |balance| {
+            set(
+                StateKey::Account(pk(7)),
+                StateValue::Account(Account { balance, nonce: 0 }),
+            )
+        };
+        let parent = Hash([9; 32]);
+        let with_tip = [set(StateKey::Tip, StateValue::Tip(tip)), account(5)];
+        let d = digest(&parent, &with_tip);
+        assert_eq!(d, digest(&parent, &with_tip[1..]), "the tip is left out");
+        assert_ne!(d, digest(&parent, &[account(6)]), "a value");
+        assert_ne!(d, digest(&Hash([8; 32]), &with_tip), "the parent");
+        assert_ne!(d, digest(&parent, &[]), "a change");
+    }
+
+    #[test]
+    fn epoch_weights_are_that_epochs_non_zero_ones_sorted_by_account() {
+        let mut s = MemState::new();
+        let w =
+            |epoch, who, weight| set(StateKey::Weight(epoch, pk(who)), StateValue::Weight(weight));
+        s.apply(&StateChanges {
+            changes: vec![
+                w(4, 1, 100),
+                w(5, 1, 7),
+                w(5, 2, 3),
+                w(5, 3, 0),
+                w(5, 0xff, 1),
+                w(6, 0, 9),
+            ],
+            digest: Hash::default(),
+        });
+        assert_eq!(
+            s.epoch_weights(5).unwrap(),
+            vec![(pk(1), 7), (pk(2), 3), (pk(0xff), 1)]
+        );
+        assert_eq!(s.epoch_weights(7).unwrap(), vec![]);
+        assert_eq!(s.weight(5, &pk(3)).unwrap(), 0);
+        assert_eq!(s.weight(4, &pk(1)).unwrap(), 100);
+    }
+
+    #[test]
+    fn typed_reads_default_what_is_missing_and_refuse_a_value_of_the_wrong_kind() {
+        let mut s = MemState::new();
+        assert!(
+            s.tip().is_err(),
+            "a state without a tip was never initialised"
+        );
+        assert_eq!(s.account(&pk(1)).unwrap(), Account::default());
+        assert_eq!(s.burned().unwrap(), 0);
+        assert_eq!(s.voided_from(&pk(1)).unwrap(), None);
+        s.apply(&StateChanges {
+            changes: vec![set(StateKey::Account(pk(1)), StateValue::Weight(4))],
+            digest: Hash::default(),
+        });
+        let e = s.account(&pk(1)).unwrap_err();
+        assert!(e.0.contains("corrupt"), "{e}");
+    }
+
+    #[test]
+    fn an_association_is_listed_from_its_approval_until_its_removal() {
+        let mut p = Proposal {
+            name: Bytes::new(*b"A").unwrap(),
+            url: Bytes::empty(),
+            account: pk(1),
+            proposer: pk(2),
+            proposed_epoch: 10,
+            status: ProposalStatus::Pending,
+            round_epoch: 10,
+            votes: Vec::new(),
+            donations: 0,
+        };
+        assert!(!p.listed(10));
+        assert!(!p.lapsed(15, 5), "the last epoch of its time to live");
+        assert!(p.lapsed(16, 5));
+        p.status = ProposalStatus::Approved { since_epoch: 12 };
+        assert!(!p.listed(11) && p.listed(12) && p.listed(1_000));
+        assert!(!p.lapsed(1_000, 5), "approved never lapses");
+        p.status = ProposalStatus::Removed { at_epoch: 20 };
+        assert!(p.listed(19) && !p.listed(20));
+    }
+}

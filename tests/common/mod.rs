@@ -1038,24 +1038,24 @@ impl Drop for Procs {
 }
 
 /// The path of the external tool `name` (found on PATH), for tests of the
-/// delivery files (systemd units, the Debian package). Without it: under CI
-/// (`CI` set) the test fails, since `.ci/run` installs it; elsewhere None,
-/// and a loud note says what is not being tested.
-pub fn tool(name: &str, what: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let note =
-            format!("`{name}` is not installed, so {what} is NOT TESTED (.ci/run installs it)");
-        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
-            panic!("CI is set and {note}");
-        }
-        eprintln!("\n!!! SKIPPED: {note}\n");
-    }
-    found
+/// delivery files (systemd units, the Debian package), which `what` says.
+/// A test that calls this is marked `#[cfg_attr(not(has_TOOL), ignore = …)]`
+/// (build.rs sets `has_TOOL` when PATH has it at build time, and always
+/// under CI, since `.ci/run` installs it): so here the tool must be there,
+/// and its absence fails the test.
+pub fn tool(name: &str, what: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "`{name}` is not installed, so {what} cannot be tested \
+                 (CI is set, or it was on PATH when the tests were built; .ci/run installs it)"
+            )
+        })
 }
 
 /// Runs `cmd` to completion (within `ms`); it must succeed.
@@ -1104,4 +1104,17 @@ pub fn run_with_closed_stdout(args: &[&str], ms: u64) -> (ExitStatus, String) {
     });
     let status = wait_within(&mut child, ms, &what);
     (status, drain.join().expect("stderr"))
+}
+
+/// proptest's settings for `cases` cases, with the seeds of past failures
+/// kept beside the test's source file (`led.rs` → `led.proptest-regressions`)
+/// and read back before any new case. (proptest's default would look for a
+/// `main.rs` above the file and use `tests/proptest-regressions/led.txt`.)
+pub fn proptest_cases(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..proptest::test_runner::Config::with_cases(cases)
+    }
 }

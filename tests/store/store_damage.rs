@@ -9,7 +9,7 @@
 //! - Through the real binary: `goodwill node` and `goodwill forge` refuse a
 //!   damaged store with exit status 2 and name the way back, which works.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

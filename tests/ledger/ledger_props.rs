@@ -5,7 +5,7 @@
 //! Case counts are small: ed25519 in a debug build is slow, and the default
 //! suite must stay fast on a 2-core machine.
 
-mod common;
+use crate::common;
 
 use common::*;
 use goodwill::chain::block::{Header, SignedHeader, VERSION};
@@ -183,7 +183,7 @@ fn run(plan: &[(u64, Vec<Op>)], mut each: impl FnMut(&MemState, &Chain, &Forged)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(common::proptest_cases(32))]
 
     /// (a) The sum of all balances, plus what equivocation bounties burned,
     /// is the initial supply plus one block reward per block, whatever the
@@ -355,7 +355,7 @@ fn header() -> impl Strategy<Value = SignedHeader> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(common::proptest_cases(64))]
 
     /// (c) A single flipped bit anywhere in a signed transaction's
     /// canonical bytes makes it undecodable or invalid.

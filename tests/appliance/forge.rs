@@ -22,7 +22,7 @@
 //! slot timer, the clock check and "not early" run on the real clock. Every
 //! wait is a bounded poll; every child process is killed if a test fails.
 
-mod common;
+use crate::common;
 
 use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::net::SocketAddr;

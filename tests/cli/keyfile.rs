@@ -4,7 +4,7 @@
 //! `address --key` without a passphrase, and verbs that read the key with
 //! `GOODWILL_PASSPHRASE` / `GOODWILL_PASSPHRASE_FILE` or fail saying so.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -558,7 +558,7 @@ fn cli_keygen_encrypt_needs_a_passphrase_and_sane_costs() {
 #[test]
 fn documented_vectors_read_back() {
     let doc: serde_json::Value =
-        serde_json::from_str(include_str!("vectors/keyfiles.json")).unwrap();
+        serde_json::from_str(include_str!("../vectors/keyfiles.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for (i, v) in doc["vectors"].as_array().unwrap().iter().enumerate() {
         let path = dir.path().join(format!("{i}.key"));

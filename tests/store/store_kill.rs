@@ -2,7 +2,7 @@
 //! tip with every committed block intact, and the signing record survives a
 //! kill between recording a slot and using it.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -122,11 +122,15 @@ fn child_process_records_a_slot_then_waits() {
 #[test]
 fn signing_record_survives_kill_between_record_and_sign() {
     let dir = tempfile::tempdir().unwrap();
+    // libtest names a test by its path below the crate root (here
+    // `store_kill::child_process_…`): `--exact` needs that whole name.
+    let (_crate, module) = module_path!().split_once("::").expect("a module");
+    let name = format!("{module}::child_process_records_a_slot_then_waits");
     let mut child = common::exe_command(std::env::current_exe().unwrap())
         .args([
             "--ignored",
             "--exact",
-            "child_process_records_a_slot_then_waits",
+            &name,
             "--nocapture",
             "--test-threads",
             "1",

@@ -3,7 +3,7 @@
 //! the PATH, in a fresh directory, and must succeed. The README's two
 //! commands are the ones CI runs.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -53,22 +53,22 @@ fn run_examples(name: &str, doc: &str) {
 
 #[test]
 fn readme_examples_run() {
-    run_examples("README.md", include_str!("../README.md"));
+    run_examples("README.md", include_str!("../../README.md"));
 }
 
 #[test]
 fn operate_examples_run() {
-    run_examples("docs/operate.md", include_str!("../docs/operate.md"));
+    run_examples("docs/operate.md", include_str!("../../docs/operate.md"));
 }
 
 #[test]
 fn cli_examples_run() {
-    run_examples("docs/cli.md", include_str!("../docs/cli.md"));
+    run_examples("docs/cli.md", include_str!("../../docs/cli.md"));
 }
 
 #[test]
 fn the_readme_gives_the_devnet_first_and_the_test_command_ci_runs() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let commands: Vec<&str> = readme
         .split("```text\n")
         .skip(1)
@@ -76,7 +76,7 @@ fn the_readme_gives_the_devnet_first_and_the_test_command_ci_runs() {
         .map(|b| b.split("\n```").next().unwrap().trim())
         .collect();
     assert_eq!(commands, ["cargo run --release -- devnet", "cargo test"]);
-    let ci = include_str!("../.ci/run");
+    let ci = include_str!("../../.ci/run");
     assert!(
         ci.lines().any(|l| l.trim() == "step test cargo test"),
         ".ci/run must run the README's test command"

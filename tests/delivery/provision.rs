@@ -3,7 +3,7 @@
 //! run as written), that a second run changes nothing, that a key or an
 //! edited file is never overwritten, and what it refuses.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
@@ -122,17 +122,16 @@ struct Setup {
     binary: PathBuf,
 }
 
-fn setup() -> Option<Setup> {
+/// The fake root and what provision needs. Only as root: each test that
+/// calls this is ignored unless build.rs found the build running as root
+/// (or CI is set).
+fn setup() -> Setup {
     // Provision chowns the key to the goodwill user: root's work.
     let euid = std::fs::metadata("/proc/self").unwrap().uid();
-    if euid != 0 {
-        let note = "goodwill provision needs root (it chowns the key), so it is NOT TESTED";
-        if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
-            panic!("CI is set and {note}");
-        }
-        eprintln!("\n!!! SKIPPED: {note}\n");
-        return None;
-    }
+    assert_eq!(
+        euid, 0,
+        "goodwill provision needs root (it chowns the key): run the tests as root"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let root = fake_rootfs(tmp.path(), EM_AARCH64);
     let forger = keygen(tmp.path(), "bootstrap", 20_000);
@@ -154,12 +153,12 @@ fn setup() -> Option<Setup> {
     .write(20_000);
     let binary = tmp.path().join("goodwill-aarch64");
     write(&binary, &elf(EM_AARCH64, b"goodwill for the Pi, v1"), 0o755);
-    Some(Setup {
+    Setup {
         tmp,
         root,
         genesis,
         binary,
-    })
+    }
 }
 
 impl Setup {
@@ -254,8 +253,12 @@ fn every_goodwill_command_of_the_raspberry_pi_guide_is_one_the_binary_takes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(is_root),
+    ignore = "needs root: goodwill provision chowns the key (CI runs the tests as root)"
+)]
 fn the_guides_provision_command_installs_the_appliance_and_a_second_run_changes_nothing() {
-    let Some(s) = setup() else { return };
+    let s = setup();
     let guide = guide_commands();
     let doc_args = guide
         .iter()
@@ -432,8 +435,12 @@ fn the_guides_provision_command_installs_the_appliance_and_a_second_run_changes_
 }
 
 #[test]
+#[cfg_attr(
+    not(is_root),
+    ignore = "needs root: goodwill provision chowns the key (CI runs the tests as root)"
+)]
 fn a_newer_binary_replaces_the_old_one_and_nothing_else_changes() {
-    let Some(s) = setup() else { return };
+    let s = setup();
     run_ok(&s.args(&[]), 60_000);
     let before = snapshot(&s.root);
     let v2 = s.tmp.path().join("goodwill-v2");
@@ -463,8 +470,12 @@ fn a_newer_binary_replaces_the_old_one_and_nothing_else_changes() {
 /// binary and the forger unit, a half-provisioned card); a second run
 /// finds nothing to change.
 #[test]
+#[cfg_attr(
+    not(is_root),
+    ignore = "needs root: goodwill provision chowns the key (CI runs the tests as root)"
+)]
 fn a_closed_stdout_still_provisions_the_whole_card() {
-    let Some(s) = setup() else { return };
+    let s = setup();
     let args = s.args(&[]);
     let (status, stderr) = common::run_with_closed_stdout(&args, 60_000);
     assert!(status.success(), "{status:?}: {stderr}");
@@ -475,8 +486,12 @@ fn a_closed_stdout_still_provisions_the_whole_card() {
 }
 
 #[test]
+#[cfg_attr(
+    not(is_root),
+    ignore = "needs root: goodwill provision chowns the key (CI runs the tests as root)"
+)]
 fn a_given_key_is_installed_and_never_overwritten_by_another() {
-    let Some(s) = setup() else { return };
+    let s = setup();
     let mine: Key = keygen(s.tmp.path(), "mine", 20_000);
     let out = run_ok(&s.args(&["--key", &mine.file]), 60_000);
     assert_eq!(
@@ -526,8 +541,12 @@ fn a_given_key_is_installed_and_never_overwritten_by_another() {
 }
 
 #[test]
+#[cfg_attr(
+    not(is_root),
+    ignore = "needs root: goodwill provision chowns the key (CI runs the tests as root)"
+)]
 fn an_edited_settings_file_is_never_replaced() {
-    let Some(s) = setup() else { return };
+    let s = setup();
     run_ok(&s.args(&[]), 60_000);
     let config = s.at(provision::FORGE_CONFIG);
     let edited = format!(
@@ -571,8 +590,12 @@ fn an_edited_settings_file_is_never_replaced() {
 }
 
 #[test]
+#[cfg_attr(
+    not(is_root),
+    ignore = "needs root: goodwill provision chowns the key (CI runs the tests as root)"
+)]
 fn what_is_not_a_root_filesystem_is_refused_naming_what_is_missing() {
-    let Some(s) = setup() else { return };
+    let s = setup();
     let bootfs = s.tmp.path().join("bootfs");
     write(&bootfs.join("config.txt"), b"dtparam=audio=on\n", 0o644);
     let into = |root: &Path| run(&s.args_into(root.to_str().unwrap(), &[]), 20_000);
@@ -614,8 +637,12 @@ fn what_is_not_a_root_filesystem_is_refused_naming_what_is_missing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(is_root),
+    ignore = "needs root: goodwill provision chowns the key (CI runs the tests as root)"
+)]
 fn binaries_that_would_not_run_on_the_card_are_refused() {
-    let Some(s) = setup() else { return };
+    let s = setup();
     let before = snapshot(&s.root);
     let refused = |binary: Option<&Path>, needle: &str| {
         let mut a = vec![
@@ -693,8 +720,12 @@ fn binaries_that_would_not_run_on_the_card_are_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    not(is_root),
+    ignore = "needs root: goodwill provision chowns the key (CI runs the tests as root)"
+)]
 fn bad_arguments_are_named_before_anything_is_written() {
-    let Some(s) = setup() else { return };
+    let s = setup();
     let before = snapshot(&s.root);
     let bad_genesis = s.tmp.path().join("bad-genesis.toml");
     std::fs::write(&bad_genesis, "chain_name = \"x\"\n").unwrap();

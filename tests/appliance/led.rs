@@ -3,6 +3,7 @@
 //! active-low pins, writes only on change; `next_change_ms` exact; the
 //! kernel LED-class pin against a temporary directory.
 
+use crate::common;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -590,7 +591,7 @@ fn state_strategy() -> impl Strategy<Value = (ApplianceState, u64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(common::proptest_cases(512))]
 
     #[test]
     fn next_change_is_exactly_the_next_transition((state, now) in state_strategy()) {

@@ -4,7 +4,7 @@
 //! directory resumes the same chain; a dead child is shown while the others
 //! go on; and no child outlives a devnet killed outright.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -22,7 +22,7 @@
 //!
 //! Every wait is bounded; every child process is killed when a test ends.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

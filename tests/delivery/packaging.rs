@@ -4,7 +4,7 @@
 //! root (dpkg's `DPKG_ROOT`) and makes the user and a key once, never
 //! overwriting one; shellcheck reads the maintainer scripts.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -58,27 +58,33 @@ fn contents(deb: &Path) -> Vec<(String, String, String)> {
 }
 
 #[test]
+// Under an emulator (the aarch64 suite of .ci/arm) the test build is an ARM
+// binary: the package built from it would be labelled with the host's
+// architecture, and its postinst would exec the ARM binary, which needs
+// binfmt_misc. .ci/run builds the arm64 package from the release binary and
+// checks it with dpkg-deb instead.
+#[cfg_attr(
+    goodwill_emulated,
+    ignore = "under GOODWILL_TEST_RUNNER: the arm64 package is checked by .ci/run's deb-arm64 steps"
+)]
+#[cfg_attr(
+    all(
+        not(goodwill_emulated),
+        any(not(has_cargo_deb), not(has_dpkg_deb), not(has_systemd_sysusers))
+    ),
+    ignore = "needs cargo-deb, dpkg-deb and systemd-sysusers \
+              (cargo install cargo-deb; apt-get install dpkg systemd)"
+)]
 fn the_debian_package_holds_the_binary_units_settings_and_profiles_and_its_postinst_makes_a_key_once(
 ) {
-    if !common::runner().is_empty() {
-        // Under an emulator (the aarch64 suite of .ci/arm) the test build is
-        // an ARM binary: the package built from it would be labelled with
-        // the host's architecture, and its postinst would exec the ARM binary,
-        // which needs binfmt_misc. .ci/run builds the arm64 package from the
-        // release binary and checks it with dpkg-deb instead.
-        eprintln!(
-            "SKIPPED under {}: the arm64 package is checked by .ci/run's deb-arm64 steps",
-            common::RUNNER_VAR
-        );
-        return;
-    }
-    let (Some(_), Some(_), Some(_)) = (
-        tool("cargo-deb", "the Debian package"),
-        tool("dpkg-deb", "the Debian package"),
-        tool("systemd-sysusers", "the package's postinst"),
-    ) else {
-        return;
-    };
+    assert!(
+        common::runner().is_empty(),
+        "built without {0} but run under it: build the tests with {0} set",
+        common::RUNNER_VAR
+    );
+    tool("cargo-deb", "the Debian package");
+    tool("dpkg-deb", "the Debian package");
+    tool("systemd-sysusers", "the package's postinst");
     let tmp = tempfile::tempdir().unwrap();
     let deb = build_deb(tmp.path());
 
@@ -291,10 +297,12 @@ fn the_packaging_script_names_a_missing_binary() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_shellcheck),
+    ignore = "needs shellcheck (apt-get install shellcheck)"
+)]
 fn shellcheck_finds_nothing_in_the_maintainer_and_packaging_scripts() {
-    let Some(shellcheck) = tool("shellcheck", "the maintainer scripts' lint") else {
-        return;
-    };
+    let shellcheck = tool("shellcheck", "the maintainer scripts' lint");
     let mut cmd = Command::new(shellcheck);
     for f in [
         "packaging/deb/postinst",
@@ -309,13 +317,13 @@ fn shellcheck_finds_nothing_in_the_maintainer_and_packaging_scripts() {
 }
 
 #[test]
+#[cfg_attr(
+    any(not(has_cargo_deb), not(has_dpkg_deb)),
+    ignore = "needs cargo-deb and dpkg-deb (cargo install cargo-deb; apt-get install dpkg)"
+)]
 fn the_arm64_package_is_built_from_a_cross_target_directory_as_ci_does() {
-    let (Some(_), Some(_)) = (
-        tool("cargo-deb", "the arm64 Debian package"),
-        tool("dpkg-deb", "the arm64 Debian package"),
-    ) else {
-        return;
-    };
+    tool("cargo-deb", "the arm64 Debian package");
+    tool("dpkg-deb", "the arm64 Debian package");
     // An aarch64 ELF header where .ci/arm leaves its build (no real
     // aarch64 build here: the package's shape is what is tested).
     let tmp = tempfile::tempdir().unwrap();

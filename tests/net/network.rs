@@ -8,7 +8,7 @@
 //! as an assertion. The blocks come from `testkit` chains (genesis at time 0,
 //! so every slot is in the past and no block is ever "early").
 
-mod common;
+use crate::common;
 
 use goodwill::testkit::EVERY_SLOT_STARTED;
 use std::path::Path;

@@ -10,7 +10,7 @@
 // Import results carry the context a person needs (see src/lib.rs).
 #![allow(clippy::result_large_err)]
 
-mod common;
+use crate::common;
 
 use goodwill::chain::block::Block;
 use goodwill::chain::genesis::{ChainParams, Checkpoint};

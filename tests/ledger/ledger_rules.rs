@@ -3,7 +3,7 @@
 //! (`prepare_block`) must leave it out and the checker (`apply_block`) must
 //! refuse a block holding it, for the same typed reason.
 
-mod common;
+use crate::common;
 
 use common::*;
 use goodwill::chain::block::{Block, SignedHeader};

@@ -4,11 +4,11 @@
 //! record, waits for its block, reads it back with the proof checked, and
 //! answers "did this key pay that address" before and after a payment.
 //!
-//! `cargo test --test example` does not build examples, so the test runs
+//! `cargo test --test delivery example::` does not build examples, so the test runs
 //! `cargo build --bin goodwill --example records` itself (a no-op when
 //! `cargo test` has just built them). Every wait is bounded; children are killed on any exit.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

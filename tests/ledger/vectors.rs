@@ -18,7 +18,7 @@
 //! the file and commit it together with the change:
 //!
 //! ```text
-//! GOODWILL_REGENERATE_VECTORS=1 cargo test --test vectors
+//! GOODWILL_REGENERATE_VECTORS=1 cargo test --test ledger vectors::
 //! ```
 
 use std::path::PathBuf;
@@ -307,8 +307,8 @@ fn build() -> Vectors {
     let block = sample_block(chain_id, txs.clone());
     Vectors {
         comment: format!(
-            "Pinned encodings, checked by tests/vectors.rs. Do not edit by hand: \
-             {REGENERATE}=1 cargo test --test vectors rewrites this file."
+            "Pinned encodings, checked by tests/ledger/vectors.rs. Do not edit by hand: \
+             {REGENERATE}=1 cargo test --test ledger vectors:: rewrites this file."
         ),
         genesis: GenesisVector {
             toml: sample_genesis().to_toml(),
@@ -394,7 +394,7 @@ fn pinned() -> Vectors {
     }
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; run `{REGENERATE}=1 cargo test --test vectors` to create it",
+            "{}: {e}; run `{REGENERATE}=1 cargo test --test ledger vectors::` to create it",
             path.display()
         )
     });
@@ -410,7 +410,7 @@ fn hash(what: &str, s: &str) -> Hash {
 }
 
 const CHANGED: &str = "the encoding changed: if on purpose, regenerate the vectors \
-                       (see the top of tests/vectors.rs) and say so in the commit";
+                       (see the top of tests/ledger/vectors.rs) and say so in the commit";
 
 // ------------------------------------------------------------------- tests
 

@@ -3,7 +3,7 @@
 //! LEDs a profile opens, and the errors when they cannot be; the power and
 //! heat the board reports, through a fake sysfs tree.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! real binary: files that never end (`/dev/zero`), a stdout whose reader
 //! is gone, settings out of bounds.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,0 +1,20 @@
+//! Nodes talking: main nodes on loopback relaying and syncing (`network`),
+//! weak-subjectivity checkpoints between nodes (`checkpoint`), the sync and
+//! clock findings of issue 13 against the production core (`sync_clock`), and
+//! the wire decoder fuzzed (`wire_fuzz`). The raw-bytes protocol tests stay
+//! their own binary (`tests/protocol.rs`): one of them measures this
+//! process's memory, which other tests running beside it would disturb.
+//!
+//! A new behaviour of `src/wire/`, `src/peer/` or the node's networking is
+//! tested here. Run this group with `cargo test --test net`, one file of it
+//! with `cargo test --test net checkpoint::`.
+//!
+//! Where a test goes: tests/README.md.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod checkpoint;
+mod network;
+mod sync_clock;
+mod wire_fuzz;
