@@ -1909,7 +1909,7 @@ impl Core {
         now_ms: u64,
         machine: &MachineFigures,
     ) -> Result<Vec<Action>, Fatal> {
-        if slot % every_slots.max(1) != 0 {
+        if !slot.is_multiple_of(every_slots.max(1)) {
             return Ok(Vec::new());
         }
         let Some(mut view) = self.appliance(now_ms)? else {

@@ -727,7 +727,7 @@ fn run_core(
                         );
                     }
                     let every = f.config.report_every_slots;
-                    if slot % every.max(1) == 0 {
+                    if slot.is_multiple_of(every.max(1)) {
                         // Figures first, so the report is current.
                         f.refresh(&core, shared.store.last_block_bytes(), now, false);
                     }
