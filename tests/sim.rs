@@ -160,6 +160,10 @@ fn replay() {
     let seed = env_seed().unwrap_or(1);
     let mut c = Config::from_seed(seed);
     c.verbose = env_seed().is_some();
+    if c.verbose {
+        // The simulation logs its events through `log`.
+        goodwill::runtime::logger::init();
+    }
     let o = sim::run(c);
     figure(&o.summary());
     assert!(o.ok(), "{}", o.failure());

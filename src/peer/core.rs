@@ -1,11 +1,14 @@
 //! The main node's decisions: what to accept, relay, ask for and answer.
 //! Events come in (a peer connected, a message arrived, a peer left, a
 //! tick); actions go out (send, close, ban, dial). No socket and no clock
-//! here: the runtime (`runtime::node::run`) does the I/O and passes the time in.
+//! here: the runtime (`runtime::node::serve`, its core thread in `run_core`)
+//! does the I/O and passes the time in.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
+
+use log::Level;
 
 use crate::chain::block::{Block, SignedHeader};
 use crate::chain::codec::Bytes;
@@ -90,8 +93,9 @@ pub enum Action {
     Ban(IpAddr, u64),
     /// Dial this main node (if not already connected or dialing).
     Dial(String),
-    /// A line for the log.
-    Log(String),
+    /// A line for the log, at its level (the runtime logs it; the
+    /// simulation keeps it in its trace).
+    Log(Level, String),
     /// This forger forged a block (for the runtime's figures and LEDs).
     Forged {
         /// Its slot.
@@ -139,6 +143,8 @@ impl CoreOptions {
                 clock_check,
                 doppelganger_retry_ms: DOPPELGANGER_RETRY_MS,
                 session_settle_ms: SESSION_SETTLE_MS,
+                #[cfg(feature = "fault-injection")]
+                after_record: None,
             }),
             reporter: Some(key),
         }
@@ -165,6 +171,11 @@ pub struct ForgeSetup {
     /// How long a main-node session must have lasted before this forger
     /// forges ([`SESSION_SETTLE_MS`]).
     pub session_settle_ms: u64,
+    /// Called after a slot is recorded in the signing record, before the
+    /// block is signed: the crash test's seam (built with the
+    /// `fault-injection` feature only; see `runtime::forge`).
+    #[cfg(feature = "fault-injection")]
+    pub after_record: Option<fn(u64)>,
 }
 
 impl CoreOptions {
@@ -185,6 +196,16 @@ impl CoreOptions {
         }
         self
     }
+
+    /// The same, calling `hook` with the slot after each slot is recorded
+    /// and before its block is signed (a forger's; fault injection only).
+    #[cfg(feature = "fault-injection")]
+    pub fn after_record(mut self, hook: fn(u64)) -> CoreOptions {
+        if let Some(f) = &mut self.forge {
+            f.after_record = Some(hook);
+        }
+        self
+    }
 }
 
 struct Forging {
@@ -197,6 +218,8 @@ struct Forging {
     settle_ms: u64,
     /// (first, last) doppelganger refusal of the current retry period.
     refused: Option<(u64, u64)>,
+    #[cfg(feature = "fault-injection")]
+    after_record: Option<fn(u64)>,
 }
 
 /// A second session of a forger key, waiting while the first is probed.
@@ -443,6 +466,8 @@ impl Core {
                 storage_error: false,
                 retry_ms: f.doppelganger_retry_ms,
                 settle_ms: f.session_settle_ms,
+                #[cfg(feature = "fault-injection")]
+                after_record: f.after_record,
                 refused: None,
             }),
             params: store.params().clone(),
@@ -558,7 +583,7 @@ impl Core {
                 let old = twins[0];
                 let nonce = now_ms ^ (conn << 32) ^ 0x676f_6f64;
                 out.push(Action::Send(old, Message::Ping(nonce)));
-                out.push(Action::Log(format!(
+                out.push(Action::Log(Level::Warn, format!(
                     "forger {}: a second session from {ip}; probing the first (connection {old}) for {PROBE_MS} ms",
                     hello.key
                 )));
@@ -610,7 +635,7 @@ impl Core {
             Message::error(ErrorCode::Doppelganger, &text),
         ));
         self.closed(conn);
-        out.push(Action::Log(format!("doppelganger: {text}")));
+        out.push(Action::Log(Level::Warn, format!("doppelganger: {text}")));
     }
 
     /// Takes a session whose handshake is done (and whose key has no other
@@ -644,9 +669,10 @@ impl Core {
         let tip = match policy::plausible_claim(&self.params, &hello.tip, now_ms) {
             Ok(()) => hello.tip,
             Err(why) => {
-                out.push(Action::Log(format!(
-                    "connection {conn}: ignoring its {why}"
-                )));
+                out.push(Action::Log(
+                    Level::Warn,
+                    format!("connection {conn}: ignoring its {why}"),
+                ));
                 TipInfo {
                     height: 0,
                     hash: self.params.chain_id(),
@@ -731,7 +757,7 @@ impl Core {
         self.report_equivocations(now_ms, &mut out)?;
         if let Some(s) = &self.sync {
             if now_ms.saturating_sub(s.asked_ms) > SYNC_TIMEOUT_MS {
-                out.push(Action::Log(format!(
+                out.push(Action::Log(Level::Warn, format!(
                     "sync: no answer from connection {} in {} s; its claims are not believed for {} s; trying again",
                     s.conn,
                     SYNC_TIMEOUT_MS / 1000,
@@ -781,7 +807,7 @@ impl Core {
                     ),
                 ));
                 self.closed(p.old);
-                out.push(Action::Log(format!(
+                out.push(Action::Log(Level::Info, format!(
                     "forger {key}: the earlier session (connection {}) did not answer a ping within {PROBE_MS} ms: dropped as dead; the new one from {} replaces it",
                     p.old, p.ip
                 )));
@@ -828,10 +854,13 @@ impl Core {
                 count: SYNC_BATCH,
             },
         ));
-        out.push(Action::Log(format!(
-            "sync: from connection {conn} ({name}), height {} → {target}",
-            tip.height
-        )));
+        out.push(Action::Log(
+            Level::Info,
+            format!(
+                "sync: from connection {conn} ({name}), height {} → {target}",
+                tip.height
+            ),
+        ));
         self.sync = Some(Sync {
             conn,
             id,
@@ -861,10 +890,10 @@ impl Core {
                     &format!("too many invalid messages; last: {why}"),
                 ),
             ));
-            out.push(Action::Log(format!(
-                "banned {ip} for {} s: {why}",
-                BAN_MS / 1000
-            )));
+            out.push(Action::Log(
+                Level::Warn,
+                format!("banned {ip} for {} s: {why}", BAN_MS / 1000),
+            ));
             self.closed(conn);
         }
     }
@@ -889,10 +918,10 @@ impl Core {
             // The ban first: once the peer sees the close, it is in force.
             out.push(Action::Ban(ip, now_ms + BAN_MS));
             out.push(Action::Close(conn, Message::error(code, why)));
-            out.push(Action::Log(format!(
-                "banned {ip} for {} s: {why}",
-                BAN_MS / 1000
-            )));
+            out.push(Action::Log(
+                Level::Warn,
+                format!("banned {ip} for {} s: {why}", BAN_MS / 1000),
+            ));
         }
         self.closed(conn);
         out
@@ -1019,13 +1048,16 @@ impl Core {
                 undone,
                 ..
             }) => {
-                out.push(Action::Log(format!(
-                    "reorganisation: {} blocks undone, {} applied, new tip {} at {}",
-                    undone.len(),
-                    applied.len(),
-                    hash.short(),
-                    block.height()
-                )));
+                out.push(Action::Log(
+                    Level::Info,
+                    format!(
+                        "reorganisation: {} blocks undone, {} applied, new tip {} at {}",
+                        undone.len(),
+                        applied.len(),
+                        hash.short(),
+                        block.height()
+                    ),
+                ));
                 self.after_new_blocks(&applied, out)?;
                 for tx in returned {
                     let _ = self.admit(None, tx, now_ms, out)?;
@@ -1058,14 +1090,14 @@ impl Core {
                 Ok(false)
             }
             Err(e @ ImportError::Invalid(_)) | Err(e @ ImportError::BadSideBlock { .. }) => {
-                out.push(Action::Log(format!("refused {e}")));
+                out.push(Action::Log(Level::Warn, format!("refused {e}")));
                 if let Some(c) = from {
                     self.strike(c, BLOCK_STRIKE, &e.to_string(), now_ms, out);
                 }
                 Ok(false)
             }
             Err(e) => {
-                out.push(Action::Log(format!("refused {e}")));
+                out.push(Action::Log(Level::Warn, format!("refused {e}")));
                 Ok(false)
             }
         }
@@ -1113,12 +1145,15 @@ impl Core {
         if self.evidence.contains_key(&forger) {
             return Ok(());
         }
-        out.push(Action::Log(format!(
-            "equivocation: forger {forger} signed two blocks for slot {}: {} and {}",
-            a.header.slot,
-            a.header.hash().short(),
-            b.header.hash().short()
-        )));
+        out.push(Action::Log(
+            Level::Warn,
+            format!(
+                "equivocation: forger {forger} signed two blocks for slot {}: {} and {}",
+                a.header.slot,
+                a.header.hash().short(),
+                b.header.hash().short()
+            ),
+        ));
         if self.evidence.len() >= MAX_EVIDENCE {
             // Make room by forgetting one the chain has acted on.
             let snap = self.store.snapshot()?;
@@ -1140,9 +1175,12 @@ impl Core {
                     self.evidence.remove(&f);
                 }
                 None => {
-                    out.push(Action::Log(format!(
-                        "equivocation by {forger} not held: {MAX_EVIDENCE} are held already"
-                    )));
+                    out.push(Action::Log(
+                        Level::Warn,
+                        format!(
+                            "equivocation by {forger} not held: {MAX_EVIDENCE} are held already"
+                        ),
+                    ));
                     return Ok(());
                 }
             }
@@ -1206,7 +1244,7 @@ impl Core {
             };
             if account.balance < fee {
                 if !std::mem::replace(&mut ev.told, true) {
-                    out.push(Action::Log(format!(
+                    out.push(Action::Log(Level::Warn, format!(
                         "equivocation by {forger}: {me} cannot pay a report's fee ({fee} units); left to the forgers"
                     )));
                 }
@@ -1227,10 +1265,13 @@ impl Core {
             let id = tx.id();
             match self.admit(None, tx, now_ms, out)? {
                 TxVerdict::Accepted => {
-                    out.push(Action::Log(format!(
-                        "reported the equivocation of {forger} (transaction {})",
-                        id.short()
-                    )));
+                    out.push(Action::Log(
+                        Level::Info,
+                        format!(
+                            "reported the equivocation of {forger} (transaction {})",
+                            id.short()
+                        ),
+                    ));
                     if let Some(ev) = self.evidence.get_mut(&forger) {
                         ev.report = Some(id);
                     }
@@ -1238,7 +1279,7 @@ impl Core {
                 TxVerdict::Rejected(why) => {
                     if let Some(ev) = self.evidence.get_mut(&forger) {
                         if !std::mem::replace(&mut ev.told, true) {
-                            out.push(Action::Log(format!(
+                            out.push(Action::Log(Level::Warn, format!(
                                 "equivocation by {forger}: report refused (tried again each tick): {why}"
                             )));
                         }
@@ -1262,9 +1303,10 @@ impl Core {
             .drop_failing_heads(&self.params, &snap, next_slot)
             .map_err(|e| Fatal(e.to_string()))?;
         for (id, why) in dropped {
-            out.push(Action::Log(format!(
-                "dropped transaction {id} from the mempool: {why}"
-            )));
+            out.push(Action::Log(
+                Level::Info,
+                format!("dropped transaction {id} from the mempool: {why}"),
+            ));
         }
         for b in blocks {
             for tx in &b.txs {
@@ -1328,13 +1370,16 @@ impl Core {
                     if near && self.early.len() < MAX_EARLY {
                         let hash = block.hash();
                         if self.early.insert((start, hash), (conn, *block)).is_none() {
-                            out.push(Action::Log(format!(
-                                "holding block {} until its slot starts here: {why}",
-                                hash.short()
-                            )));
+                            out.push(Action::Log(
+                                Level::Info,
+                                format!(
+                                    "holding block {} until its slot starts here: {why}",
+                                    hash.short()
+                                ),
+                            ));
                         }
                     } else {
-                        out.push(Action::Log(format!("refused {why}")));
+                        out.push(Action::Log(Level::Warn, format!("refused {why}")));
                         if !near {
                             self.strike(conn, 1, &why, now_ms, &mut out);
                         }
@@ -1343,7 +1388,7 @@ impl Core {
                     // Cannot win (first seen stays at equal height), and
                     // arrives past the lateness bound: neither stored nor
                     // relayed. Its header still counts as evidence.
-                    out.push(Action::Log(format!(
+                    out.push(Action::Log(Level::Info, format!(
                         "ignored late rival block {} at height {} (slot {} started {} ms ago, bound {} slots + drift)",
                         block.hash().short(),
                         h.height,
@@ -1371,9 +1416,12 @@ impl Core {
                             c.ignored_claims
                         });
                         if n % 100 == 1 {
-                            out.push(Action::Log(format!(
-                                "connection {conn}: ignoring its {why} ({n} ignored so far)"
-                            )));
+                            out.push(Action::Log(
+                                Level::Warn,
+                                format!(
+                                    "connection {conn}: ignoring its {why} ({n} ignored so far)"
+                                ),
+                            ));
                         }
                     }
                 }
@@ -1465,10 +1513,13 @@ impl Core {
                 self.doppelganger_refusal(conn, &text.lossy(), now_ms, &mut out);
             }
             Message::Error { code, text } => {
-                out.push(Action::Log(format!(
-                    "connection {conn} closed by peer ({code:?}): {}",
-                    text.lossy()
-                )));
+                out.push(Action::Log(
+                    Level::Info,
+                    format!(
+                        "connection {conn} closed by peer ({code:?}): {}",
+                        text.lossy()
+                    ),
+                ));
                 out.push(Action::Close(conn, Message::error(ErrorCode::Other, "bye")));
                 self.closed(conn);
             }
@@ -1527,7 +1578,7 @@ impl Core {
             )));
             return;
         }
-        out.push(Action::Log(format!(
+        out.push(Action::Log(Level::Warn, format!(
             "a main node refused this forger as a doppelganger: {text}; not forging, trying again (stops if still refused {} s from the first refusal)",
             retry_ms.saturating_sub(waited) / 1000
         )));
@@ -1657,13 +1708,16 @@ impl Core {
                 }) => {
                     // As for a gossiped block: said, and the undone
                     // transactions the new branch lacks go back to the pool.
-                    out.push(Action::Log(format!(
-                        "reorganisation: {} blocks undone, {} applied, new tip {} at {} (sync)",
-                        undone.len(),
-                        applied.len(),
-                        h.short(),
-                        b.height()
-                    )));
+                    out.push(Action::Log(
+                        Level::Info,
+                        format!(
+                            "reorganisation: {} blocks undone, {} applied, new tip {} at {} (sync)",
+                            undone.len(),
+                            applied.len(),
+                            h.short(),
+                            b.height()
+                        ),
+                    ));
                     self.seen.insert(h);
                     self.note_header(&b.header, true, now_ms, out)?;
                     progressed = true;
@@ -1690,7 +1744,7 @@ impl Core {
                         }
                         _ => false,
                     };
-                    out.push(Action::Log(format!("sync: refused {e}")));
+                    out.push(Action::Log(Level::Warn, format!("sync: refused {e}")));
                     if progressed {
                         let landed = std::mem::take(&mut landed);
                         self.after_new_blocks(&landed, out)?;
@@ -1723,12 +1777,15 @@ impl Core {
             || (tip.height >= s.target && tip.height > s.last_log_height)
         {
             let secs = (now_ms.saturating_sub(s.started_ms)).max(1) as f64 / 1000.0;
-            out.push(Action::Log(format!(
-                "sync: height {}/{} ({:.0} blocks/s)",
-                tip.height,
-                s.target,
-                (tip.height - s.start_height) as f64 / secs
-            )));
+            out.push(Action::Log(
+                Level::Info,
+                format!(
+                    "sync: height {}/{} ({:.0} blocks/s)",
+                    tip.height,
+                    s.target,
+                    (tip.height - s.start_height) as f64 / secs
+                ),
+            ));
             s.last_log_height = tip.height;
         }
         let next_from = if unknown_parent && !fork_search {
@@ -1769,7 +1826,7 @@ impl Core {
                 if tip.height < s.target {
                     // It claimed more than it delivered: its claims no
                     // longer start syncs or keep a forger "not synced".
-                    out.push(Action::Log(format!(
+                    out.push(Action::Log(Level::Warn, format!(
                         "sync: connection {conn} claimed height {} and delivered up to {}: its claims are not believed for {} s",
                         s.target,
                         tip.height,
@@ -2037,9 +2094,10 @@ impl Core {
             }
         });
         if let Err(miss) = allowed {
-            out.push(Action::Log(format!(
-                "slot {slot}: led but not forged: {miss}"
-            )));
+            out.push(Action::Log(
+                Level::Warn,
+                format!("slot {slot}: led but not forged: {miss}"),
+            ));
             if let Some(f) = &mut self.forge {
                 f.stats.missed(&miss);
             }
@@ -2054,9 +2112,10 @@ impl Core {
             Ok(u) => u,
             Err(e) if e.is_storage() => return Err(Fatal(e.to_string())),
             Err(e) => {
-                out.push(Action::Log(format!(
-                    "slot {slot}: cannot build a block: {e}"
-                )));
+                out.push(Action::Log(
+                    Level::Warn,
+                    format!("slot {slot}: cannot build a block: {e}"),
+                ));
                 return Ok(out);
             }
         };
@@ -2074,18 +2133,17 @@ impl Core {
             }
             Err(e) => {
                 let miss = Miss::AlreadySigned(e.to_string());
-                out.push(Action::Log(format!("slot {slot}: not signed: {miss}")));
+                out.push(Action::Log(
+                    Level::Warn,
+                    format!("slot {slot}: not signed: {miss}"),
+                ));
                 f.stats.missed(&miss);
                 return Ok(out);
             }
         }
-        if stall_after_record() {
-            // A test hook (see `stall_after_record`): the slot is recorded, no
-            // signature exists yet; the test kills the process here.
-            eprintln!("goodwill forge: recorded slot {slot}; stalling before signing (test hook)");
-            loop {
-                std::thread::sleep(std::time::Duration::from_secs(3600));
-            }
+        #[cfg(feature = "fault-injection")]
+        if let Some(hook) = f.after_record {
+            hook(slot);
         }
         let block = unsigned.sign(&f.key);
         let height = block.height();
@@ -2108,17 +2166,6 @@ impl Core {
 
 fn is_fatal(r: &Result<Imported, ImportError>) -> bool {
     matches!(r, Err(e) if e.is_fatal())
-}
-
-/// The crash test's hook: with `GOODWILL_TEST_STALL_AFTER_RECORD=1` in its
-/// environment, a forger stops for good between recording a slot and
-/// signing it, so that a test can SIGKILL it exactly there and check that
-/// the restarted forger never signs that slot. Read once.
-fn stall_after_record() -> bool {
-    static STALL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *STALL.get_or_init(|| {
-        std::env::var_os("GOODWILL_TEST_STALL_AFTER_RECORD").is_some_and(|v| v == "1")
-    })
 }
 
 #[cfg(test)]

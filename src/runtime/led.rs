@@ -309,7 +309,7 @@ impl LogPin {
 
     /// Logs to standard error (the journal, under systemd).
     pub fn stderr(led: Led) -> Self {
-        Self::new(led, Arc::new(|line| eprintln!("goodwill: {line}")))
+        Self::new(led, Arc::new(|line| log::info!("goodwill: {line}")))
     }
 
     /// The last level written, if any.

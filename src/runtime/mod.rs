@@ -3,6 +3,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`os`] | the wall clock and the OS random source; the one bounded file reader; writes to stdout/stderr that never panic |
+//! | [`logger`] | the process's logger behind the `log` macros: journald priorities, `GOODWILL_LOG` |
 //! | [`config`] | files the roles read at start: the genesis |
 //! | [`node`] | `goodwill node`: runs [`crate::peer::core::Core`] on smol: listening, dialling, the handshake, the core thread |
 //! | [`forge`] | `goodwill forge`: the appliance around the same core: LEDs, status port, watchdog, storage retry |
@@ -17,5 +18,6 @@ pub mod config;
 pub mod forge;
 pub mod keyfile;
 pub mod led;
+pub mod logger;
 pub mod node;
 pub mod os;

@@ -232,9 +232,14 @@ pub fn log_as_forger() {
     let _ = LOG_NAME.set("goodwill forge");
 }
 
-fn log(line: &str) {
+/// Logs `line` at `level`, as `goodwill node: …` or `goodwill forge: …`.
+fn log_at(level: log::Level, line: &str) {
     let name = LOG_NAME.get().copied().unwrap_or("goodwill node");
-    eprintln!("{name}: {line}");
+    log::log!(level, "{name}: {line}");
+}
+
+fn log(line: &str) {
+    log_at(log::Level::Info, line);
 }
 
 impl Shared {
@@ -399,7 +404,7 @@ pub async fn serve(
             Ok(())
         }
         Err(e) => {
-            log(&format!("stopped on a fatal error: {e}"));
+            log_at(log::Level::Error, &format!("stopped on a fatal error: {e}"));
             Err(e)
         }
     }
@@ -479,8 +484,14 @@ async fn serve_on(
         crate::runtime::os::now_ms(),
         match &config.forge {
             None => crate::peer::core::CoreOptions::main_node().reporting_with(config.key.clone()),
-            Some(f) => crate::peer::core::CoreOptions::forger(config.key.clone(), f.clock_check)
-                .doppelganger_retry_ms(f.doppelganger_retry_ms),
+            Some(f) => {
+                let opts =
+                    crate::peer::core::CoreOptions::forger(config.key.clone(), f.clock_check)
+                        .doppelganger_retry_ms(f.doppelganger_retry_ms);
+                #[cfg(feature = "fault-injection")]
+                let opts = opts.after_record(crate::runtime::forge::stall_after_record);
+                opts
+            }
         },
     );
     if let Some(f) = &forge {
@@ -537,7 +548,7 @@ async fn serve_on(
                         }
                     }
                     Err(e) => {
-                        log(&format!("accept: {e}"));
+                        log_at(log::Level::Warn, &format!("accept: {e}"));
                         smol::Timer::after(Duration::from_millis(100)).await;
                     }
                 }
@@ -649,7 +660,7 @@ async fn start_forger(
             .detach();
     }
     if fc.clock_check == crate::peer::forging::ClockCheck::Off {
-        log("WARNING: --clock-check off: this forger signs blocks whatever its clock says; use it only in tests");
+        log_at(log::Level::Warn, "WARNING: --clock-check off: this forger signs blocks whatever its clock says; use it only in tests");
     }
     Ok(())
 }
@@ -771,12 +782,15 @@ fn run_core(
                     shared.ban(ip, until);
                 }
                 Action::Dial(addr) => dial(shared.clone(), addr, false),
-                Action::Log(line) => log(&line),
+                Action::Log(level, line) => log_at(level, &line),
                 Action::Forged { slot, height } => {
                     log(&format!("forged block {height} in slot {slot}"));
                 }
                 Action::Doppelganger(text) => {
-                    log(&format!("stopping: a main node says: {text}"));
+                    log_at(
+                        log::Level::Error,
+                        &format!("stopping: a main node says: {text}"),
+                    );
                     for (_, o) in std::mem::take(&mut outboxes) {
                         let _ = o.try_send(Outgoing::Close(Message::error(
                             ErrorCode::Doppelganger,
@@ -823,14 +837,14 @@ fn refresh_forger_keys(core: &Core, shared: &Shared, done: &mut Option<u64>, now
             *shared.forger_keys.lock().expect("forger keys lock") = keys;
             *done = Some(epoch);
         }
-        Err(e) => log(&format!("live forgers: {e}")),
+        Err(e) => log_at(log::Level::Warn, &format!("live forgers: {e}")),
     }
 }
 
 /// Tells systemd (nothing without `NOTIFY_SOCKET`); a failure is logged.
 fn notify_systemd(states: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(states) {
-        log(&format!("systemd notify: {e}"));
+        log_at(log::Level::Warn, &format!("systemd notify: {e}"));
     }
 }
 
@@ -989,7 +1003,7 @@ async fn connection(
     let hello = match shared.hello() {
         Ok(h) => h,
         Err(e) => {
-            log(&format!("store: {e}"));
+            log_at(log::Level::Error, &format!("store: {e}"));
             return false;
         }
     };
@@ -1357,7 +1371,7 @@ async fn read_loop(
                 let answer = match answer {
                     Ok(a) => a,
                     Err(e) => {
-                        log(&format!("store: {e}"));
+                        log_at(log::Level::Error, &format!("store: {e}"));
                         Answer::Error(e.to_string())
                     }
                 };

@@ -158,7 +158,8 @@ pub struct Config {
     pub faults: Faults,
     /// Keys the withholder forges with (more keys: a longer private branch).
     pub withholder_keys: usize,
-    /// Print every event and log line to stderr (for replaying a seed).
+    /// Log every event and log line at info through `log` (for replaying
+    /// a seed; `tests/sim.rs` installs the process logger then).
     pub verbose: bool,
     /// Sessions the spammer opens to each main node at once (it asks for
     /// more than the door's per-address cap to show the cap holds).
@@ -842,7 +843,7 @@ impl Sim {
         }
         let node = &mut self.nodes[n];
         if self.cfg.verbose {
-            eprintln!("{:>9} {:>11} {line}", self.now - START_MS, node.name);
+            log::info!("{:>9} {:>11} {line}", self.now - START_MS, node.name);
         }
         if node.logs.len() >= LOG_LINES {
             node.logs.pop_front();
@@ -858,7 +859,7 @@ impl Sim {
         let plan_names: Vec<String> = self.nodes.iter().map(|x| x.name.clone()).collect();
         let plan = self.cfg.faults.describe(&plan_names);
         if self.cfg.verbose {
-            eprintln!("seed {}: {plan}", self.cfg.seed);
+            log::info!("seed {}: {plan}", self.cfg.seed);
         }
         for i in 0..n {
             let k = self.nodes[i].kind;
@@ -1215,7 +1216,7 @@ impl Sim {
                         }
                     }
                 }
-                Action::Log(line) => self.log(n, line),
+                Action::Log(_, line) => self.log(n, line),
                 Action::Forged { slot, height } => {
                     self.log(n, format!("forged block {height} in slot {slot}"));
                 }

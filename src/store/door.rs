@@ -109,7 +109,7 @@ impl Drop for ClosingDb {
     fn drop(&mut self) {
         if let Some(db) = self.db.take() {
             if std::panic::catch_unwind(AssertUnwindSafe(move || drop(db))).is_err() {
-                eprintln!(
+                log::error!(
                     "goodwill: {}: the database library panicked while closing the store; \
                      the file keeps its last commit",
                     self.path

@@ -248,7 +248,7 @@ fn a_sync_answer_of_pre_forged_future_blocks_does_not_move_the_victim() {
     );
     assert!(
         out.iter()
-            .any(|a| matches!(a, Action::Log(l) if l.contains("ahead of this node's clock"))),
+            .any(|a| matches!(a, Action::Log(_, l) if l.contains("ahead of this node's clock"))),
         "{out:?}"
     );
     // The honest chain goes on.
@@ -386,7 +386,7 @@ fn a_rival_gossiped_past_the_lateness_bound_is_neither_stored_nor_relayed() {
         .unwrap();
     assert!(
         out.iter()
-            .any(|a| matches!(a, Action::Log(l) if l.contains("late rival"))),
+            .any(|a| matches!(a, Action::Log(_, l) if l.contains("late rival"))),
         "{out:?}"
     );
     assert!(

@@ -157,7 +157,7 @@ pub fn show_storage_error(board: &crate::runtime::board::Board) {
     };
     let now = crate::runtime::os::now_ms();
     if board.leds == crate::runtime::board::LedSource::None {
-        eprintln!(
+        log::info!(
             "goodwill forge: LEDs: {}",
             crate::runtime::led::describe(&state, now)
         );
@@ -166,10 +166,31 @@ pub fn show_storage_error(board: &crate::runtime::board::Board) {
     match board.open_leds() {
         Ok(mut leds) => {
             if let Err(e) = leds.apply(crate::runtime::led::pattern(&state, now)) {
-                eprintln!("goodwill forge: LEDs: {e}");
+                log::warn!("goodwill forge: LEDs: {e}");
             }
         }
-        Err(e) => eprintln!("goodwill forge: LEDs: {e}"),
+        Err(e) => log::warn!("goodwill forge: LEDs: {e}"),
+    }
+}
+
+/// The crash test's hook (built with the `fault-injection` feature only;
+/// the shipped binary has neither the hook nor the variable's name): with
+/// `GOODWILL_TEST_STALL_AFTER_RECORD=1` in its environment, a forger stops
+/// for good between recording a slot and signing it, so that a test can
+/// SIGKILL it exactly there and check that the restarted forger never signs
+/// that slot. The core calls it (`CoreOptions::after_record`); the
+/// variable is read once.
+#[cfg(feature = "fault-injection")]
+pub fn stall_after_record(slot: u64) {
+    static STALL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let stall = *STALL.get_or_init(|| {
+        std::env::var_os("GOODWILL_TEST_STALL_AFTER_RECORD").is_some_and(|v| v == "1")
+    });
+    if stall {
+        log::info!("goodwill forge: recorded slot {slot}; stalling before signing (test hook)");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
     }
 }
 

@@ -68,22 +68,25 @@ pub async fn storage_error_state(
         _ => match board.open_leds() {
             Ok(mut d) => {
                 if let Err(e) = d.apply(led::pattern(&state, now)) {
-                    log(&format!("LEDs: {e}"));
+                    log_at(log::Level::Warn, &format!("LEDs: {e}"));
                 }
                 Some(d)
             }
             Err(e) => {
-                log(&format!("LEDs: {e}"));
+                log_at(log::Level::Warn, &format!("LEDs: {e}"));
                 None
             }
         },
     };
     let retry_s = retry.as_secs_f64();
-    log(&format!(
-        "storage error: {why}; not forging; the store is tried again every {retry_s} s \
+    log_at(
+        log::Level::Error,
+        &format!(
+            "storage error: {why}; not forging; the store is tried again every {retry_s} s \
          (free space on {}'s file system, or see docs/operate.md)",
-        data.display()
-    ));
+            data.display()
+        ),
+    );
     let mut reason = why.to_string();
     let mut next_try = now.saturating_add(retry.as_millis() as u64);
     loop {
@@ -92,7 +95,7 @@ pub async fn storage_error_state(
             sd_notify::NotifyState::Status(&line),
             sd_notify::NotifyState::Watchdog,
         ]) {
-            log(&format!("systemd notify: {e}"));
+            log_at(log::Level::Warn, &format!("systemd notify: {e}"));
         }
         let now = crate::runtime::os::now_ms();
         let wait =
@@ -122,9 +125,10 @@ pub async fn storage_error_state(
             }
             super::StoreCheck::Refuse(why) => return StorageWait::Refuse(why),
             super::StoreCheck::Wait(why) => {
-                log(&format!(
-                    "storage: still failing: {why}; next try in {retry_s} s"
-                ));
+                log_at(
+                    log::Level::Error,
+                    &format!("storage: still failing: {why}; next try in {retry_s} s"),
+                );
                 reason = why;
                 next_try = crate::runtime::os::now_ms().saturating_add(retry.as_millis() as u64);
             }
@@ -192,7 +196,12 @@ impl std::fmt::Debug for ForgeShared {
 }
 
 fn log(line: &str) {
-    eprintln!("goodwill forge: {line}");
+    log_at(log::Level::Info, line);
+}
+
+/// Logs `line` at `level`, as `goodwill forge: …`.
+fn log_at(level: log::Level, line: &str) {
+    log::log!(level, "goodwill forge: {line}");
 }
 
 impl ForgeShared {
@@ -248,7 +257,12 @@ impl ForgeShared {
             } else {
                 ""
             };
-            log(&format!("{}{hint}", h.describe()));
+            let level = if h.under_voltage() {
+                log::Level::Warn
+            } else {
+                log::Level::Info
+            };
+            log_at(level, &format!("{}{hint}", h.describe()));
         }
         fig.health = Some(h);
         h
@@ -263,7 +277,7 @@ impl ForgeShared {
             Ok(Some(v)) => v,
             Ok(None) => return,
             Err(e) => {
-                log(&format!("status: {e}"));
+                log_at(log::Level::Warn, &format!("status: {e}"));
                 return;
             }
         };
@@ -358,7 +372,7 @@ impl ForgeShared {
         }
         if !states.is_empty() {
             if let Err(e) = sd_notify::notify(&states) {
-                log(&format!("systemd notify: {e}"));
+                log_at(log::Level::Warn, &format!("systemd notify: {e}"));
             }
         }
         fig.last_status_line = line;
@@ -423,7 +437,7 @@ impl ForgeShared {
                         .expect("led lock")
                         .apply(led::pattern(&st, now))
                     {
-                        log(&format!("LEDs: {e}"));
+                        log_at(log::Level::Warn, &format!("LEDs: {e}"));
                     }
                     led::next_change_ms(&st, now)
                 }
