@@ -123,6 +123,19 @@ pub struct GenesisAssociation {
     pub account: PublicKey,
 }
 
+/// The slot in progress at `now_ms` on a chain whose slot 0 starts at
+/// `start_ms` (slot 0 before the start). A validated genesis has a
+/// non-zero `slot_ms`; a chain described by a peer may not, and counts as 1.
+pub fn slot_at(start_ms: u64, slot_ms: u64, now_ms: u64) -> u64 {
+    now_ms.saturating_sub(start_ms) / slot_ms.max(1)
+}
+
+/// The epoch `slot` belongs to with `epoch_slots` slots an epoch (a zero
+/// from a peer counts as 1, as in [`slot_at`]).
+pub fn epoch_of(epoch_slots: u64, slot: u64) -> u64 {
+    slot / epoch_slots.max(1)
+}
+
 /// The genesis file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -539,7 +552,7 @@ impl ChainParams {
 
     /// The slot in progress at `now_ms` (slot 0 before the start).
     pub fn slot_at(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(self.genesis.start_ms) / self.genesis.slot_ms
+        slot_at(self.genesis.start_ms, self.genesis.slot_ms, now_ms)
     }
 
     /// When `slot` starts, in ms since the Unix epoch (saturating).
@@ -551,7 +564,7 @@ impl ChainParams {
 
     /// The epoch `slot` belongs to.
     pub fn epoch_of(&self, slot: u64) -> u64 {
-        slot / self.genesis.epoch_slots
+        epoch_of(self.genesis.epoch_slots, slot)
     }
 
     /// Whether a block in `slot` still feeds its epoch's VRF mix: only the

@@ -1,6 +1,7 @@
-//! Every size limit in one place. Consensus limits that a chain may tune live
-//! in the genesis ([`crate::chain::genesis::Limits`]); these are the fixed bounds of
-//! the formats themselves, checked while decoding.
+//! The fixed size limits of the chain's formats, checked while decoding.
+//! Consensus limits that a chain may tune live in the genesis
+//! ([`crate::chain::genesis::Limits`]); the protocol's frame and list bounds
+//! in `wire::limits` (the layer above).
 
 /// A transaction's memo.
 pub const MEMO: usize = 64;

@@ -76,10 +76,10 @@ pub enum Command {
     /// resumes it.
     Devnet(crate::tools::devnet::DevnetArgs),
     /// Run a main node: full ledger, relay, sync, queries, the forger table.
-    Node(NodeArgs),
+    Node(crate::runtime::config::NodeSettings),
     /// Run the forging appliance: follow the chain from main nodes, forge
     /// the slots this key leads, show it on the LEDs.
-    Forge(ForgeArgs),
+    Forge(crate::runtime::config::ForgeSettings),
     /// Any node's role, height, tip, peers, mempool size and uptime; on a
     /// forging appliance, its forging, clock, power and LED figures too.
     Status {
@@ -138,140 +138,6 @@ pub enum Command {
         #[command(subcommand)]
         command: SigningCommand,
     },
-}
-
-/// `goodwill node` settings; `--config FILE` gives them in TOML, flags override.
-#[derive(Debug, clap::Args)]
-pub struct NodeArgs {
-    /// A TOML file with the settings below (data, genesis, listen, advertise, peers, key).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// The data directory (the redb store).
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// The genesis file.
-    #[arg(long)]
-    genesis: Option<PathBuf>,
-    /// Where to listen, e.g. 0.0.0.0:7070.
-    #[arg(long)]
-    listen: Option<String>,
-    /// The address peers should dial (default: the listen address).
-    #[arg(long)]
-    advertise: Option<String>,
-    /// A main node to register with and keep connected to (repeat).
-    #[arg(long = "peer")]
-    peers: Vec<String>,
-    /// The node's key file (default: a fresh key each start).
-    #[arg(long)]
-    key: Option<PathBuf>,
-    /// A block this node must have: HEIGHT:HASH, as `goodwill chain
-    /// checkpoint` prints it from a node you trust (repeat; added to
-    /// `checkpoints` in --config and the genesis file's). A chain that
-    /// contradicts one is refused.
-    #[arg(long = "checkpoint")]
-    checkpoints: Vec<crate::chain::genesis::Checkpoint>,
-}
-
-/// `goodwill forge` settings; `--config FILE` gives them in TOML, flags override.
-#[derive(Debug, clap::Args)]
-pub struct ForgeArgs {
-    /// A TOML file with the settings below (data, genesis, key, main,
-    /// board, status_listen, metrics_listen, clock_check, storage_retry_s).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// The data directory (the redb store with the chain and the signing record).
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// The genesis file.
-    #[arg(long)]
-    genesis: Option<PathBuf>,
-    /// The forging key file.
-    #[arg(long)]
-    key: Option<PathBuf>,
-    /// A main node to follow and send blocks to (repeat).
-    #[arg(long = "main")]
-    mains: Vec<String>,
-    /// Board profile: pi5, pi4, pi3, zero2w, generic, none, or a TOML file
-    /// (default: the detected Raspberry Pi, else none).
-    #[arg(long)]
-    board: Option<String>,
-    /// Where `goodwill status` reaches this appliance (loopback).
-    #[arg(long)]
-    status_listen: Option<String>,
-    /// Serve Prometheus metrics here (plain HTTP, GET /metrics).
-    #[arg(long)]
-    metrics_listen: Option<String>,
-    /// kernel+peers | peers | off (default: kernel+peers with a Pi board
-    /// profile, peers without; off is for tests only).
-    #[arg(long)]
-    clock_check: Option<String>,
-    /// This key never signed on this chain before: record the current slot
-    /// as its floor and forge (needed when the store has blocks but no
-    /// signing record for the key).
-    #[arg(long)]
-    i_know_this_key_is_new: bool,
-    /// How often a forger whose store failed (a full disk) tries it again,
-    /// in seconds (1 to 3600; default 30).
-    #[arg(long)]
-    storage_retry_s: Option<u64>,
-    /// A block this forger must have: HEIGHT:HASH, as `goodwill chain
-    /// checkpoint` prints it from a node you trust (repeat; added to
-    /// `checkpoints` in --config and the genesis file's).
-    #[arg(long = "checkpoint")]
-    checkpoints: Vec<crate::chain::genesis::Checkpoint>,
-}
-
-impl ForgeArgs {
-    fn into_settings(self) -> Result<crate::cli::net::ForgeSettings, String> {
-        let file: crate::runtime::config::ForgeFile = match &self.config {
-            Some(p) => {
-                let text = crate::runtime::node::read_config(p)?;
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
-            }
-            None => crate::runtime::config::ForgeFile::default(),
-        };
-        let need = |v: Option<PathBuf>, what: &str| {
-            v.ok_or_else(|| format!("--{what} is required (or `{what} = ...` in --config)"))
-        };
-        let mains = if self.mains.is_empty() {
-            file.main
-        } else {
-            self.mains
-        };
-        if mains.is_empty() {
-            return Err(
-                "at least one --main ADDR is required (or `main = [...]` in --config)".into(),
-            );
-        }
-        Ok(crate::cli::net::ForgeSettings {
-            data: need(self.data.or(file.data), "data")?,
-            genesis: need(self.genesis.or(file.genesis), "genesis")?,
-            key: need(self.key.or(file.key), "key")?,
-            mains,
-            board: self.board.or(file.board),
-            status_listen: self
-                .status_listen
-                .or(file.status_listen)
-                .unwrap_or_else(|| crate::runtime::forge::DEFAULT_STATUS_LISTEN.into()),
-            metrics_listen: self.metrics_listen.or(file.metrics_listen),
-            clock_check: self.clock_check.or(file.clock_check),
-            i_know_key_is_new: self.i_know_this_key_is_new,
-            storage_retry_s: match self
-                .storage_retry_s
-                .or(file.storage_retry_s)
-                .unwrap_or(crate::runtime::forge::STORAGE_RETRY_S)
-            {
-                s @ 1..=3600 => s,
-                s => {
-                    return Err(format!(
-                        "storage_retry_s {s}: give 1 to 3600 seconds (default {})",
-                        crate::runtime::forge::STORAGE_RETRY_S
-                    ))
-                }
-            },
-            checkpoints: [file.checkpoints, self.checkpoints].concat(),
-        })
-    }
 }
 
 /// Chain verbs.
@@ -366,7 +232,7 @@ pub enum GenesisCommand {
         #[arg(long)]
         out: PathBuf,
         /// A bootstrap forger's address (repeat; turn order as given).
-        #[arg(long = "forger", required = true, value_parser = parse_address)]
+        #[arg(long = "forger", required = true, value_parser = address::parse)]
         forgers: Vec<PublicKey>,
         /// An initial balance: ADDRESS=COINS (repeat).
         #[arg(long = "fund", value_parser = parse_fund)]
@@ -404,10 +270,6 @@ pub enum GenesisCommand {
     },
 }
 
-fn parse_address(s: &str) -> Result<PublicKey, String> {
-    address::parse(s).map_err(|e| e.to_string())
-}
-
 fn parse_coins_arg(s: &str) -> Result<u64, String> {
     parse_coins(s).map_err(|e| e.to_string())
 }
@@ -416,14 +278,17 @@ fn parse_fund(s: &str) -> Result<(PublicKey, u64), String> {
     let (a, n) = s
         .split_once('=')
         .ok_or_else(|| format!("{s:?}: write ADDRESS=COINS"))?;
-    Ok((parse_address(a)?, parse_coins_arg(n)?))
+    Ok((
+        address::parse(a).map_err(|e| e.to_string())?,
+        parse_coins_arg(n)?,
+    ))
 }
 
 fn parse_association(s: &str) -> Result<(String, PublicKey), String> {
     let (n, a) = s
         .split_once('=')
         .ok_or_else(|| format!("{s:?}: write NAME=ADDRESS"))?;
-    Ok((n.to_string(), parse_address(a)?))
+    Ok((n.to_string(), address::parse(a).map_err(|e| e.to_string())?))
 }
 
 /// Runs the command line; returns the process exit code.
@@ -444,31 +309,11 @@ pub fn main() -> ExitCode {
         // The appliance's exit status tells systemd what happened: 0 stopped
         // cleanly, 1 failed (restart), 2 refused to start, 3 doppelganger
         // (do not restart).
-        let r = args
-            .into_settings()
-            .map_err(|e| (e, crate::runtime::forge::EXIT_REFUSED))
-            .and_then(crate::cli::net::forge);
-        return match r {
-            Ok(()) => ExitCode::SUCCESS,
-            Err((e, code)) => {
-                eprintln!("error: {e}");
-                ExitCode::from(code)
-            }
-        };
+        return role_exit(crate::cli::net::forge(args));
     }
     if let Command::Node(args) = cli.command {
         // 0 stopped cleanly, 1 failed (restart), 2 refused to start.
-        let r = args
-            .into_settings()
-            .map_err(|e| (e, crate::cli::net::EXIT_REFUSED))
-            .and_then(crate::cli::net::node);
-        return match r {
-            Ok(()) => ExitCode::SUCCESS,
-            Err((e, code)) => {
-                eprintln!("error: {e}");
-                ExitCode::from(code)
-            }
-        };
+        return role_exit(crate::cli::net::node(args));
     }
     if let Command::Pay { command } = cli.command {
         return match crate::cli::wallet::pay(command) {
@@ -493,6 +338,17 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// A node's or forger's exit: its status, with the error printed.
+fn role_exit(r: Result<(), (String, u8)>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((e, code)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(code)
         }
     }
 }
@@ -720,8 +576,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 other => other,
             }
             .map_err(|e| e.to_string())?;
-            let text = crate::runtime::os::read_text_bounded(&file, 64 << 20)
-                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let text =
+                crate::runtime::os::read_text_bounded(&file, crate::store::INTERCHANGE_FILE_BYTES)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
             let doc: crate::store::Interchange = serde_json::from_str(&text)
                 .map_err(|e| format!("{}: not a signing record: {e}", file.display()))?;
             let added = store
@@ -730,33 +587,5 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("imported {added} new signed slots from {}", file.display());
             Ok(())
         }
-    }
-}
-
-impl NodeArgs {
-    fn into_settings(self) -> Result<crate::cli::net::NodeSettings, String> {
-        let file = match &self.config {
-            Some(p) => crate::runtime::node::NodeFile::load(p)?,
-            None => crate::runtime::node::NodeFile::default(),
-        };
-        let need = |v: Option<PathBuf>, what: &str| {
-            v.ok_or_else(|| format!("--{what} is required (or `{what} = ...` in --config)"))
-        };
-        Ok(crate::cli::net::NodeSettings {
-            data: need(self.data.or(file.data), "data")?,
-            genesis: need(self.genesis.or(file.genesis), "genesis")?,
-            listen: self
-                .listen
-                .or(file.listen)
-                .ok_or("--listen is required (or `listen = ...` in --config)")?,
-            advertise: self.advertise.or(file.advertise),
-            peers: if self.peers.is_empty() {
-                file.peers
-            } else {
-                self.peers
-            },
-            key: self.key.or(file.key),
-            checkpoints: [file.checkpoints, self.checkpoints].concat(),
-        })
     }
 }

@@ -2,9 +2,6 @@
 //! (`status`, `forgers`, `chain tip|block|tx`). Every `--json` prints one
 //! JSON object.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
 use futures_lite::StreamExt;
 use serde_json::json;
 
@@ -12,104 +9,56 @@ use crate::chain::amount::format_coins;
 use crate::chain::crypto::Hash;
 use crate::chain::genesis::{ChainParams, Checkpoint};
 use crate::runtime::client::Client;
-use crate::runtime::keyfile;
-use crate::runtime::node::{self, NodeConfig, NodeLimits};
+use crate::runtime::config::{ForgeSettings, Forger, NodeSettings};
+use crate::runtime::node::{self, NodeConfig};
 use crate::wire::ForgerEntry;
-
-/// `goodwill node`'s settings after merging the config file and flags.
-#[derive(Debug)]
-pub struct NodeSettings {
-    /// Data directory.
-    pub data: PathBuf,
-    /// Genesis file.
-    pub genesis: PathBuf,
-    /// Listen address.
-    pub listen: String,
-    /// Advertised address.
-    pub advertise: Option<String>,
-    /// Peers.
-    pub peers: Vec<String>,
-    /// Key file.
-    pub key: Option<PathBuf>,
-    /// Weak-subjectivity checkpoints (flags and config file).
-    pub checkpoints: Vec<Checkpoint>,
-}
 
 /// The exit status of a node or forger refused at start: a bad setting, or
 /// a store it will not use (damaged, another chain's).
-pub const EXIT_REFUSED: u8 = 2;
-
-/// Checks an address given to dial or to advertise: `host:port`, a port
-/// number, and no longer than the wire carries
-/// ([`crate::wire::limits::ADDR`] bytes).
-pub fn check_addr(flag: &str, addr: &str) -> Result<(), String> {
-    let max = crate::wire::limits::ADDR;
-    if addr.len() > max {
-        return Err(format!(
-            "{flag} {addr:?}: {} bytes; an address is at most {max} bytes",
-            addr.len()
-        ));
-    }
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-            Ok(())
-        }
-        _ => Err(format!(
-            "{flag} {addr:?}: write host:port, e.g. 127.0.0.1:7070 or node.example.org:7070"
-        )),
-    }
-}
+pub const EXIT_REFUSED: u8 = crate::runtime::forge::EXIT_REFUSED;
 
 /// Runs a main node until SIGINT or SIGTERM. Errors carry the exit status:
 /// [`EXIT_REFUSED`] when it refused to start, 1 when it stopped on a failure.
 pub fn node(s: NodeSettings) -> Result<(), (String, u8)> {
     let refused = |e: String| (e, EXIT_REFUSED);
-    let params = crate::runtime::config::load_genesis(&s.genesis)
-        .and_then(|p| p.with_checkpoints(&s.checkpoints))
-        .map_err(|e| refused(e.to_string()))?;
-    let key = match &s.key {
-        Some(k) => keyfile::read(k).map_err(|e| refused(e.to_string()))?,
-        None => crate::runtime::os::new_keypair(),
-    };
-    let listen: SocketAddr = s.listen.parse().map_err(|e| {
-        refused(format!(
-            "--listen {}: {e} (write host:port, e.g. 127.0.0.1:7070)",
-            s.listen
-        ))
-    })?;
-    if let Some(a) = &s.advertise {
-        check_addr("--advertise", a).map_err(refused)?;
-    }
-    for p in &s.peers {
-        check_addr("--peer", p).map_err(refused)?;
-    }
+    let config = s
+        .over_file()
+        .and_then(NodeSettings::resolve)
+        .map_err(refused)?;
     // The store is checked before anything listens: a damaged one or
     // another chain's is a refusal (exit 2), not a failure to retry.
-    crate::store::Store::open(&s.data, &params).map_err(|e| refused(e.to_string()))?;
-    let config = NodeConfig {
-        data: s.data,
-        params,
-        listen,
-        advertise: s.advertise,
-        peers: s.peers,
-        key,
-        limits: NodeLimits::default(),
-        forge: None,
-    };
+    crate::store::Store::open(&config.data, &config.params).map_err(|e| refused(e.to_string()))?;
     // See node::serve on why not smol::block_on.
     futures_lite::future::block_on(async {
-        let mut signals =
-            async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
-                .map_err(|e| (format!("signal handlers: {e}"), 1))?;
-        let listener = smol::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| refused(format!("listen on {listen}: {e}")))?;
-        node::serve(config, listener, async move {
-            let _ = signals.next().await;
-        })
-        .await
-        .map_err(|e| (e.to_string(), 1))
+        let mut signals = stop_signals()?;
+        bind_and_serve(config, "listen", &mut signals)
+            .await?
+            .map_err(|e| (e.to_string(), 1))
     })
+}
+
+/// SIGTERM and SIGINT: how a node or a forger is told to stop.
+fn stop_signals() -> Result<async_signal::Signals, (String, u8)> {
+    async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
+        .map_err(|e| (format!("signal handlers: {e}"), 1))
+}
+
+/// Listens on the config's address (`what` names it in the refusal when
+/// it cannot) and serves until one of `signals` comes; the inner result
+/// is how the node stopped.
+async fn bind_and_serve(
+    config: NodeConfig,
+    what: &str,
+    signals: &mut async_signal::Signals,
+) -> Result<Result<(), node::NodeError>, (String, u8)> {
+    let listen = config.listen;
+    let listener = smol::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| (format!("{what} on {listen}: {e}"), EXIT_REFUSED))?;
+    Ok(node::serve(config, listener, async move {
+        let _ = signals.next().await;
+    })
+    .await)
 }
 
 /// Connects as a client; the error as text for the command line.
@@ -591,107 +540,28 @@ pub fn tx(addr: &str, id: &str, as_json: bool) -> Result<(), String> {
     })
 }
 
-/// `goodwill forge`'s settings after merging the config file and flags.
-#[derive(Debug)]
-pub struct ForgeSettings {
-    /// Data directory.
-    pub data: PathBuf,
-    /// Genesis file.
-    pub genesis: PathBuf,
-    /// Forging key file.
-    pub key: PathBuf,
-    /// Main nodes.
-    pub mains: Vec<String>,
-    /// Board name or file.
-    pub board: Option<String>,
-    /// Status listen address.
-    pub status_listen: String,
-    /// Metrics listen address.
-    pub metrics_listen: Option<String>,
-    /// Clock check.
-    pub clock_check: Option<String>,
-    /// --i-know-this-key-is-new.
-    pub i_know_key_is_new: bool,
-    /// How often a failed store is tried again, seconds.
-    pub storage_retry_s: u64,
-    /// Weak-subjectivity checkpoints (flags and config file).
-    pub checkpoints: Vec<Checkpoint>,
-}
-
 /// Runs the appliance until SIGINT/SIGTERM, a fatal error or a doppelganger.
 /// Errors carry the exit status.
 pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
-    use crate::peer::forging::ClockCheck;
     use crate::runtime::forge as f;
     node::log_as_forger();
     let refused = |e: String| (e, f::EXIT_REFUSED);
-    let params = crate::runtime::config::load_genesis(&s.genesis)
-        .and_then(|p| p.with_checkpoints(&s.checkpoints))
-        .map_err(|e| refused(e.to_string()))?;
-    let key = keyfile::read(&s.key).map_err(|e| refused(e.to_string()))?;
-    // The device tree's model string; /proc/device-tree links here, but the
-    // systemd unit's ProcSubset=pid hides that link.
-    let model_at = |p: &str| {
-        crate::runtime::os::read_text_bounded(p.as_ref(), crate::runtime::os::KERNEL_FILE_BYTES)
-    };
-    let model = model_at("/sys/firmware/devicetree/base/model")
-        .or_else(|_| model_at("/proc/device-tree/model"))
-        .ok();
-    let (board, is_pi_profile) =
-        f::choose_board(s.board.as_deref(), model.as_deref()).map_err(refused)?;
-    let clock_check = match &s.clock_check {
-        Some(c) => ClockCheck::parse(c).map_err(refused)?,
-        None if is_pi_profile => ClockCheck::KernelAndPeers,
-        None => ClockCheck::Peers,
-    };
-    let listen: SocketAddr = s.status_listen.parse().map_err(|e| {
-        refused(format!(
-            "--status-listen {}: {e} (write host:port)",
-            s.status_listen
-        ))
-    })?;
-    if !listen.ip().is_loopback() {
-        eprintln!(
-            "goodwill forge: note: --status-listen {listen} is not a loopback address: anyone who reaches it can \
-             read this appliance's status (its key, tip, clock offset, LEDs, figures) and the chain it stores, \
-             and open client sessions (up to {} per address); main-node and forger handshakes are refused there, \
-             so nobody can steer its sync or its clock through it. Firewall it if that is more than you want to show",
-            NodeLimits::default().max_per_ip
-        );
-    }
-    for m in &s.mains {
-        check_addr("--main", m).map_err(refused)?;
-    }
-    let metrics_listen = match &s.metrics_listen {
-        Some(m) => Some(
-            m.parse::<SocketAddr>()
-                .map_err(|e| refused(format!("--metrics-listen {m}: {e}")))?,
-        ),
-        None => None,
-    };
-    let config = NodeConfig {
-        data: s.data.clone(),
-        params,
-        listen,
-        advertise: None,
-        peers: s.mains,
-        key: key.clone(),
-        limits: NodeLimits::default(),
-        forge: Some(f::ForgeConfig {
-            clock_check,
-            board: board.clone(),
-            metrics_listen,
-            report_every_slots: f::run::REPORT_EVERY_SLOTS,
-            leds: None,
-            kernel_clock: None,
-            doppelganger_retry_ms: crate::peer::core::DOPPELGANGER_RETRY_MS,
-        }),
-    };
-    let retry = std::time::Duration::from_secs(s.storage_retry_s);
+    let Forger {
+        config,
+        storage_retry: retry,
+        key_is_new,
+    } = s
+        .over_file()
+        .and_then(ForgeSettings::resolve)
+        .map_err(refused)?;
+    let key = config.key.clone();
+    let forging = config
+        .forge
+        .clone()
+        .expect("a forger's config has its forging part");
+    let (board, clock_check) = (forging.board, forging.clock_check);
     futures_lite::future::block_on(async {
-        let mut signals =
-            async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
-                .map_err(|e| (format!("signal handlers: {e}"), 1))?;
+        let mut signals = stop_signals()?;
         // A file-size limit reached (LimitFSIZE=, ulimit -f) is a storage
         // error like a full disk: the write fails (EFBIG) and the appliance
         // shows it, rather than dying of SIGXFSZ. Held for the whole run.
@@ -734,7 +604,7 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
                 &config.data,
                 &config.params,
                 &key,
-                s.i_know_key_is_new,
+                key_is_new,
                 crate::runtime::os::now_ms(),
             )
             .map_err(|e| {
@@ -750,13 +620,7 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
                 board.source(),
                 clock_check.name()
             );
-            let listener = smol::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| refused(format!("status listen on {listen}: {e}")))?;
-            let shutdown = async {
-                let _ = signals.next().await;
-            };
-            match node::serve(config.clone(), listener, shutdown).await {
+            match bind_and_serve(config.clone(), "status listen", &mut signals).await? {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_storage() => failed = Some(e.to_string()),
                 Err(node::NodeError::Doppelganger(t)) => return Err((t, f::EXIT_DOPPELGANGER)),

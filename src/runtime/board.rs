@@ -72,8 +72,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use std::io::Read;
-
 use crate::runtime::led::{
     find_chip, open_gpio, ActiveLow, AnyPin, BoardLeds, Led, LedDriver, LedError, LogPin, SysfsLed,
     SYS_CLASS_LEDS,
@@ -789,13 +787,7 @@ pub fn parse_temp(text: &str) -> Option<i32> {
 /// Reads a short sysfs file (at most [`SENSOR_MAX_BYTES`]); None when it is
 /// missing, unreadable or not text.
 fn read_short(path: &Path) -> Option<String> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(SENSOR_MAX_BYTES)
-        .read_to_string(&mut text)
-        .ok()?;
-    Some(text)
+    String::from_utf8(crate::runtime::os::read_head(path, SENSOR_MAX_BYTES).ok()?).ok()
 }
 
 /// The board's power and heat files, found once under a sysfs root and read

@@ -17,9 +17,8 @@ use crate::wire::{
     TxVerdict, PROTOCOL_VERSION,
 };
 
-/// The largest frame a client accepts from a node (a sync answer full of
-/// blocks is the largest message there is).
-pub const CLIENT_READ_LIMIT: u32 = 64 << 20;
+/// The largest frame a client accepts from a node.
+pub use crate::wire::limits::CLIENT_READ_LIMIT;
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,17 @@
-//! Files the roles read at start: the genesis (bounded, then validated by
-//! [`Genesis::from_file`]).
+//! What the roles read at start: the genesis (bounded, then validated by
+//! [`Genesis::from_file`]), and each role's settings — one struct per role
+//! ([`NodeSettings`], [`ForgeSettings`]) that is both its flags (clap) and
+//! its `--config` TOML file (serde), merged flag over file over default,
+//! then resolved into the runtime's [`NodeConfig`] in one place.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::chain::genesis::{ChainParams, Genesis, GenesisError};
+use crate::chain::genesis::{ChainParams, Checkpoint, Genesis, GenesisError};
 use crate::chain::limits;
+use crate::runtime::forge::{self as f, ForgeConfig};
+use crate::runtime::keyfile;
+use crate::runtime::node::{NodeConfig, NodeLimits};
 
 /// Reads and validates a genesis TOML file (at most
 /// [`limits::GENESIS_FILE_BYTES`]).
@@ -26,31 +33,404 @@ pub fn load_genesis(path: &Path) -> Result<ChainParams, GenesisError> {
     Genesis::from_file(path, &text)
 }
 
-/// The forge settings in a TOML file (`goodwill forge --config`): each
-/// field is the flag of the same name.
-#[derive(Debug, Default, serde::Deserialize)]
+/// Reads a configuration file of at most [`limits::CONFIG_FILE_BYTES`]
+/// (no more is read, whatever the file claims).
+pub fn read_config(path: &Path) -> Result<String, String> {
+    let limit = limits::CONFIG_FILE_BYTES;
+    super::os::read_text_bounded(path, limit).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            format!(
+                "{}: a configuration file is at most {limit} bytes",
+                path.display()
+            )
+        } else {
+            format!("{}: {e}", path.display())
+        }
+    })
+}
+
+/// Reads a settings file: TOML whose keys are the role's settings.
+fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = read_config(path)?;
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A setting the role cannot start without.
+fn need<T>(v: Option<T>, what: &str) -> Result<T, String> {
+    v.ok_or_else(|| format!("--{what} is required (or `{what} = ...` in --config)"))
+}
+
+/// A repeated flag given replaces the file's list; none given keeps it.
+fn flags_or_file(flags: Vec<String>, file: Vec<String>) -> Vec<String> {
+    if flags.is_empty() {
+        file
+    } else {
+        flags
+    }
+}
+
+/// Checks an address given to dial or to advertise: `host:port`, a port
+/// number, and no longer than the wire carries
+/// ([`crate::wire::limits::ADDR`] bytes).
+pub fn check_addr(flag: &str, addr: &str) -> Result<(), String> {
+    let max = crate::wire::limits::ADDR;
+    if addr.len() > max {
+        return Err(format!(
+            "{flag} {addr:?}: {} bytes; an address is at most {max} bytes",
+            addr.len()
+        ));
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{flag} {addr:?}: write host:port, e.g. 127.0.0.1:7070 or node.example.org:7070"
+        )),
+    }
+}
+
+/// The genesis with the checkpoints given beside it.
+fn chain(genesis: &Path, checkpoints: &[Checkpoint]) -> Result<ChainParams, String> {
+    load_genesis(genesis)
+        .and_then(|p| p.with_checkpoints(checkpoints))
+        .map_err(|e| e.to_string())
+}
+
+/// `goodwill node` settings; `--config FILE` gives them in TOML, flags override.
+///
+/// Each field is a flag and the `--config` file's key of the same name
+/// (`--peer` is `peers`, `--checkpoint` is `checkpoints`).
+#[derive(Debug, Clone, Default, clap::Args, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ForgeFile {
-    /// `--data`: the data directory.
+pub struct NodeSettings {
+    /// A TOML file with the settings below (data, genesis, listen, advertise, peers, key).
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// The data directory (the redb store).
+    #[arg(long)]
     pub data: Option<PathBuf>,
-    /// `--genesis`: the genesis file.
+    /// The genesis file.
+    #[arg(long)]
     pub genesis: Option<PathBuf>,
-    /// `--key`: the key file.
+    /// Where to listen, e.g. 0.0.0.0:7070.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// The address peers should dial (default: the listen address).
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// A main node to register with and keep connected to (repeat).
+    #[arg(long = "peer")]
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// The node's key file (default: a fresh key each start).
+    #[arg(long)]
     pub key: Option<PathBuf>,
+    /// A block this node must have: HEIGHT:HASH, as `goodwill chain
+    /// checkpoint` prints it from a node you trust (repeat; added to
+    /// `checkpoints` in --config and the genesis file's). A chain that
+    /// contradicts one is refused.
+    #[arg(long = "checkpoint")]
     #[serde(default)]
-    /// `--main`: the main nodes to dial (HOST:PORT each).
-    pub main: Vec<String>,
-    /// `--board`: a board profile's name or file, or `none`.
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+impl NodeSettings {
+    /// Reads a `--config` file.
+    pub fn load(path: &Path) -> Result<NodeSettings, String> {
+        load_toml(path)
+    }
+
+    /// These settings (the flags) over the `--config` file's, if one is given.
+    pub fn over_file(self) -> Result<NodeSettings, String> {
+        let file = match &self.config {
+            Some(p) => NodeSettings::load(p)?,
+            None => NodeSettings::default(),
+        };
+        Ok(NodeSettings {
+            config: self.config,
+            data: self.data.or(file.data),
+            genesis: self.genesis.or(file.genesis),
+            listen: self.listen.or(file.listen),
+            advertise: self.advertise.or(file.advertise),
+            peers: flags_or_file(self.peers, file.peers),
+            key: self.key.or(file.key),
+            checkpoints: [file.checkpoints, self.checkpoints].concat(),
+        })
+    }
+
+    /// The node's config from the merged settings: every setting checked,
+    /// the genesis and the key read. An error is a refusal to start.
+    pub fn resolve(self) -> Result<NodeConfig, String> {
+        let data = need(self.data, "data")?;
+        let genesis = need(self.genesis, "genesis")?;
+        let listen = need(self.listen, "listen")?;
+        let params = chain(&genesis, &self.checkpoints)?;
+        let key = match &self.key {
+            Some(k) => keyfile::read(k).map_err(|e| e.to_string())?,
+            None => super::os::new_keypair(),
+        };
+        let listen: SocketAddr = listen.parse().map_err(|e| {
+            format!("--listen {listen}: {e} (write host:port, e.g. 127.0.0.1:7070)")
+        })?;
+        if let Some(a) = &self.advertise {
+            check_addr("--advertise", a)?;
+        }
+        for p in &self.peers {
+            check_addr("--peer", p)?;
+        }
+        Ok(NodeConfig {
+            data,
+            params,
+            listen,
+            advertise: self.advertise,
+            peers: self.peers,
+            key,
+            limits: NodeLimits::default(),
+            forge: None,
+        })
+    }
+}
+
+/// `goodwill forge` settings; `--config FILE` gives them in TOML, flags override.
+///
+/// Each field is a flag and the `--config` file's key of the same name
+/// (`--main` is `main`, `--checkpoint` is `checkpoints`), but for
+/// `--i-know-this-key-is-new`, which is a flag only.
+#[derive(Debug, Clone, Default, clap::Args, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgeSettings {
+    /// A TOML file with the settings below (data, genesis, key, main,
+    /// board, status_listen, metrics_listen, clock_check, storage_retry_s).
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// The data directory (the redb store with the chain and the signing record).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The genesis file.
+    #[arg(long)]
+    pub genesis: Option<PathBuf>,
+    /// The forging key file.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// A main node to follow and send blocks to (repeat).
+    #[arg(long = "main")]
+    #[serde(default, rename = "main")]
+    pub mains: Vec<String>,
+    /// Board profile: pi5, pi4, pi3, zero2w, generic, none, or a TOML file
+    /// (default: the detected Raspberry Pi, else none).
+    #[arg(long)]
     pub board: Option<String>,
-    /// `--status-listen`: where `goodwill status` is answered.
+    /// Where `goodwill status` reaches this appliance (loopback).
+    #[arg(long)]
     pub status_listen: Option<String>,
-    /// `--metrics-listen`: where Prometheus metrics are served.
+    /// Serve Prometheus metrics here (plain HTTP, GET /metrics).
+    #[arg(long)]
     pub metrics_listen: Option<String>,
-    /// `--clock-check`: `kernel+peers`, `peers` or `off`.
+    /// kernel+peers | peers | off (default: kernel+peers with a Pi board
+    /// profile, peers without; off is for tests only).
+    #[arg(long)]
     pub clock_check: Option<String>,
-    /// `--storage-retry-s`: how often a failed store is tried again.
+    /// This key never signed on this chain before: record the current slot
+    /// as its floor and forge (needed when the store has blocks but no
+    /// signing record for the key).
+    #[arg(long)]
+    #[serde(skip)]
+    pub i_know_this_key_is_new: bool,
+    /// How often a forger whose store failed (a full disk) tries it again,
+    /// in seconds (1 to 3600; default 30).
+    #[arg(long)]
     pub storage_retry_s: Option<u64>,
+    /// A block this forger must have: HEIGHT:HASH, as `goodwill chain
+    /// checkpoint` prints it from a node you trust (repeat; added to
+    /// `checkpoints` in --config and the genesis file's).
+    #[arg(long = "checkpoint")]
     #[serde(default)]
-    /// Weak-subjectivity checkpoints (`HEIGHT:HASH`), beside the genesis'.
-    pub checkpoints: Vec<crate::chain::genesis::Checkpoint>,
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// A forger's resolved settings: its node (with [`NodeConfig::forge`] set)
+/// and what the appliance's start-up loop needs beside it.
+#[derive(Debug, Clone)]
+pub struct Forger {
+    /// The node it runs.
+    pub config: NodeConfig,
+    /// How often a failed store is tried again.
+    pub storage_retry: std::time::Duration,
+    /// `--i-know-this-key-is-new`.
+    pub key_is_new: bool,
+}
+
+impl ForgeSettings {
+    /// Reads a `--config` file.
+    pub fn load(path: &Path) -> Result<ForgeSettings, String> {
+        load_toml(path)
+    }
+
+    /// These settings (the flags) over the `--config` file's, if one is given.
+    pub fn over_file(self) -> Result<ForgeSettings, String> {
+        let file = match &self.config {
+            Some(p) => ForgeSettings::load(p)?,
+            None => ForgeSettings::default(),
+        };
+        Ok(ForgeSettings {
+            config: self.config,
+            data: self.data.or(file.data),
+            genesis: self.genesis.or(file.genesis),
+            key: self.key.or(file.key),
+            mains: flags_or_file(self.mains, file.mains),
+            board: self.board.or(file.board),
+            status_listen: self.status_listen.or(file.status_listen),
+            metrics_listen: self.metrics_listen.or(file.metrics_listen),
+            clock_check: self.clock_check.or(file.clock_check),
+            i_know_this_key_is_new: self.i_know_this_key_is_new,
+            storage_retry_s: self.storage_retry_s.or(file.storage_retry_s),
+            checkpoints: [file.checkpoints, self.checkpoints].concat(),
+        })
+    }
+
+    /// The forger's config from the merged settings: every setting checked,
+    /// the genesis, the key and the board profile read. An error is a
+    /// refusal to start.
+    pub fn resolve(self) -> Result<Forger, String> {
+        use crate::peer::forging::ClockCheck;
+        if self.mains.is_empty() {
+            return Err(
+                "at least one --main ADDR is required (or `main = [...]` in --config)".into(),
+            );
+        }
+        let data = need(self.data, "data")?;
+        let genesis = need(self.genesis, "genesis")?;
+        let key = need(self.key, "key")?;
+        let storage_retry_s = match self.storage_retry_s.unwrap_or(f::STORAGE_RETRY_S) {
+            s @ 1..=3600 => s,
+            s => {
+                return Err(format!(
+                    "storage_retry_s {s}: give 1 to 3600 seconds (default {})",
+                    f::STORAGE_RETRY_S
+                ))
+            }
+        };
+        let status_listen = self
+            .status_listen
+            .unwrap_or_else(|| f::DEFAULT_STATUS_LISTEN.into());
+        let params = chain(&genesis, &self.checkpoints)?;
+        let key = keyfile::read(&key).map_err(|e| e.to_string())?;
+        // The device tree's model string; /proc/device-tree links here, but the
+        // systemd unit's ProcSubset=pid hides that link.
+        let model_at =
+            |p: &str| super::os::read_text_bounded(p.as_ref(), super::os::KERNEL_FILE_BYTES);
+        let model = model_at("/sys/firmware/devicetree/base/model")
+            .or_else(|_| model_at("/proc/device-tree/model"))
+            .ok();
+        let (board, is_pi_profile) = f::choose_board(self.board.as_deref(), model.as_deref())?;
+        let clock_check = match &self.clock_check {
+            Some(c) => ClockCheck::parse(c)?,
+            None if is_pi_profile => ClockCheck::KernelAndPeers,
+            None => ClockCheck::Peers,
+        };
+        let listen: SocketAddr = status_listen
+            .parse()
+            .map_err(|e| format!("--status-listen {status_listen}: {e} (write host:port)"))?;
+        if !listen.ip().is_loopback() {
+            eprintln!(
+                "goodwill forge: note: --status-listen {listen} is not a loopback address: anyone who reaches it can \
+                 read this appliance's status (its key, tip, clock offset, LEDs, figures) and the chain it stores, \
+                 and open client sessions (up to {} per address); main-node and forger handshakes are refused there, \
+                 so nobody can steer its sync or its clock through it. Firewall it if that is more than you want to show",
+                NodeLimits::default().max_per_ip
+            );
+        }
+        for m in &self.mains {
+            check_addr("--main", m)?;
+        }
+        let metrics_listen = match &self.metrics_listen {
+            Some(m) => Some(
+                m.parse::<SocketAddr>()
+                    .map_err(|e| format!("--metrics-listen {m}: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(Forger {
+            config: NodeConfig {
+                data,
+                params,
+                listen,
+                advertise: None,
+                peers: self.mains,
+                key,
+                limits: NodeLimits::default(),
+                forge: Some(ForgeConfig {
+                    clock_check,
+                    board,
+                    metrics_listen,
+                    report_every_slots: f::run::REPORT_EVERY_SLOTS,
+                    leds: None,
+                    kernel_clock: None,
+                    doppelganger_retry_ms: crate::peer::core::DOPPELGANGER_RETRY_MS,
+                }),
+            },
+            storage_retry: std::time::Duration::from_secs(storage_retry_s),
+            key_is_new: self.i_know_this_key_is_new,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("node.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:7070\"\n").unwrap();
+        assert_eq!(
+            NodeSettings::load(&p).unwrap().listen.as_deref(),
+            Some("127.0.0.1:7070")
+        );
+        std::fs::write(&p, "#".repeat(limits::CONFIG_FILE_BYTES as usize + 1)).unwrap();
+        let e = NodeSettings::load(&p).unwrap_err();
+        assert!(e.contains("at most"), "{e}");
+        std::fs::write(&p, "colour = \"blue\"\n").unwrap();
+        let e = NodeSettings::load(&p).unwrap_err();
+        assert!(e.contains("colour"), "{e}");
+        // Flag-only settings are not keys of the file.
+        std::fs::write(&p, "config = \"x.toml\"\n").unwrap();
+        assert!(NodeSettings::load(&p).is_err());
+        std::fs::write(&p, "i_know_this_key_is_new = true\n").unwrap();
+        assert!(ForgeSettings::load(&p).is_err());
+    }
+
+    #[test]
+    fn a_flag_wins_over_the_file_and_checkpoints_add_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("forge.toml");
+        std::fs::write(
+            &p,
+            "data = \"/file\"\nkey = \"/k\"\nmain = [\"a:1\", \"b:2\"]\nstorage_retry_s = 5\n",
+        )
+        .unwrap();
+        let s = ForgeSettings {
+            config: Some(p.clone()),
+            data: Some("/flag".into()),
+            ..ForgeSettings::default()
+        }
+        .over_file()
+        .unwrap();
+        assert_eq!(s.data.as_deref(), Some(Path::new("/flag")));
+        assert_eq!(s.key.as_deref(), Some(Path::new("/k")));
+        assert_eq!(s.mains, vec!["a:1", "b:2"]);
+        assert_eq!(s.storage_retry_s, Some(5));
+        let s = ForgeSettings {
+            config: Some(p),
+            mains: vec!["c:3".into()],
+            ..ForgeSettings::default()
+        }
+        .over_file()
+        .unwrap();
+        assert_eq!(s.mains, vec!["c:3"]);
+    }
 }

@@ -51,10 +51,9 @@
 //! newline is dropped), else a prompt without echo when stdin is a terminal,
 //! else an error naming both variables.
 
-use std::fs::OpenOptions;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 // argon2id is the standard memory-hard KDF for passphrases (RFC 9106), and
@@ -363,21 +362,12 @@ fn seal(
 
 fn create_0600(path: &Path, text: &str) -> Result<(), KeyFileError> {
     let p = path.display().to_string();
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    crate::runtime::os::create_new_file(path, text.as_bytes(), 0o600)
+        .map(drop)
         .map_err(|source| match source.kind() {
-            std::io::ErrorKind::AlreadyExists => KeyFileError::Exists { path: p.clone() },
-            _ => KeyFileError::Io {
-                path: p.clone(),
-                source,
-            },
-        })?;
-    f.write_all(text.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|source| KeyFileError::Io { path: p, source })
+            std::io::ErrorKind::AlreadyExists => KeyFileError::Exists { path: p },
+            _ => KeyFileError::Io { path: p, source },
+        })
 }
 
 /// Reads a key file, refusing one that others can read or whose address does

@@ -11,13 +11,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_lite::future;
-use serde::Deserialize;
 use smol::net::{TcpListener, TcpStream};
 
 use crate::chain::crypto::Keypair;
@@ -81,52 +80,6 @@ pub struct NodeConfig {
     /// from `peers` (its main nodes), forges the slots its key leads, and
     /// `listen` serves status queries only.
     pub forge: Option<crate::runtime::forge::ForgeConfig>,
-}
-
-/// The node's settings in a TOML file (`--config`); flags override it.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeFile {
-    /// Data directory.
-    pub data: Option<PathBuf>,
-    /// Genesis file.
-    pub genesis: Option<PathBuf>,
-    /// Listen address.
-    pub listen: Option<String>,
-    /// Address to advertise to peers.
-    pub advertise: Option<String>,
-    /// Peers.
-    #[serde(default)]
-    pub peers: Vec<String>,
-    /// Key file.
-    pub key: Option<PathBuf>,
-    /// Weak-subjectivity checkpoints (`"HEIGHT:HASH"`), added to `--checkpoint`.
-    #[serde(default)]
-    pub checkpoints: Vec<crate::chain::genesis::Checkpoint>,
-}
-
-impl NodeFile {
-    /// Reads a config file.
-    pub fn load(path: &Path) -> Result<NodeFile, String> {
-        let text = read_config(path)?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-    }
-}
-
-/// Reads a configuration file of at most [`crate::chain::limits::CONFIG_FILE_BYTES`]
-/// (no more is read, whatever the file claims).
-pub fn read_config(path: &Path) -> Result<String, String> {
-    let limit = crate::chain::limits::CONFIG_FILE_BYTES;
-    crate::runtime::os::read_text_bounded(path, limit).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::FileTooLarge {
-            format!(
-                "{}: a configuration file is at most {limit} bytes",
-                path.display()
-            )
-        } else {
-            format!("{}: {e}", path.display())
-        }
-    })
 }
 
 impl NodeError {
@@ -1402,31 +1355,5 @@ async fn read_loop(
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_config_file_is_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("node.toml");
-        std::fs::write(&p, "listen = \"127.0.0.1:7070\"\n").unwrap();
-        assert_eq!(
-            NodeFile::load(&p).unwrap().listen.as_deref(),
-            Some("127.0.0.1:7070")
-        );
-        std::fs::write(
-            &p,
-            "#".repeat(crate::chain::limits::CONFIG_FILE_BYTES as usize + 1),
-        )
-        .unwrap();
-        let e = NodeFile::load(&p).unwrap_err();
-        assert!(e.contains("at most"), "{e}");
-        std::fs::write(&p, "colour = \"blue\"\n").unwrap();
-        let e = NodeFile::load(&p).unwrap_err();
-        assert!(e.contains("colour"), "{e}");
     }
 }

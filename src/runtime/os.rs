@@ -119,7 +119,6 @@ pub fn exit_with_parent(parent: u32) -> Result<(), String> {
 /// and a file longer than `limit` is an error of kind
 /// [`std::io::ErrorKind::FileTooLarge`] — never a growing buffer.
 pub fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
     let f = std::fs::File::open(path)?;
     if f.metadata()?.is_dir() {
         return Err(std::io::Error::new(
@@ -127,14 +126,27 @@ pub fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u
             "is a directory, not a file",
         ));
     }
-    let mut bytes = Vec::new();
-    f.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    let bytes = head_of(f, limit.saturating_add(1))?;
     if bytes.len() as u64 > limit {
         return Err(std::io::Error::new(
             std::io::ErrorKind::FileTooLarge,
             format!("larger than the {limit} bytes allowed here"),
         ));
     }
+    Ok(bytes)
+}
+
+/// The first `n` bytes of the file at `path` (all of it when shorter):
+/// for a file's header or a short sysfs value, where more is not an error.
+pub fn read_head(path: &std::path::Path, n: u64) -> std::io::Result<Vec<u8>> {
+    head_of(std::fs::File::open(path)?, n)
+}
+
+/// At most `n` bytes read from `f`, never more whatever its size.
+fn head_of(f: std::fs::File, n: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    f.take(n).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -196,18 +208,33 @@ pub fn new_keypair() -> crate::chain::crypto::Keypair {
 /// Writes `text` to a new file and syncs it; an existing file is never
 /// overwritten.
 pub fn write_new_file(out: &std::path::Path, text: &str) -> Result<(), String> {
-    use std::io::Write as _;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(out)
+    create_new_file(out, text.as_bytes(), 0o666)
+        .map(drop)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => {
                 format!("{} already exists; refusing to overwrite it", out.display())
             }
             _ => format!("{}: {e}", out.display()),
-        })?;
-    f.write_all(text.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: {e}", out.display()))
+        })
+}
+
+/// Creates a new file at `path` (an existing one is an error of kind
+/// `AlreadyExists`, never overwritten) with permissions `mode` (less the
+/// umask), writes `bytes` and syncs them; the open file is returned for
+/// what its caller does next.
+pub fn create_new_file(
+    path: &std::path::Path,
+    bytes: &[u8],
+    mode: u32,
+) -> std::io::Result<std::fs::File> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(f)
 }

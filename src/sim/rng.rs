@@ -2,7 +2,8 @@
 //! splitmix64 (Blackman and Vigna), small enough to read and with no
 //! dependency. Every random choice of a run — latencies, losses, crash
 //! instants, which transactions a wallet sends — is drawn from it, so one
-//! seed replays a run exactly.
+//! seed replays a run exactly. [`SplitMix`] (splitmix64 alone) is the
+//! seeded randomness of the tools above (the ledger demo, devnet's traffic).
 
 /// A seeded pseudo-random generator (not for keys: for simulations only).
 #[derive(Debug, Clone)]
@@ -17,6 +18,29 @@ pub fn splitmix64(x: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// splitmix64 on its own: the ledger demo's and the devnet's seeded keys
+/// and traffic (one seed replays the same run; not for keys that guard coins).
+#[derive(Debug, Clone)]
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    /// From a seed.
+    pub fn new(seed: u64) -> Self {
+        SplitMix(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        splitmix64(&mut self.0)
+    }
+
+    /// A number below `n` (n > 0), by modulo: a little biased, and kept so
+    /// that a seed replays the same demo as before.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
 }
 
 impl Rng {

@@ -29,7 +29,9 @@ mod signing;
 
 pub use backend::{CountingFile, CrashKind, SimDisk};
 pub use door::MARKER;
-pub use signing::{Interchange, InterchangeBlock, InterchangeKey, SigningError};
+pub use signing::{
+    Interchange, InterchangeBlock, InterchangeKey, SigningError, INTERCHANGE_FILE_BYTES,
+};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -50,6 +50,9 @@ impl From<redb::Error> for SigningError {
     }
 }
 
+/// The largest interchange file `goodwill signing-record import` reads.
+pub const INTERCHANGE_FILE_BYTES: u64 = 64 << 20;
+
 /// The interchange document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

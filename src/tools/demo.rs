@@ -21,29 +21,8 @@ use crate::ledger::state::{MemState, StateRead, StateReadExt, Tip};
 use crate::ledger::{self, Parallelism};
 use crate::store::Store;
 
-/// A small deterministic generator (SplitMix64): the demo's randomness comes
-/// from one seed, so a run can be repeated.
-#[derive(Debug, Clone)]
-pub struct SplitMix(u64);
-
-impl SplitMix {
-    /// From a seed.
-    pub fn new(seed: u64) -> Self {
-        SplitMix(seed)
-    }
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// A number below `n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
+/// The demo's randomness: one seed, so a run can be repeated.
+pub use crate::sim::rng::SplitMix;
 
 /// One forged block, as the demo reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,8 +27,7 @@
 //! the root filesystem are resolved as if it were `/` ([`in_root`]): an
 //! absolute symbolic link there (`/lib -> /usr/lib`) never leads out of it.
 
-use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Component, Path, PathBuf};
 
 use crate::chain::crypto::PublicKey;
@@ -685,11 +684,7 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
 }
 
 fn head(path: &Path) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::with_capacity(64);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(64).read_to_end(&mut buf))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(buf)
+    crate::runtime::os::read_head(path, 64).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// What is at `path` (a regular file), if anything.
@@ -746,15 +741,9 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32, owner: (u32, u32)) -> Result
         .ok_or_else(|| format!("{shown}: no name"))?;
     let tmp = dir.join(format!(".{}.provision-tmp", name.to_string_lossy()));
     let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
+    let f = crate::runtime::os::create_new_file(&tmp, bytes, 0o600)
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    let result = f
-        .write_all(bytes)
-        .and_then(|_| std::os::unix::fs::fchown(&f, Some(owner.0), Some(owner.1)))
+    let result = std::os::unix::fs::fchown(&f, Some(owner.0), Some(owner.1))
         .and_then(|_| f.set_permissions(std::fs::Permissions::from_mode(mode)))
         .and_then(|_| f.sync_all())
         .and_then(|_| std::fs::rename(&tmp, path))

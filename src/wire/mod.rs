@@ -29,6 +29,9 @@ pub mod limits {
     pub const HANDSHAKE_FRAME: u32 = 1024;
     /// From a client, after the handshake: transactions and queries.
     pub const CLIENT_FRAME: u32 = 16 * 1024;
+    /// The largest frame a client accepts from a node (a sync answer full
+    /// of blocks is the largest message there is).
+    pub const CLIENT_READ_LIMIT: u32 = 64 << 20;
     /// Slack over the chain's block limit for a block message's header and
     /// framing.
     pub const BLOCK_OVERHEAD: u32 = 64 * 1024;
@@ -215,15 +218,14 @@ pub struct ChainInfo {
 }
 
 impl ChainInfo {
-    /// The slot in progress at `now_ms` (slot 0 before the start): the same
-    /// arithmetic as [`crate::chain::genesis::ChainParams::slot_at`].
+    /// The slot in progress at `now_ms` (slot 0 before the start).
     pub fn slot_at(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(self.start_ms) / self.slot_ms.max(1)
+        crate::chain::genesis::slot_at(self.start_ms, self.slot_ms, now_ms)
     }
 
     /// The epoch `slot` belongs to.
     pub fn epoch_of(&self, slot: u64) -> u64 {
-        slot / self.epoch_slots.max(1)
+        crate::chain::genesis::epoch_of(self.epoch_slots, slot)
     }
 }
 

@@ -185,8 +185,8 @@ fn the_debian_package_holds_the_binary_units_settings_and_profiles_and_its_posti
     let out = run(&["forge", "--config", forge_toml.to_str().unwrap()], 20_000);
     assert_eq!(out.code, Some(2), "{out:#?}");
     assert!(out.stderr.contains("at least one --main"), "{}", out.stderr);
-    let node =
-        goodwill::runtime::node::NodeFile::load(&root.join("etc/goodwill/node.toml")).unwrap();
+    let node = goodwill::runtime::config::NodeSettings::load(&root.join("etc/goodwill/node.toml"))
+        .unwrap();
     assert!(node.data.unwrap().starts_with(provision::HOME));
     let forge: toml::Table =
         toml::from_str(&std::fs::read_to_string(&forge_toml).unwrap()).unwrap();

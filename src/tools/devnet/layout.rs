@@ -231,7 +231,7 @@ impl Layout {
 
     fn open(dir: &Path, asked: Asked) -> Result<Layout, String> {
         let shape_file = dir.join(SHAPE_FILE);
-        let text = crate::runtime::node::read_config(&shape_file)?;
+        let text = crate::runtime::config::read_config(&shape_file)?;
         let mut ports: Ports =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", shape_file.display()))?;
         let params = crate::runtime::config::load_genesis(&dir.join("genesis.toml"))
@@ -522,17 +522,17 @@ mod tests {
     fn configs_are_what_the_node_and_forge_verbs_read() {
         let a: SocketAddr = "127.0.0.1:7001".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:7002".parse().unwrap();
-        let node: crate::runtime::node::NodeFile =
+        let node: crate::runtime::config::NodeSettings =
             toml::from_str(&node_toml("main-2", b, &[a])).unwrap();
         assert_eq!(node.peers, vec!["127.0.0.1:7001".to_string()]);
         assert_eq!(node.listen.as_deref(), Some("127.0.0.1:7002"));
-        let forge: crate::runtime::config::ForgeFile = toml::from_str(&forge_toml(
+        let forge: crate::runtime::config::ForgeSettings = toml::from_str(&forge_toml(
             "forger-1",
             "127.0.0.1:7100".parse().unwrap(),
             &[a, b],
         ))
         .unwrap();
-        assert_eq!(forge.main, vec!["127.0.0.1:7001", "127.0.0.1:7002"]);
+        assert_eq!(forge.mains, vec!["127.0.0.1:7001", "127.0.0.1:7002"]);
         assert_eq!(forge.clock_check.as_deref(), Some("peers"));
         assert_eq!(forge.status_listen.as_deref(), Some("127.0.0.1:7100"));
     }

@@ -25,7 +25,7 @@ use futures_lite::{future, StreamExt as _};
 use crate::chain::crypto::{Keypair, PublicKey};
 use crate::chain::tx::TxKind;
 use crate::runtime::client::Client;
-use crate::tools::demo::SplitMix;
+use crate::sim::rng::SplitMix;
 use crate::wire::{Answer, Query};
 use layout::{Asked, Layout, Member, NewShape};
 use view::{ApplianceSeen, Event, Frame, Life, Row, Seen};
