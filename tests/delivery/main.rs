@@ -1,7 +1,8 @@
 //! What ships and how it is run: the systemd units (`systemd`), the Debian
 //! package (`packaging`), `goodwill provision` into a fake root
 //! (`provision`), the documentation's examples (`readme`),
-//! `examples/records.rs` (`example`) and `goodwill devnet` (`devnet`). Tests
+//! `examples/records.rs` (`example`), `goodwill devnet` (`devnet`) and the
+//! log lines under journald (`logging`). Tests
 //! that need a tool this machine may lack are ignored, saying which, unless
 //! CI=true (build.rs).
 //!
@@ -16,6 +17,7 @@ mod common;
 
 mod devnet;
 mod example;
+mod logging;
 mod packaging;
 mod provision;
 mod readme;

@@ -3,7 +3,7 @@
 //! priority (`<6>` for info) for journald; elsewhere the lines are plain,
 //! the text unchanged; `GOODWILL_LOG` filters by level.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
