@@ -1,5 +1,6 @@
 //! The `goodwill` command line.
 
+pub mod exit;
 pub mod net;
 pub mod wallet;
 
@@ -446,13 +447,13 @@ pub fn main() -> ExitCode {
         // (do not restart).
         let r = args
             .into_settings()
-            .map_err(|e| (e, crate::runtime::forge::EXIT_REFUSED))
+            .map_err(crate::cli::exit::Exit::refused)
             .and_then(crate::cli::net::forge);
         return match r {
             Ok(()) => ExitCode::SUCCESS,
-            Err((e, code)) => {
+            Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(code)
+                ExitCode::from(e.exit_code())
             }
         };
     }
@@ -460,13 +461,13 @@ pub fn main() -> ExitCode {
         // 0 stopped cleanly, 1 failed (restart), 2 refused to start.
         let r = args
             .into_settings()
-            .map_err(|e| (e, crate::cli::net::EXIT_REFUSED))
+            .map_err(crate::cli::exit::Exit::refused)
             .and_then(crate::cli::net::node);
         return match r {
             Ok(()) => ExitCode::SUCCESS,
-            Err((e, code)) => {
+            Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(code)
+                ExitCode::from(e.exit_code())
             }
         };
     }

@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::chain::amount::format_coins;
 use crate::chain::crypto::Hash;
 use crate::chain::genesis::{ChainParams, Checkpoint};
+use crate::cli::exit::Exit;
 use crate::runtime::client::Client;
 use crate::runtime::keyfile;
 use crate::runtime::node::{self, NodeConfig, NodeLimits};
@@ -62,8 +63,8 @@ pub fn check_addr(flag: &str, addr: &str) -> Result<(), String> {
 
 /// Runs a main node until SIGINT or SIGTERM. Errors carry the exit status:
 /// [`EXIT_REFUSED`] when it refused to start, 1 when it stopped on a failure.
-pub fn node(s: NodeSettings) -> Result<(), (String, u8)> {
-    let refused = |e: String| (e, EXIT_REFUSED);
+pub fn node(s: NodeSettings) -> Result<(), Exit> {
+    let refused = |e: String| Exit::refused(e);
     let params = crate::runtime::config::load_genesis(&s.genesis)
         .and_then(|p| p.with_checkpoints(&s.checkpoints))
         .map_err(|e| refused(e.to_string()))?;
@@ -100,7 +101,7 @@ pub fn node(s: NodeSettings) -> Result<(), (String, u8)> {
     futures_lite::future::block_on(async {
         let mut signals =
             async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
-                .map_err(|e| (format!("signal handlers: {e}"), 1))?;
+                .map_err(|e| Exit::failed(format!("signal handlers: {e}")))?;
         let listener = smol::net::TcpListener::bind(listen)
             .await
             .map_err(|e| refused(format!("listen on {listen}: {e}")))?;
@@ -108,7 +109,7 @@ pub fn node(s: NodeSettings) -> Result<(), (String, u8)> {
             let _ = signals.next().await;
         })
         .await
-        .map_err(|e| (e.to_string(), 1))
+        .map_err(Exit::failed)
     })
 }
 
@@ -620,11 +621,11 @@ pub struct ForgeSettings {
 
 /// Runs the appliance until SIGINT/SIGTERM, a fatal error or a doppelganger.
 /// Errors carry the exit status.
-pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
+pub fn forge(s: ForgeSettings) -> Result<(), Exit> {
     use crate::peer::forging::ClockCheck;
     use crate::runtime::forge as f;
     node::log_as_forger();
-    let refused = |e: String| (e, f::EXIT_REFUSED);
+    let refused = |e: String| Exit::refused(e);
     let params = crate::runtime::config::load_genesis(&s.genesis)
         .and_then(|p| p.with_checkpoints(&s.checkpoints))
         .map_err(|e| refused(e.to_string()))?;
@@ -691,12 +692,12 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
     futures_lite::future::block_on(async {
         let mut signals =
             async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
-                .map_err(|e| (format!("signal handlers: {e}"), 1))?;
+                .map_err(|e| Exit::failed(format!("signal handlers: {e}")))?;
         // A file-size limit reached (LimitFSIZE=, ulimit -f) is a storage
         // error like a full disk: the write fails (EFBIG) and the appliance
         // shows it, rather than dying of SIGXFSZ. Held for the whole run.
         let _xfsz = async_signal::Signals::new([async_signal::Signal::Xfsz])
-            .map_err(|e| (format!("signal handlers: {e}"), 1))?;
+            .map_err(|e| Exit::failed(format!("signal handlers: {e}")))?;
         // Why the store failed, when it did: the storage-error state first.
         let mut failed: Option<String> = None;
         loop {
@@ -759,12 +760,10 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
             match node::serve(config.clone(), listener, shutdown).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_storage() => failed = Some(e.to_string()),
-                Err(node::NodeError::Doppelganger(t)) => return Err((t, f::EXIT_DOPPELGANGER)),
-                Err(node::NodeError::Setup(t)) => return Err((t, f::EXIT_REFUSED)),
-                Err(e @ node::NodeError::Listen { .. }) => {
-                    return Err((e.to_string(), f::EXIT_REFUSED))
-                }
-                Err(other) => return Err((other.to_string(), 1)),
+                Err(node::NodeError::Doppelganger(t)) => return Err(Exit::Doppelganger(t)),
+                Err(node::NodeError::Setup(t)) => return Err(Exit::refused(t)),
+                Err(e @ node::NodeError::Listen { .. }) => return Err(Exit::refused(e)),
+                Err(other) => return Err(Exit::failed(other)),
             }
         }
     })
