@@ -226,7 +226,7 @@ impl ForgeArgs {
     fn into_settings(self) -> Result<crate::cli::net::ForgeSettings, String> {
         let file: crate::runtime::config::ForgeFile = match &self.config {
             Some(p) => {
-                let text = crate::runtime::node::read_config(p)?;
+                let text = crate::runtime::node::read_config(p).map_err(|e| e.to_string())?;
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
             }
             None => crate::runtime::config::ForgeFile::default(),
@@ -435,7 +435,7 @@ pub fn main() -> ExitCode {
         let parent = parent.to_str().and_then(|p| p.parse().ok());
         if let Err(e) = parent
             .ok_or_else(|| format!("{} is not a process id", crate::tools::devnet::PARENT_ENV))
-            .and_then(crate::runtime::os::exit_with_parent)
+            .and_then(|p| crate::runtime::os::exit_with_parent(p).map_err(|e| e.to_string()))
         {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -599,7 +599,8 @@ fn run(cli: Cli) -> Result<(), String> {
                     .collect::<Result<_, String>>()?,
             };
             let params = ChainParams::new(genesis).map_err(|e| e.to_string())?;
-            crate::runtime::os::write_new_file(&out, &params.to_file_text())?;
+            crate::runtime::os::write_new_file(&out, &params.to_file_text())
+                .map_err(|e| e.to_string())?;
             println!("{}", params.chain_id());
             Ok(())
         }
@@ -693,7 +694,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .export_signing_record(only.as_ref())
                 .map_err(|e| e.to_string())?;
             let text = serde_json::to_string_pretty(&doc).expect("serialises");
-            crate::runtime::os::write_new_file(&out, &text)?;
+            crate::runtime::os::write_new_file(&out, &text).map_err(|e| e.to_string())?;
             let n: usize = doc.data.iter().map(|k| k.signed_blocks.len()).sum();
             println!(
                 "wrote {} signed slots of {} keys to {}",
@@ -737,7 +738,7 @@ fn run(cli: Cli) -> Result<(), String> {
 impl NodeArgs {
     fn into_settings(self) -> Result<crate::cli::net::NodeSettings, String> {
         let file = match &self.config {
-            Some(p) => crate::runtime::node::NodeFile::load(p)?,
+            Some(p) => crate::runtime::node::NodeFile::load(p).map_err(|e| e.to_string())?,
             None => crate::runtime::node::NodeFile::default(),
         };
         let need = |v: Option<PathBuf>, what: &str| {

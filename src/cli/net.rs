@@ -639,9 +639,9 @@ pub fn forge(s: ForgeSettings) -> Result<(), Exit> {
         .or_else(|_| model_at("/proc/device-tree/model"))
         .ok();
     let (board, is_pi_profile) =
-        f::choose_board(s.board.as_deref(), model.as_deref()).map_err(refused)?;
+        f::choose_board(s.board.as_deref(), model.as_deref()).map_err(Exit::refused)?;
     let clock_check = match &s.clock_check {
-        Some(c) => ClockCheck::parse(c).map_err(refused)?,
+        Some(c) => ClockCheck::parse(c).map_err(Exit::refused)?,
         None if is_pi_profile => ClockCheck::KernelAndPeers,
         None => ClockCheck::Peers,
     };

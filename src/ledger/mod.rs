@@ -1272,19 +1272,40 @@ pub fn apply_block<S: StateRead + ?Sized>(
 /// imports (`Store::import_block` takes the clock); gossip calls this first
 /// to hold a block that is a little early. [`apply_block`] does not, so that
 /// re-verifying an old chain does not depend on the clock.
-pub fn check_not_early(params: &ChainParams, header: &Header, now_ms: u64) -> Result<(), String> {
+pub fn check_not_early(
+    params: &ChainParams,
+    header: &Header,
+    now_ms: u64,
+) -> Result<(), EarlyBlock> {
     let start = params.slot_start_ms(header.slot);
     let limit = now_ms.saturating_add(params.limits().max_clock_drift_ms);
     if start > limit {
-        return Err(format!(
-            "block {}: slot {} starts at {start} ms, {} ms ahead of this node's clock (drift allowed: {} ms)",
-            header.height,
-            header.slot,
-            start - now_ms,
-            params.limits().max_clock_drift_ms
-        ));
+        return Err(EarlyBlock {
+            height: header.height,
+            slot: header.slot,
+            start_ms: start,
+            ahead_ms: start - now_ms,
+            drift_ms: params.limits().max_clock_drift_ms,
+        });
     }
     Ok(())
+}
+
+/// A block whose slot has not started yet on this node's clock, beyond the
+/// drift allowed ([`check_not_early`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("block {height}: slot {slot} starts at {start_ms} ms, {ahead_ms} ms ahead of this node's clock (drift allowed: {drift_ms} ms)")]
+pub struct EarlyBlock {
+    /// Its height.
+    pub height: u64,
+    /// Its slot.
+    pub slot: u64,
+    /// When its slot starts (ms).
+    pub start_ms: u64,
+    /// How far that is ahead of the clock (ms).
+    pub ahead_ms: u64,
+    /// The drift allowed (ms).
+    pub drift_ms: u64,
 }
 
 /// A block built but not signed yet: record the slot, then [`UnsignedBlock::sign`].

@@ -221,7 +221,7 @@ pub struct ApplianceView {
     /// Median clock offset to them (this clock minus theirs), ms.
     pub clock_offset_ms: Option<i64>,
     /// `Ok` or why the clock is not trusted.
-    pub clock: Result<(), String>,
+    pub clock: Result<(), fstate::ClockDistrust>,
     /// Weight held in the current epoch.
     pub weight: u64,
     /// Slots this key leads in the current epoch (after the tip).
@@ -936,9 +936,7 @@ impl Core {
                 }
                 Ok(Ok(()))
             }
-            Err(MempoolError::Invalid(ledger::TxError::Storage(e))) => {
-                Err(Fatal::StateRead(e))
-            }
+            Err(MempoolError::Invalid(ledger::TxError::Storage(e))) => Err(Fatal::StateRead(e)),
             Err(e) => {
                 if let (Some(conn), MempoolError::Invalid(ledger::TxError::BadEvidence(_))) =
                     (from, &e)
@@ -1241,9 +1239,7 @@ impl Core {
 
     fn after_new_blocks(&mut self, blocks: &[Block], out: &mut Vec<Action>) -> Result<(), Fatal> {
         let snap = self.store.snapshot()?;
-        self.mempool
-            .prune(&snap)
-            .map_err(Fatal::from)?;
+        self.mempool.prune(&snap).map_err(Fatal::from)?;
         // Checked at the earliest slot a next block can have: only what
         // fails even there is dropped.
         let next_slot = snap.tip().map_err(StoreError::from)?.slot + 1;
@@ -1327,7 +1323,7 @@ impl Core {
                     } else {
                         out.push(Action::Log(format!("refused {why}")));
                         if !near {
-                            self.strike(conn, 1, &why, now_ms, &mut out);
+                            self.strike(conn, 1, &why.to_string(), now_ms, &mut out);
                         }
                     }
                 } else if self.late_rival(&block, now_ms)? {
@@ -1992,10 +1988,7 @@ impl Core {
             return Ok(out);
         }
         // Pulled lazily: a candidate that fails takes no room in the block.
-        let candidates = self
-            .mempool
-            .select(&snap)
-            .map_err(Fatal::from)?;
+        let candidates = self.mempool.select(&snap).map_err(Fatal::from)?;
         let unsigned = match ledger::prepare_block(&self.params, &snap, &key, slot, candidates) {
             Ok(u) => u,
             Err(e) if e.is_storage() => return Err(Fatal::BuildBlock(e)),
@@ -2046,9 +2039,7 @@ impl Core {
     /// appliance and tests).
     pub fn candidates(&self, max: usize) -> Result<Vec<SignedTransaction>, Fatal> {
         let snap = self.store.snapshot()?;
-        self.mempool
-            .candidates(&snap, max)
-            .map_err(Fatal::from)
+        self.mempool.candidates(&snap, max).map_err(Fatal::from)
     }
 }
 

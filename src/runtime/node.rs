@@ -107,24 +107,60 @@ pub struct NodeFile {
 
 impl NodeFile {
     /// Reads a config file.
-    pub fn load(path: &Path) -> Result<NodeFile, String> {
+    pub fn load(path: &Path) -> Result<NodeFile, ConfigError> {
         let text = read_config(path)?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
     }
+}
+
+/// Why a configuration file could not be read. Each names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Longer than [`crate::chain::limits::CONFIG_FILE_BYTES`].
+    #[error("{}: a configuration file is at most {limit} bytes", .path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit (bytes).
+        limit: u64,
+    },
+    /// Could not be read.
+    #[error("{}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Not the TOML expected.
+    #[error("{}: {source}", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: toml::de::Error,
+    },
 }
 
 /// Reads a configuration file of at most [`crate::chain::limits::CONFIG_FILE_BYTES`]
 /// (no more is read, whatever the file claims).
-pub fn read_config(path: &Path) -> Result<String, String> {
+pub fn read_config(path: &Path) -> Result<String, ConfigError> {
     let limit = crate::chain::limits::CONFIG_FILE_BYTES;
     crate::runtime::os::read_text_bounded(path, limit).map_err(|e| {
         if e.kind() == std::io::ErrorKind::FileTooLarge {
-            format!(
-                "{}: a configuration file is at most {limit} bytes",
-                path.display()
-            )
+            ConfigError::TooLarge {
+                path: path.to_path_buf(),
+                limit,
+            }
         } else {
-            format!("{}: {e}", path.display())
+            ConfigError::Read {
+                path: path.to_path_buf(),
+                source: e,
+            }
         }
     })
 }
@@ -1414,9 +1450,11 @@ mod tests {
         )
         .unwrap();
         let e = NodeFile::load(&p).unwrap_err();
-        assert!(e.contains("at most"), "{e}");
+        assert!(matches!(e, ConfigError::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("at most"), "{e}");
         std::fs::write(&p, "colour = \"blue\"\n").unwrap();
         let e = NodeFile::load(&p).unwrap_err();
-        assert!(e.contains("colour"), "{e}");
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        assert!(e.to_string().contains("colour"), "{e}");
     }
 }

@@ -217,7 +217,8 @@ impl Layout {
             charity,
         );
         let params = ChainParams::new(genesis).map_err(|e| e.to_string())?;
-        crate::runtime::os::write_new_file(&dir.join("genesis.toml"), &params.to_file_text())?;
+        crate::runtime::os::write_new_file(&dir.join("genesis.toml"), &params.to_file_text())
+            .map_err(|e| e.to_string())?;
         let ports = Ports {
             main_nodes: free_ports(shape.main_nodes as usize, &[])?,
             forgers: free_ports(shape.forgers as usize, &[])?,
@@ -231,7 +232,7 @@ impl Layout {
 
     fn open(dir: &Path, asked: Asked) -> Result<Layout, String> {
         let shape_file = dir.join(SHAPE_FILE);
-        let text = crate::runtime::node::read_config(&shape_file)?;
+        let text = crate::runtime::node::read_config(&shape_file).map_err(|e| e.to_string())?;
         let mut ports: Ports =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", shape_file.display()))?;
         let params = crate::runtime::config::load_genesis(&dir.join("genesis.toml"))
