@@ -607,8 +607,9 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::LedgerDemo { blocks, seed, data } => {
             use crate::tools::demo;
             let seed = seed.unwrap_or_else(crate::runtime::os::random_u64);
-            let (net, mut ledger, seed) = demo::open(data.as_deref(), seed)?;
-            let start = ledger.tip()?;
+            let (net, mut ledger, seed) =
+                demo::open(data.as_deref(), seed).map_err(|e| e.to_string())?;
+            let start = ledger.tip().map_err(|e| e.to_string())?;
             println!("{}", demo::header(&net.params));
             if start.height > 0 {
                 println!(
@@ -629,8 +630,9 @@ fn run(cli: Cli) -> Result<(), String> {
                     let _ = writeln!(out, "{}", demo::row(r));
                     let _ = out.flush();
                 },
-            )?;
-            let tip = ledger.tip()?;
+            )
+            .map_err(|e| e.to_string())?;
+            let tip = ledger.tip().map_err(|e| e.to_string())?;
             println!(
                 "tip {} at height {}, state digest {}",
                 tip.hash.short(),
