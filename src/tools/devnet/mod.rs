@@ -108,7 +108,7 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
     } else {
         None
     };
-    let layout = Layout::open_or_create(&dir, shape, asked)?;
+    let layout = Layout::open_or_create(&dir, shape, asked).map_err(|e| e.to_string())?;
     if lock.is_none() {
         lock = Some(hold(&dir)?);
     }
