@@ -646,7 +646,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
 
-        Command::Devnet(args) => crate::tools::devnet::run(args),
+        Command::Devnet(args) => crate::tools::devnet::run(args).map_err(|e| e.to_string()),
         Command::Forge(_) | Command::Pay { .. } | Command::Node(_) => {
             unreachable!("handled in main, for their exit statuses")
         }
