@@ -156,8 +156,7 @@ impl fmt::Display for PublicKey {
 }
 
 // Raw bytes in postcard; the address in human-readable formats.
-fixed_bytes_serde!(PublicKey, 32, encode, |s| parse(s)
-    .map_err(|e| e.to_string()));
+fixed_bytes_serde!(PublicKey, 32, encode, parse, AddressError);
 
 #[cfg(test)]
 mod tests {

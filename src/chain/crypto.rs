@@ -359,7 +359,7 @@ pub fn verify_raw(pk: &PublicKey, msg: &[u8], sig: &Signature) -> Result<(), Sig
 // Fixed-size byte strings travel as raw bytes in postcard (no length prefix)
 // and as hex (or an address, for keys) in human-readable formats.
 macro_rules! fixed_bytes_serde {
-    ($ty:ident, $len:expr, $human:expr, $parse:expr) => {
+    ($ty:ident, $len:expr, $human:expr, $parse:expr, $err:ty) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 if s.is_human_readable() {
@@ -380,7 +380,7 @@ macro_rules! fixed_bytes_serde {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
                 if d.is_human_readable() {
                     let s = String::deserialize(d)?;
-                    let f: fn(&str) -> Result<$ty, String> = $parse;
+                    let f: fn(&str) -> Result<$ty, $err> = $parse;
                     f(&s).map_err(serde::de::Error::custom)
                 } else {
                     struct V;
@@ -410,20 +410,37 @@ macro_rules! fixed_bytes_serde {
 }
 pub(crate) use fixed_bytes_serde;
 
-fixed_bytes_serde!(Hash, 32, |h| h.to_hex(), |s| Hash::from_hex(s)
-    .map_err(|e| e.to_string()));
-fixed_bytes_serde!(VrfProof, VRF_PROOF_BYTES, |p| hex::encode(p.0), |s| {
-    let mut out = [0u8; VRF_PROOF_BYTES];
-    hex::decode_to_slice(s, &mut out)
-        .map_err(|_| format!("a VRF proof must be 160 hex digits, got {s:?}"))?;
-    Ok(VrfProof(out))
-});
-fixed_bytes_serde!(Signature, 64, |s| hex::encode(s.0), |s| {
-    let mut out = [0u8; 64];
-    hex::decode_to_slice(s, &mut out)
-        .map_err(|_| format!("signature must be 128 hex digits, got {s:?}"))?;
-    Ok(Signature(out))
-});
+fixed_bytes_serde!(Hash, 32, |h| h.to_hex(), Hash::from_hex, HexError);
+fixed_bytes_serde!(
+    VrfProof,
+    VRF_PROOF_BYTES,
+    |p| hex::encode(p.0),
+    |s| {
+        let mut out = [0u8; VRF_PROOF_BYTES];
+        hex::decode_to_slice(s, &mut out).map_err(|_| HexError {
+            what: "a VRF proof",
+            expected: 2 * VRF_PROOF_BYTES,
+            got: s.to_string(),
+        })?;
+        Ok(VrfProof(out))
+    },
+    HexError
+);
+fixed_bytes_serde!(
+    Signature,
+    64,
+    |s| hex::encode(s.0),
+    |s| {
+        let mut out = [0u8; 64];
+        hex::decode_to_slice(s, &mut out).map_err(|_| HexError {
+            what: "signature",
+            expected: 128,
+            got: s.to_string(),
+        })?;
+        Ok(Signature(out))
+    },
+    HexError
+);
 
 #[cfg(test)]
 mod tests {

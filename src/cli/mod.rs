@@ -1,5 +1,6 @@
 //! The `goodwill` command line.
 
+pub mod exit;
 pub mod net;
 pub mod wallet;
 
@@ -299,7 +300,7 @@ pub fn main() -> ExitCode {
         let parent = parent.to_str().and_then(|p| p.parse().ok());
         if let Err(e) = parent
             .ok_or_else(|| format!("{} is not a process id", crate::tools::devnet::PARENT_ENV))
-            .and_then(crate::runtime::os::exit_with_parent)
+            .and_then(|p| crate::runtime::os::exit_with_parent(p).map_err(|e| e.to_string()))
         {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -343,12 +344,12 @@ pub fn main() -> ExitCode {
 }
 
 /// A node's or forger's exit: its status, with the error printed.
-fn role_exit(r: Result<(), (String, u8)>) -> ExitCode {
+fn role_exit(r: Result<(), crate::cli::exit::Exit>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
-        Err((e, code)) => {
+        Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(code)
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -454,15 +455,17 @@ fn run(cli: Cli) -> Result<(), String> {
                     .collect::<Result<_, String>>()?,
             };
             let params = ChainParams::new(genesis).map_err(|e| e.to_string())?;
-            crate::runtime::os::write_new_file(&out, &params.to_file_text())?;
+            crate::runtime::os::write_new_file(&out, &params.to_file_text())
+                .map_err(|e| e.to_string())?;
             println!("{}", params.chain_id());
             Ok(())
         }
         Command::LedgerDemo { blocks, seed, data } => {
             use crate::tools::demo;
             let seed = seed.unwrap_or_else(crate::runtime::os::random_u64);
-            let (net, mut ledger, seed) = demo::open(data.as_deref(), seed)?;
-            let start = ledger.tip()?;
+            let (net, mut ledger, seed) =
+                demo::open(data.as_deref(), seed).map_err(|e| e.to_string())?;
+            let start = ledger.tip().map_err(|e| e.to_string())?;
             println!("{}", demo::header(&net.params));
             if start.height > 0 {
                 println!(
@@ -483,8 +486,9 @@ fn run(cli: Cli) -> Result<(), String> {
                     let _ = writeln!(out, "{}", demo::row(r));
                     let _ = out.flush();
                 },
-            )?;
-            let tip = ledger.tip()?;
+            )
+            .map_err(|e| e.to_string())?;
+            let tip = ledger.tip().map_err(|e| e.to_string())?;
             println!(
                 "tip {} at height {}, state digest {}",
                 tip.hash.short(),
@@ -498,7 +502,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
 
-        Command::Devnet(args) => crate::tools::devnet::run(args),
+        Command::Devnet(args) => crate::tools::devnet::run(args).map_err(|e| e.to_string()),
         Command::Forge(_) | Command::Pay { .. } | Command::Node(_) => {
             unreachable!("handled in main, for their exit statuses")
         }
@@ -548,7 +552,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .export_signing_record(only.as_ref())
                 .map_err(|e| e.to_string())?;
             let text = serde_json::to_string_pretty(&doc).expect("serialises");
-            crate::runtime::os::write_new_file(&out, &text)?;
+            crate::runtime::os::write_new_file(&out, &text).map_err(|e| e.to_string())?;
             let n: usize = doc.data.iter().map(|k| k.signed_blocks.len()).sum();
             println!(
                 "wrote {} signed slots of {} keys to {}",

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::chain::amount::format_coins;
 use crate::chain::crypto::Hash;
 use crate::chain::genesis::{ChainParams, Checkpoint};
+use crate::cli::exit::Exit;
 use crate::runtime::client::Client;
 use crate::runtime::config::{ForgeSettings, Forger, NodeSettings};
 use crate::runtime::node::{self, NodeConfig};
@@ -19,12 +20,12 @@ pub const EXIT_REFUSED: u8 = crate::runtime::forge::EXIT_REFUSED;
 
 /// Runs a main node until SIGINT or SIGTERM. Errors carry the exit status:
 /// [`EXIT_REFUSED`] when it refused to start, 1 when it stopped on a failure.
-pub fn node(s: NodeSettings) -> Result<(), (String, u8)> {
-    let refused = |e: String| (e, EXIT_REFUSED);
+pub fn node(s: NodeSettings) -> Result<(), Exit> {
+    let refused = |e: String| Exit::refused(e);
     let config = s
         .over_file()
         .and_then(NodeSettings::resolve)
-        .map_err(refused)?;
+        .map_err(Exit::refused)?;
     // The store is checked before anything listens: a damaged one or
     // another chain's is a refusal (exit 2), not a failure to retry.
     crate::store::Store::open(&config.data, &config.params).map_err(|e| refused(e.to_string()))?;
@@ -33,14 +34,14 @@ pub fn node(s: NodeSettings) -> Result<(), (String, u8)> {
         let mut signals = stop_signals()?;
         bind_and_serve(config, "listen", &mut signals)
             .await?
-            .map_err(|e| (e.to_string(), 1))
+            .map_err(Exit::failed)
     })
 }
 
 /// SIGTERM and SIGINT: how a node or a forger is told to stop.
-fn stop_signals() -> Result<async_signal::Signals, (String, u8)> {
+fn stop_signals() -> Result<async_signal::Signals, Exit> {
     async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
-        .map_err(|e| (format!("signal handlers: {e}"), 1))
+        .map_err(|e| Exit::failed(format!("signal handlers: {e}")))
 }
 
 /// Listens on the config's address (`what` names it in the refusal when
@@ -50,11 +51,11 @@ async fn bind_and_serve(
     config: NodeConfig,
     what: &str,
     signals: &mut async_signal::Signals,
-) -> Result<Result<(), node::NodeError>, (String, u8)> {
+) -> Result<Result<(), node::NodeError>, Exit> {
     let listen = config.listen;
     let listener = smol::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| (format!("{what} on {listen}: {e}"), EXIT_REFUSED))?;
+        .map_err(|e| Exit::refused(format!("{what} on {listen}: {e}")))?;
     Ok(node::serve(config, listener, async move {
         let _ = signals.next().await;
     })
@@ -542,10 +543,10 @@ pub fn tx(addr: &str, id: &str, as_json: bool) -> Result<(), String> {
 
 /// Runs the appliance until SIGINT/SIGTERM, a fatal error or a doppelganger.
 /// Errors carry the exit status.
-pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
+pub fn forge(s: ForgeSettings) -> Result<(), Exit> {
     use crate::runtime::forge as f;
     node::log_as_forger();
-    let refused = |e: String| (e, f::EXIT_REFUSED);
+    let refused = |e: String| Exit::refused(e);
     let Forger {
         config,
         storage_retry: retry,
@@ -553,7 +554,7 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
     } = s
         .over_file()
         .and_then(ForgeSettings::resolve)
-        .map_err(refused)?;
+        .map_err(Exit::refused)?;
     let key = config.key.clone();
     let forging = config
         .forge
@@ -566,7 +567,7 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
         // error like a full disk: the write fails (EFBIG) and the appliance
         // shows it, rather than dying of SIGXFSZ. Held for the whole run.
         let _xfsz = async_signal::Signals::new([async_signal::Signal::Xfsz])
-            .map_err(|e| (format!("signal handlers: {e}"), 1))?;
+            .map_err(|e| Exit::failed(format!("signal handlers: {e}")))?;
         // Why the store failed, when it did: the storage-error state first.
         let mut failed: Option<String> = None;
         loop {
@@ -623,12 +624,10 @@ pub fn forge(s: ForgeSettings) -> Result<(), (String, u8)> {
             match bind_and_serve(config.clone(), "status listen", &mut signals).await? {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_storage() => failed = Some(e.to_string()),
-                Err(node::NodeError::Doppelganger(t)) => return Err((t, f::EXIT_DOPPELGANGER)),
-                Err(node::NodeError::Setup(t)) => return Err((t, f::EXIT_REFUSED)),
-                Err(e @ node::NodeError::Listen { .. }) => {
-                    return Err((e.to_string(), f::EXIT_REFUSED))
-                }
-                Err(other) => return Err((other.to_string(), 1)),
+                Err(node::NodeError::Doppelganger(t)) => return Err(Exit::Doppelganger(t)),
+                Err(node::NodeError::Setup(t)) => return Err(Exit::refused(t)),
+                Err(e @ node::NodeError::Listen { .. }) => return Err(Exit::refused(e)),
+                Err(other) => return Err(Exit::failed(other)),
             }
         }
     })

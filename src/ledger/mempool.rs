@@ -103,6 +103,14 @@ pub enum MempoolError {
     },
 }
 
+impl MempoolError {
+    /// Whether it is a signature that does not verify
+    /// ([`TxError::is_bad_signature`]).
+    pub fn is_bad_signature(&self) -> bool {
+        matches!(self, MempoolError::Invalid(e) if e.is_bad_signature())
+    }
+}
+
 /// What admitting a transaction did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admitted {

@@ -191,7 +191,7 @@ pub enum TxError {
     EmptyKey,
     /// Equivocation evidence that does not prove anything.
     #[error("equivocation evidence rejected: {0}")]
-    BadEvidence(String),
+    BadEvidence(EvidenceError),
     /// The forger was already reported for that epoch.
     #[error("{forger} is already voided from epoch {from}")]
     AlreadyVoided {
@@ -203,6 +203,49 @@ pub enum TxError {
     /// Storage failed under the check.
     #[error(transparent)]
     Storage(#[from] ReadError),
+}
+
+impl TxError {
+    /// Whether it is a signature that does not verify (the sender's, an
+    /// association's proof, a reported header's): garbage no honest peer
+    /// relays, unlike a transaction a block made stale.
+    pub fn is_bad_signature(&self) -> bool {
+        matches!(
+            self,
+            TxError::Stateless(StatelessError::Signature(_))
+                | TxError::BadProof {
+                    error: SignatureError::Mismatch,
+                    ..
+                }
+                | TxError::BadEvidence(EvidenceError::Signature { .. })
+        )
+    }
+}
+
+/// Why equivocation evidence proves nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvidenceError {
+    /// A header is for another chain.
+    #[error("a header is for another chain")]
+    OtherChain,
+    /// The headers are by two forgers.
+    #[error("headers by two forgers ({0} and {1})")]
+    TwoForgers(PublicKey, PublicKey),
+    /// The headers are for two slots.
+    #[error("headers for two slots ({0} and {1})")]
+    TwoSlots(u64, u64),
+    /// The same header twice.
+    #[error("the two headers are the same")]
+    SameHeader,
+    /// A header's signature does not verify.
+    #[error("{which} header's signature: {error}")]
+    Signature {
+        /// "first" or "second".
+        which: &'static str,
+        /// Why.
+        error: SignatureError,
+    },
 }
 
 /// Why a block is refused. Each names the block and what was wrong.
@@ -989,30 +1032,24 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         a: &SignedHeader,
         b: &SignedHeader,
     ) -> Result<(), TxError> {
-        let bad = |m: String| Err(TxError::BadEvidence(m));
+        let bad = |e: EvidenceError| Err(TxError::BadEvidence(e));
         let chain_id = self.params.chain_id();
         let (ha, hb) = (&a.header, &b.header);
         if ha.chain_id != chain_id || hb.chain_id != chain_id {
-            return bad("a header is for another chain".into());
+            return bad(EvidenceError::OtherChain);
         }
         if ha.forger != hb.forger {
-            return bad(format!(
-                "headers by two forgers ({} and {})",
-                ha.forger, hb.forger
-            ));
+            return bad(EvidenceError::TwoForgers(ha.forger, hb.forger));
         }
         if ha.slot != hb.slot {
-            return bad(format!(
-                "headers for two slots ({} and {})",
-                ha.slot, hb.slot
-            ));
+            return bad(EvidenceError::TwoSlots(ha.slot, hb.slot));
         }
         if ha.hash() == hb.hash() {
-            return bad("the two headers are the same".into());
+            return bad(EvidenceError::SameHeader);
         }
         for (h, which) in [(a, "first"), (b, "second")] {
-            if let Err(e) = h.verify() {
-                return bad(format!("{which} header's signature: {e}"));
+            if let Err(error) = h.verify() {
+                return bad(EvidenceError::Signature { which, error });
             }
         }
         let forger = ha.forger;
@@ -1235,19 +1272,40 @@ pub fn apply_block<S: StateRead + ?Sized>(
 /// imports (`Store::import_block` takes the clock); gossip calls this first
 /// to hold a block that is a little early. [`apply_block`] does not, so that
 /// re-verifying an old chain does not depend on the clock.
-pub fn check_not_early(params: &ChainParams, header: &Header, now_ms: u64) -> Result<(), String> {
+pub fn check_not_early(
+    params: &ChainParams,
+    header: &Header,
+    now_ms: u64,
+) -> Result<(), EarlyBlock> {
     let start = params.slot_start_ms(header.slot);
     let limit = now_ms.saturating_add(params.limits().max_clock_drift_ms);
     if start > limit {
-        return Err(format!(
-            "block {}: slot {} starts at {start} ms, {} ms ahead of this node's clock (drift allowed: {} ms)",
-            header.height,
-            header.slot,
-            start - now_ms,
-            params.limits().max_clock_drift_ms
-        ));
+        return Err(EarlyBlock {
+            height: header.height,
+            slot: header.slot,
+            start_ms: start,
+            ahead_ms: start - now_ms,
+            drift_ms: params.limits().max_clock_drift_ms,
+        });
     }
     Ok(())
+}
+
+/// A block whose slot has not started yet on this node's clock, beyond the
+/// drift allowed ([`check_not_early`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("block {height}: slot {slot} starts at {start_ms} ms, {ahead_ms} ms ahead of this node's clock (drift allowed: {drift_ms} ms)")]
+pub struct EarlyBlock {
+    /// Its height.
+    pub height: u64,
+    /// Its slot.
+    pub slot: u64,
+    /// When its slot starts (ms).
+    pub start_ms: u64,
+    /// How far that is ahead of the clock (ms).
+    pub ahead_ms: u64,
+    /// The drift allowed (ms).
+    pub drift_ms: u64,
 }
 
 /// A block built but not signed yet: record the slot, then [`UnsignedBlock::sign`].

@@ -17,7 +17,7 @@ use crate::chain::genesis::ChainParams;
 use crate::chain::tx::{SignedTransaction, Transaction, TxKind};
 use crate::ledger;
 use crate::ledger::fork;
-use crate::ledger::mempool::{Admitted, Mempool, MempoolLimits};
+use crate::ledger::mempool::{Admitted, Mempool, MempoolError, MempoolLimits};
 use crate::ledger::schedule;
 use crate::ledger::state::StateReadExt;
 use crate::peer::forging::{self as fstate, ClockCheck, ForgeStats, Miss};
@@ -264,7 +264,7 @@ pub struct ApplianceView {
     /// Median clock offset to them (this clock minus theirs), ms.
     pub clock_offset_ms: Option<i64>,
     /// `Ok` or why the clock is not trusted.
-    pub clock: Result<(), String>,
+    pub clock: Result<(), fstate::ClockDistrust>,
     /// Weight held in the current epoch.
     pub weight: u64,
     /// Slots this key leads in the current epoch (after the tip).
@@ -300,15 +300,26 @@ pub struct CoreSizes {
 
 /// A fatal failure: the node must stop. The core's only fatal failures are
 /// its store's ([`NodeError::is_storage`](crate::runtime::node::NodeError::is_storage)
-/// counts on it).
+/// counts on it); each variant says where the store failed and carries its
+/// error.
 #[derive(Debug, thiserror::Error)]
-#[error("fatal: {0}")]
-pub struct Fatal(pub String);
-
-impl From<StoreError> for Fatal {
-    fn from(e: StoreError) -> Self {
-        Fatal(e.to_string())
-    }
+#[non_exhaustive]
+pub enum Fatal {
+    /// The store failed (opening a snapshot, reading an index, writing).
+    #[error("fatal: {0}")]
+    Store(#[from] StoreError),
+    /// Reading the ledger state failed (the store under it).
+    #[error("fatal: {0}")]
+    StateRead(#[from] ledger::state::ReadError),
+    /// Importing a block failed in the store ([`ImportError::is_fatal`]).
+    #[error("fatal: {0}")]
+    Import(ImportError),
+    /// Building a block failed in the store ([`ledger::BlockError::is_storage`]).
+    #[error("fatal: {0}")]
+    BuildBlock(ledger::BlockError),
+    /// Recording the slot about to be signed failed: the forger must not sign.
+    #[error("fatal: {0}")]
+    RecordSignature(StoreError),
 }
 
 #[derive(Debug)]
@@ -931,23 +942,24 @@ impl Core {
         self.params.slot_at(now_ms).max(tip.slot + 1)
     }
 
-    /// Admits a transaction; relays it if it is new.
+    /// Admits a transaction; relays it if it is new. `Ok(Err(why))`: refused
+    /// (the wire carries `why`'s text: [`verdict`]).
     fn admit(
         &mut self,
         from: Option<ConnId>,
         tx: SignedTransaction,
         now_ms: u64,
         out: &mut Vec<Action>,
-    ) -> Result<TxVerdict, Fatal> {
+    ) -> Result<Result<(), MempoolError>, Fatal> {
         // A copy of a pending transaction (each peer relays it once) has
         // the same bytes, signature included: its signature was checked
         // when the first copy came. Hashing is cheap; verifying is not.
         if self.mempool.contains(&tx.id()) {
-            return Ok(TxVerdict::Accepted);
+            return Ok(Ok(()));
         }
         let checked = match tx.check() {
             Ok(c) => c,
-            Err(e) => return Ok(TxVerdict::Rejected(e.to_string())),
+            Err(e) => return Ok(Err(ledger::TxError::from(e).into())),
         };
         let snap = self.store.snapshot()?;
         // Already on chain: accepted (a lean forger store cannot tell; the
@@ -958,7 +970,7 @@ impl Core {
             Err(e) => return Err(e.into()),
         };
         if on_chain {
-            return Ok(TxVerdict::Accepted);
+            return Ok(Ok(()));
         }
         let tip = tip_info(&snap.tip().map_err(StoreError::from)?);
         let slot = self.next_slot(now_ms, &tip);
@@ -966,21 +978,17 @@ impl Core {
             .mempool
             .admit(&self.params, &snap, tx.clone(), checked.id, slot)
         {
-            Ok(Admitted::Duplicate) => Ok(TxVerdict::Accepted),
+            Ok(Admitted::Duplicate) => Ok(Ok(())),
             Ok(_) => {
                 if self.seen.insert(checked.id) {
                     self.relay(from, Message::NewTx(tx), out);
                 }
-                Ok(TxVerdict::Accepted)
+                Ok(Ok(()))
             }
-            Err(crate::ledger::mempool::MempoolError::Invalid(ledger::TxError::Storage(e))) => {
-                Err(Fatal(e.to_string()))
-            }
+            Err(MempoolError::Invalid(ledger::TxError::Storage(e))) => Err(Fatal::StateRead(e)),
             Err(e) => {
-                if let (
-                    Some(conn),
-                    crate::ledger::mempool::MempoolError::Invalid(ledger::TxError::BadEvidence(_)),
-                ) = (from, &e)
+                if let (Some(conn), MempoolError::Invalid(ledger::TxError::BadEvidence(_))) =
+                    (from, &e)
                 {
                     if self
                         .conns
@@ -991,7 +999,7 @@ impl Core {
                         self.strike(conn, REPORT_STRIKE, &why, now_ms, out);
                     }
                 }
-                Ok(TxVerdict::Rejected(e.to_string()))
+                Ok(Err(e))
             }
         }
     }
@@ -1074,7 +1082,7 @@ impl Core {
                 Ok(false)
             }
             Ok(Imported::AlreadyKnown) => Ok(false),
-            Err(e) if e.is_fatal() => Err(Fatal(e.to_string())),
+            Err(e) if e.is_fatal() => Err(Fatal::Import(e)),
             Err(ImportError::UnknownParent { .. }) => {
                 if let Some(c) = from {
                     if let Some(conn) = self.conns.get_mut(&c) {
@@ -1264,7 +1272,7 @@ impl Core {
             .sign(&key);
             let id = tx.id();
             match self.admit(None, tx, now_ms, out)? {
-                TxVerdict::Accepted => {
+                Ok(()) => {
                     out.push(Action::Log(
                         Level::Info,
                         format!(
@@ -1276,7 +1284,7 @@ impl Core {
                         ev.report = Some(id);
                     }
                 }
-                TxVerdict::Rejected(why) => {
+                Err(why) => {
                     if let Some(ev) = self.evidence.get_mut(&forger) {
                         if !std::mem::replace(&mut ev.told, true) {
                             out.push(Action::Log(Level::Warn, format!(
@@ -1292,16 +1300,14 @@ impl Core {
 
     fn after_new_blocks(&mut self, blocks: &[Block], out: &mut Vec<Action>) -> Result<(), Fatal> {
         let snap = self.store.snapshot()?;
-        self.mempool
-            .prune(&snap)
-            .map_err(|e| Fatal(e.to_string()))?;
+        self.mempool.prune(&snap).map_err(Fatal::from)?;
         // Checked at the earliest slot a next block can have: only what
         // fails even there is dropped.
         let next_slot = snap.tip().map_err(StoreError::from)?.slot + 1;
         let dropped = self
             .mempool
             .drop_failing_heads(&self.params, &snap, next_slot)
-            .map_err(|e| Fatal(e.to_string()))?;
+            .map_err(Fatal::from)?;
         for (id, why) in dropped {
             out.push(Action::Log(
                 Level::Info,
@@ -1343,18 +1349,19 @@ impl Core {
         let node_or_forger = role != Role::Client;
         match msg {
             Message::SubmitTx { id, tx } => {
-                let verdict = self.admit(Some(conn), tx, now_ms, &mut out)?;
-                if matches!(verdict, TxVerdict::Rejected(_)) && role != Role::Client {
+                let admitted = self.admit(Some(conn), tx, now_ms, &mut out)?;
+                if admitted.is_err() && role != Role::Client {
                     self.strike(conn, 1, "invalid transaction", now_ms, &mut out);
                 }
+                let verdict = verdict(admitted);
                 out.push(Action::Send(conn, Message::TxResult { id, verdict }));
             }
             Message::NewTx(tx) if node_or_forger => {
-                if let TxVerdict::Rejected(why) = self.admit(Some(conn), tx, now_ms, &mut out)? {
+                if let Err(why) = self.admit(Some(conn), tx, now_ms, &mut out)? {
                     // A relayed transaction can fail innocently (a block just
                     // spent its nonce); only signature-level garbage counts.
-                    if why.contains("signature") {
-                        self.strike(conn, 1, &why, now_ms, &mut out);
+                    if why.is_bad_signature() {
+                        self.strike(conn, 1, &why.to_string(), now_ms, &mut out);
                     }
                 }
             }
@@ -1381,7 +1388,7 @@ impl Core {
                     } else {
                         out.push(Action::Log(Level::Warn, format!("refused {why}")));
                         if !near {
-                            self.strike(conn, 1, &why, now_ms, &mut out);
+                            self.strike(conn, 1, &why.to_string(), now_ms, &mut out);
                         }
                     }
                 } else if self.late_rival(&block, now_ms)? {
@@ -1727,7 +1734,7 @@ impl Core {
                     }
                 }
                 Ok(_) => {}
-                Err(e) if e.is_fatal() => return Err(Fatal(e.to_string())),
+                Err(e) if e.is_fatal() => return Err(Fatal::Import(e)),
                 Err(ImportError::UnknownParent { .. }) => {
                     unknown_parent = true;
                     break;
@@ -1855,7 +1862,7 @@ impl Core {
             ),
             Query::NextNonce(pk) => {
                 let snap = self.store.snapshot()?;
-                let n = snap.account(&pk).map_err(|e| Fatal(e.to_string()))?.nonce;
+                let n = snap.account(&pk).map_err(Fatal::from)?.nonce;
                 Answer::NextNonce(self.mempool.next_nonce(&pk, n))
             }
             other => super::queries::answer_from_store(&self.store, other)?,
@@ -2104,13 +2111,10 @@ impl Core {
             return Ok(out);
         }
         // Pulled lazily: a candidate that fails takes no room in the block.
-        let candidates = self
-            .mempool
-            .select(&snap)
-            .map_err(|e| Fatal(e.to_string()))?;
+        let candidates = self.mempool.select(&snap).map_err(Fatal::from)?;
         let unsigned = match ledger::prepare_block(&self.params, &snap, &key, slot, candidates) {
             Ok(u) => u,
-            Err(e) if e.is_storage() => return Err(Fatal(e.to_string())),
+            Err(e) if e.is_storage() => return Err(Fatal::BuildBlock(e)),
             Err(e) => {
                 out.push(Action::Log(
                     Level::Warn,
@@ -2129,7 +2133,7 @@ impl Core {
             Ok(()) => {}
             Err(SigningError::Storage(e)) => {
                 f.storage_error = true;
-                return Err(Fatal(e.to_string()));
+                return Err(Fatal::RecordSignature(e));
             }
             Err(e) => {
                 let miss = Miss::AlreadySigned(e.to_string());
@@ -2158,9 +2162,16 @@ impl Core {
     /// appliance and tests).
     pub fn candidates(&self, max: usize) -> Result<Vec<SignedTransaction>, Fatal> {
         let snap = self.store.snapshot()?;
-        self.mempool
-            .candidates(&snap, max)
-            .map_err(|e| Fatal(e.to_string()))
+        self.mempool.candidates(&snap, max).map_err(Fatal::from)
+    }
+}
+
+/// A transaction's verdict as the wire carries it: a refusal goes as its
+/// reason's text, the one users see.
+fn verdict(admitted: Result<(), MempoolError>) -> TxVerdict {
+    match admitted {
+        Ok(()) => TxVerdict::Accepted,
+        Err(why) => TxVerdict::Rejected(why.to_string()),
     }
 }
 

@@ -25,14 +25,12 @@ pub enum ClockCheck {
 
 impl ClockCheck {
     /// Parses `kernel+peers`, `peers` or `off`.
-    pub fn parse(s: &str) -> Result<ClockCheck, String> {
+    pub fn parse(s: &str) -> Result<ClockCheck, UnknownClockCheck> {
         match s {
             "kernel+peers" => Ok(ClockCheck::KernelAndPeers),
             "peers" => Ok(ClockCheck::Peers),
             "off" => Ok(ClockCheck::Off),
-            other => Err(format!(
-                "--clock-check {other:?}: use kernel+peers, peers or off"
-            )),
+            other => Err(UnknownClockCheck(other.to_string())),
         }
     }
 
@@ -44,6 +42,50 @@ impl ClockCheck {
             ClockCheck::Off => "off",
         }
     }
+}
+
+/// A `--clock-check` value that is none of the three.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--clock-check {0:?}: use kernel+peers, peers or off")]
+pub struct UnknownClockCheck(pub String);
+
+/// Why the clock is not trusted to forge ([`clock_trust`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClockDistrust {
+    /// The kernel says its clock is not synchronised.
+    #[error("the kernel reports the clock unsynchronised (no NTP sync yet)")]
+    KernelUnsynced,
+    /// The kernel's clock status could not be read.
+    #[error("the kernel's clock status cannot be read")]
+    KernelUnknown,
+    /// No main node is connected.
+    #[error("no main node to compare the clock with")]
+    NoMainNode,
+    /// The one main node's clock is known to differ by more than allowed.
+    #[error("the clock is {offset_ms} ms (± {error_ms} ms) off the main node's (allowed: {allowed_ms} ms, a quarter slot)")]
+    OffTheMainNode {
+        /// This clock minus the main node's (ms).
+        offset_ms: i64,
+        /// The measurement's error (ms).
+        error_ms: u64,
+        /// The offset allowed (ms).
+        allowed_ms: u64,
+    },
+    /// Too few of the main nodes agree with this clock.
+    #[error("the clock is within {allowed_ms} ms (a quarter slot) of {agree} of {mains} main nodes, {needed} needed (median offset {median_ms} ms)")]
+    NoQuorum {
+        /// The offset allowed (ms).
+        allowed_ms: u64,
+        /// Main nodes that agree.
+        agree: usize,
+        /// Main nodes connected.
+        mains: usize,
+        /// How many must agree ([`clock_quorum`]).
+        needed: usize,
+        /// The median offset (ms).
+        median_ms: i64,
+    },
 }
 
 /// Whether the clock can be trusted to forge: `Ok(())`, or the reason not.
@@ -63,22 +105,20 @@ pub fn clock_trust(
     kernel_synced: Option<bool>,
     samples: &[ClockSample],
     slot_ms: u64,
-) -> Result<(), String> {
+) -> Result<(), ClockDistrust> {
     if check == ClockCheck::Off {
         return Ok(());
     }
     if check == ClockCheck::KernelAndPeers {
         match kernel_synced {
             Some(true) => {}
-            Some(false) => {
-                return Err("the kernel reports the clock unsynchronised (no NTP sync yet)".into())
-            }
-            None => return Err("the kernel's clock status cannot be read".into()),
+            Some(false) => return Err(ClockDistrust::KernelUnsynced),
+            None => return Err(ClockDistrust::KernelUnknown),
         }
     }
     let offsets: Vec<i64> = samples.iter().map(|s| s.offset_ms).collect();
     let Some(median) = median(&offsets) else {
-        return Err("no main node to compare the clock with".into());
+        return Err(ClockDistrust::NoMainNode);
     };
     let allowed = slot_ms / 4;
     let n = samples.len();
@@ -91,14 +131,19 @@ pub fn clock_trust(
         return Ok(());
     }
     if n == 1 {
-        let error = samples[0].error_ms;
-        return Err(format!(
-            "the clock is {median} ms (± {error} ms) off the main node's (allowed: {allowed} ms, a quarter slot)"
-        ));
+        return Err(ClockDistrust::OffTheMainNode {
+            offset_ms: median,
+            error_ms: samples[0].error_ms,
+            allowed_ms: allowed,
+        });
     }
-    Err(format!(
-        "the clock is within {allowed} ms (a quarter slot) of {agree} of {n} main nodes, {needed} needed (median offset {median} ms)"
-    ))
+    Err(ClockDistrust::NoQuorum {
+        allowed_ms: allowed,
+        agree,
+        mains: n,
+        needed,
+        median_ms: median,
+    })
 }
 
 /// How many of `mains` connected main nodes must agree with this clock
@@ -130,7 +175,7 @@ pub fn clock_quorum(mains: usize) -> usize {
 pub fn clock_trusted_for_leds(
     check: ClockCheck,
     kernel_synced: Option<bool>,
-    clock: &Result<(), String>,
+    clock: &Result<(), ClockDistrust>,
     mains: usize,
     slot_ms: u64,
 ) -> bool {
@@ -176,7 +221,7 @@ pub enum Miss {
     /// No main node to send the block to.
     NoMainNode,
     /// The clock is not trusted.
-    Clock(String),
+    Clock(ClockDistrust),
     /// The signing record already holds this slot or a later one.
     AlreadySigned(String),
     /// The store failed.
@@ -208,7 +253,11 @@ impl std::fmt::Display for Miss {
 }
 
 /// Whether a slot this forger leads may be forged, given what it knows.
-pub fn may_forge(synced: bool, mains: usize, clock: &Result<(), String>) -> Result<(), Miss> {
+pub fn may_forge(
+    synced: bool,
+    mains: usize,
+    clock: &Result<(), ClockDistrust>,
+) -> Result<(), Miss> {
     if mains == 0 {
         return Err(Miss::NoMainNode);
     }
@@ -301,8 +350,18 @@ mod tests {
         assert!(clock_trust(ClockCheck::Off, None, &exact(&[]), slot).is_ok());
         assert!(clock_trust(ClockCheck::Peers, None, &exact(&[10, -20]), slot).is_ok());
         let e = clock_trust(ClockCheck::Peers, None, &exact(&[]), slot).unwrap_err();
-        assert!(e.contains("no main node"), "{e}");
+        assert_eq!(e, ClockDistrust::NoMainNode);
+        assert!(e.to_string().contains("no main node"), "{e}");
         let e = clock_trust(ClockCheck::Peers, None, &exact(&[600]), slot).unwrap_err();
+        assert_eq!(
+            e,
+            ClockDistrust::OffTheMainNode {
+                offset_ms: 600,
+                error_ms: 0,
+                allowed_ms: 500
+            }
+        );
+        let e = e.to_string();
         assert!(e.contains("600 ms") && e.contains("500 ms"), "{e}");
         // A majority decides: one bad main node of three does not.
         assert!(clock_trust(ClockCheck::Peers, None, &exact(&[5, 9_000, -3]), slot).is_ok());
@@ -315,7 +374,8 @@ mod tests {
         assert_eq!(median(&[i64::MAX, i64::MAX]), Some(i64::MAX));
         let e =
             clock_trust(ClockCheck::KernelAndPeers, Some(false), &exact(&[0]), slot).unwrap_err();
-        assert!(e.contains("unsynchronised"), "{e}");
+        assert_eq!(e, ClockDistrust::KernelUnsynced);
+        assert!(e.to_string().contains("unsynchronised"), "{e}");
         assert!(clock_trust(ClockCheck::KernelAndPeers, None, &exact(&[0]), slot).is_err());
         assert!(clock_trust(ClockCheck::KernelAndPeers, Some(true), &exact(&[0]), slot).is_ok());
         assert!(ClockCheck::parse("sometimes").is_err());
@@ -342,6 +402,19 @@ mod tests {
         assert_eq!(peers(&[0, 5, 2_000]), Ok(()));
         // …and a wrong clock vouched for by one liar of three is refused.
         let e = peers(&[2_000, 2_010, 0]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ClockDistrust::NoQuorum {
+                    agree: 1,
+                    mains: 3,
+                    needed: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = e.to_string();
         assert!(e.contains("1 of 3") && e.contains("2 needed"), "{e}");
         // Four: three must agree.
         assert!(peers(&[0, 0, 2_000, 2_000]).is_err());
@@ -378,7 +451,7 @@ mod tests {
             error_ms: 20,
         };
         assert_eq!(off.least_off_ms(), 380);
-        let e = trust(&[off]).unwrap_err();
+        let e = trust(&[off]).unwrap_err().to_string();
         assert!(
             e.contains("-400 ms (± 20 ms)") && e.contains("75 ms"),
             "{e}"
@@ -427,11 +500,11 @@ mod tests {
 
     #[test]
     fn may_forge_order_and_stats() {
-        let ok: Result<(), String> = Ok(());
+        let ok: Result<(), ClockDistrust> = Ok(());
         assert_eq!(may_forge(true, 0, &ok), Err(Miss::NoMainNode));
         assert_eq!(may_forge(false, 1, &ok), Err(Miss::NotSynced));
         assert!(matches!(
-            may_forge(true, 1, &Err("x".into())),
+            may_forge(true, 1, &Err(ClockDistrust::NoMainNode)),
             Err(Miss::Clock(_))
         ));
         assert_eq!(may_forge(true, 1, &ok), Ok(()));

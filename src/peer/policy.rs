@@ -139,27 +139,42 @@ pub fn plausible_claim(
     params: &crate::chain::genesis::ChainParams,
     tip: &crate::wire::TipInfo,
     now_ms: u64,
-) -> Result<(), String> {
+) -> Result<(), ImplausibleClaim> {
     let start = params.slot_start_ms(tip.slot);
     let drift = params.limits().max_clock_drift_ms;
     if start > now_ms.saturating_add(drift) {
-        return Err(format!(
-            "claimed tip {} at height {}: slot {} starts {} ms ahead of this clock (drift allowed: {drift} ms)",
-            tip.hash.short(),
-            tip.height,
-            tip.slot,
-            start - now_ms
-        ));
+        return Err(ImplausibleClaim::Early {
+            tip: *tip,
+            ahead_ms: start - now_ms,
+            drift_ms: drift,
+        });
     }
     if tip.height > tip.slot {
-        return Err(format!(
-            "claimed tip {} at height {} in slot {}: more blocks than slots",
-            tip.hash.short(),
-            tip.height,
-            tip.slot
-        ));
+        return Err(ImplausibleClaim::MoreBlocksThanSlots { tip: *tip });
     }
     Ok(())
+}
+
+/// Why a claimed tip cannot be true ([`plausible_claim`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImplausibleClaim {
+    /// Its slot has not started on this clock, beyond the drift allowed.
+    #[error("claimed tip {} at height {}: slot {} starts {ahead_ms} ms ahead of this clock (drift allowed: {drift_ms} ms)", .tip.hash.short(), .tip.height, .tip.slot)]
+    Early {
+        /// The tip claimed.
+        tip: crate::wire::TipInfo,
+        /// How far its slot's start is ahead of the clock (ms).
+        ahead_ms: u64,
+        /// The drift allowed (ms).
+        drift_ms: u64,
+    },
+    /// A height above its slot: every block takes a slot of its own.
+    #[error("claimed tip {} at height {} in slot {}: more blocks than slots", .tip.hash.short(), .tip.height, .tip.slot)]
+    MoreBlocksThanSlots {
+        /// The tip claimed.
+        tip: crate::wire::TipInfo,
+    },
 }
 
 /// Whether a peer's claimed tip is believed: a peer that claimed more than
@@ -732,9 +747,17 @@ mod tests {
         assert_eq!(plausible_claim(p, &tip(15, 20), 20_200), Ok(()));
         assert_eq!(plausible_claim(p, &tip(15, 21), 20_600), Ok(()));
         let e = plausible_claim(p, &tip(15, 22), 20_200).unwrap_err();
-        assert!(e.contains("1800 ms ahead"), "{e}");
+        assert!(
+            matches!(e, ImplausibleClaim::Early { ahead_ms: 1800, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("1800 ms ahead"), "{e}");
         let e = plausible_claim(p, &tip(1_000_000, 20), 20_200).unwrap_err();
-        assert!(e.contains("more blocks than slots"), "{e}");
+        assert!(
+            matches!(e, ImplausibleClaim::MoreBlocksThanSlots { .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("more blocks than slots"), "{e}");
     }
 
     #[test]

@@ -288,17 +288,53 @@ impl Client {
 /// Checks a transaction's inclusion proof against its signed header alone:
 /// the header's signature, and the Merkle path from the transaction's id to
 /// the header's root. `Ok` names nothing; `Err` says what does not hold.
-pub fn verify_tx_proof(p: &TxProof) -> Result<(), String> {
-    p.header
-        .verify()
-        .map_err(|e| format!("the block header's signature: {e}"))?;
+pub fn verify_tx_proof(p: &TxProof) -> Result<(), ProofError> {
+    p.header.verify().map_err(ProofError::HeaderSignature)?;
     let id = p.tx.id();
     if !crate::chain::merkle::verify(&p.header.header.tx_root, &id, &p.proof) {
-        return Err(format!(
-            "transaction {id} is not under the header's transaction root"
-        ));
+        return Err(ProofError::NotUnderRoot(id));
     }
     Ok(())
+}
+
+/// Why an inclusion proof ([`verify_tx_proof`]) or a record's proof
+/// ([`verify_record`]) does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// The header's signature does not verify.
+    #[error("the block header's signature: {0}")]
+    HeaderSignature(crate::chain::crypto::SignatureError),
+    /// The Merkle path does not lead to the header's root.
+    #[error("transaction {0} is not under the header's transaction root")]
+    NotUnderRoot(Hash),
+    /// The proof is for another transaction than the record's.
+    #[error("the proof is for transaction {proof}, the record names {record}")]
+    OtherTransaction {
+        /// The proof's.
+        proof: Hash,
+        /// The record's.
+        record: Hash,
+    },
+    /// The transaction was sent by another account than the record's owner.
+    #[error("the transaction was sent by {sender}, not {owner}")]
+    OtherSender {
+        /// Its sender.
+        sender: PublicKey,
+        /// The record's owner.
+        owner: PublicKey,
+    },
+    /// The transaction writes another key or value.
+    #[error("the transaction does not write this key and value")]
+    OtherData,
+    /// The proof's block is at another height than the record says.
+    #[error("the proof's block is at height {proof}, the record says {record}")]
+    OtherHeight {
+        /// The proof's.
+        proof: u64,
+        /// The record's.
+        record: u64,
+    },
 }
 
 /// A data record as read from a node, with the client's own check of it.
@@ -322,30 +358,29 @@ pub fn verify_record(
     key: &[u8],
     r: &crate::ledger::state::Record,
     p: &TxProof,
-) -> Result<(), String> {
+) -> Result<(), ProofError> {
     if p.tx.id() != r.tx {
-        return Err(format!(
-            "the proof is for transaction {}, the record names {}",
-            p.tx.id(),
-            r.tx
-        ));
+        return Err(ProofError::OtherTransaction {
+            proof: p.tx.id(),
+            record: r.tx,
+        });
     }
     if p.tx.tx.sender != *owner {
-        return Err(format!(
-            "the transaction was sent by {}, not {owner}",
-            p.tx.tx.sender
-        ));
+        return Err(ProofError::OtherSender {
+            sender: p.tx.tx.sender,
+            owner: *owner,
+        });
     }
     match &p.tx.tx.kind {
         crate::chain::tx::TxKind::PutData { key: k, value }
             if k.as_slice() == key && *value == r.value => {}
-        _ => return Err("the transaction does not write this key and value".into()),
+        _ => return Err(ProofError::OtherData),
     }
     if p.header.header.height != r.height {
-        return Err(format!(
-            "the proof's block is at height {}, the record says {}",
-            p.header.header.height, r.height
-        ));
+        return Err(ProofError::OtherHeight {
+            proof: p.header.header.height,
+            record: r.height,
+        });
     }
     verify_tx_proof(p)
 }
@@ -501,7 +536,7 @@ impl Client {
                     height: r.height,
                     tx: r.tx,
                     verified: check.is_ok(),
-                    problem: check.err(),
+                    problem: check.err().map(|e| e.to_string()),
                 }))
             }
             other => Err(ClientError::Unexpected(format!("{other:?}"))),
@@ -515,7 +550,7 @@ impl Client {
         let deadline = crate::runtime::os::now_ms() + timeout_ms;
         loop {
             if let Some(p) = self.tx(id).await? {
-                verify_tx_proof(&p).map_err(ClientError::Node)?;
+                verify_tx_proof(&p).map_err(|e| ClientError::Node(e.to_string()))?;
                 return Ok(p);
             }
             if crate::runtime::os::now_ms() >= deadline {

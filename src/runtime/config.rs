@@ -33,31 +33,96 @@ pub fn load_genesis(path: &Path) -> Result<ChainParams, GenesisError> {
     Genesis::from_file(path, &text)
 }
 
+/// Why a configuration file could not be read. Each names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Longer than [`limits::CONFIG_FILE_BYTES`].
+    #[error("{}: a configuration file is at most {limit} bytes", .path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit (bytes).
+        limit: u64,
+    },
+    /// Could not be read.
+    #[error("{}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Not the TOML expected.
+    #[error("{}: {source}", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: toml::de::Error,
+    },
+}
+
 /// Reads a configuration file of at most [`limits::CONFIG_FILE_BYTES`]
 /// (no more is read, whatever the file claims).
-pub fn read_config(path: &Path) -> Result<String, String> {
+pub fn read_config(path: &Path) -> Result<String, ConfigError> {
     let limit = limits::CONFIG_FILE_BYTES;
     super::os::read_text_bounded(path, limit).map_err(|e| {
         if e.kind() == std::io::ErrorKind::FileTooLarge {
-            format!(
-                "{}: a configuration file is at most {limit} bytes",
-                path.display()
-            )
+            ConfigError::TooLarge {
+                path: path.to_path_buf(),
+                limit,
+            }
         } else {
-            format!("{}: {e}", path.display())
+            ConfigError::Read {
+                path: path.to_path_buf(),
+                source: e,
+            }
         }
     })
 }
 
 /// Reads a settings file: TOML whose keys are the role's settings.
-fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     let text = read_config(path)?;
-    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Why a role's settings cannot start it (a refusal, exit status 2). Each
+/// says what to fix; the texts are the ones `goodwill node`/`forge` print.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// The `--config` file.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A setting the role cannot start without.
+    #[error("--{0} is required (or `{0} = ...` in --config)")]
+    Missing(&'static str),
+    /// The genesis file, or a checkpoint it contradicts.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// The key file.
+    #[error(transparent)]
+    Key(#[from] keyfile::KeyFileError),
+    /// The board profile.
+    #[error(transparent)]
+    Board(#[from] crate::runtime::board::BoardError),
+    /// The clock check's name.
+    #[error(transparent)]
+    ClockCheck(#[from] crate::peer::forging::UnknownClockCheck),
+    /// A setting's value (an address, a number out of range): the text
+    /// names the flag and what it should be.
+    #[error("{0}")]
+    Value(String),
 }
 
 /// A setting the role cannot start without.
-fn need<T>(v: Option<T>, what: &str) -> Result<T, String> {
-    v.ok_or_else(|| format!("--{what} is required (or `{what} = ...` in --config)"))
+fn need<T>(v: Option<T>, what: &'static str) -> Result<T, SettingsError> {
+    v.ok_or(SettingsError::Missing(what))
 }
 
 /// A repeated flag given replaces the file's list; none given keeps it.
@@ -72,29 +137,27 @@ fn flags_or_file(flags: Vec<String>, file: Vec<String>) -> Vec<String> {
 /// Checks an address given to dial or to advertise: `host:port`, a port
 /// number, and no longer than the wire carries
 /// ([`crate::wire::limits::ADDR`] bytes).
-pub fn check_addr(flag: &str, addr: &str) -> Result<(), String> {
+pub fn check_addr(flag: &str, addr: &str) -> Result<(), SettingsError> {
     let max = crate::wire::limits::ADDR;
     if addr.len() > max {
-        return Err(format!(
+        return Err(SettingsError::Value(format!(
             "{flag} {addr:?}: {} bytes; an address is at most {max} bytes",
             addr.len()
-        ));
+        )));
     }
     match addr.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
             Ok(())
         }
-        _ => Err(format!(
+        _ => Err(SettingsError::Value(format!(
             "{flag} {addr:?}: write host:port, e.g. 127.0.0.1:7070 or node.example.org:7070"
-        )),
+        ))),
     }
 }
 
 /// The genesis with the checkpoints given beside it.
-fn chain(genesis: &Path, checkpoints: &[Checkpoint]) -> Result<ChainParams, String> {
-    load_genesis(genesis)
-        .and_then(|p| p.with_checkpoints(checkpoints))
-        .map_err(|e| e.to_string())
+fn chain(genesis: &Path, checkpoints: &[Checkpoint]) -> Result<ChainParams, SettingsError> {
+    Ok(load_genesis(genesis).and_then(|p| p.with_checkpoints(checkpoints))?)
 }
 
 /// `goodwill node` settings; `--config FILE` gives them in TOML, flags override.
@@ -138,12 +201,12 @@ pub struct NodeSettings {
 
 impl NodeSettings {
     /// Reads a `--config` file.
-    pub fn load(path: &Path) -> Result<NodeSettings, String> {
+    pub fn load(path: &Path) -> Result<NodeSettings, ConfigError> {
         load_toml(path)
     }
 
     /// These settings (the flags) over the `--config` file's, if one is given.
-    pub fn over_file(self) -> Result<NodeSettings, String> {
+    pub fn over_file(self) -> Result<NodeSettings, SettingsError> {
         let file = match &self.config {
             Some(p) => NodeSettings::load(p)?,
             None => NodeSettings::default(),
@@ -162,17 +225,19 @@ impl NodeSettings {
 
     /// The node's config from the merged settings: every setting checked,
     /// the genesis and the key read. An error is a refusal to start.
-    pub fn resolve(self) -> Result<NodeConfig, String> {
+    pub fn resolve(self) -> Result<NodeConfig, SettingsError> {
         let data = need(self.data, "data")?;
         let genesis = need(self.genesis, "genesis")?;
         let listen = need(self.listen, "listen")?;
         let params = chain(&genesis, &self.checkpoints)?;
         let key = match &self.key {
-            Some(k) => keyfile::read(k).map_err(|e| e.to_string())?,
+            Some(k) => keyfile::read(k)?,
             None => super::os::new_keypair(),
         };
         let listen: SocketAddr = listen.parse().map_err(|e| {
-            format!("--listen {listen}: {e} (write host:port, e.g. 127.0.0.1:7070)")
+            SettingsError::Value(format!(
+                "--listen {listen}: {e} (write host:port, e.g. 127.0.0.1:7070)"
+            ))
         })?;
         if let Some(a) = &self.advertise {
             check_addr("--advertise", a)?;
@@ -265,12 +330,12 @@ pub struct Forger {
 
 impl ForgeSettings {
     /// Reads a `--config` file.
-    pub fn load(path: &Path) -> Result<ForgeSettings, String> {
+    pub fn load(path: &Path) -> Result<ForgeSettings, ConfigError> {
         load_toml(path)
     }
 
     /// These settings (the flags) over the `--config` file's, if one is given.
-    pub fn over_file(self) -> Result<ForgeSettings, String> {
+    pub fn over_file(self) -> Result<ForgeSettings, SettingsError> {
         let file = match &self.config {
             Some(p) => ForgeSettings::load(p)?,
             None => ForgeSettings::default(),
@@ -294,12 +359,12 @@ impl ForgeSettings {
     /// The forger's config from the merged settings: every setting checked,
     /// the genesis, the key and the board profile read. An error is a
     /// refusal to start.
-    pub fn resolve(self) -> Result<Forger, String> {
+    pub fn resolve(self) -> Result<Forger, SettingsError> {
         use crate::peer::forging::ClockCheck;
         if self.mains.is_empty() {
-            return Err(
+            return Err(SettingsError::Value(
                 "at least one --main ADDR is required (or `main = [...]` in --config)".into(),
-            );
+            ));
         }
         let data = need(self.data, "data")?;
         let genesis = need(self.genesis, "genesis")?;
@@ -307,17 +372,17 @@ impl ForgeSettings {
         let storage_retry_s = match self.storage_retry_s.unwrap_or(f::STORAGE_RETRY_S) {
             s @ 1..=3600 => s,
             s => {
-                return Err(format!(
+                return Err(SettingsError::Value(format!(
                     "storage_retry_s {s}: give 1 to 3600 seconds (default {})",
                     f::STORAGE_RETRY_S
-                ))
+                )))
             }
         };
         let status_listen = self
             .status_listen
             .unwrap_or_else(|| f::DEFAULT_STATUS_LISTEN.into());
         let params = chain(&genesis, &self.checkpoints)?;
-        let key = keyfile::read(&key).map_err(|e| e.to_string())?;
+        let key = keyfile::read(&key)?;
         // The device tree's model string; /proc/device-tree links here, but the
         // systemd unit's ProcSubset=pid hides that link.
         let model_at =
@@ -331,9 +396,11 @@ impl ForgeSettings {
             None if is_pi_profile => ClockCheck::KernelAndPeers,
             None => ClockCheck::Peers,
         };
-        let listen: SocketAddr = status_listen
-            .parse()
-            .map_err(|e| format!("--status-listen {status_listen}: {e} (write host:port)"))?;
+        let listen: SocketAddr = status_listen.parse().map_err(|e| {
+            SettingsError::Value(format!(
+                "--status-listen {status_listen}: {e} (write host:port)"
+            ))
+        })?;
         if !listen.ip().is_loopback() {
             eprintln!(
                 "goodwill forge: note: --status-listen {listen} is not a loopback address: anyone who reaches it can \
@@ -349,7 +416,7 @@ impl ForgeSettings {
         let metrics_listen = match &self.metrics_listen {
             Some(m) => Some(
                 m.parse::<SocketAddr>()
-                    .map_err(|e| format!("--metrics-listen {m}: {e}"))?,
+                    .map_err(|e| SettingsError::Value(format!("--metrics-listen {m}: {e}")))?,
             ),
             None => None,
         };
@@ -393,10 +460,12 @@ mod tests {
         );
         std::fs::write(&p, "#".repeat(limits::CONFIG_FILE_BYTES as usize + 1)).unwrap();
         let e = NodeSettings::load(&p).unwrap_err();
-        assert!(e.contains("at most"), "{e}");
+        assert!(matches!(e, ConfigError::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("at most"), "{e}");
         std::fs::write(&p, "colour = \"blue\"\n").unwrap();
         let e = NodeSettings::load(&p).unwrap_err();
-        assert!(e.contains("colour"), "{e}");
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        assert!(e.to_string().contains("colour"), "{e}");
         // Flag-only settings are not keys of the file.
         std::fs::write(&p, "config = \"x.toml\"\n").unwrap();
         assert!(NodeSettings::load(&p).is_err());

@@ -149,7 +149,7 @@ pub enum KeyFileError {
         /// The file.
         path: String,
         /// Which bound.
-        why: String,
+        why: KdfError,
     },
     /// The file is encrypted and no passphrase could be had.
     #[error("{path} is encrypted and stdin is not a terminal to ask for its passphrase: set {PASSPHRASE_VAR} to the passphrase, or {PASSPHRASE_FILE_VAR} to a file holding it")]
@@ -194,30 +194,57 @@ impl KdfParams {
     pub const MAX_WORK_KIB: u64 = 4 << 20;
 
     /// Checks the bounds: cheap, and done before anything is allocated.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), KdfError> {
         let KdfParams { m_kib, t, p } = *self;
         if !(1..=Self::MAX_P).contains(&p) {
-            return Err(format!("kdf_p = {p} is outside 1..={}", Self::MAX_P));
+            return Err(KdfError::Lanes(p));
         }
         if t == 0 || t > Self::MAX_T {
-            return Err(format!("kdf_t = {t} is outside 1..={}", Self::MAX_T));
+            return Err(KdfError::Passes(t));
         }
         if m_kib < 8 * p || m_kib > Self::MAX_M_KIB {
-            return Err(format!(
-                "kdf_m_kib = {m_kib} is outside {}..={} (8 KiB per lane, at most 1 GiB)",
-                8 * p,
-                Self::MAX_M_KIB
-            ));
+            return Err(KdfError::Memory { m_kib, p });
         }
         let work = u64::from(m_kib) * u64::from(t);
         if work > Self::MAX_WORK_KIB {
-            return Err(format!(
-                "kdf_m_kib × kdf_t = {work} is more work than the bound {}",
-                Self::MAX_WORK_KIB
-            ));
+            return Err(KdfError::Work(work));
         }
         Ok(())
     }
+}
+
+/// KDF parameters out of bounds ([`KdfParams::check`]), or the KDF failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KdfError {
+    /// Lanes out of bounds.
+    #[error("kdf_p = {0} is outside 1..={max}", max = KdfParams::MAX_P)]
+    Lanes(u32),
+    /// Passes out of bounds.
+    #[error("kdf_t = {0} is outside 1..={max}", max = KdfParams::MAX_T)]
+    Passes(u32),
+    /// Memory out of bounds.
+    #[error("kdf_m_kib = {m_kib} is outside {}..={} (8 KiB per lane, at most 1 GiB)", 8 * .p, KdfParams::MAX_M_KIB)]
+    Memory {
+        /// The memory asked for (KiB).
+        m_kib: u32,
+        /// The lanes.
+        p: u32,
+    },
+    /// Memory × passes over the bound.
+    #[error("kdf_m_kib × kdf_t = {0} is more work than the bound {max}", max = KdfParams::MAX_WORK_KIB)]
+    Work(u64),
+    /// argon2id refused the parameters or failed.
+    #[error("argon2id: {0}")]
+    Argon2(argon2::Error),
+}
+
+/// A field of a key file that is not the hex it should be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} must be {digits} hex digits")]
+struct BadHex {
+    field: &'static str,
+    digits: usize,
 }
 
 #[derive(Serialize)]
@@ -330,7 +357,7 @@ fn seal(
     params: KdfParams,
     salt: [u8; SALT_LEN],
     nonce: [u8; NONCE_LEN],
-) -> Result<String, String> {
+) -> Result<String, KdfError> {
     let address = key.public();
     let aead_key = derive_key(passphrase, &salt, params)?;
     let mut sealed = [0u8; SEED_LEN + TAG_LEN];
@@ -525,7 +552,8 @@ fn parse(p: &str, text: &str) -> Result<Parsed, KeyFileError> {
             "it has a clear `secret` and encryption fields: the file is damaged".into(),
         )),
         (Some(secret), None) => {
-            let seed: [u8; SEED_LEN] = decode_hex(&secret, "secret").map_err(invalid)?;
+            let seed: [u8; SEED_LEN] =
+                decode_hex(&secret, "secret").map_err(|e| invalid(e.to_string()))?;
             let key =
                 Keypair::from_seed(seed).map_err(|_| invalid("the secret is all zeros".into()))?;
             if key.public() != address {
@@ -568,19 +596,23 @@ fn parse(p: &str, text: &str) -> Result<Parsed, KeyFileError> {
             Ok(Parsed::Sealed(Sealed {
                 address,
                 params,
-                salt: decode_hex(&salt.ok_or_else(|| missing("salt"))?, "salt").map_err(invalid)?,
+                salt: decode_hex(&salt.ok_or_else(|| missing("salt"))?, "salt")
+                    .map_err(|e| invalid(e.to_string()))?,
                 nonce: decode_hex(&nonce.ok_or_else(|| missing("nonce"))?, "nonce")
-                    .map_err(invalid)?,
-                sealed: decode_hex(&secret_sealed, "secret_sealed").map_err(invalid)?,
+                    .map_err(|e| invalid(e.to_string()))?,
+                sealed: decode_hex(&secret_sealed, "secret_sealed")
+                    .map_err(|e| invalid(e.to_string()))?,
             }))
         }
     }
 }
 
-fn decode_hex<const N: usize>(s: &str, field: &str) -> Result<[u8; N], String> {
+fn decode_hex<const N: usize>(s: &str, field: &'static str) -> Result<[u8; N], BadHex> {
     let mut out = [0u8; N];
-    hex::decode_to_slice(s.trim(), &mut out)
-        .map_err(|_| format!("{field} must be {} hex digits", 2 * N))?;
+    hex::decode_to_slice(s.trim(), &mut out).map_err(|_| BadHex {
+        field,
+        digits: 2 * N,
+    })?;
     Ok(out)
 }
 
@@ -627,8 +659,8 @@ fn derive_key(
     passphrase: &[u8],
     salt: &[u8; SALT_LEN],
     params: KdfParams,
-) -> Result<[u8; 32], String> {
-    let kdf_err = |e: argon2::Error| format!("argon2id: {e}");
+) -> Result<[u8; 32], KdfError> {
+    let kdf_err = KdfError::Argon2;
     let a = argon2::Params::new(params.m_kib, params.t, params.p, Some(32)).map_err(kdf_err)?;
     let mut out = [0u8; 32];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, a)

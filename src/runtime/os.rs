@@ -101,16 +101,26 @@ pub fn terminate(pid: u32) -> std::io::Result<()> {
 /// Asks the kernel to send this process SIGTERM when `parent` exits, so a
 /// child of a devnet never outlives it, even when the devnet is killed
 /// outright. Errs if `parent` is already gone.
-pub fn exit_with_parent(parent: u32) -> Result<(), String> {
+pub fn exit_with_parent(parent: u32) -> Result<(), ParentError> {
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
-        .map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))?;
+        .map_err(ParentError::Prctl)?;
     // The parent may have died before the request took effect.
     match rustix::process::getppid() {
         Some(p) if p.as_raw_nonzero().get() as u32 == parent => Ok(()),
-        _ => Err(format!(
-            "the devnet (process {parent}) that started this process is gone"
-        )),
+        _ => Err(ParentError::Gone(parent)),
     }
+}
+
+/// Why [`exit_with_parent`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParentError {
+    /// The kernel refused the request.
+    #[error("prctl(PR_SET_PDEATHSIG): {0}")]
+    Prctl(rustix::io::Errno),
+    /// The parent is gone already.
+    #[error("the devnet (process {0}) that started this process is gone")]
+    Gone(u32),
 }
 
 /// Reads at most `limit` bytes of the file at `path`: the one door every file
@@ -207,14 +217,15 @@ pub fn new_keypair() -> crate::chain::crypto::Keypair {
 
 /// Writes `text` to a new file and syncs it; an existing file is never
 /// overwritten.
-pub fn write_new_file(out: &std::path::Path, text: &str) -> Result<(), String> {
+pub fn write_new_file(out: &std::path::Path, text: &str) -> Result<(), WriteNewError> {
     create_new_file(out, text.as_bytes(), 0o666)
         .map(drop)
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => {
-                format!("{} already exists; refusing to overwrite it", out.display())
-            }
-            _ => format!("{}: {e}", out.display()),
+            std::io::ErrorKind::AlreadyExists => WriteNewError::Exists(out.to_path_buf()),
+            _ => WriteNewError::Io {
+                path: out.to_path_buf(),
+                source: e,
+            },
         })
 }
 
@@ -237,4 +248,21 @@ pub fn create_new_file(
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(f)
+}
+
+/// Why [`write_new_file`] failed. Each names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteNewError {
+    /// The file exists: it is never overwritten.
+    #[error("{} already exists; refusing to overwrite it", .0.display())]
+    Exists(std::path::PathBuf),
+    /// Creating, writing or syncing it failed.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
 }

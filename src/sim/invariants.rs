@@ -265,8 +265,27 @@ impl Checker {
     }
 }
 
+/// Why an invariant check failed: the invariant does not hold, or the
+/// store under the check failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Violation {
+    /// The invariant does not hold: what was found, for the report.
+    #[error("{0}")]
+    Broken(String),
+    /// The chain has no block at a height below its tip.
+    #[error("no block at height {0}")]
+    MissingBlock(u64),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Reading the state failed.
+    #[error(transparent)]
+    Read(#[from] crate::ledger::state::ReadError),
+}
+
 /// All honest nodes' tips, by node: one chain means one tip.
-pub fn one_chain(tips: &[(String, u64, Hash)]) -> Result<(), String> {
+pub fn one_chain(tips: &[(String, u64, Hash)]) -> Result<(), Violation> {
     let distinct: BTreeSet<Hash> = tips.iter().map(|t| t.2).collect();
     if distinct.len() <= 1 {
         return Ok(());
@@ -275,10 +294,10 @@ pub fn one_chain(tips: &[(String, u64, Hash)]) -> Result<(), String> {
         .iter()
         .map(|(n, h, x)| format!("{n}: {h} {}", x.short()))
         .collect();
-    Err(format!(
+    Err(Violation::Broken(format!(
         "no single chain after healing: {}",
         list.join(", ")
-    ))
+    )))
 }
 
 /// Coins: every balance summed equals genesis plus one reward per block
@@ -286,11 +305,11 @@ pub fn one_chain(tips: &[(String, u64, Hash)]) -> Result<(), String> {
 /// associations, an equivocation bounty pays the reporter a share and burns
 /// the rest); and no more was burned than the reports on the chain allow
 /// (each burns at most the bounty less the reporter's share).
-pub fn coins_conserved(params: &ChainParams, store: &Store) -> Result<u128, String> {
-    let tip = store.tip().map_err(|e| e.to_string())?;
+pub fn coins_conserved(params: &ChainParams, store: &Store) -> Result<u128, Violation> {
+    let tip = store.tip()?;
     let mut total: u128 = 0;
     let mut burned: u128 = 0;
-    for (k, v) in store.state_entries().map_err(|e| e.to_string())? {
+    for (k, v) in store.state_entries()? {
         match (k, v) {
             (StateKey::Account(_), StateValue::Account(a)) => total += a.balance as u128,
             (StateKey::Burned, StateValue::Burned(b)) => burned = b as u128,
@@ -300,21 +319,18 @@ pub fn coins_conserved(params: &ChainParams, store: &Store) -> Result<u128, Stri
     let expected = params.initial_supply() as u128
         + params.genesis().block_reward as u128 * tip.height as u128;
     if total + burned != expected {
-        return Err(format!(
+        return Err(Violation::Broken(format!(
             "coins: the balances sum to {total} and {burned} were burned at height {}, genesis + rewards is {expected}",
             tip.height
-        ));
+        )));
     }
     let l = params.limits();
     let per_report = l.equivocation_bounty as u128
         - l.equivocation_bounty as u128 * l.reporter_share_percent as u128 / 100;
-    let snap = store.snapshot().map_err(|e| e.to_string())?;
+    let snap = store.snapshot()?;
     let mut reports: u128 = 0;
     for h in 1..=tip.height {
-        let b = snap
-            .block_at(h)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no block at height {h}"))?;
+        let b = snap.block_at(h)?.ok_or(Violation::MissingBlock(h))?;
         reports += b
             .txs
             .iter()
@@ -322,10 +338,10 @@ pub fn coins_conserved(params: &ChainParams, store: &Store) -> Result<u128, Stri
             .count() as u128;
     }
     if burned > reports * per_report {
-        return Err(format!(
+        return Err(Violation::Broken(format!(
             "coins: {burned} burned, but {reports} equivocation reports burn at most {}",
             reports * per_report
-        ));
+        )));
     }
     Ok(total)
 }
@@ -340,9 +356,9 @@ pub fn coins_conserved(params: &ChainParams, store: &Store) -> Result<u128, Stri
 /// cumulatively (every yes a voter ever cast and did not turn), which is
 /// lenient: what it catches is weight that was never there, such as many
 /// one-unit keys counted as many forgers.
-pub fn association_votes_weighed(params: &ChainParams, store: &Store) -> Result<(), String> {
-    let snap = store.snapshot().map_err(|e| e.to_string())?;
-    let tip = snap.tip().map_err(|e| e.to_string())?;
+pub fn association_votes_weighed(params: &ChainParams, store: &Store) -> Result<(), Violation> {
+    let snap = store.snapshot()?;
+    let tip = snap.tip()?;
     let l = params.limits();
     let g = params.genesis();
     // Per proposal: the votes so far, and per epoch the voters on each side
@@ -351,10 +367,7 @@ pub fn association_votes_weighed(params: &ChainParams, store: &Store) -> Result<
     let mut votes: BTreeMap<Hash, BTreeMap<PublicKey, bool>> = BTreeMap::new();
     let mut by_epoch: BTreeMap<(Hash, u64), Sides> = BTreeMap::new();
     for h in 1..=tip.height {
-        let b = snap
-            .block_at(h)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no block at height {h}"))?;
+        let b = snap.block_at(h)?.ok_or(Violation::MissingBlock(h))?;
         let epoch = params.epoch_of(b.header.header.slot);
         for t in &b.txs {
             if let TxKind::VoteAssociation { proposal, approve } = &t.tx.kind {
@@ -371,8 +384,8 @@ pub fn association_votes_weighed(params: &ChainParams, store: &Store) -> Result<
             }
         }
     }
-    let weights = |epoch: u64| -> Result<BTreeMap<PublicKey, u128>, String> {
-        let bought = snap.epoch_weights(epoch).map_err(|e| e.to_string())?;
+    let weights = |epoch: u64| -> Result<BTreeMap<PublicKey, u128>, Violation> {
+        let bought = snap.epoch_weights(epoch)?;
         let total: u128 = bought.iter().map(|(_, w)| *w as u128).sum();
         let mut w: BTreeMap<PublicKey, u128> =
             bought.into_iter().map(|(k, w)| (k, w as u128)).collect();
@@ -383,7 +396,7 @@ pub fn association_votes_weighed(params: &ChainParams, store: &Store) -> Result<
         }
         let mut live = BTreeMap::new();
         for (k, x) in w {
-            let voided = snap.voided_from(&k).map_err(|e| e.to_string())?;
+            let voided = snap.voided_from(&k)?;
             if voided.is_none_or(|v| v > epoch) {
                 live.insert(k, x);
             }
@@ -395,7 +408,7 @@ pub fn association_votes_weighed(params: &ChainParams, store: &Store) -> Result<
         .iter()
         .map(|a| ChainParams::genesis_association_id(&a.account))
         .collect();
-    for (k, v) in store.state_entries().map_err(|e| e.to_string())? {
+    for (k, v) in store.state_entries()? {
         let (StateKey::Proposal(id), StateValue::Proposal(p)) = (k, v) else {
             continue;
         };
@@ -417,17 +430,17 @@ pub fn association_votes_weighed(params: &ChainParams, store: &Store) -> Result<
             best = Some((*epoch, got, total, voters.len()));
         }
         if let Some((epoch, got, total, n)) = best {
-            return Err(format!(
+            return Err(Violation::Broken(format!(
                 "votes: association {} ({}) was {what} with at most {got} of {total} live weight ({n} keys) voting for it in epoch {epoch}, under 75 %",
                 short_key(&p.account),
                 p.name.lossy()
-            ));
+            )));
         }
         if !by_epoch.range((id, 0)..=(id, u64::MAX)).any(|_| true) {
-            return Err(format!(
+            return Err(Violation::Broken(format!(
                 "votes: association {} was {what} with no vote on the chain",
                 short_key(&p.account)
-            ));
+            )));
         }
     }
     Ok(())
@@ -437,18 +450,18 @@ pub fn association_votes_weighed(params: &ChainParams, store: &Store) -> Result<
 /// at genesis (the simulation proposes none), each association's balance
 /// is its genesis balance plus what it was given, and its proposal counts
 /// the same donations. Returns the total donated.
-pub fn donations_reached_associations(params: &ChainParams, store: &Store) -> Result<u128, String> {
+pub fn donations_reached_associations(
+    params: &ChainParams,
+    store: &Store,
+) -> Result<u128, Violation> {
     let g = params.genesis();
     let approved: BTreeSet<PublicKey> = g.associations.iter().map(|a| a.account).collect();
-    let snap = store.snapshot().map_err(|e| e.to_string())?;
-    let tip = snap.tip().map_err(|e| e.to_string())?;
+    let snap = store.snapshot()?;
+    let tip = snap.tip()?;
     let mut given: BTreeMap<PublicKey, u128> = BTreeMap::new();
     let mut received: BTreeMap<PublicKey, u128> = BTreeMap::new();
     for h in 1..=tip.height {
-        let b = snap
-            .block_at(h)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no block at height {h}"))?;
+        let b = snap.block_at(h)?.ok_or(Violation::MissingBlock(h))?;
         for tx in &b.txs {
             match &tx.tx.kind {
                 TxKind::BuyWeight {
@@ -457,10 +470,10 @@ pub fn donations_reached_associations(params: &ChainParams, store: &Store) -> Re
                     ..
                 } => {
                     if !approved.contains(association) {
-                        return Err(format!(
+                        return Err(Violation::Broken(format!(
                             "donation in block {h} to {}, which is not an approved association",
                             short_key(association)
-                        ));
+                        )));
                     }
                     *given.entry(*association).or_default() += *amount as u128;
                 }
@@ -479,27 +492,26 @@ pub fn donations_reached_associations(params: &ChainParams, store: &Store) -> Re
             .sum()
     };
     for a in &approved {
-        let acct = snap.account(a).map_err(|e| e.to_string())?;
+        let acct = snap.account(a)?;
         let gift = given.get(a).copied().unwrap_or(0);
         let expected = genesis_balance(a) + gift + received.get(a).copied().unwrap_or(0);
         if acct.balance as u128 != expected {
-            return Err(format!(
+            return Err(Violation::Broken(format!(
                 "association {}: balance {}, expected {expected} (genesis + {gift} donated)",
                 short_key(a),
                 acct.balance
-            ));
+            )));
         }
         let id = ChainParams::genesis_association_id(a);
-        let p = snap
-            .proposal(&id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("association {} has no proposal", short_key(a)))?;
+        let p = snap.proposal(&id)?.ok_or_else(|| {
+            Violation::Broken(format!("association {} has no proposal", short_key(a)))
+        })?;
         if p.donations != gift {
-            return Err(format!(
+            return Err(Violation::Broken(format!(
                 "association {}: its proposal counts {} donated, the chain holds {gift}",
                 short_key(a),
                 p.donations
-            ));
+            )));
         }
     }
     Ok(given.values().sum())
@@ -514,30 +526,27 @@ pub fn equivocator_voided(
     store: &Store,
     offender: &PublicKey,
     epoch: u64,
-) -> Result<(), String> {
-    let snap = store.snapshot().map_err(|e| e.to_string())?;
-    let voided = snap.voided_from(offender).map_err(|e| e.to_string())?;
+) -> Result<(), Violation> {
+    let snap = store.snapshot()?;
+    let voided = snap.voided_from(offender)?;
     let Some(from) = voided.filter(|v| *v <= epoch) else {
-        return Err(format!(
+        return Err(Violation::Broken(format!(
             "equivocation: {} signed two blocks in epoch {epoch} but is voided from {voided:?}",
             short_key(offender)
-        ));
+        )));
     };
-    let tip = snap.tip().map_err(|e| e.to_string())?;
+    let tip = snap.tip()?;
     let mut reported = false;
     for h in 1..=tip.height {
-        let b = snap
-            .block_at(h)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no block at height {h}"))?;
+        let b = snap.block_at(h)?.ok_or(Violation::MissingBlock(h))?;
         let hd = &b.header.header;
         if reported && hd.forger == *offender && params.epoch_of(hd.slot) >= from {
-            return Err(format!(
+            return Err(Violation::Broken(format!(
                 "equivocation: voided forger {} still forged block {h} (slot {}, epoch {})",
                 short_key(offender),
                 hd.slot,
                 params.epoch_of(hd.slot)
-            ));
+            )));
         }
         reported |= b.txs.iter().any(|t| {
             matches!(&t.tx.kind, TxKind::ReportEquivocation { header_a, .. }
@@ -545,10 +554,10 @@ pub fn equivocator_voided(
         });
     }
     if !reported {
-        return Err(format!(
+        return Err(Violation::Broken(format!(
             "equivocation: {} is voided but no report of it is on the chain",
             short_key(offender)
-        ));
+        )));
     }
     Ok(())
 }
@@ -565,15 +574,15 @@ pub fn slot_share_bounded(
     slots: u64,
     share: f64,
     tolerance: f64,
-) -> Result<(), String> {
+) -> Result<(), Violation> {
     let bound = (share + tolerance) * slots as f64;
     if led as f64 > bound {
-        return Err(format!(
+        return Err(Violation::Broken(format!(
             "{who} led {led} of {slots} slots ({:.1} %) with {:.1} % of the weight: more than the {:.1} % bound (seed grinding)",
             100.0 * led as f64 / slots as f64,
             100.0 * share,
             100.0 * (share + tolerance)
-        ));
+        )));
     }
     Ok(())
 }
@@ -660,6 +669,7 @@ mod tests {
         let y = Hash([2; 32]);
         assert!(one_chain(&[("a".into(), 3, x), ("b".into(), 3, x)]).is_ok());
         let e = one_chain(&[("a".into(), 3, x), ("b".into(), 3, y)]).unwrap_err();
+        let e = e.to_string();
         assert!(e.contains("a: 3") && e.contains("b: 3"), "{e}");
     }
 }

@@ -2634,7 +2634,7 @@ impl Sim {
             }
         }
         if let Err(e) = invariants::one_chain(&tips) {
-            self.checker.violation(e);
+            self.checker.violation(e.to_string());
         }
         // Liveness: once the faults end, a forger whose clock is right
         // (well within a quarter slot of its main nodes') forges again.

@@ -58,14 +58,14 @@ pub struct DemoNet {
 
 impl DemoNet {
     /// The demo network of `seed`.
-    pub fn new(seed: u64) -> Result<DemoNet, String> {
+    pub fn new(seed: u64) -> Result<DemoNet, DemoError> {
         let mut rng = SplitMix::new(seed);
         let mut key = |tag: u64| {
             let mut s = [0u8; 32];
             for (i, chunk) in s.chunks_mut(8).enumerate() {
                 chunk.copy_from_slice(&(rng.next_u64() ^ tag ^ i as u64).to_le_bytes());
             }
-            Keypair::from_seed(s).map_err(|e| e.to_string())
+            Keypair::from_seed(s).map_err(DemoError::Key)
         };
         let forgers: Vec<Keypair> = (0..3).map(&mut key).collect::<Result<_, _>>()?;
         let users: Vec<Keypair> = (10..14).map(&mut key).collect::<Result<_, _>>()?;
@@ -94,7 +94,7 @@ impl DemoNet {
                 account: association.public(),
             }],
         };
-        let params = ChainParams::new(genesis).map_err(|e| e.to_string())?;
+        let params = ChainParams::new(genesis)?;
         Ok(DemoNet {
             params,
             forgers,
@@ -119,38 +119,86 @@ pub enum Ledger {
 
 impl Ledger {
     /// Runs `f` on a consistent view of the state.
-    fn view<R>(&self, f: impl FnOnce(&dyn StateRead) -> Result<R, String>) -> Result<R, String> {
+    fn view<R>(
+        &self,
+        f: impl FnOnce(&dyn StateRead) -> Result<R, DemoError>,
+    ) -> Result<R, DemoError> {
         match self {
             Ledger::Memory(m) => f(m),
             Ledger::Disk(s) => {
-                let snap = s.snapshot().map_err(|e| e.to_string())?;
+                let snap = s.snapshot()?;
                 f(&snap)
             }
         }
     }
 
     /// Validates and keeps a block, as a receiving node would.
-    fn import(&mut self, params: &ChainParams, block: &Block) -> Result<(), String> {
+    fn import(&mut self, params: &ChainParams, block: &Block) -> Result<(), DemoError> {
         match self {
             Ledger::Memory(m) => {
-                let changes = ledger::apply_block(params, &*m, block, Parallelism::AllCores)
-                    .map_err(|e| e.to_string())?;
+                let changes = ledger::apply_block(params, &*m, block, Parallelism::AllCores)?;
                 m.apply(&changes);
             }
             Ledger::Disk(s) => {
                 // The demo forges its slots faster than they pass: a clock by
                 // which every slot has started.
-                s.import_block(block, crate::testkit::EVERY_SLOT_STARTED)
-                    .map_err(|e| e.to_string())?;
+                s.import_block(block, crate::testkit::EVERY_SLOT_STARTED)?;
             }
         }
         Ok(())
     }
 
     /// The tip.
-    pub fn tip(&self) -> Result<Tip, String> {
-        self.view(|s| s.tip().map_err(|e| e.to_string()))
+    pub fn tip(&self) -> Result<Tip, DemoError> {
+        self.view(|s| Ok(s.tip()?))
     }
+}
+
+/// Why the demo stopped. Every one is a bug or a failing disk: the demo
+/// builds only valid blocks.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// A key from the seed was refused.
+    #[error("{0}")]
+    Key(crate::chain::crypto::SignatureError),
+    /// The demo's genesis was refused.
+    #[error(transparent)]
+    Genesis(#[from] crate::chain::genesis::GenesisError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Reading the state failed.
+    #[error(transparent)]
+    Read(#[from] crate::ledger::state::ReadError),
+    /// A block the demo built was refused by the ledger.
+    #[error(transparent)]
+    Block(#[from] ledger::BlockError),
+    /// A block the demo built was refused by the store.
+    #[error(transparent)]
+    Import(#[from] crate::store::ImportError),
+    /// A file of the data directory.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The seed file holds something else.
+    #[error("{} does not hold a seed", .0.display())]
+    NoSeed(std::path::PathBuf),
+    /// The schedule picked a key the demo does not hold.
+    #[error("the leader is not one of the demo's forgers")]
+    LeaderUnknown,
+    /// The demo built a transaction the ledger refused.
+    #[error("the demo built an invalid transaction {id}: {error}")]
+    InvalidTx {
+        /// The transaction.
+        id: Hash,
+        /// Why.
+        error: ledger::TxError,
+    },
 }
 
 /// The seed file inside a demo data directory.
@@ -158,29 +206,32 @@ pub const SEED_FILE: &str = "demo-seed";
 
 /// Opens the demo's ledger: in memory, or in `dir` (creating it with `seed`,
 /// or resuming it with the seed it was made with). Returns the seed used.
-pub fn open(dir: Option<&Path>, seed: u64) -> Result<(DemoNet, Ledger, u64), String> {
+pub fn open(dir: Option<&Path>, seed: u64) -> Result<(DemoNet, Ledger, u64), DemoError> {
     let Some(dir) = dir else {
         let net = DemoNet::new(seed)?;
         let mut m = MemState::new();
         m.apply(&ledger::genesis_changes(&net.params));
         return Ok((net, Ledger::Memory(m), seed));
     };
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DemoError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let seed_path = dir.join(SEED_FILE);
     let seed = match crate::runtime::os::read_text_bounded(&seed_path, 64) {
         Ok(text) => text
             .trim()
             .parse()
-            .map_err(|_| format!("{} does not hold a seed", seed_path.display()))?,
+            .map_err(|_| DemoError::NoSeed(seed_path.clone()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::write(&seed_path, format!("{seed}\n"))
-                .map_err(|e| format!("{}: {e}", seed_path.display()))?;
+            std::fs::write(&seed_path, format!("{seed}\n")).map_err(io(&seed_path))?;
             seed
         }
-        Err(e) => return Err(format!("{}: {e}", seed_path.display())),
+        Err(e) => return Err(io(&seed_path)(e)),
     };
     let net = DemoNet::new(seed)?;
-    let store = Store::open(dir, &net.params).map_err(|e| e.to_string())?;
+    let store = Store::open(dir, &net.params)?;
     Ok((net, Ledger::Disk(Box::new(store)), seed))
 }
 
@@ -193,7 +244,7 @@ pub fn forge(
     blocks: u64,
     rng_seed: u64,
     mut on_block: impl FnMut(&DemoRow),
-) -> Result<Vec<DemoRow>, String> {
+) -> Result<Vec<DemoRow>, DemoError> {
     let params = &net.params;
     let start = ledger.tip()?;
     let mut rng = SplitMix::new(rng_seed ^ start.height.wrapping_mul(0x9e37_79b9));
@@ -210,13 +261,9 @@ pub fn forge(
         ledger.import(params, &block)?;
         let epoch = params.epoch_of(slot);
         let (weighted, donations) = ledger.view(|state| {
-            let weighted = !state
-                .epoch_weights(epoch)
-                .map_err(|e| e.to_string())?
-                .is_empty();
+            let weighted = !state.epoch_weights(epoch)?.is_empty();
             let donations = state
-                .proposal(&net.association_id())
-                .map_err(|e| e.to_string())?
+                .proposal(&net.association_id())?
                 .map(|p| p.donations)
                 .unwrap_or(0);
             Ok((weighted, donations))
@@ -243,25 +290,24 @@ fn build(
     state: &dyn StateRead,
     slot: u64,
     rng: &mut SplitMix,
-) -> Result<Option<Block>, String> {
+) -> Result<Option<Block>, DemoError> {
     let params = &net.params;
     let chain_id = params.chain_id();
-    let err = |e: crate::ledger::state::ReadError| e.to_string();
-    let tip = state.tip().map_err(err)?;
-    let Some(leader) = schedule::leader(params, state, &tip, slot).map_err(err)? else {
+    let tip = state.tip()?;
+    let Some(leader) = schedule::leader(params, state, &tip, slot)? else {
         return Ok(None);
     };
     let forger = net
         .forgers
         .iter()
         .find(|k| k.public() == leader)
-        .ok_or("the leader is not one of the demo's forgers")?;
+        .ok_or(DemoError::LeaderUnknown)?;
     let epoch = params.epoch_of(slot);
     let mut candidates: Vec<SignedTransaction> = Vec::new();
     // Every forger buys weight for the epoch after next as soon as it can.
     for f in &net.forgers {
-        if state.weight(epoch + 2, &f.public()).map_err(err)? == 0 {
-            let a = state.account(&f.public()).map_err(err)?;
+        if state.weight(epoch + 2, &f.public())? == 0 {
+            let a = state.account(&f.public())?;
             candidates.push(
                 Transaction {
                     chain_id,
@@ -283,7 +329,7 @@ fn build(
         if rng.below(2) == 0 {
             continue;
         }
-        let a = state.account(&u.public()).map_err(err)?;
+        let a = state.account(&u.public())?;
         let kind = if rng.below(4) == 0 {
             TxKind::PutData {
                 key: Bytes::new(*b"greeting").expect("short"),
@@ -307,10 +353,12 @@ fn build(
             .sign(u),
         );
     }
-    let unsigned = ledger::prepare_block(params, state, forger, slot, candidates)
-        .map_err(|e| e.to_string())?;
-    if let Some((id, e)) = unsigned.rejected.first() {
-        return Err(format!("the demo built an invalid transaction {id}: {e}"));
+    let unsigned = ledger::prepare_block(params, state, forger, slot, candidates)?;
+    if let Some((id, error)) = unsigned.rejected.first() {
+        return Err(DemoError::InvalidTx {
+            id: *id,
+            error: error.clone(),
+        });
     }
     Ok(Some(unsigned.sign(forger)))
 }
@@ -352,7 +400,7 @@ pub fn row(r: &DemoRow) -> String {
 }
 
 /// Forges `blocks` blocks in memory from `seed` (no output).
-pub fn run(blocks: u64, seed: u64) -> Result<(DemoNet, MemState, Vec<DemoRow>), String> {
+pub fn run(blocks: u64, seed: u64) -> Result<(DemoNet, MemState, Vec<DemoRow>), DemoError> {
     let (net, mut ledger, _) = open(None, seed)?;
     let rows = forge(&net, &mut ledger, blocks, seed, |_| {})?;
     match ledger {

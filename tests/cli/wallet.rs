@@ -32,7 +32,7 @@ use common::{keygen, listening_on, now_ms, strs, within, Key, Out, Procs};
 use goodwill::chain::codec::Bytes;
 use goodwill::chain::crypto::Hash;
 use goodwill::chain::tx::{Transaction, TxKind};
-use goodwill::runtime::client::{verify_record, Client};
+use goodwill::runtime::client::{verify_record, Client, ProofError};
 use goodwill::wire::{Answer, Query};
 use serde_json::Value;
 
@@ -815,20 +815,31 @@ fn data_put_get_history_and_tampered_proofs() {
     let mut r = record.clone();
     r.value = Bytes::new(b"w".to_vec()).unwrap();
     let e = verify_record(&owner, name.as_bytes(), &r, &proof).unwrap_err();
-    assert!(e.contains("does not write this key and value"), "{e}");
+    assert_eq!(e, ProofError::OtherData);
+    assert!(
+        e.to_string().contains("does not write this key and value"),
+        "{e}"
+    );
 
     let mut p = proof.clone();
     p.proof.siblings[0] = Hash::of(&[b"not the sibling"]);
     let e = verify_record(&owner, name.as_bytes(), &record, &p).unwrap_err();
-    assert!(e.contains("not under the header's transaction root"), "{e}");
+    assert!(matches!(e, ProofError::NotUnderRoot(_)), "{e}");
+    assert!(
+        e.to_string()
+            .contains("not under the header's transaction root"),
+        "{e}"
+    );
 
     let mut p = proof.clone();
     p.header.header.tx_root = Hash::of(&[b"another root"]);
     let e = verify_record(&owner, name.as_bytes(), &record, &p).unwrap_err();
-    assert!(e.contains("signature"), "{e}");
+    assert!(matches!(e, ProofError::HeaderSignature(_)), "{e}");
+    assert!(e.to_string().contains("signature"), "{e}");
 
     let e = verify_record(&net.bob.pk(), name.as_bytes(), &record, &proof).unwrap_err();
-    assert!(e.contains("was sent by"), "{e}");
+    assert!(matches!(e, ProofError::OtherSender { .. }), "{e}");
+    assert!(e.to_string().contains("was sent by"), "{e}");
 }
 
 #[test]

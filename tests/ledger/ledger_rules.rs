@@ -1040,7 +1040,7 @@ fn empty_key() {
 fn bad_evidence(c: &Chain, ha: SignedHeader, hb: SignedHeader, needle: &str) {
     let e = c.reject(c.tx(&a(), Chain::report_kind(ha, hb)));
     assert!(
-        matches!(&e, TxError::BadEvidence(m) if m.contains(needle)),
+        matches!(&e, TxError::BadEvidence(m) if m.to_string().contains(needle)),
         "{e:?}"
     );
     says(&e, &["equivocation evidence rejected", needle]);

@@ -303,5 +303,12 @@ fn a_forger_restarted_before_it_ever_forged_starts_again() {
     // A key that never started on this store is still refused.
     let e = goodwill::runtime::forge::preflight_store(&store, &net.forgers[1], false, 5_000)
         .unwrap_err();
-    assert!(e.contains("no signing record"), "{e}");
+    assert!(
+        matches!(
+            e,
+            goodwill::runtime::forge::PreflightError::NoSigningRecord { .. }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("no signing record"), "{e}");
 }

@@ -129,9 +129,9 @@ pub fn preflight(
             storage: true,
             message: e.to_string(),
         })?;
-    preflight_store(&store, key, i_know_key_is_new, now_ms).map_err(|message| Refusal {
+    preflight_store(&store, key, i_know_key_is_new, now_ms).map_err(|e| Refusal {
         storage: false,
-        message,
+        message: e.to_string(),
     })
 }
 
@@ -200,12 +200,10 @@ pub fn preflight_store(
     key: &Keypair,
     i_know_key_is_new: bool,
     now_ms: u64,
-) -> Result<String, String> {
+) -> Result<String, PreflightError> {
     let params = store.params();
-    let tip = store.tip().map_err(|e| e.to_string())?;
-    let last = store
-        .last_signed_slot(&key.public())
-        .map_err(|e| e.to_string())?;
+    let tip = store.tip()?;
+    let last = store.last_signed_slot(&key.public())?;
     match last {
         Some(s) => Ok(format!("signing record: last signed slot {s}")),
         // A store with no block yet, or a key the operator vouches for: the
@@ -213,9 +211,7 @@ pub fn preflight_store(
         // the store has filled finds a record instead of refusing.
         None if tip.height == 0 || i_know_key_is_new => {
             let floor = params.slot_at(now_ms);
-            store
-                .record_signature(&key.public(), floor, &Hash::ZERO)
-                .map_err(|e| e.to_string())?;
+            store.record_signature(&key.public(), floor, &Hash::ZERO)?;
             Ok(format!(
                 "signing record: none for this key; recorded slot {floor} as its floor ({})",
                 if tip.height == 0 {
@@ -225,27 +221,46 @@ pub fn preflight_store(
                 }
             ))
         }
-        None => Err(format!(
-            "this store's chain has {} blocks but no signing record for key {}: if this key ever forged elsewhere (another board, a restored backup), forging here could double-sign. Import its record with `goodwill signing-record import`, or, if the key is new, start once with --i-know-this-key-is-new",
-            tip.height,
-            key.public()
-        )),
+        None => Err(PreflightError::NoSigningRecord {
+            height: tip.height,
+            key: key.public(),
+        }),
     }
+}
+
+/// Why [`preflight_store`] refused a key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PreflightError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Recording the key's floor failed.
+    #[error(transparent)]
+    Signing(#[from] crate::store::SigningError),
+    /// The chain has blocks but the key has no signing record here: it may
+    /// have signed elsewhere.
+    #[error("this store's chain has {height} blocks but no signing record for key {key}: if this key ever forged elsewhere (another board, a restored backup), forging here could double-sign. Import its record with `goodwill signing-record import`, or, if the key is new, start once with --i-know-this-key-is-new")]
+    NoSigningRecord {
+        /// The chain's height.
+        height: u64,
+        /// The key.
+        key: crate::chain::crypto::PublicKey,
+    },
 }
 
 /// Loads `--board`: a name or file; without one, the detected Raspberry Pi
 /// model's profile, or the built-in `none`.
-pub fn choose_board(arg: Option<&str>, model: Option<&str>) -> Result<(Board, bool), String> {
+pub fn choose_board(
+    arg: Option<&str>,
+    model: Option<&str>,
+) -> Result<(Board, bool), crate::runtime::board::BoardError> {
     let dirs = Board::default_dirs();
     match arg {
         Some("none") => Ok((Board::none(), false)),
-        Some(name) => Board::load(name, &dirs)
-            .map(|b| (b, true))
-            .map_err(|e| e.to_string()),
+        Some(name) => Board::load(name, &dirs).map(|b| (b, true)),
         None => match model.and_then(detect_board) {
-            Some(name) => Board::load(name, &dirs)
-                .map(|b| (b, true))
-                .map_err(|e| e.to_string()),
+            Some(name) => Board::load(name, &dirs).map(|b| (b, true)),
             None => Ok((Board::none(), false)),
         },
     }

@@ -319,7 +319,7 @@ impl ForgeShared {
             clock_offset_ms: view.clock_offset_ms,
             clock_check: self.config.clock_check.name().into(),
             clock_trusted: view.clock.is_ok(),
-            clock_problem: view.clock.clone().err(),
+            clock_problem: view.clock.as_ref().err().map(|e| e.to_string()),
             epoch: view.stats.epoch,
             weight: view.weight,
             slots_led: view.slots_led,

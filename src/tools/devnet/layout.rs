@@ -54,32 +54,124 @@ pub struct NewShape {
 
 impl NewShape {
     /// Refuses counts and lengths a devnet cannot run with.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ShapeError> {
         if !(1..=MAX_FORGERS).contains(&self.forgers) {
-            return Err(format!(
-                "--forgers {}: a devnet runs 1 to {MAX_FORGERS} forgers",
-                self.forgers
-            ));
+            return Err(ShapeError::Forgers(self.forgers));
         }
         if !(1..=MAX_MAIN_NODES).contains(&self.main_nodes) {
-            return Err(format!(
-                "--main-nodes {}: a devnet runs 1 to {MAX_MAIN_NODES} main nodes",
-                self.main_nodes
-            ));
+            return Err(ShapeError::MainNodes(self.main_nodes));
         }
         if self.slot_ms < 100 {
-            return Err(format!(
-                "--slot-ms {}: slots shorter than 100 ms leave no time to relay a block",
-                self.slot_ms
-            ));
+            return Err(ShapeError::SlotMs(self.slot_ms));
         }
         if self.epoch_slots < 4 {
-            return Err(format!(
-                "--epoch-slots {}: an epoch needs at least 4 slots",
-                self.epoch_slots
-            ));
+            return Err(ShapeError::EpochSlots(self.epoch_slots));
         }
         Ok(())
+    }
+}
+
+/// A devnet shape that cannot run ([`NewShape::check`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShapeError {
+    /// Too few or too many forgers.
+    #[error("--forgers {0}: a devnet runs 1 to {MAX_FORGERS} forgers")]
+    Forgers(u32),
+    /// Too few or too many main nodes.
+    #[error("--main-nodes {0}: a devnet runs 1 to {MAX_MAIN_NODES} main nodes")]
+    MainNodes(u32),
+    /// Slots too short.
+    #[error("--slot-ms {0}: slots shorter than 100 ms leave no time to relay a block")]
+    SlotMs(u64),
+    /// Epochs too short.
+    #[error("--epoch-slots {0}: an epoch needs at least 4 slots")]
+    EpochSlots(u64),
+}
+
+/// Why a devnet directory could not be created or resumed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// The shape asked for cannot run.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// The shape in a devnet's `devnet.toml` cannot run.
+    #[error("{}: {error}", .path.display())]
+    StoredShape {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: ShapeError,
+    },
+    /// A directory that is neither empty nor a devnet.
+    #[error("{} is not empty and holds no {SHAPE_FILE}: it is not a devnet directory; give a new or empty one", .0.display())]
+    NotADevnet(PathBuf),
+    /// A resume whose flags ask for another network.
+    #[error("{} holds a devnet with {flag} {has}; --{flag} {asked} needs a new directory (or leave the flag out to resume)", .dir.display())]
+    OtherShape {
+        /// The directory.
+        dir: PathBuf,
+        /// The flag.
+        flag: &'static str,
+        /// What the flag asks.
+        asked: u64,
+        /// What the devnet has.
+        has: u64,
+    },
+    /// `devnet.toml` and the genesis disagree.
+    #[error("{}: {forgers} forgers, but the genesis has {bootstrap} bootstrap forgers", .path.display())]
+    ForgersMismatch {
+        /// `devnet.toml`.
+        path: PathBuf,
+        /// Forgers it lists.
+        forgers: u32,
+        /// Bootstrap forgers in the genesis.
+        bootstrap: usize,
+    },
+    /// A file or directory of the devnet.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// `devnet.toml` is not the TOML expected.
+    #[error("{}: {source}", .path.display())]
+    ShapeFile {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: toml::de::Error,
+    },
+    /// Reading `devnet.toml`.
+    #[error(transparent)]
+    Config(#[from] crate::runtime::config::ConfigError),
+    /// A key file.
+    #[error(transparent)]
+    Key(#[from] keyfile::KeyFileError),
+    /// The genesis.
+    #[error(transparent)]
+    Genesis(#[from] crate::chain::genesis::GenesisError),
+    /// Writing the genesis file.
+    #[error(transparent)]
+    WriteNew(#[from] crate::runtime::os::WriteNewError),
+    /// Could not listen on 127.0.0.1 to find a free port.
+    #[error("127.0.0.1:0: {0}")]
+    Bind(std::io::Error),
+    /// A listener's own address.
+    #[error("{0}")]
+    LocalAddr(std::io::Error),
+    /// Not enough free ports.
+    #[error("could not find free ports on 127.0.0.1")]
+    NoFreePorts,
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> LayoutError + '_ {
+    move |source| LayoutError::Io {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
@@ -173,31 +265,31 @@ impl Layout {
     /// missing directory) with `shape`. `asked` are the counts and lengths
     /// given on the command line: resuming refuses ones the directory's
     /// network does not have.
-    pub fn open_or_create(dir: &Path, shape: NewShape, asked: Asked) -> Result<Layout, String> {
+    pub fn open_or_create(
+        dir: &Path,
+        shape: NewShape,
+        asked: Asked,
+    ) -> Result<Layout, LayoutError> {
         let shape_file = dir.join(SHAPE_FILE);
         if shape_file.exists() {
             return Layout::open(dir, asked);
         }
         if dir.exists() {
-            let mut entries =
-                std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let mut entries = std::fs::read_dir(dir).map_err(io_at(dir))?;
             if entries.next().is_some() {
-                return Err(format!(
-                    "{} is not empty and holds no {SHAPE_FILE}: it is not a devnet directory; give a new or empty one",
-                    dir.display()
-                ));
+                return Err(LayoutError::NotADevnet(dir.to_path_buf()));
             }
         }
         shape.check()?;
         Layout::create(dir, shape)
     }
 
-    fn create(dir: &Path, shape: NewShape) -> Result<Layout, String> {
+    fn create(dir: &Path, shape: NewShape) -> Result<Layout, LayoutError> {
         let keys = dir.join("keys");
-        std::fs::create_dir_all(&keys).map_err(|e| format!("{}: {e}", keys.display()))?;
-        let new_key = |name: &str| -> Result<PublicKey, String> {
+        std::fs::create_dir_all(&keys).map_err(io_at(&keys))?;
+        let new_key = |name: &str| -> Result<PublicKey, LayoutError> {
             let key = crate::runtime::os::new_keypair();
-            keyfile::write(&key_path(dir, name), &key).map_err(|e| e.to_string())?;
+            keyfile::write(&key_path(dir, name), &key)?;
             Ok(key.public())
         };
         let forgers: Vec<PublicKey> = (1..=shape.forgers)
@@ -216,7 +308,7 @@ impl Layout {
             &users,
             charity,
         );
-        let params = ChainParams::new(genesis).map_err(|e| e.to_string())?;
+        let params = ChainParams::new(genesis)?;
         crate::runtime::os::write_new_file(&dir.join("genesis.toml"), &params.to_file_text())?;
         let ports = Ports {
             main_nodes: free_ports(shape.main_nodes as usize, &[])?,
@@ -229,13 +321,14 @@ impl Layout {
         Ok(layout)
     }
 
-    fn open(dir: &Path, asked: Asked) -> Result<Layout, String> {
+    fn open(dir: &Path, asked: Asked) -> Result<Layout, LayoutError> {
         let shape_file = dir.join(SHAPE_FILE);
         let text = crate::runtime::config::read_config(&shape_file)?;
-        let mut ports: Ports =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", shape_file.display()))?;
-        let params = crate::runtime::config::load_genesis(&dir.join("genesis.toml"))
-            .map_err(|e| e.to_string())?;
+        let mut ports: Ports = toml::from_str(&text).map_err(|source| LayoutError::ShapeFile {
+            path: shape_file.clone(),
+            source,
+        })?;
+        let params = crate::runtime::config::load_genesis(&dir.join("genesis.toml"))?;
         let g = params.genesis();
         let have = NewShape {
             forgers: ports.forgers.len() as u32,
@@ -244,15 +337,16 @@ impl Layout {
             epoch_slots: g.epoch_slots,
         };
         asked.fits(&have, dir)?;
-        have.check()
-            .map_err(|e| format!("{}: {e}", shape_file.display()))?;
+        have.check().map_err(|error| LayoutError::StoredShape {
+            path: shape_file.clone(),
+            error,
+        })?;
         if have.forgers as usize != g.bootstrap_forgers.len() {
-            return Err(format!(
-                "{}: {} forgers, but the genesis has {} bootstrap forgers",
-                shape_file.display(),
-                have.forgers,
-                g.bootstrap_forgers.len()
-            ));
+            return Err(LayoutError::ForgersMismatch {
+                path: shape_file,
+                forgers: have.forgers,
+                bootstrap: g.bootstrap_forgers.len(),
+            });
         }
         // A port another program took since the last run is replaced.
         let mut moved = Vec::new();
@@ -277,9 +371,8 @@ impl Layout {
         Ok(layout)
     }
 
-    fn assemble(dir: &Path, params: ChainParams, ports: &Ports) -> Result<Layout, String> {
-        let address =
-            |name: &str| keyfile::read_address(&key_path(dir, name)).map_err(|e| e.to_string());
+    fn assemble(dir: &Path, params: ChainParams, ports: &Ports) -> Result<Layout, LayoutError> {
+        let address = |name: &str| keyfile::read_address(&key_path(dir, name));
         let local = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
         let mut members = Vec::new();
         for (i, &port) in ports.main_nodes.iter().enumerate() {
@@ -305,7 +398,7 @@ impl Layout {
         let users = USERS
             .iter()
             .map(|u| Ok((u.to_string(), key_path(dir, u), address(u)?)))
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, keyfile::KeyFileError>>()?;
         Ok(Layout {
             dir: dir.to_path_buf(),
             association: address("charity")?,
@@ -318,17 +411,17 @@ impl Layout {
     }
 
     /// Writes every child's config file (again: ports may have moved).
-    fn write_configs(&self) -> Result<(), String> {
+    fn write_configs(&self) -> Result<(), LayoutError> {
         let mains: Vec<SocketAddr> = self.mains().map(|m| m.addr).collect();
         for (i, m) in self.members.iter().enumerate() {
-            std::fs::create_dir_all(&m.dir).map_err(|e| format!("{}: {e}", m.dir.display()))?;
+            std::fs::create_dir_all(&m.dir).map_err(io_at(&m.dir))?;
             let text = if m.forger {
                 forge_toml(&m.name, m.addr, &mains)
             } else {
                 node_toml(&m.name, m.addr, &mains[..i])
             };
             let path = m.config();
-            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, text).map_err(io_at(&path))?;
         }
         Ok(())
     }
@@ -349,12 +442,14 @@ pub struct Asked {
 
 impl Asked {
     /// Refuses a resume whose flags ask for another network than `have`.
-    fn fits(&self, have: &NewShape, dir: &Path) -> Result<(), String> {
-        let mismatch = |flag: &str, asked: u64, has: u64| {
-            Err(format!(
-                "{} holds a devnet with {flag} {has}; --{flag} {asked} needs a new directory (or leave the flag out to resume)",
-                dir.display()
-            ))
+    fn fits(&self, have: &NewShape, dir: &Path) -> Result<(), LayoutError> {
+        let mismatch = |flag: &'static str, asked: u64, has: u64| {
+            Err(LayoutError::OtherShape {
+                dir: dir.to_path_buf(),
+                flag,
+                asked,
+                has,
+            })
         };
         let pairs = [
             ("forgers", self.forgers.map(u64::from), have.forgers as u64),
@@ -466,18 +561,18 @@ fn key_path(dir: &Path, name: &str) -> PathBuf {
     dir.join("keys").join(format!("{name}.key"))
 }
 
-fn write_ports(dir: &Path, ports: &Ports) -> Result<(), String> {
+fn write_ports(dir: &Path, ports: &Ports) -> Result<(), LayoutError> {
     let text = format!(
         "# A goodwill devnet: `goodwill devnet --dir {}` resumes it.\n# Ports on 127.0.0.1.\n{}",
         dir.display(),
         toml::to_string(ports).expect("ports serialise")
     );
     let path = dir.join(SHAPE_FILE);
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(&path, text).map_err(io_at(&path))
 }
 
 /// `n` ports of 127.0.0.1 free now, none in `avoid`.
-fn free_ports(n: usize, avoid: &[u16]) -> Result<Vec<u16>, String> {
+fn free_ports(n: usize, avoid: &[u16]) -> Result<Vec<u16>, LayoutError> {
     // Hold every listener until all are picked, so no port comes twice.
     let mut held = Vec::with_capacity(n);
     let mut ports = Vec::with_capacity(n);
@@ -485,15 +580,15 @@ fn free_ports(n: usize, avoid: &[u16]) -> Result<Vec<u16>, String> {
         if ports.len() == n {
             break;
         }
-        let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("127.0.0.1:0: {e}"))?;
-        let p = l.local_addr().map_err(|e| e.to_string())?.port();
+        let l = TcpListener::bind("127.0.0.1:0").map_err(LayoutError::Bind)?;
+        let p = l.local_addr().map_err(LayoutError::LocalAddr)?.port();
         if !avoid.contains(&p) {
             ports.push(p);
         }
         held.push(l);
     }
     if ports.len() < n {
-        return Err("could not find free ports on 127.0.0.1".into());
+        return Err(LayoutError::NoFreePorts);
     }
     Ok(ports)
 }
@@ -503,7 +598,7 @@ fn relocate(
     all: &mut Vec<u16>,
     name: String,
     port: &mut u16,
-) -> Result<(), String> {
+) -> Result<(), LayoutError> {
     if TcpListener::bind(("127.0.0.1", *port)).is_ok() {
         return Ok(());
     }
@@ -566,7 +661,7 @@ mod tests {
             ),
         ] {
             let e = bad.check().unwrap_err();
-            assert!(e.contains(flag), "{e}");
+            assert!(e.to_string().contains(flag), "{e}");
         }
     }
 
@@ -592,6 +687,19 @@ mod tests {
         }
         .fits(&have, dir)
         .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LayoutError::OtherShape {
+                    flag: "forgers",
+                    asked: 5,
+                    has: 3,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = e.to_string();
         assert!(e.contains("forgers 3") && e.contains("--forgers 5"), "{e}");
     }
 

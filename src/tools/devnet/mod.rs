@@ -81,7 +81,7 @@ pub struct DevnetArgs {
 }
 
 /// Runs a devnet until Ctrl-C (SIGINT), SIGTERM, SIGHUP or `--until-height`.
-pub fn run(args: DevnetArgs) -> Result<(), String> {
+pub fn run(args: DevnetArgs) -> Result<(), DevnetError> {
     let dir = match &args.dir {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!(
@@ -113,7 +113,7 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
         lock = Some(hold(&dir)?);
     }
     let _lock = lock;
-    let exe = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
+    let exe = std::env::current_exe().map_err(DevnetError::Exe)?;
     let mut out = Output::new(args.json_log);
     for (name, old, new) in &layout.moved {
         out.event(Event::Problem {
@@ -130,7 +130,7 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
             async_signal::Signal::Hup,
             async_signal::Signal::Winch,
         ])
-        .map_err(|e| format!("signal handlers: {e}"))?;
+        .map_err(DevnetError::Signals)?;
         kids.start(&exe, &layout, &mut signals).await?;
         let commands = play(&layout, &invocation(&exe));
         // For a terminal too small to show them in the view (it says so).
@@ -153,11 +153,11 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
         });
         let mut watch = Watch::new(&layout, &args, commands)?;
         let why = watch.run(&layout, &mut kids, &mut out, &mut signals).await;
-        Ok::<String, String>(why)
+        Ok::<String, DevnetError>(why)
     });
-    let why = match result {
-        Ok(why) => why,
-        Err(e) => format!("error: {e}"),
+    let (why, failed) = match result {
+        Ok(why) => (why, None),
+        Err(e) => (format!("error: {e}"), Some(e)),
     };
     out.leave_screen();
     out.event(Event::Stopping { why: why.clone() });
@@ -168,17 +168,105 @@ pub fn run(args: DevnetArgs) -> Result<(), String> {
         invocation(&exe),
         layout.dir.display()
     ));
+    if let Some(e) = failed {
+        return Err(e);
+    }
     if let Some(e) = why.strip_prefix("error: ") {
-        return Err(e.to_string());
+        return Err(DevnetError::Stopped(e.to_string()));
     }
     if clean < of {
-        return Err(format!(
-            "{} of {of} nodes did not exit cleanly: see their logs in {}",
-            of - clean,
-            layout.dir.display()
-        ));
+        return Err(DevnetError::Unclean {
+            unclean: of - clean,
+            of,
+            dir: layout.dir.clone(),
+        });
     }
     Ok(())
+}
+
+/// Why a devnet could not start, or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DevnetError {
+    /// Its directory could not be created or resumed.
+    #[error(transparent)]
+    Layout(#[from] layout::LayoutError),
+    /// This program's own path is unknown (the children run it).
+    #[error("this program's path: {0}")]
+    Exe(std::io::Error),
+    /// The signal handlers could not be set up.
+    #[error("signal handlers: {0}")]
+    Signals(std::io::Error),
+    /// Another devnet runs in the directory.
+    #[error("{} is in use: {}, or give another --dir", .dir.display(), running(*.pid))]
+    InUse {
+        /// The directory.
+        dir: PathBuf,
+        /// The process id in its lock file, if it could be read.
+        pid: Option<u32>,
+    },
+    /// A file of the devnet.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Interrupted (Ctrl-C, SIGTERM) before every main node listened.
+    #[error("interrupted while starting")]
+    Interrupted,
+    /// A child could not be started.
+    #[error("starting {name}: {source}")]
+    Spawn {
+        /// The child.
+        name: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A main node exited before it listened.
+    #[error("{name} exited at start ({how}):\n{log}")]
+    ExitedAtStart {
+        /// The child.
+        name: String,
+        /// How it exited.
+        how: String,
+        /// The end of its log.
+        log: String,
+    },
+    /// A main node did not listen in time.
+    #[error("{name} did not listen on {addr} within {} s:\n{log}", START_WAIT.as_secs())]
+    NotListening {
+        /// The child.
+        name: String,
+        /// Where it should listen.
+        addr: SocketAddr,
+        /// The end of its log.
+        log: String,
+    },
+    /// A key file of the devnet.
+    #[error(transparent)]
+    Key(#[from] crate::runtime::keyfile::KeyFileError),
+    /// The devnet stopped on a failure of its own (every main node exited…).
+    #[error("{0}")]
+    Stopped(String),
+    /// Some children did not exit cleanly.
+    #[error("{unclean} of {of} nodes did not exit cleanly: see their logs in {}", .dir.display())]
+    Unclean {
+        /// How many did not.
+        unclean: usize,
+        /// Of how many.
+        of: usize,
+        /// The devnet's directory.
+        dir: PathBuf,
+    },
+}
+
+fn running(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("a devnet is running in it now (pid {pid}): stop it with Ctrl-C in its terminal or `kill {pid}`"),
+        None => "a devnet is running in it now: stop it with Ctrl-C in its terminal".into(),
+    }
 }
 
 /// The file a running devnet holds locked, with its process id in it.
@@ -187,7 +275,7 @@ const LOCK_FILE: &str = "devnet.lock";
 /// Locks `dir` for this devnet for as long as the file lives (the kernel
 /// drops the lock when the process ends, however it ends), or says which
 /// devnet holds it.
-fn hold(dir: &Path) -> Result<std::fs::File, String> {
+fn hold(dir: &Path) -> Result<std::fs::File, DevnetError> {
     let path = dir.join(LOCK_FILE);
     let mut f = std::fs::OpenOptions::new()
         .read(true)
@@ -195,7 +283,10 @@ fn hold(dir: &Path) -> Result<std::fs::File, String> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|source| DevnetError::Io {
+            path: path.clone(),
+            source,
+        })?;
     match f.try_lock() {
         Ok(()) => {
             let _ = f.set_len(0);
@@ -205,16 +296,12 @@ fn hold(dir: &Path) -> Result<std::fs::File, String> {
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut text = String::new();
             let _ = std::io::Read::read_to_string(&mut std::io::Read::take(&mut f, 32), &mut text);
-            let who = match text.trim().parse::<u32>() {
-                Ok(pid) => format!("a devnet is running in it now (pid {pid}): stop it with Ctrl-C in its terminal or `kill {pid}`"),
-                Err(_) => "a devnet is running in it now: stop it with Ctrl-C in its terminal".into(),
-            };
-            Err(format!(
-                "{} is in use: {who}, or give another --dir",
-                dir.display()
-            ))
+            Err(DevnetError::InUse {
+                dir: dir.to_path_buf(),
+                pid: text.trim().parse::<u32>().ok(),
+            })
         }
-        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
+        Err(std::fs::TryLockError::Error(source)) => Err(DevnetError::Io { path, source }),
     }
 }
 
@@ -279,7 +366,7 @@ impl Kids {
         exe: &Path,
         layout: &Layout,
         signals: &mut async_signal::Signals,
-    ) -> Result<(), String> {
+    ) -> Result<(), DevnetError> {
         for m in layout.mains() {
             self.spawn(exe, m)?;
             let opened = future::or(async { Some(self.wait_listening(m.addr).await) }, async {
@@ -290,7 +377,7 @@ impl Kids {
             .await;
             match opened {
                 Some(r) => r?,
-                None => return Err("interrupted while starting".into()),
+                None => return Err(DevnetError::Interrupted),
             }
         }
         for f in layout.forgers() {
@@ -299,15 +386,17 @@ impl Kids {
         Ok(())
     }
 
-    fn spawn(&mut self, exe: &Path, m: &Member) -> Result<(), String> {
+    fn spawn(&mut self, exe: &Path, m: &Member) -> Result<(), DevnetError> {
+        let io = |source| DevnetError::Io {
+            path: m.log(),
+            source,
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(m.log())
-            .map_err(|e| format!("{}: {e}", m.log().display()))?;
-        let err = log
-            .try_clone()
-            .map_err(|e| format!("{}: {e}", m.log().display()))?;
+            .map_err(io)?;
+        let err = log.try_clone().map_err(io)?;
         let child = {
             use std::os::unix::process::CommandExt as _;
             let runner: Vec<String> = std::env::var(RUNNER_ENV)
@@ -333,7 +422,10 @@ impl Kids {
                 // devnet only, which then stops the children in order.
                 .process_group(0)
                 .spawn()
-                .map_err(|e| format!("starting {}: {e}", m.name))?
+                .map_err(|source| DevnetError::Spawn {
+                    name: m.name.clone(),
+                    source,
+                })?
         };
         self.0.push(Kid {
             member: m.clone(),
@@ -344,7 +436,7 @@ impl Kids {
     }
 
     /// Waits until the last child started accepts connections on `addr`.
-    async fn wait_listening(&mut self, addr: SocketAddr) -> Result<(), String> {
+    async fn wait_listening(&mut self, addr: SocketAddr) -> Result<(), DevnetError> {
         let give_up = crate::runtime::os::now_ms() + START_WAIT.as_millis() as u64;
         loop {
             if smol::net::TcpStream::connect(addr).await.is_ok() {
@@ -353,20 +445,18 @@ impl Kids {
             let kid = self.0.last_mut().expect("just started");
             if let Ok(Some(status)) = kid.child.try_wait() {
                 kid.life = Life::Exited(how(status));
-                return Err(format!(
-                    "{} exited at start ({}):\n{}",
-                    kid.member.name,
-                    how(status),
-                    log_tail(&kid.member.log(), 8)
-                ));
+                return Err(DevnetError::ExitedAtStart {
+                    name: kid.member.name.clone(),
+                    how: how(status),
+                    log: log_tail(&kid.member.log(), 8),
+                });
             }
             if crate::runtime::os::now_ms() > give_up {
-                return Err(format!(
-                    "{} did not listen on {addr} within {} s:\n{}",
-                    kid.member.name,
-                    START_WAIT.as_secs(),
-                    log_tail(&kid.member.log(), 8)
-                ));
+                return Err(DevnetError::NotListening {
+                    name: kid.member.name.clone(),
+                    addr,
+                    log: log_tail(&kid.member.log(), 8),
+                });
             }
             smol::Timer::after(Duration::from_millis(50)).await;
         }
@@ -618,12 +708,16 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(layout: &Layout, args: &DevnetArgs, commands: Vec<String>) -> Result<Watch, String> {
-        let read = |p: &Path| crate::runtime::keyfile::read(p).map_err(|e| e.to_string());
+    fn new(
+        layout: &Layout,
+        args: &DevnetArgs,
+        commands: Vec<String>,
+    ) -> Result<Watch, DevnetError> {
+        let read = crate::runtime::keyfile::read;
         let forger_keys = layout
             .forgers()
             .map(|f| Ok((f.name.clone(), read(&layout.key_file(&f.name))?)))
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, crate::runtime::keyfile::KeyFileError>>()?;
         let users = layout
             .users
             .iter()
@@ -894,13 +988,18 @@ impl Watch {
 }
 
 /// `f`, or an error after [`ASK_TIMEOUT`].
-async fn timeout<T>(f: impl std::future::Future<Output = T>) -> Result<T, String> {
+async fn timeout<T>(f: impl std::future::Future<Output = T>) -> Result<T, NoAnswer> {
     future::or(async { Ok(f.await) }, async {
         smol::Timer::after(ASK_TIMEOUT).await;
-        Err(format!("no answer within {} s", ASK_TIMEOUT.as_secs()))
+        Err(NoAnswer)
     })
     .await
 }
+
+/// A node that did not answer within [`ASK_TIMEOUT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no answer within {} s", ASK_TIMEOUT.as_secs())]
+struct NoAnswer;
 
 /// Asks a node for its status (and a forger for its own figures), over the
 /// connection kept from the last time or a new one.
