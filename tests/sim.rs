@@ -198,7 +198,9 @@ fn check(o: &Outcome) {
 
 #[test]
 fn the_calm_network_forges_one_chain() {
-    let o = sim::run(calm(1));
+    let mut c = calm(1);
+    c.forger_reports = true;
+    let o = sim::run(c);
     check(&o);
     // 7 epochs of 10 one-second slots, every slot led by an honest forger.
     assert!(o.height >= 60, "{}", o.summary());
