@@ -198,9 +198,7 @@ fn check(o: &Outcome) {
 
 #[test]
 fn the_calm_network_forges_one_chain() {
-    let mut c = calm(1);
-    c.forger_reports = true;
-    let o = sim::run(c);
+    let o = sim::run(calm(1));
     check(&o);
     // 7 epochs of 10 one-second slots, every slot led by an honest forger.
     assert!(o.height >= 60, "{}", o.summary());
