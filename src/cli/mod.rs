@@ -506,7 +506,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Forge(_) | Command::Pay { .. } | Command::Node(_) => {
             unreachable!("handled in main, for their exit statuses")
         }
-        Command::Provision(args) => crate::tools::provision::run(args),
+        Command::Provision(args) => crate::tools::provision::run(args).map_err(|e| e.to_string()),
         Command::Wallet { command } => crate::cli::wallet::wallet(command),
         Command::Association { command } => crate::cli::wallet::association(command),
         Command::Data { command } => crate::cli::wallet::data(command),

@@ -125,6 +125,33 @@ pub enum KeyFileError {
         /// What is wrong.
         why: String,
     },
+    /// The path names a directory or something else than a file.
+    #[error(
+        "{path} is not a goodwill key file: it is {}; give the path of a key file (`goodwill keygen` writes one)",
+        not_a_file(*.dir)
+    )]
+    NotAFile {
+        /// The path.
+        path: String,
+        /// A directory (else a device, a socket…).
+        dir: bool,
+    },
+    /// The secret is another address's than the one the file names.
+    #[error(
+        "{path} is not a goodwill key file: its secret belongs to {secret_of}, not to the address {named} it names{}",
+        if *.sealed { "" } else { ": the file is damaged" }
+    )]
+    SecretOfAnother {
+        /// The file.
+        path: String,
+        /// The secret's address.
+        secret_of: PublicKey,
+        /// The address in the file.
+        named: PublicKey,
+        /// The secret was sealed (whoever sealed it had the passphrase:
+        /// a bug, not damage).
+        sealed: bool,
+    },
     /// The sealed secret did not open.
     #[error("{path}: wrong passphrase, or the file is damaged (the cipher cannot tell which)")]
     WrongPassphrase {
@@ -161,6 +188,14 @@ pub enum KeyFileError {
     /// entries differ, its file unreadable).
     #[error("{0}")]
     Passphrase(String),
+}
+
+fn not_a_file(dir: bool) -> &'static str {
+    if dir {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// The cost of argon2id: memory, passes, lanes.
@@ -474,16 +509,9 @@ fn load_text(path: &Path) -> Result<(String, Parsed), KeyFileError> {
     // on a directory or on genesis.toml helps nobody).
     let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_file() {
-        let what = if meta.is_dir() {
-            "a directory"
-        } else {
-            "not a regular file"
-        };
-        return Err(KeyFileError::Invalid {
+        return Err(KeyFileError::NotAFile {
             path: p,
-            why: format!(
-                "it is {what}; give the path of a key file (`goodwill keygen` writes one)"
-            ),
+            dir: meta.is_dir(),
         });
     }
     if meta.len() > MAX_FILE_LEN {
@@ -557,10 +585,12 @@ fn parse(p: &str, text: &str) -> Result<Parsed, KeyFileError> {
             let key =
                 Keypair::from_seed(seed).map_err(|_| invalid("the secret is all zeros".into()))?;
             if key.public() != address {
-                return Err(invalid(format!(
-                    "its secret belongs to {}, not to the address {address} it names: the file is damaged",
-                    key.public(),
-                )));
+                return Err(KeyFileError::SecretOfAnother {
+                    path: p.to_string(),
+                    secret_of: key.public(),
+                    named: address,
+                    sealed: false,
+                });
             }
             Ok(Parsed::Plain(key))
         }
@@ -644,11 +674,12 @@ fn open(path: &Path, s: &Sealed, passphrase: &[u8]) -> Result<Keypair, KeyFileEr
     // Both hold only if whoever sealed it had the passphrase: a bug, not an attack.
     let key = Keypair::from_seed(seed).map_err(|_| invalid("the secret is all zeros".into()))?;
     if key.public() != s.address {
-        return Err(invalid(format!(
-            "its secret belongs to {}, not to the address {} it names",
-            key.public(),
-            s.address
-        )));
+        return Err(KeyFileError::SecretOfAnother {
+            path: p.clone(),
+            secret_of: key.public(),
+            named: s.address,
+            sealed: true,
+        });
     }
     Ok(key)
 }
@@ -833,9 +864,16 @@ mod tests {
         let keys = dir.path().join("keys");
         std::fs::create_dir(&keys).unwrap();
         std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let e = read(&keys).unwrap_err().to_string();
-        assert!(e.contains("is a directory"), "{e}");
-        assert!(!e.contains("chmod"), "{e}");
+        let e = read(&keys).unwrap_err();
+        assert!(matches!(e, KeyFileError::NotAFile { dir: true, .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} is not a goodwill key file: it is a directory; give the path of a key file \
+                 (`goodwill keygen` writes one)",
+                keys.display()
+            )
+        );
 
         let genesis = dir.path().join("genesis.toml");
         std::fs::write(&genesis, "chain_name = \"x\"\nslot_ms = 2000\n").unwrap();
@@ -860,15 +898,23 @@ mod tests {
         assert!(e.contains("chmod 600"), "{e}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        let other = Keypair::from_seed([5; 32]).unwrap().public().to_string();
-        let addr = Keypair::from_seed([3; 32]).unwrap().public().to_string();
-        std::fs::write(&path, text.replace(&addr, &other)).unwrap();
-        let e = read(&path).unwrap_err().to_string();
-        assert!(e.contains("damaged"), "{e}");
-        assert!(read_address(&path)
-            .unwrap_err()
-            .to_string()
-            .contains("damaged"));
+        let other = Keypair::from_seed([5; 32]).unwrap().public();
+        let addr = Keypair::from_seed([3; 32]).unwrap().public();
+        std::fs::write(&path, text.replace(&addr.to_string(), &other.to_string())).unwrap();
+        let e = read(&path).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                KeyFileError::SecretOfAnother { secret_of, named, sealed: false, .. }
+                    if secret_of == addr && named == other
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().ends_with(": the file is damaged"), "{e}");
+        assert!(matches!(
+            read_address(&path),
+            Err(KeyFileError::SecretOfAnother { .. })
+        ));
     }
 
     #[test]

@@ -30,7 +30,8 @@ mod signing;
 pub use backend::{CountingFile, CrashKind, SimDisk};
 pub use door::MARKER;
 pub use signing::{
-    Interchange, InterchangeBlock, InterchangeKey, SigningError, INTERCHANGE_FILE_BYTES,
+    Interchange, InterchangeBlock, InterchangeError, InterchangeKey, SigningError,
+    INTERCHANGE_FILE_BYTES,
 };
 
 use std::path::{Path, PathBuf};

@@ -36,12 +36,45 @@ pub enum SigningError {
         /// The highest slot recorded.
         highest: u64,
     },
-    /// The interchange file is for another chain or format.
+    /// The interchange file is for another chain or format, or damaged:
+    /// none of it is imported.
     #[error("signing record: {0}")]
-    Interchange(String),
+    Interchange(InterchangeError),
     /// The store failed: fatal.
     #[error(transparent)]
     Storage(#[from] StoreError),
+}
+
+/// Why an interchange file is refused (none of it is imported).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InterchangeError {
+    /// Not [`FORMAT`] version [`FORMAT_VERSION`].
+    #[error(
+        "format {format:?} version {version:?}; this goodwill reads {FORMAT:?} version {FORMAT_VERSION:?}"
+    )]
+    Format {
+        /// The file's `interchange_format`.
+        format: String,
+        /// The file's `interchange_format_version`.
+        version: String,
+    },
+    /// For another chain than the store's.
+    #[error("the file is for chain {file}, this store is chain {store}")]
+    OtherChain {
+        /// The file's chain.
+        file: Hash,
+        /// The store's.
+        store: Hash,
+    },
+    /// A slot that is not a decimal number.
+    #[error("slot {slot:?} of {key} is not a number")]
+    Slot {
+        /// The key it was signed with.
+        key: PublicKey,
+        /// The slot as written.
+        slot: String,
+    },
 }
 
 impl From<redb::Error> for SigningError {
@@ -204,27 +237,26 @@ pub(super) fn import(
 ) -> Result<usize, SigningError> {
     let m = &doc.metadata;
     if m.interchange_format != FORMAT || m.interchange_format_version != FORMAT_VERSION {
-        return Err(SigningError::Interchange(format!(
-            "format {:?} version {:?}; this goodwill reads {FORMAT:?} version {FORMAT_VERSION:?}",
-            m.interchange_format, m.interchange_format_version
-        )));
+        return Err(SigningError::Interchange(InterchangeError::Format {
+            format: m.interchange_format.clone(),
+            version: m.interchange_format_version.clone(),
+        }));
     }
     if m.chain_id != params.chain_id() {
-        return Err(SigningError::Interchange(format!(
-            "the file is for chain {}, this store is chain {}",
-            m.chain_id,
-            params.chain_id()
-        )));
+        return Err(SigningError::Interchange(InterchangeError::OtherChain {
+            file: m.chain_id,
+            store: params.chain_id(),
+        }));
     }
     // Parse every slot before writing anything.
     let mut entries = Vec::new();
     for k in &doc.data {
         for b in &k.signed_blocks {
             let slot: u64 = b.slot.parse().map_err(|_| {
-                SigningError::Interchange(format!(
-                    "slot {:?} of {} is not a number",
-                    b.slot, k.pubkey
-                ))
+                SigningError::Interchange(InterchangeError::Slot {
+                    key: k.pubkey,
+                    slot: b.slot.clone(),
+                })
             })?;
             entries.push((k.pubkey, slot, b.signing_root));
         }

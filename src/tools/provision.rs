@@ -143,20 +143,44 @@ impl Arch {
     }
 }
 
+/// Why bytes are not the head of an ELF executable whose machine can be told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ElfError {
+    /// No ELF magic number (a script, a text file), or too short.
+    #[error("not an ELF executable (no ELF header)")]
+    NoHeader,
+    /// An `EI_CLASS` that is neither 32- nor 64-bit.
+    #[error("not a valid ELF file (class {0})")]
+    Class(u8),
+    /// An `EI_DATA` that is neither little- nor big-endian.
+    #[error("not a valid ELF file (data encoding {0})")]
+    Encoding(u8),
+    /// An `e_type` other than an executable or a position-independent one.
+    #[error("an ELF file but not an executable (type {0}: an object file or a core dump?)")]
+    NotExecutable(u16),
+    /// A 32-bit ARM header cut before its `e_flags`.
+    #[error("a 32-bit ARM ELF header too short to read its flags")]
+    NoArmFlags,
+    /// An ARM executable for big-endian processors.
+    #[error("a big-endian ARM executable: Raspberry Pi OS is little-endian")]
+    BigEndianArm,
+}
+
 /// The architecture of an ELF executable from its first bytes (64 suffice).
-pub fn elf_arch(head: &[u8]) -> Result<Arch, String> {
+pub fn elf_arch(head: &[u8]) -> Result<Arch, ElfError> {
     if head.len() < 20 || head[..4] != *b"\x7fELF" {
-        return Err("not an ELF executable (no ELF header)".into());
+        return Err(ElfError::NoHeader);
     }
     let wide = match head[4] {
         1 => false,
         2 => true,
-        c => return Err(format!("not a valid ELF file (class {c})")),
+        c => return Err(ElfError::Class(c)),
     };
     let little = match head[5] {
         1 => true,
         2 => false,
-        d => return Err(format!("not a valid ELF file (data encoding {d})")),
+        d => return Err(ElfError::Encoding(d)),
     };
     let u16_at = |i: usize| {
         let b = [head[i], head[i + 1]];
@@ -168,9 +192,7 @@ pub fn elf_arch(head: &[u8]) -> Result<Arch, String> {
     };
     let kind = u16_at(16);
     if kind != 2 && kind != 3 {
-        return Err(format!(
-            "an ELF file but not an executable (type {kind}: an object file or a core dump?)"
-        ));
+        return Err(ElfError::NotExecutable(kind));
     }
     let machine = u16_at(18);
     Ok(match (machine, wide) {
@@ -180,15 +202,13 @@ pub fn elf_arch(head: &[u8]) -> Result<Arch, String> {
             let flags = head
                 .get(36..40)
                 .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .ok_or("a 32-bit ARM ELF header too short to read its flags")?;
+                .ok_or(ElfError::NoArmFlags)?;
             const EF_ARM_ABI_FLOAT_HARD: u32 = 0x400;
             Arch::Arm32 {
                 hard_float: flags & EF_ARM_ABI_FLOAT_HARD != 0,
             }
         }
-        (183 | 40, _) => {
-            return Err("a big-endian ARM executable: Raspberry Pi OS is little-endian".into())
-        }
+        (183 | 40, _) => return Err(ElfError::BigEndianArm),
         _ => Arch::Other { machine, wide },
     })
 }
@@ -214,6 +234,73 @@ pub struct Accounts {
     pub gshadow: Option<String>,
 }
 
+/// Why the account files cannot gain the [`USER`] user as they are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccountsError {
+    /// A line that is not a passwd or group entry.
+    #[error("{file}:{number}: {fault}: {line:?}")]
+    Line {
+        /// The file (`/etc/passwd`, `/etc/group`).
+        file: &'static str,
+        /// The line's number, from 1.
+        number: usize,
+        /// The line.
+        line: String,
+        /// What is wrong with it.
+        fault: LineFault,
+    },
+    /// Every system id (100 to 999) is taken.
+    #[error("no free system {what} id between 100 and 999")]
+    NoFreeId {
+        /// Which id: `user`, `group`, or `user and group` (one number
+        /// for both).
+        what: &'static str,
+    },
+    /// The user's primary group is not the group of its name.
+    #[error(
+        "/etc/passwd: user {USER}'s group id is {user_gid}, but group {USER} is {group_gid}; \
+         the units run as user and group {USER}: make them agree first"
+    )]
+    GroupDisagrees {
+        /// The user's primary group id (in `/etc/passwd`).
+        user_gid: u32,
+        /// The id of the group named [`USER`] (in `/etc/group`).
+        group_gid: u32,
+    },
+    /// The user's primary group is another group, and there is no group
+    /// of its name.
+    #[error(
+        "/etc/passwd: user {USER}'s group id {gid} is group {group:?}, and there is \
+         no group {USER}; the units run as group {USER}: make them agree first"
+    )]
+    GroupOfAnother {
+        /// The user's primary group id.
+        gid: u32,
+        /// That group's name.
+        group: String,
+    },
+}
+
+/// What is wrong with a line of `/etc/passwd` or `/etc/group`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineFault {
+    /// Not as many `:`-separated fields as the file has.
+    #[error("expected {expected} fields separated by ':', found {found}")]
+    Fields {
+        /// The file's number of fields (passwd 7, group 4).
+        expected: usize,
+        /// The line's.
+        found: usize,
+    },
+    /// The third field (uid or gid) is not a number.
+    #[error("the id is not a number")]
+    Id,
+    /// passwd's fourth field (the primary group) is not a number.
+    #[error("the group id is not a number")]
+    GroupId,
+}
+
 /// One line of passwd or group: its name and ids.
 struct IdLine<'a> {
     name: &'a str,
@@ -224,7 +311,11 @@ struct IdLine<'a> {
 
 /// The lines of a passwd-style file with `fields` fields (names, ids);
 /// `file` names it in errors, with the line.
-fn id_lines<'a>(text: &'a str, file: &str, fields: usize) -> Result<Vec<IdLine<'a>>, String> {
+fn id_lines<'a>(
+    text: &'a str,
+    file: &'static str,
+    fields: usize,
+) -> Result<Vec<IdLine<'a>>, AccountsError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         // Blank lines and NIS compat entries ("+", "-name") carry no ids.
@@ -232,19 +323,21 @@ fn id_lines<'a>(text: &'a str, file: &str, fields: usize) -> Result<Vec<IdLine<'
             continue;
         }
         let f: Vec<&str> = line.split(':').collect();
-        let bad = |why: &str| format!("{file}:{}: {why}: {line:?}", i + 1);
+        let bad = |fault| AccountsError::Line {
+            file,
+            number: i + 1,
+            line: line.to_string(),
+            fault,
+        };
         if f.len() != fields {
-            return Err(bad(&format!(
-                "expected {fields} fields separated by ':', found {}",
-                f.len()
-            )));
+            return Err(bad(LineFault::Fields {
+                expected: fields,
+                found: f.len(),
+            }));
         }
-        let id = f[2].parse().map_err(|_| bad("the id is not a number"))?;
+        let id = f[2].parse().map_err(|_| bad(LineFault::Id))?;
         let gid = if fields == 7 {
-            Some(
-                f[3].parse()
-                    .map_err(|_| bad("the group id is not a number"))?,
-            )
+            Some(f[3].parse().map_err(|_| bad(LineFault::GroupId))?)
         } else {
             None
         };
@@ -274,11 +367,11 @@ fn append(text: &str, line: &str) -> String {
 }
 
 /// The highest id of [`SYSTEM_IDS`] that `free` accepts.
-fn highest_free(free: impl Fn(u32) -> bool, what: &str) -> Result<u32, String> {
+fn highest_free(free: impl Fn(u32) -> bool, what: &'static str) -> Result<u32, AccountsError> {
     SYSTEM_IDS
         .rev()
         .find(|&n| free(n))
-        .ok_or_else(|| format!("no free system {what} id between 100 and 999"))
+        .ok_or(AccountsError::NoFreeId { what })
 }
 
 /// How `/etc/passwd`, `/etc/group` and, where they exist, `/etc/shadow` and
@@ -292,7 +385,7 @@ pub fn plan_accounts(
     group: &str,
     shadow: Option<&str>,
     gshadow: Option<&str>,
-) -> Result<Accounts, String> {
+) -> Result<Accounts, AccountsError> {
     let users = id_lines(passwd, "/etc/passwd", 7)?;
     let groups = id_lines(group, "/etc/group", 4)?;
     let uid_free = |n: u32| users.iter().all(|u| u.id != n);
@@ -304,22 +397,20 @@ pub fn plan_accounts(
         (Some(u), Some(g)) => {
             let primary = u.gid.expect("passwd lines have a group id");
             if primary != g.id {
-                return Err(format!(
-                    "/etc/passwd: user {USER}'s group id is {primary}, but group {USER} is {}; \
-                     the units run as user and group {USER}: make them agree first",
-                    g.id
-                ));
+                return Err(AccountsError::GroupDisagrees {
+                    user_gid: primary,
+                    group_gid: g.id,
+                });
             }
             (u.id, g.id)
         }
         (Some(u), None) => {
             let primary = u.gid.expect("passwd lines have a group id");
             if let Some(other) = groups.iter().find(|g| g.id == primary) {
-                return Err(format!(
-                    "/etc/passwd: user {USER}'s group id {primary} is group {:?}, and there is \
-                     no group {USER}; the units run as group {USER}: make them agree first",
-                    other.name
-                ));
+                return Err(AccountsError::GroupOfAnother {
+                    gid: primary,
+                    group: other.name.to_string(),
+                });
             }
             (u.id, primary)
         }
@@ -532,21 +623,56 @@ pub fn decide_link(found: Option<&FoundLink>, target: &Path) -> Decision {
     }
 }
 
+/// A `--main` that is not `HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--main {addr:?}: {fault} (write HOST:PORT, e.g. node1.example.org:7070)")]
+pub struct MainError {
+    /// The address given.
+    pub addr: String,
+    /// What is wrong with it.
+    pub fault: MainFault,
+}
+
+/// What is wrong with a `--main` address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MainFault {
+    /// No `:PORT`.
+    #[error("no port")]
+    NoPort,
+    /// A port that is not 1 to 65535.
+    #[error("the port is not a number from 1 to 65535")]
+    Port,
+    /// `[` without its `]`.
+    #[error("an unclosed '['")]
+    Unclosed,
+    /// Brackets around something else than an IPv6 address.
+    #[error("not an IPv6 address in the brackets")]
+    NotIpv6,
+    /// A host that is neither a name nor an IPv4 address.
+    #[error("not a host name or IPv4 address")]
+    NotHost,
+}
+
 /// Checks a main node's address as `HOST:PORT` (an IPv6 address in brackets).
-pub fn check_main(addr: &str) -> Result<(), String> {
-    let bad = |why: &str| {
-        format!("--main {addr:?}: {why} (write HOST:PORT, e.g. node1.example.org:7070)")
+pub fn check_main(addr: &str) -> Result<(), MainError> {
+    let bad = |fault| MainError {
+        addr: addr.to_string(),
+        fault,
     };
-    let (host, port) = addr.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| bad(MainFault::NoPort))?;
     match port.parse::<u16>() {
         Ok(p) if p > 0 => {}
-        _ => return Err(bad("the port is not a number from 1 to 65535")),
+        _ => return Err(bad(MainFault::Port)),
     }
     let host = match host.strip_prefix('[') {
         Some(h) => {
-            let h = h.strip_suffix(']').ok_or_else(|| bad("an unclosed '['"))?;
+            let h = h
+                .strip_suffix(']')
+                .ok_or_else(|| bad(MainFault::Unclosed))?;
             h.parse::<std::net::Ipv6Addr>()
-                .map_err(|_| bad("not an IPv6 address in the brackets"))?;
+                .map_err(|_| bad(MainFault::NotIpv6))?;
             return Ok(());
         }
         None => host,
@@ -559,7 +685,7 @@ pub fn check_main(addr: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(bad("not a host name or IPv4 address"))
+        Err(bad(MainFault::NotHost))
     }
 }
 
@@ -669,29 +795,251 @@ fn missing_parts(root: &Path) -> Vec<&'static str> {
     missing
 }
 
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let shown = path.display();
-    let f = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
-    let meta = f.metadata().map_err(|e| format!("{shown}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{shown} is not a regular file"));
-    }
-    if meta.len() > max {
-        return Err(format!("{shown} is {} bytes, more than {max}", meta.len()));
-    }
-    drop(f);
-    crate::runtime::os::read_bounded(path, max).map_err(|e| format!("{shown}: {e}"))
+/// Why `goodwill provision` stopped; the texts are the ones it prints
+/// after `error: ` (exit status 1). What is found while checking and
+/// deciding stops the run before anything is written; a failing write
+/// ([`ProvisionError::Write`] mostly) can stop it part way.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProvisionError {
+    /// A file on this machine (or in the root filesystem, by its path
+    /// here) could not be read, or a link could not be made.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A path inside the root filesystem (as the board sees it) could not
+    /// be resolved or looked at.
+    #[error("{path}: {source}")]
+    InRoot {
+        /// The path, as the board sees it.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A file or directory could not be written, or its owner or mode
+    /// set (with a hint to run as root when permission was denied).
+    #[error("{}: {source}{}", .path.display(), root_hint(.source))]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A file to read is a directory, a device…
+    #[error("{} is not a regular file", .path.display())]
+    NotAFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file to read is larger than such a file can be.
+    #[error("{} is {len} bytes, more than {max}", .path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        len: u64,
+        /// The most accepted.
+        max: u64,
+    },
+    /// A path to write with no directory or no file name.
+    #[error("{}: {why}", .path.display())]
+    BadPath {
+        /// The path.
+        path: PathBuf,
+        /// `no parent` or `no name`.
+        why: &'static str,
+    },
+    /// An account file is missing.
+    #[error("no {0}")]
+    NoAccountFile(&'static str),
+    /// An account file is not text.
+    #[error("{0} is not UTF-8 text")]
+    NotUtf8(&'static str),
+    /// The account files cannot gain the user as they are.
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+    /// `--rootfs` could not be looked at.
+    #[error("--rootfs {}: {source}", .root.display())]
+    Rootfs {
+        /// `--rootfs`.
+        root: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// `--rootfs` is not a directory.
+    #[error("--rootfs {} is not a directory", .0.display())]
+    RootfsNotADirectory(PathBuf),
+    /// `--rootfs` is this machine's `/`.
+    #[error(
+        "--rootfs {} is this machine's own root: provision writes into a mounted \
+         SD card's root filesystem; on a running board, install the Debian package instead",
+        .0.display()
+    )]
+    RootfsIsThisMachine(PathBuf),
+    /// `--rootfs` lacks what a Linux system booting with systemd has.
+    #[error(
+        "--rootfs {} is not a Linux root filesystem booting with systemd: it has no {} \
+         (on a Raspberry Pi OS card, mount the large ext4 partition, \"rootfs\", not \"bootfs\")",
+        .root.display(),
+        .missing.join(", no ")
+    )]
+    NotARootfs {
+        /// `--rootfs`.
+        root: PathBuf,
+        /// The paths missing, as the board sees them.
+        missing: Vec<&'static str>,
+    },
+    /// The root filesystem's `/usr/bin/sh` could not be resolved.
+    #[error("{0}")]
+    Shell(#[source] std::io::Error),
+    /// The root filesystem's `/usr/bin/sh` is not an executable whose
+    /// architecture can be told.
+    #[error("{}/usr/bin/sh: {source}: cannot tell the system's architecture", .root.display())]
+    ShellArch {
+        /// `--rootfs`.
+        root: PathBuf,
+        /// Why.
+        source: ElfError,
+    },
+    /// This program's own path is unknown (it installs itself without
+    /// `--binary`).
+    #[error("this binary's path: {0}")]
+    Exe(#[source] std::io::Error),
+    /// The binary to install is not an executable.
+    #[error("{}: {source}", .path.display())]
+    Elf {
+        /// The binary.
+        path: PathBuf,
+        /// Why.
+        source: ElfError,
+    },
+    /// `--binary` is not built for a Raspberry Pi.
+    #[error(
+        "--binary {}: it is built for {}; a Raspberry Pi needs aarch64 (Raspberry Pi OS \
+         64-bit) or 32-bit ARM armhf (32-bit)",
+        .path.display(),
+        .arch.name()
+    )]
+    BinaryNotForAPi {
+        /// `--binary`.
+        path: PathBuf,
+        /// What it is built for.
+        arch: Arch,
+    },
+    /// No `--binary`, and this program is not built for a Raspberry Pi.
+    #[error(
+        "this goodwill is built for {}, not for a Raspberry Pi: pass --binary FILE, a \
+         goodwill built for aarch64-unknown-linux-gnu (Raspberry Pi OS 64-bit) or \
+         armv7-unknown-linux-gnueabihf (32-bit)",
+        .0.name()
+    )]
+    ThisBinaryNotForAPi(Arch),
+    /// The binary is built for a Pi, but not for the root filesystem's.
+    #[error(
+        "{} is built for {}, but {} is a {} system (its /usr/bin/sh): it would not run there",
+        .binary.display(),
+        .arch.name(),
+        .root.display(),
+        .rootfs_arch.name()
+    )]
+    ArchMismatch {
+        /// The binary.
+        binary: PathBuf,
+        /// What it is built for.
+        arch: Arch,
+        /// `--rootfs`.
+        root: PathBuf,
+        /// What the root filesystem's shell is built for.
+        rootfs_arch: Arch,
+    },
+    /// A `--main` that is not `HOST:PORT`.
+    #[error(transparent)]
+    Main(#[from] MainError),
+    /// `--genesis`.
+    #[error(transparent)]
+    Genesis(#[from] crate::chain::genesis::GenesisError),
+    /// `--key`, or the key being installed.
+    #[error(transparent)]
+    Key(#[from] keyfile::KeyFileError),
+    /// A board profile (shipped, or `--board FILE`).
+    #[error(transparent)]
+    Board(#[from] board::BoardError),
+    /// `--board` names neither a shipped profile nor a file.
+    #[error(
+        "--board {arg:?}: not a shipped profile ({}, none) nor a .toml file",
+        shipped_boards()
+    )]
+    UnknownBoard {
+        /// `--board`.
+        arg: String,
+    },
+    /// Files that differ and are not goodwill's to replace: nothing was
+    /// written.
+    #[error("nothing was written:{}", conflict_lines(.root, .conflicts))]
+    Conflicts {
+        /// `--rootfs`, as shown.
+        root: String,
+        /// Each file (as the board sees it) and why it conflicts.
+        conflicts: Vec<(String, String)>,
+    },
 }
 
-fn head(path: &Path) -> Result<Vec<u8>, String> {
-    crate::runtime::os::read_head(path, 64).map_err(|e| format!("{}: {e}", path.display()))
+/// The shipped profiles' names, for [`ProvisionError::UnknownBoard`].
+fn shipped_boards() -> String {
+    let names: Vec<&str> = board::SHIPPED.iter().map(|(n, _)| *n).collect();
+    names.join(", ")
+}
+
+/// One indented line per conflict, for [`ProvisionError::Conflicts`].
+fn conflict_lines(root: &str, conflicts: &[(String, String)]) -> String {
+    conflicts
+        .iter()
+        .map(|(path, why)| format!("\n  {root}{path} {why}"))
+        .collect()
+}
+
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ProvisionError> {
+    let io = |source| ProvisionError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(ProvisionError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    if meta.len() > max {
+        return Err(ProvisionError::TooLarge {
+            path: path.to_path_buf(),
+            len: meta.len(),
+            max,
+        });
+    }
+    drop(f);
+    crate::runtime::os::read_bounded(path, max).map_err(io)
+}
+
+fn head(path: &Path) -> Result<Vec<u8>, ProvisionError> {
+    crate::runtime::os::read_head(path, 64).map_err(|source| ProvisionError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// What is at `path` (a regular file), if anything.
-fn found(path: &Path, max: u64) -> Result<Option<Found>, String> {
+fn found(path: &Path, max: u64) -> Result<Option<Found>, ProvisionError> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        Err(source) => Err(ProvisionError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
         Ok(m) => Ok(Some(Found {
             bytes: read_bounded(path, max)?,
             mode: m.permissions().mode() & 0o7777,
@@ -732,32 +1080,45 @@ enum Write {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory,
 /// renamed over it once synced: a power cut leaves the old file or the new.
-fn write_file(path: &Path, bytes: &[u8], mode: u32, owner: (u32, u32)) -> Result<(), String> {
-    let shown = path.display();
-    let dir = path.parent().ok_or_else(|| format!("{shown}: no parent"))?;
+fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: (u32, u32),
+) -> Result<(), ProvisionError> {
+    let bad = |why| ProvisionError::BadPath {
+        path: path.to_path_buf(),
+        why,
+    };
+    let dir = path.parent().ok_or_else(|| bad("no parent"))?;
     make_dirs(dir)?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{shown}: no name"))?;
+    let name = path.file_name().ok_or_else(|| bad("no name"))?;
     let tmp = dir.join(format!(".{}.provision-tmp", name.to_string_lossy()));
     let _ = std::fs::remove_file(&tmp);
-    let f = crate::runtime::os::create_new_file(&tmp, bytes, 0o600)
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let f = crate::runtime::os::create_new_file(&tmp, bytes, 0o600).map_err(|source| {
+        ProvisionError::Io {
+            path: tmp.clone(),
+            source,
+        }
+    })?;
     let result = std::os::unix::fs::fchown(&f, Some(owner.0), Some(owner.1))
         .and_then(|_| f.set_permissions(std::fs::Permissions::from_mode(mode)))
         .and_then(|_| f.sync_all())
         .and_then(|_| std::fs::rename(&tmp, path))
         .and_then(|_| std::fs::File::open(dir)?.sync_all());
-    if let Err(e) = result {
+    if let Err(source) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(format!("{shown}: {e}{}", root_hint(&e)));
+        return Err(ProvisionError::Write {
+            path: path.to_path_buf(),
+            source,
+        });
     }
     Ok(())
 }
 
 /// Creates `dir` and its missing parents, each mode 0755 whatever the umask:
 /// the goodwill user must reach its key in /etc/goodwill.
-fn make_dirs(dir: &Path) -> Result<(), String> {
+fn make_dirs(dir: &Path) -> Result<(), ProvisionError> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -768,14 +1129,20 @@ fn make_dirs(dir: &Path) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         r => r
             .and_then(|_| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)))
-            .map_err(|e| format!("{}: {e}{}", dir.display(), root_hint(&e))),
+            .map_err(|source| ProvisionError::Write {
+                path: dir.to_path_buf(),
+                source,
+            }),
     }
 }
 
-fn set_owner_mode(path: &Path, mode: u32, owner: (u32, u32)) -> Result<(), String> {
+fn set_owner_mode(path: &Path, mode: u32, owner: (u32, u32)) -> Result<(), ProvisionError> {
     std::os::unix::fs::chown(path, Some(owner.0), Some(owner.1))
         .and_then(|_| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
-        .map_err(|e| format!("{}: {e}{}", path.display(), root_hint(&e)))
+        .map_err(|source| ProvisionError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn root_hint(e: &std::io::Error) -> &'static str {
@@ -786,43 +1153,51 @@ fn root_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
-/// The account file `name` under `root`, if there.
-fn account_file(root: &Path, name: &str) -> Result<Option<Found>, String> {
-    let path = in_root(root, name, true).map_err(|e| format!("{name}: {e}"))?;
-    found(&path, 16 << 20)
+/// `path` (as the board sees it) resolved under `root` ([`in_root`]), or
+/// an error naming it.
+fn resolve(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf, ProvisionError> {
+    in_root(root, path, follow_last).map_err(|source| ProvisionError::InRoot {
+        path: path.to_string(),
+        source,
+    })
 }
 
-fn text(f: &Found, name: &str) -> Result<String, String> {
-    String::from_utf8(f.bytes.clone()).map_err(|_| format!("{name} is not UTF-8 text"))
+/// The account file `name` under `root`, if there.
+fn account_file(root: &Path, name: &str) -> Result<Option<Found>, ProvisionError> {
+    found(&resolve(root, name, true)?, 16 << 20)
+}
+
+fn text(f: &Found, name: &'static str) -> Result<String, ProvisionError> {
+    String::from_utf8(f.bytes.clone()).map_err(|_| ProvisionError::NotUtf8(name))
 }
 
 /// Checks `--rootfs`: a directory, not this machine's own `/`, holding what
 /// a Linux system booting with systemd has; returns its architecture (its
 /// shell's).
-fn check_rootfs(root: &Path) -> Result<Arch, String> {
-    let shown = root.display();
-    let meta = std::fs::metadata(root).map_err(|e| format!("--rootfs {shown}: {e}"))?;
+fn check_rootfs(root: &Path) -> Result<Arch, ProvisionError> {
+    let io = |source| ProvisionError::Rootfs {
+        root: root.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(root).map_err(io)?;
     if !meta.is_dir() {
-        return Err(format!("--rootfs {shown} is not a directory"));
+        return Err(ProvisionError::RootfsNotADirectory(root.to_path_buf()));
     }
-    if std::fs::canonicalize(root).map_err(|e| format!("--rootfs {shown}: {e}"))? == Path::new("/")
-    {
-        return Err(format!(
-            "--rootfs {shown} is this machine's own root: provision writes into a mounted \
-             SD card's root filesystem; on a running board, install the Debian package instead"
-        ));
+    if std::fs::canonicalize(root).map_err(io)? == Path::new("/") {
+        return Err(ProvisionError::RootfsIsThisMachine(root.to_path_buf()));
     }
     let missing = missing_parts(root);
     if !missing.is_empty() {
-        return Err(format!(
-            "--rootfs {shown} is not a Linux root filesystem booting with systemd: it has no {} \
-             (on a Raspberry Pi OS card, mount the large ext4 partition, \"rootfs\", not \"bootfs\")",
-            missing.join(", no ")
-        ));
+        return Err(ProvisionError::NotARootfs {
+            root: root.to_path_buf(),
+            missing,
+        });
     }
-    let sh = in_root(root, "/usr/bin/sh", true).map_err(|e| e.to_string())?;
-    elf_arch(&head(&sh)?)
-        .map_err(|e| format!("{shown}/usr/bin/sh: {e}: cannot tell the system's architecture"))
+    let sh = in_root(root, "/usr/bin/sh", true).map_err(ProvisionError::Shell)?;
+    elf_arch(&head(&sh)?).map_err(|source| ProvisionError::ShellArch {
+        root: root.to_path_buf(),
+        source,
+    })
 }
 
 /// The binary to install (`--binary`, else this one), and its architecture,
@@ -831,36 +1206,28 @@ fn choose_binary(
     given: Option<&Path>,
     root: &Path,
     rootfs_arch: Arch,
-) -> Result<(Vec<u8>, Arch), String> {
+) -> Result<(Vec<u8>, Arch), ProvisionError> {
     let path = match given {
         Some(b) => b.to_path_buf(),
-        None => std::env::current_exe().map_err(|e| format!("this binary's path: {e}"))?,
+        None => std::env::current_exe().map_err(ProvisionError::Exe)?,
     };
-    let arch = elf_arch(&head(&path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+    let arch = elf_arch(&head(&path)?).map_err(|source| ProvisionError::Elf {
+        path: path.clone(),
+        source,
+    })?;
     if !arch.runs_on_a_pi() {
         return Err(match given {
-            Some(_) => format!(
-                "--binary {}: it is built for {}; a Raspberry Pi needs aarch64 (Raspberry Pi OS \
-                 64-bit) or 32-bit ARM armhf (32-bit)",
-                path.display(),
-                arch.name()
-            ),
-            None => format!(
-                "this goodwill is built for {}, not for a Raspberry Pi: pass --binary FILE, a \
-                 goodwill built for aarch64-unknown-linux-gnu (Raspberry Pi OS 64-bit) or \
-                 armv7-unknown-linux-gnueabihf (32-bit)",
-                arch.name()
-            ),
+            Some(_) => ProvisionError::BinaryNotForAPi { path, arch },
+            None => ProvisionError::ThisBinaryNotForAPi(arch),
         });
     }
     if arch != rootfs_arch {
-        return Err(format!(
-            "{} is built for {}, but {} is a {} system (its /usr/bin/sh): it would not run there",
-            path.display(),
-            arch.name(),
-            root.display(),
-            rootfs_arch.name()
-        ));
+        return Err(ProvisionError::ArchMismatch {
+            binary: path,
+            arch,
+            root: root.to_path_buf(),
+            rootfs_arch,
+        });
     }
     Ok((read_bounded(&path, BINARY_MAX_BYTES)?, arch))
 }
@@ -870,39 +1237,39 @@ type BoardFile = (String, Vec<u8>, Policy);
 
 /// `--board`: the name the settings give, and the profile file to install
 /// (none for `none`): a shipped profile by name, or a custom file.
-fn choose_board(arg: &str) -> Result<(String, Option<BoardFile>), String> {
+fn choose_board(arg: &str) -> Result<(String, Option<BoardFile>), ProvisionError> {
     if arg == "none" {
         return Ok(("none".into(), None));
     }
     if let Some((name, text)) = board::SHIPPED.iter().find(|(n, _)| *n == arg) {
         let path = format!("{}/{name}.toml", board::PACKAGE_DIR);
-        Board::from_toml(text, &path).map_err(|e| e.to_string())?;
+        Board::from_toml(text, &path)?;
         return Ok((
             name.to_string(),
             Some((path, text.as_bytes().to_vec(), Policy::Ours)),
         ));
     }
     if arg.contains('/') || arg.ends_with(".toml") {
-        let b = Board::load_file(Path::new(arg)).map_err(|e| e.to_string())?;
+        let b = Board::load_file(Path::new(arg))?;
         let bytes = read_bounded(Path::new(arg), board::BOARD_FILE_MAX_BYTES)?;
         let path = format!("{}/{}.toml", board::ADMIN_DIR, b.name);
         return Ok((b.name, Some((path, bytes, Policy::Theirs))));
     }
-    let names: Vec<&str> = board::SHIPPED.iter().map(|(n, _)| *n).collect();
-    Err(format!(
-        "--board {arg:?}: not a shipped profile ({}, none) nor a .toml file",
-        names.join(", ")
-    ))
+    Err(ProvisionError::UnknownBoard {
+        arg: arg.to_string(),
+    })
 }
 
 /// The account files that change (or one line saying none does), and the
 /// goodwill user's uid and gid.
-fn account_items(root: &Path) -> Result<(Vec<Item>, (u32, u32)), String> {
-    let passwd = account_file(root, "/etc/passwd")?.ok_or("no /etc/passwd")?;
-    let group = account_file(root, "/etc/group")?.ok_or("no /etc/group")?;
+fn account_items(root: &Path) -> Result<(Vec<Item>, (u32, u32)), ProvisionError> {
+    let passwd =
+        account_file(root, "/etc/passwd")?.ok_or(ProvisionError::NoAccountFile("/etc/passwd"))?;
+    let group =
+        account_file(root, "/etc/group")?.ok_or(ProvisionError::NoAccountFile("/etc/group"))?;
     let shadow = account_file(root, "/etc/shadow")?;
     let gshadow = account_file(root, "/etc/gshadow")?;
-    let text_of = |f: Option<&Found>, name: &str| f.map(|f| text(f, name)).transpose();
+    let text_of = |f: Option<&Found>, name| f.map(|f| text(f, name)).transpose();
     let accounts = plan_accounts(
         &text(&passwd, "/etc/passwd")?,
         &text(&group, "/etc/group")?,
@@ -948,40 +1315,63 @@ fn account_items(root: &Path) -> Result<(Vec<Item>, (u32, u32)), String> {
 
 /// What is at the key's place `at`. Its mode is looked at apart: a key
 /// others may read is still a key, and fixing the mode is what it needs.
-fn found_key(at: &Path) -> Result<Option<FoundKey>, String> {
+fn found_key(at: &Path) -> Result<Option<FoundKey>, ProvisionError> {
     let m = match std::fs::symlink_metadata(at) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{KEY}: {e}")),
+        Err(source) => {
+            return Err(ProvisionError::InRoot {
+                path: KEY.into(),
+                source,
+            })
+        }
         Ok(m) => m,
     };
-    let address = read_bounded(at, 4096).and_then(|b| {
-        let text = String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string())?;
-        keyfile::address_in(&text, KEY).map_err(|e| e.to_string())
-    });
+    let address = read_bounded(at, 4096)
+        .map_err(Unusable::Read)
+        .and_then(|b| {
+            let text = String::from_utf8(b).map_err(|_| Unusable::NotUtf8)?;
+            Ok(keyfile::address_in(&text, KEY)?)
+        });
     Ok(Some(match address {
         Ok(address) => FoundKey::Key {
             address,
             mode: m.permissions().mode() & 0o7777,
             owner: (m.uid(), m.gid()),
         },
-        Err(e) => FoundKey::Unusable(e),
+        // Kept as text: it is shown in the conflict it makes.
+        Err(e) => FoundKey::Unusable(e.to_string()),
     }))
 }
 
+/// Why the file at the key's place is no key ([`FoundKey::Unusable`]).
+#[derive(Debug, thiserror::Error)]
+enum Unusable {
+    #[error(transparent)]
+    Read(ProvisionError),
+    #[error("not UTF-8 text")]
+    NotUtf8,
+    #[error(transparent)]
+    Key(#[from] keyfile::KeyFileError),
+}
+
 /// What is at the link's place `at` (`link` names it).
-fn found_link(at: &Path, link: &str) -> Result<Option<FoundLink>, String> {
+fn found_link(at: &Path, link: &str) -> Result<Option<FoundLink>, ProvisionError> {
+    let io = |source| ProvisionError::InRoot {
+        path: link.to_string(),
+        source,
+    };
     match std::fs::symlink_metadata(at) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{link}: {e}")),
-        Ok(m) if m.file_type().is_symlink() => Ok(Some(FoundLink::Link(
-            std::fs::read_link(at).map_err(|e| format!("{link}: {e}"))?,
-        ))),
+        Err(e) => Err(io(e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            Ok(Some(FoundLink::Link(std::fs::read_link(at).map_err(io)?)))
+        }
         Ok(_) => Ok(Some(FoundLink::NotALink)),
     }
 }
 
 /// Does what `item` needs, at `at`; a new key's address.
-fn apply(item: &Item, at: &Path) -> Result<Option<PublicKey>, String> {
+fn apply(item: &Item, at: &Path) -> Result<Option<PublicKey>, ProvisionError> {
     if !item.decision.changes() {
         return Ok(None);
     }
@@ -996,10 +1386,10 @@ fn apply(item: &Item, at: &Path) -> Result<Option<PublicKey>, String> {
                 make_dirs(dir)?;
             }
             let address = match from {
-                Some(from) => keyfile::copy(from, at).map_err(|e| e.to_string())?,
+                Some(from) => keyfile::copy(from, at)?,
                 None => {
                     let key = crate::runtime::os::new_keypair();
-                    keyfile::write(at, &key).map_err(|e| e.to_string())?;
+                    keyfile::write(at, &key)?;
                     key.public()
                 }
             };
@@ -1011,7 +1401,10 @@ fn apply(item: &Item, at: &Path) -> Result<Option<PublicKey>, String> {
             if let Some(dir) = at.parent() {
                 make_dirs(dir)?;
             }
-            std::os::unix::fs::symlink(target, at).map_err(|e| format!("{}: {e}", at.display()))?;
+            std::os::unix::fs::symlink(target, at).map_err(|source| ProvisionError::Io {
+                path: at.to_path_buf(),
+                source,
+            })?;
         }
     }
     Ok(None)
@@ -1038,7 +1431,7 @@ fn report(item: &Item) -> String {
 
 /// `goodwill provision`: checks every input, decides what each file needs,
 /// stops if anything conflicts, then writes and reports.
-pub fn run(args: ProvisionArgs) -> Result<(), String> {
+pub fn run(args: ProvisionArgs) -> Result<(), ProvisionError> {
     let root = &args.rootfs;
     let shown = root.display().to_string();
     let rootfs_arch = check_rootfs(root)?;
@@ -1046,10 +1439,10 @@ pub fn run(args: ProvisionArgs) -> Result<(), String> {
         check_main(m)?;
     }
     let (binary, bin_arch) = choose_binary(args.binary.as_deref(), root, rootfs_arch)?;
-    let params = crate::runtime::config::load_genesis(&args.genesis).map_err(|e| e.to_string())?;
+    let params = crate::runtime::config::load_genesis(&args.genesis)?;
     let genesis = read_bounded(&args.genesis, crate::chain::limits::GENESIS_FILE_BYTES)?;
     let given_key = match &args.key {
-        Some(k) => Some(keyfile::read_address(k).map_err(|e| e.to_string())?),
+        Some(k) => Some(keyfile::read_address(k)?),
         None => None,
     };
     let (board_name, board_file) = choose_board(&args.board)?;
@@ -1057,7 +1450,7 @@ pub fn run(args: ProvisionArgs) -> Result<(), String> {
     let (mut items, owner) = account_items(root)?;
     let root_owned = (0, 0);
     let mut file = |path: String, what: String, bytes: Vec<u8>, mode: u32, policy| {
-        let at = in_root(root, &path, true).map_err(|e| format!("{path}: {e}"))?;
+        let at = resolve(root, &path, true)?;
         let there = found(&at, BINARY_MAX_BYTES)?;
         let decision = decide(&bytes, mode, root_owned, policy, there.as_ref());
         items.push(Item {
@@ -1070,7 +1463,7 @@ pub fn run(args: ProvisionArgs) -> Result<(), String> {
                 owner: root_owned,
             },
         });
-        Ok::<(), String>(())
+        Ok::<(), ProvisionError>(())
     };
     let what = format!("the binary ({}, {} bytes)", bin_arch.name(), binary.len());
     file(BINARY.into(), what, binary, 0o755, Policy::Ours)?;
@@ -1097,7 +1490,7 @@ pub fn run(args: ProvisionArgs) -> Result<(), String> {
     let bytes = forge_config(&args.mains, &board_name).into_bytes();
     file(FORGE_CONFIG.into(), what, bytes, 0o644, Policy::Theirs)?;
 
-    let key_at = in_root(root, KEY, true).map_err(|e| format!("{KEY}: {e}"))?;
+    let key_at = resolve(root, KEY, true)?;
     let there = found_key(&key_at)?;
     let decision = decide_key(there.as_ref(), given_key.as_ref(), owner);
     let mut address = match (&there, &given_key) {
@@ -1123,7 +1516,7 @@ pub fn run(args: ProvisionArgs) -> Result<(), String> {
 
     let link = format!("{WANTS_DIR}/{FORGER_UNIT}");
     let target = PathBuf::from(format!("{UNIT_DIR}/{FORGER_UNIT}"));
-    let link_at = in_root(root, &link, false).map_err(|e| format!("{link}: {e}"))?;
+    let link_at = resolve(root, &link, false)?;
     let decision = decide_link(found_link(&link_at, &link)?.as_ref(), &target);
     items.push(Item {
         path: link,
@@ -1133,24 +1526,23 @@ pub fn run(args: ProvisionArgs) -> Result<(), String> {
     });
 
     // A conflict stops everything before anything is written.
-    let conflicts: Vec<String> = items
+    let conflicts: Vec<(String, String)> = items
         .iter()
         .filter_map(|i| match &i.decision {
-            Decision::Conflict(why) => Some(format!("{shown}{} {why}", i.path)),
+            Decision::Conflict(why) => Some((i.path.clone(), why.clone())),
             _ => None,
         })
         .collect();
     if !conflicts.is_empty() {
-        return Err(format!(
-            "nothing was written:\n  {}",
-            conflicts.join("\n  ")
-        ));
+        return Err(ProvisionError::Conflicts {
+            root: shown,
+            conflicts,
+        });
     }
 
     for item in &items {
         let follow_last = !matches!(item.write, Write::Link { .. });
-        let at =
-            in_root(root, &item.path, follow_last).map_err(|e| format!("{}: {e}", item.path))?;
+        let at = resolve(root, &item.path, follow_last)?;
         if let Some(new) = apply(item, &at)? {
             address = Some(new);
         }
@@ -1219,15 +1611,23 @@ mod tests {
     #[test]
     fn what_is_not_an_executable_is_named() {
         let e = elf_arch(b"#!/bin/sh\necho hello\n").unwrap_err();
-        assert!(e.contains("not an ELF"), "{e}");
-        assert!(elf_arch(b"\x7fELF").unwrap_err().contains("not an ELF"));
+        assert_eq!(e, ElfError::NoHeader);
+        assert_eq!(e.to_string(), "not an ELF executable (no ELF header)");
+        assert_eq!(elf_arch(b"\x7fELF"), Err(ElfError::NoHeader));
         let e = elf_arch(&elf(true, true, 1, 183, 0)).unwrap_err();
-        assert!(e.contains("object file"), "{e}");
+        assert_eq!(e, ElfError::NotExecutable(1));
+        assert!(e.to_string().contains("object file"), "{e}");
         let e = elf_arch(&elf(true, false, 3, 183, 0)).unwrap_err();
-        assert!(e.contains("big-endian"), "{e}");
+        assert_eq!(e, ElfError::BigEndianArm);
         let mut bad = elf(true, true, 3, 183, 0);
         bad[4] = 7;
-        assert!(elf_arch(&bad).unwrap_err().contains("class 7"));
+        assert_eq!(elf_arch(&bad), Err(ElfError::Class(7)));
+        bad[4] = 2;
+        bad[5] = 0;
+        assert_eq!(elf_arch(&bad), Err(ElfError::Encoding(0)));
+        let mut short = elf(false, true, 3, 40, 0x0500_0400);
+        short.truncate(36);
+        assert_eq!(elf_arch(&short), Err(ElfError::NoArmFlags));
     }
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n\
@@ -1306,13 +1706,32 @@ mod tests {
     fn a_user_and_group_that_disagree_are_refused() {
         let passwd = format!("{PASSWD}goodwill:x:120:1::/:/usr/sbin/nologin\n");
         let e = plan_accounts(&passwd, GROUP, None, None).unwrap_err();
-        assert!(
-            e.contains("\"daemon\"") && e.contains("no group goodwill"),
-            "{e}"
+        assert_eq!(
+            e,
+            AccountsError::GroupOfAnother {
+                gid: 1,
+                group: "daemon".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "/etc/passwd: user goodwill's group id 1 is group \"daemon\", and there is no group \
+             goodwill; the units run as group goodwill: make them agree first"
         );
         let group = format!("{GROUP}goodwill:x:131:\n");
         let e = plan_accounts(&passwd, &group, None, None).unwrap_err();
-        assert!(e.contains("group id is 1") && e.contains("131"), "{e}");
+        assert_eq!(
+            e,
+            AccountsError::GroupDisagrees {
+                user_gid: 1,
+                group_gid: 131
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "/etc/passwd: user goodwill's group id is 1, but group goodwill is 131; the units \
+             run as user and group goodwill: make them agree first"
+        );
     }
 
     #[test]
@@ -1324,9 +1743,54 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(e.starts_with("/etc/passwd:2: expected 7 fields"), "{e}");
+        assert!(
+            matches!(
+                &e,
+                AccountsError::Line {
+                    file: "/etc/passwd",
+                    number: 2,
+                    line,
+                    fault: LineFault::Fields {
+                        expected: 7,
+                        found: 3
+                    },
+                } if line == "broken:x:1"
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "/etc/passwd:2: expected 7 fields separated by ':', found 3: \"broken:x:1\""
+        );
         let e = plan_accounts(PASSWD, "root:x:zero:\n", None, None).unwrap_err();
-        assert!(e.starts_with("/etc/group:1: the id is not a number"), "{e}");
+        assert!(
+            matches!(
+                e,
+                AccountsError::Line {
+                    file: "/etc/group",
+                    number: 1,
+                    fault: LineFault::Id,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "/etc/group:1: the id is not a number: \"root:x:zero:\""
+        );
+        let passwd = "root:x:0:root:root:/root:/bin/bash\n";
+        let e = plan_accounts(passwd, GROUP, None, None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                AccountsError::Line {
+                    fault: LineFault::GroupId,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         // NIS compat lines and blank lines carry no ids and are kept.
         let a = plan_accounts(&format!("{PASSWD}+::::::\n\n"), GROUP, None, None).unwrap();
         assert!(a.passwd.unwrap().contains("+::::::\n"));
@@ -1345,7 +1809,8 @@ mod tests {
             .map(|n| format!("u{n}:x:{n}:{n}::/:/bin/false\n"))
             .collect();
         let e = plan_accounts(&passwd, "", None, None).unwrap_err();
-        assert!(e.contains("no free system user id"), "{e}");
+        assert_eq!(e, AccountsError::NoFreeId { what: "user" });
+        assert_eq!(e.to_string(), "no free system user id between 100 and 999");
     }
 
     fn f(bytes: &[u8], mode: u32, uid: u32, gid: u32) -> Found {
@@ -1446,19 +1911,67 @@ mod tests {
         ] {
             assert_eq!(check_main(ok), Ok(()), "{ok}");
         }
-        for (bad, why) in [
-            ("node1.example.org", "no port"),
-            ("node1:0", "1 to 65535"),
-            ("node1:70700", "1 to 65535"),
-            (":7070", "not a host name"),
-            ("no de:7070", "not a host name"),
-            ("\"x\":7070", "not a host name"),
-            ("[2001:db8::1:7070", "unclosed"),
-            ("[fe80::zz]:7070", "IPv6"),
+        for (bad, fault) in [
+            ("node1.example.org", MainFault::NoPort),
+            ("node1:0", MainFault::Port),
+            ("node1:70700", MainFault::Port),
+            (":7070", MainFault::NotHost),
+            ("no de:7070", MainFault::NotHost),
+            ("\"x\":7070", MainFault::NotHost),
+            ("[2001:db8::1:7070", MainFault::Unclosed),
+            ("[fe80::zz]:7070", MainFault::NotIpv6),
         ] {
             let e = check_main(bad).unwrap_err();
-            assert!(e.contains(why) && e.contains("HOST:PORT"), "{bad}: {e}");
+            assert_eq!(
+                e,
+                MainError {
+                    addr: bad.into(),
+                    fault
+                },
+                "{bad}"
+            );
         }
+        assert_eq!(
+            check_main("node1:0").unwrap_err().to_string(),
+            "--main \"node1:0\": the port is not a number from 1 to 65535 \
+             (write HOST:PORT, e.g. node1.example.org:7070)"
+        );
+    }
+
+    #[test]
+    fn a_refused_write_says_to_run_as_root() {
+        let denied = ProvisionError::Write {
+            path: "/media/pi/rootfs/etc/goodwill".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        let text = denied.to_string();
+        assert!(
+            text.starts_with("/media/pi/rootfs/etc/goodwill: permission denied")
+                && text.ends_with(" (provision writes root's files and the goodwill user's key: run it as root, e.g. with sudo)"),
+            "{text}"
+        );
+        assert!(std::error::Error::source(&denied).is_some());
+        let full = ProvisionError::Write {
+            path: "/media/pi/rootfs/usr/bin/goodwill".into(),
+            source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+        };
+        assert!(!full.to_string().contains("sudo"), "{full}");
+    }
+
+    #[test]
+    fn conflicts_are_listed_one_a_line() {
+        let e = ProvisionError::Conflicts {
+            root: "/media/pi/rootfs".into(),
+            conflicts: vec![
+                (FORGE_CONFIG.into(), "exists with other contents".into()),
+                (KEY.into(), "holds another key".into()),
+            ],
+        };
+        assert_eq!(
+            e.to_string(),
+            "nothing was written:\n  /media/pi/rootfs/etc/goodwill/forge.toml exists with other \
+             contents\n  /media/pi/rootfs/etc/goodwill/forger.key holds another key"
+        );
     }
 
     #[test]

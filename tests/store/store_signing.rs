@@ -3,7 +3,9 @@
 //! store through its interchange file.
 
 use goodwill::chain::crypto::{Hash, PublicKey};
-use goodwill::store::{Interchange, InterchangeBlock, InterchangeKey, SigningError, Store};
+use goodwill::store::{
+    Interchange, InterchangeBlock, InterchangeError, InterchangeKey, SigningError, Store,
+};
 use goodwill::testkit::EVERY_SLOT_STARTED;
 use goodwill::testkit::{self, TestNet, TestNetConfig};
 
@@ -221,9 +223,9 @@ fn import_refuses_other_chains_formats_and_bad_slots() {
         assert_eq!(store.last_signed_slot(&pk(1)).unwrap(), None);
         assert_eq!(store.last_signed_slot(&pk(7)).unwrap(), None);
     };
-    let interchange_err = |store: &Store, doc: &Interchange| -> String {
+    let interchange_err = |store: &Store, doc: &Interchange| -> InterchangeError {
         match store.import_signing_record(doc) {
-            Err(e @ SigningError::Interchange(_)) => e.to_string(),
+            Err(SigningError::Interchange(e)) => e,
             other => panic!("{other:?}"),
         }
     };
@@ -235,23 +237,50 @@ fn import_refuses_other_chains_formats_and_bad_slots() {
     });
     let dir3 = tempfile::tempdir().unwrap();
     let other = Store::open(dir3.path(), &other_net.params).unwrap();
-    let msg = interchange_err(&other, &doc);
-    assert!(msg.contains(&net.params.chain_id().to_string()), "{msg}");
-    assert!(
-        msg.contains(&other_net.params.chain_id().to_string()),
-        "{msg}"
+    assert_eq!(
+        interchange_err(&other, &doc),
+        InterchangeError::OtherChain {
+            file: net.params.chain_id(),
+            store: other_net.params.chain_id(),
+        }
+    );
+    assert_eq!(
+        SigningError::Interchange(interchange_err(&other, &doc)).to_string(),
+        format!(
+            "signing record: the file is for chain {}, this store is chain {}",
+            net.params.chain_id(),
+            other_net.params.chain_id()
+        )
     );
     nothing_imported(&other);
 
     // Another format version, another format.
     let mut v2 = doc.clone();
     v2.metadata.interchange_format_version = "2".into();
-    let msg = interchange_err(&store, &v2);
-    assert!(msg.contains("version \"2\""), "{msg}");
+    let format = doc.metadata.interchange_format.clone();
+    assert_eq!(
+        interchange_err(&store, &v2),
+        InterchangeError::Format {
+            format: format.clone(),
+            version: "2".into()
+        }
+    );
     let mut eip = doc.clone();
     eip.metadata.interchange_format = "eip-3076".into();
-    let msg = interchange_err(&store, &eip);
-    assert!(msg.contains("eip-3076"), "{msg}");
+    let version = doc.metadata.interchange_format_version.clone();
+    assert_eq!(
+        interchange_err(&store, &eip),
+        InterchangeError::Format {
+            format: "eip-3076".into(),
+            version: version.clone()
+        }
+    );
+    assert_eq!(
+        interchange_err(&store, &eip).to_string(),
+        format!(
+            "format \"eip-3076\" version {version:?}; this goodwill reads {format:?} version {version:?}"
+        )
+    );
     nothing_imported(&store);
 
     // A slot that is not a number: the whole file is refused, including
@@ -264,8 +293,13 @@ fn import_refuses_other_chains_formats_and_bad_slots() {
             signing_root: root(1),
         }],
     });
-    let msg = interchange_err(&store, &bad);
-    assert!(msg.contains("12x"), "{msg}");
+    assert_eq!(
+        interchange_err(&store, &bad),
+        InterchangeError::Slot {
+            key: pk(7),
+            slot: "12x".into()
+        }
+    );
     nothing_imported(&store);
 
     // The JSON itself: unknown fields and numeric slots are refused.
