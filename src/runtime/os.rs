@@ -160,14 +160,9 @@ fn head_of(f: std::fs::File, n: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A text file's contents: a plain `String`, named so that the search for
-/// errors kept as text (a `Result` whose error is a `String`, issue 16)
-/// does not find [`read_text_bounded`], whose error is an `io::Error`.
-pub type Text = String;
-
 /// [`read_bounded`] for a text file (UTF-8, else an error of kind
 /// `InvalidData`).
-pub fn read_text_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Text> {
+pub fn read_text_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
     String::from_utf8(read_bounded(path, limit)?)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
