@@ -17,9 +17,22 @@ use crate::chain::crypto::PublicKey;
 use crate::chain::genesis::{Balance, ChainParams, Genesis, GenesisAssociation, Limits, COIN};
 use crate::runtime::keyfile;
 
+/// What `goodwill --version` prints. A binary built by `cargo test` (the
+/// crate is its own dev-dependency with the `fault-injection` feature, so
+/// `cargo test --release` also leaves one in target/release) says that it
+/// carries the crash tests' hooks, so that nobody ships it by mistake;
+/// `cargo build --release` builds the one to ship.
+#[cfg(not(feature = "fault-injection"))]
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+#[cfg(feature = "fault-injection")]
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (test build with fault-injection hooks: do not ship; `cargo build --release` makes the one to ship)"
+);
+
 /// goodwill: a low-energy blockchain forged by Raspberry Pis (Proof of Good-Will).
 #[derive(Debug, Parser)]
-#[command(name = "goodwill", version, about)]
+#[command(name = "goodwill", version = VERSION, about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

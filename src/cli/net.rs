@@ -18,9 +18,20 @@ use crate::wire::ForgerEntry;
 /// a store it will not use (damaged, another chain's).
 pub const EXIT_REFUSED: u8 = crate::runtime::forge::EXIT_REFUSED;
 
+/// A binary built by `cargo test` carries the crash tests' hooks (the
+/// `fault-injection` feature): say so at start, so that one copied out of
+/// target/release by mistake is noticed in the journal.
+fn warn_if_test_build() {
+    #[cfg(feature = "fault-injection")]
+    log::warn!(
+        "this is a test build with fault-injection hooks: do not run it in production (`cargo build --release` makes the one to ship)"
+    );
+}
+
 /// Runs a main node until SIGINT or SIGTERM. Errors carry the exit status:
 /// [`EXIT_REFUSED`] when it refused to start, 1 when it stopped on a failure.
 pub fn node(s: NodeSettings) -> Result<(), Exit> {
+    warn_if_test_build();
     let refused = |e: String| Exit::refused(e);
     let config = s
         .over_file()
@@ -546,6 +557,7 @@ pub fn tx(addr: &str, id: &str, as_json: bool) -> Result<(), String> {
 pub fn forge(s: ForgeSettings) -> Result<(), Exit> {
     use crate::runtime::forge as f;
     node::log_as_forger();
+    warn_if_test_build();
     let refused = |e: String| Exit::refused(e);
     let Forger {
         config,
