@@ -519,6 +519,39 @@ mod tests {
         assert!(out.closed.contains(&1) && core.has_conn(2));
     }
 
+    /// Actions are carried out in order; a doppelganger stops the node
+    /// before anything after it; a forged block is logged in the one text
+    /// both runtimes write.
+    #[test]
+    fn a_doppelganger_stops_before_the_actions_after_it() {
+        let net = TestNet::new(&TestNetConfig::default());
+        let dir = tempfile::tempdir().unwrap();
+        let mut core = main_core(&net, &dir);
+        let mut driver = Driver::new();
+        let mut out = Fake::default();
+        let r = driver.apply(
+            &mut core,
+            &mut out,
+            vec![
+                Action::Send(1, Message::GetPeers),
+                Action::Forged { slot: 7, height: 3 },
+                Action::Doppelganger("another board".into()),
+                Action::Send(2, Message::GetPeers),
+            ],
+        );
+        assert!(
+            matches!(r, Err(Stop::Doppelganger(ref t)) if t == "another board"),
+            "{r:?}"
+        );
+        assert_eq!(
+            out.did,
+            vec![
+                Did::Send(1, Message::GetPeers),
+                Did::Log("forged block 3 in slot 7".into()),
+            ]
+        );
+    }
+
     /// A session that closes while held gets no verdict (its task ended).
     #[test]
     fn a_held_session_that_closes_is_forgotten() {
