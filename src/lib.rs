@@ -13,7 +13,7 @@
 //! | [`ledger`] | rules | applying transactions and blocks, the state, the leader schedule, fork choice, the mempool |
 //! | [`store`] | storage | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record; its door refuses a damaged file |
 //! | [`wire`] | protocol | frames, messages, limits, the handshake |
-//! | [`peer`] | decisions | the sans-io core of a main node and a forger: sessions, sync, relay, forging, the appliance's decisions |
+//! | [`peer`] | decisions | the sans-io core of a main node and a forger: sessions, sync, relay, forging, the appliance's decisions; the loop around it (`peer::driver`), shared by the runtime and the simulation |
 //! | [`runtime`] | the machine | smol, TCP, files, clock, GPIO: `goodwill node` and `goodwill forge`, key files, the client |
 //! | [`tools`] | verbs | provisioning, the devnet, the ledger demo |
 //! | [`cli`] | the command line | one file per verb group |

@@ -251,6 +251,28 @@ fn a_spammer_is_banned_and_memory_stays_within_bounds() {
     assert_eq!(o.peak_mempool, 256, "{}", o.summary());
 }
 
+/// The simulation's nodes run their cores through the runtime's own loop
+/// (`peer::driver::Driver`), not a copy: a spammer that never reads what it
+/// is sent fills its peers' outboxes, and their drivers drop it (the rule
+/// `runtime::node` applies to a TCP peer that does not read) — with that
+/// rule deleted from the driver, this test fails (no connection is
+/// dropped, and the simulation sees the main nodes keep sending to a full
+/// outbox).
+#[test]
+fn a_peer_that_does_not_read_is_dropped_by_the_runtimes_own_loop() {
+    let mut c = calm(4);
+    c.faults.spammer = true;
+    c.spammer_reads = false;
+    c.outbox = 256;
+    let o = sim::run(c);
+    check(&o);
+    assert!(
+        o.outbox_closes >= 1,
+        "no connection was dropped for a full outbox: {}",
+        o.summary()
+    );
+}
+
 /// The simulation's nodes admit connections through the runtime's own door
 /// (`peer::policy::Door`: bans, per-address and global caps, eviction,
 /// trust), not a copy: the spammer asks each main node for 20 sessions

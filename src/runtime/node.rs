@@ -1,5 +1,7 @@
-//! `goodwill node`: a main node. The decisions live in [`core`]; this file is
-//! the runtime around them — TCP on smol, the handshake, one task per
+//! `goodwill node`: a main node. The decisions live in [`core`], and the
+//! loop that feeds it events and carries out its actions in
+//! [`crate::peer::driver`] (shared with the simulation); this file is the
+//! runtime around them — TCP on smol, the handshake, one task per
 //! connection, one thread that owns the core and the store's writer,
 //! signals, bans and limits.
 //!
@@ -23,6 +25,7 @@ use crate::chain::crypto::Keypair;
 use crate::chain::genesis::ChainParams;
 use crate::ledger::mempool::MempoolLimits;
 use crate::peer::core::{Action, ConnId, Core, Fatal};
+use crate::peer::driver::{AfterSlot, Closed, Driver, Full, Outside, Reports, Stop};
 use crate::peer::policy::{self, ConnTable, Door, FloodGate, LogGate, LogVerdict, Redial, Refusal};
 use crate::peer::queries::{answer_from_store, blocks_from_store, hello};
 use crate::store::{Store, StoreError};
@@ -618,17 +621,121 @@ async fn start_forger(
     Ok(())
 }
 
+/// The outside world of the core thread's [`Driver`]: each connection's
+/// outbox and verdict channel, and what the connection tasks share.
+struct Tcp<'a> {
+    shared: &'a Arc<Shared>,
+    outboxes: BTreeMap<ConnId, smol::channel::Sender<Outgoing>>,
+    /// Where each new session hears whether the core kept it.
+    verdicts: BTreeMap<ConnId, smol::channel::Sender<bool>>,
+    /// The core thread's CPU time and the store's bytes written when the
+    /// slot began: what forging it cost.
+    slot_began: Option<(u64, u64)>,
+}
+
+impl Outside for Tcp<'_> {
+    fn send(&mut self, conn: ConnId, msg: Message) -> Result<(), Full> {
+        match self.outboxes.get(&conn) {
+            Some(o) => {
+                if o.len() >= self.shared.limits.outbox || o.try_send(Outgoing::Msg(msg)).is_err() {
+                    Err(Full)
+                } else {
+                    Ok(())
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn close(&mut self, conn: ConnId, msg: Message) -> Closed {
+        if let Some(o) = self.outboxes.remove(&conn) {
+            let _ = o.try_send(Outgoing::Close(msg));
+        }
+        // The connection's task says when it is gone (`Event::Closed`).
+        Closed::Later
+    }
+
+    fn ban(&mut self, ip: IpAddr, until_ms: u64) {
+        self.shared.ban(ip, until_ms);
+    }
+
+    fn dial(&mut self, addr: String) {
+        dial(self.shared.clone(), addr, false);
+    }
+
+    fn log(&mut self, level: log::Level, line: String) {
+        log_at(level, &line);
+    }
+
+    fn verdict(&mut self, conn: ConnId, accepted: bool) {
+        if let Some(v) = self.verdicts.remove(&conn) {
+            let _ = v.try_send(accepted);
+        }
+    }
+
+    fn forger_keys(&mut self, keys: BTreeSet<crate::chain::crypto::PublicKey>) {
+        *self.shared.forger_keys.lock().expect("forger keys lock") = keys;
+    }
+
+    fn slot_begins(&mut self, _core: &Core) {
+        self.slot_began =
+            crate::runtime::os::thread_cpu_ns().map(|cpu| (cpu, self.shared.store.bytes_written()));
+    }
+
+    fn slot_ends(
+        &mut self,
+        core: &Core,
+        slot: u64,
+        result: &Result<Vec<Action>, Fatal>,
+        now_ms: u64,
+    ) -> AfterSlot {
+        let (Some(f), Some((c0, bytes0)), Ok(actions)) =
+            (&self.shared.forge, self.slot_began.take(), result)
+        else {
+            return AfterSlot::Go(None);
+        };
+        let store = &self.shared.store;
+        if actions.iter().any(|a| matches!(a, Action::Forged { .. })) {
+            let c1 = crate::runtime::os::thread_cpu_ns().unwrap_or(c0);
+            f.forged(
+                c1.saturating_sub(c0),
+                store.bytes_written().saturating_sub(bytes0),
+            );
+        }
+        let every = f.config.report_every_slots;
+        if slot.is_multiple_of(every.max(1)) {
+            // Figures first, so the report is current.
+            f.refresh(core, store.last_block_bytes(), now_ms, false);
+        }
+        AfterSlot::Go(Some(Reports {
+            every_slots: every,
+            machine: f.machine(),
+        }))
+    }
+}
+
+impl Tcp<'_> {
+    /// Closes every connection with `code`: the node stops.
+    fn close_all(&mut self, code: ErrorCode, why: &str) {
+        for (_, o) in std::mem::take(&mut self.outboxes) {
+            let _ = o.try_send(Outgoing::Close(Message::error(code, why)));
+        }
+    }
+}
+
 fn run_core(
     mut core: Core,
     shared: &Arc<Shared>,
     events: smol::channel::Receiver<Event>,
 ) -> Result<(), NodeError> {
-    let mut outboxes: BTreeMap<ConnId, smol::channel::Sender<Outgoing>> = BTreeMap::new();
-    // Sessions waiting for the core's verdict (a probe of an older session
-    // of their forger key).
-    let mut waiting: BTreeMap<ConnId, smol::channel::Sender<bool>> = BTreeMap::new();
-    let mut keys_epoch = None;
-    refresh_forger_keys(&core, shared, &mut keys_epoch, crate::runtime::os::now_ms());
+    let mut driver = Driver::new().tracking_forger_keys(shared.params.clone());
+    let mut tcp = Tcp {
+        shared,
+        outboxes: BTreeMap::new(),
+        verdicts: BTreeMap::new(),
+        slot_began: None,
+    };
+    driver.refresh_forger_keys(&core, &mut tcp, crate::runtime::os::now_ms());
     // systemd (Type=notify): a main node is ready once its core runs (an
     // appliance only once synced: `ForgeShared::refresh`), and its core
     // thread pets the watchdog on each tick, so a stuck core stops the pets.
@@ -639,7 +746,7 @@ fn run_core(
         let now = crate::runtime::os::now_ms();
         let tick = matches!(ev, Event::Tick);
         let refresh = !matches!(ev, Event::Message(..) | Event::Violation(..));
-        let actions = match ev {
+        let done = match ev {
             Event::Connected {
                 conn,
                 hello,
@@ -648,121 +755,45 @@ fn run_core(
                 accepted,
                 clock,
             } => {
-                outboxes.insert(conn, outbox);
-                let actions = core.connected(conn, &hello, ip, clock, now)?;
-                let refused = actions
-                    .iter()
-                    .any(|a| matches!(a, Action::Close(c, _) if *c == conn));
-                if !refused && core.pending(conn) {
-                    waiting.insert(conn, accepted);
-                } else {
-                    let _ = accepted.try_send(!refused);
-                }
-                actions
+                tcp.outboxes.insert(conn, outbox);
+                tcp.verdicts.insert(conn, accepted);
+                driver.connected(&mut core, &mut tcp, conn, &hello, ip, clock, now)
             }
-            Event::Message(conn, msg) => core.message(conn, *msg, now)?,
-            Event::Violation(conn, code, why) => core.violation(conn, code, &why, now),
+            Event::Message(conn, msg) => driver.message(&mut core, &mut tcp, conn, *msg, now),
+            Event::Violation(conn, code, why) => {
+                driver.violation(&mut core, &mut tcp, conn, code, &why, now)
+            }
             Event::Closed(conn) => {
-                outboxes.remove(&conn);
-                waiting.remove(&conn);
-                core.closed(conn);
-                Vec::new()
+                tcp.outboxes.remove(&conn);
+                tcp.verdicts.remove(&conn);
+                driver.closed(&mut core, conn);
+                Ok(())
             }
-            Event::Tick => {
-                refresh_forger_keys(&core, shared, &mut keys_epoch, now);
-                core.tick(now)?
-            }
+            Event::Tick => driver.tick(&mut core, &mut tcp, now),
             Event::KernelClock(c) => {
                 core.set_kernel_clock(c);
-                Vec::new()
+                Ok(())
             }
-            Event::Slot(slot) => {
-                // The core thread's own CPU time: what the slot cost.
-                let cpu0 = crate::runtime::os::thread_cpu_ns();
-                let bytes0 = shared.store.bytes_written();
-                let mut actions = core.slot(slot, now)?;
-                if let (Some(f), Some(c0)) = (&shared.forge, cpu0) {
-                    let forged = actions.iter().any(|a| matches!(a, Action::Forged { .. }));
-                    if forged {
-                        let c1 = crate::runtime::os::thread_cpu_ns().unwrap_or(c0);
-                        f.forged(
-                            c1.saturating_sub(c0),
-                            shared.store.bytes_written().saturating_sub(bytes0),
-                        );
-                    }
-                    let every = f.config.report_every_slots;
-                    if slot.is_multiple_of(every.max(1)) {
-                        // Figures first, so the report is current.
-                        f.refresh(&core, shared.store.last_block_bytes(), now, false);
-                    }
-                    actions.extend(core.status_reports(slot, every, now, &f.machine())?);
-                }
-                actions
-            }
+            Event::Slot(slot) => driver.slot(&mut core, &mut tcp, slot, now),
             Event::Shutdown => {
-                for (_, o) in std::mem::take(&mut outboxes) {
-                    let _ = o.try_send(Outgoing::Close(Message::error(
-                        ErrorCode::ShuttingDown,
-                        "the node is shutting down",
-                    )));
-                }
+                tcp.close_all(ErrorCode::ShuttingDown, "the node is shutting down");
                 return Ok(());
             }
         };
-        for a in actions {
-            match a {
-                Action::Send(conn, msg) => {
-                    if let Some(o) = outboxes.get(&conn) {
-                        if o.len() >= shared.limits.outbox
-                            || o.try_send(Outgoing::Msg(msg)).is_err()
-                        {
-                            // A peer that does not read its messages is dropped.
-                            let _ = o.try_send(Outgoing::Close(Message::error(
-                                ErrorCode::Busy,
-                                "too slow reading: outbox full",
-                            )));
-                            outboxes.remove(&conn);
-                            core.closed(conn);
-                        }
-                    }
-                }
-                Action::Close(conn, msg) => {
-                    if let Some(o) = outboxes.remove(&conn) {
-                        let _ = o.try_send(Outgoing::Close(msg));
-                    }
-                }
-                Action::Ban(ip, until) => {
-                    shared.ban(ip, until);
-                }
-                Action::Dial(addr) => dial(shared.clone(), addr, false),
-                Action::Log(level, line) => log_at(level, &line),
-                Action::Forged { slot, height } => {
-                    log(&format!("forged block {height} in slot {slot}"));
-                }
-                Action::Doppelganger(text) => {
-                    log_at(
-                        log::Level::Error,
-                        &format!("stopping: a main node says: {text}"),
-                    );
-                    for (_, o) in std::mem::take(&mut outboxes) {
-                        let _ = o.try_send(Outgoing::Close(Message::error(
-                            ErrorCode::Doppelganger,
-                            "stopping: another session uses this forger key",
-                        )));
-                    }
-                    return Err(NodeError::Doppelganger(text));
-                }
+        match done {
+            Ok(()) => {}
+            Err(Stop::Fatal(e)) => return Err(e.into()),
+            Err(Stop::Doppelganger(text)) => {
+                log_at(
+                    log::Level::Error,
+                    &format!("stopping: a main node says: {text}"),
+                );
+                tcp.close_all(
+                    ErrorCode::Doppelganger,
+                    "stopping: another session uses this forger key",
+                );
+                return Err(NodeError::Doppelganger(text));
             }
-        }
-        // Verdicts for sessions that waited for a probe.
-        if !waiting.is_empty() {
-            waiting.retain(|conn, acc| {
-                if core.pending(*conn) {
-                    return true;
-                }
-                let _ = acc.try_send(core.has_conn(*conn));
-                false
-            });
         }
         shared
             .held
@@ -776,22 +807,6 @@ fn run_core(
         }
     }
     Ok(())
-}
-
-/// Refreshes the live forgers (this epoch's and the next's) that the
-/// connection tasks trust, once per epoch.
-fn refresh_forger_keys(core: &Core, shared: &Shared, done: &mut Option<u64>, now_ms: u64) {
-    let epoch = shared.params.epoch_of(shared.params.slot_at(now_ms));
-    if *done == Some(epoch) {
-        return;
-    }
-    match core.live_forgers_around(epoch) {
-        Ok(keys) => {
-            *shared.forger_keys.lock().expect("forger keys lock") = keys;
-            *done = Some(epoch);
-        }
-        Err(e) => log_at(log::Level::Warn, &format!("live forgers: {e}")),
-    }
 }
 
 /// Tells systemd (nothing without `NOTIFY_SOCKET`); a failure is logged.

@@ -5,7 +5,9 @@
 //!
 //! What runs is the production code: each node is a [`Core`] (the same
 //! `connected` / `message` / `tick` / `slot` / `closed` the smol runtime
-//! calls) over a [`Store`] on a [`SimDisk`], and the runtime's own
+//! calls) over a [`Store`] on a [`SimDisk`], run by the runtime's own loop
+//! ([`Driver`]: events in, actions carried out through [`Outside`], here
+//! the simulated links), and the runtime's own
 //! decisions come from the same pure functions `runtime::node::serve` uses — redial
 //! backoff ([`Redial`]), flood limits ([`FloodGate`]), bans ([`Bans`]), the
 //! slot timer ([`next_slot`]), the handshake's checks and clock offset,
@@ -52,6 +54,7 @@ use crate::peer::core::{
     self as ncore, Action, ConnId, Core, CoreOptions, Fatal, MachineFigures, MAX_EVIDENCE,
     MAX_HEADERS_SEEN, MAX_KNOWN_PEERS,
 };
+use crate::peer::driver::{AfterSlot, Closed, Driver, Full, Outside, Reports, Stop};
 use crate::peer::forging::{next_slot, ClockCheck};
 use crate::peer::policy::{self, ConnTable, Door, FloodGate, Redial, RESERVED_DIVISOR};
 use crate::runtime::node::NodeLimits;
@@ -167,6 +170,13 @@ pub struct Config {
     /// Honest forgers send their health reports to their main nodes, as
     /// the runtime's do (on by default; off only to compare runs).
     pub forger_reports: bool,
+    /// Messages on their way on one connection, one way, beyond which the
+    /// sender's outbox is full and the connection is dropped (the
+    /// runtime's `NodeLimits::outbox`).
+    pub outbox: usize,
+    /// The spammer reads what it is sent (off: it never reads, and the
+    /// messages to it stay on their way until its peers' outboxes fill).
+    pub spammer_reads: bool,
 }
 
 impl Config {
@@ -194,6 +204,8 @@ impl Config {
             verbose: false,
             spammer_sessions: 1,
             forger_reports: true,
+            outbox: 1024,
+            spammer_reads: true,
         };
         c.faults = Faults::none(c.shape().nodes);
         c
@@ -244,6 +256,9 @@ pub struct Outcome {
     pub bans: u64,
     /// Blocks held for arriving before their slot started.
     pub early_held: u64,
+    /// Connections a core's driver closed because the peer did not read:
+    /// its outbox was full.
+    pub outbox_closes: u64,
     /// The largest mempool seen.
     pub peak_mempool: usize,
     /// The most sessions one node held with one address.
@@ -421,6 +436,8 @@ struct Link {
     /// The last arrival time per direction (from end i): order is kept.
     last: [u64; 2],
     in_flight: [usize; 2],
+    /// The outbox of end i was found full (the driver must close it).
+    full: [bool; 2],
     /// The address the dialer dialled.
     addr: String,
     /// The handshake completed.
@@ -433,6 +450,8 @@ struct Link {
 struct Up {
     store: Option<Arc<Store>>,
     core: Option<Core>,
+    /// The loop around the core: the runtime's own.
+    driver: Driver,
     conns: BTreeMap<ConnId, u64>,
     next_conn: ConnId,
     /// The same door as the TCP runtime's: bans, caps, eviction, trust.
@@ -517,6 +536,8 @@ struct Sim {
     /// The highest honest tip when the faults ended.
     heal_height: u64,
     early_held: u64,
+    /// Connections the driver closed because their outbox was full.
+    outbox_closes: u64,
 }
 
 fn key(family: u8, i: u32) -> Keypair {
@@ -624,7 +645,7 @@ impl Sim {
             max_connections: 32,
             max_per_ip: 8,
             max_msgs_per_s: 100,
-            outbox: 1024,
+            outbox: cfg.outbox,
             mempool: MempoolLimits {
                 max_txs: 256,
                 max_per_sender: 16,
@@ -791,6 +812,7 @@ impl Sim {
             bans: 0,
             heal_height: 0,
             early_held: 0,
+            outbox_closes: 0,
             cfg,
         }
     }
@@ -1049,6 +1071,7 @@ impl Sim {
         node.up = Some(Up {
             store,
             core,
+            driver: Driver::new(),
             conns: BTreeMap::new(),
             next_conn: WALLET_CONN + 1,
             door: Door::new(
@@ -1079,12 +1102,17 @@ impl Sim {
             // A wallet connected locally: the workload submits through it.
             let hello = self.bare_hello(Role::Client, &key(26, n as u32), n);
             let wallet_ip = IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9));
-            let actions = self.core_call(n, |c, now| {
-                c.connected(WALLET_CONN, &hello, wallet_ip, Default::default(), now)
+            self.drive(n, |d, c, out, now| {
+                d.connected(
+                    c,
+                    out,
+                    WALLET_CONN,
+                    &hello,
+                    wallet_ip,
+                    Default::default(),
+                    now,
+                )
             });
-            if let Some(a) = actions {
-                self.apply(n, a);
-            }
         }
         if kind != Kind::Spammer {
             self.after(policy::tick_ms(kind.role()), Ev::Tick { node: n, inc });
@@ -1152,22 +1180,62 @@ impl Sim {
         }
     }
 
-    /// Calls the node's core; a fatal error kills the node (it is either
-    /// the injected disk failure, or a bug).
-    fn core_call(
+    /// Runs node `n`'s core through its [`Driver`], the simulated links as
+    /// its outside world (the runtime's loop, written once). A fatal error
+    /// kills the node (it is either the injected disk failure, or a bug),
+    /// and so does a doppelganger stop. None: the node has no core (the
+    /// spammer) or is down; Some(false): it stopped.
+    fn drive(
         &mut self,
         n: usize,
-        f: impl FnOnce(&mut Core, u64) -> Result<Vec<Action>, Fatal>,
-    ) -> Option<Vec<Action>> {
+        f: impl FnOnce(&mut Driver, &mut Core, &mut Links<'_>, u64) -> Result<(), Stop>,
+    ) -> Option<bool> {
+        self.drive_watching(n, None, f).map(|(ok, _)| ok)
+    }
+
+    /// [`Sim::drive`], watching an honest forger's slot (`watch`, given
+    /// back).
+    fn drive_watching(
+        &mut self,
+        n: usize,
+        watch: Option<SlotWatch>,
+        f: impl FnOnce(&mut Driver, &mut Core, &mut Links<'_>, u64) -> Result<(), Stop>,
+    ) -> Option<(bool, Option<SlotWatch>)> {
         let local = self.local(n);
-        let core = self.nodes[n].up.as_mut()?.core.as_mut()?;
-        match f(core, local) {
-            Ok(a) => Some(a),
-            Err(e) => self.fatal(n, e),
+        // Out of the node while it runs: the links reach into the node too.
+        // Nothing the links do kills the node; a stop does, after.
+        let up = self.nodes[n].up.as_mut()?;
+        let mut core = up.core.take()?;
+        let mut driver = std::mem::take(&mut up.driver);
+        let mut links = Links {
+            sim: self,
+            n,
+            watch,
+        };
+        let r = f(&mut driver, &mut core, &mut links, local);
+        let watch = links.watch.take();
+        let up = self.nodes[n].up.as_mut().expect("the links kill no node");
+        up.core = Some(core);
+        up.driver = driver;
+        match r {
+            Ok(()) => Some((true, watch)),
+            Err(Stop::Fatal(e)) => {
+                self.fatal(n, e);
+                Some((false, watch))
+            }
+            Err(Stop::Doppelganger(text)) => {
+                let what = format!("{}: stopped as a doppelganger: {text}", self.nodes[n].name);
+                if self.nodes[n].kind.honest() {
+                    self.checker.violation(what);
+                }
+                self.nodes[n].stopped = true;
+                self.die(n, "doppelganger");
+                Some((false, watch))
+            }
         }
     }
 
-    fn fatal(&mut self, n: usize, e: Fatal) -> Option<Vec<Action>> {
+    fn fatal(&mut self, n: usize, e: Fatal) {
         if self.nodes[n].disk_armed && self.nodes[n].disk.failed() {
             if self.nodes[n].crash_while_forging.is_some() {
                 self.injected.crashes_while_forging += 1;
@@ -1182,75 +1250,31 @@ impl Sim {
             self.checker.violation(what);
         }
         self.die(n, &e.to_string());
-        None
     }
 
     // --- actions --------------------------------------------------------
-
-    fn apply(&mut self, n: usize, actions: Vec<Action>) {
-        for a in actions {
-            if self.nodes[n].up.is_none() {
-                return;
-            }
-            match a {
-                Action::Send(conn, msg) => self.send(n, conn, msg),
-                Action::Close(conn, msg) => self.close(n, conn, msg),
-                Action::Ban(ip, until) => {
-                    // An honest node banning another is a bug: a peer that
-                    // only relays cannot be blamed for what it relays.
-                    let victim = self.nodes.iter().position(|x| x.ip == ip);
-                    if let Some(v) = victim {
-                        if self.nodes[n].kind.honest() && self.nodes[v].kind.honest() {
-                            let what = format!(
-                                "ban: {} banned honest {} ({})",
-                                self.nodes[n].name,
-                                self.nodes[v].name,
-                                self.nodes[n].logs.back().cloned().unwrap_or_default()
-                            );
-                            self.checker.violation(what);
-                        }
-                    }
-                    if let Some(up) = &mut self.nodes[n].up {
-                        up.door.ban(ip, until);
-                    }
-                }
-                Action::Dial(addr) => {
-                    let inc = self.nodes[n].inc;
-                    let own = self.nodes[n].listen.as_ref() == Some(&addr);
-                    if let Some(up) = &mut self.nodes[n].up {
-                        if !own && !up.dials.contains_key(&addr) {
-                            up.dials.insert(addr.clone(), Redial::new(false));
-                            self.after(0, Ev::Dial { node: n, inc, addr });
-                        }
-                    }
-                }
-                Action::Log(_, line) => self.log(n, line),
-                Action::Forged { slot, height } => {
-                    self.log(n, format!("forged block {height} in slot {slot}"));
-                }
-                Action::Doppelganger(text) => {
-                    let what = format!("{}: stopped as a doppelganger: {text}", self.nodes[n].name);
-                    if self.nodes[n].kind.honest() {
-                        self.checker.violation(what);
-                    }
-                    self.nodes[n].stopped = true;
-                    self.die(n, "doppelganger");
-                }
-            }
-        }
-    }
 
     fn end_of(&self, link: &Link, n: usize, conn: ConnId) -> Option<usize> {
         (0..2).find(|&e| link.ends[e].node == n && link.ends[e].conn == conn)
     }
 
-    /// Sends `msg` from node `n` on `conn`.
+    /// Sends `msg` from node `n` on `conn`; a full outbox closes it (the
+    /// driver's rule, for what the simulation sends beside the core).
     fn send(&mut self, n: usize, conn: ConnId, msg: Message) {
+        if self.try_send(n, conn, msg).is_err() {
+            self.outbox_full(n, conn);
+        }
+    }
+
+    /// Sends `msg` from node `n` on `conn`; [`Full`] (and nothing sent) if
+    /// more than the outbox's worth is on its way to a peer that has not
+    /// read it yet.
+    fn try_send(&mut self, n: usize, conn: ConnId, msg: Message) -> Result<(), Full> {
         let Some(&l) = self.nodes[n].up.as_ref().and_then(|u| u.conns.get(&conn)) else {
-            return;
+            return Ok(());
         };
         if self.withholding && self.nodes[n].kind == Kind::Withholder {
-            return;
+            return Ok(());
         }
         match &msg {
             Message::NewBlock(b) => self.checker.on_wire(b),
@@ -1268,13 +1292,21 @@ impl Sim {
             self.cfg.faults.jitter_ms,
         );
         let Some(link) = self.links.get(&l) else {
-            return;
+            return Ok(());
         };
         let Some(e) = self.end_of(link, n, conn) else {
-            return;
+            return Ok(());
         };
         if link.ends[e].closed {
-            return;
+            return Ok(());
+        }
+        if link.full[e] {
+            // The runtime kept a connection whose outbox was full.
+            let what = format!(
+                "{}: sends on connection {conn} after its outbox was full: a peer that does not read must be dropped",
+                self.nodes[n].name
+            );
+            self.checker.violation(what);
         }
         let mut arrival = self.now + link.latency_ms + self.rng.range(0, jitter);
         if faulty && loss > 0 && self.rng.chance(loss) {
@@ -1285,7 +1317,7 @@ impl Sim {
             self.injected.resets += 1;
             self.log(n, format!("connection {conn} reset (a lost message)"));
             self.reset_link(l, false);
-            return;
+            return Ok(());
         }
         let outbox = self.limits.outbox;
         let link = self.links.get_mut(&l).expect("looked up above");
@@ -1293,12 +1325,8 @@ impl Sim {
         link.last[e] = arrival;
         link.in_flight[e] += 1;
         if link.in_flight[e] > outbox {
-            // What the runtime does with a peer that does not read: the
-            // outbox is dropped (its close message with it, it is full).
-            self.log(n, format!("connection {conn}: outbox full, closed"));
-            self.reset_link(l, false);
-            self.end_closed(l, e);
-            return;
+            link.full[e] = true;
+            return Err(Full);
         }
         self.at(
             arrival,
@@ -1308,20 +1336,51 @@ impl Sim {
                 msg: Box::new(msg),
             },
         );
+        Ok(())
     }
 
-    /// Sends `msg`, then closes: the peer reads what was sent before it,
-    /// then the close.
-    fn close(&mut self, n: usize, conn: ConnId, msg: Message) {
+    /// What the runtime does with a peer that does not read: the outbox is
+    /// dropped (its close message with it, it is full).
+    fn outbox_full(&mut self, n: usize, conn: ConnId) {
         let Some(&l) = self.nodes[n].up.as_ref().and_then(|u| u.conns.get(&conn)) else {
             return;
         };
-        self.send(n, conn, msg);
-        let Some(link) = self.links.get(&l) else {
+        let Some(e) = self
+            .links
+            .get(&l)
+            .and_then(|link| self.end_of(link, n, conn))
+        else {
             return;
         };
+        self.log(n, format!("connection {conn}: outbox full, closed"));
+        self.reset_link(l, false);
+        self.end_closed(l, e);
+    }
+
+    /// Sends `msg`, then closes: the peer reads what was sent before it,
+    /// then the close. [`Closed::Now`]: node `n`'s end is closed (its core
+    /// must hear of it, if it was out of the node).
+    fn close(&mut self, n: usize, conn: ConnId, msg: Message) -> Closed {
+        let Some(&l) = self.nodes[n].up.as_ref().and_then(|u| u.conns.get(&conn)) else {
+            return Closed::Later;
+        };
+        let full = self
+            .links
+            .get(&l)
+            .and_then(|link| Some(link.full[self.end_of(link, n, conn)?]))
+            .unwrap_or(false);
+        if full {
+            // The driver drops a peer that does not read.
+            self.outbox_closes += 1;
+            self.outbox_full(n, conn);
+            return Closed::Now;
+        }
+        self.send(n, conn, msg);
+        let Some(link) = self.links.get(&l) else {
+            return Closed::Now;
+        };
         let Some(e) = self.end_of(link, n, conn) else {
-            return;
+            return Closed::Now;
         };
         let last = link.last[e].max(self.now);
         self.at(
@@ -1332,6 +1391,7 @@ impl Sim {
             },
         );
         self.end_closed(l, e);
+        Closed::Now
     }
 
     /// The connection breaks under both ends: each learns it after the
@@ -1371,8 +1431,10 @@ impl Sim {
                 up.conns.remove(&end.conn);
                 up.gates.remove(&end.conn);
                 up.door.left(end.conn);
+                // Out of the node while its driver runs (which then
+                // tells it: `Closed::Now`).
                 if let Some(c) = &mut up.core {
-                    c.closed(end.conn);
+                    up.driver.closed(c, end.conn);
                 }
             }
         }
@@ -1459,6 +1521,7 @@ impl Sim {
                 latency_ms,
                 last: [0; 2],
                 in_flight: [0; 2],
+                full: [false; 2],
                 addr,
                 open: false,
                 established: false,
@@ -1640,32 +1703,23 @@ impl Sim {
             link.ends[1].inc = a.inc;
             link.open = true;
         }
-        // The acceptor's core hears of it first, then the dialer's.
-        if let Some(actions) =
-            self.core_call(a.node, |c, now| c.connected(conn_a, &hd, d_ip, off_a, now))
-        {
-            self.apply(a.node, actions);
-        }
+        // The acceptor's core hears of it first, then the dialer's (whose
+        // verdict is what its redialer is told: `Links::verdict`).
+        self.drive(a.node, |dr, c, out, now| {
+            dr.connected(c, out, conn_a, &hd, d_ip, off_a, now)
+        });
         if !self.alive(d.node, d.inc) {
             return;
         }
-        let established =
-            match self.core_call(d.node, |c, now| c.connected(conn_d, &ha, a_ip, off_d, now)) {
-                Some(actions) => {
-                    let refused = actions
-                        .iter()
-                        .any(|x| matches!(x, Action::Close(c, _) if *c == conn_d));
-                    if let Some(link) = self.links.get_mut(&l) {
-                        link.established = !refused;
-                    }
-                    self.apply(d.node, actions);
-                    !refused
-                }
-                // The spammer has no core: it keeps every connection.
-                None => self.nodes[d.node].kind == Kind::Spammer,
-            };
-        if let Some(link) = self.links.get_mut(&l) {
-            link.established = established;
+        let driven = self.drive(d.node, |dr, c, out, now| {
+            dr.connected(c, out, conn_d, &ha, a_ip, off_d, now)
+        });
+        if driven.is_none() {
+            // The spammer has no core: it keeps every connection.
+            let spammer = self.nodes[d.node].kind == Kind::Spammer;
+            if let Some(link) = self.links.get_mut(&l) {
+                link.established = spammer;
+            }
         }
     }
 
@@ -1744,11 +1798,15 @@ impl Sim {
     // --- messages -------------------------------------------------------
 
     fn deliver(&mut self, l: u64, to: usize, msg: Message) {
+        let reads = self.cfg.spammer_reads;
         let Some(link) = self.links.get_mut(&l) else {
             return;
         };
-        link.in_flight[1 - to] = link.in_flight[1 - to].saturating_sub(1);
         let end = link.ends[to].clone();
+        // A spammer that does not read leaves what it is sent on its way.
+        if reads || self.nodes[end.node].kind != Kind::Spammer {
+            link.in_flight[1 - to] = link.in_flight[1 - to].saturating_sub(1);
+        }
         let from_node = link.ends[1 - to].node;
         if end.closed || !self.alive(end.node, end.inc) {
             return;
@@ -1783,16 +1841,16 @@ impl Sim {
         {
             if floods {
                 let conn = end.conn;
-                if let Some(a) = self.core_call(n, |c, now| {
-                    Ok(c.violation(
+                self.drive(n, |d, c, out, now| {
+                    d.violation(
+                        c,
+                        out,
                         conn,
                         ErrorCode::Misbehaving,
                         "flooding: too many messages",
                         now,
-                    ))
-                }) {
-                    self.apply(n, a);
-                }
+                    )
+                });
                 // The reader stops: the connection closes.
                 self.reset_link(l, false);
                 return;
@@ -1812,9 +1870,7 @@ impl Sim {
             }
             msg => {
                 let conn = end.conn;
-                if let Some(a) = self.core_call(n, |c, now| c.message(conn, msg, now)) {
-                    self.apply(n, a);
-                }
+                self.drive(n, |d, c, out, now| d.message(c, out, conn, msg, now));
             }
         }
         if tip_may_change {
@@ -1859,9 +1915,7 @@ impl Sim {
         }
         let every = policy::tick_ms(self.nodes[n].kind.role());
         self.after(every, Ev::Tick { node: n, inc });
-        if let Some(a) = self.core_call(n, |c, now| c.tick(now)) {
-            self.apply(n, a);
-        }
+        self.drive(n, |d, c, out, now| d.tick(c, out, now));
         self.track_tip(n);
     }
 
@@ -1886,10 +1940,9 @@ impl Sim {
         self.track_tip(n);
     }
 
-    /// `Core::slot`, as the appliance's core thread calls it; every
-    /// signature it makes is counted.
+    /// A slot, as the appliance's core thread runs it (through the
+    /// driver); every signature it makes is counted.
     fn honest_slot(&mut self, n: usize, slot: u64) {
-        let local = self.local(n);
         let pk = self.nodes[n].key.public();
         let node = &mut self.nodes[n];
         let ops0 = node.disk.ops();
@@ -1897,63 +1950,21 @@ impl Sim {
             node.disk.fail_after(k);
             node.disk_armed = true;
         }
-        let Some(core) = node.up.as_mut().and_then(|u| u.core.as_mut()) else {
+        let Some(core) = node.up.as_ref().and_then(|u| u.core.as_ref()) else {
             return;
         };
-        let before = core.forge_stats().map_or(0, |s| s.forged_total);
-        let r = core.slot(slot, local);
-        let after = core.forge_stats().map_or(0, |s| s.forged_total);
-        if after > before {
-            let name = self.nodes[n].name.clone();
-            self.checker.signed(&name, &pk, slot);
-        }
-        let node = &mut self.nodes[n];
-        if node.crash_while_forging.is_some() && !node.disk.failed() {
-            // Not led, or fewer writes than the count: disarmed. It waits
-            // for a slot that writes, and fires in that one or not at all.
-            node.disk.fail_after(u64::MAX);
-            node.disk_armed = false;
-            if node.disk.ops() > ops0 {
-                node.crash_while_forging = None;
-            }
-        }
-        match r {
-            Err(e) => {
-                self.fatal(n, e);
-            }
-            Ok(actions) => {
-                let forged = actions.iter().any(|a| matches!(a, Action::Forged { .. }));
-                if forged && self.nodes[n].crash_after_forging {
-                    self.injected.crashes_after_forging += 1;
-                    self.die(n, "crash after forging, before sending");
-                    return;
-                }
-                self.apply(n, actions);
-                // Its health reports to its main nodes, as the runtime
-                // sends them (nothing measured: zeros), when the run asks.
-                let reports = if !self.cfg.forger_reports {
-                    None
-                } else {
-                    self.nodes[n]
-                        .up
-                        .as_ref()
-                        .and_then(|u| u.core.as_ref())
-                        .map(|c| {
-                            c.status_reports(
-                                slot,
-                                crate::runtime::forge::run::REPORT_EVERY_SLOTS,
-                                self.local(n),
-                                &MachineFigures::default(),
-                            )
-                        })
-                };
-                match reports {
-                    Some(Ok(actions)) => self.apply(n, actions),
-                    Some(Err(e)) => {
-                        self.fatal(n, e);
-                    }
-                    None => {}
-                }
+        let watch = SlotWatch {
+            pk,
+            ops0,
+            forged_before: core.forge_stats().map_or(0, |s| s.forged_total),
+            crash: false,
+        };
+        let driven =
+            self.drive_watching(n, Some(watch), |d, c, out, now| d.slot(c, out, slot, now));
+        if let Some((_, Some(w))) = driven {
+            if w.crash {
+                self.injected.crashes_after_forging += 1;
+                self.die(n, "crash after forging, before sending");
             }
         }
     }
@@ -2478,11 +2489,9 @@ impl Sim {
         .sign(&key);
         self.next_req = self.next_req.wrapping_add(1);
         let id = self.next_req;
-        if let Some(a) = self.core_call(m, |c, now| {
-            c.message(WALLET_CONN, Message::SubmitTx { id, tx }, now)
-        }) {
-            self.apply(m, a);
-        }
+        self.drive(m, |d, c, out, now| {
+            d.message(c, out, WALLET_CONN, Message::SubmitTx { id, tx }, now)
+        });
     }
 
     /// The spammer sends each main node it is connected to a burst of bad
@@ -2577,11 +2586,9 @@ impl Sim {
         };
         self.next_req = self.next_req.wrapping_add(1);
         let id = self.next_req;
-        if let Some(a) = self.core_call(m, |c, now| {
-            c.message(WALLET_CONN, Message::SubmitTx { id, tx }, now)
-        }) {
-            self.apply(m, a);
-        }
+        self.drive(m, |d, c, out, now| {
+            d.message(c, out, WALLET_CONN, Message::SubmitTx { id, tx }, now)
+        });
     }
 
     /// The Sybil voter. First, each of its keys buys one unit of weight for
@@ -2776,12 +2783,138 @@ impl Sim {
             votes,
             bans: self.bans,
             early_held: self.early_held,
+            outbox_closes: self.outbox_closes,
             peak_mempool: self.checker.peaks.mempool,
             peak_sessions_per_ip: self.checker.peaks.sessions_per_ip,
             reported_forgers,
             plan,
             logs,
         }
+    }
+}
+
+/// An honest forger's slot, watched by the simulation: what it signs,
+/// and the crashes armed around forging.
+struct SlotWatch {
+    pk: PublicKey,
+    /// The disk's operations when the slot began.
+    ops0: u64,
+    /// Blocks forged before the slot.
+    forged_before: u64,
+    /// Set when the node is to crash after forging, before sending.
+    crash: bool,
+}
+
+/// Node `n`'s outside world while its driver runs: the simulated links.
+struct Links<'a> {
+    sim: &'a mut Sim,
+    n: usize,
+    watch: Option<SlotWatch>,
+}
+
+impl Outside for Links<'_> {
+    fn send(&mut self, conn: ConnId, msg: Message) -> Result<(), Full> {
+        self.sim.try_send(self.n, conn, msg)
+    }
+
+    fn close(&mut self, conn: ConnId, msg: Message) -> Closed {
+        self.sim.close(self.n, conn, msg)
+    }
+
+    fn ban(&mut self, ip: IpAddr, until_ms: u64) {
+        let (sim, n) = (&mut *self.sim, self.n);
+        // An honest node banning another is a bug: a peer that only
+        // relays cannot be blamed for what it relays.
+        let victim = sim.nodes.iter().position(|x| x.ip == ip);
+        if let Some(v) = victim {
+            if sim.nodes[n].kind.honest() && sim.nodes[v].kind.honest() {
+                let what = format!(
+                    "ban: {} banned honest {} ({})",
+                    sim.nodes[n].name,
+                    sim.nodes[v].name,
+                    sim.nodes[n].logs.back().cloned().unwrap_or_default()
+                );
+                sim.checker.violation(what);
+            }
+        }
+        if let Some(up) = &mut sim.nodes[n].up {
+            up.door.ban(ip, until_ms);
+        }
+    }
+
+    fn dial(&mut self, addr: String) {
+        let (sim, n) = (&mut *self.sim, self.n);
+        let inc = sim.nodes[n].inc;
+        let own = sim.nodes[n].listen.as_ref() == Some(&addr);
+        if let Some(up) = &mut sim.nodes[n].up {
+            if !own && !up.dials.contains_key(&addr) {
+                up.dials.insert(addr.clone(), Redial::new(false));
+                sim.after(0, Ev::Dial { node: n, inc, addr });
+            }
+        }
+    }
+
+    fn log(&mut self, _level: log::Level, line: String) {
+        self.sim.log(self.n, line);
+    }
+
+    /// The dialer's verdict is what its redialer is told when the
+    /// connection ends (the acceptor's session does not wait for it here).
+    fn verdict(&mut self, conn: ConnId, accepted: bool) {
+        let n = self.n;
+        let Some(&l) = self.sim.nodes[n]
+            .up
+            .as_ref()
+            .and_then(|u| u.conns.get(&conn))
+        else {
+            return;
+        };
+        if let Some(link) = self.sim.links.get_mut(&l) {
+            if link.ends[0].node == n && link.ends[0].conn == conn {
+                link.established = accepted;
+            }
+        }
+    }
+
+    fn slot_ends(
+        &mut self,
+        core: &Core,
+        slot: u64,
+        result: &Result<Vec<Action>, Fatal>,
+        _now_ms: u64,
+    ) -> AfterSlot {
+        let (sim, n) = (&mut *self.sim, self.n);
+        let Some(w) = &mut self.watch else {
+            return AfterSlot::Go(None);
+        };
+        let after = core.forge_stats().map_or(0, |s| s.forged_total);
+        if after > w.forged_before {
+            let name = sim.nodes[n].name.clone();
+            sim.checker.signed(&name, &w.pk, slot);
+        }
+        let node = &mut sim.nodes[n];
+        if node.crash_while_forging.is_some() && !node.disk.failed() {
+            // Not led, or fewer writes than the count: disarmed. It waits
+            // for a slot that writes, and fires in that one or not at all.
+            node.disk.fail_after(u64::MAX);
+            node.disk_armed = false;
+            if node.disk.ops() > w.ops0 {
+                node.crash_while_forging = None;
+            }
+        }
+        let forged = result
+            .as_ref()
+            .is_ok_and(|a| a.iter().any(|a| matches!(a, Action::Forged { .. })));
+        if forged && node.crash_after_forging {
+            w.crash = true;
+            return AfterSlot::Drop;
+        }
+        // Its health reports to its main nodes, as the runtime sends them
+        // (nothing measured: zeros), when the run asks.
+        AfterSlot::Go(sim.cfg.forger_reports.then(|| Reports {
+            every_slots: crate::runtime::forge::run::REPORT_EVERY_SLOTS,
+            machine: MachineFigures::default(),
+        }))
     }
 }
 
