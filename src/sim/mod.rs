@@ -9,7 +9,7 @@
 //! ([`Driver`]: events in, actions carried out through [`Outside`], here
 //! the simulated links), and the runtime's own
 //! decisions come from the same pure functions `runtime::node::serve` uses — redial
-//! backoff ([`Redial`]), flood limits ([`FloodGate`]), bans ([`Bans`]), the
+//! backoff ([`Redial`]), flood limits ([`FloodGate`]), bans ([`policy::Bans`]), the
 //! slot timer ([`next_slot`]), the handshake's checks and clock offset,
 //! the answers to `GetBlocks`. The simulation replaces only TCP, the clock
 //! and the disk. Byzantine forgers are the simulation's own code (no honest

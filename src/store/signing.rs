@@ -49,7 +49,7 @@ pub enum SigningError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InterchangeError {
-    /// Not [`FORMAT`] version [`FORMAT_VERSION`].
+    /// Another format, or another version of ours (`goodwill-signing-record` version 1).
     #[error(
         "format {format:?} version {version:?}; this goodwill reads {FORMAT:?} version {FORMAT_VERSION:?}"
     )]
