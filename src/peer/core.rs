@@ -2179,27 +2179,37 @@ fn is_fatal(r: &Result<Imported, ImportError>) -> bool {
     matches!(r, Err(e) if e.is_fatal())
 }
 
+/// A peer's Hello at genesis, for the tests of the core and its driver.
+#[cfg(test)]
+pub(crate) fn test_hello(
+    key: &crate::chain::crypto::Keypair,
+    role: Role,
+    params: &ChainParams,
+) -> Hello {
+    Hello {
+        version: crate::wire::PROTOCOL_VERSION,
+        chain_id: params.chain_id(),
+        role,
+        tip: TipInfo {
+            height: 0,
+            hash: Hash::ZERO,
+            slot: 0,
+        },
+        key: key.public(),
+        nonce: [1; 32],
+        clock_ms: 0,
+        listen: None,
+        software: Bytes::empty(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testkit::{TestNet, TestNetConfig};
 
     fn forger_hello(key: &crate::chain::crypto::Keypair, params: &ChainParams) -> Hello {
-        Hello {
-            version: crate::wire::PROTOCOL_VERSION,
-            chain_id: params.chain_id(),
-            role: Role::Forger,
-            tip: TipInfo {
-                height: 0,
-                hash: Hash::ZERO,
-                slot: 0,
-            },
-            key: key.public(),
-            nonce: [1; 32],
-            clock_ms: 0,
-            listen: None,
-            software: Bytes::empty(),
-        }
+        super::test_hello(key, Role::Forger, params)
     }
 
     fn closes(actions: &[Action], conn: ConnId) -> Option<ErrorCode> {

@@ -164,6 +164,16 @@ impl Driver {
         } else {
             out.verdict(conn, !refused);
         }
+        self.carry_out(core, out, actions)
+    }
+
+    /// Carries out the core's actions, then settles waiting verdicts.
+    fn carry_out(
+        &mut self,
+        core: &mut Core,
+        out: &mut impl Outside,
+        actions: Vec<Action>,
+    ) -> Result<(), Stop> {
         self.apply(core, out, actions)?;
         self.settle(core, out);
         Ok(())
@@ -179,9 +189,7 @@ impl Driver {
         now_ms: u64,
     ) -> Result<(), Stop> {
         let actions = core.message(conn, msg, now_ms)?;
-        self.apply(core, out, actions)?;
-        self.settle(core, out);
-        Ok(())
+        self.carry_out(core, out, actions)
     }
 
     /// The peer on `conn` broke the protocol (or flooded).
@@ -195,9 +203,7 @@ impl Driver {
         now_ms: u64,
     ) -> Result<(), Stop> {
         let actions = core.violation(conn, code, why, now_ms);
-        self.apply(core, out, actions)?;
-        self.settle(core, out);
-        Ok(())
+        self.carry_out(core, out, actions)
     }
 
     /// Connection `conn` is gone.
@@ -215,9 +221,7 @@ impl Driver {
     ) -> Result<(), Stop> {
         self.refresh_forger_keys(core, out, now_ms);
         let actions = core.tick(now_ms)?;
-        self.apply(core, out, actions)?;
-        self.settle(core, out);
-        Ok(())
+        self.carry_out(core, out, actions)
     }
 
     /// A slot began: the core forges it if it leads it; its actions go out,
@@ -317,13 +321,12 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::codec::Bytes;
-    use crate::chain::crypto::{Hash, Keypair};
+    use crate::chain::crypto::Keypair;
     use crate::ledger::mempool::MempoolLimits;
     use crate::peer::core::{CoreOptions, PROBE_MS};
     use crate::store::Store;
     use crate::testkit::{TestNet, TestNetConfig};
-    use crate::wire::{Role, TipInfo};
+    use crate::wire::Role;
     use std::sync::Arc;
 
     /// What a driver did to the world, in order.
@@ -387,22 +390,23 @@ mod tests {
         )
     }
 
+    /// A session from 127.0.0.9 that passed its handshake.
+    fn connect(
+        driver: &mut Driver,
+        core: &mut Core,
+        out: &mut Fake,
+        conn: ConnId,
+        hello: &Hello,
+        now_ms: u64,
+    ) {
+        let ip: IpAddr = "127.0.0.9".parse().unwrap();
+        driver
+            .connected(core, out, conn, hello, ip, ClockSample::default(), now_ms)
+            .unwrap();
+    }
+
     fn hello(key: &Keypair, role: Role, net: &TestNet) -> Hello {
-        Hello {
-            version: crate::wire::PROTOCOL_VERSION,
-            chain_id: net.params.chain_id(),
-            role,
-            tip: TipInfo {
-                height: 0,
-                hash: Hash::ZERO,
-                slot: 0,
-            },
-            key: key.public(),
-            nonce: [1; 32],
-            clock_ms: 0,
-            listen: None,
-            software: Bytes::empty(),
-        }
+        crate::peer::core::test_hello(key, role, &net.params)
     }
 
     /// The rule both runtimes share: a peer whose outbox is full is closed
@@ -415,24 +419,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut core = main_core(&net, &dir);
         let mut driver = Driver::new();
-        let ip: IpAddr = "127.0.0.9".parse().unwrap();
         let peer = hello(&crate::testkit::key(9, 1), Role::MainNode, &net);
         // A main node that connects is asked for its peers: its outbox is full.
         let mut out = Fake {
             full: [1].into(),
             ..Fake::default()
         };
-        driver
-            .connected(
-                &mut core,
-                &mut out,
-                1,
-                &peer,
-                ip,
-                ClockSample::default(),
-                1_000,
-            )
-            .unwrap();
+        connect(&mut driver, &mut core, &mut out, 1, &peer, 1_000);
         assert_eq!(
             out.did,
             vec![
@@ -446,17 +439,7 @@ mod tests {
         assert!(!core.has_conn(1), "the core was not told");
         // One that reads is kept, and asked.
         let mut out = Fake::default();
-        driver
-            .connected(
-                &mut core,
-                &mut out,
-                2,
-                &peer,
-                ip,
-                ClockSample::default(),
-                1_000,
-            )
-            .unwrap();
+        connect(&mut driver, &mut core, &mut out, 2, &peer, 1_000);
         assert_eq!(out.did[0], Did::Verdict(2, true));
         assert!(
             out.did.contains(&Did::Send(2, Message::GetPeers)),
@@ -475,32 +458,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut core = main_core(&net, &dir);
         let mut driver = Driver::new();
-        let ip: IpAddr = "127.0.0.9".parse().unwrap();
         let forger = hello(&net.forgers[0], Role::Forger, &net);
         let mut out = Fake::default();
         let now = 1_000;
-        driver
-            .connected(
-                &mut core,
-                &mut out,
-                1,
-                &forger,
-                ip,
-                ClockSample::default(),
-                now,
-            )
-            .unwrap();
-        driver
-            .connected(
-                &mut core,
-                &mut out,
-                2,
-                &forger,
-                ip,
-                ClockSample::default(),
-                now,
-            )
-            .unwrap();
+        connect(&mut driver, &mut core, &mut out, 1, &forger, now);
+        connect(&mut driver, &mut core, &mut out, 2, &forger, now);
         assert_eq!(driver.waiting(), 1);
         assert!(!out.did.contains(&Did::Verdict(2, true)));
         assert!(!out.did.contains(&Did::Verdict(2, false)));
@@ -559,21 +521,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut core = main_core(&net, &dir);
         let mut driver = Driver::new();
-        let ip: IpAddr = "127.0.0.9".parse().unwrap();
         let forger = hello(&net.forgers[0], Role::Forger, &net);
         let mut out = Fake::default();
         for conn in [1, 2] {
-            driver
-                .connected(
-                    &mut core,
-                    &mut out,
-                    conn,
-                    &forger,
-                    ip,
-                    ClockSample::default(),
-                    0,
-                )
-                .unwrap();
+            connect(&mut driver, &mut core, &mut out, conn, &forger, 0);
         }
         driver.closed(&mut core, 2);
         assert_eq!(driver.waiting(), 0);
