@@ -80,6 +80,8 @@ pub struct NodeConfig {
     /// from `peers` (its main nodes), forges the slots its key leads, and
     /// `listen` serves status queries only.
     pub forge: Option<crate::runtime::forge::ForgeConfig>,
+    /// A main node's HTTP/JSON API and `/metrics` (None: off).
+    pub http: Option<crate::runtime::http::HttpConfig>,
 }
 
 impl NodeError {
@@ -170,6 +172,8 @@ struct Shared {
     next_conn: AtomicU64,
     dialing: Mutex<BTreeSet<String>>,
     stopping: AtomicBool,
+    /// What the core thread publishes for the HTTP API and `/metrics`.
+    figures: Arc<crate::runtime::http::Figures>,
     /// The node's own executor: every task of the node runs on it, so that
     /// when `serve` ends and drops it, no task is left holding the store.
     executor: std::sync::Weak<smol::Executor<'static>>,
@@ -419,6 +423,7 @@ async fn serve_on(
         next_conn: AtomicU64::new(1),
         dialing: Mutex::default(),
         stopping: AtomicBool::new(false),
+        figures: Arc::default(),
         executor: Arc::downgrade(executor),
     });
     let tip = store.tip()?;
@@ -449,6 +454,13 @@ async fn serve_on(
     );
     if let Some(f) = &forge {
         start_forger(f, executor, &events_tx).await?;
+    }
+    if let (Some(h), None) = (&config.http, &forge) {
+        let api =
+            crate::runtime::http::Api::new(store.clone(), shared.figures.clone(), &config.key);
+        crate::runtime::http::start(h, api, executor)
+            .await
+            .map_err(NodeError::Setup)?;
     }
     let core_shared = shared.clone();
     let (done_tx, done_rx) = smol::channel::bounded::<Result<(), NodeError>>(1);
@@ -629,6 +641,9 @@ fn run_core(
     let mut waiting: BTreeMap<ConnId, smol::channel::Sender<bool>> = BTreeMap::new();
     let mut keys_epoch = None;
     refresh_forger_keys(&core, shared, &mut keys_epoch, crate::runtime::os::now_ms());
+    shared
+        .figures
+        .publish(core.status(crate::runtime::os::now_ms())?);
     // systemd (Type=notify): a main node is ready once its core runs (an
     // appliance only once synced: `ForgeShared::refresh`), and its core
     // thread pets the watchdog on each tick, so a stuck core stops the pets.
@@ -670,6 +685,7 @@ fn run_core(
             }
             Event::Tick => {
                 refresh_forger_keys(&core, shared, &mut keys_epoch, now);
+                shared.figures.publish(core.status(now)?);
                 core.tick(now)?
             }
             Event::KernelClock(c) => {
@@ -733,6 +749,7 @@ fn run_core(
                 }
                 Action::Ban(ip, until) => {
                     shared.ban(ip, until);
+                    shared.figures.banned();
                 }
                 Action::Dial(addr) => dial(shared.clone(), addr, false),
                 Action::Log(level, line) => log_at(level, &line),
