@@ -1,4 +1,5 @@
-//! What the delivery tests (tests/delivery/) need from this machine, found
+//! What the delivery tests (tests/delivery/) and the metrics test
+//! (tests/net/http.rs) need from this machine, found
 //! once at build time, so that a test that cannot run here is reported by
 //! the test runner as *ignored*, with the reason, instead of passing
 //! without having checked anything:
@@ -20,12 +21,13 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
 /// The tools, and the cfg each sets.
-const TOOLS: [(&str, &str); 5] = [
+const TOOLS: [(&str, &str); 6] = [
     ("systemd-analyze", "has_systemd_analyze"),
     ("systemd-sysusers", "has_systemd_sysusers"),
     ("shellcheck", "has_shellcheck"),
     ("dpkg-deb", "has_dpkg_deb"),
     ("cargo-deb", "has_cargo_deb"),
+    ("promtool", "has_promtool"),
 ];
 
 fn on_path(tool: &str) -> bool {

@@ -515,6 +515,8 @@ fn main() {
             "genesis.toml",
             "--listen",
             "127.0.0.1:0",
+            "--http",
+            "off",
             "--key",
             "node.key",
         ],

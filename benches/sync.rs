@@ -120,6 +120,7 @@ fn node(tn: &TestNet, dir: &Path, key: u32, peers: Vec<String>) -> RunningNode {
         key: testkit::key(7, key),
         limits: NodeLimits::default(),
         forge: None,
+        http: None,
     })
     .expect("a node starts")
 }

@@ -43,9 +43,15 @@ pub fn node(s: NodeSettings) -> Result<(), Exit> {
     // See node::serve on why not smol::block_on.
     futures_lite::future::block_on(async {
         let mut signals = stop_signals()?;
+        // An HTTP address that cannot be bound is a refusal, like --listen's.
         bind_and_serve(config, "listen", &mut signals)
             .await?
-            .map_err(Exit::failed)
+            .map_err(|e| match e {
+                node::NodeError::Listen { .. } | node::NodeError::Http(_) => {
+                    Exit::refused(e.to_string())
+                }
+                e => Exit::failed(e),
+            })
     })
 }
 

@@ -167,7 +167,7 @@ fn chain(genesis: &Path, checkpoints: &[Checkpoint]) -> Result<ChainParams, Sett
 #[derive(Debug, Clone, Default, clap::Args, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSettings {
-    /// A TOML file with the settings below (data, genesis, listen, advertise, peers, key).
+    /// A TOML file with the settings below (data, genesis, listen, advertise, peers, key, http).
     #[arg(long)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
@@ -197,6 +197,47 @@ pub struct NodeSettings {
     #[arg(long = "checkpoint")]
     #[serde(default)]
     pub checkpoints: Vec<Checkpoint>,
+    /// Where to serve the HTTP/JSON API and /metrics, e.g. 127.0.0.1:8080
+    /// (the default), or `off`. Port 0 picks a free one (the log says which).
+    #[arg(long, value_name = "IP:PORT|off")]
+    pub http: Option<String>,
+    /// Seconds an HTTP connection may stay silent (no request, no byte of
+    /// one) before it is closed (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub http_idle_s: Option<u64>,
+}
+
+/// Where `goodwill node` serves HTTP when neither `--http` nor `http` in
+/// --config says.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+
+/// The longest `--http-idle-s` (an hour).
+pub const MAX_HTTP_IDLE_S: u64 = 3600;
+
+/// `--http` and `--http-idle-s` as the node's HTTP settings: `None` for `off`.
+fn http_config(
+    http: Option<&str>,
+    idle_s: Option<u64>,
+) -> Result<Option<crate::runtime::http::HttpConfig>, SettingsError> {
+    let http = http.unwrap_or(DEFAULT_HTTP).trim();
+    if http.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let listen: SocketAddr = http.parse().map_err(|e| {
+        SettingsError::Value(format!(
+            "--http {http}: {e} (write IP:PORT, e.g. {DEFAULT_HTTP}, or off)"
+        ))
+    })?;
+    let mut limits = crate::runtime::http::HttpLimits::default();
+    if let Some(s) = idle_s {
+        if s == 0 || s > MAX_HTTP_IDLE_S {
+            return Err(SettingsError::Value(format!(
+                "--http-idle-s {s}: give 1 to {MAX_HTTP_IDLE_S} seconds"
+            )));
+        }
+        limits.idle_ms = s * 1000;
+    }
+    Ok(Some(crate::runtime::http::HttpConfig { listen, limits }))
 }
 
 impl NodeSettings {
@@ -220,6 +261,8 @@ impl NodeSettings {
             peers: flags_or_file(self.peers, file.peers),
             key: self.key.or(file.key),
             checkpoints: [file.checkpoints, self.checkpoints].concat(),
+            http: self.http.or(file.http),
+            http_idle_s: self.http_idle_s.or(file.http_idle_s),
         })
     }
 
@@ -245,6 +288,7 @@ impl NodeSettings {
         for p in &self.peers {
             check_addr("--peer", p)?;
         }
+        let http = http_config(self.http.as_deref(), self.http_idle_s)?;
         Ok(NodeConfig {
             data,
             params,
@@ -254,6 +298,7 @@ impl NodeSettings {
             key,
             limits: NodeLimits::default(),
             forge: None,
+            http,
         })
     }
 }
@@ -429,6 +474,7 @@ impl ForgeSettings {
                 peers: self.mains,
                 key,
                 limits: NodeLimits::default(),
+                http: None,
                 forge: Some(ForgeConfig {
                     clock_check,
                     board,
@@ -501,5 +547,35 @@ mod tests {
         .over_file()
         .unwrap();
         assert_eq!(s.mains, vec!["c:3"]);
+    }
+
+    #[test]
+    fn http_defaults_to_loopback_8080_and_off_turns_it_off() {
+        let h = http_config(None, None).unwrap().expect("on by default");
+        assert_eq!(h.listen.to_string(), DEFAULT_HTTP);
+        assert_eq!(h.limits, crate::runtime::http::HttpLimits::default());
+        assert_eq!(http_config(Some("off"), None).unwrap(), None);
+        assert_eq!(http_config(Some("OFF"), Some(5)).unwrap(), None);
+        let h = http_config(Some("127.0.0.1:0"), Some(2)).unwrap().unwrap();
+        assert_eq!(h.limits.idle_ms, 2_000);
+        let e = http_config(Some("localhost"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--http localhost") && e.contains("off"), "{e}");
+        let e = http_config(None, Some(0)).unwrap_err().to_string();
+        assert!(e.contains("--http-idle-s 0"), "{e}");
+        // The file's key is `http`; a flag wins over it.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("node.toml");
+        std::fs::write(&p, "http = \"off\"\nhttp_idle_s = 3\n").unwrap();
+        let s = NodeSettings {
+            config: Some(p),
+            http: Some("127.0.0.1:9".into()),
+            ..NodeSettings::default()
+        }
+        .over_file()
+        .unwrap();
+        assert_eq!(s.http.as_deref(), Some("127.0.0.1:9"));
+        assert_eq!(s.http_idle_s, Some(3));
     }
 }

@@ -83,6 +83,8 @@ pub struct NodeConfig {
     /// from `peers` (its main nodes), forges the slots its key leads, and
     /// `listen` serves status queries only.
     pub forge: Option<crate::runtime::forge::ForgeConfig>,
+    /// A main node's HTTP/JSON API and `/metrics` (None: off).
+    pub http: Option<crate::runtime::http::HttpConfig>,
 }
 
 impl NodeError {
@@ -112,6 +114,9 @@ pub enum NodeError {
     /// A setting that cannot work (a board's LEDs that cannot be opened…).
     #[error("{0}")]
     Setup(String),
+    /// The HTTP API could not start.
+    #[error(transparent)]
+    Http(#[from] crate::runtime::http::HttpError),
     /// Could not listen.
     #[error("listen on {addr}: {source}")]
     Listen {
@@ -173,6 +178,8 @@ struct Shared {
     next_conn: AtomicU64,
     dialing: Mutex<BTreeSet<String>>,
     stopping: AtomicBool,
+    /// What the core thread publishes for the HTTP API and `/metrics`.
+    figures: Arc<crate::runtime::http::Figures>,
     /// The node's own executor: every task of the node runs on it, so that
     /// when `serve` ends and drops it, no task is left holding the store.
     executor: std::sync::Weak<smol::Executor<'static>>,
@@ -422,6 +429,7 @@ async fn serve_on(
         next_conn: AtomicU64::new(1),
         dialing: Mutex::default(),
         stopping: AtomicBool::new(false),
+        figures: Arc::default(),
         executor: Arc::downgrade(executor),
     });
     let tip = store.tip()?;
@@ -452,6 +460,11 @@ async fn serve_on(
     );
     if let Some(f) = &forge {
         start_forger(f, executor, &events_tx).await?;
+    }
+    if let (Some(h), None) = (&config.http, &forge) {
+        let api =
+            crate::runtime::http::Api::new(store.clone(), shared.figures.clone(), &config.key);
+        crate::runtime::http::start(h, api, executor).await?;
     }
     let core_shared = shared.clone();
     let (done_tx, done_rx) = smol::channel::bounded::<Result<(), NodeError>>(1);
@@ -657,6 +670,7 @@ impl Outside for Tcp<'_> {
 
     fn ban(&mut self, ip: IpAddr, until_ms: u64) {
         self.shared.ban(ip, until_ms);
+        self.shared.figures.banned();
     }
 
     fn dial(&mut self, addr: String) {
@@ -736,6 +750,10 @@ fn run_core(
         slot_began: None,
     };
     driver.refresh_forger_keys(&core, &mut tcp, crate::runtime::os::now_ms());
+    // What the HTTP API and `/metrics` show: published on every tick.
+    shared
+        .figures
+        .publish(core.status(crate::runtime::os::now_ms())?);
     // systemd (Type=notify): a main node is ready once its core runs (an
     // appliance only once synced: `ForgeShared::refresh`), and its core
     // thread pets the watchdog on each tick, so a stuck core stops the pets.
@@ -769,7 +787,10 @@ fn run_core(
                 driver.closed(&mut core, conn);
                 Ok(())
             }
-            Event::Tick => driver.tick(&mut core, &mut tcp, now),
+            Event::Tick => {
+                shared.figures.publish(core.status(now)?);
+                driver.tick(&mut core, &mut tcp, now)
+            }
             Event::KernelClock(c) => {
                 core.set_kernel_clock(c);
                 Ok(())

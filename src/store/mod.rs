@@ -334,6 +334,8 @@ pub struct Store {
     path: String,
     written: Arc<AtomicU64>,
     last_block_bytes: AtomicU64,
+    /// Blocks stored by [`Store::import_block`] since the store was opened.
+    imported: AtomicU64,
     indexed: bool,
 }
 
@@ -632,6 +634,7 @@ impl Store {
                 path: shown.clone(),
                 written,
                 last_block_bytes: AtomicU64::new(0),
+                imported: AtomicU64::new(0),
                 indexed: true,
             };
             store.indexed = store.init(Indexes::Keep)?;
@@ -670,6 +673,7 @@ impl Store {
                 path,
                 written,
                 last_block_bytes: AtomicU64::new(0),
+                imported: AtomicU64::new(0),
                 indexed: indexes == Indexes::Keep,
             };
             store.indexed = store.init(indexes)?;
@@ -810,6 +814,12 @@ impl Store {
         self.last_block_bytes.load(Ordering::Relaxed)
     }
 
+    /// Blocks stored (on the chain or a side branch) since the store was
+    /// opened: the node's `goodwill_blocks_imported_total`.
+    pub fn blocks_imported(&self) -> u64 {
+        self.imported.load(Ordering::Relaxed)
+    }
+
     /// Imports a block that arrived at `now_ms` (this node's clock): refuses
     /// it if its slot has not started yet (give or take the chain's allowed
     /// drift), then validates it against its parent's state and, in one
@@ -866,6 +876,7 @@ impl Store {
             self.put_canonical(&w, block, &hash, &changes)?;
             let new_tip = changes.tip().expect("a block's changes hold the tip");
             w.commit()?;
+            self.imported.fetch_add(1, Ordering::Relaxed);
             let bytes = self.bytes_written() - before;
             self.last_block_bytes.store(bytes, Ordering::Relaxed);
             return Ok(Imported::Extended {
@@ -878,6 +889,7 @@ impl Store {
         match result {
             Ok(Some(mut r)) => {
                 w.commit()?;
+                self.imported.fetch_add(1, Ordering::Relaxed);
                 let bytes = self.bytes_written() - before;
                 if let Imported::Reorganised { bytes_written, .. } = &mut r {
                     *bytes_written = bytes;
@@ -886,6 +898,7 @@ impl Store {
             }
             Ok(None) => {
                 w.commit()?;
+                self.imported.fetch_add(1, Ordering::Relaxed);
                 Ok(Imported::SideBranch { height: h.height })
             }
             Err(e) => {

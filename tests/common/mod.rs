@@ -743,7 +743,8 @@ impl NewGenesis<'_> {
     }
 }
 
-/// The arguments of `goodwill node`.
+/// The arguments of `goodwill node` (HTTP off: tests run many nodes at
+/// once, and the default port is one).
 pub fn node_args(data: &str, genesis: &str, listen: &str) -> Vec<String> {
     [
         "node",
@@ -753,6 +754,8 @@ pub fn node_args(data: &str, genesis: &str, listen: &str) -> Vec<String> {
         genesis,
         "--listen",
         listen,
+        "--http",
+        "off",
     ]
     .map(String::from)
     .to_vec()
@@ -799,6 +802,7 @@ pub fn node_config(
         key,
         limits: NodeLimits::default(),
         forge: None,
+        http: None,
     }
 }
 

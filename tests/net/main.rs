@@ -1,5 +1,6 @@
 //! Nodes talking: main nodes on loopback relaying and syncing (`network`),
-//! weak-subjectivity checkpoints between nodes (`checkpoint`), the sync and
+//! weak-subjectivity checkpoints between nodes (`checkpoint`), the main
+//! node's HTTP/JSON API and /metrics (`http`), the sync and
 //! clock findings of issue 13 against the production core (`sync_clock`), and
 //! the wire decoder fuzzed (`wire_fuzz`). The raw-bytes protocol tests stay
 //! their own binary (`tests/protocol.rs`): one of them measures this
@@ -15,6 +16,7 @@
 mod common;
 
 mod checkpoint;
+mod http;
 mod network;
 mod sync_clock;
 mod wire_fuzz;

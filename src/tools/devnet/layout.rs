@@ -518,7 +518,8 @@ pub fn devnet_genesis(
 }
 
 /// A main node's config: listen on its port, register with the main nodes
-/// started before it.
+/// started before it; no HTTP API (several nodes share this machine, and
+/// the API's default port is one).
 pub fn node_toml(name: &str, listen: SocketAddr, peers: &[SocketAddr]) -> String {
     format!(
         "# {name} of a goodwill devnet — rewritten by `goodwill devnet` at each start.\n\
@@ -526,7 +527,8 @@ pub fn node_toml(name: &str, listen: SocketAddr, peers: &[SocketAddr]) -> String
          genesis = \"../genesis.toml\"\n\
          listen = \"{listen}\"\n\
          key = \"../keys/{name}.key\"\n\
-         peers = [{}]\n",
+         peers = [{}]\n\
+         http = \"off\"\n",
         quoted(peers)
     )
 }
@@ -621,6 +623,7 @@ mod tests {
             toml::from_str(&node_toml("main-2", b, &[a])).unwrap();
         assert_eq!(node.peers, vec!["127.0.0.1:7001".to_string()]);
         assert_eq!(node.listen.as_deref(), Some("127.0.0.1:7002"));
+        assert_eq!(node.http.as_deref(), Some("off"));
         let forge: crate::runtime::config::ForgeSettings = toml::from_str(&forge_toml(
             "forger-1",
             "127.0.0.1:7100".parse().unwrap(),

@@ -1,0 +1,492 @@
+//! What the HTTP API answers: the routes, their JSON, the problem details
+//! of a refusal (RFC 9457), the Prometheus text of `/metrics`, and the
+//! figures the core thread publishes for them.
+//!
+//! Every answer is read from a store snapshot on smol's blocking pool, or
+//! from [`Figures`] (published by the core thread once a tick): nothing
+//! here waits for the core thread or holds a lock it takes for longer than
+//! a copy.
+//!
+//! Text forms are the command line's: hashes in lowercase hex, keys as
+//! addresses (`gw1…`). Amounts and weights are decimal strings of base
+//! units (a u64 does not fit a JavaScript number); heights, slots, epochs,
+//! nonces and counts are JSON numbers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+use crate::chain::crypto::{Hash, PublicKey};
+use crate::ledger::state::StateReadExt;
+use crate::store::{Store, StoreError};
+use crate::wire::NodeStatus;
+
+/// The API's path prefix (version 1).
+pub const PREFIX: &str = "/api/v1/";
+
+/// What the core thread publishes for the API: its last status (once a
+/// tick) and the bans it decided. Cheap to update; never waited on.
+#[derive(Debug, Default)]
+pub struct Figures {
+    status: Mutex<Option<NodeStatus>>,
+    bans: AtomicU64,
+    /// HTTP connections open now.
+    pub(crate) http_open: AtomicU64,
+    /// HTTP requests answered since start.
+    pub(crate) http_requests: AtomicU64,
+    /// HTTP connections refused (over the cap) since start.
+    pub(crate) http_refused: AtomicU64,
+}
+
+impl Figures {
+    /// The core's latest status (the core thread, each tick). Skipped if a
+    /// reader holds it this instant: the next tick brings it.
+    pub fn publish(&self, status: NodeStatus) {
+        if let Ok(mut s) = self.status.try_lock() {
+            *s = Some(status);
+        }
+    }
+
+    /// One more address banned.
+    pub fn banned(&self) {
+        self.bans.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn status(&self) -> Option<NodeStatus> {
+        self.status.lock().ok().and_then(|s| s.clone())
+    }
+}
+
+/// What the API reads: the node's store, its figures and key.
+#[derive(Debug, Clone)]
+pub struct Api {
+    store: Arc<Store>,
+    figures: Arc<Figures>,
+    key: PublicKey,
+    started_ms: u64,
+}
+
+impl Api {
+    /// The API of the node with `store`, `figures` and node key `key`.
+    pub fn new(
+        store: Arc<Store>,
+        figures: Arc<Figures>,
+        key: &crate::chain::crypto::Keypair,
+    ) -> Api {
+        Api {
+            store,
+            figures,
+            key: key.public(),
+            started_ms: crate::runtime::os::now_ms(),
+        }
+    }
+
+    pub(crate) fn figures(&self) -> &Figures {
+        &self.figures
+    }
+}
+
+/// An answer: status, content type, body, and the methods allowed (a 405).
+#[derive(Debug)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// Its content type.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: Vec<u8>,
+    /// For a 405: the `Allow` header.
+    pub allow: Option<&'static str>,
+}
+
+impl Reply {
+    fn json(status: u16, v: &Value) -> Reply {
+        let mut body = serde_json::to_vec_pretty(v).unwrap_or_default();
+        body.push(b'\n');
+        Reply {
+            status,
+            content_type: "application/json",
+            body,
+            allow: None,
+        }
+    }
+}
+
+/// A refusal as RFC 9457 problem details: `type` is a stable URN per kind
+/// of problem (docs/http.md lists them), `detail` says what was wrong.
+pub fn problem(status: u16, kind: &str, title: &str, detail: &str) -> Reply {
+    let mut r = Reply::json(
+        status,
+        &json!({
+            "type": format!("urn:goodwill:problem:{kind}"),
+            "title": title,
+            "status": status,
+            "detail": detail,
+        }),
+    );
+    r.content_type = "application/problem+json";
+    r
+}
+
+fn not_found(detail: &str) -> Reply {
+    problem(404, "not-found", "Not found", detail)
+}
+
+fn bad_request(kind: &str, title: &str, detail: &str) -> Reply {
+    problem(400, kind, title, detail)
+}
+
+fn store_failed(e: &StoreError) -> Reply {
+    problem(
+        500,
+        "store",
+        "The node's store failed",
+        &format!("reading the store: {e}"),
+    )
+}
+
+/// The routes: path (without the query) → what answers GET on it.
+enum Route<'a> {
+    Status,
+    Params,
+    Block(&'a str),
+    Account(&'a str),
+    Metrics,
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    if path == "/metrics" {
+        return Some(Route::Metrics);
+    }
+    let rest = path.strip_prefix(PREFIX)?;
+    match rest {
+        "status" => Some(Route::Status),
+        "params" => Some(Route::Params),
+        _ => {
+            if let Some(id) = rest.strip_prefix("blocks/") {
+                Some(Route::Block(id))
+            } else {
+                rest.strip_prefix("accounts/").map(Route::Account)
+            }
+        }
+    }
+}
+
+/// Answers `method path` (blocking: store reads; run it off the executor).
+pub fn answer(api: &Api, method: &str, path: &str) -> Reply {
+    let Some(r) = route(path) else {
+        return not_found(&format!(
+            "no such resource: {path} (the API is under {PREFIX}: status, params, blocks/{{height|hash}}, accounts/{{address}}; and /metrics)"
+        ));
+    };
+    if method != "GET" {
+        let mut p = problem(
+            405,
+            "method-not-allowed",
+            "Method not allowed",
+            &format!("{path} answers GET only, not {method}"),
+        );
+        p.allow = Some("GET");
+        return p;
+    }
+    let result = match r {
+        Route::Status => status(api),
+        Route::Params => Ok(params(api)),
+        Route::Block(id) => block(api, id),
+        Route::Account(a) => account(api, a),
+        Route::Metrics => metrics(api),
+    };
+    result.unwrap_or_else(|e| store_failed(&e))
+}
+
+fn status(api: &Api) -> Result<Reply, StoreError> {
+    let p = api.store.params();
+    let tip = api.store.tip()?;
+    let now = crate::runtime::os::now_ms();
+    let slot = p.slot_at(now);
+    let mut v = json!({
+        "chain_id": p.chain_id().to_hex(),
+        "chain_name": p.genesis().chain_name,
+        "height": tip.height,
+        "tip": tip.hash.to_hex(),
+        "tip_slot": tip.slot,
+        "slot": slot,
+        "epoch": p.epoch_of(slot),
+        "key": api.key.to_string(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": now.saturating_sub(api.started_ms) / 1000,
+    });
+    // The core's view, as of its last tick (absent in the first second).
+    if let Some(s) = api.figures.status() {
+        v["syncing"] = json!(s.syncing);
+        v["mempool"] = json!(s.mempool);
+        v["peers"] = json!(s.peers);
+        v["forgers"] = json!(s.forgers);
+        v["clients"] = json!(s.clients);
+    }
+    Ok(Reply::json(200, &v))
+}
+
+fn params(api: &Api) -> Reply {
+    let p = api.store.params();
+    let g = p.genesis();
+    let l = &g.limits;
+    Reply::json(
+        200,
+        &json!({
+            "chain_id": p.chain_id().to_hex(),
+            "chain_name": g.chain_name,
+            "start_ms": g.start_ms,
+            "slot_ms": g.slot_ms,
+            "epoch_slots": g.epoch_slots,
+            "block_reward": g.block_reward.to_string(),
+            "min_fee": g.min_fee.to_string(),
+            "finality_depth": g.finality_depth,
+            "bootstrap_forgers": g.bootstrap_forgers.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            "limits": {
+                "max_block_txs": l.max_block_txs,
+                "max_block_bytes": l.max_block_bytes,
+                "max_clock_drift_ms": l.max_clock_drift_ms,
+                "proposal_ttl_epochs": l.proposal_ttl_epochs,
+                "equivocation_bounty": l.equivocation_bounty.to_string(),
+                "max_weight_epochs_ahead": l.max_weight_epochs_ahead,
+                "bootstrap_weight": l.bootstrap_weight.to_string(),
+                "bootstrap_until_weight": l.bootstrap_until_weight.to_string(),
+                "bootstrap_last_epoch": l.bootstrap_last_epoch,
+                "association_delay_epochs": l.association_delay_epochs,
+                "reporter_share_percent": l.reporter_share_percent,
+            },
+            "balances": g.balances.iter().map(|b| json!({
+                "address": b.address.to_string(),
+                "amount": b.amount.to_string(),
+            })).collect::<Vec<_>>(),
+            "associations": g.associations.iter().map(|a| json!({
+                "name": a.name.lossy(),
+                "url": a.url.lossy(),
+                "account": a.account.to_string(),
+            })).collect::<Vec<_>>(),
+            "checkpoints": p.checkpoints().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+/// What `{height|hash}` names.
+enum BlockId {
+    Height(u64),
+    Hash(Hash),
+}
+
+fn block_id(id: &str) -> Result<BlockId, Reply> {
+    let bad = |why: String| {
+        bad_request(
+            "bad-block-id",
+            "Not a block height or hash",
+            &format!("{id:?}: {why}; give a height (e.g. 42) or a block hash (64 hex digits)"),
+        )
+    };
+    if id.is_empty() {
+        return Err(bad("empty".into()));
+    }
+    if id.bytes().all(|b| b.is_ascii_digit()) {
+        return id
+            .parse::<u64>()
+            .map(BlockId::Height)
+            .map_err(|_| bad("a height is at most 18446744073709551615".into()));
+    }
+    Hash::from_hex(id)
+        .map(BlockId::Hash)
+        .map_err(|e| bad(e.to_string()))
+}
+
+fn block(api: &Api, id: &str) -> Result<Reply, StoreError> {
+    let which = match block_id(id) {
+        Ok(w) => w,
+        Err(r) => return Ok(r),
+    };
+    let snap = api.store.snapshot()?;
+    let found = match &which {
+        BlockId::Height(h) => snap.block_at(*h)?,
+        BlockId::Hash(h) => snap.block(h)?,
+    };
+    let Some(b) = found else {
+        let tip = snap.tip()?;
+        return Ok(not_found(&match which {
+            BlockId::Height(0) => {
+                "height 0 is the genesis, which is not a block: the first block is at height 1"
+                    .to_string()
+            }
+            BlockId::Height(h) => {
+                format!(
+                    "no block at height {h}: this node's chain is at height {}",
+                    tip.height
+                )
+            }
+            BlockId::Hash(h) => format!("no block {h} is stored on this node"),
+        }));
+    };
+    let h = &b.header.header;
+    let hash = b.hash();
+    let canonical = snap.hash_at(h.height)? == Some(hash);
+    Ok(Reply::json(
+        200,
+        &json!({
+            "height": h.height,
+            "hash": hash.to_hex(),
+            "canonical": canonical,
+            "slot": h.slot,
+            "epoch": api.store.params().epoch_of(h.slot),
+            "parent": h.parent.to_hex(),
+            "forger": h.forger.to_string(),
+            "tx_root": h.tx_root.to_hex(),
+            "state_digest": h.state_digest.to_hex(),
+            "version": h.version,
+            "size": b.to_bytes().len(),
+            "txs": b.txs.iter().map(|t| t.id().to_hex()).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+fn account(api: &Api, text: &str) -> Result<Reply, StoreError> {
+    let pk = match crate::chain::address::parse(text) {
+        Ok(pk) => pk,
+        Err(e) => {
+            let kind = match e {
+                crate::chain::address::AddressError::Checksum(_) => "bad-address-checksum",
+                _ => "bad-address",
+            };
+            return Ok(bad_request(kind, "Not a goodwill address", &e.to_string()));
+        }
+    };
+    let snap = api.store.snapshot()?;
+    let a = snap.account(&pk)?;
+    let p = api.store.params();
+    let epoch = p.epoch_of(p.slot_at(crate::runtime::os::now_ms()));
+    let mut weights = Vec::new();
+    for e in [epoch, epoch + 1] {
+        weights.push(json!({"epoch": e, "weight": snap.weight(e, &pk)?.to_string()}));
+    }
+    Ok(Reply::json(
+        200,
+        &json!({
+            "address": pk.to_string(),
+            "balance": a.balance.to_string(),
+            "nonce": a.nonce,
+            "weights": weights,
+        }),
+    ))
+}
+
+/// One metric family in Prometheus text (HELP, TYPE, samples).
+fn family(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(&str, u64)]) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    for (labels, v) in samples {
+        out.push_str(&format!("{name}{labels} {v}\n"));
+    }
+}
+
+fn metrics(api: &Api) -> Result<Reply, StoreError> {
+    let tip = api.store.tip()?;
+    let f = &api.figures;
+    let s = f.status();
+    let mut m = String::new();
+    family(
+        &mut m,
+        "goodwill_height",
+        "Height of the chain tip",
+        "gauge",
+        &[("", tip.height)],
+    );
+    family(
+        &mut m,
+        "goodwill_tip_slot",
+        "Slot of the chain tip",
+        "gauge",
+        &[("", tip.slot)],
+    );
+    family(
+        &mut m,
+        "goodwill_blocks_imported_total",
+        "Blocks stored (chain or side branch) since start",
+        "counter",
+        &[("", api.store.blocks_imported())],
+    );
+    family(
+        &mut m,
+        "goodwill_store_written_bytes_total",
+        "Bytes the store wrote since start",
+        "counter",
+        &[("", api.store.bytes_written())],
+    );
+    if let Some(s) = &s {
+        family(
+            &mut m,
+            "goodwill_connections",
+            "Peer connections by role (as of the last tick)",
+            "gauge",
+            &[
+                ("{role=\"main_node\"}", s.peers.len() as u64),
+                ("{role=\"forger\"}", s.forgers as u64),
+                ("{role=\"client\"}", s.clients as u64),
+            ],
+        );
+        family(
+            &mut m,
+            "goodwill_mempool_transactions",
+            "Transactions in the mempool (as of the last tick)",
+            "gauge",
+            &[("", s.mempool as u64)],
+        );
+        family(
+            &mut m,
+            "goodwill_syncing",
+            "1 while catching up with a peer",
+            "gauge",
+            &[("", s.syncing as u64)],
+        );
+    }
+    family(
+        &mut m,
+        "goodwill_bans_total",
+        "Addresses banned since start",
+        "counter",
+        &[("", f.bans.load(Ordering::Relaxed))],
+    );
+    family(
+        &mut m,
+        "goodwill_http_connections",
+        "HTTP connections open",
+        "gauge",
+        &[("", f.http_open.load(Ordering::Relaxed))],
+    );
+    family(
+        &mut m,
+        "goodwill_http_requests_total",
+        "HTTP requests answered since start",
+        "counter",
+        &[("", f.http_requests.load(Ordering::Relaxed))],
+    );
+    family(
+        &mut m,
+        "goodwill_http_refused_total",
+        "HTTP connections refused over the cap since start",
+        "counter",
+        &[("", f.http_refused.load(Ordering::Relaxed))],
+    );
+    family(
+        &mut m,
+        "goodwill_uptime_seconds",
+        "Seconds since the node started",
+        "gauge",
+        &[(
+            "",
+            crate::runtime::os::now_ms().saturating_sub(api.started_ms) / 1000,
+        )],
+    );
+    Ok(Reply {
+        status: 200,
+        content_type: "text/plain; version=0.0.4; charset=utf-8",
+        body: m.into_bytes(),
+        allow: None,
+    })
+}
