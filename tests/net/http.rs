@@ -258,13 +258,7 @@ fn metrics_are_prometheus_text_with_counters_ending_in_total() {
     let dir = tempfile::tempdir().unwrap();
     let (net, blocks) = chain(2);
     let (_procs, addr) = node(dir.path(), &net, &blocks);
-    // The core's figures come with its first tick.
-    let m = common::wait_for(WAIT_MS, "the core's figures in /metrics", || {
-        let m = get(&addr, "/metrics");
-        m.body
-            .contains("goodwill_mempool_transactions")
-            .then_some(m)
-    });
+    let m = metrics(&addr);
     assert_eq!(m.status, 200);
     assert!(
         m.headers
@@ -311,12 +305,7 @@ fn promtool_accepts_the_main_nodes_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let (net, blocks) = chain(2);
     let (_procs, addr) = node(dir.path(), &net, &blocks);
-    let m = common::wait_for(WAIT_MS, "the core's figures in /metrics", || {
-        let m = get(&addr, "/metrics");
-        m.body
-            .contains("goodwill_mempool_transactions")
-            .then_some(m)
-    });
+    let m = metrics(&addr);
     let mut p = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -331,6 +320,36 @@ fn promtool_accepts_the_main_nodes_metrics() {
         .unwrap();
     let out = p.wait_with_output().unwrap();
     assert!(out.status.success(), "promtool: {out:?}\n{}", m.body);
+}
+
+/// `/metrics` once it holds the core's figures (they come with its first
+/// tick).
+fn metrics(addr: &str) -> Answer {
+    common::wait_for(WAIT_MS, "the core's figures in /metrics", || {
+        let m = get(addr, "/metrics");
+        m.body
+            .contains("goodwill_mempool_transactions")
+            .then_some(m)
+    })
+}
+
+/// A connection to `to` from the loopback address 127.0.0.`last`.
+fn connect_from(last: u8, to: &str) -> TcpStream {
+    let to: std::net::SocketAddr = to.parse().unwrap();
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&std::net::SocketAddr::from(([127, 0, 0, last], 0)).into())
+        .unwrap();
+    s.connect_timeout(&to.into(), Duration::from_secs(5))
+        .unwrap();
+    s.into()
+}
+
+/// What the node sends a connection it will not serve, until it closes.
+fn busy_answer(mut s: TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Reads from `s` until it closes; how long that took.
@@ -370,18 +389,21 @@ fn silent_and_slow_connections_are_closed_and_excess_ones_refused() {
         .unwrap();
     closed_after(s);
 
-    // The connection cap: 64 open, the next is answered 503 and closed.
-    let held: Vec<TcpStream> = (0..64)
-        .map(|_| TcpStream::connect(&addr).unwrap())
-        .collect();
+    // One address holds at most 16: the 17th is answered 503 naming why.
+    let mut held: Vec<TcpStream> = (0..16).map(|_| connect_from(21, &addr)).collect();
     std::thread::sleep(Duration::from_millis(200));
-    let mut s = TcpStream::connect(&addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out);
+    let text = busy_answer(connect_from(21, &addr));
     assert!(text.starts_with("HTTP/1.1 503"), "{text:?}");
     assert!(text.contains("application/problem+json"), "{text:?}");
+    assert!(text.contains("from one address"), "{text:?}");
+    // The whole node holds 64 (four addresses × 16): from a fifth, 503.
+    for last in 22..25 {
+        held.extend((0..16).map(|_| connect_from(last, &addr)));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let text = busy_answer(connect_from(25, &addr));
+    assert!(text.starts_with("HTTP/1.1 503"), "{text:?}");
+    assert!(text.contains("64 HTTP connections at once;"), "{text:?}");
     drop(held);
     // Once they are gone, the node answers again.
     common::wait_for(WAIT_MS, "an answer after the cap", || {

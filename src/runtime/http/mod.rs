@@ -3,8 +3,9 @@
 //! the node's own smol executor.
 //!
 //! Bounded against a hostile client: at most
-//! [`HttpLimits::max_connections`] connections (one more is answered 503 and
-//! closed), request headers of at most [`HttpLimits::header_bytes`] (431),
+//! [`HttpLimits::max_connections`] connections, at most
+//! [`HttpLimits::max_per_ip`] of them from one address (one more is
+//! answered 503 and closed), request headers of at most [`HttpLimits::header_bytes`] (431),
 //! a body of at most [`HttpLimits::body_bytes`] (413), and a connection that
 //! sends nothing for [`HttpLimits::idle_ms`] — no request, no byte of its
 //! headers or body — is closed, so a slow or silent client holds a place
@@ -15,7 +16,7 @@
 pub mod api;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -36,6 +37,9 @@ pub use api::{Api, Figures, Reply};
 pub struct HttpLimits {
     /// Connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// Connections open at once from one IP address, so that one client
+    /// cannot take every place; one more is answered 503 and closed.
+    pub max_per_ip: usize,
     /// Bytes of one request's line and headers (431 past it).
     pub header_bytes: usize,
     /// Bytes of one request's body (413 past it).
@@ -49,6 +53,7 @@ impl Default for HttpLimits {
     fn default() -> Self {
         HttpLimits {
             max_connections: 64,
+            max_per_ip: 16,
             header_bytes: 16 * 1024,
             body_bytes: 64 * 1024,
             idle_ms: 10_000,
@@ -117,9 +122,21 @@ async fn accept(
     executor: std::sync::Weak<smol::Executor<'static>>,
 ) {
     let refusing = Arc::new(AtomicUsize::new(0));
+    // Connections open per address: counted by this loop alone, which
+    // hears of each closed one through `done` before it accepts the next.
+    let mut per_ip: std::collections::BTreeMap<IpAddr, usize> = Default::default();
+    let (done_tx, done_rx) = smol::channel::unbounded::<IpAddr>();
     loop {
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
+        while let Ok(ip) = done_rx.try_recv() {
+            if let Some(n) = per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    per_ip.remove(&ip);
+                }
+            }
+        }
+        let (stream, ip) = match listener.accept().await {
+            Ok((s, from)) => (s, from.ip()),
             Err(e) => {
                 log::warn!("goodwill node: http accept: {e}");
                 smol::Timer::after(Duration::from_millis(100)).await;
@@ -130,13 +147,26 @@ async fn accept(
             return;
         };
         let figures = api.figures();
-        if figures.http_open.fetch_add(1, Ordering::SeqCst) >= limits.max_connections as u64 {
-            figures.http_open.fetch_sub(1, Ordering::SeqCst);
+        let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
+        let busy = if from_ip >= limits.max_per_ip {
+            Some(format!(
+                "this node serves {} HTTP connections at once from one address; try again shortly",
+                limits.max_per_ip
+            ))
+        } else if figures.http_open.load(Ordering::SeqCst) >= limits.max_connections as u64 {
+            Some(format!(
+                "this node serves {} HTTP connections at once; try again shortly",
+                limits.max_connections
+            ))
+        } else {
+            None
+        };
+        if let Some(detail) = busy {
             figures.http_refused.fetch_add(1, Ordering::Relaxed);
             if refusing.fetch_add(1, Ordering::SeqCst) < REFUSALS_AT_ONCE {
                 let refusing = refusing.clone();
                 ex.spawn(async move {
-                    refuse_busy(stream, limits.max_connections).await;
+                    refuse_busy(stream, &detail).await;
                     refusing.fetch_sub(1, Ordering::SeqCst);
                 })
                 .detach();
@@ -145,23 +175,22 @@ async fn accept(
             }
             continue;
         }
+        figures.http_open.fetch_add(1, Ordering::SeqCst);
+        *per_ip.entry(ip).or_insert(0) += 1;
+        let done = done_tx.clone();
         let api = api.clone();
         ex.spawn(async move {
             connection(&api, stream, limits).await;
             api.figures().http_open.fetch_sub(1, Ordering::SeqCst);
+            let _ = done.try_send(ip);
         })
         .detach();
     }
 }
 
 /// Answers 503 (a problem) to a connection over the cap, within a second.
-async fn refuse_busy(mut stream: TcpStream, max: usize) {
-    let p = api::problem(
-        503,
-        "busy",
-        "Too many connections",
-        &format!("this node serves {max} HTTP connections at once; try again shortly"),
-    );
+async fn refuse_busy(mut stream: TcpStream, detail: &str) {
+    let p = api::problem(503, "busy", "Too many connections", detail);
     let mut out = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: {}\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
         p.content_type,
