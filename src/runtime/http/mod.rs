@@ -14,6 +14,7 @@
 //! details JSON. What each route answers: docs/http.md.
 
 pub mod api;
+pub mod txjson;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
