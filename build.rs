@@ -1,5 +1,5 @@
-//! What the delivery tests (tests/delivery/) and the metrics test
-//! (tests/net/http.rs) need from this machine, found
+//! What the delivery tests (tests/delivery/), the metrics test
+//! (tests/net/http.rs) and the OpenAPI test (tests/net/openapi.rs) need from this machine, found
 //! once at build time, so that a test that cannot run here is reported by
 //! the test runner as *ignored*, with the reason, instead of passing
 //! without having checked anything:
@@ -21,13 +21,14 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
 /// The tools, and the cfg each sets.
-const TOOLS: [(&str, &str); 6] = [
+const TOOLS: [(&str, &str); 7] = [
     ("systemd-analyze", "has_systemd_analyze"),
     ("systemd-sysusers", "has_systemd_sysusers"),
     ("shellcheck", "has_shellcheck"),
     ("dpkg-deb", "has_dpkg_deb"),
     ("cargo-deb", "has_cargo_deb"),
     ("promtool", "has_promtool"),
+    ("schemathesis", "has_schemathesis"),
 ];
 
 fn on_path(tool: &str) -> bool {

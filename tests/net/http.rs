@@ -88,7 +88,7 @@ fn get(addr: &str, path: &str) -> Answer {
 
 /// A node over a store holding `blocks`, serving HTTP on a free port;
 /// returns its procs and the HTTP address.
-fn node(dir: &Path, net: &TestNet, blocks: &[Block]) -> (Procs, String) {
+pub(crate) fn node(dir: &Path, net: &TestNet, blocks: &[Block]) -> (Procs, String) {
     let data = dir.join("data");
     let store = Store::open(&data, &net.params).unwrap();
     for b in blocks {
@@ -116,7 +116,7 @@ fn node(dir: &Path, net: &TestNet, blocks: &[Block]) -> (Procs, String) {
     (procs, addr)
 }
 
-fn chain(n: usize) -> (TestNet, Vec<Block>) {
+pub(crate) fn chain(n: usize) -> (TestNet, Vec<Block>) {
     let net = TestNet::new(&TestNetConfig::default());
     let mut c = net.chain();
     for i in 0..n {

@@ -153,7 +153,13 @@ enum Route<'a> {
     Block(&'a str),
     Account(&'a str),
     Metrics,
+    OpenApi,
 }
+
+/// The OpenAPI 3.1 document of this API, served at `/api/v1/openapi.json`;
+/// tests check it against the routes and, with schemathesis, against the
+/// live answers.
+pub const OPENAPI: &str = include_str!("openapi.json");
 
 fn route(path: &str) -> Option<Route<'_>> {
     if path == "/metrics" {
@@ -163,6 +169,7 @@ fn route(path: &str) -> Option<Route<'_>> {
     match rest {
         "status" => Some(Route::Status),
         "params" => Some(Route::Params),
+        "openapi.json" => Some(Route::OpenApi),
         _ => {
             if let Some(id) = rest.strip_prefix("blocks/") {
                 Some(Route::Block(id))
@@ -196,6 +203,12 @@ pub fn answer(api: &Api, method: &str, path: &str) -> Reply {
         Route::Block(id) => block(api, id),
         Route::Account(a) => account(api, a),
         Route::Metrics => metrics(api),
+        Route::OpenApi => Ok(Reply {
+            status: 200,
+            content_type: "application/json",
+            body: OPENAPI.as_bytes().to_vec(),
+            allow: None,
+        }),
     };
     result.unwrap_or_else(|e| store_failed(&e))
 }

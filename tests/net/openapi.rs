@@ -1,0 +1,79 @@
+//! The OpenAPI 3.1 document a main node serves at `/api/v1/openapi.json`
+//! (issue 17), held against the live node: schemathesis (PyPI) generates
+//! requests from the document — valid ones and invalid ones — and checks
+//! every answer: no 5xx, a status, content type, headers and body the
+//! document allows. `.ci/run` installs it in a venv and puts it on PATH;
+//! where it is missing the test is ignored, saying so (build.rs), and under
+//! CI it runs.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::http::{chain, node};
+
+/// The document is JSON, OpenAPI 3.1, and the node serves it byte for byte.
+#[test]
+fn the_node_serves_its_openapi_document() {
+    let doc: serde_json::Value =
+        serde_json::from_str(goodwill::runtime::http::api::OPENAPI).expect("openapi.json is JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let (net, blocks) = chain(2);
+    let (_procs, addr) = node(dir.path(), &net, &blocks);
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    assert_eq!(body, goodwill::runtime::http::api::OPENAPI);
+}
+
+#[test]
+#[cfg_attr(
+    not(has_schemathesis),
+    ignore = "needs schemathesis (PyPI) on PATH; .ci/run installs it in a venv"
+)]
+fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let (net, blocks) = chain(6);
+    let (_procs, addr) = node(dir.path(), &net, &blocks);
+    let out = Command::new("schemathesis")
+        .args([
+            "run",
+            &format!("http://{addr}/api/v1/openapi.json"),
+            "--checks",
+            "all",
+            "--workers",
+            "1",
+            "--max-examples",
+            "25",
+            "--seed",
+            "17",
+            "--no-color",
+        ])
+        // Valid addresses for `format: goodwill-address` (their checksum
+        // is beyond a pattern).
+        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
+        .env(
+            "PYTHONPATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/net"),
+        )
+        .output()
+        .expect("schemathesis runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
