@@ -833,9 +833,7 @@ impl Store {
                     drop(meta);
                     // Stores from before the chain-event log get an empty
                     // one: their log starts with the next block.
-                    let has_log = w
-                        .list_tables()?
-                        .any(|t| t.name() == CHAIN_EVENTS.name());
+                    let has_log = w.list_tables()?.any(|t| t.name() == CHAIN_EVENTS.name());
                     if has_log {
                         w.abort()?;
                     } else {

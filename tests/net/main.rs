@@ -18,5 +18,6 @@ mod common;
 mod checkpoint;
 mod http;
 mod network;
+mod sse;
 mod sync_clock;
 mod wire_fuzz;

@@ -28,11 +28,17 @@ fn moves(store: &Store) -> Vec<(bool, u64, Hash)> {
 }
 
 fn on(blocks: &[Block]) -> Vec<(bool, u64, Hash)> {
-    blocks.iter().map(|b| (true, b.height(), b.hash())).collect()
+    blocks
+        .iter()
+        .map(|b| (true, b.height(), b.hash()))
+        .collect()
 }
 
 fn off(blocks: &[Block]) -> Vec<(bool, u64, Hash)> {
-    blocks.iter().map(|b| (false, b.height(), b.hash())).collect()
+    blocks
+        .iter()
+        .map(|b| (false, b.height(), b.hash()))
+        .collect()
 }
 
 /// Replaying the log (push on connect, pop on retract) gives the canonical
@@ -86,7 +92,9 @@ fn a_reorganisation_logs_each_block_retracted_tip_first_then_each_connected() {
         assert!(matches!(r, Imported::SideBranch { .. }), "{r:?}");
     }
     assert_eq!(moves(&store), before, "a side block is not logged");
-    let r = store.import_block(&b.blocks[4], EVERY_SLOT_STARTED).unwrap();
+    let r = store
+        .import_block(&b.blocks[4], EVERY_SLOT_STARTED)
+        .unwrap();
     assert!(matches!(r, Imported::Reorganised { .. }), "{r:?}");
     let mut want = on(&a.blocks);
     want.extend(off(&[a.blocks[3].clone(), a.blocks[2].clone()]));
@@ -94,7 +102,9 @@ fn a_reorganisation_logs_each_block_retracted_tip_first_then_each_connected() {
     assert_eq!(moves(&store), want);
     replays_to_the_chain(&store);
     // Already known: nothing logged.
-    store.import_block(&b.blocks[4], EVERY_SLOT_STARTED).unwrap();
+    store
+        .import_block(&b.blocks[4], EVERY_SLOT_STARTED)
+        .unwrap();
     assert_eq!(moves(&store), want);
 
     // Reopened, the log is the same and goes on from its last number.
@@ -122,13 +132,21 @@ fn a_commit_that_moves_the_chain_wakes_a_listener() {
     let mut a = net.chain();
     grow(&mut a, 1);
     let listener = store.listen_chain();
-    store.import_block(&a.blocks[0], EVERY_SLOT_STARTED).unwrap();
+    store
+        .import_block(&a.blocks[0], EVERY_SLOT_STARTED)
+        .unwrap();
     // Already notified: completes at once.
     smol::block_on(async {
-        futures_lite::future::or(async { listener.await; true }, async {
-            smol::Timer::after(std::time::Duration::from_secs(5)).await;
-            false
-        })
+        futures_lite::future::or(
+            async {
+                listener.await;
+                true
+            },
+            async {
+                smol::Timer::after(std::time::Duration::from_secs(5)).await;
+                false
+            },
+        )
         .await
     })
     .then_some(())
@@ -164,7 +182,9 @@ fn a_lean_store_keeps_no_log_and_an_old_store_starts_one() {
     }
     let store = Store::open(old.path(), &net.params).unwrap();
     assert!(moves(&store).is_empty());
-    store.import_block(&a.blocks[2], EVERY_SLOT_STARTED).unwrap();
+    store
+        .import_block(&a.blocks[2], EVERY_SLOT_STARTED)
+        .unwrap();
     assert_eq!(moves(&store), on(&a.blocks[2..]));
     store.verify_chain().unwrap();
 }

@@ -85,7 +85,8 @@ impl fmt::Display for EventId {
 impl EventId {
     /// Parses `<seq>` or `<seq>.<position>` (digits only); says why not.
     pub fn parse(text: &str) -> Result<EventId, String> {
-        let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
         let (seq, tx) = match text.split_once('.') {
             None => (text, None),
             Some((s, t)) => (s, Some(t)),
@@ -280,15 +281,15 @@ fn matched(tx: &SignedTransaction, watched: &[PublicKey]) -> Vec<PublicKey> {
         .collect()
 }
 
-/// The events of log entry `e` (its block, if still stored), skipping the
-/// block event and the transactions up to position `skip` when the stream
-/// resumes inside the entry.
+/// The events of log entry `e` (its block, if still stored). `skip`: the
+/// stream resumes inside the entry — after its block event (or its
+/// retracted event), and after the transaction at the position given.
 pub fn render(
     out: &mut String,
     e: &ChainEvent,
     block: Option<&Block>,
     watched: &[PublicKey],
-    skip: Option<u32>,
+    skip: Option<Option<u32>>,
     params: &crate::chain::genesis::ChainParams,
 ) {
     let id = EventId {
@@ -332,7 +333,7 @@ pub fn render(
     }
     let Some(b) = block else { return };
     for (i, t) in b.txs.iter().enumerate() {
-        if skip.is_some_and(|p| i as u64 <= p as u64) {
+        if skip.is_some_and(|p| p.is_some_and(|p| i as u64 <= p as u64)) {
             continue;
         }
         let m = matched(t, watched);
@@ -346,30 +347,54 @@ pub fn render(
     }
 }
 
+/// Where a stream is: log entries up to `done` are sent whole; with
+/// `partial`, entry `done + 1` is begun — its block event sent, and its
+/// transaction events up to that position if one is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    done: u64,
+    partial: Option<Option<u32>>,
+}
+
+impl Cursor {
+    /// Strictly after event `id`.
+    fn after(id: EventId) -> Cursor {
+        match (id.seq, id.tx) {
+            (0, _) => Cursor {
+                done: 0,
+                partial: None,
+            },
+            (seq, tx) => Cursor {
+                done: seq - 1,
+                partial: Some(tx),
+            },
+        }
+    }
+}
+
 /// The events after `cursor`, up to a batch: their text, the new cursor,
 /// and whether the log holds more.
 fn read_batch(
     store: &Store,
     watched: &[PublicKey],
-    cursor: EventId,
-) -> Result<(String, EventId, bool), StoreError> {
+    cursor: Cursor,
+) -> Result<(String, Cursor, bool), StoreError> {
     let snap = store.snapshot()?;
-    // Inside an entry: read it again for the transactions after the one seen.
-    let from = match cursor.tx {
-        Some(_) => cursor.seq - 1,
-        None => cursor.seq,
-    };
-    let entries = snap.chain_events(from, BATCH_ENTRIES)?;
+    let entries = snap.chain_events(cursor.done, BATCH_ENTRIES)?;
     let full = entries.len() == BATCH_ENTRIES;
     let mut out = String::new();
     let mut at = cursor;
     for (n, e) in entries.iter().enumerate() {
         let block = snap.block(&e.hash)?;
-        let skip = if e.seq == cursor.seq { cursor.tx } else { None };
+        let skip = if e.seq == cursor.done + 1 {
+            cursor.partial
+        } else {
+            None
+        };
         render(&mut out, e, block.as_ref(), watched, skip, store.params());
-        at = EventId {
-            seq: e.seq,
-            tx: None,
+        at = Cursor {
+            done: e.seq,
+            partial: None,
         };
         if out.len() >= BATCH_BYTES {
             return Ok((out, at, n + 1 < entries.len() || full));
@@ -383,7 +408,7 @@ fn read_batch(
 struct Feed {
     store: Arc<Store>,
     watched: Arc<Vec<PublicKey>>,
-    cursor: EventId,
+    cursor: Cursor,
     keepalive: Duration,
     first: Option<Bytes>,
     _counted: Counted,
@@ -394,7 +419,10 @@ struct Counted(Arc<Api>);
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        self.0.figures().sse_subscribers.fetch_sub(1, Ordering::SeqCst);
+        self.0
+            .figures()
+            .sse_subscribers
+            .fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -462,9 +490,7 @@ pub(super) async fn respond(
     }
     let sub = match subscription(
         req.uri().query(),
-        req.headers()
-            .get("last-event-id")
-            .map(|v| v.as_bytes()),
+        req.headers().get("last-event-id").map(|v| v.as_bytes()),
     ) {
         Ok(s) => s,
         Err(r) => return problem(r),
@@ -485,11 +511,21 @@ pub(super) async fn respond(
         let store = store.clone();
         smol::unblock(move || -> Result<_, StoreError> {
             let snap = store.snapshot()?;
-            Ok((snap.last_chain_event()?, snap.tip()?))
+            let last = snap.last_chain_event()?;
+            // The end of the last entry, as an id: past its block's last
+            // transaction position.
+            let end = match snap.chain_events(last.saturating_sub(1), 1)?.first() {
+                Some(e) => EventId {
+                    seq: e.seq,
+                    tx: Some(snap.block(&e.hash)?.map_or(0, |b| b.txs.len() as u32)),
+                },
+                None => EventId { seq: 0, tx: None },
+            };
+            Ok((last, end, snap.tip()?))
         })
         .await
     };
-    let (last, tip) = match start {
+    let (last, end, tip) = match start {
         Ok(s) => s,
         Err(e) => {
             return problem(api::problem(
@@ -500,8 +536,8 @@ pub(super) async fn respond(
             ))
         }
     };
-    let cursor = match sub.after {
-        None => EventId { seq: last, tx: None },
+    let from = match sub.after {
+        None => end,
         Some(a) if a.seq > last => {
             return problem(bad(
                 "bad-event-id",
@@ -513,9 +549,16 @@ pub(super) async fn respond(
         }
         Some(a) => a,
     };
+    let cursor = match sub.after {
+        None => Cursor {
+            done: last,
+            partial: None,
+        },
+        Some(a) => Cursor::after(a),
+    };
     let hello = format!(
-        "retry: {RETRY_MS}\nevent: ready\nid: {cursor}\ndata: {}\n\n",
-        json!({"after": cursor.to_string(), "height": tip.height, "tip": tip.hash.to_hex()})
+        "retry: {RETRY_MS}\nevent: ready\nid: {from}\ndata: {}\n\n",
+        json!({"after": from.to_string(), "height": tip.height, "tip": tip.hash.to_hex()})
     );
     let feed = Feed {
         store,
@@ -546,12 +589,31 @@ mod tests {
 
     #[test]
     fn event_ids_parse_and_print_back() {
-        for t in ["0", "1", "42", "42.0", "42.3", "18446744073709551615.4294967295"] {
+        for t in [
+            "0",
+            "1",
+            "42",
+            "42.0",
+            "42.3",
+            "18446744073709551615.4294967295",
+        ] {
             assert_eq!(EventId::parse(t).unwrap().to_string(), t);
         }
         assert!(EventId::parse("41.9").unwrap() < EventId::parse("42").unwrap());
         assert!(EventId::parse("42").unwrap() < EventId::parse("42.0").unwrap());
-        for t in ["", "x", "4x", "-1", "1.", ".1", "1.2.3", "0.1", "18446744073709551616", "1.4294967296", " 1"] {
+        for t in [
+            "",
+            "x",
+            "4x",
+            "-1",
+            "1.",
+            ".1",
+            "1.2.3",
+            "0.1",
+            "18446744073709551616",
+            "1.4294967296",
+            " 1",
+        ] {
             assert!(EventId::parse(t).is_err(), "{t:?}");
         }
     }
@@ -559,9 +621,19 @@ mod tests {
     #[test]
     fn the_header_wins_over_after_and_bad_input_names_itself() {
         let k = crate::testkit::key(1, 1).public().to_string();
-        let s = subscription(Some(&format!("address={k}&after=3&address={k}")), Some(b"7.2")).unwrap();
+        let s = subscription(
+            Some(&format!("address={k}&after=3&address={k}")),
+            Some(b"7.2"),
+        )
+        .unwrap();
         assert_eq!(s.watched.len(), 1);
-        assert_eq!(s.after, Some(EventId { seq: 7, tx: Some(2) }));
+        assert_eq!(
+            s.after,
+            Some(EventId {
+                seq: 7,
+                tx: Some(2)
+            })
+        );
         let s = subscription(Some("after=3"), Some(b"")).unwrap();
         assert_eq!(s.after, Some(EventId { seq: 3, tx: None }));
         assert_eq!(subscription(None, None).unwrap().after, None);
@@ -569,9 +641,17 @@ mod tests {
             assert_eq!(r.status, 400);
             String::from_utf8(r.body).unwrap()
         };
-        let typo = format!("{}{}", &k[..k.len() - 1], if k.ends_with('q') { 'p' } else { 'q' });
-        let d = detail(subscription(Some(&format!("address={k}&address={typo}")), None).unwrap_err());
-        assert!(d.contains("bad-address-checksum") && d.contains(&typo) && d.contains("parameter 2"), "{d}");
+        let typo = format!(
+            "{}{}",
+            &k[..k.len() - 1],
+            if k.ends_with('q') { 'p' } else { 'q' }
+        );
+        let d =
+            detail(subscription(Some(&format!("address={k}&address={typo}")), None).unwrap_err());
+        assert!(
+            d.contains("bad-address-checksum") && d.contains(&typo) && d.contains("parameter 2"),
+            "{d}"
+        );
         let d = detail(subscription(Some("adress=x"), None).unwrap_err());
         assert!(d.contains("adress"), "{d}");
         let d = detail(subscription(None, Some(b"abc")).unwrap_err());
