@@ -335,12 +335,21 @@ fn events_stream_live_and_resume_after_last_event_id_across_a_node_restart() {
     );
     assert_eq!(again.next(500), None);
     let last = seen.last().unwrap().id.clone();
-    drop((all, fresh, again));
+    drop((fresh, again));
 
-    // The node stops; it is started again on the same store and gets
-    // blocks 5 and 6 before anyone reconnects.
-    let (status, _) = procs.terminate(node, WAIT_MS);
+    // The node stops, a stream still open (it ends; the node does not wait
+    // for it); it is started again on the same store and gets blocks 5 and
+    // 6 before anyone reconnects.
+    let (status, took) = procs.terminate(node, WAIT_MS);
     assert!(status.success(), "{status:?}");
+    assert!(took < 5_000, "stopping took {took} ms with a stream open");
+    let mut rest = Vec::new();
+    let _ = all.r.read_to_end(&mut rest);
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("event:"),
+        "nothing more was sent: {rest:?}"
+    );
+    drop(all);
     let (node, http, p2p) = start(&mut procs, dir.path(), "node-again");
     send_blocks(&net, &p2p, &a.blocks[4..6]);
     // A browser's reconnect: the same URL (?after=0) and the Last-Event-ID
