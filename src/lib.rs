@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | [`chain`] | formats | codec, limits, amounts, keys and signatures, addresses, transactions, blocks, the genesis and its slot arithmetic, Merkle proofs |
 //! | [`ledger`] | rules | applying transactions and blocks, the state, the leader schedule, fork choice, the mempool |
-//! | [`store`] | storage | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the signing record; its door refuses a damaged file |
+//! | [`store`] | storage | the redb chain store: blocks, canonical chain, state, indexes, reorganisations, the chain-event log, the signing record; its door refuses a damaged file |
 //! | [`wire`] | protocol | frames, messages, limits, the handshake |
 //! | [`peer`] | decisions | the sans-io core of a main node and a forger: sessions, sync, relay, forging, the appliance's decisions; the loop around it (`peer::driver`), shared by the runtime and the simulation |
 //! | [`runtime`] | the machine | smol, TCP, files, clock, GPIO: `goodwill node` and `goodwill forge`, key files, the client |

@@ -22,6 +22,7 @@
 //! | `account_txs` | account ‖ !height ‖ !position → tx id (newest first) |
 //! | `records` | owner ‖ len ‖ key ‖ height ‖ position → tx id (record history) |
 //! | `signed` | forger key ‖ slot → header hash (the signing record) |
+//! | `chain_events` | sequence number → connected flag ‖ height ‖ block hash (main nodes only) |
 
 mod backend;
 mod door;
@@ -40,7 +41,7 @@ use std::sync::Arc;
 
 use redb::{
     Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, StorageBackend,
-    TableDefinition, WriteTransaction,
+    TableDefinition, TableHandle, WriteTransaction,
 };
 
 use crate::chain::block::Block;
@@ -74,6 +75,13 @@ const TXS: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("txs");
 const ACCOUNT_TXS: TableDefinition<&[u8], &[u8; 32]> = TableDefinition::new("account_txs");
 const RECORDS: TableDefinition<&[u8], &[u8; 32]> = TableDefinition::new("records");
 pub(crate) const SIGNED: TableDefinition<&[u8], &[u8; 32]> = TableDefinition::new("signed");
+/// The chain-event log: one entry per block connected to or disconnected
+/// from the canonical chain, numbered from 1 in the order it happened,
+/// written in the write transaction that moved the chain (see
+/// [`ChainEvent`]). Kept by indexed (main node) stores only.
+const CHAIN_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("chain_events");
+/// Bytes of one chain-event entry: connected flag, height, hash.
+const CHAIN_EVENT_BYTES: usize = 1 + 8 + 32;
 
 /// A failure of the store itself: fatal for the process.
 #[derive(Debug, thiserror::Error)]
@@ -327,6 +335,48 @@ pub struct RecordVersion {
     pub tx: Hash,
 }
 
+/// One entry of the chain-event log: a block that joined (`connected`) or
+/// left the canonical chain. The sequence numbers are dense, start at 1 and
+/// survive restarts, so they can name a position in the chain's history
+/// (the HTTP API's Server-Sent Event ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainEvent {
+    /// Its place in the log (1, 2, …).
+    pub seq: u64,
+    /// True: the block became canonical; false: it was taken off the chain.
+    pub connected: bool,
+    /// The block's height.
+    pub height: u64,
+    /// The block's hash.
+    pub hash: Hash,
+}
+
+impl ChainEvent {
+    fn to_bytes(self) -> [u8; CHAIN_EVENT_BYTES] {
+        let mut b = [0u8; CHAIN_EVENT_BYTES];
+        b[0] = self.connected as u8;
+        b[1..9].copy_from_slice(&self.height.to_be_bytes());
+        b[9..].copy_from_slice(&self.hash.0);
+        b
+    }
+
+    fn from_bytes(seq: u64, b: &[u8]) -> Result<ChainEvent, StoreError> {
+        if b.len() != CHAIN_EVENT_BYTES || b[0] > 1 {
+            return Err(StoreError::Corrupt(format!(
+                "chain event {seq}: {} bytes, flag {:?}",
+                b.len(),
+                b.first()
+            )));
+        }
+        Ok(ChainEvent {
+            seq,
+            connected: b[0] == 1,
+            height: u64::from_be_bytes(b[1..9].try_into().expect("8 bytes")),
+            hash: Hash(b[9..].try_into().expect("32 bytes")),
+        })
+    }
+}
+
 /// The chain store.
 pub struct Store {
     db: door::ClosingDb,
@@ -337,6 +387,9 @@ pub struct Store {
     /// Blocks stored by [`Store::import_block`] since the store was opened.
     imported: AtomicU64,
     indexed: bool,
+    /// Notified after each commit that moved the canonical chain (readers
+    /// of the chain-event log wait on it instead of polling).
+    moved: event_listener::Event,
 }
 
 impl std::fmt::Debug for Store {
@@ -534,6 +587,32 @@ impl Snapshot {
     pub fn params(&self) -> &ChainParams {
         &self.params
     }
+
+    /// The sequence number of the chain-event log's last entry (0 while
+    /// it is empty).
+    pub fn last_chain_event(&self) -> Result<u64, StoreError> {
+        let t = self.txn.open_table(CHAIN_EVENTS)?;
+        let last = t.last()?.map(|(k, _)| k.value()).unwrap_or(0);
+        Ok(last)
+    }
+
+    /// At most `limit` chain-event entries after sequence number `after`,
+    /// in order.
+    pub fn chain_events(&self, after: u64, limit: usize) -> Result<Vec<ChainEvent>, StoreError> {
+        let t = self.txn.open_table(CHAIN_EVENTS)?;
+        let mut out = Vec::new();
+        if after == u64::MAX {
+            return Ok(out);
+        }
+        for item in t.range(after + 1..)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            out.push(ChainEvent::from_bytes(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
 }
 
 fn record_prefix(owner: &PublicKey, key: &[u8]) -> Vec<u8> {
@@ -636,6 +715,7 @@ impl Store {
                 last_block_bytes: AtomicU64::new(0),
                 imported: AtomicU64::new(0),
                 indexed: true,
+                moved: event_listener::Event::new(),
             };
             store.indexed = store.init(Indexes::Keep)?;
             Ok(store)
@@ -675,6 +755,7 @@ impl Store {
                 last_block_bytes: AtomicU64::new(0),
                 imported: AtomicU64::new(0),
                 indexed: indexes == Indexes::Keep,
+                moved: event_listener::Event::new(),
             };
             store.indexed = store.init(indexes)?;
             store.check_at_open()?;
@@ -750,7 +831,15 @@ impl Store {
                         .map(|v| v.value() != [0u8])
                         .unwrap_or(true);
                     drop(meta);
-                    w.abort()?;
+                    // Stores from before the chain-event log get an empty
+                    // one: their log starts with the next block.
+                    let has_log = w.list_tables()?.any(|t| t.name() == CHAIN_EVENTS.name());
+                    if has_log {
+                        w.abort()?;
+                    } else {
+                        w.open_table(CHAIN_EVENTS)?;
+                        w.commit()?;
+                    }
                     return Ok(indexed);
                 }
                 None => {
@@ -772,6 +861,7 @@ impl Store {
             w.open_table(ACCOUNT_TXS)?;
             w.open_table(RECORDS)?;
             w.open_table(SIGNED)?;
+            w.open_table(CHAIN_EVENTS)?;
         }
         w.commit()?;
         Ok(indexes == Indexes::Keep)
@@ -876,6 +966,7 @@ impl Store {
             self.put_canonical(&w, block, &hash, &changes)?;
             let new_tip = changes.tip().expect("a block's changes hold the tip");
             w.commit()?;
+            self.moved.notify(usize::MAX);
             self.imported.fetch_add(1, Ordering::Relaxed);
             let bytes = self.bytes_written() - before;
             self.last_block_bytes.store(bytes, Ordering::Relaxed);
@@ -889,6 +980,7 @@ impl Store {
         match result {
             Ok(Some(mut r)) => {
                 w.commit()?;
+                self.moved.notify(usize::MAX);
                 self.imported.fetch_add(1, Ordering::Relaxed);
                 let bytes = self.bytes_written() - before;
                 if let Imported::Reorganised { bytes_written, .. } = &mut r {
@@ -1117,6 +1209,7 @@ impl Store {
                 self.index(w, &block, false)?;
             }
             w.open_table(CANON)?.remove(tip.height)?;
+            self.log_chain_event(w, false, tip.height, &tip.hash)?;
             w.open_table(SIDE)?
                 .insert(side_key(tip.height, &tip.hash).as_slice(), ())?;
             out.push(block);
@@ -1137,6 +1230,7 @@ impl Store {
         w.open_table(BLOCKS)?
             .insert(&hash.0, block.to_bytes().as_slice())?;
         w.open_table(CANON)?.insert(height, &hash.0)?;
+        self.log_chain_event(w, true, height, hash)?;
         write_changes(&mut w.open_table(STATE)?, changes, false)?;
         let finality = self.params.genesis().finality_depth;
         // Below its highest checkpoint a node has no finality of its own
@@ -1177,6 +1271,39 @@ impl Store {
             self.index(w, block, true)?;
         }
         Ok(())
+    }
+
+    /// Appends a block's joining (`connected`) or leaving the canonical
+    /// chain to the chain-event log, in the transaction that does it (an
+    /// indexed store's only: a forger's lean store keeps no log).
+    fn log_chain_event(
+        &self,
+        w: &WriteTransaction,
+        connected: bool,
+        height: u64,
+        hash: &Hash,
+    ) -> Result<(), StoreError> {
+        if !self.indexed {
+            return Ok(());
+        }
+        let mut t = w.open_table(CHAIN_EVENTS)?;
+        let seq = t.last()?.map(|(k, _)| k.value()).unwrap_or(0) + 1;
+        let e = ChainEvent {
+            seq,
+            connected,
+            height,
+            hash: *hash,
+        };
+        t.insert(seq, e.to_bytes().as_slice())?;
+        Ok(())
+    }
+
+    /// A listener woken by the next commit that moves the canonical chain
+    /// (a block connected or a branch switched). Take it *before* reading
+    /// the chain-event log, then wait on it if the read found nothing new:
+    /// no commit in between is missed.
+    pub fn listen_chain(&self) -> event_listener::EventListener {
+        self.moved.listen()
     }
 
     /// Adds a canonical block's entries to the transaction, account and

@@ -20,5 +20,6 @@ mod checkpoint;
 mod http;
 mod network;
 mod openapi;
+mod sse;
 mod sync_clock;
 mod wire_fuzz;

@@ -14,6 +14,7 @@ mod common;
 mod store_basics;
 mod store_crash;
 mod store_damage;
+mod store_events;
 mod store_kill;
 mod store_reorg;
 mod store_signing;

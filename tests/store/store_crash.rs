@@ -241,6 +241,7 @@ fn check_recovery(s: &Scenario, crashed: SimDisk, o: &Outcome, n: u64, kind: Cra
     if o.open_failed {
         assert_eq!(tip, s.net.params.chain_id(), "{ctx}");
     }
+    log_replays_to_the_chain(&store, &ctx);
     store
         .verify_chain()
         .unwrap_or_else(|e| panic!("{ctx}: verify_chain: {e}"));
@@ -269,7 +270,29 @@ fn check_recovery(s: &Scenario, crashed: SimDisk, o: &Outcome, n: u64, kind: Cra
         *s.expected.last().unwrap(),
         "{ctx}: final state"
     );
+    log_replays_to_the_chain(&store, &ctx);
     durable > lo
+}
+
+/// The chain-event log, replayed (push on connect, pop on retract), is the
+/// canonical chain: it was written in the commits that moved the chain, so
+/// no crash leaves it ahead of or behind it.
+fn log_replays_to_the_chain(store: &Store, ctx: &str) {
+    let snap = store.snapshot().unwrap();
+    let mut chain = Vec::new();
+    for (i, e) in snap.chain_events(0, 1_000).unwrap().iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1, "{ctx}: {e:?}");
+        if e.connected {
+            assert_eq!(e.height, chain.len() as u64 + 1, "{ctx}: {e:?}");
+            chain.push(e.hash);
+        } else {
+            assert_eq!(chain.pop(), Some(e.hash), "{ctx}: {e:?}");
+        }
+    }
+    for (i, h) in chain.iter().enumerate() {
+        assert_eq!(snap.hash_at(i as u64 + 1).unwrap(), Some(*h), "{ctx}");
+    }
+    assert_eq!(snap.hash_at(chain.len() as u64 + 1).unwrap(), None, "{ctx}");
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub struct Figures {
     pub(crate) http_requests: AtomicU64,
     /// HTTP connections refused (over the cap) since start.
     pub(crate) http_refused: AtomicU64,
+    /// Server-Sent Event streams open now (`/api/v1/events`).
+    pub(crate) sse_subscribers: AtomicU64,
 }
 
 impl Figures {
@@ -84,6 +86,10 @@ impl Api {
 
     pub(crate) fn figures(&self) -> &Figures {
         &self.figures
+    }
+
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 }
 
@@ -485,6 +491,13 @@ fn metrics(api: &Api) -> Result<Reply, StoreError> {
         "HTTP connections refused over the cap since start",
         "counter",
         &[("", f.http_refused.load(Ordering::Relaxed))],
+    );
+    family(
+        &mut m,
+        "goodwill_http_sse_subscribers",
+        "Server-Sent Event streams open (/api/v1/events)",
+        "gauge",
+        &[("", f.sse_subscribers.load(Ordering::Relaxed))],
     );
     family(
         &mut m,

@@ -14,6 +14,7 @@
 //! details JSON. What each route answers: docs/http.md.
 
 pub mod api;
+pub mod sse;
 pub mod txjson;
 
 use std::convert::Infallible;
@@ -26,12 +27,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use smol::net::{TcpListener, TcpStream};
 
 pub use api::{Api, Figures, Reply};
+
+/// A response's body: a whole answer, or an event stream ([`sse`]).
+pub type Body = Either<Full<Bytes>, sse::EventBody>;
 
 /// The bounds of the HTTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,8 +313,11 @@ async fn handle(
     api: Arc<Api>,
     limits: HttpLimits,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Body>, Infallible> {
     api.figures().http_requests.fetch_add(1, Ordering::Relaxed);
+    if req.uri().path() == sse::PATH {
+        return Ok(sse::respond(api, limits, &req).await);
+    }
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let declared = req
@@ -372,7 +379,7 @@ async fn read_body(body: Incoming, limits: HttpLimits) -> Result<Bytes, Reply> {
     futures_lite::future::or(read, deadline).await
 }
 
-fn response(reply: Reply, close: bool) -> Response<Full<Bytes>> {
+fn response(reply: Reply, close: bool) -> Response<Body> {
     let mut b = Response::builder()
         .status(reply.status)
         .header(hyper::header::CONTENT_TYPE, reply.content_type)
@@ -383,6 +390,6 @@ fn response(reply: Reply, close: bool) -> Response<Full<Bytes>> {
     if close {
         b = b.header(hyper::header::CONNECTION, "close");
     }
-    b.body(Full::new(Bytes::from(reply.body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+    b.body(Either::Left(Full::new(Bytes::from(reply.body))))
+        .unwrap_or_else(|_| Response::new(Either::Left(Full::new(Bytes::new()))))
 }
