@@ -37,6 +37,8 @@ pub struct Figures {
     pub(crate) http_requests: AtomicU64,
     /// HTTP connections refused (over the cap) since start.
     pub(crate) http_refused: AtomicU64,
+    /// The core's forger table (the explorer shows it), as of its last tick.
+    forgers: Mutex<Option<Vec<crate::wire::ForgerEntry>>>,
 }
 
 impl Figures {
@@ -46,6 +48,19 @@ impl Figures {
         if let Ok(mut s) = self.status.try_lock() {
             *s = Some(status);
         }
+    }
+
+    /// The core's forger table (the core thread, each tick); skipped like
+    /// [`Figures::publish`] if a reader holds it.
+    pub fn publish_forgers(&self, table: Vec<crate::wire::ForgerEntry>) {
+        if let Ok(mut f) = self.forgers.try_lock() {
+            *f = Some(table);
+        }
+    }
+
+    /// The forger table as last published (None before the first tick).
+    pub(crate) fn forgers(&self) -> Option<Vec<crate::wire::ForgerEntry>> {
+        self.forgers.lock().ok().and_then(|f| f.clone())
     }
 
     /// One more address banned.
@@ -84,6 +99,10 @@ impl Api {
 
     pub(crate) fn figures(&self) -> &Figures {
         &self.figures
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 }
 

@@ -14,6 +14,7 @@
 //! details JSON. What each route answers: docs/http.md.
 
 pub mod api;
+pub mod explorer;
 pub mod txjson;
 
 use std::convert::Infallible;
@@ -313,6 +314,13 @@ async fn handle(
     api.figures().http_requests.fetch_add(1, Ordering::Relaxed);
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
+    // The explorer's HTML pages (everything outside /api/ and /metrics).
+    if explorer::serves(&path) {
+        let query = req.uri().query().unwrap_or("").to_string();
+        let close = method != "GET" && method != "HEAD";
+        let reply = smol::unblock(move || explorer::answer(&api, &method, &path, &query)).await;
+        return Ok(response(reply, close));
+    }
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
