@@ -118,7 +118,7 @@ input{flex:1;min-width:0;font-size:16px;padding:.35em .5em;border:1px solid #99a
 button{font-size:16px;padding:.35em .8em}\
 .dot{display:inline-block;width:.8em;height:.8em;border-radius:50%;border:2px solid;vertical-align:-.1em;margin-right:.15em}\
 .ok{color:#17803d;font-weight:600}.bad{color:#b3261e;font-weight:600}.m{color:#667}\
-a{color:#1a5fb4}td .h a{white-space:nowrap}";
+a{color:#1a5fb4}.s{white-space:nowrap}";
 
 fn search_form(q: &str) -> String {
     format!(
@@ -205,18 +205,26 @@ fn block_link(height: u64) -> String {
 
 fn tx_link(id: &Hash, full: bool) -> String {
     let h = id.to_hex();
-    let text = if full { h.clone() } else { short(&h) };
+    let (text, class) = if full {
+        (h.clone(), "h")
+    } else {
+        (short(&h), "h s")
+    };
     format!(
-        "<span class=\"h\">{}</span>",
+        "<span class=\"{class}\">{}</span>",
         link(&format!("/tx/{h}"), &text)
     )
 }
 
 fn account_link(pk: &PublicKey, full: bool) -> String {
     let a = pk.to_string();
-    let text = if full { a.clone() } else { short(&a) };
+    let (text, class) = if full {
+        (a.clone(), "h")
+    } else {
+        (short(&a), "h s")
+    };
     format!(
-        "<span class=\"h\">{}</span>",
+        "<span class=\"{class}\">{}</span>",
         link(&format!("/account/{}", pct(a.as_bytes())), &text)
     )
 }
@@ -347,7 +355,7 @@ fn home(api: &Api) -> Result<Reply, StoreError> {
             list.push(vec![
                 block_link(h),
                 format!(
-                    "<span class=\"h\">{}</span>",
+                    "<span class=\"h s\">{}</span>",
                     link(
                         &format!("/block/{}", blk.hash().to_hex()),
                         &short(&blk.hash().to_hex())
