@@ -317,7 +317,9 @@ async fn handle(
     // The explorer's HTML pages (everything outside /api/ and /metrics).
     if explorer::serves(&path) {
         let query = req.uri().query().unwrap_or("").to_string();
-        let close = method != "GET" && method != "HEAD";
+        // Its pages take no body: one sent is not read, so the connection closes.
+        let close =
+            method != "GET" && method != "HEAD" || !hyper::body::Body::is_end_stream(req.body());
         let reply = smol::unblock(move || explorer::answer(&api, &method, &path, &query)).await;
         return Ok(response(reply, close));
     }
