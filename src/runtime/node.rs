@@ -789,6 +789,10 @@ fn run_core(
             }
             Event::Tick => {
                 shared.figures.publish(core.status(now)?);
+                // The explorer's forger table, published beside the status.
+                if let Answer::Forgers(table) = core.answer(Query::Forgers, now)? {
+                    shared.figures.publish_forgers(table);
+                }
                 driver.tick(&mut core, &mut tcp, now)
             }
             Event::KernelClock(c) => {

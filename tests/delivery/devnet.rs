@@ -73,6 +73,24 @@ impl Devnet {
     }
 }
 
+/// GET `path` from `addr` over plain HTTP/1.1: the whole answer as text.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    // The node binds its HTTP port just after its peer port: a moment.
+    let mut s = wait_for_every(POLL, 10_000, "the devnet's http port", || {
+        std::net::TcpStream::connect(addr).ok()
+    });
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
 fn tip(addr: &str) -> Option<(u64, String)> {
     let out = common::run(&["chain", "tip", "--node", addr, "--json"], 20_000);
     if !out.status.success() {
@@ -141,6 +159,22 @@ fn devnet_forges_agrees_takes_a_payment_stops_cleanly_and_resumes() {
     assert_eq!(forgers.len(), 3);
     let children = pids(&ready);
     assert_eq!(children.len(), 4);
+
+    // The first main node serves the explorer and the JSON API, and the
+    // ready output says where, with curl lines for it.
+    let http = ready["http"].as_str().expect("an http URL").to_string();
+    let host = http
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|p| p.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("not http://127.0.0.1:PORT/: {http}"));
+    let commands = ready["commands"].to_string();
+    assert!(
+        commands.contains(&format!("curl -s {http}api/v1/status")),
+        "{commands}"
+    );
+    let home = http_get(&format!("127.0.0.1:{host}"), "/");
+    assert!(home.starts_with("HTTP/1.1 200"), "{home}");
+    assert!(home.contains("goodwill explorer"), "{home}");
 
     // The same directory again while this devnet runs: said once, with
     // the running devnet's pid, and nothing started.

@@ -219,7 +219,8 @@ fn the_read_endpoints_answer_json_and_bad_input_is_a_problem_never_a_5xx() {
     // Unknown routes and wrong methods.
     let d = get(&addr, "/api/v1/nothing-here").problem(404);
     assert!(d.contains("/api/v1/nothing-here"), "{d}");
-    get(&addr, "/").problem(404);
+    // (Outside /api/ and /metrics the explorer answers HTML: tested below.)
+    get(&addr, "/api/v2/status").problem(404);
     let post = send(
         &addr,
         b"POST /api/v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
@@ -434,4 +435,136 @@ fn a_second_node_on_a_taken_http_port_is_refused_naming_http() {
     let out = common::run(&strs(&args), WAIT_MS);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(out.stderr.contains(&format!("--http {addr}")), "{out:?}");
+}
+
+/// The explorer's pages (HTML, src/runtime/http/explorer.rs) over a chain
+/// holding a payment whose memo is a script and a record: each page
+/// answers 200 with what it shows, user data escaped, unknown things 404
+/// and bad input 400, each an HTML page that says why.
+#[test]
+fn the_explorer_pages_show_the_chain_and_keep_user_data_text() {
+    use goodwill::chain::codec::Bytes;
+    use goodwill::chain::tx::{Transaction, TxKind};
+    const XSS: &str = "<script>alert(1)</script>";
+    let dir = tempfile::tempdir().unwrap();
+    let net = TestNet::new(&TestNetConfig::default());
+    let mut c = net.chain();
+    let alice = &net.users[0];
+    let bob = net.users[1].public();
+    let mut pay = net.transfer(alice, 0, bob, 7).tx;
+    pay.memo = Bytes::new(XSS.as_bytes().to_vec()).unwrap();
+    let pay = pay.sign(alice);
+    c.forge(vec![pay.clone()]);
+    let put = Transaction {
+        chain_id: net.params.chain_id(),
+        sender: alice.public(),
+        nonce: 1,
+        fee: net.params.genesis().min_fee,
+        kind: TxKind::PutData {
+            key: Bytes::new(b"note <i>1</i>".to_vec()).unwrap(),
+            value: Bytes::new(b"<img src=x onerror=alert(2)>".to_vec()).unwrap(),
+        },
+        memo: Bytes::default(),
+    }
+    .sign(alice);
+    c.forge(vec![put]);
+    let blocks = c.blocks.clone();
+    let (_procs, addr) = node(dir.path(), &net, &blocks);
+
+    let page = |path: &str, status: u16, shows: &[&str]| -> String {
+        let a = get(&addr, path);
+        assert_eq!(a.status, status, "{path}: {a:?}");
+        assert!(
+            a.headers.contains("content-type: text/html; charset=utf-8"),
+            "{path}: {a:?}"
+        );
+        for s in shows {
+            assert!(a.body.contains(s), "{path} lacks {s:?}: {}", a.body);
+        }
+        for raw in ["<script", "<img", "<i>"] {
+            assert!(!a.body.contains(raw), "{path} holds {raw:?} unescaped");
+        }
+        a.body
+    };
+    let tx = pay.id().to_hex();
+    let memo = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    let home = page(
+        "/",
+        200,
+        &[
+            "Latest blocks",
+            "Forgers",
+            "Schedule of epoch",
+            "Associations",
+            "/block/2",
+        ],
+    );
+    assert!(home.contains("name=\"viewport\""));
+    page("/block/1", 200, &["Block 1", &tx[..10], memo]);
+    page(
+        &format!("/block/{}", blocks[1].hash().to_hex()),
+        200,
+        &["Block 2"],
+    );
+    page(
+        &format!("/tx/{tx}"),
+        200,
+        &[&tx, memo, "the proof leads to the block's tx root"],
+    );
+    let alice_addr = alice.public().to_string();
+    let record = "/record/".to_string() + &alice_addr + "/note%20%3Ci%3E1%3C%2Fi%3E";
+    page(
+        &format!("/account/{alice_addr}"),
+        200,
+        &["Balance", memo, &record],
+    );
+    page(
+        &record,
+        200,
+        &[
+            "&lt;img src=x onerror=alert(2)&gt;",
+            "note &lt;i&gt;1&lt;/i&gt;",
+        ],
+    );
+    page(&format!("/search?q={tx}"), 200, &[memo]);
+    page("/search?q=2", 200, &["Block 2"]);
+    page(
+        &format!("/search?q={alice_addr}%2Fnote+%3Ci%3E1%3C%2Fi%3E"),
+        200,
+        &["onerror"],
+    );
+    // Unknown things: a 404 page with the search box.
+    let nf = page("/block/99", 404, &["no block 99", "action=\"/search\""]);
+    assert!(nf.contains("height 2"), "names the tip: {nf}");
+    page(
+        &format!("/tx/{}", "ab".repeat(32)),
+        404,
+        &["no transaction"],
+    );
+    page("/nowhere", 404, &["no page at /nowhere"]);
+    page(
+        &format!("/record/{alice_addr}/nothing"),
+        404,
+        &["no record"],
+    );
+    // Bad input: a 400 page naming what was wrong.
+    page("/tx/xyz", 400, &["transaction id"]);
+    page("/account/gw1nonsense", 400, &["address"]);
+    page(
+        "/search?q=%3Cscript%3E",
+        400,
+        &["&lt;script&gt;", "is not a height"],
+    );
+    page("/search?q=", 400, &["empty search"]);
+    page(
+        &format!("/record/{alice_addr}/{}", "k".repeat(65)),
+        400,
+        &["at most 64 bytes"],
+    );
+    let post = send(
+        &addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(post.status, 405, "{post:?}");
+    assert!(post.headers.contains("allow: get, head"), "{post:?}");
 }

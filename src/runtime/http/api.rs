@@ -39,6 +39,8 @@ pub struct Figures {
     pub(crate) http_refused: AtomicU64,
     /// Server-Sent Event streams open now (`/api/v1/events`).
     pub(crate) sse_subscribers: AtomicU64,
+    /// The core's forger table (the explorer shows it), as of its last tick.
+    forgers: Mutex<Option<Vec<crate::wire::ForgerEntry>>>,
 }
 
 impl Figures {
@@ -48,6 +50,19 @@ impl Figures {
         if let Ok(mut s) = self.status.try_lock() {
             *s = Some(status);
         }
+    }
+
+    /// The core's forger table (the core thread, each tick); skipped like
+    /// [`Figures::publish`] if a reader holds it.
+    pub fn publish_forgers(&self, table: Vec<crate::wire::ForgerEntry>) {
+        if let Ok(mut f) = self.forgers.try_lock() {
+            *f = Some(table);
+        }
+    }
+
+    /// The forger table as last published (None before the first tick).
+    pub(crate) fn forgers(&self) -> Option<Vec<crate::wire::ForgerEntry>> {
+        self.forgers.lock().ok().and_then(|f| f.clone())
     }
 
     /// One more address banned.

@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod sse;
+pub mod explorer;
 pub mod txjson;
 
 use std::convert::Infallible;
@@ -320,6 +321,15 @@ async fn handle(
     }
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
+    // The explorer's HTML pages (everything outside /api/ and /metrics).
+    if explorer::serves(&path) {
+        let query = req.uri().query().unwrap_or("").to_string();
+        // Its pages take no body: one sent is not read, so the connection closes.
+        let close =
+            method != "GET" && method != "HEAD" || !hyper::body::Body::is_end_stream(req.body());
+        let reply = smol::unblock(move || explorer::answer(&api, &method, &path, &query)).await;
+        return Ok(response(reply, close));
+    }
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)

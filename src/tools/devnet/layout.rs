@@ -243,6 +243,9 @@ pub struct Layout {
     pub created: bool,
     /// Ports that were taken and replaced on resume: (member, old, new).
     pub moved: Vec<(String, u16, u16)>,
+    /// Where the first main node serves HTTP (the API and the explorer):
+    /// a port free at this start, picked again at each start.
+    pub http: SocketAddr,
 }
 
 impl Layout {
@@ -399,6 +402,8 @@ impl Layout {
             .iter()
             .map(|u| Ok((u.to_string(), key_path(dir, u), address(u)?)))
             .collect::<Result<_, keyfile::KeyFileError>>()?;
+        let taken: Vec<u16> = members.iter().map(|m| m.addr.port()).collect();
+        let http = local(free_ports(1, &taken)?[0]);
         Ok(Layout {
             dir: dir.to_path_buf(),
             association: address("charity")?,
@@ -407,6 +412,7 @@ impl Layout {
             users,
             created: false,
             moved: Vec::new(),
+            http,
         })
     }
 
@@ -418,7 +424,9 @@ impl Layout {
             let text = if m.forger {
                 forge_toml(&m.name, m.addr, &mains)
             } else {
-                node_toml(&m.name, m.addr, &mains[..i])
+                // Only the first main node serves HTTP: the others share
+                // this machine and need no second explorer.
+                node_toml(&m.name, m.addr, &mains[..i], (i == 0).then_some(self.http))
             };
             let path = m.config();
             std::fs::write(&path, text).map_err(io_at(&path))?;
@@ -518,9 +526,16 @@ pub fn devnet_genesis(
 }
 
 /// A main node's config: listen on its port, register with the main nodes
-/// started before it; no HTTP API (several nodes share this machine, and
-/// the API's default port is one).
-pub fn node_toml(name: &str, listen: SocketAddr, peers: &[SocketAddr]) -> String {
+/// started before it; serve HTTP (the API and the explorer) on `http`, or
+/// not at all (several nodes share this machine, and the API's default
+/// port is one).
+pub fn node_toml(
+    name: &str,
+    listen: SocketAddr,
+    peers: &[SocketAddr],
+    http: Option<SocketAddr>,
+) -> String {
+    let http = http.map_or("off".to_string(), |a| a.to_string());
     format!(
         "# {name} of a goodwill devnet — rewritten by `goodwill devnet` at each start.\n\
          data = \"data\"\n\
@@ -528,7 +543,7 @@ pub fn node_toml(name: &str, listen: SocketAddr, peers: &[SocketAddr]) -> String
          listen = \"{listen}\"\n\
          key = \"../keys/{name}.key\"\n\
          peers = [{}]\n\
-         http = \"off\"\n",
+         http = \"{http}\"\n",
         quoted(peers)
     )
 }
@@ -620,10 +635,13 @@ mod tests {
         let a: SocketAddr = "127.0.0.1:7001".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:7002".parse().unwrap();
         let node: crate::runtime::config::NodeSettings =
-            toml::from_str(&node_toml("main-2", b, &[a])).unwrap();
+            toml::from_str(&node_toml("main-2", b, &[a], None)).unwrap();
         assert_eq!(node.peers, vec!["127.0.0.1:7001".to_string()]);
         assert_eq!(node.listen.as_deref(), Some("127.0.0.1:7002"));
         assert_eq!(node.http.as_deref(), Some("off"));
+        let first: crate::runtime::config::NodeSettings =
+            toml::from_str(&node_toml("main-1", a, &[], Some(b))).unwrap();
+        assert_eq!(first.http.as_deref(), Some("127.0.0.1:7002"));
         let forge: crate::runtime::config::ForgeSettings = toml::from_str(&forge_toml(
             "forger-1",
             "127.0.0.1:7100".parse().unwrap(),

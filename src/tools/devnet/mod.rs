@@ -142,6 +142,7 @@ pub fn run(args: DevnetArgs) -> Result<(), DevnetError> {
             dir: layout.dir.clone(),
             created: layout.created,
             chain_id: layout.params.chain_id(),
+            http: layout.http,
             main_nodes: kids.listed(false),
             forgers: kids.listed(true),
             users: layout
@@ -343,6 +344,14 @@ fn play(layout: &Layout, goodwill: &str) -> Vec<String> {
     if let Some(f) = layout.forgers().next() {
         lines.push(format!("  {goodwill} status --node {}", f.addr));
     }
+    // The first main node's HTTP API, for any language (docs/http.md).
+    let http = layout.http;
+    lines.push(format!(
+        "explorer: http://{http}/ and its JSON API (docs/http.md):"
+    ));
+    lines.push(format!("  curl -s http://{http}/api/v1/status"));
+    lines.push(format!("  curl -s http://{http}/api/v1/blocks/1"));
+    lines.push(format!("  curl -s http://{http}/api/v1/accounts/{to}"));
     lines
 }
 

@@ -526,6 +526,8 @@ pub enum Event {
         created: bool,
         /// The chain id.
         chain_id: Hash,
+        /// Where the first main node serves HTTP (API and explorer).
+        http: SocketAddr,
         /// Main nodes: (name, address, process id).
         main_nodes: Vec<(String, SocketAddr, u32)>,
         /// Forgers: (name, status address, process id).
@@ -611,13 +613,14 @@ impl Event {
                 dir,
                 created,
                 chain_id,
+                http,
                 main_nodes,
                 forgers,
                 users,
                 commands,
             } => {
                 let mut s = format!(
-                    "devnet {} in {}: chain {chain_id}",
+                    "devnet {} in {}: chain {chain_id}\nexplorer: http://{http}/",
                     if *created { "created" } else { "resumed" },
                     dir.display()
                 );
@@ -685,6 +688,7 @@ impl Event {
                 dir,
                 created,
                 chain_id,
+                http,
                 main_nodes,
                 forgers,
                 users,
@@ -694,6 +698,7 @@ impl Event {
                 "dir": dir.display().to_string(),
                 "created": created,
                 "chain_id": chain_id.to_hex(),
+                "http": format!("http://{http}/"),
                 "main_nodes": nodes(main_nodes),
                 "forgers": nodes(forgers),
                 "commands": commands,
