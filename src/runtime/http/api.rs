@@ -85,6 +85,10 @@ impl Api {
     pub(crate) fn figures(&self) -> &Figures {
         &self.figures
     }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
 }
 
 /// An answer: status, content type, body, and the methods allowed (a 405).
@@ -101,7 +105,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, v: &Value) -> Reply {
+    pub(crate) fn json(status: u16, v: &Value) -> Reply {
         let mut body = serde_json::to_vec_pretty(v).unwrap_or_default();
         body.push(b'\n');
         Reply {
@@ -129,11 +133,11 @@ pub fn problem(status: u16, kind: &str, title: &str, detail: &str) -> Reply {
     r
 }
 
-fn not_found(detail: &str) -> Reply {
+pub(crate) fn not_found(detail: &str) -> Reply {
     problem(404, "not-found", "Not found", detail)
 }
 
-fn bad_request(kind: &str, title: &str, detail: &str) -> Reply {
+pub(crate) fn bad_request(kind: &str, title: &str, detail: &str) -> Reply {
     problem(400, kind, title, detail)
 }
 
@@ -153,6 +157,9 @@ enum Route<'a> {
     Block(&'a str),
     Account(&'a str),
     Metrics,
+    /// The store-backed reads (blocks pages, histories, records,
+    /// associations): [`super::reads`].
+    Read(super::reads::Read<'a>),
 }
 
 fn route(path: &str) -> Option<Route<'_>> {
@@ -160,6 +167,9 @@ fn route(path: &str) -> Option<Route<'_>> {
         return Some(Route::Metrics);
     }
     let rest = path.strip_prefix(PREFIX)?;
+    if let Some(r) = super::reads::route(rest) {
+        return Some(Route::Read(r));
+    }
     match rest {
         "status" => Some(Route::Status),
         "params" => Some(Route::Params),
@@ -173,8 +183,10 @@ fn route(path: &str) -> Option<Route<'_>> {
     }
 }
 
-/// Answers `method path` (blocking: store reads; run it off the executor).
-pub fn answer(api: &Api, method: &str, path: &str) -> Reply {
+/// Answers `method target` (the path and its query string; blocking:
+/// store reads, run it off the executor).
+pub fn answer(api: &Api, method: &str, target: &str) -> Reply {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let Some(r) = route(path) else {
         return not_found(&format!(
             "no such resource: {path} (the API is under {PREFIX}: status, params, blocks/{{height|hash}}, accounts/{{address}}; and /metrics)"
@@ -196,6 +208,7 @@ pub fn answer(api: &Api, method: &str, path: &str) -> Reply {
         Route::Block(id) => block(api, id),
         Route::Account(a) => account(api, a),
         Route::Metrics => metrics(api),
+        Route::Read(r) => super::reads::answer(api, r, query),
     };
     result.unwrap_or_else(|e| store_failed(&e))
 }
@@ -325,25 +338,9 @@ fn block(api: &Api, id: &str) -> Result<Reply, StoreError> {
             BlockId::Hash(h) => format!("no block {h} is stored on this node"),
         }));
     };
-    let h = &b.header.header;
-    let hash = b.hash();
-    let canonical = snap.hash_at(h.height)? == Some(hash);
     Ok(Reply::json(
         200,
-        &json!({
-            "height": h.height,
-            "hash": hash.to_hex(),
-            "canonical": canonical,
-            "slot": h.slot,
-            "epoch": api.store.params().epoch_of(h.slot),
-            "parent": h.parent.to_hex(),
-            "forger": h.forger.to_string(),
-            "tx_root": h.tx_root.to_hex(),
-            "state_digest": h.state_digest.to_hex(),
-            "version": h.version,
-            "size": b.to_bytes().len(),
-            "txs": b.txs.iter().map(|t| t.id().to_hex()).collect::<Vec<_>>(),
-        }),
+        &super::reads::block_json(api, &snap, &b, true)?,
     ))
 }
 

@@ -14,6 +14,7 @@
 //! details JSON. What each route answers: docs/http.md.
 
 pub mod api;
+pub mod reads;
 pub mod txjson;
 
 use std::convert::Infallible;
@@ -312,7 +313,11 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     api.figures().http_requests.fetch_add(1, Ordering::Relaxed);
     let method = req.method().as_str().to_string();
-    let path = req.uri().path().to_string();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
