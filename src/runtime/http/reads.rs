@@ -11,7 +11,7 @@
 //!
 //! The parsing of paths, queries, cursors and record keys is pure.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
@@ -192,8 +192,8 @@ pub fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
 
 /// The query string's parameters, each at most once and each one of
 /// `allowed`; values percent-decoded.
-pub fn query_params(query: &str, allowed: &[&str]) -> Result<HashMap<String, String>, BadInput> {
-    let mut out = HashMap::new();
+pub fn query_params(query: &str, allowed: &[&str]) -> Result<BTreeMap<String, String>, BadInput> {
+    let mut out = BTreeMap::new();
     if query.len() > 1024 {
         return Err(bad("bad-query", "the query string is over 1024 bytes"));
     }
@@ -229,7 +229,7 @@ pub fn query_params(query: &str, allowed: &[&str]) -> Result<HashMap<String, Str
 }
 
 /// `limit`: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when absent.
-pub fn page_limit(q: &HashMap<String, String>) -> Result<usize, BadInput> {
+pub fn page_limit(q: &BTreeMap<String, String>) -> Result<usize, BadInput> {
     let Some(text) = q.get("limit") else {
         return Ok(DEFAULT_PAGE);
     };
@@ -363,13 +363,15 @@ fn blocks(api: &Api, query: &str) -> Result<Reply, Refused> {
         None => None,
         Some(t) => match t.parse::<u64>() {
             Ok(h) if h >= 1 => Some(h),
-            _ => return Err(bad(
-                "bad-paging",
-                format!(
+            _ => {
+                return Err(bad(
+                    "bad-paging",
+                    format!(
                     "from={t:?}: give a block height, 1 or more (the genesis, 0, is not a block)"
                 ),
-            )
-            .into()),
+                )
+                .into())
+            }
         },
     };
     let snap = api.store().snapshot()?;
@@ -625,7 +627,7 @@ fn record_history(
     owner: PublicKey,
     key: &Bytes<{ limits::DATA_KEY }>,
     mut head: Value,
-    q: &HashMap<String, String>,
+    q: &BTreeMap<String, String>,
 ) -> Result<Reply, Refused> {
     let limit = page_limit(q)?;
     let before = q.get("before").map(|b| cursor(b)).transpose()?;
