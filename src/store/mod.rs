@@ -540,6 +540,56 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// One page of the writes to (owner, key), newest first: at most
+    /// `limit` strictly older than `before` (`None` starts at the newest);
+    /// one reverse range read of `limit` keys.
+    pub fn record_history_page(
+        &self,
+        owner: &PublicKey,
+        key: &[u8],
+        before: Option<TxLocation>,
+        limit: usize,
+    ) -> Result<Vec<RecordVersion>, StoreError> {
+        use std::ops::Bound;
+        if !self.indexed {
+            return Err(StoreError::NotIndexed);
+        }
+        let t = self.txn.open_table(RECORDS)?;
+        let prefix = record_prefix(owner, key);
+        let mut upper = prefix.clone();
+        let end = match before {
+            Some(b) => {
+                upper.extend_from_slice(&b.height.to_be_bytes());
+                upper.extend_from_slice(&b.index.to_be_bytes());
+                Bound::Excluded(upper.as_slice())
+            }
+            None => {
+                upper.extend_from_slice(&[0xff; 12]);
+                Bound::Included(upper.as_slice())
+            }
+        };
+        let mut out = Vec::new();
+        for item in t
+            .range::<&[u8]>((Bound::Included(prefix.as_slice()), end))?
+            .rev()
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            let rest = &k.value()[prefix.len()..];
+            if rest.len() != 12 {
+                return Err(StoreError::Corrupt("record history key".into()));
+            }
+            out.push(RecordVersion {
+                height: u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")),
+                index: u32::from_be_bytes(rest[8..].try_into().expect("4 bytes")),
+                tx: Hash(*v.value()),
+            });
+        }
+        Ok(out)
+    }
+
     /// Every proposal (and association) in the state, by id: one range
     /// read over the proposals' keys, not the whole state.
     pub fn proposals(&self) -> Result<Vec<(Hash, Proposal)>, StoreError> {

@@ -141,7 +141,7 @@ pub(crate) fn bad_request(kind: &str, title: &str, detail: &str) -> Reply {
     problem(400, kind, title, detail)
 }
 
-fn store_failed(e: &StoreError) -> Reply {
+pub(crate) fn store_failed(e: &StoreError) -> Reply {
     problem(
         500,
         "store",
@@ -157,9 +157,6 @@ enum Route<'a> {
     Block(&'a str),
     Account(&'a str),
     Metrics,
-    /// The store-backed reads (blocks pages, histories, records,
-    /// associations): [`super::reads`].
-    Read(super::reads::Read<'a>),
 }
 
 fn route(path: &str) -> Option<Route<'_>> {
@@ -167,9 +164,6 @@ fn route(path: &str) -> Option<Route<'_>> {
         return Some(Route::Metrics);
     }
     let rest = path.strip_prefix(PREFIX)?;
-    if let Some(r) = super::reads::route(rest) {
-        return Some(Route::Read(r));
-    }
     match rest {
         "status" => Some(Route::Status),
         "params" => Some(Route::Params),
@@ -186,7 +180,7 @@ fn route(path: &str) -> Option<Route<'_>> {
 /// Answers `method target` (the path and its query string; blocking:
 /// store reads, run it off the executor).
 pub fn answer(api: &Api, method: &str, target: &str) -> Reply {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
     let Some(r) = route(path) else {
         return not_found(&format!(
             "no such resource: {path} (the API is under {PREFIX}: status, params, blocks/{{height|hash}}, accounts/{{address}}; and /metrics)"
@@ -208,7 +202,6 @@ pub fn answer(api: &Api, method: &str, target: &str) -> Reply {
         Route::Block(id) => block(api, id),
         Route::Account(a) => account(api, a),
         Route::Metrics => metrics(api),
-        Route::Read(r) => super::reads::answer(api, r, query),
     };
     result.unwrap_or_else(|e| store_failed(&e))
 }
@@ -338,10 +331,38 @@ fn block(api: &Api, id: &str) -> Result<Reply, StoreError> {
             BlockId::Hash(h) => format!("no block {h} is stored on this node"),
         }));
     };
-    Ok(Reply::json(
-        200,
-        &super::reads::block_json(api, &snap, &b, true)?,
-    ))
+    Ok(Reply::json(200, &block_json(api, &snap, &b, true)?))
+}
+
+/// A block as the API shows it: its header fields, its transactions' ids,
+/// and (`full`) the transactions themselves in their JSON form.
+pub(crate) fn block_json(
+    api: &Api,
+    snap: &crate::store::Snapshot,
+    b: &crate::chain::block::Block,
+    full: bool,
+) -> Result<Value, StoreError> {
+    let h = &b.header.header;
+    let hash = b.hash();
+    let canonical = snap.hash_at(h.height)? == Some(hash);
+    let mut v = json!({
+        "height": h.height,
+        "hash": hash.to_hex(),
+        "canonical": canonical,
+        "slot": h.slot,
+        "epoch": api.store.params().epoch_of(h.slot),
+        "parent": h.parent.to_hex(),
+        "forger": h.forger.to_string(),
+        "tx_root": h.tx_root.to_hex(),
+        "state_digest": h.state_digest.to_hex(),
+        "version": h.version,
+        "size": b.to_bytes().len(),
+        "txs": b.txs.iter().map(|t| t.id().to_hex()).collect::<Vec<_>>(),
+    });
+    if full {
+        v["transactions"] = b.txs.iter().map(super::txjson::signed_to_json).collect();
+    }
+    Ok(v)
 }
 
 fn account(api: &Api, text: &str) -> Result<Reply, StoreError> {

@@ -329,7 +329,11 @@ async fn handle(
         match read_body(req.into_body(), limits).await {
             Err(r) => (r, true),
             Ok(_) => {
-                let reply = smol::unblock(move || api::answer(&api, &method, &path)).await;
+                let reply = smol::unblock(move || {
+                    reads::answer(&api, &method, &path)
+                        .unwrap_or_else(|| api::answer(&api, &method, &path))
+                })
+                .await;
                 (reply, false)
             }
         }

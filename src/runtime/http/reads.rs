@@ -25,7 +25,7 @@ use crate::chain::tx::{SignedTransaction, TxKind};
 use crate::ledger::state::{Proposal, ProposalStatus, StateReadExt};
 use crate::store::{Snapshot, StoreError, TxLocation};
 
-use super::api::{bad_request, not_found, Api, Reply, PREFIX};
+use super::api::{bad_request, block_json, not_found, problem, store_failed, Api, Reply, PREFIX};
 use super::txjson;
 
 /// The most entries one page holds (`limit` above it is a 400).
@@ -87,8 +87,27 @@ pub fn route(rest: &str) -> Option<Read<'_>> {
     })
 }
 
+/// Answers `method target` (path and query string) if the path is one of
+/// these reads; `None` leaves it to [`super::api::answer`]. Blocking (store
+/// reads): run it off the executor.
+pub fn answer(api: &Api, method: &str, target: &str) -> Option<Reply> {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let r = route(path.strip_prefix(PREFIX)?)?;
+    if method != "GET" {
+        let mut p = problem(
+            405,
+            "method-not-allowed",
+            "Method not allowed",
+            &format!("{path} answers GET only, not {method}"),
+        );
+        p.allow = Some("GET");
+        return Some(p);
+    }
+    Some(read(api, r, query).unwrap_or_else(|e| store_failed(&e)))
+}
+
 /// Answers the read `r` with the query string `query` (without `?`).
-pub fn answer(api: &Api, r: Read<'_>, query: &str) -> Result<Reply, StoreError> {
+fn read(api: &Api, r: Read<'_>, query: &str) -> Result<Reply, StoreError> {
     let out = match r {
         Read::Blocks => blocks(api, query),
         Read::History(a) => history(api, a, query),
@@ -321,32 +340,6 @@ pub fn address(text: &str) -> Result<PublicKey, BadInput> {
         };
         bad(kind, e.to_string())
     })
-}
-
-/// A block as the API shows it: its header fields, its transactions' ids,
-/// and (`full`) the transactions themselves in their JSON form.
-pub fn block_json(api: &Api, snap: &Snapshot, b: &Block, full: bool) -> Result<Value, StoreError> {
-    let h = &b.header.header;
-    let hash = b.hash();
-    let canonical = snap.hash_at(h.height)? == Some(hash);
-    let mut v = json!({
-        "height": h.height,
-        "hash": hash.to_hex(),
-        "canonical": canonical,
-        "slot": h.slot,
-        "epoch": api.store().params().epoch_of(h.slot),
-        "parent": h.parent.to_hex(),
-        "forger": h.forger.to_string(),
-        "tx_root": h.tx_root.to_hex(),
-        "state_digest": h.state_digest.to_hex(),
-        "version": h.version,
-        "size": b.to_bytes().len(),
-        "txs": b.txs.iter().map(|t| t.id().to_hex()).collect::<Vec<_>>(),
-    });
-    if full {
-        v["transactions"] = b.txs.iter().map(txjson::signed_to_json).collect();
-    }
-    Ok(v)
 }
 
 fn blocks(api: &Api, query: &str) -> Result<Reply, Refused> {
@@ -631,12 +624,9 @@ fn record_history(
 ) -> Result<Reply, Refused> {
     let limit = page_limit(q)?;
     let before = q.get("before").map(|b| cursor(b)).transpose()?;
-    // The index holds a record's writes oldest first; a page is the newest
-    // `limit` of those before the cursor (the keys only, 44 bytes each).
-    let all = snap.record_history(&owner, key.as_slice())?;
-    let older: Vec<(TxLocation, Hash)> = all
-        .iter()
-        .rev()
+    let older: Vec<(TxLocation, Hash)> = snap
+        .record_history_page(&owner, key.as_slice(), before, limit + 1)?
+        .into_iter()
         .map(|v| {
             (
                 TxLocation {
@@ -646,8 +636,6 @@ fn record_history(
                 v.tx,
             )
         })
-        .filter(|(l, _)| before.is_none_or(|b| (l.height, l.index) < (b.height, b.index)))
-        .take(limit + 1)
         .collect();
     let more = older.len() > limit;
     let page = &older[..older.len().min(limit)];
