@@ -132,12 +132,18 @@ impl TestNet {
         to: PublicKey,
         amount: u64,
     ) -> SignedTransaction {
+        self.tx(from, nonce, TxKind::Transfer { to, amount })
+    }
+
+    /// A signed transaction of any `kind` from `from` with the given
+    /// nonce, the minimum fee and no memo.
+    pub fn tx(&self, from: &Keypair, nonce: u64, kind: TxKind) -> SignedTransaction {
         Transaction {
             chain_id: self.params.chain_id(),
             sender: from.public(),
             nonce,
             fee: self.params.genesis().min_fee,
-            kind: TxKind::Transfer { to, amount },
+            kind,
             memo: Bytes::empty(),
         }
         .sign(from)
@@ -197,6 +203,14 @@ impl TestChain {
         let from = &self.net.users[i];
         let nonce = self.state.account(&from.public()).expect("mem").nonce;
         self.net.transfer(from, nonce, to, amount)
+    }
+
+    /// A transaction of `kind` from user `i` with its next nonce (as of
+    /// this chain's tip).
+    pub fn tx_from_user(&self, i: usize, kind: TxKind) -> SignedTransaction {
+        let from = &self.net.users[i];
+        let nonce = self.state.account(&from.public()).expect("mem").nonce;
+        self.net.tx(from, nonce, kind)
     }
 
     /// The tip's height.

@@ -45,19 +45,7 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
         Query::History { account, limit } => {
             Answer::History(snap.account_txs(&account, limit.min(limits::MAX_HISTORY) as usize)?)
         }
-        Query::Associations => {
-            let mut out = Vec::new();
-            for (k, v) in store.state_entries()? {
-                if let (
-                    crate::ledger::state::StateKey::Proposal(id),
-                    crate::ledger::state::StateValue::Proposal(p),
-                ) = (k, v)
-                {
-                    out.push((id, p));
-                }
-            }
-            Answer::Associations(out)
-        }
+        Query::Associations => Answer::Associations(snap.proposals()?),
         Query::Params => {
             let p = store.params();
             let g = p.genesis();

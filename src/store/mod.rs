@@ -52,7 +52,7 @@ use crate::chain::merkle;
 use crate::chain::tx::{SignedTransaction, TxKind};
 use crate::ledger::fork::{self, Decision, Head};
 use crate::ledger::state::{
-    MemState, ReadError, StateChanges, StateKey, StateRead, StateReadExt, StateValue, Tip,
+    MemState, Proposal, ReadError, StateChanges, StateKey, StateRead, StateReadExt, StateValue, Tip,
 };
 use crate::ledger::{self, BlockError, Parallelism};
 
@@ -548,6 +548,125 @@ impl Snapshot {
                 break;
             }
             out.push(Hash(*v.value()));
+        }
+        Ok(out)
+    }
+
+    /// One page of an account's transactions, newest first: at most
+    /// `limit` entries strictly older than `before` (a (height, position)
+    /// in the chain; `None` starts at the newest). A cursor, not an offset:
+    /// blocks added on top do not shift a page, and the work is one range
+    /// read of `limit` keys.
+    pub fn account_txs_page(
+        &self,
+        account: &PublicKey,
+        before: Option<TxLocation>,
+        limit: usize,
+    ) -> Result<Vec<(TxLocation, Hash)>, StoreError> {
+        use std::ops::Bound;
+        if !self.indexed {
+            return Err(StoreError::NotIndexed);
+        }
+        let t = self.txn.open_table(ACCOUNT_TXS)?;
+        let start = before.map(|b| account_tx_key(account, b.height, b.index));
+        let lower = match &start {
+            Some(k) => Bound::Excluded(k.as_slice()),
+            None => Bound::Included(account.0.as_slice()),
+        };
+        let mut out = Vec::new();
+        for item in t.range::<&[u8]>((lower, Bound::Unbounded))? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            let k = k.value();
+            if !k.starts_with(&account.0) {
+                break;
+            }
+            if k.len() != 44 {
+                return Err(StoreError::Corrupt("account index key".into()));
+            }
+            let height = !u64::from_be_bytes(k[32..40].try_into().expect("8 bytes"));
+            let index = !u32::from_be_bytes(k[40..].try_into().expect("4 bytes"));
+            out.push((TxLocation { height, index }, Hash(*v.value())));
+        }
+        Ok(out)
+    }
+
+    /// One page of the writes to (owner, key), newest first: at most
+    /// `limit` strictly older than `before` (`None` starts at the newest);
+    /// one reverse range read of `limit` keys.
+    pub fn record_history_page(
+        &self,
+        owner: &PublicKey,
+        key: &[u8],
+        before: Option<TxLocation>,
+        limit: usize,
+    ) -> Result<Vec<RecordVersion>, StoreError> {
+        use std::ops::Bound;
+        if !self.indexed {
+            return Err(StoreError::NotIndexed);
+        }
+        let t = self.txn.open_table(RECORDS)?;
+        let prefix = record_prefix(owner, key);
+        let mut upper = prefix.clone();
+        let end = match before {
+            Some(b) => {
+                upper.extend_from_slice(&b.height.to_be_bytes());
+                upper.extend_from_slice(&b.index.to_be_bytes());
+                Bound::Excluded(upper.as_slice())
+            }
+            None => {
+                upper.extend_from_slice(&[0xff; 12]);
+                Bound::Included(upper.as_slice())
+            }
+        };
+        let mut out = Vec::new();
+        for item in t
+            .range::<&[u8]>((Bound::Included(prefix.as_slice()), end))?
+            .rev()
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            let rest = &k.value()[prefix.len()..];
+            if rest.len() != 12 {
+                return Err(StoreError::Corrupt("record history key".into()));
+            }
+            out.push(RecordVersion {
+                height: u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")),
+                index: u32::from_be_bytes(rest[8..].try_into().expect("4 bytes")),
+                tx: Hash(*v.value()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every proposal (and association) in the state, by id: one range
+    /// read over the proposals' keys, not the whole state.
+    pub fn proposals(&self) -> Result<Vec<(Hash, Proposal)>, StoreError> {
+        let mut prefix = state_key(&StateKey::Proposal(Hash([0; 32])));
+        prefix.truncate(prefix.len() - 32);
+        let mut out = Vec::new();
+        for item in self.state.0.range(prefix.as_slice()..)? {
+            let (k, v) = item?;
+            let k = k.value();
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let key: StateKey = codec::decode("state key", k, 1024)
+                .map_err(|e| StoreError::Corrupt(format!("proposal key: {e}")))?;
+            let value: StateValue = codec::decode("state value", v.value(), VALUE_LIMIT)
+                .map_err(|e| StoreError::Corrupt(format!("proposal: {e}")))?;
+            match (key, value) {
+                (StateKey::Proposal(id), StateValue::Proposal(p)) => out.push((id, p)),
+                _ => {
+                    return Err(StoreError::Corrupt(
+                        "a proposal key holds another value".into(),
+                    ))
+                }
+            }
         }
         Ok(out)
     }

@@ -568,3 +568,459 @@ fn the_explorer_pages_show_the_chain_and_keep_user_data_text() {
     assert_eq!(post.status, 405, "{post:?}");
     assert!(post.headers.contains("allow: get, head"), "{post:?}");
 }
+
+/// A chain for the store-backed reads: `n` blocks of transfers around the
+/// users, then records (a key written twice, a binary key), donations to
+/// the genesis association and a new association's proposal.
+struct Traffic {
+    net: TestNet,
+    blocks: Vec<Block>,
+    /// The new association's key.
+    proposed: goodwill::chain::crypto::Keypair,
+    /// The sum of the BuyWeight amounts.
+    donated: u64,
+}
+
+fn traffic(n: usize) -> Traffic {
+    use goodwill::chain::codec::Bytes;
+    use goodwill::chain::tx::TxKind;
+    use goodwill::ledger::state::StateReadExt;
+    let (net, _) = chain(0);
+    let mut c = net.chain();
+    for i in 0..n {
+        let to = net.users[(i + 1) % 4].public();
+        let tx = c.transfer_from_user(i % 4, to, 1 + i as u64);
+        c.forge(vec![tx]);
+    }
+    let put = |key: &[u8], value: &[u8]| TxKind::PutData {
+        key: Bytes::new(key.to_vec()).unwrap(),
+        value: Bytes::new(value.to_vec()).unwrap(),
+    };
+    let tx = c.tx_from_user(1, put(b"greeting", b"hello"));
+    c.forge(vec![tx]);
+    let a = c.tx_from_user(1, put(b"greeting", b"<b>world</b>"));
+    let b = c.tx_from_user(0, put(&[0, 1, 0xff], &[0xde, 0xad]));
+    c.forge(vec![a, b]);
+    let mut donated = 0;
+    for amount in [1_000u64, 2_345] {
+        let epoch = net.params.epoch_of(c.state.tip().unwrap().slot) + 3;
+        let tx = c.tx_from_user(
+            2,
+            TxKind::BuyWeight {
+                epoch,
+                amount,
+                association: net.association.public(),
+            },
+        );
+        donated += amount;
+        c.forge(vec![tx]);
+    }
+    let proposed = testkit::key(4, 0);
+    let (name, url) = (b"Friends of <i>Trees</i>", b"https://trees.example");
+    let proof =
+        goodwill::chain::tx::association_proof(&proposed, &net.params.chain_id(), name, url);
+    let tx = c.tx_from_user(
+        3,
+        TxKind::ProposeAssociation {
+            name: Bytes::new(name.to_vec()).unwrap(),
+            url: Bytes::new(url.to_vec()).unwrap(),
+            account: proposed.public(),
+            proof,
+        },
+    );
+    c.forge(vec![tx]);
+    Traffic {
+        net,
+        blocks: c.blocks.clone(),
+        proposed,
+        donated,
+    }
+}
+
+/// Follows `next` from `first` to the end; every page's entries under
+/// `field`.
+fn walk(addr: &str, first: &str, field: &str) -> (Vec<serde_json::Value>, usize) {
+    let mut out = Vec::new();
+    let mut pages = 0;
+    let mut at = Some(first.to_string());
+    while let Some(path) = at {
+        let a = get(addr, &path);
+        assert_eq!(a.status, 200, "{path}: {a:?}");
+        let v = a.json();
+        out.extend(v[field].as_array().expect(field).iter().cloned());
+        at = v["next"].as_str().map(str::to_string);
+        pages += 1;
+        assert!(pages < 100, "paging does not end");
+    }
+    (out, pages)
+}
+
+#[test]
+fn blocks_and_histories_page_without_gap_or_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = traffic(24);
+    let tip = t.blocks.len() as u64;
+    let (_procs, addr) = node(dir.path(), &t.net, &t.blocks);
+
+    // Blocks, newest first by default, 20 a page.
+    let first = get(&addr, "/api/v1/blocks").json();
+    assert_eq!(first["tip"], tip, "{first}");
+    assert_eq!(first["blocks"].as_array().unwrap().len(), 20);
+    assert_eq!(first["blocks"][0]["height"], tip);
+    assert_eq!(
+        first["blocks"][0]["hash"],
+        t.blocks.last().unwrap().hash().to_hex()
+    );
+    assert_eq!(
+        first["next"],
+        format!("/api/v1/blocks?from={}&limit=20", tip - 20)
+    );
+    // The summary is /blocks/{id}'s, without the transactions in full.
+    let one = get(&addr, &format!("/api/v1/blocks/{tip}")).json();
+    let mut summary = one.clone();
+    summary.as_object_mut().unwrap().remove("transactions");
+    assert_eq!(first["blocks"][0], summary);
+    // Walked 7 at a time, both ways: every height once.
+    let (down, pages) = walk(&addr, "/api/v1/blocks?limit=7", "blocks");
+    let heights: Vec<u64> = down.iter().map(|b| b["height"].as_u64().unwrap()).collect();
+    assert_eq!(heights, (1..=tip).rev().collect::<Vec<_>>());
+    assert_eq!(pages as u64, tip.div_ceil(7));
+    let (up, _) = walk(&addr, "/api/v1/blocks?order=asc&limit=7", "blocks");
+    let heights: Vec<u64> = up.iter().map(|b| b["height"].as_u64().unwrap()).collect();
+    assert_eq!(heights, (1..=tip).collect::<Vec<_>>());
+    for (b, v) in t.blocks.iter().zip(&up) {
+        assert_eq!(v["hash"], b.hash().to_hex());
+    }
+    // A page from a height above the tip starts at the tip; the last page
+    // says there is no next.
+    let v = get(&addr, "/api/v1/blocks?from=1000&limit=2").json();
+    assert_eq!(v["blocks"][0]["height"], tip, "{v}");
+    let v = get(&addr, "/api/v1/blocks?from=2&limit=5").json();
+    assert_eq!(v["blocks"].as_array().unwrap().len(), 2, "{v}");
+    assert!(v["next"].is_null(), "{v}");
+    let v = get(&addr, "/api/v1/blocks?limit=100").json();
+    assert_eq!(v["blocks"].as_array().unwrap().len() as u64, tip, "{v}");
+
+    // Bad paging parameters: 400s naming them.
+    for (q, kind, names) in [
+        ("limit=0", "bad-paging", "limit"),
+        ("limit=101", "bad-paging", "limit"),
+        ("limit=ten", "bad-paging", "ten"),
+        ("from=0", "bad-paging", "genesis"),
+        ("from=-3", "bad-paging", "-3"),
+        ("order=sideways", "bad-paging", "sideways"),
+        ("page=2", "bad-query", "page"),
+        ("limit=1&limit=2", "bad-query", "twice"),
+        ("from=%zz", "bad-query", "%zz"),
+    ] {
+        let a = get(&addr, &format!("/api/v1/blocks?{q}"));
+        let d = a.problem(400);
+        assert!(
+            a.json()["type"].as_str().unwrap().ends_with(kind),
+            "{q}: {a:?}"
+        );
+        assert!(d.contains(names), "{q}: {d}");
+    }
+
+    // A block in full: its transactions as JSON, ids as before.
+    let b = &t.blocks[t.blocks.len() - 4];
+    let v = get(&addr, &format!("/api/v1/blocks/{}", b.hash().to_hex())).json();
+    assert_eq!(v["txs"].as_array().unwrap().len(), 2, "{v}");
+    for (i, tx) in b.txs.iter().enumerate() {
+        assert_eq!(v["transactions"][i]["id"], tx.id().to_hex(), "{v}");
+        assert_eq!(v["transactions"][i]["kind"]["type"], "put-data", "{v}");
+        assert_eq!(v["transactions"][i]["sender"], tx.tx.sender.to_string());
+    }
+
+    // An account's history, newest first, 4 a page: exactly the
+    // transactions that touch it, each once.
+    let user = t.net.users[0].public();
+    let expected: Vec<String> = t
+        .blocks
+        .iter()
+        .rev()
+        .flat_map(|b| b.txs.iter().rev())
+        .filter(|tx| goodwill::store::touched(tx).contains(&user))
+        .map(|tx| tx.id().to_hex())
+        .collect();
+    assert!(expected.len() > 8, "{}", expected.len());
+    let (txs, pages) = walk(
+        &addr,
+        &format!("/api/v1/accounts/{user}/history?limit=4"),
+        "txs",
+    );
+    let ids: Vec<String> = txs
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, expected);
+    assert_eq!(pages, expected.len().div_ceil(4));
+    for e in &txs {
+        assert_eq!(e["tx"]["id"], e["id"], "{e}");
+        let h = e["height"].as_u64().unwrap();
+        assert_eq!(e["block"], t.blocks[h as usize - 1].hash().to_hex(), "{e}");
+        assert_eq!(e["cursor"], format!("{h}:{}", e["index"]), "{e}");
+        let kind = e["tx"]["kind"]["type"].as_str().unwrap();
+        let sent = e["tx"]["sender"] == user.to_string();
+        let (amount, fee) = (
+            e["tx"]["kind"]["amount"]
+                .as_str()
+                .unwrap_or("0")
+                .parse::<i64>()
+                .unwrap(),
+            e["tx"]["fee"].as_str().unwrap().parse::<i64>().unwrap(),
+        );
+        let (dir, change) = match (kind, sent) {
+            ("transfer", true) => ("sent", -(amount + fee)),
+            ("transfer", false) => ("received", amount),
+            ("put-data", true) => ("fee", -fee),
+            other => panic!("unexpected {other:?}: {e}"),
+        };
+        assert_eq!(e["direction"], dir, "{e}");
+        let shown = e["balance_change"].as_str().unwrap();
+        assert_eq!(
+            shown.trim_start_matches('+').parse::<i64>().unwrap(),
+            change,
+            "{e}"
+        );
+    }
+    // The association sees the donations as received.
+    let assoc = t.net.association.public();
+    let v = get(&addr, &format!("/api/v1/accounts/{assoc}/history")).json();
+    assert_eq!(v["txs"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["txs"][0]["direction"], "donation", "{v}");
+    assert_eq!(v["txs"][0]["balance_change"], "+2345", "{v}");
+    assert!(v["next"].is_null(), "{v}");
+    // An account with nothing: an empty page.
+    let nobody = testkit::key(9, 9).public();
+    let v = get(&addr, &format!("/api/v1/accounts/{nobody}/history")).json();
+    assert_eq!(v["txs"], serde_json::json!([]), "{v}");
+
+    // Bad input: the address, the cursor, the limit.
+    let good = user.to_string();
+    let typo = format!(
+        "{}{}",
+        &good[..good.len() - 1],
+        if good.ends_with('q') { 'p' } else { 'q' }
+    );
+    let d = get(&addr, &format!("/api/v1/accounts/{typo}/history")).problem(400);
+    assert!(d.contains("checksum"), "{d}");
+    for (q, names) in [
+        ("before=12", "12"),
+        ("before=a:1", "a:1"),
+        ("limit=0", "limit"),
+        ("limit=1000", "limit"),
+        ("since=3", "since"),
+    ] {
+        let d = get(&addr, &format!("/api/v1/accounts/{user}/history?{q}")).problem(400);
+        assert!(d.contains(names), "{q}: {d}");
+    }
+}
+
+#[test]
+fn a_history_cursor_stays_put_while_blocks_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = traffic(30);
+    let store = Store::open(dir.path(), &t.net.params).unwrap();
+    let user = t.net.users[1].public();
+    let (first, later) = t.blocks.split_at(20);
+    for b in first {
+        store.import_block(b, testkit::EVERY_SLOT_STARTED).unwrap();
+    }
+    let before_arrivals = store.snapshot().unwrap().account_txs(&user, 1000).unwrap();
+    let page = store
+        .snapshot()
+        .unwrap()
+        .account_txs_page(&user, None, 4)
+        .unwrap();
+    for b in later {
+        store.import_block(b, testkit::EVERY_SLOT_STARTED).unwrap();
+    }
+    let mut seen: Vec<_> = page.iter().map(|(_, id)| *id).collect();
+    let mut cursor = page.last().map(|(l, _)| *l);
+    loop {
+        let p = store
+            .snapshot()
+            .unwrap()
+            .account_txs_page(&user, cursor, 4)
+            .unwrap();
+        if p.is_empty() {
+            break;
+        }
+        assert!(p.len() <= 4);
+        seen.extend(p.iter().map(|(_, id)| *id));
+        cursor = p.last().map(|(l, _)| *l);
+    }
+    assert_eq!(seen, before_arrivals);
+}
+
+#[test]
+fn records_come_with_a_checked_proof_and_their_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = traffic(3);
+    let (_procs, addr) = node(dir.path(), &t.net, &t.blocks);
+    let owner = t.net.users[1].public();
+
+    let v = get(&addr, &format!("/api/v1/data/{owner}/greeting")).json();
+    assert_eq!(v["address"], owner.to_string(), "{v}");
+    assert_eq!(v["key"], "greeting", "{v}");
+    assert_eq!(v["key_hex"], hex::encode("greeting"), "{v}");
+    assert_eq!(v["value"], "<b>world</b>", "{v}");
+    assert_eq!(v["value_hex"], hex::encode("<b>world</b>"), "{v}");
+    let block = &t.blocks[4];
+    let tx = &block.txs[0];
+    assert_eq!(v["height"], 5, "{v}");
+    assert_eq!(v["tx"], tx.id().to_hex(), "{v}");
+    assert_eq!(v["block"], block.hash().to_hex(), "{v}");
+    assert_eq!(v["transaction"]["kind"]["type"], "put-data", "{v}");
+    assert_eq!(v["proof_checked"], true, "{v}");
+    // The proof checks on the client's side too.
+    let proof = goodwill::chain::merkle::Proof {
+        index: v["proof"]["merkle"]["index"].as_u64().unwrap() as u32,
+        leaf_count: v["proof"]["merkle"]["leaf_count"].as_u64().unwrap() as u32,
+        siblings: v["proof"]["merkle"]["siblings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| goodwill::chain::crypto::Hash::from_hex(s.as_str().unwrap()).unwrap())
+            .collect(),
+    };
+    assert_eq!(proof.leaf_count, 2);
+    let header = goodwill::chain::header::SignedHeader::from_bytes(
+        &hex::decode(v["proof"]["header"]["bytes"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header, block.header);
+    assert!(goodwill::chain::merkle::verify(
+        &header.header.tx_root,
+        &tx.id(),
+        &proof
+    ));
+
+    // Every write, newest first, by either form; paged with a cursor.
+    let h = get(&addr, &format!("/api/v1/data/{owner}/greeting/history")).json();
+    assert_eq!(
+        h,
+        get(
+            &addr,
+            &format!("/api/v1/data/{owner}/greeting?history=true")
+        )
+        .json()
+    );
+    let writes = h["writes"].as_array().unwrap();
+    assert_eq!(writes.len(), 2, "{h}");
+    assert_eq!(writes[0]["value"], "<b>world</b>", "{h}");
+    assert_eq!(writes[1]["value"], "hello", "{h}");
+    assert_eq!(writes[1]["height"], 4, "{h}");
+    assert_eq!(writes[1]["tx"], t.blocks[3].txs[0].id().to_hex(), "{h}");
+    let (paged, pages) = walk(
+        &addr,
+        &format!("/api/v1/data/{owner}/greeting/history?limit=1"),
+        "writes",
+    );
+    assert_eq!(&paged, writes);
+    assert_eq!(pages, 2);
+
+    // A binary key, as hex:; a text key percent-encoded.
+    let other = t.net.users[0].public();
+    let v = get(&addr, &format!("/api/v1/data/{other}/hex:0001ff")).json();
+    assert_eq!(v["key"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["key_hex"], "0001ff", "{v}");
+    assert_eq!(v["value_hex"], "dead", "{v}");
+    assert_eq!(v["proof_checked"], true, "{v}");
+    let v = get(&addr, &format!("/api/v1/data/{owner}/%67reeting")).json();
+    assert_eq!(v["value"], "<b>world</b>", "{v}");
+
+    // Missing records and bad keys.
+    let d = get(&addr, &format!("/api/v1/data/{owner}/nothing")).problem(404);
+    assert!(
+        d.contains("nothing") && d.contains(&owner.to_string()),
+        "{d}"
+    );
+    for (key, names) in [
+        ("bad%zzkey", "%zz"),
+        ("bad%2", "not followed by two hex digits"),
+        ("hex:abc", "malformed hex"),
+        ("hex:zz", "malformed hex"),
+        ("%ff%fe", "not UTF-8"),
+        (&"k".repeat(65), "at most 64 bytes"),
+        ("a/b", "%2F"),
+    ] {
+        let a = get(&addr, &format!("/api/v1/data/{owner}/{key}"));
+        let d = a.problem(400);
+        assert!(
+            a.json()["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("bad-record-key"),
+            "{a:?}"
+        );
+        assert!(d.contains(names), "{key}: {d}");
+    }
+    let d = get(&addr, "/api/v1/data/gw1nope/greeting").problem(400);
+    assert!(d.contains("gw1nope"), "{d}");
+    for q in [
+        "history=maybe",
+        "limit=2",
+        "history=true&limit=0",
+        "history=true&before=x",
+    ] {
+        let d = get(&addr, &format!("/api/v1/data/{owner}/greeting?{q}")).problem(400);
+        assert!(!d.is_empty(), "{q}");
+    }
+}
+
+#[test]
+fn associations_show_their_votes_status_and_donations() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = traffic(2);
+    let (_procs, addr) = node(dir.path(), &t.net, &t.blocks);
+
+    let v = get(&addr, "/api/v1/associations").json();
+    let all = v["associations"].as_array().unwrap();
+    assert_eq!(all.len(), 2, "{v}");
+    let genesis = all
+        .iter()
+        .find(|a| a["account"] == t.net.association.public().to_string())
+        .expect("the genesis association");
+    assert_eq!(genesis["name"], "Test Association", "{genesis}");
+    assert_eq!(genesis["status"], "approved", "{genesis}");
+    assert_eq!(genesis["approved_since_epoch"], 0, "{genesis}");
+    assert_eq!(genesis["listed"], true, "{genesis}");
+    assert_eq!(genesis["donations"], t.donated.to_string(), "{genesis}");
+    assert_eq!(genesis["balance"], t.donated.to_string(), "{genesis}");
+    let proposed = all
+        .iter()
+        .find(|a| a["account"] == t.proposed.public().to_string())
+        .expect("the proposal");
+    assert_eq!(proposed["name"], "Friends of <i>Trees</i>", "{proposed}");
+    assert_eq!(proposed["url"], "https://trees.example", "{proposed}");
+    assert_eq!(proposed["proposer"], t.net.users[3].public().to_string());
+    // Proposed in the test chain's first epochs, long before the node's
+    // clock: its voting window has passed.
+    assert_eq!(proposed["status"], "lapsed", "{proposed}");
+    assert_eq!(proposed["listed"], false, "{proposed}");
+    assert_eq!(proposed["donations"], "0", "{proposed}");
+    assert_eq!(proposed["votes"], serde_json::json!([]), "{proposed}");
+    let id = t.blocks.last().unwrap().txs[0].id().to_hex();
+    assert_eq!(proposed["id"], id, "{proposed}");
+
+    // One, by id or by its account.
+    let by_id = get(&addr, &format!("/api/v1/associations/{id}")).json();
+    let by_account = get(
+        &addr,
+        &format!("/api/v1/associations/{}", t.proposed.public()),
+    )
+    .json();
+    assert_eq!(by_id, by_account);
+    assert_eq!(&by_id, proposed);
+
+    let d = get(&addr, &format!("/api/v1/associations/{}", "cd".repeat(32))).problem(404);
+    assert!(d.contains(&"cd".repeat(32)), "{d}");
+    let nobody = testkit::key(9, 9).public();
+    let d = get(&addr, &format!("/api/v1/associations/{nobody}")).problem(404);
+    assert!(d.contains(&nobody.to_string()), "{d}");
+    let d = get(&addr, "/api/v1/associations/xyz").problem(400);
+    assert!(d.contains("xyz"), "{d}");
+    get(&addr, "/api/v1/associations?limit=3").problem(400);
+}

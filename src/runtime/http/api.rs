@@ -122,7 +122,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, v: &Value) -> Reply {
+    pub(crate) fn json(status: u16, v: &Value) -> Reply {
         let mut body = serde_json::to_vec_pretty(v).unwrap_or_default();
         body.push(b'\n');
         Reply {
@@ -150,15 +150,15 @@ pub fn problem(status: u16, kind: &str, title: &str, detail: &str) -> Reply {
     r
 }
 
-fn not_found(detail: &str) -> Reply {
+pub(crate) fn not_found(detail: &str) -> Reply {
     problem(404, "not-found", "Not found", detail)
 }
 
-fn bad_request(kind: &str, title: &str, detail: &str) -> Reply {
+pub(crate) fn bad_request(kind: &str, title: &str, detail: &str) -> Reply {
     problem(400, kind, title, detail)
 }
 
-fn store_failed(e: &StoreError) -> Reply {
+pub(crate) fn store_failed(e: &StoreError) -> Reply {
     problem(
         500,
         "store",
@@ -201,8 +201,10 @@ fn route(path: &str) -> Option<Route<'_>> {
     }
 }
 
-/// Answers `method path` (blocking: store reads; run it off the executor).
-pub fn answer(api: &Api, method: &str, path: &str) -> Reply {
+/// Answers `method target` (the path and its query string; blocking:
+/// store reads, run it off the executor).
+pub fn answer(api: &Api, method: &str, target: &str) -> Reply {
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
     let Some(r) = route(path) else {
         return not_found(&format!(
             "no such resource: {path} (the API is under {PREFIX}: status, params, blocks/{{height|hash}}, accounts/{{address}}; and /metrics)"
@@ -359,26 +361,38 @@ fn block(api: &Api, id: &str) -> Result<Reply, StoreError> {
             BlockId::Hash(h) => format!("no block {h} is stored on this node"),
         }));
     };
+    Ok(Reply::json(200, &block_json(api, &snap, &b, true)?))
+}
+
+/// A block as the API shows it: its header fields, its transactions' ids,
+/// and (`full`) the transactions themselves in their JSON form.
+pub(crate) fn block_json(
+    api: &Api,
+    snap: &crate::store::Snapshot,
+    b: &crate::chain::block::Block,
+    full: bool,
+) -> Result<Value, StoreError> {
     let h = &b.header.header;
     let hash = b.hash();
     let canonical = snap.hash_at(h.height)? == Some(hash);
-    Ok(Reply::json(
-        200,
-        &json!({
-            "height": h.height,
-            "hash": hash.to_hex(),
-            "canonical": canonical,
-            "slot": h.slot,
-            "epoch": api.store.params().epoch_of(h.slot),
-            "parent": h.parent.to_hex(),
-            "forger": h.forger.to_string(),
-            "tx_root": h.tx_root.to_hex(),
-            "state_digest": h.state_digest.to_hex(),
-            "version": h.version,
-            "size": b.to_bytes().len(),
-            "txs": b.txs.iter().map(|t| t.id().to_hex()).collect::<Vec<_>>(),
-        }),
-    ))
+    let mut v = json!({
+        "height": h.height,
+        "hash": hash.to_hex(),
+        "canonical": canonical,
+        "slot": h.slot,
+        "epoch": api.store.params().epoch_of(h.slot),
+        "parent": h.parent.to_hex(),
+        "forger": h.forger.to_string(),
+        "tx_root": h.tx_root.to_hex(),
+        "state_digest": h.state_digest.to_hex(),
+        "version": h.version,
+        "size": b.to_bytes().len(),
+        "txs": b.txs.iter().map(|t| t.id().to_hex()).collect::<Vec<_>>(),
+    });
+    if full {
+        v["transactions"] = b.txs.iter().map(super::txjson::signed_to_json).collect();
+    }
+    Ok(v)
 }
 
 fn account(api: &Api, text: &str) -> Result<Reply, StoreError> {

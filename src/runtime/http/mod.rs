@@ -14,8 +14,9 @@
 //! details JSON. What each route answers: docs/http.md.
 
 pub mod api;
-pub mod sse;
 pub mod explorer;
+pub mod reads;
+pub mod sse;
 pub mod txjson;
 
 use std::convert::Infallible;
@@ -330,6 +331,11 @@ async fn handle(
         let reply = smol::unblock(move || explorer::answer(&api, &method, &path, &query)).await;
         return Ok(response(reply, close));
     }
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
@@ -341,7 +347,11 @@ async fn handle(
         match read_body(req.into_body(), limits).await {
             Err(r) => (r, true),
             Ok(_) => {
-                let reply = smol::unblock(move || api::answer(&api, &method, &path)).await;
+                let reply = smol::unblock(move || {
+                    reads::answer(&api, &method, &path)
+                        .unwrap_or_else(|| api::answer(&api, &method, &path))
+                })
+                .await;
                 (reply, false)
             }
         }
