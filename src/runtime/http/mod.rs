@@ -14,6 +14,9 @@
 //! details JSON. What each route answers: docs/http.md.
 
 pub mod api;
+pub mod link;
+pub mod ratelimit;
+pub mod tx;
 pub mod txjson;
 
 use std::convert::Infallible;
@@ -28,10 +31,10 @@ use bytes::Bytes;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::{Request, Response};
+use hyper::Response;
 use smol::net::{TcpListener, TcpStream};
 
-pub use api::{Api, Figures, Reply};
+pub use api::{Api, Figures, Reply, Request};
 
 /// The bounds of the HTTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +184,7 @@ async fn accept(
         let done = done_tx.clone();
         let api = api.clone();
         ex.spawn(async move {
-            connection(&api, stream, limits).await;
+            connection(&api, stream, ip, limits).await;
             api.figures().http_open.fetch_sub(1, Ordering::SeqCst);
             let _ = done.try_send(ip);
         })
@@ -213,14 +216,14 @@ async fn refuse_busy(mut stream: TcpStream, detail: &str) {
 
 /// Serves one connection until it closes, fails or stays silent for
 /// `limits.idle_ms`.
-async fn connection(api: &Arc<Api>, stream: TcpStream, limits: HttpLimits) {
+async fn connection(api: &Arc<Api>, stream: TcpStream, ip: IpAddr, limits: HttpLimits) {
     let heard = Arc::new(AtomicU64::new(crate::runtime::os::now_ms()));
     let io = smol_hyper::rt::FuturesIo::new(Watched {
         stream,
         heard: heard.clone(),
     });
     let api = api.clone();
-    let service = hyper::service::service_fn(move |req| handle(api.clone(), limits, req));
+    let service = hyper::service::service_fn(move |req| handle(api.clone(), limits, ip, req));
     let idle = Duration::from_millis(limits.idle_ms);
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(smol_hyper::rt::SmolTimer::new())
@@ -308,11 +311,17 @@ impl AsyncWrite for Watched {
 async fn handle(
     api: Arc<Api>,
     limits: HttpLimits,
-    req: Request<Incoming>,
+    ip: IpAddr,
+    req: hyper::Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     api.figures().http_requests.fetch_add(1, Ordering::Relaxed);
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let content_type = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
@@ -323,8 +332,21 @@ async fn handle(
     } else {
         match read_body(req.into_body(), limits).await {
             Err(r) => (r, true),
-            Ok(_) => {
-                let reply = smol::unblock(move || api::answer(&api, &method, &path)).await;
+            Ok(body) => {
+                let reply = smol::unblock(move || {
+                    api::answer(
+                        &api,
+                        &Request {
+                            method: &method,
+                            path: &path,
+                            query: &query,
+                            content_type: content_type.as_deref(),
+                            body: &body,
+                            ip,
+                        },
+                    )
+                })
+                .await;
                 (reply, false)
             }
         }
@@ -379,6 +401,9 @@ fn response(reply: Reply, close: bool) -> Response<Full<Bytes>> {
         .header(hyper::header::CACHE_CONTROL, "no-store");
     if let Some(allow) = reply.allow {
         b = b.header(hyper::header::ALLOW, allow);
+    }
+    if let Some(s) = reply.retry_after {
+        b = b.header(hyper::header::RETRY_AFTER, s);
     }
     if close {
         b = b.header(hyper::header::CONNECTION, "close");
