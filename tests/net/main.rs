@@ -1,6 +1,6 @@
 //! Nodes talking: main nodes on loopback relaying and syncing (`network`),
 //! weak-subjectivity checkpoints between nodes (`checkpoint`), the main
-//! node's HTTP/JSON API and /metrics (`http`), the sync and
+//! node's HTTP/JSON API and /metrics (`http`, its transactions `http_tx`), the sync and
 //! clock findings of issue 13 against the production core (`sync_clock`), and
 //! the wire decoder fuzzed (`wire_fuzz`). The raw-bytes protocol tests stay
 //! their own binary (`tests/protocol.rs`): one of them measures this
@@ -17,6 +17,7 @@ mod common;
 
 mod checkpoint;
 mod http;
+mod http_tx;
 mod network;
 mod sync_clock;
 mod wire_fuzz;

@@ -20,11 +20,13 @@ use serde_json::{json, Value};
 use super::api::{problem, Api, Reply, Request, PREFIX};
 use super::link::{Ask, Told};
 use super::txjson::{self, Defaults, TxJsonError};
+use crate::chain::block::Block;
 use crate::chain::crypto::Hash;
 use crate::chain::merkle;
 use crate::chain::tx::SignedTransaction;
 use crate::ledger::mempool::MempoolError;
 use crate::ledger::state::StateReadExt;
+use crate::ledger::state::Tip;
 use crate::store::StoreError;
 use crate::wire::ForgerEntry;
 
@@ -303,55 +305,42 @@ fn proof_json(id: &Hash, root: &Hash, proof: &merkle::Proof) -> (Value, bool) {
     )
 }
 
-fn tx(api: &Api, text: &str) -> Result<Reply, Reply> {
-    let id = tx_id(text)?;
+/// The transaction `id` on this node's chain, with its block and proof,
+/// and the chain's tip (a forger's lean store knows none: not found).
+type OnChain = (Option<(SignedTransaction, Block, merkle::Proof)>, Tip);
+
+fn on_chain(api: &Api, id: &Hash) -> Result<OnChain, Reply> {
     let found = (|| -> Result<_, StoreError> {
         let snap = api.store().snapshot()?;
         let tip = snap.tip()?;
-        Ok((snap.tx_with_proof(&id)?, tip))
+        Ok((snap.tx_with_proof(id)?, tip))
     })();
-    let (found, tip) = match found {
-        Ok(f) => f,
-        Err(StoreError::NotIndexed) => (None, api.store().tip().map_err(|e| store_failed(&e))?),
-        Err(e) => return Err(store_failed(&e)),
-    };
-    if let Some((stx, block, proof)) = found {
-        let h = &block.header.header;
-        let (proof, checked) = proof_json(&id, &h.tx_root, &proof);
-        let depth = api.params().genesis().finality_depth;
-        let confirmations = tip.height.saturating_sub(h.height) + 1;
-        let finalized = confirmations >= depth;
-        return Ok(json_reply(
-            200,
-            &json!({
-                "status": if finalized { "final" } else { "included" },
-                "tx": txjson::signed_to_json(&stx),
-                "block": {
-                    "height": h.height,
-                    "hash": block.hash().to_hex(),
-                    "slot": h.slot,
-                    "forger": h.forger.to_string(),
-                    "tx_root": h.tx_root.to_hex(),
-                    "header": hex::encode(crate::chain::codec::encode(&block.header)),
-                },
-                "proof": proof,
-                "proof_checked": checked,
-                "receipt": {
-                    "confirmations": confirmations,
-                    "finality_depth": depth,
-                    "finalized": finalized,
-                    "fee": stx.tx.fee.to_string(),
-                    "fee_to": h.forger.to_string(),
-                },
-            }),
-        ));
+    match found {
+        Ok(f) => Ok(f),
+        Err(StoreError::NotIndexed) => Ok((None, api.store().tip().map_err(|e| store_failed(&e))?)),
+        Err(e) => Err(store_failed(&e)),
     }
-    match ask(api, Ask::Pending(id))? {
-        Told::Pending(Some(stx)) => Ok(json_reply(
-            200,
-            &json!({"status": "pending", "tx": txjson::signed_to_json(&stx)}),
-        )),
-        Told::Pending(None) => Err(problem(
+}
+
+fn tx(api: &Api, text: &str) -> Result<Reply, Reply> {
+    let id = tx_id(text)?;
+    let (mut found, mut tip) = on_chain(api, &id)?;
+    if found.is_none() {
+        match ask(api, Ask::Pending(id))? {
+            Told::Pending(Some(stx)) => {
+                return Ok(json_reply(
+                    200,
+                    &json!({"status": "pending", "tx": txjson::signed_to_json(&stx)}),
+                ))
+            }
+            Told::Pending(None) => {}
+            other => return Err(unexpected(&other)),
+        }
+        // A block may have taken it from the mempool since the first read.
+        (found, tip) = on_chain(api, &id)?;
+    }
+    let Some((stx, block, proof)) = found else {
+        return Err(problem(
             404,
             "not-found",
             "Not found",
@@ -359,9 +348,37 @@ fn tx(api: &Api, text: &str) -> Result<Reply, Reply> {
                 "transaction {id} is neither on this node's chain (at height {}) nor in its mempool",
                 tip.height
             ),
-        )),
-        other => Err(unexpected(&other)),
-    }
+        ));
+    };
+    let h = &block.header.header;
+    let (proof, checked) = proof_json(&id, &h.tx_root, &proof);
+    let depth = api.params().genesis().finality_depth;
+    let confirmations = tip.height.saturating_sub(h.height) + 1;
+    let finalized = confirmations >= depth;
+    Ok(json_reply(
+        200,
+        &json!({
+            "status": if finalized { "final" } else { "included" },
+            "tx": txjson::signed_to_json(&stx),
+            "block": {
+                "height": h.height,
+                "hash": block.hash().to_hex(),
+                "slot": h.slot,
+                "forger": h.forger.to_string(),
+                "tx_root": h.tx_root.to_hex(),
+                "header": hex::encode(crate::chain::codec::encode(&block.header)),
+            },
+            "proof": proof,
+            "proof_checked": checked,
+            "receipt": {
+                "confirmations": confirmations,
+                "finality_depth": depth,
+                "finalized": finalized,
+                "fee": stx.tx.fee.to_string(),
+                "fee_to": h.forger.to_string(),
+            },
+        }),
+    ))
 }
 
 /// A forger's LED text (`green:heartbeat amber:off red:off`) as an object.
