@@ -1,6 +1,9 @@
 //! A main node's HTTP server: the JSON API under `/api/v1/` and Prometheus
-//! `/metrics` ([`api`] answers both), hyper 1 (HTTP/1.1, server only) on
-//! the node's own smol executor.
+//! `/metrics` ([`api`] answers both; [`tx`] the transaction routes, the
+//! forger table and the mempool, reaching the core thread through a
+//! bounded [`link`], with submissions rate-limited per address by
+//! [`ratelimit`]), hyper 1 (HTTP/1.1, server only) on the node's own smol
+//! executor.
 //!
 //! Bounded against a hostile client: at most
 //! [`HttpLimits::max_connections`] connections, at most

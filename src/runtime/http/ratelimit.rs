@@ -11,7 +11,7 @@
 //! addresses cannot grow the node's memory (and what it evicts is a bucket
 //! that had time to refill anyway).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Submissions a second per address, by default.
@@ -37,7 +37,7 @@ pub struct RateLimit {
     per_s: u32,
     burst: u32,
     max_addresses: usize,
-    buckets: HashMap<IpAddr, Bucket>,
+    buckets: BTreeMap<IpAddr, Bucket>,
     /// seq → address: the first is the one heard from longest ago.
     order: BTreeMap<u64, IpAddr>,
     next_seq: u64,
@@ -71,7 +71,7 @@ impl RateLimit {
             per_s: per_s.max(1),
             burst: burst.max(1),
             max_addresses: max_addresses.max(1),
-            buckets: HashMap::new(),
+            buckets: BTreeMap::new(),
             order: BTreeMap::new(),
             next_seq: 0,
         }

@@ -10,7 +10,7 @@
 //!   Merkle proof (checked here) and its receipt; or pending in the mempool;
 //! - `GET /api/v1/forgers`, `GET /api/v1/mempool`: the core's own state.
 //!
-//! Submissions are rate-limited per client address ([`RateLimit`]). The
+//! Submissions are rate-limited per client address ([`RateLimit`](super::ratelimit::RateLimit)). The
 //! core is reached through a [`CoreLink`](super::link::CoreLink): bounded,
 //! so a busy core is a 503, never a hang. docs/http.md says what each
 //! route answers.
@@ -509,8 +509,8 @@ mod tests {
     #[test]
     fn led_text_reads_as_an_object() {
         assert_eq!(
-            leds_json("green:heartbeat amber:off red:blink"),
-            json!({"green": "heartbeat", "amber": "off", "red": "blink"})
+            leds_json("green:heartbeat amber:off red:fast"),
+            json!({"green": "heartbeat", "amber": "off", "red": "fast"})
         );
         assert_eq!(leds_json(""), json!({}));
     }
