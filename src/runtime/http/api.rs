@@ -253,9 +253,6 @@ fn route(path: &str) -> Option<Route<'_>> {
 /// Answers `req` (blocking: store reads; run it off the executor).
 pub fn answer(api: &Api, req: &Request<'_>) -> Reply {
     let (method, path) = (req.method, req.path);
-    if let Some(r) = super::tx::answer(api, req) {
-        return r;
-    }
     let Some(r) = route(path) else {
         return not_found(&format!(
             "no such resource: {path} (the API is under {PREFIX}: status, params, blocks/{{height|hash}}, accounts/{{address}}, tx, tx/encode, tx/{{id}}, forgers, mempool; and /metrics)"
@@ -454,8 +451,12 @@ fn account(api: &Api, text: &str) -> Result<Reply, StoreError> {
         "weights": weights,
     });
     // Counting its pending transactions: absent if the core does not answer.
-    if let Some(n) = super::tx::next_nonce(api, pk) {
-        v["next_nonce"] = json!(n);
+    if let Some(core) = api.core() {
+        if let Ok(super::link::Told::NextNonce(n)) =
+            core.ask_blocking(super::link::Ask::NextNonce(pk))
+        {
+            v["next_nonce"] = json!(n);
+        }
     }
     Ok(Reply::json(200, &v))
 }

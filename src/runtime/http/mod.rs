@@ -337,17 +337,16 @@ async fn handle(
             Err(r) => (r, true),
             Ok(body) => {
                 let reply = smol::unblock(move || {
-                    api::answer(
-                        &api,
-                        &Request {
-                            method: &method,
-                            path: &path,
-                            query: &query,
-                            content_type: content_type.as_deref(),
-                            body: &body,
-                            ip,
-                        },
-                    )
+                    let req = Request {
+                        method: &method,
+                        path: &path,
+                        query: &query,
+                        content_type: content_type.as_deref(),
+                        body: &body,
+                        ip,
+                    };
+                    // The transaction routes first, then the others.
+                    tx::answer(&api, &req).unwrap_or_else(|| api::answer(&api, &req))
                 })
                 .await;
                 (reply, false)

@@ -476,15 +476,6 @@ fn mempool(api: &Api, query: &str) -> Result<Reply, Reply> {
     }
 }
 
-/// `next_nonce` for `GET /api/v1/accounts/{address}`: the core's, if it
-/// answers (absent otherwise; the account's read does not fail for it).
-pub fn next_nonce(api: &Api, pk: crate::chain::crypto::PublicKey) -> Option<u64> {
-    match api.core()?.ask_blocking(Ask::NextNonce(pk)) {
-        Ok(Told::NextNonce(n)) => Some(n),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
