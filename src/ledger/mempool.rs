@@ -104,6 +104,19 @@ pub enum MempoolError {
 }
 
 impl MempoolError {
+    /// A stable name for the kind of refusal ([`TxError::code`] for a
+    /// ledger rule; `nonce-taken`, `nonce-too-far`, `sender-full`,
+    /// `mempool-full` for the pool's own).
+    pub fn code(&self) -> &'static str {
+        match self {
+            MempoolError::Invalid(e) => e.code(),
+            MempoolError::NonceTaken { .. } => "nonce-taken",
+            MempoolError::NonceTooFar { .. } => "nonce-too-far",
+            MempoolError::SenderFull { .. } => "sender-full",
+            MempoolError::Full { .. } => "mempool-full",
+        }
+    }
+
     /// Whether it is a signature that does not verify
     /// ([`TxError::is_bad_signature`]).
     pub fn is_bad_signature(&self) -> bool {
@@ -126,6 +139,8 @@ pub enum Admitted {
 struct Entry {
     tx: SignedTransaction,
     fee: u64,
+    /// Its encoded size, bytes.
+    size: usize,
     /// Behind a nonce gap (as of the last state seen).
     held: bool,
 }
@@ -180,6 +195,8 @@ pub struct Mempool {
     by_fee: BTreeSet<FeeKey>,
     /// The same, for the held-back ones only: evicted before any other.
     held: BTreeSet<FeeKey>,
+    /// The encoded size of every pending transaction, bytes.
+    bytes: usize,
 }
 
 fn amount_of(tx: &SignedTransaction) -> u64 {
@@ -345,10 +362,12 @@ impl Mempool {
             self.remove(&victim);
         }
         let e = Entry {
+            size: tx.to_bytes().len(),
             tx,
             fee,
             held: false,
         };
+        self.bytes += e.size;
         self.by_fee.insert(fee_key(&e, id));
         self.by_sender.entry(sender).or_default().insert(nonce, id);
         self.by_id.insert(id, e);
@@ -363,6 +382,7 @@ impl Mempool {
     /// later ones are held back behind the gap it leaves.
     pub fn remove(&mut self, id: &Hash) -> Option<SignedTransaction> {
         let e = self.by_id.remove(id)?;
+        self.bytes -= e.size;
         let key = fee_key(&e, *id);
         self.by_fee.remove(&key);
         self.held.remove(&key);
@@ -517,6 +537,25 @@ impl Mempool {
         })
     }
 
+    /// The encoded size of every pending transaction together, bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// A pending transaction.
+    pub fn get(&self, id: &Hash) -> Option<&SignedTransaction> {
+        self.by_id.get(id).map(|e| &e.tx)
+    }
+
+    /// Pending transactions, highest fee first (the order a block would
+    /// rather take them, gaps and balances aside): for showing the pool.
+    pub fn by_fee(&self) -> impl Iterator<Item = &SignedTransaction> {
+        self.by_fee
+            .iter()
+            .rev()
+            .map(|(_, _, id)| &self.by_id[id].tx)
+    }
+
     /// Every pending transaction (for relaying to a new peer).
     pub fn all(&self) -> impl Iterator<Item = &SignedTransaction> {
         self.by_id.values().map(|e| &e.tx)
@@ -577,6 +616,32 @@ mod tests {
                 .map(|t| t.id())
                 .collect()
         }
+    }
+
+    #[test]
+    fn the_pool_counts_its_bytes_and_lists_the_highest_fee_first() {
+        let mut p = Pool::new(MempoolLimits::default());
+        let [a, b] = [0, 1].map(|i| p.net.users[i].clone());
+        let a0 = transfer(&p.net, &a, 0, 50);
+        let b0 = transfer(&p.net, &b, 0, 70);
+        let a1 = transfer(&p.net, &a, 1, 60);
+        for t in [&a0, &b0, &a1] {
+            assert_eq!(p.admit(t), Ok(Admitted::Added));
+        }
+        let size = |t: &SignedTransaction| t.to_bytes().len();
+        assert_eq!(p.pool.bytes(), size(&a0) + size(&b0) + size(&a1));
+        let listed: Vec<Hash> = p.pool.by_fee().map(|t| t.id()).collect();
+        assert_eq!(listed, vec![b0.id(), a1.id(), a0.id()]);
+        assert_eq!(p.pool.get(&b0.id()), Some(&b0));
+        // A replacement (same nonce, higher fee) and a removal keep the count.
+        let b0x = transfer(&p.net, &b, 0, 90);
+        assert_eq!(p.admit(&b0x), Ok(Admitted::Replaced(b0.id())));
+        p.pool.remove(&a1.id());
+        assert_eq!(p.pool.bytes(), size(&a0) + size(&b0x));
+        assert_eq!(p.pool.get(&b0.id()), None);
+        p.pool.remove(&a0.id());
+        p.pool.remove(&b0x.id());
+        assert_eq!((p.pool.bytes(), p.pool.by_fee().count()), (0, 0));
     }
 
     #[test]

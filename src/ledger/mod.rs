@@ -206,6 +206,40 @@ pub enum TxError {
 }
 
 impl TxError {
+    /// A stable name for the kind of refusal (`nonce-used`, `fee-too-low`…),
+    /// for programs to match on where the message is for people (the HTTP
+    /// API's `reason`; docs/http.md lists them).
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::Stateless(StatelessError::Signature(_)) => "bad-signature",
+            TxError::Stateless(StatelessError::TooLarge { .. }) => "too-large",
+            TxError::Stateless(StatelessError::BadReceiver { .. }) => "bad-receiver",
+            TxError::WrongChain { .. } => "wrong-chain",
+            TxError::NonceUsed { .. } => "nonce-used",
+            TxError::NonceGap { .. } => "nonce-gap",
+            TxError::FeeTooLow { .. } => "fee-too-low",
+            TxError::InsufficientBalance { .. } => "insufficient-balance",
+            TxError::Overflow { .. } => "overflow",
+            TxError::ZeroAmount => "zero-amount",
+            TxError::EpochTooClose { .. } => "epoch-too-close",
+            TxError::EpochTooFar { .. } => "epoch-too-far",
+            TxError::NotApproved { .. } => "not-approved",
+            TxError::SenderVoided { .. } => "sender-voided",
+            TxError::BadProof { .. } => "bad-proof",
+            TxError::EmptyName => "empty-name",
+            TxError::AlreadyProposed { .. } => "already-proposed",
+            TxError::UnknownProposal(_) => "unknown-proposal",
+            TxError::Lapsed { .. } => "lapsed",
+            TxError::Removed { .. } => "removed",
+            TxError::NotLiveForger { .. } => "not-live-forger",
+            TxError::AlreadyVoted { .. } => "already-voted",
+            TxError::EmptyKey => "empty-key",
+            TxError::BadEvidence(_) => "bad-evidence",
+            TxError::AlreadyVoided { .. } => "already-voided",
+            TxError::Storage(_) => "storage",
+        }
+    }
+
     /// Whether it is a signature that does not verify (the sender's, an
     /// association's proof, a reported header's): garbage no honest peer
     /// relays, unlike a transaction a block made stale.

@@ -1869,6 +1869,42 @@ impl Core {
         })
     }
 
+    /// Answers a request from the node's own HTTP API ([`Ask`]): a
+    /// submission goes through the same admission as a client's
+    /// `SubmitTx` (relayed to the peers if new: the actions), the reads
+    /// are those of the node's own state.
+    pub fn ask(&mut self, ask: Ask, now_ms: u64) -> Result<(Told, Vec<Action>), Fatal> {
+        let mut out = Vec::new();
+        let told = match ask {
+            Ask::Submit(tx) => {
+                self.release_early(now_ms, &mut out)?;
+                Told::Submitted(self.admit(None, *tx, now_ms, &mut out)?)
+            }
+            Ask::Forgers => match self.answer(Query::Forgers, now_ms)? {
+                Answer::Forgers(f) => Told::Forgers(f),
+                _ => Told::Forgers(Vec::new()),
+            },
+            Ask::NextNonce(pk) => {
+                let snap = self.store.snapshot()?;
+                let n = snap.account(&pk).map_err(Fatal::from)?.nonce;
+                Told::NextNonce(self.mempool.next_nonce(&pk, n))
+            }
+            Ask::Mempool { limit } => Told::Mempool(MempoolView {
+                count: self.mempool.len(),
+                bytes: self.mempool.bytes(),
+                held_back: self.mempool.held_back(),
+                txs: self
+                    .mempool
+                    .by_fee()
+                    .take(limit.min(MAX_MEMPOOL_LISTED))
+                    .cloned()
+                    .collect(),
+            }),
+            Ask::Pending(id) => Told::Pending(self.mempool.get(&id).cloned().map(Box::new)),
+        };
+        Ok((told, out))
+    }
+
     /// This node's status.
     pub fn status(&self, now_ms: u64) -> Result<NodeStatus, Fatal> {
         let count = |r: Role| self.conns.values().filter(|c| c.role == r).count() as u32;
@@ -2164,6 +2200,57 @@ impl Core {
         let snap = self.store.snapshot()?;
         self.mempool.candidates(&snap, max).map_err(Fatal::from)
     }
+}
+
+/// The most pending transactions one [`Ask::Mempool`] lists.
+pub const MAX_MEMPOOL_LISTED: usize = 100;
+
+/// What the node's own HTTP API asks its core ([`Core::ask`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ask {
+    /// Admit a transaction, as a client's `SubmitTx`.
+    Submit(Box<SignedTransaction>),
+    /// The forger table.
+    Forgers,
+    /// The nonce a sender's next transaction should carry (counting its
+    /// pending ones).
+    NextNonce(PublicKey),
+    /// The mempool: its size, and at most `limit` (and
+    /// [`MAX_MEMPOOL_LISTED`]) transactions, highest fee first.
+    Mempool {
+        /// How many transactions to list.
+        limit: usize,
+    },
+    /// A pending transaction by id.
+    Pending(Hash),
+}
+
+/// The core's answer to an [`Ask`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Told {
+    /// Admitted (or already pending or on chain), or why not.
+    Submitted(Result<(), MempoolError>),
+    /// The forger table.
+    Forgers(Vec<ForgerEntry>),
+    /// The next nonce.
+    NextNonce(u64),
+    /// The mempool.
+    Mempool(MempoolView),
+    /// The pending transaction, if it is.
+    Pending(Option<Box<SignedTransaction>>),
+}
+
+/// What the mempool holds, for showing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MempoolView {
+    /// Transactions pending.
+    pub count: usize,
+    /// Their encoded size together, bytes.
+    pub bytes: usize,
+    /// How many of them wait behind a nonce gap.
+    pub held_back: usize,
+    /// Some of them, highest fee first.
+    pub txs: Vec<SignedTransaction>,
 }
 
 /// A transaction's verdict as the wire carries it: a refusal goes as its

@@ -26,7 +26,7 @@ use log::Level;
 
 use crate::chain::crypto::PublicKey;
 use crate::chain::genesis::ChainParams;
-use crate::peer::core::{Action, ConnId, Core, Fatal, MachineFigures};
+use crate::peer::core::{Action, Ask, ConnId, Core, Fatal, MachineFigures, Told};
 use crate::wire::handshake::ClockSample;
 use crate::wire::{ErrorCode, Hello, Message};
 
@@ -190,6 +190,20 @@ impl Driver {
     ) -> Result<(), Stop> {
         let actions = core.message(conn, msg, now_ms)?;
         self.carry_out(core, out, actions)
+    }
+
+    /// The node's own HTTP API asks the core ([`Core::ask`]); what it
+    /// did (a new transaction relayed) is carried out before the answer.
+    pub fn ask(
+        &mut self,
+        core: &mut Core,
+        out: &mut impl Outside,
+        ask: Ask,
+        now_ms: u64,
+    ) -> Result<Told, Stop> {
+        let (told, actions) = core.ask(ask, now_ms)?;
+        self.carry_out(core, out, actions)?;
+        Ok(told)
     }
 
     /// The peer on `conn` broke the protocol (or flooded).

@@ -143,6 +143,8 @@ enum Event {
     Closed(ConnId),
     Tick,
     Shutdown,
+    /// A request of the HTTP API (runtime::http::link).
+    Http(crate::runtime::http::link::Envelope),
 }
 
 enum Outgoing {
@@ -462,8 +464,20 @@ async fn serve_on(
         start_forger(f, executor, &events_tx).await?;
     }
     if let (Some(h), None) = (&config.http, &forge) {
+        // The API reaches the core through the event queue, never waiting
+        // for a place in it (a full queue is a 503).
+        let events = events_tx.clone();
+        let link = crate::runtime::http::link::CoreLink::new(move |e| {
+            events
+                .try_send(Event::Http(e))
+                .map_err(|e| match e.into_inner() {
+                    Event::Http(e) => e,
+                    _ => unreachable!("sent an Http event"),
+                })
+        });
         let api =
-            crate::runtime::http::Api::new(store.clone(), shared.figures.clone(), &config.key);
+            crate::runtime::http::Api::new(store.clone(), shared.figures.clone(), &config.key)
+                .with_core(link);
         crate::runtime::http::start(h, api, executor).await?;
     }
     let core_shared = shared.clone();
@@ -763,7 +777,10 @@ fn run_core(
     while let Ok(ev) = events.recv_blocking() {
         let now = crate::runtime::os::now_ms();
         let tick = matches!(ev, Event::Tick);
-        let refresh = !matches!(ev, Event::Message(..) | Event::Violation(..));
+        let refresh = !matches!(
+            ev,
+            Event::Message(..) | Event::Violation(..) | Event::Http(..)
+        );
         let done = match ev {
             Event::Connected {
                 conn,
@@ -800,6 +817,12 @@ fn run_core(
                 Ok(())
             }
             Event::Slot(slot) => driver.slot(&mut core, &mut tcp, slot, now),
+            Event::Http(envelope) => {
+                let ask = envelope.ask.clone();
+                driver
+                    .ask(&mut core, &mut tcp, ask, now)
+                    .map(|told| envelope.answer(told))
+            }
             Event::Shutdown => {
                 tcp.close_all(ErrorCode::ShuttingDown, "the node is shutting down");
                 return Ok(());

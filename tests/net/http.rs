@@ -20,19 +20,19 @@ const IDLE_S: u64 = 2;
 
 /// An answer: status, the header block (lowercase), the body.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: String,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: String,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {self:?}"))
     }
 
     /// A problem details document with `status`; its `detail`.
-    fn problem(&self, status: u16) -> String {
+    pub(crate) fn problem(&self, status: u16) -> String {
         assert_eq!(self.status, status, "{self:?}");
         assert!(
             self.headers
@@ -55,8 +55,12 @@ impl Answer {
 
 /// Sends `raw` on a fresh connection and reads the answer to its end (the
 /// request asks the server to close); a 5xx fails the test.
-fn send(addr: &str, raw: &[u8]) -> Answer {
-    let mut s = TcpStream::connect(addr).expect("connect");
+pub(crate) fn send(addr: &str, raw: &[u8]) -> Answer {
+    exchange(TcpStream::connect(addr).expect("connect"), raw)
+}
+
+/// Sends `raw` on `s` and reads the answer to its end; a 5xx fails the test.
+pub(crate) fn exchange(mut s: TcpStream, raw: &[u8]) -> Answer {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(raw).expect("write");
     let mut out = Vec::new();
@@ -79,7 +83,7 @@ fn send(addr: &str, raw: &[u8]) -> Answer {
     a
 }
 
-fn get(addr: &str, path: &str) -> Answer {
+pub(crate) fn get(addr: &str, path: &str) -> Answer {
     send(
         addr,
         format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
@@ -335,7 +339,7 @@ fn metrics(addr: &str) -> Answer {
 }
 
 /// A connection to `to` from the loopback address 127.0.0.`last`.
-fn connect_from(last: u8, to: &str) -> TcpStream {
+pub(crate) fn connect_from(last: u8, to: &str) -> TcpStream {
     let to: std::net::SocketAddr = to.parse().unwrap();
     let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     s.bind(&std::net::SocketAddr::from(([127, 0, 0, last], 0)).into())

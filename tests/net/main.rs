@@ -1,7 +1,7 @@
 //! Nodes talking: main nodes on loopback relaying and syncing (`network`),
 //! weak-subjectivity checkpoints between nodes (`checkpoint`), the main
-//! node's HTTP/JSON API and /metrics (`http`) and its OpenAPI document
-//! against the live answers (`openapi`), the sync and
+//! node's HTTP/JSON API and /metrics (`http`, its transactions `http_tx`)
+//! and its OpenAPI document against the live answers (`openapi`), the sync and
 //! clock findings of issue 13 against the production core (`sync_clock`), and
 //! the wire decoder fuzzed (`wire_fuzz`). The raw-bytes protocol tests stay
 //! their own binary (`tests/protocol.rs`): one of them measures this
@@ -18,6 +18,7 @@ mod common;
 
 mod checkpoint;
 mod http;
+mod http_tx;
 mod network;
 mod openapi;
 mod sse;

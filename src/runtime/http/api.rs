@@ -41,6 +41,8 @@ pub struct Figures {
     pub(crate) sse_subscribers: AtomicU64,
     /// The core's forger table (the explorer shows it), as of its last tick.
     forgers: Mutex<Option<Vec<crate::wire::ForgerEntry>>>,
+    /// Submissions refused by the per-address rate limit since start.
+    pub(crate) http_rate_limited: AtomicU64,
 }
 
 impl Figures {
@@ -75,13 +77,17 @@ impl Figures {
     }
 }
 
-/// What the API reads: the node's store, its figures and key.
+/// What the API reads: the node's store, its figures and key; the link to
+/// its core thread (submissions, the forger table, the mempool) and the
+/// rate limit on submissions.
 #[derive(Debug, Clone)]
 pub struct Api {
     store: Arc<Store>,
     figures: Arc<Figures>,
     key: PublicKey,
     started_ms: u64,
+    core: Option<Arc<super::link::CoreLink>>,
+    submissions: Arc<Mutex<super::ratelimit::RateLimit>>,
 }
 
 impl Api {
@@ -96,7 +102,22 @@ impl Api {
             figures,
             key: key.public(),
             started_ms: crate::runtime::os::now_ms(),
+            core: None,
+            submissions: Arc::default(),
         }
+    }
+
+    /// Reaches the node's core through `link` (without it, the routes that
+    /// need the core answer 503).
+    pub fn with_core(mut self, link: super::link::CoreLink) -> Api {
+        self.core = Some(Arc::new(link));
+        self
+    }
+
+    /// Limits submissions per client address with `limit`.
+    pub fn with_rate_limit(mut self, limit: super::ratelimit::RateLimit) -> Api {
+        self.submissions = Arc::new(Mutex::new(limit));
+        self
     }
 
     pub(crate) fn figures(&self) -> &Figures {
@@ -106,6 +127,54 @@ impl Api {
     pub(crate) fn store(&self) -> &Arc<Store> {
         &self.store
     }
+    pub(crate) fn core(&self) -> Option<&super::link::CoreLink> {
+        self.core.as_deref()
+    }
+
+    pub(crate) fn params(&self) -> &crate::chain::genesis::ChainParams {
+        self.store.params()
+    }
+
+    /// Takes one submission from `ip`'s allowance; or the 429 to answer.
+    pub(crate) fn submission_allowed(&self, ip: std::net::IpAddr) -> Result<(), Reply> {
+        let now = crate::runtime::os::now_ms();
+        let mut limit = self.submissions.lock().unwrap_or_else(|p| p.into_inner());
+        let Err(wait_s) = limit.allow(ip, now) else {
+            return Ok(());
+        };
+        self.figures
+            .http_rate_limited
+            .fetch_add(1, Ordering::Relaxed);
+        let mut r = problem(
+            429,
+            "rate-limited",
+            "Too many submissions",
+            &format!(
+                "{ip} sent more than {} submissions at once or {} a second; try again in {wait_s} s",
+                limit.burst(),
+                limit.per_s()
+            ),
+        );
+        r.retry_after = Some(wait_s);
+        Err(r)
+    }
+}
+
+/// One request as the API sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Its method (`GET`, `POST`…).
+    pub method: &'a str,
+    /// Its path, without the query.
+    pub path: &'a str,
+    /// Its query (after `?`; empty without one).
+    pub query: &'a str,
+    /// Its `content-type` header, if any.
+    pub content_type: Option<&'a str>,
+    /// Its body (at most [`super::HttpLimits::body_bytes`]).
+    pub body: &'a [u8],
+    /// The client's address.
+    pub ip: std::net::IpAddr,
 }
 
 /// An answer: status, content type, body, and the methods allowed (a 405).
@@ -119,6 +188,8 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// For a 405: the `Allow` header.
     pub allow: Option<&'static str>,
+    /// For a 429 or 503: the `Retry-After` header (seconds).
+    pub retry_after: Option<u64>,
 }
 
 impl Reply {
@@ -130,6 +201,7 @@ impl Reply {
             content_type: "application/json",
             body,
             allow: None,
+            retry_after: None,
         }
     }
 }
@@ -201,13 +273,12 @@ fn route(path: &str) -> Option<Route<'_>> {
     }
 }
 
-/// Answers `method target` (the path and its query string; blocking:
-/// store reads, run it off the executor).
-pub fn answer(api: &Api, method: &str, target: &str) -> Reply {
-    let path = target.split_once('?').map_or(target, |(p, _)| p);
+/// Answers `req` (blocking: store reads; run it off the executor).
+pub fn answer(api: &Api, req: &Request<'_>) -> Reply {
+    let (method, path) = (req.method, req.path);
     let Some(r) = route(path) else {
         return not_found(&format!(
-            "no such resource: {path} (the API is under {PREFIX}: status, params, blocks/{{height|hash}}, accounts/{{address}}; and /metrics)"
+            "no such resource: {path} (the API is under {PREFIX}: status, params, blocks/{{height|hash}}, accounts/{{address}}, tx, tx/encode, tx/{{id}}, forgers, mempool; and /metrics)"
         ));
     };
     if method != "GET" {
@@ -231,6 +302,7 @@ pub fn answer(api: &Api, method: &str, target: &str) -> Reply {
             content_type: "application/json",
             body: OPENAPI.as_bytes().to_vec(),
             allow: None,
+            retry_after: None,
         }),
     };
     result.unwrap_or_else(|e| store_failed(&e))
@@ -414,15 +486,21 @@ fn account(api: &Api, text: &str) -> Result<Reply, StoreError> {
     for e in [epoch, epoch + 1] {
         weights.push(json!({"epoch": e, "weight": snap.weight(e, &pk)?.to_string()}));
     }
-    Ok(Reply::json(
-        200,
-        &json!({
-            "address": pk.to_string(),
-            "balance": a.balance.to_string(),
-            "nonce": a.nonce,
-            "weights": weights,
-        }),
-    ))
+    let mut v = json!({
+        "address": pk.to_string(),
+        "balance": a.balance.to_string(),
+        "nonce": a.nonce,
+        "weights": weights,
+    });
+    // Counting its pending transactions: absent if the core does not answer.
+    if let Some(core) = api.core() {
+        if let Ok(super::link::Told::NextNonce(n)) =
+            core.ask_blocking(super::link::Ask::NextNonce(pk))
+        {
+            v["next_nonce"] = json!(n);
+        }
+    }
+    Ok(Reply::json(200, &v))
 }
 
 /// One metric family in Prometheus text (HELP, TYPE, samples).
@@ -530,6 +608,13 @@ fn metrics(api: &Api) -> Result<Reply, StoreError> {
     );
     family(
         &mut m,
+        "goodwill_http_rate_limited_total",
+        "Transaction submissions refused by the per-address rate limit since start",
+        "counter",
+        &[("", f.http_rate_limited.load(Ordering::Relaxed))],
+    );
+    family(
+        &mut m,
         "goodwill_uptime_seconds",
         "Seconds since the node started",
         "gauge",
@@ -543,5 +628,6 @@ fn metrics(api: &Api) -> Result<Reply, StoreError> {
         content_type: "text/plain; version=0.0.4; charset=utf-8",
         body: m.into_bytes(),
         allow: None,
+        retry_after: None,
     })
 }

@@ -142,6 +142,7 @@ fn html(status: u16, title: &str, body: &str) -> Reply {
         content_type: "text/html; charset=utf-8",
         body: page(title, body).into_bytes(),
         allow: None,
+        retry_after: None,
     }
 }
 

@@ -1,6 +1,9 @@
 //! A main node's HTTP server: the JSON API under `/api/v1/` and Prometheus
-//! `/metrics` ([`api`] answers both), hyper 1 (HTTP/1.1, server only) on
-//! the node's own smol executor.
+//! `/metrics` ([`api`] answers both; [`tx`] the transaction routes, the
+//! forger table and the mempool, reaching the core thread through a
+//! bounded [`link`], with submissions rate-limited per address by
+//! [`ratelimit`]), hyper 1 (HTTP/1.1, server only) on the node's own smol
+//! executor.
 //!
 //! Bounded against a hostile client: at most
 //! [`HttpLimits::max_connections`] connections, at most
@@ -15,8 +18,11 @@
 
 pub mod api;
 pub mod explorer;
+pub mod link;
+pub mod ratelimit;
 pub mod reads;
 pub mod sse;
+pub mod tx;
 pub mod txjson;
 
 use std::convert::Infallible;
@@ -31,10 +37,10 @@ use bytes::Bytes;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
-use hyper::{Request, Response};
+use hyper::Response;
 use smol::net::{TcpListener, TcpStream};
 
-pub use api::{Api, Figures, Reply};
+pub use api::{Api, Figures, Reply, Request};
 
 /// A response's body: a whole answer, or an event stream ([`sse`]).
 pub type Body = Either<Full<Bytes>, sse::EventBody>;
@@ -187,7 +193,7 @@ async fn accept(
         let done = done_tx.clone();
         let api = api.clone();
         ex.spawn(async move {
-            connection(&api, stream, limits).await;
+            connection(&api, stream, ip, limits).await;
             api.figures().http_open.fetch_sub(1, Ordering::SeqCst);
             let _ = done.try_send(ip);
         })
@@ -219,14 +225,14 @@ async fn refuse_busy(mut stream: TcpStream, detail: &str) {
 
 /// Serves one connection until it closes, fails or stays silent for
 /// `limits.idle_ms`.
-async fn connection(api: &Arc<Api>, stream: TcpStream, limits: HttpLimits) {
+async fn connection(api: &Arc<Api>, stream: TcpStream, ip: IpAddr, limits: HttpLimits) {
     let heard = Arc::new(AtomicU64::new(crate::runtime::os::now_ms()));
     let io = smol_hyper::rt::FuturesIo::new(Watched {
         stream,
         heard: heard.clone(),
     });
     let api = api.clone();
-    let service = hyper::service::service_fn(move |req| handle(api.clone(), limits, req));
+    let service = hyper::service::service_fn(move |req| handle(api.clone(), limits, ip, req));
     let idle = Duration::from_millis(limits.idle_ms);
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(smol_hyper::rt::SmolTimer::new())
@@ -314,7 +320,8 @@ impl AsyncWrite for Watched {
 async fn handle(
     api: Arc<Api>,
     limits: HttpLimits,
-    req: Request<Incoming>,
+    ip: IpAddr,
+    req: hyper::Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     api.figures().http_requests.fetch_add(1, Ordering::Relaxed);
     if req.uri().path() == sse::PATH {
@@ -331,11 +338,11 @@ async fn handle(
         let reply = smol::unblock(move || explorer::answer(&api, &method, &path, &query)).await;
         return Ok(response(reply, close));
     }
-    let path = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let content_type = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
@@ -346,10 +353,25 @@ async fn handle(
     } else {
         match read_body(req.into_body(), limits).await {
             Err(r) => (r, true),
-            Ok(_) => {
+            Ok(body) => {
                 let reply = smol::unblock(move || {
-                    reads::answer(&api, &method, &path)
-                        .unwrap_or_else(|| api::answer(&api, &method, &path))
+                    let req = Request {
+                        method: &method,
+                        path: &path,
+                        query: &query,
+                        content_type: content_type.as_deref(),
+                        body: &body,
+                        ip,
+                    };
+                    let target = if query.is_empty() {
+                        path.clone()
+                    } else {
+                        format!("{path}?{query}")
+                    };
+                    // The transaction routes, the store-backed reads, then the others.
+                    tx::answer(&api, &req)
+                        .or_else(|| reads::answer(&api, &method, &target))
+                        .unwrap_or_else(|| api::answer(&api, &req))
                 })
                 .await;
                 (reply, false)
@@ -406,6 +428,9 @@ fn response(reply: Reply, close: bool) -> Response<Body> {
         .header(hyper::header::CACHE_CONTROL, "no-store");
     if let Some(allow) = reply.allow {
         b = b.header(hyper::header::ALLOW, allow);
+    }
+    if let Some(s) = reply.retry_after {
+        b = b.header(hyper::header::RETRY_AFTER, s);
     }
     if close {
         b = b.header(hyper::header::CONNECTION, "close");
