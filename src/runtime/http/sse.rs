@@ -250,6 +250,8 @@ fn tx_json(tx: &SignedTransaction, position: usize, block: &Block, matched: &[Pu
         "nonce": t.nonce,
         "fee": t.fee.to_string(),
         "matched": matched.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+        // The whole transaction, in the form every other route shows.
+        "tx": super::txjson::signed_to_json(tx),
     });
     match &t.kind {
         TxKind::Transfer { to, amount } => {
