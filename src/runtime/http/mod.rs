@@ -1,6 +1,8 @@
-//! A main node's HTTP server: the JSON API under `/api/v1/` and Prometheus
-//! `/metrics` ([`api`] answers both), hyper 1 (HTTP/1.1, server only) on
-//! the node's own smol executor.
+//! The HTTP server: hyper 1 (HTTP/1.1, server only) on the node's own
+//! smol executor, serving a [`Service`]: a main node's JSON API under
+//! `/api/v1/` and Prometheus `/metrics` ([`api`] answers both), or the
+//! forging appliance's `/metrics` alone (`goodwill forge --metrics-listen`,
+//! [`crate::runtime::forge::ForgeShared`]).
 //!
 //! Bounded against a hostile client: at most
 //! [`HttpLimits::max_connections`] connections, at most
@@ -14,6 +16,7 @@
 //! details JSON. What each route answers: docs/http.md.
 
 pub mod api;
+pub mod appliance;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -86,6 +89,27 @@ pub enum HttpError {
     },
 }
 
+/// What a server answers: the routes behind it, and where it counts its
+/// connections and requests. The connection handling, bounds and problem
+/// details of a refusal are the server's, the same for every service.
+pub trait Service: Send + Sync + 'static {
+    /// Answers `method path` (may block on store reads: the server runs it
+    /// on smol's blocking pool). An unknown path is a 404 problem.
+    fn answer(&self, method: &str, path: &str) -> Reply;
+    /// Where the server counts connections open, requests and refusals.
+    fn figures(&self) -> &Figures;
+}
+
+impl Service for Api {
+    fn answer(&self, method: &str, path: &str) -> Reply {
+        api::answer(self, method, path)
+    }
+
+    fn figures(&self) -> &Figures {
+        Api::figures(self)
+    }
+}
+
 /// Listens on `config.listen` and serves `api` on `executor` until the
 /// executor is dropped; returns the address bound (port 0 picks one), or
 /// why it cannot listen, naming `--http`.
@@ -101,23 +125,34 @@ pub async fn start(
     let listener = TcpListener::bind(config.listen).await.map_err(cannot)?;
     let addr = listener.local_addr().map_err(cannot)?;
     log::info!("goodwill node: http on http://{addr}/");
+    serve(listener, api, config.limits, executor);
+    Ok(addr)
+}
+
+/// Serves `service` on `listener` under `limits`, on `executor` until the
+/// executor is dropped.
+pub fn serve<S: Service>(
+    listener: TcpListener,
+    service: S,
+    limits: HttpLimits,
+    executor: &Arc<smol::Executor<'static>>,
+) {
     executor
         .spawn(accept(
             listener,
-            Arc::new(api),
-            config.limits,
+            Arc::new(service),
+            limits,
             Arc::downgrade(executor),
         ))
         .detach();
-    Ok(addr)
 }
 
 /// Connections answered 503 at once, beyond the cap (more are just closed).
 const REFUSALS_AT_ONCE: usize = 16;
 
-async fn accept(
+async fn accept<S: Service>(
     listener: TcpListener,
-    api: Arc<Api>,
+    api: Arc<S>,
     limits: HttpLimits,
     executor: std::sync::Weak<smol::Executor<'static>>,
 ) {
@@ -138,7 +173,7 @@ async fn accept(
         let (stream, ip) = match listener.accept().await {
             Ok((s, from)) => (s, from.ip()),
             Err(e) => {
-                log::warn!("goodwill node: http accept: {e}");
+                log::warn!("http accept: {e}");
                 smol::Timer::after(Duration::from_millis(100)).await;
                 continue;
             }
@@ -212,7 +247,7 @@ async fn refuse_busy(mut stream: TcpStream, detail: &str) {
 
 /// Serves one connection until it closes, fails or stays silent for
 /// `limits.idle_ms`.
-async fn connection(api: &Arc<Api>, stream: TcpStream, limits: HttpLimits) {
+async fn connection<S: Service>(api: &Arc<S>, stream: TcpStream, limits: HttpLimits) {
     let heard = Arc::new(AtomicU64::new(crate::runtime::os::now_ms()));
     let io = smol_hyper::rt::FuturesIo::new(Watched {
         stream,
@@ -230,7 +265,7 @@ async fn connection(api: &Arc<Api>, stream: TcpStream, limits: HttpLimits) {
     futures_lite::future::or(
         async {
             if let Err(e) = conn.await {
-                log::debug!("goodwill node: http connection: {e}");
+                log::debug!("http connection: {e}");
             }
         },
         silent_for(&heard, limits.idle_ms),
@@ -304,8 +339,8 @@ impl AsyncWrite for Watched {
 
 /// One request: its body read under the bound, then answered off the
 /// executor (store reads block).
-async fn handle(
-    api: Arc<Api>,
+async fn handle<S: Service>(
+    api: Arc<S>,
     limits: HttpLimits,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -323,7 +358,7 @@ async fn handle(
         match read_body(req.into_body(), limits).await {
             Err(r) => (r, true),
             Ok(_) => {
-                let reply = smol::unblock(move || api::answer(&api, &method, &path)).await;
+                let reply = smol::unblock(move || api.answer(&method, &path)).await;
                 (reply, false)
             }
         }
