@@ -6,7 +6,7 @@
 //! | [`logger`] | the process's logger behind the `log` macros: journald priorities, `GOODWILL_LOG` |
 //! | [`config`] | files the roles read at start: the genesis |
 //! | [`node`] | `goodwill node`: runs [`crate::peer::core::Core`] on smol: listening, dialling, the handshake, the core thread |
-//! | [`http`] | a main node's HTTP/JSON API and `/metrics` (hyper on the node's smol executor; reads from store snapshots, submissions and the core's own state through a bounded link to the core thread) |
+//! | [`http`] | a main node's HTTP/JSON API, explorer and `/metrics`, and the appliance's `/metrics` (hyper on the node's smol executor; reads from store snapshots, submissions and the core's own state through a bounded link to the core thread) |
 //! | [`forge`] | `goodwill forge`: the appliance around the same core: LEDs, status port, watchdog, storage retry |
 //! | [`led`] | the status LEDs: their pattern (pure) and the pins that show it (GPIO line, LED class, log) |
 //! | [`board`] | board profiles (`board/*.toml`): LED pins and polarity, idle and load watts, the energy estimate |

@@ -638,9 +638,12 @@ async fn start_forger(
         if let Ok(a) = l.local_addr() {
             log(&format!("metrics on http://{a}/metrics"));
         }
-        executor
-            .spawn(forge.clone().metrics_server(l, Arc::downgrade(executor)))
-            .detach();
+        crate::runtime::http::serve(
+            l,
+            crate::runtime::http::appliance::ApplianceMetrics::new(forge.clone()),
+            crate::runtime::http::appliance::METRICS_LIMITS,
+            executor,
+        );
     }
     if fc.clock_check == crate::peer::forging::ClockCheck::Off {
         log_at(log::Level::Warn, "WARNING: --clock-check off: this forger signs blocks whatever its clock says; use it only in tests");

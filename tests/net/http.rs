@@ -327,6 +327,93 @@ fn promtool_accepts_the_main_nodes_metrics() {
     assert!(out.status.success(), "promtool: {out:?}\n{}", m.body);
 }
 
+/// The forging appliance's `--metrics-listen` runs on the same server
+/// (issue 17): a real `goodwill forge` with a main node, its `/metrics`
+/// through promtool once it holds figures, and every other path or
+/// method a problem, not the old hand-written server's plain text.
+#[test]
+#[cfg_attr(
+    not(has_promtool),
+    ignore = "needs promtool (Debian package prometheus); .ci/run installs it"
+)]
+fn promtool_accepts_the_appliances_metrics_and_other_paths_are_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let forger = common::keygen(d, "forger", WAIT_MS);
+    let genesis = d.join("genesis.toml").to_str().unwrap().to_string();
+    common::NewGenesis {
+        out: &genesis,
+        chain_name: None,
+        forgers: vec![&forger.addr],
+        funds: vec![],
+        slot_ms: 500,
+        epoch_slots: 10,
+        finality_depth: None,
+    }
+    .write(WAIT_MS);
+    let main = common::free_addr().to_string();
+    let mut procs = Procs::new(d, common::POLL);
+    let node_args = common::node_args(d.join("main").to_str().unwrap(), &genesis, &main);
+    procs.start("node", &strs(&node_args));
+    let mut args = common::forge_args(
+        d.join("forger").to_str().unwrap(),
+        &genesis,
+        &forger.file,
+        &main,
+        &common::free_addr().to_string(),
+    );
+    args.extend(["--metrics-listen", "127.0.0.1:0"].map(String::from));
+    let forge = procs.start("forge", &strs(&args));
+    let addr = procs.wait_line(forge, WAIT_MS, |l| {
+        let rest = l.split("metrics on http://").nth(1)?;
+        Some(rest.trim_end().trim_end_matches("/metrics").to_string())
+    });
+    let m = common::wait_for(WAIT_MS, "the appliance's figures in /metrics", || {
+        let m = get(&addr, "/metrics");
+        m.body.contains("goodwill_blocks_forged_total").then_some(m)
+    });
+    assert_eq!(m.status, 200, "{m:?}");
+    assert!(m.headers.contains("content-type: text/plain"), "{m:?}");
+    assert!(
+        m.body.contains("# TYPE goodwill_uptime_seconds gauge\n"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("# TYPE goodwill_http_requests_total counter\n"),
+        "{}",
+        m.body
+    );
+    let mut p = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs (Debian package prometheus)");
+    p.stdin
+        .take()
+        .unwrap()
+        .write_all(m.body.as_bytes())
+        .unwrap();
+    let out = p.wait_with_output().unwrap();
+    assert!(out.status.success(), "promtool: {out:?}\n{}", m.body);
+
+    // Only /metrics: the main node's API is not here.
+    let other = get(&addr, "/api/v1/status");
+    assert!(
+        other.problem(404).contains("serves GET /metrics only"),
+        "{other:?}"
+    );
+    let post = send(
+        &addr,
+        b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    post.problem(405);
+    assert!(post.headers.contains("allow: get"), "{post:?}");
+}
+
 /// `/metrics` once it holds the core's figures (they come with its first
 /// tick).
 fn metrics(addr: &str) -> Answer {

@@ -7,8 +7,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-
 use crate::chain::crypto::PublicKey;
 use crate::chain::genesis::ChainParams;
 use crate::peer::core::{Core, MachineFigures};
@@ -136,11 +134,6 @@ pub async fn storage_error_state(
     }
 }
 
-/// `/metrics` connections served at once (more are closed at once).
-pub const METRICS_CONNECTIONS: usize = 16;
-/// How long one `/metrics` connection may take, request and answer.
-pub const METRICS_DEADLINE_MS: u64 = 5_000;
-
 /// The appliance's settings beyond a node's.
 #[derive(Debug, Clone)]
 pub struct ForgeConfig {
@@ -148,7 +141,8 @@ pub struct ForgeConfig {
     pub clock_check: ClockCheck,
     /// The board profile (LEDs, watts).
     pub board: Board,
-    /// Where to serve Prometheus text metrics (plain HTTP GET /metrics).
+    /// Where to serve Prometheus text metrics (`GET /metrics`, on the
+    /// main node's HTTP server: [`crate::runtime::http::appliance`]).
     pub metrics_listen: Option<SocketAddr>,
     /// Status reports to the main nodes every this many slots.
     pub report_every_slots: u64,
@@ -567,7 +561,7 @@ impl ForgeShared {
         put(
             "goodwill_uptime_seconds",
             "Seconds since start",
-            "counter",
+            "gauge",
             s.uptime_s as f64,
         );
         // What the board reports: absent when unknown (not a Pi).
@@ -649,59 +643,6 @@ impl ForgeShared {
                 return;
             }
             smol::Timer::after(Duration::from_secs(CLOCK_POLL_S)).await;
-        }
-    }
-
-    /// Serves `GET /metrics` (plain HTTP/1.0, one request per connection).
-    /// Each connection is served on its own task (`executor`), at most
-    /// [`METRICS_CONNECTIONS`] at once (more are closed at once), each for
-    /// at most [`METRICS_DEADLINE_MS`]: an idle connection delays nobody.
-    pub async fn metrics_server(
-        self: Arc<Self>,
-        listener: smol::net::TcpListener,
-        executor: std::sync::Weak<smol::Executor<'static>>,
-    ) {
-        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                smol::Timer::after(Duration::from_millis(100)).await;
-                continue;
-            };
-            let Some(ex) = executor.upgrade() else {
-                return;
-            };
-            if open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= METRICS_CONNECTIONS {
-                open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                continue;
-            }
-            let me = self.clone();
-            let open = open.clone();
-            ex.spawn(async move {
-                futures_lite::future::or(
-                    async {
-                        let mut buf = [0u8; 1024];
-                        let n = stream.read(&mut buf).await.unwrap_or(0);
-                        let req = String::from_utf8_lossy(&buf[..n]);
-                        let (code, body) = if req.starts_with("GET /metrics") {
-                            ("200 OK", me.metrics())
-                        } else {
-                            ("404 Not Found", "only GET /metrics is served here\n".to_string())
-                        };
-                        let resp = format!(
-                            "HTTP/1.0 {code}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                        let _ = stream.write_all(resp.as_bytes()).await;
-                        let _ = stream.flush().await;
-                    },
-                    async {
-                        smol::Timer::after(Duration::from_millis(METRICS_DEADLINE_MS)).await;
-                    },
-                )
-                .await;
-                open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            })
-            .detach();
         }
     }
 }

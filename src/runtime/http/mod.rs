@@ -1,9 +1,12 @@
-//! A main node's HTTP server: the JSON API under `/api/v1/` and Prometheus
-//! `/metrics` ([`api`] answers both; [`tx`] the transaction routes, the
-//! forger table and the mempool, reaching the core thread through a
-//! bounded [`link`], with submissions rate-limited per address by
-//! [`ratelimit`]), hyper 1 (HTTP/1.1, server only) on the node's own smol
-//! executor.
+//! The HTTP server: hyper 1 (HTTP/1.1, server only) on the node's own
+//! smol executor, serving a [`Service`]: a main node's JSON API under
+//! `/api/v1/`, Prometheus `/metrics` ([`api`] answers both; [`tx`] the
+//! transaction routes, the forger table and the mempool, reaching the core
+//! thread through a bounded [`link`], with submissions rate-limited per
+//! address by [`ratelimit`]; [`reads`] the paged and proven reads; [`sse`]
+//! the event stream; [`explorer`] the HTML pages), or the forging
+//! appliance's `/metrics` alone ([`appliance`], `goodwill forge
+//! --metrics-listen`).
 //!
 //! Bounded against a hostile client: at most
 //! [`HttpLimits::max_connections`] connections, at most
@@ -17,6 +20,7 @@
 //! details JSON. What each route answers: docs/http.md.
 
 pub mod api;
+pub mod appliance;
 pub mod explorer;
 pub mod link;
 pub mod ratelimit;
@@ -99,6 +103,46 @@ pub enum HttpError {
     },
 }
 
+/// What a server answers: the routes behind it, and where it counts its
+/// connections and requests. The connection handling, bounds and problem
+/// details of a refusal are the server's, the same for every service.
+pub trait Service: Send + Sync + 'static {
+    /// Answers one request, its body read under the bounds (may block on
+    /// store reads: the server runs it on smol's blocking pool). An
+    /// unknown path is a 404 problem.
+    fn answer(&self, req: &Request<'_>) -> Reply;
+    /// Where the server counts connections open, requests and refusals.
+    fn figures(&self) -> &Figures;
+    /// A main node's API, whose event stream and explorer pages the
+    /// server answers itself (a stream, and pages with a query); none for
+    /// the appliance.
+    fn node_api(self: Arc<Self>) -> Option<Arc<Api>> {
+        None
+    }
+}
+
+impl Service for Api {
+    fn answer(&self, req: &Request<'_>) -> Reply {
+        let target = if req.query.is_empty() {
+            req.path.to_string()
+        } else {
+            format!("{}?{}", req.path, req.query)
+        };
+        // The transaction routes, the store-backed reads, then the others.
+        tx::answer(self, req)
+            .or_else(|| reads::answer(self, req.method, &target))
+            .unwrap_or_else(|| api::answer(self, req))
+    }
+
+    fn figures(&self) -> &Figures {
+        Api::figures(self)
+    }
+
+    fn node_api(self: Arc<Self>) -> Option<Arc<Api>> {
+        Some(self)
+    }
+}
+
 /// Listens on `config.listen` and serves `api` on `executor` until the
 /// executor is dropped; returns the address bound (port 0 picks one), or
 /// why it cannot listen, naming `--http`.
@@ -114,23 +158,34 @@ pub async fn start(
     let listener = TcpListener::bind(config.listen).await.map_err(cannot)?;
     let addr = listener.local_addr().map_err(cannot)?;
     log::info!("goodwill node: http on http://{addr}/");
+    serve(listener, api, config.limits, executor);
+    Ok(addr)
+}
+
+/// Serves `service` on `listener` under `limits`, on `executor` until the
+/// executor is dropped.
+pub fn serve<S: Service>(
+    listener: TcpListener,
+    service: S,
+    limits: HttpLimits,
+    executor: &Arc<smol::Executor<'static>>,
+) {
     executor
         .spawn(accept(
             listener,
-            Arc::new(api),
-            config.limits,
+            Arc::new(service),
+            limits,
             Arc::downgrade(executor),
         ))
         .detach();
-    Ok(addr)
 }
 
 /// Connections answered 503 at once, beyond the cap (more are just closed).
 const REFUSALS_AT_ONCE: usize = 16;
 
-async fn accept(
+async fn accept<S: Service>(
     listener: TcpListener,
-    api: Arc<Api>,
+    api: Arc<S>,
     limits: HttpLimits,
     executor: std::sync::Weak<smol::Executor<'static>>,
 ) {
@@ -151,7 +206,7 @@ async fn accept(
         let (stream, ip) = match listener.accept().await {
             Ok((s, from)) => (s, from.ip()),
             Err(e) => {
-                log::warn!("goodwill node: http accept: {e}");
+                log::warn!("http accept: {e}");
                 smol::Timer::after(Duration::from_millis(100)).await;
                 continue;
             }
@@ -225,7 +280,7 @@ async fn refuse_busy(mut stream: TcpStream, detail: &str) {
 
 /// Serves one connection until it closes, fails or stays silent for
 /// `limits.idle_ms`.
-async fn connection(api: &Arc<Api>, stream: TcpStream, ip: IpAddr, limits: HttpLimits) {
+async fn connection<S: Service>(api: &Arc<S>, stream: TcpStream, ip: IpAddr, limits: HttpLimits) {
     let heard = Arc::new(AtomicU64::new(crate::runtime::os::now_ms()));
     let io = smol_hyper::rt::FuturesIo::new(Watched {
         stream,
@@ -243,7 +298,7 @@ async fn connection(api: &Arc<Api>, stream: TcpStream, ip: IpAddr, limits: HttpL
     futures_lite::future::or(
         async {
             if let Err(e) = conn.await {
-                log::debug!("goodwill node: http connection: {e}");
+                log::debug!("http connection: {e}");
             }
         },
         silent_for(&heard, limits.idle_ms),
@@ -317,26 +372,29 @@ impl AsyncWrite for Watched {
 
 /// One request: its body read under the bound, then answered off the
 /// executor (store reads block).
-async fn handle(
-    api: Arc<Api>,
+async fn handle<S: Service>(
+    api: Arc<S>,
     limits: HttpLimits,
     ip: IpAddr,
     req: hyper::Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     api.figures().http_requests.fetch_add(1, Ordering::Relaxed);
-    if req.uri().path() == sse::PATH {
-        return Ok(sse::respond(api, limits, &req).await);
-    }
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    // The explorer's HTML pages (everything outside /api/ and /metrics).
-    if explorer::serves(&path) {
-        let query = req.uri().query().unwrap_or("").to_string();
-        // Its pages take no body: one sent is not read, so the connection closes.
-        let close =
-            method != "GET" && method != "HEAD" || !hyper::body::Body::is_end_stream(req.body());
-        let reply = smol::unblock(move || explorer::answer(&api, &method, &path, &query)).await;
-        return Ok(response(reply, close));
+    if let Some(node) = api.clone().node_api() {
+        if path == sse::PATH {
+            return Ok(sse::respond(node, limits, &req).await);
+        }
+        // The explorer's HTML pages (everything outside /api/ and /metrics).
+        if explorer::serves(&path) {
+            let query = req.uri().query().unwrap_or("").to_string();
+            // Its pages take no body: one sent is not read, so the connection closes.
+            let close = method != "GET" && method != "HEAD"
+                || !hyper::body::Body::is_end_stream(req.body());
+            let reply =
+                smol::unblock(move || explorer::answer(&node, &method, &path, &query)).await;
+            return Ok(response(reply, close));
+        }
     }
     let query = req.uri().query().unwrap_or("").to_string();
     let content_type = req
@@ -363,15 +421,7 @@ async fn handle(
                         body: &body,
                         ip,
                     };
-                    let target = if query.is_empty() {
-                        path.clone()
-                    } else {
-                        format!("{path}?{query}")
-                    };
-                    // The transaction routes, the store-backed reads, then the others.
-                    tx::answer(&api, &req)
-                        .or_else(|| reads::answer(&api, &method, &target))
-                        .unwrap_or_else(|| api::answer(&api, &req))
+                    api.answer(&req)
                 })
                 .await;
                 (reply, false)
