@@ -201,7 +201,11 @@ fn encode_sign_submit_mine_and_read_back_with_a_checked_proof() {
     assert_eq!(p.status, 200, "{p:?}");
     assert_eq!(p.json()["status"], "pending");
     assert_eq!(p.json()["tx"]["bytes"], hex::encode(&one.bytes));
-    let acc = get(&addr, &format!("/api/v1/accounts/{}", a.public())).json();
+    let acc = get(
+        &addr,
+        &format!("/api/v1/accounts/{}?next_nonce=true", a.public()),
+    )
+    .json();
     assert_eq!(
         (acc["nonce"].as_u64(), acc["next_nonce"].as_u64()),
         (Some(0), Some(1)),

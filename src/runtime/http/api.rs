@@ -295,7 +295,7 @@ pub fn answer(api: &Api, req: &Request<'_>) -> Reply {
         Route::Status => status(api),
         Route::Params => Ok(params(api)),
         Route::Block(id) => block(api, id),
-        Route::Account(a) => account(api, a),
+        Route::Account(a) => account(api, a, req.query),
         Route::Metrics => metrics(api),
         Route::OpenApi => Ok(Reply {
             status: 200,
@@ -467,7 +467,21 @@ pub(crate) fn block_json(
     Ok(v)
 }
 
-fn account(api: &Api, text: &str) -> Result<Reply, StoreError> {
+fn account(api: &Api, text: &str, query: &str) -> Result<Reply, StoreError> {
+    // `?next_nonce=true` asks the core for the mempool's count: opt-in, so
+    // that plain balance reads (the common, hammered case) never reach the
+    // thread that imports blocks.
+    let with_next_nonce = match query {
+        "" | "next_nonce=false" => false,
+        "next_nonce=true" => true,
+        other => {
+            return Ok(bad_request(
+                "bad-query",
+                "Bad query",
+                &format!("{other:?}: /accounts/{{address}} takes only next_nonce=true"),
+            ))
+        }
+    };
     let pk = match crate::chain::address::parse(text) {
         Ok(pk) => pk,
         Err(e) => {
@@ -493,7 +507,7 @@ fn account(api: &Api, text: &str) -> Result<Reply, StoreError> {
         "weights": weights,
     });
     // Counting its pending transactions: absent if the core does not answer.
-    if let Some(core) = api.core() {
+    if let Some(core) = api.core().filter(|_| with_next_nonce) {
         if let Ok(super::link::Told::NextNonce(n)) =
             core.ask_blocking(super::link::Ask::NextNonce(pk))
         {
