@@ -116,6 +116,12 @@ pub async fn start(
 /// Connections answered 503 at once, beyond the cap (more are just closed).
 const REFUSALS_AT_ONCE: usize = 16;
 
+/// Store reads in flight at once for all HTTP requests together: more wait
+/// for a place, so that a crowd of clients queues here instead of growing
+/// the blocking pool into dozens of runnable threads that take the CPU
+/// from the core thread importing blocks (docs/performance.md, "HTTP API").
+const READS_AT_ONCE: usize = 4;
+
 async fn accept(
     listener: TcpListener,
     api: Arc<Api>,
@@ -123,6 +129,7 @@ async fn accept(
     executor: std::sync::Weak<smol::Executor<'static>>,
 ) {
     let refusing = Arc::new(AtomicUsize::new(0));
+    let reads = Arc::new(smol::lock::Semaphore::new(READS_AT_ONCE));
     // Connections open per address: counted by this loop alone, which
     // hears of each closed one through `done` before it accepts the next.
     let mut per_ip: std::collections::BTreeMap<IpAddr, usize> = Default::default();
@@ -180,8 +187,9 @@ async fn accept(
         *per_ip.entry(ip).or_insert(0) += 1;
         let done = done_tx.clone();
         let api = api.clone();
+        let reads = reads.clone();
         ex.spawn(async move {
-            connection(&api, stream, limits).await;
+            connection(&api, stream, limits, reads).await;
             api.figures().http_open.fetch_sub(1, Ordering::SeqCst);
             let _ = done.try_send(ip);
         })
@@ -213,14 +221,20 @@ async fn refuse_busy(mut stream: TcpStream, detail: &str) {
 
 /// Serves one connection until it closes, fails or stays silent for
 /// `limits.idle_ms`.
-async fn connection(api: &Arc<Api>, stream: TcpStream, limits: HttpLimits) {
+async fn connection(
+    api: &Arc<Api>,
+    stream: TcpStream,
+    limits: HttpLimits,
+    reads: Arc<smol::lock::Semaphore>,
+) {
     let heard = Arc::new(AtomicU64::new(crate::runtime::os::now_ms()));
     let io = smol_hyper::rt::FuturesIo::new(Watched {
         stream,
         heard: heard.clone(),
     });
     let api = api.clone();
-    let service = hyper::service::service_fn(move |req| handle(api.clone(), limits, req));
+    let service =
+        hyper::service::service_fn(move |req| handle(api.clone(), limits, reads.clone(), req));
     let idle = Duration::from_millis(limits.idle_ms);
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(smol_hyper::rt::SmolTimer::new())
@@ -304,10 +318,11 @@ impl AsyncWrite for Watched {
 }
 
 /// One request: its body read under the bound, then answered off the
-/// executor (store reads block).
+/// executor (store reads block), at most [`READS_AT_ONCE`] at a time.
 async fn handle(
     api: Arc<Api>,
     limits: HttpLimits,
+    reads: Arc<smol::lock::Semaphore>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     api.figures().http_requests.fetch_add(1, Ordering::Relaxed);
@@ -324,6 +339,7 @@ async fn handle(
         match read_body(req.into_body(), limits).await {
             Err(r) => (r, true),
             Ok(_) => {
+                let _place = reads.acquire().await;
                 let reply = smol::unblock(move || api::answer(&api, &method, &path)).await;
                 (reply, false)
             }
