@@ -183,6 +183,12 @@ pub fn serve<S: Service>(
 /// Connections answered 503 at once, beyond the cap (more are just closed).
 const REFUSALS_AT_ONCE: usize = 16;
 
+/// Store reads in flight at once for all HTTP requests together: more wait
+/// for a place, so that a crowd of clients queues here instead of growing
+/// the blocking pool into dozens of runnable threads that take the CPU
+/// from the core thread importing blocks (docs/performance.md, "HTTP API").
+const READS_AT_ONCE: usize = 4;
+
 async fn accept<S: Service>(
     listener: TcpListener,
     api: Arc<S>,
@@ -190,6 +196,7 @@ async fn accept<S: Service>(
     executor: std::sync::Weak<smol::Executor<'static>>,
 ) {
     let refusing = Arc::new(AtomicUsize::new(0));
+    let reads = Arc::new(smol::lock::Semaphore::new(READS_AT_ONCE));
     // Connections open per address: counted by this loop alone, which
     // hears of each closed one through `done` before it accepts the next.
     let mut per_ip: std::collections::BTreeMap<IpAddr, usize> = Default::default();
@@ -247,8 +254,9 @@ async fn accept<S: Service>(
         *per_ip.entry(ip).or_insert(0) += 1;
         let done = done_tx.clone();
         let api = api.clone();
+        let reads = reads.clone();
         ex.spawn(async move {
-            connection(&api, stream, ip, limits).await;
+            connection(&api, stream, ip, limits, reads).await;
             api.figures().http_open.fetch_sub(1, Ordering::SeqCst);
             let _ = done.try_send(ip);
         })
@@ -280,14 +288,21 @@ async fn refuse_busy(mut stream: TcpStream, detail: &str) {
 
 /// Serves one connection until it closes, fails or stays silent for
 /// `limits.idle_ms`.
-async fn connection<S: Service>(api: &Arc<S>, stream: TcpStream, ip: IpAddr, limits: HttpLimits) {
+async fn connection<S: Service>(
+    api: &Arc<S>,
+    stream: TcpStream,
+    ip: IpAddr,
+    limits: HttpLimits,
+    reads: Arc<smol::lock::Semaphore>,
+) {
     let heard = Arc::new(AtomicU64::new(crate::runtime::os::now_ms()));
     let io = smol_hyper::rt::FuturesIo::new(Watched {
         stream,
         heard: heard.clone(),
     });
     let api = api.clone();
-    let service = hyper::service::service_fn(move |req| handle(api.clone(), limits, ip, req));
+    let service =
+        hyper::service::service_fn(move |req| handle(api.clone(), limits, ip, reads.clone(), req));
     let idle = Duration::from_millis(limits.idle_ms);
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(smol_hyper::rt::SmolTimer::new())
@@ -371,11 +386,12 @@ impl AsyncWrite for Watched {
 }
 
 /// One request: its body read under the bound, then answered off the
-/// executor (store reads block).
+/// executor (store reads block), at most [`READS_AT_ONCE`] at a time.
 async fn handle<S: Service>(
     api: Arc<S>,
     limits: HttpLimits,
     ip: IpAddr,
+    reads: Arc<smol::lock::Semaphore>,
     req: hyper::Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     api.figures().http_requests.fetch_add(1, Ordering::Relaxed);
@@ -391,6 +407,7 @@ async fn handle<S: Service>(
             // Its pages take no body: one sent is not read, so the connection closes.
             let close = method != "GET" && method != "HEAD"
                 || !hyper::body::Body::is_end_stream(req.body());
+            let _place = reads.acquire().await;
             let reply =
                 smol::unblock(move || explorer::answer(&node, &method, &path, &query)).await;
             return Ok(response(reply, close));
@@ -412,6 +429,13 @@ async fn handle<S: Service>(
         match read_body(req.into_body(), limits).await {
             Err(r) => (r, true),
             Ok(body) => {
+                // A submission waits for the core, not the store: it takes
+                // no place among the reads (the link bounds it).
+                let _place = if method == "POST" {
+                    None
+                } else {
+                    Some(reads.acquire().await)
+                };
                 let reply = smol::unblock(move || {
                     let req = Request {
                         method: &method,
