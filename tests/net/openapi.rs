@@ -9,7 +9,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::http::{chain, node};
+use crate::http::{chain, node, traffic};
 
 /// The document is JSON, OpenAPI 3.1, and the node serves it byte for byte.
 #[test]
@@ -45,14 +45,16 @@ fn the_node_serves_its_openapi_document() {
 )]
 fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
     let dir = tempfile::tempdir().unwrap();
-    let (net, blocks) = chain(6);
-    let (_procs, addr) = node(dir.path(), &net, &blocks);
+    // Transfers, records, donations and a proposal: the associations and
+    // the pages have entries to check against their schemas.
+    let t = traffic(4);
+    let (_procs, addr) = node(dir.path(), &t.net, &t.blocks);
     let out = Command::new("schemathesis")
         .args([
+            "--config-file",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/net/schemathesis.toml"),
             "run",
             &format!("http://{addr}/api/v1/openapi.json"),
-            "--checks",
-            "all",
             "--workers",
             "1",
             "--max-examples",
@@ -60,6 +62,10 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
             "--seed",
             "17",
             "--no-color",
+            // The event stream never ends: schemathesis would wait for its
+            // body for ever. tests/net/sse.rs tests it, its problems too.
+            "--exclude-path",
+            "/api/v1/events",
         ])
         // Valid addresses for `format: goodwill-address` (their checksum
         // is beyond a pattern).
