@@ -250,7 +250,10 @@ paths = {
                               [pp("id", {"type": "string", "pattern": "^([0-9]{1,19}|[0-9a-f]{64})$"},
                                   "A height (1 is the first block) or a block hash")], errors=("400", "404")),
     "/api/v1/accounts/{address}": op("get", "account", "An account's balance, nonce and weight",
-                                     json_resp("Account", ref("Account")), [ADDRESS], errors=("400",)),
+                                     json_resp("Account", ref("Account")),
+                                     [ADDRESS, qp("next_nonce", {"type": "boolean", "default": False},
+                                                  "true: also next_nonce, counting the account's pending transactions "
+                                                  "(asks the node's core)")], errors=("400",)),
     "/api/v1/accounts/{address}/history": op("get", "account_history", "The transactions touching an account, newest first",
                                              json_resp("A page of the account's history", ref("History")),
                                              [ADDRESS, LIMIT, BEFORE], errors=("400",)),

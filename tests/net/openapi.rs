@@ -86,3 +86,22 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The committed document is what `scripts/openapi.py` writes: edit the
+/// script, then `python3 scripts/openapi.py > src/runtime/http/openapi.json`.
+#[test]
+fn the_document_is_the_generators_output() {
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/openapi.py"))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == goodwill::runtime::http::api::OPENAPI,
+        "src/runtime/http/openapi.json is not scripts/openapi.py's output: run python3 scripts/openapi.py > src/runtime/http/openapi.json"
+    );
+}
