@@ -663,16 +663,16 @@ fn the_explorer_pages_show_the_chain_and_keep_user_data_text() {
 /// A chain for the store-backed reads: `n` blocks of transfers around the
 /// users, then records (a key written twice, a binary key), donations to
 /// the genesis association and a new association's proposal.
-struct Traffic {
-    net: TestNet,
-    blocks: Vec<Block>,
+pub(crate) struct Traffic {
+    pub(crate) net: TestNet,
+    pub(crate) blocks: Vec<Block>,
     /// The new association's key.
     proposed: goodwill::chain::crypto::Keypair,
     /// The sum of the BuyWeight amounts.
     donated: u64,
 }
 
-fn traffic(n: usize) -> Traffic {
+pub(crate) fn traffic(n: usize) -> Traffic {
     use goodwill::chain::codec::Bytes;
     use goodwill::chain::tx::TxKind;
     use goodwill::ledger::state::StateReadExt;

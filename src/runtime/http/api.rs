@@ -278,7 +278,7 @@ pub fn answer(api: &Api, req: &Request<'_>) -> Reply {
     let (method, path) = (req.method, req.path);
     let Some(r) = route(path) else {
         return not_found(&format!(
-            "no such resource: {path} (the API is under {PREFIX}: status, params, blocks/{{height|hash}}, accounts/{{address}}, tx, tx/encode, tx/{{id}}, forgers, mempool; and /metrics)"
+            "no such resource: {path} (the API is under {PREFIX}, its routes in {PREFIX}openapi.json: status, params, blocks, blocks/{{height|hash}}, accounts/{{address}}, accounts/{{address}}/history, tx, tx/encode, tx/{{id}}, mempool, forgers, data/{{address}}/{{key}}, associations, associations/{{id}}, events; and /metrics)"
         ));
     };
     if method != "GET" {

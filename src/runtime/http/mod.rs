@@ -23,6 +23,8 @@ pub mod api;
 pub mod appliance;
 pub mod explorer;
 pub mod link;
+#[cfg(test)]
+mod openapi;
 pub mod ratelimit;
 pub mod reads;
 pub mod sse;
