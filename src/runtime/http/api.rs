@@ -222,6 +222,18 @@ pub fn problem(status: u16, kind: &str, title: &str, detail: &str) -> Reply {
     r
 }
 
+/// The 405 of a route that answers GET only (its `allow` header says so).
+pub(crate) fn get_only(path: &str, method: &str) -> Reply {
+    let mut p = problem(
+        405,
+        "method-not-allowed",
+        "Method not allowed",
+        &format!("{path} answers GET only, not {method}"),
+    );
+    p.allow = Some("GET");
+    p
+}
+
 pub(crate) fn not_found(detail: &str) -> Reply {
     problem(404, "not-found", "Not found", detail)
 }
@@ -282,14 +294,7 @@ pub fn answer(api: &Api, req: &Request<'_>) -> Reply {
         ));
     };
     if method != "GET" {
-        let mut p = problem(
-            405,
-            "method-not-allowed",
-            "Method not allowed",
-            &format!("{path} answers GET only, not {method}"),
-        );
-        p.allow = Some("GET");
-        return p;
+        return get_only(path, method);
     }
     let result = match r {
         Route::Status => status(api),

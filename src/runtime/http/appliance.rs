@@ -50,14 +50,7 @@ impl Service for ApplianceMetrics {
             );
         }
         if method != "GET" {
-            let mut p = problem(
-                405,
-                "method-not-allowed",
-                "Method not allowed",
-                &format!("{path} answers GET only, not {method}"),
-            );
-            p.allow = Some("GET");
-            return p;
+            return super::api::get_only(path, method);
         }
         let mut text = self.forge.metrics();
         let f = &self.figures;

@@ -167,18 +167,6 @@ fn ask(api: &Api, ask: Ask) -> Result<Told, Reply> {
     link.ask_blocking(ask).map_err(|e| busy(&e))
 }
 
-fn json_reply(status: u16, v: &Value) -> Reply {
-    let mut body = serde_json::to_vec_pretty(v).unwrap_or_default();
-    body.push(b'\n');
-    Reply {
-        status,
-        content_type: "application/json",
-        body,
-        allow: None,
-        retry_after: None,
-    }
-}
-
 /// How a signed transaction's canonical bytes and id follow from what
 /// `/tx/encode` gives (said in every answer, so a client need not guess).
 const SIGNED_BYTES_RULE: &str = "tx_bytes || signature (the 64 signature bytes appended)";
@@ -201,7 +189,7 @@ fn encode(api: &Api, v: &Value) -> Result<Reply, Reply> {
         }
     }
     let tx_bytes = crate::chain::codec::encode(&tx);
-    Ok(json_reply(
+    Ok(Reply::json(
         200,
         &json!({
             "tx": txjson::transaction_to_json(&tx),
@@ -257,7 +245,7 @@ fn submit(api: &Api, v: &Value) -> Result<Reply, Reply> {
     let stx = signed_from_body(api, v)?;
     let id = stx.id();
     match ask(api, Ask::Submit(Box::new(stx)))? {
-        Told::Submitted(Ok(())) => Ok(json_reply(
+        Told::Submitted(Ok(())) => Ok(Reply::json(
             202,
             &json!({"id": id.to_hex(), "accepted": true}),
         )),
@@ -328,7 +316,7 @@ fn tx(api: &Api, text: &str) -> Result<Reply, Reply> {
     if found.is_none() {
         match ask(api, Ask::Pending(id))? {
             Told::Pending(Some(stx)) => {
-                return Ok(json_reply(
+                return Ok(Reply::json(
                     200,
                     &json!({"status": "pending", "tx": txjson::signed_to_json(&stx)}),
                 ))
@@ -355,7 +343,7 @@ fn tx(api: &Api, text: &str) -> Result<Reply, Reply> {
     let depth = api.params().genesis().finality_depth;
     let confirmations = tip.height.saturating_sub(h.height) + 1;
     let finalized = confirmations >= depth;
-    Ok(json_reply(
+    Ok(Reply::json(
         200,
         &json!({
             "status": if finalized { "final" } else { "included" },
@@ -420,7 +408,7 @@ fn forger_json(e: &ForgerEntry) -> Value {
 
 fn forgers(api: &Api) -> Result<Reply, Reply> {
     match ask(api, Ask::Forgers)? {
-        Told::Forgers(list) => Ok(json_reply(
+        Told::Forgers(list) => Ok(Reply::json(
             200,
             &json!({
                 "count": list.len(),
@@ -462,7 +450,7 @@ fn limit_of(query: &str) -> Result<usize, Reply> {
 fn mempool(api: &Api, query: &str) -> Result<Reply, Reply> {
     let limit = limit_of(query)?;
     match ask(api, Ask::Mempool { limit })? {
-        Told::Mempool(m) => Ok(json_reply(
+        Told::Mempool(m) => Ok(Reply::json(
             200,
             &json!({
                 "count": m.count,
