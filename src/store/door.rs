@@ -81,7 +81,9 @@ pub(super) fn guard<T, E: From<StoreError>>(
 /// that went unnoticed while open panics there (seen: redb 4.4.0
 /// `bitmap.rs:275` under `Database::drop`). A store that is dropped must
 /// not turn a clean stop into a panic; the file stays as the last commit
-/// left it, and redb rebuilds its allocator state at the next open.
+/// left it, and redb rebuilds its allocator state at the next open. A
+/// store dropped while a panic unwinds (one caught by [`guard`]) is not
+/// closed at all: a second panic there would abort the process.
 pub(super) struct ClosingDb {
     db: Option<redb::Database>,
     path: String,
@@ -108,6 +110,15 @@ impl std::ops::Deref for ClosingDb {
 impl Drop for ClosingDb {
     fn drop(&mut self) {
         if let Some(db) = self.db.take() {
+            if std::thread::panicking() {
+                // Dropped while unwinding from a panic of the database
+                // library (caught by `guard` around it): redb's closing
+                // commit would walk the same damaged pages, and a second
+                // panic now aborts the process. Leave the file as its last
+                // commit left it (redb is crash-safe), without closing.
+                std::mem::forget(db);
+                return;
+            }
             if std::panic::catch_unwind(AssertUnwindSafe(move || drop(db))).is_err() {
                 log::error!(
                     "goodwill: {}: the database library panicked while closing the store; \
