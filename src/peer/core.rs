@@ -1860,13 +1860,21 @@ impl Core {
                     .cloned()
                     .collect(),
             ),
-            Query::NextNonce(pk) => {
-                let snap = self.store.snapshot()?;
-                let n = snap.account(&pk).map_err(Fatal::from)?.nonce;
-                Answer::NextNonce(self.mempool.next_nonce(&pk, n))
-            }
+            Query::NextNonce(pk) => Answer::NextNonce(self.next_nonce(&pk)?),
             other => super::queries::answer_from_store(&self.store, other)?,
         })
+    }
+
+    /// The nonce `pk`'s next transaction should carry: its nonce on chain,
+    /// past its unbroken run of pending transactions.
+    fn next_nonce(&self, pk: &PublicKey) -> Result<u64, Fatal> {
+        let n = self
+            .store
+            .snapshot()?
+            .account(pk)
+            .map_err(Fatal::from)?
+            .nonce;
+        Ok(self.mempool.next_nonce(pk, n))
     }
 
     /// Answers a request from the node's own HTTP API ([`Ask`]): a
@@ -1880,15 +1888,7 @@ impl Core {
                 self.release_early(now_ms, &mut out)?;
                 Told::Submitted(self.admit(None, *tx, now_ms, &mut out)?)
             }
-            Ask::Forgers => match self.answer(Query::Forgers, now_ms)? {
-                Answer::Forgers(f) => Told::Forgers(f),
-                _ => Told::Forgers(Vec::new()),
-            },
-            Ask::NextNonce(pk) => {
-                let snap = self.store.snapshot()?;
-                let n = snap.account(&pk).map_err(Fatal::from)?.nonce;
-                Told::NextNonce(self.mempool.next_nonce(&pk, n))
-            }
+            Ask::NextNonce(pk) => Told::NextNonce(self.next_nonce(&pk)?),
             Ask::Mempool { limit } => Told::Mempool(MempoolView {
                 count: self.mempool.len(),
                 bytes: self.mempool.bytes(),
@@ -2210,8 +2210,6 @@ pub const MAX_MEMPOOL_LISTED: usize = 100;
 pub enum Ask {
     /// Admit a transaction, as a client's `SubmitTx`.
     Submit(Box<SignedTransaction>),
-    /// The forger table.
-    Forgers,
     /// The nonce a sender's next transaction should carry (counting its
     /// pending ones).
     NextNonce(PublicKey),
@@ -2230,8 +2228,6 @@ pub enum Ask {
 pub enum Told {
     /// Admitted (or already pending or on chain), or why not.
     Submitted(Result<(), MempoolError>),
-    /// The forger table.
-    Forgers(Vec<ForgerEntry>),
     /// The next nonce.
     NextNonce(u64),
     /// The mempool.

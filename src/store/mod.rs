@@ -630,15 +630,7 @@ impl Snapshot {
                 break;
             }
             let (k, v) = item?;
-            let rest = &k.value()[prefix.len()..];
-            if rest.len() != 12 {
-                return Err(StoreError::Corrupt("record history key".into()));
-            }
-            out.push(RecordVersion {
-                height: u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")),
-                index: u32::from_be_bytes(rest[8..].try_into().expect("4 bytes")),
-                tx: Hash(*v.value()),
-            });
+            out.push(record_version(&k.value()[prefix.len()..], *v.value())?);
         }
         Ok(out)
     }
@@ -689,15 +681,7 @@ impl Snapshot {
             if !k.starts_with(&prefix) {
                 break;
             }
-            let rest = &k[prefix.len()..];
-            if rest.len() != 12 {
-                return Err(StoreError::Corrupt("record history key".into()));
-            }
-            out.push(RecordVersion {
-                height: u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")),
-                index: u32::from_be_bytes(rest[8..].try_into().expect("4 bytes")),
-                tx: Hash(*v.value()),
-            });
+            out.push(record_version(&k[prefix.len()..], *v.value())?);
         }
         Ok(out)
     }
@@ -732,6 +716,19 @@ impl Snapshot {
         }
         Ok(out)
     }
+}
+
+/// One write of a record, from the rest of its RECORDS key (height and
+/// position, big-endian) and the value (its transaction's id).
+fn record_version(rest: &[u8], tx: [u8; 32]) -> Result<RecordVersion, StoreError> {
+    if rest.len() != 12 {
+        return Err(StoreError::Corrupt("record history key".into()));
+    }
+    Ok(RecordVersion {
+        height: u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")),
+        index: u32::from_be_bytes(rest[8..].try_into().expect("4 bytes")),
+        tx: Hash(tx),
+    })
 }
 
 fn record_prefix(owner: &PublicKey, key: &[u8]) -> Vec<u8> {

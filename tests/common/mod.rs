@@ -761,6 +761,24 @@ pub fn node_args(data: &str, genesis: &str, listen: &str) -> Vec<String> {
     .to_vec()
 }
 
+/// [`node_args`] with HTTP on a free port of 127.0.0.1 (its address in
+/// the log line [`http_on`] reads), closing silent connections after
+/// `idle_s` seconds.
+pub fn node_args_http(data: &str, genesis: &str, listen: &str, idle_s: u64) -> Vec<String> {
+    let mut args = node_args(data, genesis, listen);
+    args.truncate(args.len() - 2);
+    let idle = idle_s.to_string();
+    args.extend(["--http", "127.0.0.1:0", "--http-idle-s", &idle].map(String::from));
+    args
+}
+
+/// The HTTP address (`127.0.0.1:PORT`) a node's `http on http://…/` log
+/// line names.
+pub fn http_on(line: &str) -> Option<String> {
+    let rest = line.split("http on http://").nth(1)?;
+    Some(rest.trim_end().trim_end_matches('/').to_string())
+}
+
 /// The arguments of `goodwill forge` following the main node `main`, its
 /// status on `status`, trusting its peers' clocks, on no board.
 pub fn forge_args(data: &str, genesis: &str, key: &str, main: &str, status: &str) -> Vec<String> {

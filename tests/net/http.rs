@@ -101,22 +101,15 @@ pub(crate) fn node(dir: &Path, net: &TestNet, blocks: &[Block]) -> (Procs, Strin
     drop(store);
     let genesis = dir.join("genesis.toml");
     std::fs::write(&genesis, net.params.to_file_text()).unwrap();
-    let mut args = common::node_args(
+    let args = common::node_args_http(
         data.to_str().unwrap(),
         genesis.to_str().unwrap(),
         "127.0.0.1:0",
+        IDLE_S,
     );
-    // node_args turns HTTP off; this node serves it on a free port.
-    let off = args.iter().position(|a| a == "--http").expect("--http off");
-    args.splice(off..off + 2, []);
-    let idle = IDLE_S.to_string();
-    args.extend(["--http", "127.0.0.1:0", "--http-idle-s", &idle].map(String::from));
     let mut procs = Procs::new(dir, common::POLL);
     let i = procs.start("node", &strs(&args));
-    let addr = procs.wait_line(i, WAIT_MS, |l| {
-        let rest = l.split("http on http://").nth(1)?;
-        Some(rest.trim_end().trim_end_matches('/').to_string())
-    });
+    let addr = procs.wait_line(i, WAIT_MS, common::http_on);
     (procs, addr)
 }
 
@@ -311,6 +304,12 @@ fn promtool_accepts_the_main_nodes_metrics() {
     let (net, blocks) = chain(2);
     let (_procs, addr) = node(dir.path(), &net, &blocks);
     let m = metrics(&addr);
+    promtool_check(&m.body);
+}
+
+/// `promtool check metrics` on `text`: passes, or the test fails with
+/// what promtool said.
+fn promtool_check(text: &str) {
     let mut p = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -318,13 +317,9 @@ fn promtool_accepts_the_main_nodes_metrics() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("promtool runs (Debian package prometheus)");
-    p.stdin
-        .take()
-        .unwrap()
-        .write_all(m.body.as_bytes())
-        .unwrap();
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = p.wait_with_output().unwrap();
-    assert!(out.status.success(), "promtool: {out:?}\n{}", m.body);
+    assert!(out.status.success(), "promtool: {out:?}\n{text}");
 }
 
 /// The forging appliance's `--metrics-listen` runs on the same server
@@ -385,20 +380,7 @@ fn promtool_accepts_the_appliances_metrics_and_other_paths_are_problems() {
         "{}",
         m.body
     );
-    let mut p = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool runs (Debian package prometheus)");
-    p.stdin
-        .take()
-        .unwrap()
-        .write_all(m.body.as_bytes())
-        .unwrap();
-    let out = p.wait_with_output().unwrap();
-    assert!(out.status.success(), "promtool: {out:?}\n{}", m.body);
+    promtool_check(&m.body);
 
     // Only /metrics: the main node's API is not here.
     let other = get(&addr, "/api/v1/status");

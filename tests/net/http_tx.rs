@@ -50,20 +50,17 @@ fn node(dir: &Path, tn: &TestNet, blocks: &[Block]) -> (Procs, String, String) {
     drop(store);
     let genesis = dir.join("genesis.toml");
     std::fs::write(&genesis, tn.params.to_file_text()).unwrap();
-    let mut args = common::node_args(
+    // The default idle time (10 s): these tests are not about it.
+    let args = common::node_args_http(
         data.to_str().unwrap(),
         genesis.to_str().unwrap(),
         "127.0.0.1:0",
+        10,
     );
-    let off = args.iter().position(|a| a == "--http").expect("--http off");
-    args[off + 1] = "127.0.0.1:0".into();
     let mut procs = Procs::new(dir, common::POLL);
     let i = procs.start("node", &strs(&args));
     let listen = procs.wait_line(i, WAIT_MS, common::listening_on);
-    let http = procs.wait_line(i, WAIT_MS, |l| {
-        let rest = l.split("http on http://").nth(1)?;
-        Some(rest.trim_end().trim_end_matches('/').to_string())
-    });
+    let http = procs.wait_line(i, WAIT_MS, common::http_on);
     (procs, listen, http)
 }
 

@@ -179,21 +179,15 @@ impl Stream {
 fn start(procs: &mut Procs, dir: &Path, name: &str) -> (usize, String, String) {
     let data = dir.join("data");
     let genesis = dir.join("genesis.toml");
-    let mut args = common::node_args(
+    let args = common::node_args_http(
         data.to_str().unwrap(),
         genesis.to_str().unwrap(),
         "127.0.0.1:0",
+        IDLE_S,
     );
-    let off = args.iter().position(|a| a == "--http").expect("--http off");
-    args.splice(off..off + 2, []);
-    let idle = IDLE_S.to_string();
-    args.extend(["--http", "127.0.0.1:0", "--http-idle-s", &idle].map(String::from));
     let i = procs.start(name, &strs(&args));
     let p2p = procs.wait_line(i, WAIT_MS, common::listening_on);
-    let http = procs.wait_line(i, WAIT_MS, |l| {
-        let rest = l.split("http on http://").nth(1)?;
-        Some(rest.trim_end().trim_end_matches('/').to_string())
-    });
+    let http = procs.wait_line(i, WAIT_MS, common::http_on);
     (i, http, p2p)
 }
 

@@ -222,16 +222,21 @@ pub fn problem(status: u16, kind: &str, title: &str, detail: &str) -> Reply {
     r
 }
 
-/// The 405 of a route that answers GET only (its `allow` header says so).
-pub(crate) fn get_only(path: &str, method: &str) -> Reply {
+/// The 405 of a route that answers `allow` only (its `allow` header says so).
+pub(crate) fn method_not_allowed(path: &str, method: &str, allow: &'static str) -> Reply {
     let mut p = problem(
         405,
         "method-not-allowed",
         "Method not allowed",
-        &format!("{path} answers GET only, not {method}"),
+        &format!("{path} answers {allow} only, not {method}"),
     );
-    p.allow = Some("GET");
+    p.allow = Some(allow);
     p
+}
+
+/// The 405 of a route that answers GET only.
+pub(crate) fn get_only(path: &str, method: &str) -> Reply {
+    method_not_allowed(path, method, "GET")
 }
 
 pub(crate) fn not_found(detail: &str) -> Reply {

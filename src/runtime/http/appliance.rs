@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::api::{problem, Figures, Reply};
+use super::api::{Figures, Reply};
 use super::{HttpLimits, Service};
 use crate::runtime::forge::ForgeShared;
 
@@ -42,12 +42,9 @@ impl Service for ApplianceMetrics {
     fn answer(&self, req: &super::Request<'_>) -> Reply {
         let (method, path) = (req.method, req.path);
         if path != "/metrics" {
-            return problem(
-                404,
-                "not-found",
-                "Not found",
-                &format!("no such resource: {path} (this appliance serves GET /metrics only)"),
-            );
+            return super::api::not_found(&format!(
+                "no such resource: {path} (this appliance serves GET /metrics only)"
+            ));
         }
         if method != "GET" {
             return super::api::get_only(path, method);

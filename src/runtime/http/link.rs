@@ -154,7 +154,10 @@ mod tests {
             e.answer(Told::NextNonce(7));
             Ok(())
         });
-        assert_eq!(link.ask_blocking(Ask::Forgers), Ok(Told::NextNonce(7)));
+        assert_eq!(
+            link.ask_blocking(Ask::Mempool { limit: 0 }),
+            Ok(Told::NextNonce(7))
+        );
         assert_eq!(link.queued.load(Ordering::SeqCst), 0);
 
         // A core that takes requests and never answers: each waits its
@@ -168,12 +171,12 @@ mod tests {
         .max_queued(2)
         .wait_ms(50);
         let t = crate::runtime::os::now_ms();
-        let e = link.ask_blocking(Ask::Forgers).unwrap_err();
+        let e = link.ask_blocking(Ask::Mempool { limit: 0 }).unwrap_err();
         assert!(e.0.contains("did not answer within 50 ms"), "{e}");
         assert!(crate::runtime::os::now_ms() - t >= 49);
         // Still queued (the core holds it): one more place, then refused at once.
-        assert!(link.ask_blocking(Ask::Forgers).is_err());
-        let e = link.ask_blocking(Ask::Forgers).unwrap_err();
+        assert!(link.ask_blocking(Ask::Mempool { limit: 0 }).is_err());
+        let e = link.ask_blocking(Ask::Mempool { limit: 0 }).unwrap_err();
         assert!(e.0.contains("2 API requests waiting"), "{e}");
         // The core drains its queue: places come back.
         held.lock().unwrap().clear();
@@ -181,7 +184,7 @@ mod tests {
 
         // A full queue gives the envelope back: busy at once.
         let link = CoreLink::new(Err);
-        let e = link.ask_blocking(Ask::Forgers).unwrap_err();
+        let e = link.ask_blocking(Ask::Mempool { limit: 0 }).unwrap_err();
         assert!(e.0.contains("queue is full"), "{e}");
         assert_eq!(link.queued.load(Ordering::SeqCst), 0);
 
@@ -190,7 +193,7 @@ mod tests {
             drop(e);
             Ok(())
         });
-        let e = link.ask_blocking(Ask::Forgers).unwrap_err();
+        let e = link.ask_blocking(Ask::Mempool { limit: 0 }).unwrap_err();
         assert!(e.0.contains("stopping"), "{e}");
     }
 }

@@ -25,7 +25,7 @@ use crate::chain::tx::{SignedTransaction, TxKind};
 use crate::ledger::state::{Proposal, ProposalStatus, StateReadExt};
 use crate::store::{Snapshot, StoreError, TxLocation};
 
-use super::api::{bad_request, block_json, not_found, problem, store_failed, Api, Reply, PREFIX};
+use super::api::{bad_request, block_json, not_found, store_failed, Api, Reply, PREFIX};
 use super::txjson;
 
 /// The most entries one page holds (`limit` above it is a 400).
@@ -94,14 +94,7 @@ pub fn answer(api: &Api, method: &str, target: &str) -> Option<Reply> {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let r = route(path.strip_prefix(PREFIX)?)?;
     if method != "GET" {
-        let mut p = problem(
-            405,
-            "method-not-allowed",
-            "Method not allowed",
-            &format!("{path} answers GET only, not {method}"),
-        );
-        p.allow = Some("GET");
-        return Some(p);
+        return Some(super::api::get_only(path, method));
     }
     Some(read(api, r, query).unwrap_or_else(|e| store_failed(&e)))
 }

@@ -481,14 +481,7 @@ pub(super) async fn respond(
 ) -> Response<super::Body> {
     let problem = |r: Reply| super::response(r, false);
     if req.method() != hyper::Method::GET {
-        let mut p = api::problem(
-            405,
-            "method-not-allowed",
-            "Method not allowed",
-            &format!("{PATH} answers GET only, not {}", req.method()),
-        );
-        p.allow = Some("GET");
-        return problem(p);
+        return problem(api::get_only(PATH, req.method().as_str()));
     }
     let sub = match subscription(
         req.uri().query(),
@@ -500,12 +493,14 @@ pub(super) async fn respond(
     let figures = api.figures();
     if figures.sse_subscribers.fetch_add(1, Ordering::SeqCst) >= MAX_SUBSCRIBERS {
         figures.sse_subscribers.fetch_sub(1, Ordering::SeqCst);
-        return problem(api::problem(
+        let mut busy = api::problem(
             503,
             "busy",
             "Too many event streams",
             &format!("this node serves {MAX_SUBSCRIBERS} event streams at once; try again shortly"),
-        ));
+        );
+        busy.retry_after = Some(1);
+        return problem(busy);
     }
     let counted = Counted(api.clone());
     let store = api.store().clone();
@@ -529,14 +524,7 @@ pub(super) async fn respond(
     };
     let (last, end, tip) = match start {
         Ok(s) => s,
-        Err(e) => {
-            return problem(api::problem(
-                500,
-                "store",
-                "The node's store failed",
-                &format!("reading the store: {e}"),
-            ))
-        }
+        Err(e) => return problem(api::store_failed(&e)),
     };
     let from = match sub.after {
         None => end,

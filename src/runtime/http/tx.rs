@@ -17,7 +17,7 @@
 
 use serde_json::{json, Value};
 
-use super::api::{problem, Api, Reply, Request, PREFIX};
+use super::api::{problem, store_failed, Api, Reply, Request, PREFIX};
 use super::link::{Ask, Told};
 use super::txjson::{self, Defaults, TxJsonError};
 use crate::chain::block::Block;
@@ -62,14 +62,9 @@ pub fn answer(api: &Api, req: &Request<'_>) -> Option<Reply> {
     let post = matches!(r, Route::Encode | Route::Submit);
     let allowed = if post { "POST" } else { "GET" };
     if req.method != allowed {
-        let mut p = problem(
-            405,
-            "method-not-allowed",
-            "Method not allowed",
-            &format!("{} answers {allowed} only, not {}", req.path, req.method),
-        );
-        p.allow = Some(allowed);
-        return Some(p);
+        return Some(super::api::method_not_allowed(
+            req.path, req.method, allowed,
+        ));
     }
     if post {
         if let Err(r) = api.submission_allowed(req.ip) {
@@ -150,15 +145,6 @@ fn no_core() -> Reply {
         "busy",
         "The node is busy",
         "this server has no link to a node's core (not a main node)",
-    )
-}
-
-fn store_failed(e: &StoreError) -> Reply {
-    problem(
-        500,
-        "store",
-        "The node's store failed",
-        &format!("reading the store: {e}"),
     )
 }
 
@@ -328,15 +314,10 @@ fn tx(api: &Api, text: &str) -> Result<Reply, Reply> {
         (found, tip) = on_chain(api, &id)?;
     }
     let Some((stx, block, proof)) = found else {
-        return Err(problem(
-            404,
-            "not-found",
-            "Not found",
-            &format!(
-                "transaction {id} is neither on this node's chain (at height {}) nor in its mempool",
-                tip.height
-            ),
-        ));
+        return Err(super::api::not_found(&format!(
+            "transaction {id} is neither on this node's chain (at height {}) nor in its mempool",
+            tip.height
+        )));
     };
     let h = &block.header.header;
     let (proof, checked) = proof_json(&id, &h.tx_root, &proof);
@@ -406,17 +387,19 @@ fn forger_json(e: &ForgerEntry) -> Value {
     })
 }
 
+/// The forger table as the core published it at its last tick (the
+/// explorer shows the same): no request reaches the core thread.
 fn forgers(api: &Api) -> Result<Reply, Reply> {
-    match ask(api, Ask::Forgers)? {
-        Told::Forgers(list) => Ok(Reply::json(
-            200,
-            &json!({
-                "count": list.len(),
-                "forgers": list.iter().map(forger_json).collect::<Vec<_>>(),
-            }),
-        )),
-        other => Err(unexpected(&other)),
-    }
+    // Before the core's first publication the table is empty anyway: it
+    // is made of the reports forgers send once connected.
+    let list = api.figures().forgers().unwrap_or_default();
+    Ok(Reply::json(
+        200,
+        &json!({
+            "count": list.len(),
+            "forgers": list.iter().map(forger_json).collect::<Vec<_>>(),
+        }),
+    ))
 }
 
 /// `?limit=N` (and nothing else) from a query string.
