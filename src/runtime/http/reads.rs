@@ -245,13 +245,22 @@ pub fn page_limit(q: &BTreeMap<String, String>) -> Result<usize, BadInput> {
     let Some(text) = q.get("limit") else {
         return Ok(DEFAULT_PAGE);
     };
-    match text.parse::<usize>() {
-        Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+    match decimal::<usize>(text) {
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
         _ => Err(bad(
             "bad-paging",
             format!("limit={text:?}: give a whole number from 1 to {MAX_PAGE}"),
         )),
     }
+}
+
+/// A whole number written in decimal digits only (Rust's parsers also
+/// take a leading `+`, which no client of this API means).
+pub fn decimal<T: std::str::FromStr>(text: &str) -> Option<T> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// A position in the chain as a cursor, `height:index`.
@@ -347,8 +356,8 @@ fn blocks(api: &Api, query: &str) -> Result<Reply, Refused> {
     };
     let from = match q.get("from") {
         None => None,
-        Some(t) => match t.parse::<u64>() {
-            Ok(h) if h >= 1 => Some(h),
+        Some(t) => match decimal::<u64>(t) {
+            Some(h) if h >= 1 => Some(h),
             _ => {
                 return Err(bad(
                     "bad-paging",

@@ -124,22 +124,11 @@ fn bad(kind: &str, title: &str, detail: &str) -> Reply {
     api::problem(400, kind, title, detail)
 }
 
-/// `%XX`-decodes a query value (`+` stays a plus: no value here has spaces).
+/// A query value percent-decoded (the API's one decoder) as UTF-8.
 fn percent_decode(v: &str) -> Option<String> {
-    let b = v.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    super::reads::percent_decode(v)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
 }
 
 /// Reads the query (`address=…` repeated, `after=…`) and the

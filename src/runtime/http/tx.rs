@@ -241,8 +241,17 @@ fn submit(api: &Api, v: &Value) -> Result<Reply, Reply> {
 }
 
 /// A refused transaction: 422 with the reason the command line prints and
-/// its stable code.
+/// its stable code; the node failing to read its own ledger is its fault,
+/// not the transaction's: a 500.
 fn refused(id: &Hash, why: &MempoolError) -> Reply {
+    if let MempoolError::Invalid(crate::ledger::TxError::Storage(e)) = why {
+        return problem(
+            500,
+            "store",
+            "The node's store failed",
+            &format!("checking transaction {id} against the ledger: {e}"),
+        );
+    }
     let mut r = problem(
         422,
         "tx-refused",
@@ -412,22 +421,16 @@ fn limit_of(query: &str) -> Result<usize, Reply> {
             &format!("{why}; /mempool takes ?limit= from 0 to {MEMPOOL_MAX_LIMIT}"),
         )
     };
-    let mut limit = MEMPOOL_DEFAULT_LIMIT;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if k != "limit" {
-            return Err(bad(format!("unknown parameter {k:?}")));
-        }
-        limit = match v.parse::<usize>() {
-            Ok(n) if n <= MEMPOOL_MAX_LIMIT => n,
-            _ => {
-                return Err(bad(format!(
-                    "limit={v:?} is not a number from 0 to {MEMPOOL_MAX_LIMIT}"
-                )))
-            }
-        };
+    let q = super::reads::query_params(query, &["limit"]).map_err(|e| bad(e.detail))?;
+    match q.get("limit") {
+        None => Ok(MEMPOOL_DEFAULT_LIMIT),
+        Some(v) => match super::reads::decimal::<usize>(v) {
+            Some(n) if n <= MEMPOOL_MAX_LIMIT => Ok(n),
+            _ => Err(bad(format!(
+                "limit={v:?} is not a number from 0 to {MEMPOOL_MAX_LIMIT}"
+            ))),
+        },
     }
-    Ok(limit)
 }
 
 fn mempool(api: &Api, query: &str) -> Result<Reply, Reply> {

@@ -267,19 +267,21 @@ impl<'a> Fields<'a> {
         })
     }
 
+    /// A signed header: its canonical bytes in hex, or the object the API
+    /// shows (`bytes` and what they say — `height`, `slot`, `forger`,
+    /// `hash` — which, when given, must agree with the bytes).
     fn header(&self, name: &str) -> Result<SignedHeader, TxJsonError> {
+        let field = self.field(name);
         let v = self.req(name)?;
-        let text = match v {
-            Value::String(s) => s.as_str(),
-            Value::Object(o) => o.get("bytes").and_then(Value::as_str).ok_or_else(|| {
-                err(
-                    &join(&self.field(name), "bytes"),
-                    "missing (a signed header is given by its canonical bytes in hex)",
-                )
-            })?,
+        let (text, shown) = match v {
+            Value::String(s) => (s.as_str(), None),
+            Value::Object(_) => {
+                let f = Fields::new(&field, v, &["height", "slot", "forger", "hash", "bytes"])?;
+                (f.str("bytes")?, Some(header_json_fields(f)))
+            }
             other => {
                 return Err(err(
-                    &self.field(name),
+                    &field,
                     format!(
                         "expected the signed header's bytes in hex, got {}",
                         kind_of(other)
@@ -287,9 +289,32 @@ impl<'a> Fields<'a> {
                 ))
             }
         };
-        let raw = hex::decode(text).map_err(|e| err(&self.field(name), format!("not hex: {e}")))?;
-        SignedHeader::from_bytes(&raw).map_err(|e| err(&self.field(name), e.to_string()))
+        let raw = hex::decode(text).map_err(|e| err(&field, format!("not hex: {e}")))?;
+        let h = SignedHeader::from_bytes(&raw).map_err(|e| err(&field, e.to_string()))?;
+        if let Some(shown) = shown {
+            let said = header_json(&h);
+            for (k, v) in shown {
+                if said[k] != *v {
+                    return Err(err(
+                        &join(&field, k),
+                        format!(
+                            "{v} does not match the header's bytes, which say {}",
+                            said[k]
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(h)
     }
+}
+
+/// The members of a shown header besides `bytes`.
+fn header_json_fields<'a>(f: Fields<'a>) -> Vec<(&'a str, &'a Value)> {
+    ["height", "slot", "forger", "hash"]
+        .into_iter()
+        .filter_map(|k| f.map.get_key_value(k).map(|(k, v)| (k.as_str(), v)))
+        .collect()
 }
 
 fn join(path: &str, name: &str) -> String {
@@ -745,6 +770,20 @@ mod tests {
             assert_eq!(e.field, field, "{v}: {e}");
             assert!(e.why.contains(says), "{v}: {e}");
         }
+    }
+
+    #[test]
+    fn a_shown_header_must_agree_with_its_bytes() {
+        let kind = every_kind().pop().expect("the equivocation report");
+        let mut v = kind_to_json(&kind);
+        assert_eq!(kind_from_json(&v).unwrap(), kind);
+        v["header_a"]["height"] = json!(6);
+        let e = kind_from_json(&v).unwrap_err();
+        assert_eq!(e.field, "kind.header_a.height", "{e}");
+        assert!(e.why.contains("does not match"), "{e}");
+        let mut v = kind_to_json(&kind);
+        v["header_b"]["color"] = json!("red");
+        assert_eq!(kind_from_json(&v).unwrap_err().field, "kind.header_b.color");
     }
 
     #[test]
