@@ -29,7 +29,7 @@ use super::api::{Api, Reply};
 
 /// Blocks listed on the home page.
 const LATEST_BLOCKS: u64 = 10;
-/// Transactions listed on an account page.
+/// Transactions listed on an account page, writes on a record page.
 const HISTORY: usize = 50;
 /// Upcoming slots whose leader the home page shows.
 const NEXT_LEADERS: u64 = 6;
@@ -840,13 +840,13 @@ fn account_page(api: &Api, text: &str) -> Result<Reply, StoreError> {
         ));
     }
     let mut b = format!("<h1>Account</h1><section>{}</section>", rows(&items));
-    let ids = snap.account_txs(&pk, HISTORY)?;
-    let mut txs = Vec::new();
-    for id in &ids {
-        if let Some((t, blk, _)) = snap.tx_with_proof(id)? {
-            txs.push((t, blk.header.header.height));
-        }
-    }
+    // One index range read and each block once: no Merkle proof per entry.
+    let page = snap.account_txs_page(&pk, None, HISTORY)?;
+    let txs: Vec<(SignedTransaction, u64)> = super::reads::located(&snap, &page)?
+        .into_iter()
+        .zip(&page)
+        .map(|((t, _), (loc, _))| (t, loc.height))
+        .collect();
     let _ = write!(
         b,
         "<section><h2>{}</h2>{}</section>",
@@ -970,7 +970,7 @@ fn record_page(api: &Api, owner: &str, key: &str) -> Result<Reply, StoreError> {
             String::from_utf8_lossy(&raw)
         )));
     };
-    let history = snap.record_history(&pk, &raw)?;
+    let history = snap.record_history_page(&pk, &raw, None, HISTORY)?;
     let mut b = format!(
         "<h1>Record</h1><section>{}</section>",
         rows(&[
@@ -986,12 +986,12 @@ fn record_page(api: &Api, owner: &str, key: &str) -> Result<Reply, StoreError> {
     );
     let body: Vec<Vec<String>> = history
         .iter()
-        .rev()
         .map(|v| vec![block_link(v.height), tx_link(&v.tx, false)])
         .collect();
     let _ = write!(
         b,
-        "<section><h2>Writes (newest first)</h2>{}</section>",
+        "<section><h2>{}</h2>{}</section>",
+        esc(&format!("Writes (newest first, at most {HISTORY})")),
         table(&["Block", "Transaction"], &body)
     );
     Ok(html(200, "Record", &b))
