@@ -846,17 +846,33 @@ fn association_page(api: &Api, id: &str) -> Result<Reply, StoreError> {
     Ok(association_html(&id, &a))
 }
 
+/// An `http`/`https` url as an `href` value — every byte but RFC 3986's
+/// unreserved and reserved characters and `%` percent-encoded, then
+/// escaped — or `None` for any other scheme.
+fn http_href(url: &str) -> Option<String> {
+    let lower = url.to_ascii_lowercase();
+    if !lower.starts_with("https://") && !lower.starts_with("http://") {
+        return None;
+    }
+    let mut out = String::with_capacity(url.len());
+    for &b in url.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    Some(esc(&out))
+}
+
 fn association_html(id: &Hash, a: &Proposal) -> Reply {
     let url = a.url.lossy();
-    let lower = url.to_ascii_lowercase();
-    let url_cell = if lower.starts_with("https://") || lower.starts_with("http://") {
-        format!(
-            "<a href=\"{}\" rel=\"noopener nofollow\">{}</a>",
-            esc(&url),
+    let url_cell = match http_href(&url) {
+        Some(href) => format!(
+            "<a href=\"{href}\" rel=\"noopener nofollow\">{}</a>",
             esc(&url)
-        )
-    } else {
-        esc(&url)
+        ),
+        None => esc(&url),
     };
     let votes: String = a
         .votes
@@ -1110,6 +1126,10 @@ mod tests {
             ),
         ));
         assert!(safe.contains("rel=\"noopener nofollow\""));
+        assert!(
+            safe.contains("href=\"https://ex.org/?a=%22%3E%3Cscript%3E\""),
+            "{safe}"
+        );
         assert!(safe.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(
             !safe.contains("<script") && !safe.contains("<img"),
@@ -1121,6 +1141,12 @@ mod tests {
         ));
         assert!(!js.contains("href=\"javascript"), "{js}");
         assert!(js.contains("javascript:alert(1)"), "shown as text");
+        assert_eq!(
+            http_href("HTTP://x.org/a b&c'é").as_deref(),
+            Some("HTTP://x.org/a%20b&amp;c&#39;%C3%A9")
+        );
+        assert_eq!(http_href(" https://x.org"), None);
+        assert_eq!(http_href("data:text/html,<b>"), None);
     }
 
     #[test]
