@@ -341,7 +341,7 @@ fn home(api: &Api) -> Result<Reply, StoreError> {
     b.push_str("</section><section>");
     b.push_str(&schedule_section(&snap, &tip, epoch, slot)?);
     b.push_str("</section><section><h2>Associations</h2>");
-    b.push_str(&associations(&snap)?);
+    b.push_str(&associations(&snap, epoch)?);
     b.push_str("</section>");
     Ok(html(200, "Home", &b))
 }
@@ -483,7 +483,8 @@ fn schedule_section(
     Ok(b)
 }
 
-fn associations(snap: &Snapshot) -> Result<String, StoreError> {
+fn associations(snap: &Snapshot, epoch: u64) -> Result<String, StoreError> {
+    let ttl = snap.params().limits().proposal_ttl_epochs;
     let list = snap.proposals()?;
     if list.is_empty() {
         return Ok("<p class=\"m\">No association proposed.</p>".into());
@@ -493,7 +494,7 @@ fn associations(snap: &Snapshot) -> Result<String, StoreError> {
         .map(|(id, a)| {
             vec![
                 link(&format!("/association/{}", id.to_hex()), &a.name.lossy()),
-                esc(&status_text(a)),
+                esc(&status_text(a, epoch, ttl)),
                 esc(&a.donations.to_string()),
                 account_link(&a.account, false),
             ]
@@ -502,12 +503,14 @@ fn associations(snap: &Snapshot) -> Result<String, StoreError> {
     Ok(table(&["Name", "Status", "Donations", "Account"], &body))
 }
 
-fn status_text(a: &Proposal) -> String {
+/// A proposal's status in `epoch`, as the API names it (lapsed included).
+fn status_text(a: &Proposal, epoch: u64, ttl: u64) -> String {
     use crate::ledger::state::ProposalStatus as S;
-    match &a.status {
+    match a.status {
+        S::Pending if a.lapsed(epoch, ttl) => "lapsed (not approved in time)".into(),
         S::Pending => "pending".into(),
         S::Approved { since_epoch } => format!("approved, listed from epoch {since_epoch}"),
-        other => format!("{other:?}").to_lowercase(),
+        S::Removed { at_epoch } => format!("removed at epoch {at_epoch}"),
     }
 }
 
@@ -843,7 +846,13 @@ fn association_page(api: &Api, id: &str) -> Result<Reply, StoreError> {
             "no association proposal {id} (its id is the id of the transaction that proposed it)"
         )));
     };
-    Ok(association_html(&id, &a))
+    let p = snap.params();
+    let status = status_text(
+        &a,
+        p.epoch_of(p.slot_at(crate::runtime::os::now_ms())),
+        p.limits().proposal_ttl_epochs,
+    );
+    Ok(association_html(&id, &a, &status))
 }
 
 /// An `http`/`https` url as an `href` value — every byte but RFC 3986's
@@ -865,7 +874,7 @@ fn http_href(url: &str) -> Option<String> {
     Some(esc(&out))
 }
 
-fn association_html(id: &Hash, a: &Proposal) -> Reply {
+fn association_html(id: &Hash, a: &Proposal, status: &str) -> Reply {
     let url = a.url.lossy();
     let url_cell = match http_href(&url) {
         Some(href) => format!(
@@ -895,7 +904,7 @@ fn association_html(id: &Hash, a: &Proposal) -> Reply {
             ("Account", account_link(&a.account, true)),
             ("Proposer", account_link(&a.proposer, true)),
             ("Proposed in epoch", amount(a.proposed_epoch)),
-            ("Status", esc(&status_text(a))),
+            ("Status", esc(status)),
             ("Round opened in epoch", amount(a.round_epoch)),
             ("Donations", esc(&a.donations.to_string())),
             (
@@ -1124,6 +1133,7 @@ mod tests {
                 "<img src=x onerror=alert(1)>",
                 "https://ex.org/?a=\"><script>",
             ),
+            "pending",
         ));
         assert!(safe.contains("rel=\"noopener nofollow\""));
         assert!(
@@ -1138,6 +1148,7 @@ mod tests {
         let js = body(association_html(
             &Hash([1; 32]),
             &proposal("x", "javascript:alert(1)"),
+            "pending",
         ));
         assert!(!js.contains("href=\"javascript"), "{js}");
         assert!(js.contains("javascript:alert(1)"), "shown as text");
@@ -1146,6 +1157,14 @@ mod tests {
             Some("HTTP://x.org/a%20b&amp;c&#39;%C3%A9")
         );
         assert_eq!(http_href(" https://x.org"), None);
+        let p = proposal("x", "");
+        assert_eq!(status_text(&p, 1, 2), "pending");
+        assert!(status_text(&p, 4, 2).starts_with("lapsed"));
+        let removed = Proposal {
+            status: crate::ledger::state::ProposalStatus::Removed { at_epoch: 7 },
+            ..p
+        };
+        assert_eq!(status_text(&removed, 9, 2), "removed at epoch 7");
         assert_eq!(http_href("data:text/html,<b>"), None);
     }
 
