@@ -14,12 +14,12 @@ Exits 0 when every check passed, 1 naming the first that failed.
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -171,12 +171,12 @@ def main():
 
         # The block that holds the memo.
         d.get(f"{net.http}/block/{height}")
-        text = check_page(d, "block", "Block", [f"Block {height}", "Transactions", XSS])
+        check_page(d, "block", "Block", [f"Block {height}", "Transactions", XSS])
         shot(d, out, "block")
 
         # The transaction: its memo as text, its proof checked.
         d.get(f"{net.http}/tx/{tx}")
-        text = check_page(d, "tx", "Transaction",
+        check_page(d, "tx", "Transaction",
                           [tx, XSS, "Inclusion proof", "the proof leads to the block's tx root"])
         if "&lt;script&gt;" not in d.page_source:
             fail("tx: the memo is not escaped in the page source")

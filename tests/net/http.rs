@@ -540,7 +540,15 @@ fn the_explorer_pages_show_the_chain_and_keep_user_data_text() {
         memo: Bytes::default(),
     }
     .sign(alice);
-    c.forge(vec![put]);
+    let binary = net.tx(
+        alice,
+        2,
+        TxKind::PutData {
+            key: Bytes::new(vec![0, 1, 0xff]).unwrap(),
+            value: Bytes::new(b"bin".to_vec()).unwrap(),
+        },
+    );
+    c.forge(vec![put, binary]);
     let blocks = c.blocks.clone();
     let (_procs, addr) = node(dir.path(), &net, &blocks);
 
@@ -586,11 +594,14 @@ fn the_explorer_pages_show_the_chain_and_keep_user_data_text() {
     );
     let alice_addr = alice.public().to_string();
     let record = "/record/".to_string() + &alice_addr + "/note%20%3Ci%3E1%3C%2Fi%3E";
+    // A binary key links as hex:…, the API's spelling.
+    let binary = format!("/record/{alice_addr}/hex:0001ff");
     page(
         &format!("/account/{alice_addr}"),
         200,
-        &["Balance", memo, &record],
+        &["Balance", memo, &record, &binary],
     );
+    page(&binary, 200, &["bin", "0001ff"]);
     page(
         &record,
         200,
@@ -629,10 +640,11 @@ fn the_explorer_pages_show_the_chain_and_keep_user_data_text() {
         &["&lt;script&gt;", "is not a height"],
     );
     page("/search?q=", 400, &["empty search"]);
+    let max = goodwill::chain::limits::DATA_KEY;
     page(
-        &format!("/record/{alice_addr}/{}", "k".repeat(65)),
+        &format!("/record/{alice_addr}/{}", "k".repeat(max + 1)),
         400,
-        &["at most 64 bytes"],
+        &[&format!("at most {max} bytes")],
     );
     let post = send(
         &addr,

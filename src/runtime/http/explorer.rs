@@ -26,10 +26,11 @@ use crate::store::{Snapshot, StoreError};
 use crate::wire::ForgerEntry;
 
 use super::api::{Api, Reply};
+use super::reads;
 
 /// Blocks listed on the home page.
 const LATEST_BLOCKS: u64 = 10;
-/// Transactions listed on an account page.
+/// Transactions listed on an account page, writes on a record page.
 const HISTORY: usize = 50;
 /// Upcoming slots whose leader the home page shows.
 const NEXT_LEADERS: u64 = 6;
@@ -72,36 +73,6 @@ pub fn pct(bytes: &[u8]) -> String {
     out
 }
 
-/// Decodes a percent-encoded segment (`plus` also turns `+` into a space,
-/// as forms send queries); names a bad escape.
-pub fn unpct(s: &str, plus: bool) -> Result<Vec<u8>, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("bad percent escape at byte {i}"))?;
-                out.push(hex);
-                i += 3;
-            }
-            b'+' if plus => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Ok(out)
-}
-
 const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}\
 header{background:#1f3a5f;color:#fff;padding:.5em 1em;display:flex;flex-wrap:wrap;gap:.5em;align-items:center}\
 header a{color:#fff;text-decoration:none;font-weight:600;margin-right:auto}\
@@ -120,19 +91,13 @@ button{font-size:16px;padding:.35em .8em}\
 .ok{color:#17803d;font-weight:600}.bad{color:#b3261e;font-weight:600}.m{color:#667}\
 a{color:#1a5fb4}.s{white-space:nowrap}";
 
-fn search_form(q: &str) -> String {
-    format!(
-        "<form action=\"/search\" method=\"get\" role=\"search\"><input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"height, hash, tx id, address, address/key\" aria-label=\"Search\"><button>Search</button></form>",
-        esc(q)
-    )
-}
+const SEARCH_FORM: &str = "<form action=\"/search\" method=\"get\" role=\"search\"><input type=\"search\" name=\"q\" placeholder=\"height, hash, tx id, address, address/key\" aria-label=\"Search\"><button>Search</button></form>";
 
 /// A whole page: `title` (text, escaped here) around `body` (HTML).
 fn page(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{} · goodwill</title><style>{CSS}</style></head><body><header><a href=\"/\">goodwill explorer</a>{}</header><main>{body}</main></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{} · goodwill</title><style>{CSS}</style></head><body><header><a href=\"/\">goodwill explorer</a>{SEARCH_FORM}</header><main>{body}</main></body></html>",
         esc(title),
-        search_form("")
     )
 }
 
@@ -152,9 +117,8 @@ fn not_found(what: &str) -> Reply {
         404,
         "Not found",
         &format!(
-            "<h1>Not found</h1><p>{}</p><p>Search for a height, block hash, transaction id, address or <code>address/key</code>:</p>{}",
+            "<h1>Not found</h1><p>{}</p><p>Search for a height, block hash, transaction id, address or <code>address/key</code>:</p>{SEARCH_FORM}",
             esc(what),
-            search_form("")
         ),
     )
 }
@@ -164,11 +128,7 @@ fn bad_input(what: &str) -> Reply {
     html(
         400,
         "Bad request",
-        &format!(
-            "<h1>Bad request</h1><p>{}</p>{}",
-            esc(what),
-            search_form("")
-        ),
+        &format!("<h1>Bad request</h1><p>{}</p>{SEARCH_FORM}", esc(what)),
     )
 }
 
@@ -230,24 +190,25 @@ fn account_link(pk: &PublicKey, full: bool) -> String {
     )
 }
 
+/// A record's page: its key percent-encoded when UTF-8, else `hex:…`
+/// (the API's key syntax, [`reads::record_key`]).
 fn record_href(owner: &PublicKey, key: &[u8]) -> String {
-    format!("/record/{}/{}", pct(owner.to_string().as_bytes()), pct(key))
+    let key = match std::str::from_utf8(key) {
+        Ok(_) => pct(key),
+        Err(_) => format!("hex:{}", hex::encode(key)),
+    };
+    format!("/record/{}/{key}", pct(owner.to_string().as_bytes()))
 }
 
 /// Bytes as text when UTF-8 (escaped), else as hex.
 fn bytes_text(b: &[u8]) -> String {
     match std::str::from_utf8(b) {
         Ok(s) => esc(s),
-        Err(_) => format!("<span class=\"m\">hex</span> <code>{}</code>", esc(&hex(b))),
+        Err(_) => format!(
+            "<span class=\"m\">hex</span> <code>{}</code>",
+            esc(&hex::encode(b))
+        ),
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter()
-        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        })
 }
 
 /// Rows of a two-column table: (label, HTML).
@@ -316,9 +277,7 @@ fn parse_hash(what: &str, text: &str) -> Result<Hash, Reply> {
 }
 
 fn parse_address(text: &str) -> Result<PublicKey, Reply> {
-    let raw = unpct(text, false).map_err(|e| bad_input(&format!("address {text:?}: {e}")))?;
-    let s = String::from_utf8_lossy(&raw);
-    crate::chain::address::parse(&s).map_err(|e| bad_input(&format!("address {s:?}: {e}")))
+    reads::address(text).map_err(|e| bad_input(&format!("address {text:?}: {}", e.detail)))
 }
 
 fn home(api: &Api) -> Result<Reply, StoreError> {
@@ -382,7 +341,7 @@ fn home(api: &Api) -> Result<Reply, StoreError> {
     b.push_str("</section><section>");
     b.push_str(&schedule_section(&snap, &tip, epoch, slot)?);
     b.push_str("</section><section><h2>Associations</h2>");
-    b.push_str(&associations(api)?);
+    b.push_str(&associations(&snap, epoch)?);
     b.push_str("</section>");
     Ok(html(200, "Home", &b))
 }
@@ -524,15 +483,9 @@ fn schedule_section(
     Ok(b)
 }
 
-fn all_associations(api: &Api) -> Result<Vec<(Hash, Proposal)>, StoreError> {
-    match crate::peer::queries::answer_from_store(api.store(), crate::wire::Query::Associations)? {
-        crate::wire::Answer::Associations(a) => Ok(a),
-        _ => Ok(Vec::new()),
-    }
-}
-
-fn associations(api: &Api) -> Result<String, StoreError> {
-    let list = all_associations(api)?;
+fn associations(snap: &Snapshot, epoch: u64) -> Result<String, StoreError> {
+    let ttl = snap.params().limits().proposal_ttl_epochs;
+    let list = snap.proposals()?;
     if list.is_empty() {
         return Ok("<p class=\"m\">No association proposed.</p>".into());
     }
@@ -541,7 +494,7 @@ fn associations(api: &Api) -> Result<String, StoreError> {
         .map(|(id, a)| {
             vec![
                 link(&format!("/association/{}", id.to_hex()), &a.name.lossy()),
-                esc(&status_text(a)),
+                esc(&status_text(a, epoch, ttl)),
                 esc(&a.donations.to_string()),
                 account_link(&a.account, false),
             ]
@@ -550,12 +503,14 @@ fn associations(api: &Api) -> Result<String, StoreError> {
     Ok(table(&["Name", "Status", "Donations", "Account"], &body))
 }
 
-fn status_text(a: &Proposal) -> String {
+/// A proposal's status in `epoch`, as the API names it (lapsed included).
+fn status_text(a: &Proposal, epoch: u64, ttl: u64) -> String {
     use crate::ledger::state::ProposalStatus as S;
-    match &a.status {
+    match a.status {
+        S::Pending if a.lapsed(epoch, ttl) => "lapsed (not approved in time)".into(),
         S::Pending => "pending".into(),
         S::Approved { since_epoch } => format!("approved, listed from epoch {since_epoch}"),
-        other => format!("{other:?}").to_lowercase(),
+        S::Removed { at_epoch } => format!("removed at epoch {at_epoch}"),
     }
 }
 
@@ -840,13 +795,13 @@ fn account_page(api: &Api, text: &str) -> Result<Reply, StoreError> {
         ));
     }
     let mut b = format!("<h1>Account</h1><section>{}</section>", rows(&items));
-    let ids = snap.account_txs(&pk, HISTORY)?;
-    let mut txs = Vec::new();
-    for id in &ids {
-        if let Some((t, blk, _)) = snap.tx_with_proof(id)? {
-            txs.push((t, blk.header.header.height));
-        }
-    }
+    // One index range read and each block once: no Merkle proof per entry.
+    let page = snap.account_txs_page(&pk, None, HISTORY)?;
+    let txs: Vec<(SignedTransaction, u64)> = reads::located(&snap, &page)?
+        .into_iter()
+        .zip(&page)
+        .map(|((t, _), (loc, _))| (t, loc.height))
+        .collect();
     let _ = write!(
         b,
         "<section><h2>{}</h2>{}</section>",
@@ -891,20 +846,42 @@ fn association_page(api: &Api, id: &str) -> Result<Reply, StoreError> {
             "no association proposal {id} (its id is the id of the transaction that proposed it)"
         )));
     };
-    Ok(association_html(&id, &a))
+    let p = snap.params();
+    let status = status_text(
+        &a,
+        p.epoch_of(p.slot_at(crate::runtime::os::now_ms())),
+        p.limits().proposal_ttl_epochs,
+    );
+    Ok(association_html(&id, &a, &status))
 }
 
-fn association_html(id: &Hash, a: &Proposal) -> Reply {
-    let url = a.url.lossy();
+/// An `http`/`https` url as an `href` value — every byte but RFC 3986's
+/// unreserved and reserved characters and `%` percent-encoded, then
+/// escaped — or `None` for any other scheme.
+fn http_href(url: &str) -> Option<String> {
     let lower = url.to_ascii_lowercase();
-    let url_cell = if lower.starts_with("https://") || lower.starts_with("http://") {
-        format!(
-            "<a href=\"{}\" rel=\"noopener nofollow\">{}</a>",
-            esc(&url),
+    if !lower.starts_with("https://") && !lower.starts_with("http://") {
+        return None;
+    }
+    let mut out = String::with_capacity(url.len());
+    for &b in url.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    Some(esc(&out))
+}
+
+fn association_html(id: &Hash, a: &Proposal, status: &str) -> Reply {
+    let url = a.url.lossy();
+    let url_cell = match http_href(&url) {
+        Some(href) => format!(
+            "<a href=\"{href}\" rel=\"noopener nofollow\">{}</a>",
             esc(&url)
-        )
-    } else {
-        esc(&url)
+        ),
+        None => esc(&url),
     };
     let votes: String = a
         .votes
@@ -927,7 +904,7 @@ fn association_html(id: &Hash, a: &Proposal) -> Reply {
             ("Account", account_link(&a.account, true)),
             ("Proposer", account_link(&a.proposer, true)),
             ("Proposed in epoch", amount(a.proposed_epoch)),
-            ("Status", esc(&status_text(a))),
+            ("Status", esc(status)),
             ("Round opened in epoch", amount(a.round_epoch)),
             ("Donations", esc(&a.donations.to_string())),
             (
@@ -948,34 +925,24 @@ fn record_page(api: &Api, owner: &str, key: &str) -> Result<Reply, StoreError> {
         Ok(pk) => pk,
         Err(r) => return Ok(r),
     };
-    let max = crate::chain::limits::DATA_KEY;
-    if key.len() > 3 * max {
-        return Ok(bad_input(&format!("a record key is at most {max} bytes")));
-    }
-    let raw = match unpct(key, false) {
+    let k = match reads::record_key(key) {
         Ok(k) => k,
-        Err(e) => return Ok(bad_input(&format!("record key: {e}"))),
+        Err(e) => return Ok(bad_input(&e.detail)),
     };
-    let Ok(k) = crate::chain::codec::Bytes::<{ crate::chain::limits::DATA_KEY }>::new(raw.clone())
-    else {
-        return Ok(bad_input(&format!("a record key is at most {max} bytes")));
-    };
-    if raw.is_empty() {
-        return Ok(bad_input("a record key is at least 1 byte"));
-    }
+    let raw = k.as_slice();
     let snap = api.store().snapshot()?;
     let Some(r) = snap.record(&pk, &k)? else {
         return Ok(not_found(&format!(
             "{pk} holds no record under the key {:?}",
-            String::from_utf8_lossy(&raw)
+            String::from_utf8_lossy(raw)
         )));
     };
-    let history = snap.record_history(&pk, &raw)?;
+    let history = snap.record_history_page(&pk, raw, None, HISTORY)?;
     let mut b = format!(
         "<h1>Record</h1><section>{}</section>",
         rows(&[
             ("Owner", account_link(&pk, true)),
-            ("Key", bytes_text(&raw)),
+            ("Key", bytes_text(raw)),
             (
                 "Value",
                 format!("<pre>{}</pre>", bytes_text(r.value.as_slice()))
@@ -986,12 +953,12 @@ fn record_page(api: &Api, owner: &str, key: &str) -> Result<Reply, StoreError> {
     );
     let body: Vec<Vec<String>> = history
         .iter()
-        .rev()
         .map(|v| vec![block_link(v.height), tx_link(&v.tx, false)])
         .collect();
     let _ = write!(
         b,
-        "<section><h2>Writes (newest first)</h2>{}</section>",
+        "<section><h2>{}</h2>{}</section>",
+        esc(&format!("Writes (newest first, at most {HISTORY})")),
         table(&["Block", "Transaction"], &body)
     );
     Ok(html(200, "Record", &b))
@@ -1003,16 +970,11 @@ fn search(api: &Api, query: &str) -> Result<Reply, StoreError> {
     if query.len() > MAX_QUERY {
         return Ok(bad_input(&format!("a search is at most {MAX_QUERY} bytes")));
     }
-    let mut q = None;
-    for pair in query.split('&') {
-        if let Some(v) = pair.strip_prefix("q=") {
-            match unpct(v, true) {
-                Ok(b) => q = Some(String::from_utf8_lossy(&b).trim().to_string()),
-                Err(e) => return Ok(bad_input(&format!("search: {e}"))),
-            }
-        }
-    }
-    let q = q.unwrap_or_default();
+    // A form sends a space as '+' (and a '+' as %2B).
+    let q = match reads::query_params(&query.replace('+', "%20"), &["q"]) {
+        Ok(mut p) => p.remove("q").unwrap_or_default().trim().to_string(),
+        Err(e) => return Ok(bad_input(&format!("search: {}", e.detail))),
+    };
     if q.is_empty() {
         return Ok(bad_input(
             "empty search: give a height, block hash, transaction id, address or address/key",
@@ -1042,10 +1004,10 @@ fn search(api: &Api, query: &str) -> Result<Reply, StoreError> {
         };
     }
     if let Some((addr, key)) = q.split_once('/') {
-        return record_page(api, &pct(addr.as_bytes()), &pct(key.as_bytes()));
+        return record_page(api, addr, &pct(key.as_bytes()));
     }
     if q.starts_with("gw1") {
-        return account_page(api, &pct(q.as_bytes()));
+        return account_page(api, &q);
     }
     Ok(bad_input(&format!(
         "{q:?} is not a height, a 64-hex-digit hash or id, a gw1… address or address/key"
@@ -1074,12 +1036,24 @@ mod tests {
         assert!(e
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)));
-        assert_eq!(unpct(&e, false).unwrap(), raw);
+        assert_eq!(reads::percent_decode(&e).unwrap(), raw);
         assert_eq!(pct(b"a/b c<"), "a%2Fb%20c%3C");
-        assert_eq!(unpct("a+b", true).unwrap(), b"a b");
-        assert_eq!(unpct("a+b", false).unwrap(), b"a+b");
-        assert!(unpct("%zz", false).unwrap_err().contains("byte 0"));
-        assert!(unpct("ab%4", false).is_err());
+    }
+
+    #[test]
+    fn record_links_are_the_keys_the_record_page_reads() {
+        let k = crate::chain::crypto::Keypair::from_seed([9; 32])
+            .unwrap()
+            .public();
+        for key in [&b"note <i>1</i>/x:y"[..], &[0, 1, 0xff], b"hex:00"] {
+            let href = record_href(&k, key);
+            let (owner, seg) = href
+                .strip_prefix("/record/")
+                .and_then(|r| r.split_once('/'))
+                .unwrap();
+            assert_eq!(parse_address(owner).ok(), Some(k), "{href}");
+            assert_eq!(reads::record_key(seg).unwrap().as_slice(), key, "{href}");
+        }
     }
 
     fn status(leds: &str) -> ForgerStatus {
@@ -1159,8 +1133,13 @@ mod tests {
                 "<img src=x onerror=alert(1)>",
                 "https://ex.org/?a=\"><script>",
             ),
+            "pending",
         ));
         assert!(safe.contains("rel=\"noopener nofollow\""));
+        assert!(
+            safe.contains("href=\"https://ex.org/?a=%22%3E%3Cscript%3E\""),
+            "{safe}"
+        );
         assert!(safe.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(
             !safe.contains("<script") && !safe.contains("<img"),
@@ -1169,9 +1148,24 @@ mod tests {
         let js = body(association_html(
             &Hash([1; 32]),
             &proposal("x", "javascript:alert(1)"),
+            "pending",
         ));
         assert!(!js.contains("href=\"javascript"), "{js}");
         assert!(js.contains("javascript:alert(1)"), "shown as text");
+        assert_eq!(
+            http_href("HTTP://x.org/a b&c'é").as_deref(),
+            Some("HTTP://x.org/a%20b&amp;c&#39;%C3%A9")
+        );
+        assert_eq!(http_href(" https://x.org"), None);
+        let p = proposal("x", "");
+        assert_eq!(status_text(&p, 1, 2), "pending");
+        assert!(status_text(&p, 4, 2).starts_with("lapsed"));
+        let removed = Proposal {
+            status: crate::ledger::state::ProposalStatus::Removed { at_epoch: 7 },
+            ..p
+        };
+        assert_eq!(status_text(&removed, 9, 2), "removed at epoch 7");
+        assert_eq!(http_href("data:text/html,<b>"), None);
     }
 
     #[test]

@@ -448,7 +448,7 @@ pub fn effect(tx: &SignedTransaction, account: &PublicKey) -> (&'static str, Opt
 
 /// Canonical transactions at `locations`, each with its block (a block
 /// read once for all its entries on the page).
-fn located(
+pub(super) fn located(
     snap: &Snapshot,
     locations: &[(TxLocation, Hash)],
 ) -> Result<Vec<(SignedTransaction, Hash)>, StoreError> {
