@@ -120,7 +120,11 @@ pub fn parse(buf: &[u8], limit: u32) -> Result<Option<(Message, usize)>, FrameEr
     if len > limit {
         return Err(FrameError::TooLarge { len, limit });
     }
-    let end = 4 + len as usize;
+    // On a 32-bit target 4 + u32::MAX does not fit a usize; no buffer
+    // could hold such a frame, so it is incomplete, as on 64 bits.
+    let Some(end) = (len as usize).checked_add(4) else {
+        return Ok(None);
+    };
     let Some(body) = buf.get(4..end) else {
         return Ok(None);
     };
@@ -247,8 +251,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             let n = self.inner.read(&mut self.buf[got..want]).await?;
             if n == 0 {
                 return Err(FrameError::Truncated {
-                    got: got + 4,
-                    expected: total + 4,
+                    got: got.saturating_add(4),
+                    expected: total.saturating_add(4),
                 });
             }
             got += n;
@@ -273,6 +277,19 @@ mod tests {
     use super::*;
     use crate::chain::crypto::Hash;
     use crate::wire::{ErrorCode, TipInfo};
+
+    #[test]
+    fn the_largest_declared_length_is_incomplete_not_an_overflow() {
+        // 4 + u32::MAX overflows a 32-bit usize (armv7): found by the
+        // mutation fuzzer under qemu.
+        let mut buf = u32::MAX.to_le_bytes().to_vec();
+        buf.extend_from_slice(&[0; 16]);
+        assert!(matches!(parse(&buf, u32::MAX), Ok(None)));
+        assert!(matches!(
+            parse(&buf, u32::MAX - 1),
+            Err(FrameError::TooLarge { .. })
+        ));
+    }
 
     #[test]
     fn incomplete_and_invalid_are_told_apart() {
