@@ -143,6 +143,7 @@ impl CoreOptions {
                 clock_check,
                 doppelganger_retry_ms: DOPPELGANGER_RETRY_MS,
                 session_settle_ms: SESSION_SETTLE_MS,
+                durable_blocks: policy::FORGER_DURABLE_BLOCKS,
                 #[cfg(feature = "fault-injection")]
                 after_record: None,
             }),
@@ -171,6 +172,9 @@ pub struct ForgeSetup {
     /// How long a main-node session must have lasted before this forger
     /// forges ([`SESSION_SETTLE_MS`]).
     pub session_settle_ms: u64,
+    /// Every how many block commits the store makes one durable
+    /// ([`policy::FORGER_DURABLE_BLOCKS`]; 1: each).
+    pub durable_blocks: u64,
     /// Called after a slot is recorded in the signing record, before the
     /// block is signed: the crash test's seam (built with the
     /// `fault-injection` feature only; see `runtime::forge`).
@@ -183,6 +187,15 @@ impl CoreOptions {
     pub fn doppelganger_retry_ms(mut self, ms: u64) -> CoreOptions {
         if let Some(f) = &mut self.forge {
             f.doppelganger_retry_ms = ms;
+        }
+        self
+    }
+
+    /// The same, with every `n`th block commit durable (a forger's; 1:
+    /// each, as a main node's).
+    pub fn durable_blocks(mut self, n: u64) -> CoreOptions {
+        if let Some(f) = &mut self.forge {
+            f.durable_blocks = n;
         }
         self
     }
@@ -218,6 +231,8 @@ struct Forging {
     settle_ms: u64,
     /// (first, last) doppelganger refusal of the current retry period.
     refused: Option<(u64, u64)>,
+    /// When the store's block commits were last made durable by the tick.
+    durable_ms: u64,
     #[cfg(feature = "fault-injection")]
     after_record: Option<fn(u64)>,
 }
@@ -466,6 +481,9 @@ impl Core {
         now_ms: u64,
         opts: CoreOptions,
     ) -> Core {
+        if let Some(f) = &opts.forge {
+            store.set_durable_every(f.durable_blocks);
+        }
         Core {
             role: opts.role,
             learn_peers: opts.learn_peers,
@@ -480,6 +498,7 @@ impl Core {
                 #[cfg(feature = "fault-injection")]
                 after_record: f.after_record,
                 refused: None,
+                durable_ms: now_ms,
             }),
             params: store.params().clone(),
             store,
@@ -763,6 +782,15 @@ impl Core {
     /// report again any equivocation whose report went missing.
     pub fn tick(&mut self, now_ms: u64) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
+        if let Some(f) = &mut self.forge {
+            if now_ms.saturating_sub(f.durable_ms) >= policy::FORGER_DURABLE_MS {
+                f.durable_ms = now_ms;
+                if let Err(e) = self.store.make_durable() {
+                    f.storage_error = true;
+                    return Err(Fatal::Store(e));
+                }
+            }
+        }
         self.release_early(now_ms, &mut out)?;
         self.settle_probes(now_ms, &mut out)?;
         self.report_equivocations(now_ms, &mut out)?;

@@ -14,6 +14,16 @@ pub const MAIN_TICK_MS: u64 = 1_000;
 /// unit's `WatchdogSec=` must be well above it): seldom, to sleep longer.
 pub const FORGER_TICK_S: u64 = 5;
 
+/// A forger's store makes every this many block commits durable; the ones
+/// between stay in memory (an SD card wears by the bytes written, and one
+/// durable commit writes ~20 KiB however small the block). A power cut
+/// costs at most these blocks, fetched again from the main nodes; the
+/// signing record is durable apart from them, before every signature.
+pub const FORGER_DURABLE_BLOCKS: u64 = 64;
+/// ... and at least this often while it holds commits in memory (checked at
+/// each tick): at 1 s slots, at most about a minute of blocks to fetch again.
+pub const FORGER_DURABLE_MS: u64 = 60_000;
+
 /// How often the core of a node of `role` ticks, in the TCP runtime and
 /// the simulation alike: a main node every second (sync retries), a
 /// forger every [`FORGER_TICK_S`] (fewer wake-ups while idle).

@@ -312,7 +312,8 @@ impl NodeSettings {
 #[serde(deny_unknown_fields)]
 pub struct ForgeSettings {
     /// A TOML file with the settings below (data, genesis, key, main,
-    /// board, status_listen, metrics_listen, clock_check, storage_retry_s).
+    /// board, status_listen, metrics_listen, clock_check, storage_retry_s,
+    /// durable_blocks).
     #[arg(long)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
@@ -353,6 +354,12 @@ pub struct ForgeSettings {
     /// in seconds (1 to 3600; default 30).
     #[arg(long)]
     pub storage_retry_s: Option<u64>,
+    /// Every how many imported blocks the store is made durable (1 to
+    /// 1024; default 64, and at least once a minute): a power cut costs at
+    /// most the blocks between, fetched again from the main nodes, never
+    /// the signing record. 1 writes every block durably (more SD-card wear).
+    #[arg(long)]
+    pub durable_blocks: Option<u64>,
     /// A block this forger must have: HEIGHT:HASH, as `goodwill chain
     /// checkpoint` prints it from a node you trust (repeat; added to
     /// `checkpoints` in --config and the genesis file's).
@@ -397,6 +404,7 @@ impl ForgeSettings {
             clock_check: self.clock_check.or(file.clock_check),
             i_know_this_key_is_new: self.i_know_this_key_is_new,
             storage_retry_s: self.storage_retry_s.or(file.storage_retry_s),
+            durable_blocks: self.durable_blocks.or(file.durable_blocks),
             checkpoints: [file.checkpoints, self.checkpoints].concat(),
         })
     }
@@ -420,6 +428,15 @@ impl ForgeSettings {
                 return Err(SettingsError::Value(format!(
                     "storage_retry_s {s}: give 1 to 3600 seconds (default {})",
                     f::STORAGE_RETRY_S
+                )))
+            }
+        };
+        let durable = crate::peer::policy::FORGER_DURABLE_BLOCKS;
+        let durable_blocks = match self.durable_blocks.unwrap_or(durable) {
+            n @ 1..=1024 => n,
+            n => {
+                return Err(SettingsError::Value(format!(
+                    "durable_blocks {n}: give 1 to 1024 blocks (default {durable})"
                 )))
             }
         };
@@ -483,6 +500,7 @@ impl ForgeSettings {
                     leds: None,
                     kernel_clock: None,
                     doppelganger_retry_ms: crate::peer::core::DOPPELGANGER_RETRY_MS,
+                    durable_blocks,
                 }),
             },
             storage_retry: std::time::Duration::from_secs(storage_retry_s),

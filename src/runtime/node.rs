@@ -453,7 +453,8 @@ async fn serve_on(
             Some(f) => {
                 let opts =
                     crate::peer::core::CoreOptions::forger(config.key.clone(), f.clock_check)
-                        .doppelganger_retry_ms(f.doppelganger_retry_ms);
+                        .doppelganger_retry_ms(f.doppelganger_retry_ms)
+                        .durable_blocks(f.durable_blocks);
                 #[cfg(feature = "fault-injection")]
                 let opts = opts.after_record(crate::runtime::forge::stall_after_record);
                 opts

@@ -222,6 +222,22 @@ impl Checker {
         }
     }
 
+    /// An honest node's store reopened (after a crash) on `tip`: it may have
+    /// lost at most `may_lose` blocks of the tip it held (block commits a
+    /// forger's store kept in memory; none for a main node). The first-seen
+    /// rule then starts again from the reopened tip.
+    pub fn reopened(&mut self, node: &str, tip: &Tip, may_lose: u64) {
+        if let Some((h, _)) = self.tips.get(node) {
+            if tip.height + may_lose < *h {
+                self.violation(format!(
+                    "durability: {node} reopened at height {} after holding height {h}; at most {may_lose} blocks may be lost",
+                    tip.height
+                ));
+            }
+        }
+        self.tips.insert(node.to_string(), (tip.height, tip.hash));
+    }
+
     /// A node admitted a session from `ip` and now holds `held` with it:
     /// never more than the door's per-address cap.
     pub fn sessions_from(&mut self, ip: std::net::IpAddr, held: usize) {

@@ -475,6 +475,8 @@ struct Node {
     listen: Option<String>,
     peers: Vec<String>,
     disk: SimDisk,
+    /// The signing log's file, on the same disk.
+    log_disk: SimDisk,
     skew_ms: i64,
     skew_after: Option<i64>,
     down_ms: u64,
@@ -742,6 +744,7 @@ impl Sim {
                 _ => (0..cfg.mains).map(main_addr).collect(),
             };
             let skew_ms = f.skew_ms.get(i).copied().unwrap_or(0);
+            let disk = SimDisk::new();
             nodes.push(Node {
                 name,
                 kind,
@@ -750,7 +753,8 @@ impl Sim {
                 ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8 + 1)),
                 listen,
                 peers,
-                disk: SimDisk::new(),
+                log_disk: disk.sibling(),
+                disk,
                 skew_ms,
                 skew_after: None,
                 down_ms: 1_000,
@@ -1006,10 +1010,12 @@ impl Sim {
             } else {
                 Indexes::Skip
             };
-            let store = match Store::with_backend_indexes(
+            let store = match Store::with_backends(
                 node.disk.clone(),
+                node.log_disk.clone(),
                 &self.params,
                 node.name.clone(),
+                format!("{} signing log", node.name),
                 Arc::new(AtomicU64::new(0)),
                 indexes,
             ) {
@@ -1037,6 +1043,19 @@ impl Sim {
                         self.checker.violation(what);
                         return;
                     }
+                }
+            }
+            if kind.honest() {
+                // A forger's store keeps its last block commits in memory
+                // (policy::FORGER_DURABLE_BLOCKS): a crash may take back
+                // up to that many blocks less one; a main node's, none.
+                let may_lose = match kind {
+                    Kind::Forger => policy::FORGER_DURABLE_BLOCKS - 1,
+                    _ => 0,
+                };
+                if let Ok(t) = store.tip() {
+                    let name = self.nodes[n].name.clone();
+                    self.checker.reopened(&name, &t, may_lose);
                 }
             }
             let node = &self.nodes[n];
@@ -1138,6 +1157,7 @@ impl Sim {
         // The image first: whatever the dropped store writes on its way
         // out goes to a disk that no longer exists.
         node.disk = node.disk.crash(CrashKind::PowerCut);
+        node.log_disk = node.log_disk.crash_beside(CrashKind::PowerCut, &node.disk);
         node.disk_armed = false;
         node.crash_after_forging = false;
         node.crash_while_forging = None;

@@ -208,6 +208,25 @@ impl SimDisk {
         }
     }
 
+    /// Another file on the same disk: bytes of its own, the same failure
+    /// countdown and operation count (a store's signing log beside it).
+    pub fn sibling(&self) -> SimDisk {
+        SimDisk {
+            platter: Arc::default(),
+            countdown: self.countdown.clone(),
+            ops: self.ops.clone(),
+        }
+    }
+
+    /// [`SimDisk::crash`] of a sibling file: what survives of this one, on
+    /// `disk` (the crashed disk its sibling is now on).
+    pub fn crash_beside(&self, kind: CrashKind, disk: &SimDisk) -> SimDisk {
+        let mut crashed = self.crash(kind);
+        crashed.countdown = disk.countdown.clone();
+        crashed.ops = disk.ops.clone();
+        crashed
+    }
+
     fn tick(&self) -> Result<(), io::Error> {
         self.ops.fetch_add(1, Ordering::SeqCst);
         let r = self

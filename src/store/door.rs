@@ -219,6 +219,38 @@ pub(super) fn open_file(dir: &Path, create: bool) -> Result<(File, PathBuf), Sto
     Ok((file, path))
 }
 
+/// Opens (creating if missing, with its directory synced) the signing log
+/// in `dir`, for [`super::signing::SigningLog`].
+pub(super) fn open_signing_log(
+    dir: &Path,
+) -> Result<(redb::backends::FileBackend, String), StoreError> {
+    let path = dir.join(super::LOG_FILE);
+    let shown = path.display().to_string();
+    let io = |source| StoreError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let existed = path.exists();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    if !existed {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
+    let backend = redb::backends::FileBackend::new(file).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Io {
+            path: shown.clone(),
+            source: io::Error::other("the signing log is open in another process"),
+        },
+        other => StoreError::Db(redb::Error::from(other)),
+    })?;
+    Ok((backend, shown))
+}
+
 fn read_head(file: &File, out: &mut [u8]) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
     let mut done = 0;

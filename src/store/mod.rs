@@ -3,8 +3,11 @@
 //! forger's signing record.
 //!
 //! Durability: importing a block (or switching branches) is one redb write
-//! transaction committed with `Durability::Immediate`, so a node killed at
-//! any instant reopens on a consistent tip. A storage error is returned as
+//! transaction, so a node killed at any instant reopens on a consistent tip.
+//! A main node commits each with `Durability::Immediate`; a forger's store
+//! makes every n-th durable ([`Store::set_durable_every`]) and may lose the
+//! ones between to a crash. The signing record is a file of its own
+//! (`signing.log`, laid out in `src/store/signing.rs`), durable before every signature. A storage error is returned as
 //! [`StoreError`] and is fatal: the caller stops; the store is never used
 //! again after one (redb refuses further writes with `PreviousIo`).
 //!
@@ -21,7 +24,7 @@
 //! | `txs` | tx id → (height, position) (canonical only) |
 //! | `account_txs` | account ‖ !height ‖ !position → tx id (newest first) |
 //! | `records` | owner ‖ len ‖ key ‖ height ‖ position → tx id (record history) |
-//! | `signed` | forger key ‖ slot → header hash (the signing record) |
+//! | `signed` | forger key ‖ slot → header hash (the signing record of stores from before `signing.log`: read, never written) |
 //! | `chain_events` | sequence number → connected flag ‖ height ‖ block hash (main nodes only) |
 
 mod backend;
@@ -32,7 +35,7 @@ pub use backend::{CountingFile, CrashKind, SimDisk};
 pub use door::MARKER;
 pub use signing::{
     Interchange, InterchangeBlock, InterchangeError, InterchangeKey, SigningError,
-    INTERCHANGE_FILE_BYTES,
+    INTERCHANGE_FILE_BYTES, LOG_FILE,
 };
 
 use std::path::{Path, PathBuf};
@@ -390,6 +393,12 @@ pub struct Store {
     /// Notified after each commit that moved the canonical chain (readers
     /// of the chain-event log wait on it instead of polling).
     moved: event_listener::Event,
+    /// The forger's signing record (its own file, `signing.log`).
+    signing: signing::SigningLog,
+    /// Every how many block commits one is durable ([`Store::set_durable_every`]).
+    durable_every: AtomicU64,
+    /// Block commits since the last durable one.
+    since_durable: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -787,10 +796,13 @@ impl Store {
         let (file, path) = door::open_file(dir, true)?;
         let written = Arc::new(AtomicU64::new(0));
         let backend = CountingFile::new(file, written.clone())?;
-        let store = Store::with_backend_indexes(
+        let (log, log_path) = door::open_signing_log(dir)?;
+        let store = Store::with_backends(
             backend,
+            log,
             params,
             path.display().to_string(),
+            log_path,
             written,
             indexes,
         )?;
@@ -811,6 +823,7 @@ impl Store {
         }
         let written = Arc::new(AtomicU64::new(0));
         let backend = CountingFile::new(file, written.clone())?;
+        let (log, log_path) = door::open_signing_log(dir)?;
         door::guard(&shown, "opening the store", || {
             let db = Database::builder().create_with_backend(backend)?;
             let genesis = {
@@ -823,7 +836,10 @@ impl Store {
             };
             let params =
                 ChainParams::new(genesis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let signing =
+                signing::SigningLog::open(Box::new(log), log_path, &db, &params, written.clone())?;
             let mut store = Store {
+                signing,
                 db: door::ClosingDb::new(db, &shown),
                 params,
                 path: shown.clone(),
@@ -832,6 +848,8 @@ impl Store {
                 imported: AtomicU64::new(0),
                 indexed: true,
                 moved: event_listener::Event::new(),
+                durable_every: AtomicU64::new(1),
+                since_durable: AtomicU64::new(0),
             };
             store.indexed = store.init(Indexes::Keep)?;
             Ok(store)
@@ -849,11 +867,37 @@ impl Store {
         Store::with_backend_indexes(backend, params, path, written, Indexes::Keep)
     }
 
-    /// [`Store::with_backend`], choosing the indexes of a new store.
+    /// [`Store::with_backend`], choosing the indexes of a new store. Its
+    /// signing record is kept on a disk in memory: a test that reopens one
+    /// and needs its record gives both disks to [`Store::with_backends`].
     pub fn with_backend_indexes(
         backend: impl StorageBackend,
         params: &ChainParams,
         path: String,
+        written: Arc<AtomicU64>,
+        indexes: Indexes,
+    ) -> Result<Store, StoreError> {
+        let log_path = format!("{path} (signing log in memory)");
+        Store::with_backends(
+            backend,
+            SimDisk::new(),
+            params,
+            path,
+            log_path,
+            written,
+            indexes,
+        )
+    }
+
+    /// Opens (or creates) a store on any backend, with its signing log on
+    /// another (`signing_log`): the fault-injection tests' and the
+    /// simulation's door.
+    pub fn with_backends(
+        backend: impl StorageBackend,
+        signing_log: impl StorageBackend,
+        params: &ChainParams,
+        path: String,
+        log_path: String,
         written: Arc<AtomicU64>,
         indexes: Indexes,
     ) -> Result<Store, StoreError> {
@@ -863,7 +907,15 @@ impl Store {
         })?;
         door::guard(&path.clone(), "opening the store", move || {
             let db = Database::builder().create_with_backend(backend)?;
+            let signing = signing::SigningLog::open(
+                Box::new(signing_log),
+                log_path,
+                &db,
+                params,
+                written.clone(),
+            )?;
             let mut store = Store {
+                signing,
                 db: door::ClosingDb::new(db, &path),
                 params: params.clone(),
                 path,
@@ -872,6 +924,8 @@ impl Store {
                 imported: AtomicU64::new(0),
                 indexed: indexes == Indexes::Keep,
                 moved: event_listener::Event::new(),
+                durable_every: AtomicU64::new(1),
+                since_durable: AtomicU64::new(0),
             };
             store.indexed = store.init(indexes)?;
             store.check_at_open()?;
@@ -976,7 +1030,6 @@ impl Store {
             w.open_table(TXS)?;
             w.open_table(ACCOUNT_TXS)?;
             w.open_table(RECORDS)?;
-            w.open_table(SIGNED)?;
             w.open_table(CHAIN_EVENTS)?;
         }
         w.commit()?;
@@ -1010,7 +1063,8 @@ impl Store {
         Ok(self.snapshot()?.tip()?)
     }
 
-    /// Bytes redb has written to the file since it was opened.
+    /// Bytes written since the store was opened: redb's to its file, and the
+    /// signing log's records.
     pub fn bytes_written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
     }
@@ -1024,6 +1078,54 @@ impl Store {
     /// opened: the node's `goodwill_blocks_imported_total`.
     pub fn blocks_imported(&self) -> u64 {
         self.imported.load(Ordering::Relaxed)
+    }
+
+    /// Makes every `n`th block commit durable (`n` ≥ 1; 1, the default:
+    /// each one). The commits between are atomic but live in memory until
+    /// the next durable one (or [`Store::make_durable`], or closing the
+    /// store): a power cut or a kill loses at most the last `n - 1` blocks,
+    /// which a forger fetches again from its main nodes. The store always
+    /// reopens on a consistent tip. The signing record is not concerned: it
+    /// is durable before [`Store::record_signature`] returns.
+    pub fn set_durable_every(&self, n: u64) {
+        self.durable_every.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// Block commits not yet durable.
+    pub fn not_durable(&self) -> u64 {
+        self.since_durable.load(Ordering::Relaxed)
+    }
+
+    /// Makes the block commits held in memory durable (one durable commit);
+    /// returns whether there were any.
+    pub fn make_durable(&self) -> Result<bool, StoreError> {
+        if self.not_durable() == 0 {
+            return Ok(false);
+        }
+        let mut w = self.db.begin_write()?;
+        w.set_durability(Durability::Immediate)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        w.commit()?;
+        self.since_durable.store(0, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    fn next_durability(&self) -> Durability {
+        let every = self.durable_every.load(Ordering::Relaxed);
+        if self.not_durable() + 1 >= every {
+            Durability::Immediate
+        } else {
+            Durability::None
+        }
+    }
+
+    fn committed(&self, d: Durability) {
+        match d {
+            Durability::None => {
+                self.since_durable.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => self.since_durable.store(0, Ordering::Relaxed),
+        }
     }
 
     /// Imports a block that arrived at `now_ms` (this node's clock): refuses
@@ -1065,7 +1167,8 @@ impl Store {
             });
         }
         let mut w = self.db.begin_write()?;
-        w.set_durability(Durability::Immediate)
+        let durability = self.next_durability();
+        w.set_durability(durability)
             .map_err(|e| StoreError::Db(e.into()))?;
         if w.open_table(BLOCKS)?.get(&hash.0)?.is_some() {
             w.abort()?;
@@ -1082,6 +1185,7 @@ impl Store {
             self.put_canonical(&w, block, &hash, &changes)?;
             let new_tip = changes.tip().expect("a block's changes hold the tip");
             w.commit()?;
+            self.committed(durability);
             self.moved.notify(usize::MAX);
             self.imported.fetch_add(1, Ordering::Relaxed);
             let bytes = self.bytes_written() - before;
@@ -1096,6 +1200,7 @@ impl Store {
         match result {
             Ok(Some(mut r)) => {
                 w.commit()?;
+                self.committed(durability);
                 self.moved.notify(usize::MAX);
                 self.imported.fetch_add(1, Ordering::Relaxed);
                 let bytes = self.bytes_written() - before;
@@ -1106,6 +1211,7 @@ impl Store {
             }
             Ok(None) => {
                 w.commit()?;
+                self.committed(durability);
                 self.imported.fetch_add(1, Ordering::Relaxed);
                 Ok(Imported::SideBranch { height: h.height })
             }
@@ -1529,12 +1635,12 @@ impl Store {
         slot: u64,
         root: &Hash,
     ) -> Result<(), SigningError> {
-        signing::record(&self.db, key, slot, root)
+        self.signing.record(key, slot, root)
     }
 
     /// The highest slot recorded for `key`.
     pub fn last_signed_slot(&self, key: &PublicKey) -> Result<Option<u64>, StoreError> {
-        signing::last_slot(&self.db, key)
+        Ok(self.signing.last_slot(key))
     }
 
     /// The signing record as an interchange document (all keys, or one).
@@ -1543,7 +1649,7 @@ impl Store {
         key: Option<&PublicKey>,
     ) -> Result<Interchange, StoreError> {
         door::guard(&self.path, "reading the signing record", || {
-            signing::export(&self.db, &self.params, key)
+            signing::export(&self.signing, &self.db, &self.params, key)
         })
     }
 
@@ -1551,7 +1657,7 @@ impl Store {
     /// recorded slot. Returns how many entries were new.
     pub fn import_signing_record(&self, doc: &Interchange) -> Result<usize, SigningError> {
         door::guard(&self.path, "writing the signing record", || {
-            signing::import(&self.db, &self.params, doc)
+            signing::import(&self.signing, &self.db, &self.params, doc)
         })
     }
 }

@@ -254,6 +254,7 @@ fn start_forger_full(
             leds: Some(Arc::new(Mutex::new(driver))),
             kernel_clock,
             doppelganger_retry_ms: retry_ms,
+            durable_blocks: goodwill::peer::policy::FORGER_DURABLE_BLOCKS,
         }),
         ..common::node_config(dir, params, key.clone(), vec![main.to_string()])
     })
@@ -1382,7 +1383,10 @@ fn a_forger_on_a_full_disk_waits_with_a_steady_red_led_and_recovers_by_itself() 
     let data = dir.path().join("forger");
     let status_addr = free_addr();
     let mut args = forge_args(&data, &f, &f.forger_key, main, status_addr);
+    // Every block durable: the next commit meets the full disk at once
+    // (with the default, the next durable one, up to a minute later).
     args.extend(["--storage-retry-s".to_string(), "1".to_string()]);
+    args.extend(["--durable-blocks".to_string(), "1".to_string()]);
     let sock_path = dir.path().join("notify.sock");
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
     let forge = procs.start_with(

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use goodwill::chain::block::Block;
 use goodwill::ledger::state::{StateKey, StateValue, Tip};
-use goodwill::store::{Indexes, Store, StoreError, FILE_NAME, MARKER};
+use goodwill::store::{Indexes, Store, StoreError, FILE_NAME, LOG_FILE, MARKER};
 use goodwill::testkit::{TestNet, TestNetConfig};
 
 const WAIT_MS: u64 = 30_000;
@@ -330,6 +330,11 @@ fn the_binary_refuses_a_damaged_store_with_exit_status_2_and_the_way_back_works(
     std::fs::create_dir(&aside).unwrap();
     std::fs::rename(&file, aside.join(FILE_NAME)).unwrap();
     std::fs::rename(data.join(MARKER), aside.join(MARKER)).unwrap();
+    // The signing log is a file of its own, untouched by the store's damage:
+    // moved aside with the store, as docs/operate.md says, the exported
+    // record brings it back.
+    assert!(data.join(LOG_FILE).exists());
+    std::fs::rename(data.join(LOG_FILE), aside.join(LOG_FILE)).unwrap();
     let out = common::run_ok(
         &[
             "signing-record",

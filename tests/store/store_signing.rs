@@ -346,3 +346,155 @@ fn a_forger_restarted_before_it_ever_forged_starts_again() {
     );
     assert!(e.to_string().contains("no signing record"), "{e}");
 }
+
+// ------------------------------------------------- the signing log's file
+
+fn log_file(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join(goodwill::store::LOG_FILE)
+}
+
+/// The page (of 4 KiB) whose record holds `slot` (slots are little-endian
+/// at bytes 80..88 of a record).
+fn page_of(bytes: &[u8], slot: u64) -> usize {
+    bytes
+        .chunks(4096)
+        .position(|p| p[..8] == *b"GWSIGN01" && p[80..88] == slot.to_le_bytes())
+        .unwrap_or_else(|| panic!("no record of slot {slot}"))
+}
+
+#[test]
+fn the_record_is_a_file_of_its_own_and_a_torn_newest_record_is_ignored() {
+    let net = net();
+    let dir = tempfile::tempdir().unwrap();
+    let k = pk(0);
+    {
+        let store = Store::open(dir.path(), &net.params).unwrap();
+        store.record_signature(&k, 10, &root(1)).unwrap();
+        store.record_signature(&k, 11, &root(2)).unwrap();
+    }
+    let mut bytes = std::fs::read(log_file(dir.path())).unwrap();
+    assert_eq!(bytes.len(), 32 * 4096, "a ring of 32 pages");
+    // A power cut tore the newest record's write (its sync never returned,
+    // so nothing was signed under it): its checksum fails, the one before
+    // it protects.
+    let newest = page_of(&bytes, 11);
+    bytes[newest * 4096 + 100] ^= 0xFF;
+    std::fs::write(log_file(dir.path()), &bytes).unwrap();
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    assert_eq!(store.last_signed_slot(&k).unwrap(), Some(10));
+    refused(&store, &k, 10, 10);
+    store.record_signature(&k, 11, &root(3)).unwrap();
+}
+
+#[test]
+fn the_ring_wraps_and_keeps_every_keys_highest() {
+    let net = net();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (pk(0), pk(1));
+    {
+        let store = Store::open(dir.path(), &net.params).unwrap();
+        store.record_signature(&b, 7, &root(7)).unwrap();
+        // Three times round the ring: b's only record is never overwritten,
+        // nor a's highest while its next one is written.
+        for slot in 1..=100 {
+            store.record_signature(&a, slot, &root(1)).unwrap();
+            assert_eq!(store.last_signed_slot(&a).unwrap(), Some(slot));
+        }
+    }
+    assert_eq!(
+        std::fs::metadata(log_file(dir.path())).unwrap().len(),
+        32 * 4096,
+        "the file does not grow"
+    );
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    assert_eq!(store.last_signed_slot(&a).unwrap(), Some(100));
+    assert_eq!(store.last_signed_slot(&b).unwrap(), Some(7));
+    refused(&store, &b, 7, 7);
+    refused(&store, &a, 100, 100);
+    // The export holds what the ring still has: b's record and a's newest.
+    let doc = store.export_signing_record(None).unwrap();
+    let slots = |k: &PublicKey| -> Vec<String> {
+        doc.data
+            .iter()
+            .filter(|e| e.pubkey == *k)
+            .flat_map(|e| e.signed_blocks.iter().map(|b| b.slot.clone()))
+            .collect()
+    };
+    assert_eq!(slots(&b), vec!["7".to_string()]);
+    assert_eq!(slots(&a).len(), 31);
+    assert_eq!(slots(&a).last().unwrap(), "100");
+}
+
+#[test]
+fn a_full_ring_and_another_chains_log_are_refused_by_name() {
+    let net = net();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    for i in 0..32 {
+        store.record_signature(&pk(i), 5, &root(1)).unwrap();
+    }
+    // Every page holds some key's only record: none may be overwritten,
+    // for a new key or an old one (a record never replaces its key's
+    // highest in place). Refused by name, and nothing is poisoned.
+    for k in [pk(32), pk(3)] {
+        match store.record_signature(&k, 6, &root(1)) {
+            Err(e @ SigningError::Full { .. }) => {
+                assert!(e.to_string().contains("no free page"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(store.last_signed_slot(&pk(3)).unwrap(), Some(5));
+    drop(store);
+
+    // The log beside another chain's store is refused, not read.
+    let other_net = TestNet::new(&TestNetConfig {
+        epoch_slots: 11,
+        ..TestNetConfig::default()
+    });
+    let dir2 = tempfile::tempdir().unwrap();
+    drop(Store::open(dir2.path(), &other_net.params).unwrap());
+    std::fs::copy(log_file(dir.path()), log_file(dir2.path())).unwrap();
+    let e = Store::open(dir2.path(), &other_net.params).unwrap_err();
+    assert!(e.to_string().contains("signing.log"), "{e}");
+    assert!(
+        e.to_string().contains(&net.params.chain_id().to_string()),
+        "{e}"
+    );
+}
+
+/// A store from before the signing log kept the record in its `signed`
+/// table: it still protects, and still exports.
+#[test]
+fn a_store_from_before_the_log_keeps_its_record() {
+    let net = net();
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), &net.params).unwrap());
+    let k = pk(0);
+    {
+        let db = redb::Database::open(dir.path().join(goodwill::store::FILE_NAME)).unwrap();
+        let w = db.begin_write().unwrap();
+        {
+            let def: redb::TableDefinition<&[u8], &[u8; 32]> = redb::TableDefinition::new("signed");
+            let mut t = w.open_table(def).unwrap();
+            for (slot, r) in [(40u64, 4u8), (41, 5)] {
+                let mut key = k.0.to_vec();
+                key.extend_from_slice(&slot.to_be_bytes());
+                t.insert(key.as_slice(), &root(r).0).unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    assert_eq!(store.last_signed_slot(&k).unwrap(), Some(41));
+    refused(&store, &k, 41, 41);
+    refused(&store, &k, 12, 41);
+    store.record_signature(&k, 42, &root(6)).unwrap();
+    let doc = store.export_signing_record(None).unwrap();
+    let slots: Vec<&str> = doc.data[0]
+        .signed_blocks
+        .iter()
+        .map(|b| b.slot.as_str())
+        .collect();
+    assert_eq!(slots, ["40", "41", "42"]);
+}

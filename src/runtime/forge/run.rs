@@ -154,6 +154,9 @@ pub struct ForgeConfig {
     /// How long doppelganger refusals are retried before the appliance
     /// stops (`peer::core::DOPPELGANGER_RETRY_MS`; tests shorten it).
     pub doppelganger_retry_ms: u64,
+    /// Every how many block commits the store makes one durable
+    /// (`--durable-blocks`; `peer::policy::FORGER_DURABLE_BLOCKS`).
+    pub durable_blocks: u64,
 }
 
 #[derive(Debug, Default)]
