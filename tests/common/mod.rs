@@ -1128,11 +1128,33 @@ pub fn run_with_closed_stdout(args: &[&str], ms: u64) -> (ExitStatus, String) {
     (status, drain.join().expect("stderr"))
 }
 
-/// proptest's settings for `cases` cases, with the seeds of past failures
+/// How many of `n` cases (seeds, fault points, generated inputs) a
+/// CPU-bound test runs: all of them natively, a quarter (at least one)
+/// under the ARM emulators of .ci/arm (`goodwill_emulated`), where every
+/// instruction costs 5–10 times as much and two targets' whole suites must
+/// fit in CI's time. The emulated suites are there for what differs by
+/// target (32-bit `usize`, alignment, the binary running at all), which a
+/// quarter of the cases still reaches; the host runs every case.
+pub const fn emulated_share(n: u32) -> u32 {
+    if cfg!(goodwill_emulated) {
+        let q = n / 4;
+        if q == 0 {
+            1
+        } else {
+            q
+        }
+    } else {
+        n
+    }
+}
+
+/// proptest's settings for `cases` cases (a share of them under emulation:
+/// [`emulated_share`]), with the seeds of past failures
 /// kept beside the test's source file (`led.rs` → `led.proptest-regressions`)
 /// and read back before any new case. (proptest's default would look for a
 /// `main.rs` above the file and use `tests/proptest-regressions/led.txt`.)
 pub fn proptest_cases(cases: u32) -> proptest::test_runner::Config {
+    let cases = emulated_share(cases);
     proptest::test_runner::Config {
         failure_persistence: Some(Box::new(
             proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),

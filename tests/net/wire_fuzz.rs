@@ -31,7 +31,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-const FAST_CASES: u32 = 5_000;
+const FAST_CASES: u32 = crate::common::emulated_share(5_000);
 const SLOW_CASES: u32 = 200_000;
 /// The largest declared length the stream reader is given (the node's
 /// largest limit is a block's size plus overhead, about 2 MiB).
