@@ -68,18 +68,33 @@ const FORGER_FORGED_GOAL: u64 = 8 << 10;
 /// first in the signing record when `forged`): bytes per block as counted
 /// (redb's file and the signing log) and as the kernel counted them, after
 /// the store made everything durable.
-fn forger_bytes(blocks: &[Block], every: u64, forged: bool) -> (f64, Option<f64>) {
+struct ForgerBytes {
+    /// Bytes per block, as the store counted them.
+    counted: f64,
+    /// Bytes per block, as the kernel counted them (where readable).
+    os: Option<f64>,
+    /// Counted bytes per block over the first and the last `every` blocks.
+    first: f64,
+    last: f64,
+    /// The store file's size at the end, bytes.
+    file: u64,
+}
+
+fn forger_bytes(blocks: &[Block], every: u64, forged: bool, prune: bool) -> ForgerBytes {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let net = TestNet::new(&TestNetConfig::default());
     let store = Store::open_with(dir.path(), &net.params, goodwill::store::Indexes::Skip)
         .expect("the store opens");
     store.set_durable_every(every);
+    store.set_pruning(prune);
     let key = net.forgers[0].public();
     store
         .record_signature(&key, 0, &goodwill::chain::crypto::Hash::ZERO)
         .expect("the first record");
     let (b0, os0) = (store.bytes_written(), os_write_bytes());
-    for block in blocks {
+    let mut windows = Vec::new();
+    let mut window_start = b0;
+    for (i, block) in blocks.iter().enumerate() {
         if forged {
             let h = &block.header.header;
             store
@@ -89,12 +104,24 @@ fn forger_bytes(blocks: &[Block], every: u64, forged: bool) -> (f64, Option<f64>
         store
             .import_block(block, EVERY_SLOT_STARTED)
             .expect("the block imports");
+        if (i as u64 + 1) % every == 0 {
+            windows.push((store.bytes_written() - window_start) as f64 / every as f64);
+            window_start = store.bytes_written();
+        }
     }
     store.make_durable().expect("the store syncs");
     let n = blocks.len().max(1) as f64;
     let counted = (store.bytes_written() - b0) as f64 / n;
     let os = os0.and_then(|b| os_write_bytes().map(|a| a.saturating_sub(b) as f64 / n));
-    (counted, os)
+    drop(store);
+    let file = std::fs::metadata(goodwill::store::file_in(dir.path())).map_or(0, |m| m.len());
+    ForgerBytes {
+        file,
+        counted,
+        os,
+        first: windows.first().copied().unwrap_or(counted),
+        last: windows.last().copied().unwrap_or(counted),
+    }
 }
 
 /// How big and how many.
@@ -110,6 +137,18 @@ struct Config {
 impl Config {
     fn from_env() -> Config {
         let mode = Mode::from_env();
+        let mut c = Config::for_mode(mode);
+        // GOODWILL_BENCH_FORGER_BLOCKS: a longer chain for the forger's figures.
+        if let Some(n) = std::env::var("GOODWILL_BENCH_FORGER_BLOCKS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            c.forger_blocks = n;
+        }
+        c
+    }
+
+    fn for_mode(mode: Mode) -> Config {
         match mode {
             Mode::Smoke => Config {
                 txs: 20,
@@ -577,9 +616,13 @@ fn main() {
     let fmt_os =
         |os: Option<f64>| os.map_or("n/a".to_string(), |b| format!("{:.1} KiB", b / 1024.0));
     let every = goodwill::peer::policy::FORGER_DURABLE_BLOCKS;
-    let (imp_1, imp_1_os) = forger_bytes(&f.forger, 1, false);
-    let (imp, imp_os) = forger_bytes(&f.forger, every, false);
-    let (forged, forged_os) = forger_bytes(&f.forger, every, true);
+    let one = forger_bytes(&f.forger, 1, false, true);
+    let default = forger_bytes(&f.forger, every, false, true);
+    let forging = forger_bytes(&f.forger, every, true, true);
+    let unpruned = forger_bytes(&f.forger, every, false, false);
+    let (imp_1, imp_1_os) = (one.counted, one.os);
+    let (imp, imp_os) = (default.counted, default.os);
+    let (forged, forged_os) = (forging.counted, forging.os);
     println!(
         "a forger's store (no indexes), {} empty blocks, bytes per block after making all durable:",
         f.forger.len()
@@ -607,6 +650,22 @@ fn main() {
             fmt_os(os)
         );
     }
+    println!(
+        "  {:<58} first {every}: {:.1} KiB/block, last {every}: {:.1} KiB/block (every block durable: {:.1} and {:.1})",
+        "as the chain grows (counted)",
+        default.first / 1024.0,
+        default.last / 1024.0,
+        one.first / 1024.0,
+        one.last / 1024.0
+    );
+    println!(
+        "  {:<58} {:.1} KiB/block, last {every}: {:.1} KiB/block; file {:.0} KiB (pruned: {:.0} KiB)",
+        format!("imported, every {every}th durable, --keep-blocks all"),
+        unpruned.counted / 1024.0,
+        unpruned.last / 1024.0,
+        kib(unpruned.file),
+        kib(default.file)
+    );
     // The kernel's figure is what reaches the card (a 512-byte record is a
     // 4 KiB page); where /proc/self/io is unreadable, the counted one.
     let to_disk = |counted: f64, os: Option<f64>| os.unwrap_or(counted) as u64;

@@ -144,6 +144,7 @@ impl CoreOptions {
                 doppelganger_retry_ms: DOPPELGANGER_RETRY_MS,
                 session_settle_ms: SESSION_SETTLE_MS,
                 durable_blocks: policy::FORGER_DURABLE_BLOCKS,
+                keep_all_blocks: false,
                 #[cfg(feature = "fault-injection")]
                 after_record: None,
             }),
@@ -175,6 +176,9 @@ pub struct ForgeSetup {
     /// Every how many block commits the store makes one durable
     /// ([`policy::FORGER_DURABLE_BLOCKS`]; 1: each).
     pub durable_blocks: u64,
+    /// Keep every block body (`--keep-blocks all`); by default a forger's
+    /// store prunes those below the finality depth ([`Store::set_pruning`]).
+    pub keep_all_blocks: bool,
     /// Called after a slot is recorded in the signing record, before the
     /// block is signed: the crash test's seam (built with the
     /// `fault-injection` feature only; see `runtime::forge`).
@@ -196,6 +200,14 @@ impl CoreOptions {
     pub fn durable_blocks(mut self, n: u64) -> CoreOptions {
         if let Some(f) = &mut self.forge {
             f.durable_blocks = n;
+        }
+        self
+    }
+
+    /// The same, keeping every block body (a forger's; `--keep-blocks all`).
+    pub fn keep_all_blocks(mut self, all: bool) -> CoreOptions {
+        if let Some(f) = &mut self.forge {
+            f.keep_all_blocks = all;
         }
         self
     }
@@ -483,6 +495,7 @@ impl Core {
     ) -> Core {
         if let Some(f) = &opts.forge {
             store.set_durable_every(f.durable_blocks);
+            store.set_pruning(!f.keep_all_blocks);
         }
         Core {
             role: opts.role,

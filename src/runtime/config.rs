@@ -313,7 +313,7 @@ impl NodeSettings {
 pub struct ForgeSettings {
     /// A TOML file with the settings below (data, genesis, key, main,
     /// board, status_listen, metrics_listen, clock_check, storage_retry_s,
-    /// durable_blocks).
+    /// durable_blocks, keep_blocks).
     #[arg(long)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
@@ -360,6 +360,11 @@ pub struct ForgeSettings {
     /// the signing record. 1 writes every block durably (more SD-card wear).
     #[arg(long)]
     pub durable_blocks: Option<u64>,
+    /// Which block bodies the store keeps: `final` (default: those within
+    /// the finality depth; older ones are pruned, their hashes kept) or
+    /// `all` (every block, as a main node).
+    #[arg(long)]
+    pub keep_blocks: Option<String>,
     /// A block this forger must have: HEIGHT:HASH, as `goodwill chain
     /// checkpoint` prints it from a node you trust (repeat; added to
     /// `checkpoints` in --config and the genesis file's).
@@ -405,6 +410,7 @@ impl ForgeSettings {
             i_know_this_key_is_new: self.i_know_this_key_is_new,
             storage_retry_s: self.storage_retry_s.or(file.storage_retry_s),
             durable_blocks: self.durable_blocks.or(file.durable_blocks),
+            keep_blocks: self.keep_blocks.or(file.keep_blocks),
             checkpoints: [file.checkpoints, self.checkpoints].concat(),
         })
     }
@@ -437,6 +443,15 @@ impl ForgeSettings {
             n => {
                 return Err(SettingsError::Value(format!(
                     "durable_blocks {n}: give 1 to 1024 blocks (default {durable})"
+                )))
+            }
+        };
+        let keep_all_blocks = match self.keep_blocks.as_deref() {
+            None | Some("final") => false,
+            Some("all") => true,
+            Some(other) => {
+                return Err(SettingsError::Value(format!(
+                    "keep_blocks {other:?}: give final (the default: bodies within the finality depth) or all"
                 )))
             }
         };
@@ -501,6 +516,7 @@ impl ForgeSettings {
                     kernel_clock: None,
                     doppelganger_retry_ms: crate::peer::core::DOPPELGANGER_RETRY_MS,
                     durable_blocks,
+                    keep_all_blocks,
                 }),
             },
             storage_retry: std::time::Duration::from_secs(storage_retry_s),

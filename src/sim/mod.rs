@@ -2707,19 +2707,33 @@ impl Sim {
                 Ok(t) => tips.push((name.clone(), t.height, t.hash)),
                 Err(e) => self.checker.violation(format!("{name}: store: {e}")),
             }
-            if let Err(e) = store.verify_chain() {
-                self.checker
-                    .violation(format!("{name}: the chain does not verify: {e}"));
-            }
             self.checker.finality_again(&name, &store);
-            if let Err(e) = invariants::coins_conserved(&self.params, &store) {
-                self.checker.violation(format!("{name}: {e}"));
+            // A forger's store prunes block bodies below finality: the
+            // replay from genesis and the checks that walk every block run
+            // on the main nodes' stores (one tip, checked below, is one
+            // state); a forger's kept bodies were checked when it reopened.
+            let pruned = store
+                .snapshot()
+                .and_then(|s| s.blocks_from())
+                .map_or(false, |from| from > 1);
+            if self.nodes[i].kind != Kind::Forger && pruned {
+                self.checker
+                    .violation(format!("{name}: a main node's store pruned block bodies"));
             }
-            if let Err(e) = invariants::donations_reached_associations(&self.params, &store) {
-                self.checker.violation(format!("{name}: {e}"));
-            }
-            if let Err(e) = invariants::association_votes_weighed(&self.params, &store) {
-                self.checker.violation(format!("{name}: {e}"));
+            if !pruned {
+                if let Err(e) = store.verify_chain() {
+                    self.checker
+                        .violation(format!("{name}: the chain does not verify: {e}"));
+                }
+                if let Err(e) = invariants::coins_conserved(&self.params, &store) {
+                    self.checker.violation(format!("{name}: {e}"));
+                }
+                if let Err(e) = invariants::donations_reached_associations(&self.params, &store) {
+                    self.checker.violation(format!("{name}: {e}"));
+                }
+                if let Err(e) = invariants::association_votes_weighed(&self.params, &store) {
+                    self.checker.violation(format!("{name}: {e}"));
+                }
             }
             // Equivocations whose two blocks both reached honest nodes.
             let seen: Vec<(PublicKey, u64)> = self
@@ -2733,7 +2747,7 @@ impl Sim {
                 let x = latest.entry(pk).or_insert(e);
                 *x = (*x).max(e);
             }
-            for (pk, epoch) in latest {
+            for (pk, epoch) in latest.into_iter().filter(|_| !pruned) {
                 if let Err(e) = invariants::equivocator_voided(&self.params, &store, &pk, epoch) {
                     self.checker.violation(format!("{name}: {e}"));
                 }

@@ -59,6 +59,22 @@ use crate::ledger::state::{
 };
 use crate::ledger::{self, BlockError, Parallelism};
 
+/// The most block bodies one import prunes ([`Store::set_pruning`]).
+pub const PRUNE_PER_BLOCK: u64 = 64;
+/// `meta` key: the lowest height whose block body is kept (absent: 1, all).
+const BLOCKS_FROM: &str = "blocks_from";
+
+fn blocks_from_in(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<u64, StoreError> {
+    match meta.get(BLOCKS_FROM)? {
+        None => Ok(1),
+        Some(v) => Ok(u64::from_le_bytes(v.value().try_into().map_err(|_| {
+            StoreError::Corrupt("meta blocks_from is not 8 bytes".into())
+        })?)),
+    }
+}
+
 /// The on-disk format version this code reads and writes.
 pub const SCHEMA_VERSION: u32 = 2;
 /// The file inside a data directory.
@@ -399,6 +415,9 @@ pub struct Store {
     durable_every: AtomicU64,
     /// Block commits since the last durable one.
     since_durable: AtomicU64,
+    /// Block bodies below the finality depth are removed (a lean store's,
+    /// [`Store::set_pruning`]).
+    pruning: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Store {
@@ -487,6 +506,13 @@ impl StateRead for Snapshot {
 }
 
 impl Snapshot {
+    /// The lowest height whose block body this store holds (1: all of them;
+    /// higher on a pruned forger's store, [`Store::set_pruning`]). Below it
+    /// only the hashes are kept, and [`Snapshot::block_at`] finds nothing.
+    pub fn blocks_from(&self) -> Result<u64, StoreError> {
+        blocks_from_in(&self.txn.open_table(META)?)
+    }
+
     /// The block at `height` on the canonical chain.
     pub fn block_at(&self, height: u64) -> Result<Option<Block>, StoreError> {
         let canon = self.txn.open_table(CANON)?;
@@ -850,6 +876,7 @@ impl Store {
                 moved: event_listener::Event::new(),
                 durable_every: AtomicU64::new(1),
                 since_durable: AtomicU64::new(0),
+                pruning: Default::default(),
             };
             store.indexed = store.init(Indexes::Keep)?;
             Ok(store)
@@ -926,6 +953,7 @@ impl Store {
                 moved: event_listener::Event::new(),
                 durable_every: AtomicU64::new(1),
                 since_durable: AtomicU64::new(0),
+                pruning: Default::default(),
             };
             store.indexed = store.init(indexes)?;
             store.check_at_open()?;
@@ -1089,6 +1117,18 @@ impl Store {
     /// is durable before [`Store::record_signature`] returns.
     pub fn set_durable_every(&self, n: u64) {
         self.durable_every.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// Removes, from now on, the bodies of blocks that fell below the
+    /// finality depth (a forger's store: it never needs them to forge or
+    /// validate, and an SD card is small and wears); their hashes stay in
+    /// the height index, so the chain stays linked. Only a store without
+    /// indexes prunes: a main node keeps every block and serves them. A
+    /// store catches up at most [`PRUNE_PER_BLOCK`] bodies a block, so the
+    /// first start on a long chain is not one huge commit.
+    /// [`Snapshot::blocks_from`] says which bodies are kept.
+    pub fn set_pruning(&self, on: bool) {
+        self.pruning.store(on && !self.indexed, Ordering::Relaxed);
     }
 
     /// Block commits not yet durable.
@@ -1489,9 +1529,34 @@ impl Store {
                 blocks.remove(&bh)?;
             }
         }
+        if prune && self.pruning.load(Ordering::Relaxed) {
+            // The newest finality_depth + 1 bodies stay: what a branch
+            // switch undoes, and what the check at open reads.
+            self.prune_bodies(w, height - finality - 1)?;
+        }
         if self.indexed {
             self.index(w, block, true)?;
         }
+        Ok(())
+    }
+
+    /// Removes the canonical block bodies at heights up to `upto` that are
+    /// still stored (at most [`PRUNE_PER_BLOCK`]) and moves `blocks_from`.
+    fn prune_bodies(&self, w: &WriteTransaction, upto: u64) -> Result<(), StoreError> {
+        let mut meta = w.open_table(META)?;
+        let from = blocks_from_in(&meta)?;
+        if from > upto {
+            return Ok(());
+        }
+        let last = upto.min(from + PRUNE_PER_BLOCK - 1);
+        let canon = w.open_table(CANON)?;
+        let mut blocks = w.open_table(BLOCKS)?;
+        for h in from..=last {
+            if let Some(hash) = canon.get(h)?.map(|g| *g.value()) {
+                blocks.remove(&hash)?;
+            }
+        }
+        meta.insert(BLOCKS_FROM, (last + 1).to_le_bytes().as_slice())?;
         Ok(())
     }
 
@@ -1595,6 +1660,10 @@ impl Store {
     fn verify_chain_inner(&self) -> Result<u64, VerifyError> {
         let snap = self.snapshot()?;
         let tip = snap.tip().map_err(StoreError::from)?;
+        let from = snap.blocks_from()?;
+        if from > 1 {
+            return Err(VerifyError::Pruned { from });
+        }
         let mut state = MemState::new();
         state.apply(&ledger::genesis_changes(&self.params));
         for height in 1..=tip.height {
@@ -1673,6 +1742,12 @@ pub enum VerifyError {
         height: u64,
         /// What is wrong.
         error: BlockError,
+    },
+    /// A forger's pruned store holds no bodies below `from`.
+    #[error("this store keeps block bodies from height {from} only (a forger's store prunes what fell below the finality depth): replaying the chain needs them all; verify a main node's store, or run the forger with --keep-blocks all")]
+    Pruned {
+        /// The lowest height with a body.
+        from: u64,
     },
     /// A height has no block.
     #[error("no block stored at height {height}")]

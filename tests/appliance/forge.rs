@@ -255,6 +255,7 @@ fn start_forger_full(
             kernel_clock,
             doppelganger_retry_ms: retry_ms,
             durable_blocks: goodwill::peer::policy::FORGER_DURABLE_BLOCKS,
+            keep_all_blocks: false,
         }),
         ..common::node_config(dir, params, key.clone(), vec![main.to_string()])
     })

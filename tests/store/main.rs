@@ -16,5 +16,6 @@ mod store_crash;
 mod store_damage;
 mod store_events;
 mod store_kill;
+mod store_prune;
 mod store_reorg;
 mod store_signing;

@@ -1,0 +1,130 @@
+//! A forger's store prunes block bodies below the finality depth: its disk
+//! use stays bounded however long the chain, the chain stays linked by its
+//! hashes, branch switches within finality still work, and what is gone is
+//! said, never served as if it were there.
+
+use goodwill::chain::block::Block;
+use goodwill::store::{Indexes, Store, VerifyError, PRUNE_PER_BLOCK};
+use goodwill::testkit::{TestNet, TestNetConfig, EVERY_SLOT_STARTED};
+
+fn lean(dir: &std::path::Path, net: &TestNet) -> Store {
+    let store = Store::open_with(dir, &net.params, Indexes::Skip).unwrap();
+    store.set_pruning(true);
+    store
+}
+
+#[test]
+fn a_forgers_store_keeps_only_the_bodies_within_finality_and_every_hash() {
+    let net = TestNet::new(&TestNetConfig::default());
+    let finality = net.params.genesis().finality_depth;
+    let mut chain = net.chain();
+    let blocks: Vec<Block> = (0..60).map(|_| chain.forge(vec![])).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let store = lean(dir.path(), &net);
+    for b in &blocks {
+        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    let tip = store.tip().unwrap().height;
+    assert_eq!(tip, 60);
+    let snap = store.snapshot().unwrap();
+    // The newest finality + 1 bodies stay (what a switch undoes and what
+    // the check at open reads); every hash stays.
+    assert_eq!(snap.blocks_from().unwrap(), tip - finality);
+    for h in 1..=tip {
+        assert_eq!(
+            snap.hash_at(h).unwrap(),
+            Some(blocks[h as usize - 1].hash())
+        );
+        let body = snap.block_at(h).unwrap();
+        assert_eq!(body.is_some(), h >= tip - finality, "height {h}");
+    }
+    drop(snap);
+    // The full replay says why it cannot run, by name.
+    match store.verify_chain() {
+        Err(e @ VerifyError::Pruned { .. }) => {
+            assert!(e.to_string().contains("--keep-blocks all"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(store);
+    // It reopens (the check at open reads the kept bodies) and goes on.
+    let store = lean(dir.path(), &net);
+    let next = chain.forge(vec![]);
+    store.import_block(&next, EVERY_SLOT_STARTED).unwrap();
+    assert_eq!(
+        store.snapshot().unwrap().blocks_from().unwrap(),
+        61 - finality
+    );
+}
+
+#[test]
+fn a_branch_switch_within_finality_works_on_a_pruned_store() {
+    let net = TestNet::new(&TestNetConfig::default());
+    let finality = net.params.genesis().finality_depth;
+    // A: 30 blocks. B forks finality - 1 blocks below A's tip, in a later
+    // slot, and grows one longer.
+    let fork_at = 30 - (finality as usize - 1);
+    let mut a = net.chain();
+    for _ in 0..fork_at {
+        a.forge(vec![]);
+    }
+    let mut b = a.clone();
+    for _ in fork_at..30 {
+        a.forge(vec![]);
+    }
+    let a_tip_slot = a.blocks.last().unwrap().header.header.slot;
+    for i in 0..finality {
+        b.forge_after(if i == 0 { a_tip_slot } else { 0 }, vec![]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = lean(dir.path(), &net);
+    for blk in &a.blocks {
+        store.import_block(blk, EVERY_SLOT_STARTED).unwrap();
+    }
+    for blk in &b.blocks[fork_at..] {
+        store.import_block(blk, EVERY_SLOT_STARTED).unwrap();
+    }
+    let tip = store.tip().unwrap();
+    assert_eq!(tip.hash, b.blocks.last().unwrap().hash());
+    assert!(store.snapshot().unwrap().blocks_from().unwrap() > 1);
+}
+
+#[test]
+fn a_long_chain_is_caught_up_a_little_at_a_time_and_a_main_node_never_prunes() {
+    let net = TestNet::new(&TestNetConfig::default());
+    let finality = net.params.genesis().finality_depth;
+    let mut chain = net.chain();
+    let n = 2 * PRUNE_PER_BLOCK + 40;
+    let blocks: Vec<Block> = (0..n).map(|_| chain.forge(vec![])).collect();
+    let dir = tempfile::tempdir().unwrap();
+    // Made with every body (--keep-blocks all), then pruned from a restart.
+    let store = Store::open_with(dir.path(), &net.params, Indexes::Skip).unwrap();
+    for b in &blocks {
+        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    assert_eq!(store.snapshot().unwrap().blocks_from().unwrap(), 1);
+    store.verify_chain().unwrap();
+    drop(store);
+    let store = lean(dir.path(), &net);
+    let mut from = 1;
+    for _ in 0..3 {
+        store
+            .import_block(&chain.forge(vec![]), EVERY_SLOT_STARTED)
+            .unwrap();
+        let now = store.snapshot().unwrap().blocks_from().unwrap();
+        let tip = store.tip().unwrap().height;
+        assert_eq!(now, (from + PRUNE_PER_BLOCK).min(tip - finality));
+        from = now;
+    }
+    drop(store);
+
+    // A main node's store (indexed) keeps every body, whatever it is told.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &net.params).unwrap();
+    store.set_pruning(true);
+    for b in &blocks {
+        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    assert_eq!(store.snapshot().unwrap().blocks_from().unwrap(), 1);
+    store.verify_chain().unwrap();
+}
