@@ -104,7 +104,7 @@ fn forger_bytes(blocks: &[Block], every: u64, forged: bool, prune: bool) -> Forg
         store
             .import_block(block, EVERY_SLOT_STARTED)
             .expect("the block imports");
-        if (i as u64 + 1) % every == 0 {
+        if (i as u64 + 1).is_multiple_of(every) {
             windows.push((store.bytes_written() - window_start) as f64 / every as f64);
             window_start = store.bytes_written();
         }

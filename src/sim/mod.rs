@@ -2715,7 +2715,7 @@ impl Sim {
             let pruned = store
                 .snapshot()
                 .and_then(|s| s.blocks_from())
-                .map_or(false, |from| from > 1);
+                .is_ok_and(|from| from > 1);
             if self.nodes[i].kind != Kind::Forger && pruned {
                 self.checker
                     .violation(format!("{name}: a main node's store pruned block bodies"));
