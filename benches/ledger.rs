@@ -7,12 +7,14 @@
 //! - raw ed25519-compact verifies per second (`crypto::verify_raw` on the
 //!   exact signed messages): the baseline;
 //! - transactions validated and applied per second by `ledger::apply_block`
-//!   on one thread, and its ratio to the baseline (goal ≥ 0.9);
+//!   on one thread, and its ratio to the baseline (goal ≥ 0.97: a transfer
+//!   to an existing account costs one signature check and little else);
 //! - the same on all cores, and the speed-up over one thread (goal ≥ 1.8 on
 //!   two cores);
 //! - a breakdown (raw verify on all cores — the machine's own ceiling —,
 //!   domain-separated verify, receiver-key check, the stateless checks
-//!   alone) that says where the time goes.
+//!   alone) that says where the time goes, and the same block paying only
+//!   keys with no account yet (each such receiver's point is decoded once).
 //!
 //! Each figure is the fastest of many interleaved rounds (the median is
 //! shown beside it): on a shared machine other work only ever adds time.
@@ -47,7 +49,7 @@ use goodwill::chain::tx::{SignedTransaction, Transaction, TxKind};
 use goodwill::ledger::state::{MemState, StateChanges};
 use goodwill::ledger::{self, apply_block, prepare_block, Parallelism};
 
-const RATIO_GOAL: f64 = 0.9;
+const RATIO_GOAL: f64 = 0.97;
 const SPEEDUP_GOAL: f64 = 1.8;
 
 /// How big and how often.
@@ -111,7 +113,7 @@ struct Fixture {
     receivers: Vec<PublicKey>,
 }
 
-fn fixture(n: usize) -> Fixture {
+fn fixture(n: usize, new_receivers: bool) -> Fixture {
     let forger = key(u32::MAX);
     let accounts: Vec<Keypair> = (0..n as u32).map(key).collect();
     let genesis = Genesis {
@@ -142,7 +144,8 @@ fn fixture(n: usize) -> Fixture {
     state.apply(&ledger::genesis_changes(&params));
 
     // Account i pays account i+1: every sender and every receiver is an
-    // existing account, as in a busy chain.
+    // existing account, as in a busy chain. With `new_receivers`, account i
+    // pays a key no account holds yet (whose point the ledger must decode).
     let txs: Vec<SignedTransaction> = accounts
         .iter()
         .enumerate()
@@ -153,7 +156,11 @@ fn fixture(n: usize) -> Fixture {
                 nonce: 0,
                 fee: params.genesis().min_fee,
                 kind: TxKind::Transfer {
-                    to: accounts[(i + 1) % n].public(),
+                    to: if new_receivers {
+                        key(n as u32 + i as u32).public()
+                    } else {
+                        accounts[(i + 1) % n].public()
+                    },
                     amount: 1 + i as u64,
                 },
                 memo: Bytes::empty(),
@@ -236,7 +243,8 @@ fn main() {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let f = fixture(cfg.txs);
+    let f = fixture(cfg.txs, false);
+    let fresh = fixture(cfg.txs, true);
     let n = f.block.txs.len();
 
     // The parallelisms must agree before any of them is timed.
@@ -268,6 +276,7 @@ fn main() {
     const ALL: usize = 8;
     const VRF_PROVE: usize = 9;
     const VRF_VERIFY: usize = 10;
+    const NEW_RECEIVERS: usize = 11;
     // One VRF proof per forger key: what a forger makes and a node checks
     // once per block.
     let vrf_keys: Vec<Keypair> = (0..n.clamp(1, 64) as u32).map(key).collect();
@@ -333,6 +342,17 @@ fn main() {
                 black_box(crypto::vrf_verify(pk, black_box(&vrf_alpha), proof)).expect("verifies");
             }
         }),
+        Measure::new("apply_block, Single, new receivers", n, || {
+            black_box(
+                apply_block(
+                    &fresh.params,
+                    &fresh.state,
+                    black_box(&fresh.block),
+                    Parallelism::Single,
+                )
+                .expect("applies"),
+            );
+        }),
     ];
 
     // One untimed round warms caches and the allocator; then every round
@@ -389,10 +409,10 @@ fn main() {
     let receiver_us = measures[RECEIVER].micros();
     let serial_us = measures[SINGLE].micros() - measures[CHECKS].micros();
     println!(
-        "receiver key check: {receiver_us:.2} µs per transfer ({:.1} % of a verify); \
-         without it the ratio would be ≈ {:.3}",
+        "receiver key check: {receiver_us:.2} µs per transfer ({:.1} % of a verify), paid only for a \
+         receiver with no account yet: a block paying only new keys runs at {:.3} of raw verify",
         100.0 * receiver_us / verify_us,
-        verify_us / (measures[SINGLE].micros() - receiver_us),
+        measures[NEW_RECEIVERS].best() / base,
     );
     println!(
         "sequential part of apply_block (header, state, Merkle root, digest): {serial_us:.2} µs per transaction ({:.1} % of a verify)",

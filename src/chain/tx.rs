@@ -145,9 +145,21 @@ impl SignedTransaction {
 
     /// Checks everything that needs no ledger state: size, the signature, and
     /// that any key that will receive coins is a usable key. Returns the id and
-    /// the encoded size. This is the expensive part of validation, and the part
-    /// that runs in parallel.
+    /// the encoded size. What a node asks of a transaction it is handed alone
+    /// (a submission, the mempool).
     pub fn check(&self) -> Result<CheckedTx, StatelessError> {
+        let checked = self.check_signature()?;
+        if let TxKind::Transfer { to, .. } = &self.tx.kind {
+            check_receiver(to)?;
+        }
+        Ok(checked)
+    }
+
+    /// Size and signature only: the expensive part of validation, and the
+    /// part that runs in parallel. A block's transfers have their receiver
+    /// checked by the ledger instead, and only when the receiver has no
+    /// account yet (every key that holds one was checked when it got it).
+    pub fn check_signature(&self) -> Result<CheckedTx, StatelessError> {
         let body = encode(&self.tx);
         let size = body.len() + 64;
         if size > limits::TX_BYTES {
@@ -161,15 +173,18 @@ impl SignedTransaction {
             &self.signature,
         )
         .map_err(StatelessError::Signature)?;
-        if let TxKind::Transfer { to, .. } = &self.tx.kind {
-            to.validate()
-                .map_err(|_| StatelessError::BadReceiver { to: *to })?;
-        }
         Ok(CheckedTx {
             id: Hash::of(&[&body, &self.signature.0]),
             size,
         })
     }
+}
+
+/// Whether `to` may receive coins: a canonical point of large order, so that
+/// a key pair for it can exist and the coins can be spent again.
+pub fn check_receiver(to: &PublicKey) -> Result<(), StatelessError> {
+    to.validate()
+        .map_err(|_| StatelessError::BadReceiver { to: *to })
 }
 
 /// What [`SignedTransaction::check`] learns.

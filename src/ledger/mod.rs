@@ -30,7 +30,9 @@ use crate::chain::crypto::{
 };
 use crate::chain::genesis::ChainParams;
 use crate::chain::merkle;
-use crate::chain::tx::{association_proof_body, SignedTransaction, StatelessError, TxKind};
+use crate::chain::tx::{
+    association_proof_body, check_receiver, SignedTransaction, StatelessError, TxKind,
+};
 
 /// Why a transaction does not apply. Each names what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -479,8 +481,9 @@ impl Parallelism {
     }
 }
 
-/// Checks every transaction's stateless part (signature, size, receiver)
-/// on `parallelism` threads; returns each one's id and size, in order, or the
+/// Checks every transaction's size and signature on `parallelism` threads
+/// (a transfer's receiver key is checked when it is applied, if it has no
+/// account yet); returns each one's id and size, in order, or the
 /// first failure's index and error.
 pub fn check_transactions(
     txs: &[SignedTransaction],
@@ -491,7 +494,7 @@ pub fn check_transactions(
         return txs
             .iter()
             .enumerate()
-            .map(|(i, t)| t.check().map_err(|e| (i, e)))
+            .map(|(i, t)| t.check_signature().map_err(|e| (i, e)))
             .collect();
     }
     let chunk = txs.len().div_ceil(threads);
@@ -503,7 +506,7 @@ pub fn check_transactions(
                 s.spawn(move || {
                     part.iter()
                         .enumerate()
-                        .map(|(i, t)| t.check().map_err(|e| (c * chunk + i, e)))
+                        .map(|(i, t)| t.check_signature().map_err(|e| (c * chunk + i, e)))
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
@@ -826,7 +829,15 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         })?;
 
         match &tx.kind {
-            TxKind::Transfer { to, amount } => self.credit(to, *amount, "the receiver's balance"),
+            TxKind::Transfer { to, amount } => {
+                // Every key that holds an account is a valid one (genesis
+                // checks its accounts, a signer's key verified, a receiver was
+                // checked here): only a new receiver needs the point decoded.
+                if self.ov.get(&StateKey::Account(*to))?.is_none() {
+                    check_receiver(to)?;
+                }
+                self.credit(to, *amount, "the receiver's balance")
+            }
             TxKind::BuyWeight {
                 epoch,
                 amount,
@@ -1414,7 +1425,7 @@ pub fn prepare_block<S: StateRead + ?Sized>(
         if failed.contains(&stx.tx.sender) {
             continue;
         }
-        let checked = match stx.check() {
+        let checked = match stx.check_signature() {
             Ok(c) => c,
             Err(e) => {
                 rejected.push((stx.id(), e.into()));

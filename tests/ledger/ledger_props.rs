@@ -12,10 +12,12 @@ use goodwill::chain::block::{Header, SignedHeader, VERSION};
 use goodwill::chain::codec::{encode, Bytes};
 use goodwill::chain::crypto::{Hash, Keypair, PublicKey, Signature};
 use goodwill::chain::genesis::ChainParams;
-use goodwill::chain::tx::{association_proof, SignedTransaction, Transaction, TxKind};
+use goodwill::chain::tx::{
+    association_proof, SignedTransaction, StatelessError, Transaction, TxKind,
+};
 use goodwill::ledger::schedule::{self, WeightTable};
-use goodwill::ledger::state::{MemState, StateReadExt};
-use goodwill::ledger::{BlockError, TxError};
+use goodwill::ledger::state::{MemState, StateKey, StateReadExt};
+use goodwill::ledger::{self, BlockError, Parallelism, TxError};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -61,6 +63,45 @@ enum Op {
     },
     /// A vote about association X (a no-vote asks for its removal).
     Vote { from: usize, approve: bool },
+    /// A transfer to a key no account holds yet: a fresh valid one, or one
+    /// of [`bad_keys`] (which no block may ever credit).
+    TransferNew { from: usize, to: Receiver },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Receiver {
+    Fresh(u8),
+    Bad(usize),
+}
+
+/// Keys that may never receive coins: small-order points, a non-canonical
+/// encoding, and bytes that decode to no point at all.
+fn bad_keys() -> Vec<PublicKey> {
+    let mut v = vec![
+        PublicKey([0; 32]),
+        {
+            let mut identity = [0; 32];
+            identity[0] = 1;
+            PublicKey(identity)
+        },
+        {
+            // y = p = 2^255 - 19: the canonical form would be y = 0.
+            let mut y = [0xff; 32];
+            y[0] = 0xed;
+            y[31] = 0x7f;
+            PublicKey(y)
+        },
+    ];
+    v.extend(
+        (2u8..)
+            .map(|b| PublicKey([b; 32]))
+            .filter(|k| k.validate().is_err())
+            .take(2),
+    );
+    for k in &v {
+        assert!(k.validate().is_err(), "{k} should be a bad key");
+    }
+    v
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -99,7 +140,16 @@ fn op() -> impl Strategy<Value = Op> {
                 reporter,
                 valid
             }),
-        1 => (from, any::<bool>()).prop_map(|(from, approve)| Op::Vote { from, approve }),
+        1 => (from.clone(), any::<bool>()).prop_map(|(from, approve)| Op::Vote { from, approve }),
+        1 => (
+            from,
+            prop_oneof![
+                Just(Receiver::Fresh(201)),
+                (201..205u8).prop_map(Receiver::Fresh),
+                (0..5usize).prop_map(Receiver::Bad),
+            ],
+        )
+            .prop_map(|(from, to)| Op::TransferNew { from, to }),
     ]
 }
 
@@ -163,6 +213,17 @@ fn candidates(c: &Chain, ops: &[Op]) -> Vec<SignedTransaction> {
             Op::Vote { from, approve } => {
                 c.tx_n(&who[*from], nonce(*from, 0), vote(x_id, *approve))
             }
+            Op::TransferNew { from, to } => {
+                let to = match to {
+                    Receiver::Fresh(i) => kp(*i).public(),
+                    Receiver::Bad(i) => bad_keys()[*i],
+                };
+                c.tx_n(
+                    &who[*from],
+                    nonce(*from, 0),
+                    transfer(&to, 1 + *from as u64),
+                )
+            }
         })
         .collect()
 }
@@ -219,6 +280,61 @@ proptest! {
             c.state.undo(changes);
         }
         prop_assert_eq!(c.state, Chain::new().state);
+    }
+
+    /// (f) Every key that holds an account is a valid key (the ledger
+    /// checks a transfer's receiver only when it has no account yet, so this
+    /// is what keeps that rule the same as checking every receiver), and a
+    /// block the checker accepts has only valid receivers, as before.
+    #[test]
+    fn every_account_holds_a_valid_key(plan in blocks(5, 6), last in proptest::collection::vec(op(), 1..8)) {
+        let valid_accounts = |c: &Chain| {
+            for (key, _) in c.state.iter() {
+                if let StateKey::Account(pk) = key {
+                    assert!(pk.validate().is_ok(), "account {pk} holds an invalid key");
+                }
+            }
+        };
+        let c = run(&plan, |_, c, _| valid_accounts(c));
+        valid_accounts(&c);
+        // A block taken as generated (no builder sorting it out): the
+        // checker accepts it only if the old rule (every receiver checked
+        // up front) would have.
+        let block = c.forced_block(candidates(&c, &last));
+        if c.check(&block).is_ok() {
+            for t in &block.txs {
+                prop_assert!(t.check().is_ok(), "accepted a block holding {:?}", t.check());
+            }
+        }
+    }
+
+    /// (g) A transfer to a bad key in a block of otherwise valid transfers
+    /// is refused at its index, by name — whether the block is checked on
+    /// one thread or on several.
+    #[test]
+    fn a_bad_receiver_is_refused_in_a_block(
+        before in 0..6usize,
+        after in 0..4usize,
+        which in 0..5usize,
+    ) {
+        let c = Chain::new();
+        let who = actors();
+        let bad = bad_keys()[which];
+        let mut txs: Vec<SignedTransaction> = (0..before)
+            .map(|i| c.tx_n(&who[i], 0, transfer(&kp(210 + i as u8).public(), 5)))
+            .collect();
+        txs.push(c.tx_n(&who[before % SENDERS], u64::from(before >= SENDERS), transfer(&bad, 5)));
+        txs.extend((0..after).map(|i| c.tx_n(&who[(i + 3) % SENDERS], 1, transfer(&who[0].public(), 5))));
+        let block = c.forced_block(txs);
+        for parallelism in [Parallelism::Single, Parallelism::Threads(2)] {
+            match ledger::apply_block(&c.params, &c.state, &block, parallelism) {
+                Err(BlockError::Tx { index, error: TxError::Stateless(StatelessError::BadReceiver { to }), .. }) => {
+                    prop_assert_eq!(index, before);
+                    prop_assert_eq!(to, bad);
+                }
+                other => prop_assert!(false, "expected a bad receiver at {}, got {:?}", before, other),
+            }
+        }
     }
 
     /// (b) A transaction already in the chain, replayed in any later block,
