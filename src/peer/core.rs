@@ -893,6 +893,12 @@ impl Core {
         }
         let target = c.tip.height;
         let from = tip.height + 1;
+        let depth = self.params.genesis().finality_depth;
+        if from < policy::serves_from(c.role, c.tip.height, depth) {
+            // A forger keeps only the newest blocks: a main node serves
+            // this gap (see docs/protocol.md, "Syncing").
+            return Ok(());
+        }
         let name = c
             .listen
             .clone()
@@ -1853,6 +1859,29 @@ impl Core {
             Some(tip.height + 1)
         } else {
             None
+        };
+        // Below what the peer keeps (a fork search on a pruned forger):
+        // the sync ends without blaming it, and a main node serves the rest.
+        let kept_from = self
+            .conns
+            .get(&conn)
+            .map(|c| {
+                policy::serves_from(c.role, c.tip.height, self.params.genesis().finality_depth)
+            })
+            .unwrap_or(1);
+        let next_from = match next_from {
+            Some(from) if from < kept_from => {
+                let s = self.sync.take().expect("checked above");
+                out.push(Action::Log(
+                    Level::Info,
+                    format!(
+                        "sync: connection {conn} is a forger that keeps blocks from height {kept_from} only: blocks from height {from} will come from a main node (at {}/{})",
+                        tip.height, s.target
+                    ),
+                ));
+                return Ok(());
+            }
+            other => other,
         };
         match next_from {
             Some(from) => {

@@ -34,6 +34,19 @@ pub fn tick_ms(role: crate::wire::Role) -> u64 {
     }
 }
 
+/// The lowest height whose block body a peer is sure to serve, from what its
+/// handshake says (its role) and the tip it claims: a main node keeps every
+/// block; a forger by default only the newest `finality_depth + 1` (older
+/// bodies are pruned: `Store::set_pruning`, `--keep-blocks`). A node never
+/// asks a peer for blocks below this, so a pruned forger is neither asked
+/// for what it no longer holds nor blamed for not sending it.
+pub fn serves_from(role: crate::wire::Role, tip_height: u64, finality_depth: u64) -> u64 {
+    match role {
+        crate::wire::Role::Forger => tip_height.saturating_sub(finality_depth).max(1),
+        _ => 1,
+    }
+}
+
 /// A dial that no host answers (a network split, a machine that is off)
 /// is given up after this long, then retried as [`Redial`] says. Without
 /// it, the kernel's SYN retries keep one attempt pending for about two

@@ -27,8 +27,9 @@ use goodwill::ledger::state::StateReadExt;
 use goodwill::ledger::{self, Parallelism};
 use goodwill::peer::core::{Action, ConnId, Core, CoreOptions};
 use goodwill::peer::forging::ClockCheck;
-use goodwill::peer::policy::{CLAIM_PROOF_MS, UNTRUSTED_CLAIM_MS};
-use goodwill::store::{ImportError, Imported, SimDisk, Store};
+use goodwill::peer::policy::{serves_from, CLAIM_PROOF_MS, UNTRUSTED_CLAIM_MS};
+use goodwill::peer::queries::blocks_from_store;
+use goodwill::store::{ImportError, Imported, Indexes, SimDisk, Store};
 use goodwill::testkit::{TestChain, TestNet, TestNetConfig, EVERY_SLOT_STARTED};
 use goodwill::wire::{Hello, Message, Role, TipInfo, PROTOCOL_VERSION};
 
@@ -537,4 +538,73 @@ fn a_main_node_that_claims_a_tip_and_stays_silent_stops_a_forger_for_one_request
     let out = core.tick(now + 16_000).unwrap();
     assert!(get_blocks(&out, 2).is_none(), "{out:?}");
     assert!(synced(&core, now + 16_000));
+}
+
+// ---------------------------------------------------------------------------
+// Issue 18: a forger keeps only the newest blocks.
+
+/// A node far behind is never sent to a pruned forger for blocks it no
+/// longer holds (it would answer nothing, and be blamed for a claim it did
+/// not break); near the tip the forger is asked, and a main node for any gap.
+/// The window the core assumes is checked against a real pruned store.
+#[test]
+fn a_node_far_behind_asks_a_main_node_not_a_pruned_forger() {
+    let net = net();
+    let chain = honest(&net, 80);
+    let depth = net.params.genesis().finality_depth;
+    // The forger's store: lean and pruned, as `goodwill forge` keeps it.
+    let forger_store = Store::with_backend_indexes(
+        SimDisk::new(),
+        &net.params,
+        "forger".into(),
+        Arc::new(AtomicU64::new(0)),
+        Indexes::Skip,
+    )
+    .unwrap();
+    forger_store.set_pruning(true);
+    for b in &chain.blocks {
+        forger_store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    let kept = serves_from(Role::Forger, 80, depth);
+    assert_eq!(kept, 80 - depth);
+    assert_eq!(serves_from(Role::MainNode, 80, depth), 1);
+    let served = blocks_from_store(&forger_store, kept, 64).unwrap();
+    assert_eq!(served.first().map(Block::height), Some(kept));
+    assert_eq!(served.len() as u64, 80 - kept + 1);
+    assert!(blocks_from_store(&forger_store, kept - 1, 64)
+        .unwrap()
+        .is_empty());
+
+    let now = 80 * SLOT_MS + 200;
+    let far_behind = store(&net);
+    for b in &chain.blocks[..10] {
+        far_behind.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    let mut core = main_core(far_behind, now);
+    let mut forger_hello = hello(&net, 1, tip_of(&chain.blocks[79]), now);
+    forger_hello.role = Role::Forger;
+    let out = core
+        .connected(1, &forger_hello, ip(1), Default::default(), now)
+        .unwrap();
+    assert!(get_blocks(&out, 1).is_none(), "{out:?}");
+    let out = core
+        .connected(
+            2,
+            &hello(&net, 2, tip_of(&chain.blocks[79]), now),
+            ip(2),
+            Default::default(),
+            now,
+        )
+        .unwrap();
+    assert_eq!(get_blocks(&out, 2).map(|(_, from)| from), Some(11));
+
+    let near = store(&net);
+    for b in &chain.blocks[..60] {
+        near.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    let mut core = main_core(near, now);
+    let out = core
+        .connected(1, &forger_hello, ip(1), Default::default(), now)
+        .unwrap();
+    assert_eq!(get_blocks(&out, 1).map(|(_, from)| from), Some(61));
 }
