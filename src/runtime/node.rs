@@ -864,7 +864,7 @@ fn run_core(
 
 /// Tells systemd (nothing without `NOTIFY_SOCKET`); a failure is logged.
 fn notify_systemd(states: &[sd_notify::NotifyState]) {
-    if let Err(e) = sd_notify::notify(states) {
+    if let Err(e) = crate::runtime::os::notify_systemd(states) {
         log_at(log::Level::Warn, &format!("systemd notify: {e}"));
     }
 }

@@ -266,3 +266,91 @@ pub enum WriteNewError {
         source: std::io::Error,
     },
 }
+
+/// Tells systemd (the socket named by `NOTIFY_SOCKET`; nothing without it),
+/// never waiting: the core threads of `goodwill node` and `goodwill forge`
+/// call this, and a service manager that reads its socket slowly (or a
+/// test that does not read it) must not stall forging. Returns whether the
+/// notice was sent: `false` when the socket's queue is full, and the notice
+/// is dropped (the next one, a tick later, says the same and newer).
+pub fn notify_systemd(states: &[sd_notify::NotifyState]) -> std::io::Result<bool> {
+    match std::env::var_os("NOTIFY_SOCKET") {
+        None => Ok(true),
+        Some(path) => notify_socket(&path, states),
+    }
+}
+
+/// [`notify_systemd`] to the socket `path` (`@name`: the abstract namespace).
+pub fn notify_socket(
+    path: &std::ffi::OsStr,
+    states: &[sd_notify::NotifyState],
+) -> std::io::Result<bool> {
+    use std::fmt::Write as _;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let mut msg = String::new();
+    for s in states {
+        let _ = writeln!(msg, "{s}");
+    }
+    let bytes = path.as_bytes();
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            SocketAddr::from_abstract_name(name)?
+        }
+        None => SocketAddr::from_pathname(path)?,
+    };
+    let sock = UnixDatagram::unbound()?;
+    sock.set_nonblocking(true)?;
+    sock.connect_addr(&addr)?;
+    match sock.send(msg.as_bytes()) {
+        Ok(n) if n == msg.len() => Ok(true),
+        Ok(n) => Err(std::io::Error::new(
+            std::io::ErrorKind::WriteZero,
+            format!("{n} of the notice's {} bytes sent", msg.len()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service manager that reads nothing: its queue fills, and the
+    /// notices after that are dropped at once instead of blocking the
+    /// caller (a blocking send would hang this test).
+    #[test]
+    fn a_full_notify_socket_drops_notices_instead_of_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let manager = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let states = [
+            sd_notify::NotifyState::Status("forging"),
+            sd_notify::NotifyState::Watchdog,
+        ];
+        let sent: Vec<bool> = (0..1_000)
+            .map(|_| notify_socket(path.as_os_str(), &states).unwrap())
+            .collect();
+        assert!(sent[0], "the first notice is sent");
+        assert!(sent.iter().any(|s| !s), "the queue never filled up");
+        let mut buf = [0u8; 256];
+        let n = manager.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"STATUS=forging\nWATCHDOG=1\n");
+        // Read, the queue has room again.
+        assert!(notify_socket(path.as_os_str(), &states).unwrap());
+        // An abstract name works too; a missing socket is an error.
+        let name = format!("@goodwill-test-{}", std::process::id());
+        let abs = {
+            use std::os::linux::net::SocketAddrExt;
+            let addr =
+                std::os::unix::net::SocketAddr::from_abstract_name(&name.as_bytes()[1..]).unwrap();
+            std::os::unix::net::UnixDatagram::bind_addr(&addr).unwrap()
+        };
+        assert!(notify_socket(std::ffi::OsStr::new(&name), &states).unwrap());
+        let n = abs.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"STATUS=forging\nWATCHDOG=1\n");
+        assert!(notify_socket(dir.path().join("none").as_os_str(), &states).is_err());
+    }
+}

@@ -89,7 +89,7 @@ pub async fn storage_error_state(
     let mut next_try = now.saturating_add(retry.as_millis() as u64);
     loop {
         let line = format!("storage error, not forging: {reason}");
-        if let Err(e) = sd_notify::notify(&[
+        if let Err(e) = crate::runtime::os::notify_systemd(&[
             sd_notify::NotifyState::Status(&line),
             sd_notify::NotifyState::Watchdog,
         ]) {
@@ -370,12 +370,24 @@ impl ForgeShared {
         if tick {
             states.push(sd_notify::NotifyState::Watchdog);
         }
-        if !states.is_empty() {
-            if let Err(e) = sd_notify::notify(&states) {
-                log_at(log::Level::Warn, &format!("systemd notify: {e}"));
-            }
+        // A notice the service manager had no room for is sent again at
+        // the next refresh (its status line is not taken as told).
+        let told = states.is_empty()
+            || match crate::runtime::os::notify_systemd(&states) {
+                Ok(sent) => sent,
+                Err(e) => {
+                    log_at(log::Level::Warn, &format!("systemd notify: {e}"));
+                    true
+                }
+            };
+        if told {
+            fig.last_status_line = line;
+        } else if states
+            .iter()
+            .any(|s| matches!(s, sd_notify::NotifyState::Ready))
+        {
+            fig.ready_sent = false;
         }
-        fig.last_status_line = line;
         drop(fig);
         *self.status.lock().expect("status lock") = Some(status);
         let mut leds = self.leds.lock().expect("leds lock");
