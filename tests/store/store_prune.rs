@@ -128,3 +128,51 @@ fn a_long_chain_is_caught_up_a_little_at_a_time_and_a_main_node_never_prunes() {
     assert_eq!(store.snapshot().unwrap().blocks_from().unwrap(), 1);
     store.verify_chain().unwrap();
 }
+
+/// Asked (on the appliance's status port) for a block it pruned, a forger
+/// says so and where to go, rather than answering "no such block".
+#[test]
+fn a_pruned_block_asked_for_is_refused_by_name() {
+    use goodwill::peer::queries::answer_from_store;
+    use goodwill::wire::{Answer, Query};
+    let net = TestNet::new(&TestNetConfig::default());
+    let finality = net.params.genesis().finality_depth;
+    let mut chain = net.chain();
+    let blocks: Vec<Block> = (0..60).map(|_| chain.forge(vec![])).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let store = lean(dir.path(), &net);
+    for b in &blocks {
+        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    let from = 60 - finality;
+    let kept = answer_from_store(&store, Query::BlockAt(from)).unwrap();
+    assert!(
+        matches!(kept, Answer::Block(Some(ref b)) if b.height() == from),
+        "{kept:?}"
+    );
+    for q in [
+        Query::BlockAt(from - 1),
+        Query::BlockAt(1),
+        Query::Block(blocks[0].hash()),
+    ] {
+        match answer_from_store(&store, q.clone()).unwrap() {
+            Answer::Error(why) => {
+                assert!(why.contains(&format!("from height {from} only")), "{why}");
+                assert!(why.contains("ask a main node"), "{why}");
+            }
+            other => panic!("{q:?}: {other:?}"),
+        }
+    }
+    // Beyond the tip, and on a store that keeps everything, nothing changes.
+    assert!(matches!(
+        answer_from_store(&store, Query::BlockAt(61)).unwrap(),
+        Answer::Block(None)
+    ));
+    let all = tempfile::tempdir().unwrap();
+    let store = Store::open_with(all.path(), &net.params, Indexes::Skip).unwrap();
+    store.import_block(&blocks[0], EVERY_SLOT_STARTED).unwrap();
+    assert!(matches!(
+        answer_from_store(&store, Query::Block(blocks[1].hash())).unwrap(),
+        Answer::Block(None)
+    ));
+}
