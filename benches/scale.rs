@@ -37,7 +37,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{sorted, timed, Mode};
+use common::{bin, proc_field, run, sorted, timed, wait_for, Mode, Proc};
 use goodwill::chain::block::Block;
 use goodwill::chain::codec::Bytes;
 use goodwill::chain::crypto::PublicKey;
@@ -45,7 +45,8 @@ use goodwill::chain::genesis::COIN;
 use goodwill::chain::tx::TxKind;
 use goodwill::ledger::state::StateReadExt;
 use goodwill::peer::queries::answer_from_store;
-use goodwill::store::{Imported, Store, FILE_NAME};
+use goodwill::runtime::client::Client;
+use goodwill::store::{Imported, Indexes, Store, FILE_NAME};
 use goodwill::testkit::{TestChain, TestNet, TestNetConfig, EVERY_SLOT_STARTED};
 use goodwill::wire::{Answer, Query};
 
@@ -57,6 +58,8 @@ const WRITE_GOAL: f64 = 4.0;
 const FILE_GOAL: f64 = 1.6;
 const OPEN_GOAL_S: f64 = 1.0;
 const P99_GOAL: f64 = 2.0;
+const FORGER_RSS_GOAL_MIB: f64 = 10.0;
+const SYNC_GOAL: f64 = 0.8;
 /// Queries after this many transactions are the "early" figures.
 const EARLY_TXS: usize = 1_000;
 
@@ -240,6 +243,135 @@ fn latencies(
     }
 }
 
+/// What the real binary shows on the finished chain.
+struct Processes {
+    node_rss_mib: f64,
+    forger_rss_mib: f64,
+    sync_ratio: f64,
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    proc_field(&status, "VmRSS:").unwrap_or(0) as f64 / 1024.0
+}
+
+/// Starts `goodwill node` on the imported store and a fresh `goodwill forge`
+/// (a key that never leads) following it; prints the node's RSS once it
+/// answers, the forger's sync rate against importing the same blocks into a
+/// forger's store offline (lean, pruned, durable every 64th block, as
+/// `goodwill forge` keeps it), and the forger's RSS once synced.
+fn processes(
+    cfg: &Config,
+    tn: &TestNet,
+    store_dir: &std::path::Path,
+    blocks: &[Block],
+) -> Processes {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let dir = tmp.path();
+    std::fs::write(dir.join("genesis.toml"), tn.params.genesis().to_toml()).expect("write genesis");
+    run(dir, &["keygen", "--out", "node.key"]);
+    run(dir, &["keygen", "--out", "f.key"]);
+    let tip = blocks.last().expect("blocks").hash();
+
+    // The offline baseline for a forger.
+    let lean = dir.join("lean");
+    let store = Store::open_with(&lean, &tn.params, Indexes::Skip).expect("a lean store");
+    store.set_pruning(true);
+    store.set_durable_every(goodwill::peer::policy::FORGER_DURABLE_BLOCKS);
+    let ((), offline) = timed(|| {
+        for b in blocks {
+            store
+                .import_block(b, EVERY_SLOT_STARTED)
+                .expect("the block imports");
+        }
+        store.make_durable().expect("durable");
+    });
+    drop(store);
+    let offline_rate = blocks.len() as f64 / offline.as_secs_f64();
+
+    let data = store_dir.to_str().expect("utf-8");
+    let mut node = Proc::start(
+        dir,
+        "node",
+        &[
+            "node",
+            "--data",
+            data,
+            "--genesis",
+            "genesis.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "off",
+            "--key",
+            "node.key",
+        ],
+    );
+    let main = node.addr();
+    let node_rss_mib = rss_mib(node.pid());
+    let t = std::time::Instant::now();
+    let mut forger = Proc::start(
+        dir,
+        "forger",
+        &[
+            "forge",
+            "--data",
+            "f-data",
+            "--genesis",
+            "genesis.toml",
+            "--key",
+            "f.key",
+            "--main",
+            &main,
+            "--board",
+            "none",
+            "--status-listen",
+            "127.0.0.1:0",
+            "--clock-check",
+            "peers",
+        ],
+    );
+    let status = forger.addr();
+    let limit = Duration::from_secs(60 + blocks.len() as u64 / 20);
+    wait_for(limit, &mut forger, "the main node's tip", |_| {
+        let got = smol::block_on(async {
+            let mut c = Client::connect(&status).await.ok()?;
+            c.tip().await.ok()
+        })?;
+        (got.hash == tip).then_some(())
+    });
+    let synced = t.elapsed();
+    let forger_rss_mib = rss_mib(forger.pid());
+    let sync_rate = blocks.len() as f64 / synced.as_secs_f64();
+    let sync_ratio = sync_rate / offline_rate;
+    for p in [forger, node] {
+        let name = p.name;
+        let st = p.stop();
+        assert!(
+            st.is_some_and(|s| s.success()),
+            "{name} did not stop cleanly: {st:?}"
+        );
+    }
+    println!(
+        "main node on this store ({}), resident once it answers: {node_rss_mib:.1} MiB",
+        bin().display()
+    );
+    println!(
+        "a fresh forger syncs it over loopback at {sync_rate:.0} blocks/s; into a forger's store offline \
+         {offline_rate:.0} blocks/s: ratio {sync_ratio:.3}  goal ≥ {SYNC_GOAL}: {}",
+        verdict(cfg.judge, sync_ratio >= SYNC_GOAL)
+    );
+    println!(
+        "the forger, synced, resident: {forger_rss_mib:.1} MiB  goal ≤ {FORGER_RSS_GOAL_MIB} MiB: {}",
+        verdict(cfg.judge, forger_rss_mib <= FORGER_RSS_GOAL_MIB)
+    );
+    Processes {
+        node_rss_mib,
+        forger_rss_mib,
+        sync_ratio,
+    }
+}
+
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -275,9 +407,6 @@ fn main() {
         kinds[2],
         total_encoded as f64 / (1 << 20) as f64,
         forge_time.as_secs_f64()
-    );
-    println!(
-        "not measured by this bench yet: main-node RSS, a synced forger's RSS, sync rate ÷ import rate"
     );
 
     let users: Vec<PublicKey> = tn.users.iter().map(|k| k.public()).collect();
@@ -422,6 +551,7 @@ fn main() {
         open.as_secs_f64(),
         verdict(cfg.judge, open.as_secs_f64() <= OPEN_GOAL_S)
     );
+    let procs = processes(&cfg, &tn, dir.path(), &blocks);
     println!();
     println!(
         "{:<36} {:>10} {:>10} {:>10} {:>10} {:>8}",
@@ -457,7 +587,10 @@ fn main() {
     );
     println!();
     println!(
-        "scale: txs={txs} write_ratio_start={f_start:.2} write_ratio_end={f_end:.2} file_ratio={file_ratio:.2} open_s={:.3} p99_growth={worst:.2}",
-        open.as_secs_f64()
+        "scale: txs={txs} write_ratio_start={f_start:.2} write_ratio_end={f_end:.2} file_ratio={file_ratio:.2} open_s={:.3} p99_growth={worst:.2} node_rss_mib={:.1} forger_rss_mib={:.1} forger_sync_ratio={:.3}",
+        open.as_secs_f64(),
+        procs.node_rss_mib,
+        procs.forger_rss_mib,
+        procs.sync_ratio
     );
 }
