@@ -13,10 +13,15 @@ fn lean(dir: &std::path::Path, net: &TestNet) -> Store {
     store
 }
 
-#[test]
-fn a_forgers_store_keeps_only_the_bodies_within_finality_and_every_hash() {
+/// A pruned forger's store holding a chain of 60 empty blocks.
+fn sixty_blocks() -> (
+    TestNet,
+    goodwill::testkit::TestChain,
+    Vec<Block>,
+    tempfile::TempDir,
+    Store,
+) {
     let net = TestNet::new(&TestNetConfig::default());
-    let finality = net.params.genesis().finality_depth;
     let mut chain = net.chain();
     let blocks: Vec<Block> = (0..60).map(|_| chain.forge(vec![])).collect();
     let dir = tempfile::tempdir().unwrap();
@@ -24,6 +29,13 @@ fn a_forgers_store_keeps_only_the_bodies_within_finality_and_every_hash() {
     for b in &blocks {
         store.import_block(b, EVERY_SLOT_STARTED).unwrap();
     }
+    (net, chain, blocks, dir, store)
+}
+
+#[test]
+fn a_forgers_store_keeps_only_the_bodies_within_finality_and_every_hash() {
+    let (net, mut chain, blocks, dir, store) = sixty_blocks();
+    let finality = net.params.genesis().finality_depth;
     let tip = store.tip().unwrap().height;
     assert_eq!(tip, 60);
     let snap = store.snapshot().unwrap();
@@ -135,15 +147,8 @@ fn a_long_chain_is_caught_up_a_little_at_a_time_and_a_main_node_never_prunes() {
 fn a_pruned_block_asked_for_is_refused_by_name() {
     use goodwill::peer::queries::answer_from_store;
     use goodwill::wire::{Answer, Query};
-    let net = TestNet::new(&TestNetConfig::default());
+    let (net, _chain, blocks, _dir, store) = sixty_blocks();
     let finality = net.params.genesis().finality_depth;
-    let mut chain = net.chain();
-    let blocks: Vec<Block> = (0..60).map(|_| chain.forge(vec![])).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let store = lean(dir.path(), &net);
-    for b in &blocks {
-        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
-    }
     let from = 60 - finality;
     let kept = answer_from_store(&store, Query::BlockAt(from)).unwrap();
     assert!(
