@@ -776,9 +776,9 @@ fn run_core(
     // systemd (Type=notify): a main node is ready once its core runs (an
     // appliance only once synced: `ForgeShared::refresh`), and its core
     // thread pets the watchdog on each tick, so a stuck core stops the pets.
-    if shared.forge.is_none() {
-        notify_systemd(&[sd_notify::NotifyState::Ready]);
-    }
+    // A READY the service manager had no room for is sent again with the
+    // next tick's watchdog pet.
+    let mut ready_told = shared.forge.is_some() || notify_systemd(&[sd_notify::NotifyState::Ready]);
     while let Ok(ev) = events.recv_blocking() {
         let now = crate::runtime::os::now_ms();
         let tick = matches!(ev, Event::Tick);
@@ -856,16 +856,29 @@ fn run_core(
                 f.refresh(&core, shared.store.last_block_bytes(), now, tick);
             }
         } else if tick {
-            notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+            if ready_told {
+                notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+            } else {
+                ready_told = notify_systemd(&[
+                    sd_notify::NotifyState::Ready,
+                    sd_notify::NotifyState::Watchdog,
+                ]);
+            }
         }
     }
     Ok(())
 }
 
-/// Tells systemd (nothing without `NOTIFY_SOCKET`); a failure is logged.
-fn notify_systemd(states: &[sd_notify::NotifyState]) {
-    if let Err(e) = crate::runtime::os::notify_systemd(states) {
-        log_at(log::Level::Warn, &format!("systemd notify: {e}"));
+/// Tells systemd (nothing without `NOTIFY_SOCKET`), never waiting; a
+/// failure is logged. Returns false if the notice was dropped because the
+/// service manager's queue was full (it is worth sending again).
+fn notify_systemd(states: &[sd_notify::NotifyState]) -> bool {
+    match crate::runtime::os::notify_systemd(states) {
+        Ok(sent) => sent,
+        Err(e) => {
+            log_at(log::Level::Warn, &format!("systemd notify: {e}"));
+            true
+        }
     }
 }
 
