@@ -35,7 +35,7 @@ pub use backend::{CountingFile, CrashKind, SimDisk};
 pub use door::MARKER;
 pub use signing::{
     Interchange, InterchangeBlock, InterchangeError, InterchangeKey, SigningError,
-    INTERCHANGE_FILE_BYTES, LOG_FILE,
+    INTERCHANGE_FILE_BYTES, LOG_BYTES, LOG_FILE,
 };
 
 use std::path::{Path, PathBuf};

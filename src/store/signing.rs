@@ -60,6 +60,9 @@ pub const PAGE: u64 = 4096;
 pub const PAGES: u64 = 32;
 /// Bytes of one record.
 pub const RECORD: usize = 512;
+/// The log's size: set at creation (sparse until each page's first record)
+/// and written in place, never grown.
+pub const LOG_BYTES: u64 = PAGE * PAGES;
 const MAGIC: &[u8; 8] = b"GWSIGN01";
 /// At most this many entries per key are taken from an interchange file:
 /// its newest (only the highest protects; the rest is history).
@@ -315,7 +318,7 @@ impl SigningLog {
     ) -> Result<SigningLog, StoreError> {
         let chain = params.chain_id();
         let len = backend.len().map_err(|e| io_error(&path, e))?;
-        let size = PAGE * PAGES;
+        let size = LOG_BYTES;
         if len != 0 && len != size {
             return Err(StoreError::Corrupt(format!(
                 "{path} is {len} bytes; a signing log is {size}"
@@ -419,7 +422,7 @@ impl SigningLog {
         entries: &[(PublicKey, u64, Hash)],
     ) -> Result<(), SigningError> {
         let io = |e| SigningError::Storage(io_error(&self.path, e));
-        let size = PAGE * PAGES;
+        let size = LOG_BYTES;
         if s.backend.len().map_err(io)? != size {
             // A new log: sized (zeros) and synced before its first record.
             s.backend.set_len(size).map_err(io)?;
