@@ -870,6 +870,14 @@ impl Core {
         Ok(())
     }
 
+    /// The lowest height connection `conn` is sure to serve a block at
+    /// ([`policy::serves_from`]).
+    fn kept_from(&self, conn: ConnId) -> u64 {
+        self.conns.get(&conn).map_or(1, |c| {
+            policy::serves_from(c.role, c.tip.height, self.params.genesis().finality_depth)
+        })
+    }
+
     fn maybe_sync(
         &mut self,
         conn: ConnId,
@@ -893,8 +901,7 @@ impl Core {
         }
         let target = c.tip.height;
         let from = tip.height + 1;
-        let depth = self.params.genesis().finality_depth;
-        if from < policy::serves_from(c.role, c.tip.height, depth) {
+        if from < self.kept_from(conn) {
             // A forger keeps only the newest blocks: a main node serves
             // this gap (see docs/protocol.md, "Syncing").
             return Ok(());
@@ -1862,13 +1869,7 @@ impl Core {
         };
         // Below what the peer keeps (a fork search on a pruned forger):
         // the sync ends without blaming it, and a main node serves the rest.
-        let kept_from = self
-            .conns
-            .get(&conn)
-            .map(|c| {
-                policy::serves_from(c.role, c.tip.height, self.params.genesis().finality_depth)
-            })
-            .unwrap_or(1);
+        let kept_from = self.kept_from(conn);
         let next_from = match next_from {
             Some(from) if from < kept_from => {
                 let s = self.sync.take().expect("checked above");

@@ -8,10 +8,10 @@ use crate::ledger::state::StateReadExt;
 use crate::store::{Store, StoreError};
 use crate::wire::{self, limits, Answer, Hello, Query, Role, TipInfo, TxProof, PROTOCOL_VERSION};
 
-/// What a pruned store says for a canonical block whose body it removed.
-fn pruned(height: u64, from: u64) -> String {
+/// What a pruned store says for a block it does not hold (`what`).
+fn pruned(what: &str, from: u64) -> String {
     format!(
-        "block {height} was pruned: this store keeps block bodies from height {from} only \
+        "{what}: this store keeps block bodies from height {from} only \
          (a forger's, pruned below finality; `--keep-blocks all` keeps every one); ask a main node"
     )
 }
@@ -34,19 +34,17 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
             slot: tip.slot,
         }),
         Query::Account(pk) => Answer::Account(snap.account(&pk)?),
-        Query::BlockAt(h) => match snap.block_at(h)? {
-            None if h >= 1 && h <= tip.height && h < snap.blocks_from()? => {
-                Answer::Error(pruned(h, snap.blocks_from()?))
+        Query::BlockAt(h) => match (snap.block_at(h)?, snap.blocks_from()?) {
+            (None, from) if h >= 1 && h <= tip.height && h < from => {
+                Answer::Error(pruned(&format!("block {h} was pruned"), from))
             }
-            b => Answer::Block(b),
+            (b, _) => Answer::Block(b),
         },
-        Query::Block(hash) => match snap.block(&hash)? {
-            None if snap.blocks_from()? > 1 => Answer::Error(format!(
-                "no block {hash} here: this store keeps block bodies from height {} only \
-                 (a forger's, pruned below finality); ask a main node",
-                snap.blocks_from()?
-            )),
-            b => Answer::Block(b),
+        Query::Block(hash) => match (snap.block(&hash)?, snap.blocks_from()?) {
+            (None, from) if from > 1 => {
+                Answer::Error(pruned(&format!("no block {hash} here"), from))
+            }
+            (b, _) => Answer::Block(b),
         },
         Query::Tx(id) => Answer::Tx(proof_of(&id)?),
         Query::Record { owner, key } => match snap.record(&owner, &key)? {
