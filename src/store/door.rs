@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::{
-    Store, StoreError, BLOCKS, BLOCK_LIMIT, CANON, FILE_NAME, META, STATE, UNDO, VALUE_LIMIT,
+    bodies, bodies::BLOCK_PARTS, Store, StoreError, BLOCKS, BLOCK_LIMIT, CANON, FILE_NAME, META,
+    STATE, UNDO, VALUE_LIMIT,
 };
 use crate::chain::block::Block;
 use crate::chain::codec::{self, encode};
@@ -387,9 +388,7 @@ impl Store {
                 .get(height)?
                 .map(|g| Hash(*g.value()))
                 .ok_or_else(|| bad(format!("no canonical block at height {height}")))?;
-            let bytes = blocks
-                .get(&hash.0)?
-                .map(|g| g.value().to_vec())
+            let bytes = bodies::get(&blocks, || Ok(r.open_table(BLOCK_PARTS)?), &hash.0)?
                 .ok_or_else(|| bad(format!("block {hash} at height {height} is not stored")))?;
             let block = Block::from_bytes(&bytes, BLOCK_LIMIT)
                 .map_err(|e| bad(format!("block {hash} at height {height}: {e}")))?;
@@ -432,9 +431,7 @@ impl Store {
                 let parent_digest = if height == 1 {
                     Some(genesis.digest)
                 } else {
-                    blocks
-                        .get(&h.parent.0)?
-                        .map(|g| g.value().to_vec())
+                    bodies::get(&blocks, || Ok(r.open_table(BLOCK_PARTS)?), &h.parent.0)?
                         .and_then(|b| Block::from_bytes(&b, BLOCK_LIMIT).ok())
                         .map(|p| p.header.header.state_digest)
                 };

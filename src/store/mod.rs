@@ -21,14 +21,17 @@
 //! | `state` | encoded [`StateKey`] → encoded [`StateValue`] |
 //! | `undo` | block hash → encoded [`StateChanges`] (last `finality_depth` blocks) |
 //! | `side` | height ‖ hash → () (side-branch blocks within finality) |
-//! | `txs` | tx id → (height, position) (canonical only) |
-//! | `account_txs` | account ‖ !height ‖ !position → tx id (newest first) |
-//! | `records` | owner ‖ len ‖ key ‖ height ‖ position → tx id (record history) |
+//! | `index_runs` | first height → index run head (main nodes; `src/store/runs.rs`) |
+//! | `index_chunks` | (first, last, section, number) → sorted index entries |
+//! | `tx_ids` | (height, number) → the canonical block's transaction ids, in order |
 //! | `signed` | forger key ‖ slot → header hash (the signing record of stores from before `signing.log`: read, never written) |
 //! | `chain_events` | sequence number → connected flag ‖ height ‖ block hash (main nodes only) |
 
 mod backend;
+mod bodies;
 mod door;
+mod index;
+pub mod runs;
 mod signing;
 
 pub use backend::{CountingFile, CrashKind, SimDisk};
@@ -85,7 +88,7 @@ fn blocks_from_in(
 }
 
 /// The on-disk format version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// The file inside a data directory.
 pub const FILE_NAME: &str = "goodwill.redb";
 /// Bound on one stored state value or undo record when read back.
@@ -99,9 +102,9 @@ const CANON: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("canon");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const UNDO: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("undo");
 const SIDE: TableDefinition<&[u8], ()> = TableDefinition::new("side");
-const TXS: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("txs");
-const ACCOUNT_TXS: TableDefinition<&[u8], &[u8; 32]> = TableDefinition::new("account_txs");
-const RECORDS: TableDefinition<&[u8], &[u8; 32]> = TableDefinition::new("records");
+/// The indexes of schema 2 (random-key B-trees), dropped when a store is
+/// reindexed at open.
+const OLD_INDEXES: [&str; 3] = ["txs", "account_txs", "records"];
 pub(crate) const SIGNED: TableDefinition<&[u8], &[u8; 32]> = TableDefinition::new("signed");
 /// The chain-event log: one entry per block connected to or disconnected
 /// from the canonical chain, numbered from 1 in the order it happened,
@@ -427,6 +430,21 @@ pub struct Store {
     /// Block bodies below the finality depth are removed (a lean store's,
     /// [`Store::set_pruning`]).
     pruning: std::sync::atomic::AtomicBool,
+    /// Heights up to which final index runs are merged (`u64::MAX`: not
+    /// read yet), and what the merges cost.
+    merged: AtomicU64,
+    merges: std::sync::Mutex<MergeStats>,
+}
+
+/// What merging index runs has cost since the store was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MergeStats {
+    /// Merge commits.
+    pub commits: u64,
+    /// Bytes they wrote (redb's count).
+    pub bytes_written: u64,
+    /// Index entries they wrote.
+    pub entries: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -534,10 +552,9 @@ impl Snapshot {
 
     /// A stored block (canonical or side) by hash.
     pub fn block(&self, hash: &Hash) -> Result<Option<Block>, StoreError> {
-        let blocks = self.txn.open_table(BLOCKS)?;
-        match blocks.get(&hash.0)? {
+        match bodies::get_read(&self.txn, &hash.0)? {
             None => Ok(None),
-            Some(b) => Block::from_bytes(b.value(), BLOCK_LIMIT)
+            Some(b) => Block::from_bytes(&b, BLOCK_LIMIT)
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(format!("block {hash}: {e}"))),
         }
@@ -551,14 +568,31 @@ impl Snapshot {
 
     /// Where a canonical transaction sits.
     pub fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StoreError> {
+        let r = self.index()?;
+        // A 16-byte key may match another id (only by grinding 2^64 ids):
+        // each candidate is checked against the full id.
+        for e in r.newest(runs::Section::Tx, &runs::key16(&id.0), None, 64)? {
+            if r.tx_id(e.height, e.index)? == Some(*id) {
+                return Ok(Some(TxLocation {
+                    height: e.height,
+                    index: e.index,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    fn index(&self) -> Result<index::Reader, StoreError> {
         if !self.indexed {
             return Err(StoreError::NotIndexed);
         }
-        let txs = self.txn.open_table(TXS)?;
-        Ok(txs.get(&id.0)?.map(|g| {
-            let (height, index) = g.value();
-            TxLocation { height, index }
-        }))
+        index::Reader::open(&self.txn)
+    }
+
+    /// The heights each index run covers, oldest first (for tests, tools
+    /// and benchmarks: how far the merges have gone).
+    pub fn index_runs(&self) -> Result<Vec<(u64, u64)>, StoreError> {
+        self.index()?.spans()
     }
 
     /// A canonical transaction, its block's header and its inclusion proof.
@@ -572,7 +606,16 @@ impl Snapshot {
         let block = self.block_at(loc.height)?.ok_or_else(|| {
             StoreError::Corrupt(format!("tx {id} points at missing height {}", loc.height))
         })?;
-        let ids: Vec<Hash> = block.txs.iter().map(|t| t.id()).collect();
+        // The block's ids are stored: no need to hash every transaction.
+        let ids = self.index()?.tx_ids(loc.height)?;
+        if ids.len() != block.txs.len() {
+            return Err(StoreError::Corrupt(format!(
+                "{} tx ids stored for the {} transactions at {}",
+                ids.len(),
+                block.txs.len(),
+                loc.height
+            )));
+        }
         let proof = merkle::prove(&ids, loc.index as usize)
             .ok_or_else(|| StoreError::Corrupt(format!("tx {id} index out of range")))?;
         let tx = block.txs[loc.index as usize].clone();
@@ -581,65 +624,48 @@ impl Snapshot {
 
     /// The ids of an account's transactions, newest first (at most `limit`).
     pub fn account_txs(&self, account: &PublicKey, limit: usize) -> Result<Vec<Hash>, StoreError> {
-        if !self.indexed {
-            return Err(StoreError::NotIndexed);
-        }
-        let t = self.txn.open_table(ACCOUNT_TXS)?;
-        let mut out = Vec::new();
-        for item in t.range(account.0.as_slice()..)? {
-            let (k, v) = item?;
-            if !k.value().starts_with(&account.0) || out.len() >= limit {
-                break;
-            }
-            out.push(Hash(*v.value()));
-        }
-        Ok(out)
+        Ok(self
+            .account_txs_page(account, None, limit)?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect())
     }
 
     /// One page of an account's transactions, newest first: at most
     /// `limit` entries strictly older than `before` (a (height, position)
     /// in the chain; `None` starts at the newest). A cursor, not an offset:
-    /// blocks added on top do not shift a page, and the work is one range
-    /// read of `limit` keys.
+    /// blocks added on top do not shift a page.
     pub fn account_txs_page(
         &self,
         account: &PublicKey,
         before: Option<TxLocation>,
         limit: usize,
     ) -> Result<Vec<(TxLocation, Hash)>, StoreError> {
-        use std::ops::Bound;
-        if !self.indexed {
-            return Err(StoreError::NotIndexed);
-        }
-        let t = self.txn.open_table(ACCOUNT_TXS)?;
-        let start = before.map(|b| account_tx_key(account, b.height, b.index));
-        let lower = match &start {
-            Some(k) => Bound::Excluded(k.as_slice()),
-            None => Bound::Included(account.0.as_slice()),
-        };
-        let mut out = Vec::new();
-        for item in t.range::<&[u8]>((lower, Bound::Unbounded))? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = item?;
-            let k = k.value();
-            if !k.starts_with(&account.0) {
-                break;
-            }
-            if k.len() != 44 {
-                return Err(StoreError::Corrupt("account index key".into()));
-            }
-            let height = !u64::from_be_bytes(k[32..40].try_into().expect("8 bytes"));
-            let index = !u32::from_be_bytes(k[40..].try_into().expect("4 bytes"));
-            out.push((TxLocation { height, index }, Hash(*v.value())));
-        }
-        Ok(out)
+        let r = self.index()?;
+        let before = before.map(|b| (b.height, b.index));
+        r.newest(
+            runs::Section::Account,
+            &runs::key16(&account.0),
+            before,
+            limit,
+        )?
+        .into_iter()
+        .map(|e| {
+            located(&r, e).map(|v| {
+                (
+                    TxLocation {
+                        height: v.height,
+                        index: v.index,
+                    },
+                    v.tx,
+                )
+            })
+        })
+        .collect()
     }
 
     /// One page of the writes to (owner, key), newest first: at most
-    /// `limit` strictly older than `before` (`None` starts at the newest);
-    /// one reverse range read of `limit` keys.
+    /// `limit` strictly older than `before` (`None` starts at the newest).
     pub fn record_history_page(
         &self,
         owner: &PublicKey,
@@ -647,36 +673,17 @@ impl Snapshot {
         before: Option<TxLocation>,
         limit: usize,
     ) -> Result<Vec<RecordVersion>, StoreError> {
-        use std::ops::Bound;
-        if !self.indexed {
-            return Err(StoreError::NotIndexed);
-        }
-        let t = self.txn.open_table(RECORDS)?;
-        let prefix = record_prefix(owner, key);
-        let mut upper = prefix.clone();
-        let end = match before {
-            Some(b) => {
-                upper.extend_from_slice(&b.height.to_be_bytes());
-                upper.extend_from_slice(&b.index.to_be_bytes());
-                Bound::Excluded(upper.as_slice())
-            }
-            None => {
-                upper.extend_from_slice(&[0xff; 12]);
-                Bound::Included(upper.as_slice())
-            }
-        };
-        let mut out = Vec::new();
-        for item in t
-            .range::<&[u8]>((Bound::Included(prefix.as_slice()), end))?
-            .rev()
-        {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = item?;
-            out.push(record_version(&k.value()[prefix.len()..], *v.value())?);
-        }
-        Ok(out)
+        let r = self.index()?;
+        let before = before.map(|b| (b.height, b.index));
+        r.newest(
+            runs::Section::Record,
+            &runs::record_key(&owner.0, key),
+            before,
+            limit,
+        )?
+        .into_iter()
+        .map(|e| located(&r, e))
+        .collect()
     }
 
     /// Every proposal (and association) in the state, by id: one range
@@ -713,21 +720,9 @@ impl Snapshot {
         owner: &PublicKey,
         key: &[u8],
     ) -> Result<Vec<RecordVersion>, StoreError> {
-        if !self.indexed {
-            return Err(StoreError::NotIndexed);
-        }
-        let t = self.txn.open_table(RECORDS)?;
-        let prefix = record_prefix(owner, key);
-        let mut out = Vec::new();
-        for item in t.range(prefix.as_slice()..)? {
-            let (k, v) = item?;
-            let k = k.value();
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            out.push(record_version(&k[prefix.len()..], *v.value())?);
-        }
-        Ok(out)
+        let mut all = self.record_history_page(owner, key, None, usize::MAX)?;
+        all.reverse();
+        Ok(all)
     }
 
     /// The chain's parameters.
@@ -762,33 +757,26 @@ impl Snapshot {
     }
 }
 
-/// One write of a record, from the rest of its RECORDS key (height and
-/// position, big-endian) and the value (its transaction's id).
-fn record_version(rest: &[u8], tx: [u8; 32]) -> Result<RecordVersion, StoreError> {
-    if rest.len() != 12 {
-        return Err(StoreError::Corrupt("record history key".into()));
-    }
+/// An index entry with its transaction's id.
+fn located(r: &index::Reader, e: runs::Entry) -> Result<RecordVersion, StoreError> {
+    let tx = r.tx_id(e.height, e.index)?.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "an index entry points at {}:{}, which has no transaction",
+            e.height, e.index
+        ))
+    })?;
     Ok(RecordVersion {
-        height: u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")),
-        index: u32::from_be_bytes(rest[8..].try_into().expect("4 bytes")),
-        tx: Hash(tx),
+        height: e.height,
+        index: e.index,
+        tx,
     })
 }
 
-fn record_prefix(owner: &PublicKey, key: &[u8]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(33 + key.len());
-    p.extend_from_slice(&owner.0);
-    p.push(key.len() as u8);
-    p.extend_from_slice(key);
-    p
-}
-
-fn account_tx_key(account: &PublicKey, height: u64, index: u32) -> [u8; 44] {
-    let mut k = [0u8; 44];
-    k[..32].copy_from_slice(&account.0);
-    k[32..40].copy_from_slice(&(!height).to_be_bytes());
-    k[40..].copy_from_slice(&(!index).to_be_bytes());
-    k
+/// The index entries a canonical block adds (its transactions, the
+/// accounts each touches, the records each writes): what a benchmark
+/// charges merges by.
+pub fn index_entry_count(block: &Block) -> usize {
+    index::entries(block).iter().map(Vec::len).sum()
 }
 
 fn side_key(height: u64, hash: &Hash) -> [u8; 40] {
@@ -886,6 +874,8 @@ impl Store {
                 durable_every: AtomicU64::new(1),
                 since_durable: AtomicU64::new(0),
                 pruning: Default::default(),
+                merged: AtomicU64::new(u64::MAX),
+                merges: Default::default(),
             };
             store.indexed = store.init(Indexes::Keep)?;
             Ok(store)
@@ -967,6 +957,8 @@ impl Store {
                 durable_every: AtomicU64::new(1),
                 since_durable: AtomicU64::new(0),
                 pruning: Default::default(),
+                merged: AtomicU64::new(u64::MAX),
+                merges: Default::default(),
             };
             store.indexed = store.init(indexes)?;
             store.check_at_open()?;
@@ -1030,7 +1022,7 @@ impl Store {
                         u32::from_le_bytes(schema.as_slice().try_into().map_err(|_| {
                             StoreError::Corrupt("schema version is not 4 bytes".into())
                         })?);
-                    if schema != SCHEMA_VERSION {
+                    if schema != SCHEMA_VERSION && schema != 2 {
                         return Err(StoreError::Schema {
                             path: self.path.clone(),
                             found: schema,
@@ -1042,6 +1034,10 @@ impl Store {
                         .map(|v| v.value() != [0u8])
                         .unwrap_or(true);
                     drop(meta);
+                    if schema == 2 {
+                        self.reindex(w, indexed)?;
+                        return Ok(indexed);
+                    }
                     // Stores from before the chain-event log get an empty
                     // one: their log starts with the next block.
                     let has_log = w.list_tables()?.any(|t| t.name() == CHAIN_EVENTS.name());
@@ -1067,10 +1063,9 @@ impl Store {
             for t in [BLOCKS, UNDO] {
                 w.open_table(t)?;
             }
+            w.open_table(bodies::BLOCK_PARTS)?;
             w.open_table(SIDE)?;
-            w.open_table(TXS)?;
-            w.open_table(ACCOUNT_TXS)?;
-            w.open_table(RECORDS)?;
+            index::create(&w)?;
             w.open_table(CHAIN_EVENTS)?;
         }
         w.commit()?;
@@ -1080,6 +1075,90 @@ impl Store {
     /// The chain's parameters.
     pub fn params(&self) -> &ChainParams {
         &self.params
+    }
+
+    /// Moves a schema-2 store to schema 3: drops its random-key indexes
+    /// and, on a main node, builds the index runs from the canonical blocks,
+    /// 512 blocks a commit. The schema changes in the last commit, so a
+    /// reindex cut short starts again at the next open.
+    fn reindex(&self, w: WriteTransaction, indexed: bool) -> Result<(), StoreError> {
+        let ours = [
+            index::INDEX_RUNS.name(),
+            index::INDEX_CHUNKS.name(),
+            index::TX_IDS.name(),
+        ];
+        let stale: Vec<redb::UntypedTableHandle> = w
+            .list_tables()?
+            .filter(|t| OLD_INDEXES.contains(&t.name()) || ours.contains(&t.name()))
+            .collect();
+        for t in stale {
+            w.delete_table(t)?;
+        }
+        w.open_table(META)?.remove(index::INDEX_MERGED)?;
+        let tip = TableState(w.open_table(STATE)?)
+            .tip()
+            .map_err(StoreError::from)?;
+        let finality = self.params.genesis().finality_depth;
+        let checkpoint = self.params.highest_checkpoint();
+        w.open_table(bodies::BLOCK_PARTS)?;
+        let mut w = w;
+        if indexed {
+            index::create(&w)?;
+            for height in 1..=tip.height {
+                let hash = w
+                    .open_table(CANON)?
+                    .get(height)?
+                    .map(|g| *g.value())
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("no canonical block at {height}"))
+                    })?;
+                let block = {
+                    let b = bodies::get_in(&w, &hash)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("canonical block at {height} missing"))
+                    })?;
+                    Block::from_bytes(&b, BLOCK_LIMIT)
+                        .map_err(|e| StoreError::Corrupt(format!("block at {height}: {e}")))?
+                };
+                index::add_block(&w, &block)?;
+                if height > finality && height >= checkpoint {
+                    index::merge_final(&w, height - finality)?;
+                }
+                if height % 512 == 0 {
+                    w.commit()?;
+                    w = self.db.begin_write()?;
+                }
+            }
+        }
+        w.open_table(META)?
+            .insert("schema", SCHEMA_VERSION.to_le_bytes().as_slice())?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Where the file's space goes, table by table: (name, bytes of keys
+    /// and values stored, bytes of the pages holding them), then
+    /// ("(allocated)", 0, every allocated page's bytes). For benchmarks and
+    /// tools.
+    pub fn space(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
+        use redb::ReadableTableMetadata;
+        let r = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for t in r.list_tables()? {
+            let name = t.name().to_string();
+            let s = r.open_untyped_table(t)?.stats()?;
+            let pages = s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
+            out.push((name, s.stored_bytes(), pages));
+        }
+        drop(r);
+        let w = self.db.begin_write()?;
+        let d = w.stats()?;
+        w.abort()?;
+        out.push((
+            "(allocated)".into(),
+            0,
+            d.allocated_pages() * d.page_size() as u64,
+        ));
+        Ok(out)
     }
 
     /// The file's path.
@@ -1243,6 +1322,7 @@ impl Store {
             self.imported.fetch_add(1, Ordering::Relaxed);
             let bytes = self.bytes_written() - before;
             self.last_block_bytes.store(bytes, Ordering::Relaxed);
+            self.merge_if_due(new_tip.height)?;
             return Ok(Imported::Extended {
                 tip: new_tip,
                 bytes_written: bytes,
@@ -1260,6 +1340,7 @@ impl Store {
                 if let Imported::Reorganised { bytes_written, .. } = &mut r {
                     *bytes_written = bytes;
                 }
+                self.merge_if_due(self.tip()?.height)?;
                 Ok(r)
             }
             Ok(None) => {
@@ -1292,8 +1373,7 @@ impl Store {
             why,
         };
         let parent = {
-            let blocks = w.open_table(BLOCKS)?;
-            let p = blocks.get(&h.parent.0)?.map(|g| g.value().to_vec());
+            let p = bodies::get_in(w, &h.parent.0)?;
             match p {
                 Some(bytes) => Some(
                     Block::from_bytes(&bytes, BLOCK_LIMIT)
@@ -1352,10 +1432,7 @@ impl Store {
             }
             let parent_hash = b.header.header.parent;
             branch.push(b);
-            let p = w
-                .open_table(BLOCKS)?
-                .get(&parent_hash.0)?
-                .map(|g| g.value().to_vec());
+            let p = bodies::get_in(w, &parent_hash.0)?;
             cursor = match p {
                 Some(bytes) => Some(
                     Block::from_bytes(&bytes, BLOCK_LIMIT)
@@ -1403,8 +1480,7 @@ impl Store {
                         finality_depth: finality,
                     });
                 }
-                w.open_table(BLOCKS)?
-                    .insert(&hash.0, block.to_bytes().as_slice())?;
+                bodies::put(w, &hash.0, &block.to_bytes())?;
                 w.open_table(SIDE)?
                     .insert(side_key(h.height, hash).as_slice(), ())?;
                 Ok(None)
@@ -1473,15 +1549,13 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             write_changes(&mut w.open_table(STATE)?, &changes, true)?;
             let block = {
-                let blocks = w.open_table(BLOCKS)?;
-                let b = blocks
-                    .get(&tip.hash.0)?
+                let b = bodies::get_in(w, &tip.hash.0)?
                     .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", tip.hash)))?;
-                Block::from_bytes(b.value(), BLOCK_LIMIT)
+                Block::from_bytes(&b, BLOCK_LIMIT)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?
             };
             if self.indexed {
-                self.index(w, &block, false)?;
+                index::remove_block(w, tip.height)?;
             }
             w.open_table(CANON)?.remove(tip.height)?;
             self.log_chain_event(w, false, tip.height, &tip.hash)?;
@@ -1502,8 +1576,7 @@ impl Store {
         changes: &StateChanges,
     ) -> Result<(), StoreError> {
         let height = block.height();
-        w.open_table(BLOCKS)?
-            .insert(&hash.0, block.to_bytes().as_slice())?;
+        bodies::put(w, &hash.0, &block.to_bytes())?;
         w.open_table(CANON)?.insert(height, &hash.0)?;
         self.log_chain_event(w, true, height, hash)?;
         write_changes(&mut w.open_table(STATE)?, changes, false)?;
@@ -1535,11 +1608,10 @@ impl Store {
                 .range(..limit.as_slice())?
                 .map(|r| r.map(|(k, _)| k.value().to_vec()))
                 .collect::<Result<_, _>>()?;
-            let mut blocks = w.open_table(BLOCKS)?;
             for k in stale {
                 side.remove(k.as_slice())?;
                 let bh: [u8; 32] = k[8..].try_into().expect("side keys are 40 bytes");
-                blocks.remove(&bh)?;
+                bodies::remove(w, &bh)?;
             }
         }
         if prune && self.pruning.load(Ordering::Relaxed) {
@@ -1548,9 +1620,47 @@ impl Store {
             self.prune_bodies(w, height - finality - 1)?;
         }
         if self.indexed {
-            self.index(w, block, true)?;
+            index::add_block(w, block)?;
         }
         Ok(())
+    }
+
+    /// Merges the index runs of every aligned span that became final with
+    /// the tip at `tip_height`, in a commit of its own right after the
+    /// block's (a crash between the two leaves the merge to the next
+    /// import: nothing is lost, the runs answer the same either way).
+    fn merge_if_due(&self, tip_height: u64) -> Result<(), StoreError> {
+        if !self.indexed {
+            return Ok(());
+        }
+        let finality = self.params.genesis().finality_depth;
+        if tip_height <= finality || tip_height < self.params.highest_checkpoint() {
+            return Ok(());
+        }
+        let final_height = tip_height - finality;
+        let mut merged = self.merged.load(Ordering::Relaxed);
+        if merged == u64::MAX {
+            merged = index::merged(&self.db.begin_read()?.open_table(META)?)?;
+        }
+        if runs::due_merges(merged, final_height).is_empty() {
+            self.merged.store(merged, Ordering::Relaxed);
+            return Ok(());
+        }
+        let before = self.bytes_written();
+        let w = self.db.begin_write()?;
+        let entries = index::merge_final(&w, final_height)?;
+        w.commit()?;
+        self.merged.store(final_height, Ordering::Relaxed);
+        let mut m = self.merges.lock().expect("merge stats");
+        m.commits += 1;
+        m.bytes_written += self.bytes_written() - before;
+        m.entries += entries;
+        Ok(())
+    }
+
+    /// What merging index runs has cost since the store was opened.
+    pub fn merge_stats(&self) -> MergeStats {
+        *self.merges.lock().expect("merge stats")
     }
 
     /// Removes the canonical block bodies at heights up to `upto` that are
@@ -1563,10 +1673,9 @@ impl Store {
         }
         let last = upto.min(from + PRUNE_PER_BLOCK - 1);
         let canon = w.open_table(CANON)?;
-        let mut blocks = w.open_table(BLOCKS)?;
         for h in from..=last {
             if let Some(hash) = canon.get(h)?.map(|g| *g.value()) {
-                blocks.remove(&hash)?;
+                bodies::remove(w, &hash)?;
             }
         }
         meta.insert(BLOCKS_FROM, (last + 1).to_le_bytes().as_slice())?;
@@ -1604,44 +1713,6 @@ impl Store {
     /// no commit in between is missed.
     pub fn listen_chain(&self) -> event_listener::EventListener {
         self.moved.listen()
-    }
-
-    /// Adds a canonical block's entries to the transaction, account and
-    /// record indexes (`add`), or takes them out (a block undone).
-    fn index(&self, w: &WriteTransaction, block: &Block, add: bool) -> Result<(), StoreError> {
-        let height = block.height();
-        let mut txs = w.open_table(TXS)?;
-        let mut acct = w.open_table(ACCOUNT_TXS)?;
-        let mut records = w.open_table(RECORDS)?;
-        for (i, stx) in block.txs.iter().enumerate() {
-            let id = stx.id();
-            let i = i as u32;
-            let mut record_key = None;
-            if let TxKind::PutData { key, .. } = &stx.tx.kind {
-                let mut k = record_prefix(&stx.tx.sender, key.as_slice());
-                k.extend_from_slice(&height.to_be_bytes());
-                k.extend_from_slice(&i.to_be_bytes());
-                record_key = Some(k);
-            }
-            if add {
-                txs.insert(&id.0, (height, i))?;
-                for a in touched(stx) {
-                    acct.insert(account_tx_key(&a, height, i).as_slice(), &id.0)?;
-                }
-                if let Some(k) = &record_key {
-                    records.insert(k.as_slice(), &id.0)?;
-                }
-            } else {
-                txs.remove(&id.0)?;
-                for a in touched(stx) {
-                    acct.remove(account_tx_key(&a, height, i).as_slice())?;
-                }
-                if let Some(k) = &record_key {
-                    records.remove(k.as_slice())?;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Every state entry, decoded, in key order (for checks against a model).

@@ -15,6 +15,7 @@ mod store_basics;
 mod store_crash;
 mod store_damage;
 mod store_events;
+mod store_index;
 mod store_kill;
 mod store_prune;
 mod store_reorg;

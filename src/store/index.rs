@@ -1,0 +1,346 @@
+//! A main node's indexes in redb: index runs ([`super::runs`]) and the
+//! transaction ids of each canonical height.
+//!
+//! Every change happens inside the caller's write transaction — the
+//! block's own commit — so a crash leaves the indexes exactly as durable as
+//! the blocks they describe. Only final blocks are ever merged, so undoing
+//! a block (a branch switch within finality) removes its own one-block run.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+
+use super::runs::{self, Entry, Head, RunError, RunWriter, Section};
+use super::{touched, StoreError, META};
+use crate::chain::block::Block;
+use crate::chain::crypto::Hash;
+use crate::chain::tx::TxKind;
+
+/// First height → run head.
+pub(super) const INDEX_RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("index_runs");
+/// (first, last, section, number) → chunk of entries.
+pub(super) const INDEX_CHUNKS: TableDefinition<(u64, u64, u8, u32), &[u8]> =
+    TableDefinition::new("index_chunks");
+/// (height, number) → up to [`IDS_PER_CHUNK`] transaction ids, in block order.
+pub(super) const TX_IDS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("tx_ids");
+/// Ids in one `tx_ids` value (4,032 bytes: one page).
+const IDS_PER_CHUNK: usize = 126;
+/// `meta` key: heights up to this one are final and merged (absent: 0).
+pub(super) const INDEX_MERGED: &str = "index_merged";
+
+impl From<RunError> for StoreError {
+    fn from(e: RunError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// Creates the tables (a new store, or one being reindexed).
+pub(super) fn create(w: &WriteTransaction) -> Result<(), StoreError> {
+    w.open_table(INDEX_RUNS)?;
+    w.open_table(INDEX_CHUNKS)?;
+    w.open_table(TX_IDS)?;
+    Ok(())
+}
+
+/// A block's index entries: its transactions, the accounts each touches,
+/// the records each writes.
+pub(super) fn entries(block: &Block) -> [Vec<Entry>; 3] {
+    let height = block.height();
+    let mut out: [Vec<Entry>; 3] = Default::default();
+    for (i, stx) in block.txs.iter().enumerate() {
+        let at = |key| Entry {
+            key,
+            height,
+            index: i as u32,
+        };
+        out[Section::Tx as usize].push(at(runs::key16(&stx.id().0)));
+        for a in touched(stx) {
+            out[Section::Account as usize].push(at(runs::key16(&a.0)));
+        }
+        if let TxKind::PutData { key, .. } = &stx.tx.kind {
+            out[Section::Record as usize]
+                .push(at(runs::record_key(&stx.tx.sender.0, key.as_slice())));
+        }
+    }
+    out
+}
+
+/// Indexes a block that became canonical: its one-block run and its ids.
+pub(super) fn add_block(w: &WriteTransaction, block: &Block) -> Result<(), StoreError> {
+    let height = block.height();
+    let built = runs::build(height, height, entries(block));
+    let mut chunks = w.open_table(INDEX_CHUNKS)?;
+    for (s, n, bytes) in &built.chunks {
+        chunks.insert((height, height, *s as u8, *n), bytes.as_slice())?;
+    }
+    w.open_table(INDEX_RUNS)?
+        .insert(height, built.head.as_slice())?;
+    let ids: Vec<u8> = block.txs.iter().flat_map(|t| t.id().0).collect();
+    let mut t = w.open_table(TX_IDS)?;
+    for (n, part) in ids.chunks(IDS_PER_CHUNK * 32).enumerate() {
+        t.insert((height, n as u32), part)?;
+    }
+    Ok(())
+}
+
+/// Takes an undone block's run and ids out. Its run must be its own: only
+/// final blocks are merged, and a final block is never undone.
+pub(super) fn remove_block(w: &WriteTransaction, height: u64) -> Result<(), StoreError> {
+    let head = w
+        .open_table(INDEX_RUNS)?
+        .remove(height)?
+        .map(|g| g.value().to_vec())
+        .ok_or_else(|| StoreError::Corrupt(format!("no index run for undone height {height}")))?;
+    let parsed = Head::parse(height, &head)?;
+    if parsed.last() != height {
+        return Err(StoreError::Corrupt(format!(
+            "undone height {height} lies in a merged index run (to {})",
+            parsed.last()
+        )));
+    }
+    remove_chunks(w, &parsed)?;
+    let mut t = w.open_table(TX_IDS)?;
+    let mut n = 0;
+    while t.remove((height, n))?.is_some() {
+        n += 1;
+    }
+    Ok(())
+}
+
+fn remove_chunks(w: &WriteTransaction, head: &Head<'_>) -> Result<(), StoreError> {
+    let mut chunks = w.open_table(INDEX_CHUNKS)?;
+    for s in Section::ALL {
+        for n in 0..head.chunks(s) {
+            chunks.remove((head.first(), head.last(), s as u8, n))?;
+        }
+    }
+    Ok(())
+}
+
+/// The height up to which final runs are merged (`meta`).
+pub(super) fn merged(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<u64, StoreError> {
+    match meta.get(INDEX_MERGED)? {
+        None => Ok(0),
+        Some(v) => Ok(u64::from_le_bytes(v.value().try_into().map_err(|_| {
+            StoreError::Corrupt("meta index_merged is not 8 bytes".into())
+        })?)),
+    }
+}
+
+/// Merges the runs of every aligned span that became final (heights up to
+/// `final_height` will never be undone); returns the entries written.
+pub(super) fn merge_final(w: &WriteTransaction, final_height: u64) -> Result<u64, StoreError> {
+    let merged = merged(&w.open_table(META)?)?;
+    if final_height <= merged {
+        return Ok(0);
+    }
+    let mut entries = 0;
+    for (first, last) in runs::due_merges(merged, final_height) {
+        entries += merge_span(w, first, last)?;
+    }
+    w.open_table(META)?
+        .insert(INDEX_MERGED, final_height.to_le_bytes().as_slice())?;
+    Ok(entries)
+}
+
+/// One input of a merge: a run's section, read a chunk at a time.
+struct Cursor {
+    first: u64,
+    last: u64,
+    head: Vec<u8>,
+    next_chunk: u32,
+    chunks: u32,
+    buf: Vec<Entry>,
+    pos: usize,
+}
+
+fn merge_span(w: &WriteTransaction, first: u64, last: u64) -> Result<u64, StoreError> {
+    let inputs: Vec<(u64, Vec<u8>)> = w
+        .open_table(INDEX_RUNS)?
+        .range(first..=last)?
+        .map(|r| r.map(|(k, v)| (k.value(), v.value().to_vec())))
+        .collect::<Result<_, _>>()?;
+    if inputs.is_empty() {
+        return Ok(0);
+    }
+    if inputs.len() == 1 && Head::parse(inputs[0].0, &inputs[0].1)?.last() == last {
+        return Ok(0);
+    }
+    let mut writer = RunWriter::new(first, last);
+    let chunks = RefCell::new(w.open_table(INDEX_CHUNKS)?);
+    for s in Section::ALL {
+        let mut cursors = Vec::with_capacity(inputs.len());
+        let mut max = 0;
+        for (f, head) in &inputs {
+            let h = Head::parse(*f, head)?;
+            if h.last() > last {
+                return Err(StoreError::Corrupt(format!(
+                    "index run {f}..={} crosses the span {first}..={last}",
+                    h.last()
+                )));
+            }
+            max += h.count(s);
+            cursors.push(Cursor {
+                first: *f,
+                last: h.last(),
+                head: head.clone(),
+                next_chunk: 0,
+                chunks: h.chunks(s),
+                buf: Vec::new(),
+                pos: 0,
+            });
+        }
+        // Refills a cursor's buffer when it is used up; false at its end.
+        let refill = |c: &mut Cursor| -> Result<bool, StoreError> {
+            if c.pos < c.buf.len() {
+                return Ok(true);
+            }
+            if c.next_chunk == c.chunks {
+                return Ok(false);
+            }
+            let h = Head::parse(c.first, &c.head)?;
+            let key = (c.first, c.last, s as u8, c.next_chunk);
+            let t = chunks.borrow();
+            let bytes = t
+                .get(key)?
+                .ok_or_else(|| StoreError::Corrupt(format!("index chunk {key:?} missing")))?;
+            c.buf = h.decode_chunk(s, c.next_chunk, bytes.value())?;
+            c.pos = 0;
+            c.next_chunk += 1;
+            Ok(true)
+        };
+        let mut heap = BinaryHeap::new();
+        for (i, c) in cursors.iter_mut().enumerate() {
+            if refill(c)? {
+                heap.push(Reverse((c.buf[c.pos], i)));
+            }
+        }
+        let mut next = || -> Result<Option<Entry>, StoreError> {
+            let Some(Reverse((e, i))) = heap.pop() else {
+                return Ok(None);
+            };
+            let c = &mut cursors[i];
+            c.pos += 1;
+            if refill(c)? {
+                heap.push(Reverse((c.buf[c.pos], i)));
+            }
+            Ok(Some(e))
+        };
+        writer.section(s, max, &mut next, |s, n, bytes| {
+            chunks
+                .borrow_mut()
+                .insert((first, last, s as u8, n), bytes.as_slice())?;
+            Ok(())
+        })?;
+    }
+    drop(chunks);
+    for (f, head) in &inputs {
+        remove_chunks(w, &Head::parse(*f, head)?)?;
+    }
+    let mut runs_t = w.open_table(INDEX_RUNS)?;
+    for (f, _) in &inputs {
+        runs_t.remove(*f)?;
+    }
+    let entries = writer.entries();
+    runs_t.insert(first, writer.finish().as_slice())?;
+    Ok(entries)
+}
+
+/// Reads the indexes of one snapshot.
+pub(super) struct Reader {
+    runs: redb::ReadOnlyTable<u64, &'static [u8]>,
+    chunks: redb::ReadOnlyTable<(u64, u64, u8, u32), &'static [u8]>,
+    ids: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
+}
+
+impl Reader {
+    pub(super) fn open(txn: &ReadTransaction) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            runs: txn.open_table(INDEX_RUNS)?,
+            chunks: txn.open_table(INDEX_CHUNKS)?,
+            ids: txn.open_table(TX_IDS)?,
+        })
+    }
+
+    /// Every run's (first, last) height, oldest first.
+    pub(super) fn spans(&self) -> Result<Vec<(u64, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.runs.iter()? {
+            let (first, head) = item?;
+            let first = first.value();
+            out.push((first, Head::parse(first, head.value())?.last()));
+        }
+        Ok(out)
+    }
+
+    /// The id of the transaction at (height, index) of the canonical chain.
+    pub(super) fn tx_id(&self, height: u64, index: u32) -> Result<Option<Hash>, StoreError> {
+        let i = index as usize;
+        let Some(v) = self.ids.get((height, (i / IDS_PER_CHUNK) as u32))? else {
+            return Ok(None);
+        };
+        let at = (i % IDS_PER_CHUNK) * 32;
+        Ok(v.value()
+            .get(at..at + 32)
+            .map(|b| Hash(b.try_into().expect("32 bytes"))))
+    }
+
+    /// Every transaction id at `height`, in block order.
+    pub(super) fn tx_ids(&self, height: u64) -> Result<Vec<Hash>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.ids.range((height, 0)..=(height, u32::MAX))? {
+            let (_, v) = item?;
+            let v = v.value();
+            if v.len() % 32 != 0 {
+                return Err(StoreError::Corrupt(format!("tx ids at {height}")));
+            }
+            out.extend(v.chunks_exact(32).map(|b| Hash(b.try_into().expect("32"))));
+        }
+        Ok(out)
+    }
+
+    /// The entries with `key` in `section`, newest first, strictly before
+    /// `before` (height, position) when given, at most `limit`: the runs
+    /// newest first, each skipped when its filter rules the key out.
+    pub(super) fn newest(
+        &self,
+        section: Section,
+        key: &[u8; runs::KEY_BYTES],
+        before: Option<(u64, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut out = Vec::new();
+        let upper = before.map(|(h, _)| h).unwrap_or(u64::MAX);
+        for item in self.runs.range(..=upper)?.rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (first, head) = item?;
+            let first = first.value();
+            let head = Head::parse(first, head.value())?;
+            let found = head.newest(section, key, before, limit - out.len(), |n| {
+                let k = (first, head.last(), section as u8, n);
+                self.chunks
+                    .get(k)?
+                    .map(Chunk)
+                    .ok_or_else(|| StoreError::Corrupt(format!("index chunk {k:?} missing")))
+            })?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+}
+
+/// Adapts a chunk guard to the search's byte view.
+impl AsRef<[u8]> for Chunk<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.0.value()
+    }
+}
+
+/// A chunk read from redb.
+pub(super) struct Chunk<'a>(redb::AccessGuard<'a, &'static [u8]>);
