@@ -355,3 +355,73 @@ fn a_big_block_is_stored_in_parts_and_pruned_whole() {
     };
     assert!(err.contains(&big.hash().to_string()), "{err}");
 }
+
+/// A crash at any write or sync while blocks 71 to 74 are imported — the
+/// commit of block 71 is followed by the merge of heights 0..=63 in a
+/// commit of its own — leaves a store that opens on a committed tip, answers
+/// what that tip's blocks say, and takes the rest of the blocks, merging
+/// then if it had not.
+#[test]
+fn a_crash_at_any_point_of_a_merge_loses_nothing() {
+    use goodwill::store::CrashKind;
+    let net = TestNet::new(&TestNetConfig::default());
+    let mut chain = net.chain();
+    let blocks: Vec<Block> = (1..=74).map(|n| busy_block(&mut chain, n)).collect();
+    let open = |disk: &SimDisk| {
+        Store::with_backend(
+            disk.clone(),
+            &net.params,
+            "merge crash".into(),
+            Arc::new(AtomicU64::new(0)),
+        )
+    };
+    let base = SimDisk::new();
+    {
+        let store = open(&base).unwrap();
+        for b in &blocks[..70] {
+            store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+        }
+        assert_eq!(store.snapshot().unwrap().index_runs().unwrap().len(), 70);
+    }
+    let base = base.crash(CrashKind::PowerCut);
+    // The operations the last four imports take, merge included.
+    let total = {
+        let disk = base.crash(CrashKind::PowerCut);
+        let store = open(&disk).unwrap();
+        let before = disk.ops();
+        for b in &blocks[70..] {
+            store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+        }
+        assert_eq!(store.merge_stats().commits, 1);
+        disk.ops() - before
+    };
+    let mut tips = std::collections::BTreeSet::new();
+    for n in 1..=total {
+        let disk = base.crash(CrashKind::PowerCut);
+        {
+            let store = open(&disk).unwrap();
+            disk.fail_after(n);
+            for b in &blocks[70..] {
+                if store.import_block(b, EVERY_SLOT_STARTED).is_err() {
+                    break;
+                }
+            }
+        }
+        assert!(disk.failed(), "fault point {n} of {total} fired");
+        for kind in [CrashKind::PowerCut, CrashKind::ProcessKill] {
+            let store = open(&disk.crash(kind)).unwrap();
+            let tip = store.tip().unwrap().height;
+            assert!((70..=74).contains(&tip), "{kind:?} at {n}: tip {tip}");
+            tips.insert(tip);
+            Model::of(&blocks[..tip as usize]).check(&store, 50);
+            for b in &blocks[tip as usize..] {
+                store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+            }
+            let runs = store.snapshot().unwrap().index_runs().unwrap();
+            assert_eq!(runs[0], (0, 63), "{kind:?} at {n}");
+            assert_eq!(runs.len(), 1 + 74 - 63, "{kind:?} at {n}");
+            Model::of(&blocks).check(&store, 50);
+        }
+    }
+    assert!(tips.len() >= 3, "crashes landed between imports: {tips:?}");
+}
