@@ -20,12 +20,20 @@ fn pruned(what: &str, from: u64) -> String {
 pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreError> {
     let snap = store.snapshot()?;
     let tip = snap.tip()?;
-    let proof_of = |id: &Hash| -> Result<Option<TxProof>, StoreError> {
-        Ok(snap.tx_with_proof(id)?.map(|(tx, block, proof)| TxProof {
+    type Found = Option<(
+        crate::chain::tx::SignedTransaction,
+        crate::chain::block::Block,
+        crate::chain::merkle::Proof,
+    )>;
+    let to_proof = |found: Found| {
+        found.map(|(tx, block, proof)| TxProof {
             tx,
             header: block.header,
             proof,
-        }))
+        })
+    };
+    let proof_of = |id: &Hash| -> Result<Option<TxProof>, StoreError> {
+        Ok(to_proof(snap.tx_with_proof(id)?))
     };
     Ok(match query {
         Query::Tip => Answer::Tip(TipInfo {
@@ -48,7 +56,7 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
         },
         Query::Tx(id) => Answer::Tx(proof_of(&id)?),
         Query::Record { owner, key } => match snap.record(&owner, &key)? {
-            Some(r) => match proof_of(&r.tx)? {
+            Some(r) => match to_proof(snap.tx_with_proof_at(&r.tx, r.height)?) {
                 Some(p) => Answer::Record(Some((r, p))),
                 None => Answer::Error(format!("record's transaction {} is not indexed", r.tx)),
             },

@@ -123,12 +123,7 @@ fn remove_chunks(w: &WriteTransaction, head: &Head<'_>) -> Result<(), StoreError
 pub(super) fn merged(
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
 ) -> Result<u64, StoreError> {
-    match meta.get(INDEX_MERGED)? {
-        None => Ok(0),
-        Some(v) => Ok(u64::from_le_bytes(v.value().try_into().map_err(|_| {
-            StoreError::Corrupt("meta index_merged is not 8 bytes".into())
-        })?)),
-    }
+    super::meta_u64(meta, INDEX_MERGED, 0)
 }
 
 /// Merges the runs of every aligned span that became final (heights up to

@@ -79,10 +79,19 @@ const BLOCKS_FROM: &str = "blocks_from";
 fn blocks_from_in(
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
 ) -> Result<u64, StoreError> {
-    match meta.get(BLOCKS_FROM)? {
-        None => Ok(1),
+    meta_u64(meta, BLOCKS_FROM, 1)
+}
+
+/// A `meta` value that is a u64 (little-endian), `absent` when missing.
+fn meta_u64(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+    absent: u64,
+) -> Result<u64, StoreError> {
+    match meta.get(key)? {
+        None => Ok(absent),
         Some(v) => Ok(u64::from_le_bytes(v.value().try_into().map_err(|_| {
-            StoreError::Corrupt("meta blocks_from is not 8 bytes".into())
+            StoreError::Corrupt(format!("meta {key} is not 8 bytes"))
         })?)),
     }
 }
@@ -600,25 +609,38 @@ impl Snapshot {
         &self,
         id: &Hash,
     ) -> Result<Option<(SignedTransaction, Block, merkle::Proof)>, StoreError> {
-        let Some(loc) = self.tx_location(id)? else {
+        match self.tx_location(id)? {
+            None => Ok(None),
+            Some(loc) => self.tx_with_proof_at(id, loc.height),
+        }
+    }
+
+    /// [`Snapshot::tx_with_proof`] for a transaction whose height is known
+    /// (a record's state entry holds it): the block's stored ids say where
+    /// it is, with no index search — as fast at any chain length.
+    pub fn tx_with_proof_at(
+        &self,
+        id: &Hash,
+        height: u64,
+    ) -> Result<Option<(SignedTransaction, Block, merkle::Proof)>, StoreError> {
+        // The block's ids are stored: no need to hash every transaction.
+        let ids = self.index()?.tx_ids(height)?;
+        let Some(index) = ids.iter().position(|x| x == id) else {
             return Ok(None);
         };
-        let block = self.block_at(loc.height)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("tx {id} points at missing height {}", loc.height))
+        let block = self.block_at(height)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("tx {id} points at missing height {height}"))
         })?;
-        // The block's ids are stored: no need to hash every transaction.
-        let ids = self.index()?.tx_ids(loc.height)?;
         if ids.len() != block.txs.len() {
             return Err(StoreError::Corrupt(format!(
-                "{} tx ids stored for the {} transactions at {}",
+                "{} tx ids stored for the {} transactions at {height}",
                 ids.len(),
                 block.txs.len(),
-                loc.height
             )));
         }
-        let proof = merkle::prove(&ids, loc.index as usize)
+        let proof = merkle::prove(&ids, index)
             .ok_or_else(|| StoreError::Corrupt(format!("tx {id} index out of range")))?;
-        let tx = block.txs[loc.index as usize].clone();
+        let tx = block.txs[index].clone();
         Ok(Some((tx, block, proof)))
     }
 

@@ -61,6 +61,12 @@ impl Model {
             );
             let (tx, block, proof) = snap.tx_with_proof(id).unwrap().unwrap();
             assert_eq!(tx.id(), *id);
+            let at = snap.tx_with_proof_at(id, height).unwrap().unwrap();
+            assert_eq!(
+                (at.0.id(), at.1.hash(), at.2),
+                (*id, block.hash(), proof.clone())
+            );
+            assert!(snap.tx_with_proof_at(id, height + 1).unwrap().is_none());
             assert!(
                 merkle::verify(&block.header.header.tx_root, id, &proof),
                 "proof of {id}"

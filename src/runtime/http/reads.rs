@@ -603,7 +603,7 @@ fn data(
     let Some(r) = snap.record(&owner, &key)? else {
         return Err(not_found_here().into());
     };
-    let (tx, block, proof) = snap.tx_with_proof(&r.tx)?.ok_or_else(|| {
+    let (tx, block, proof) = snap.tx_with_proof_at(&r.tx, r.height)?.ok_or_else(|| {
         StoreError::Corrupt(format!("record's transaction {} is not indexed", r.tx))
     })?;
     let mut v = head;
