@@ -1,10 +1,12 @@
 //! A main node's indexes in redb: index runs ([`super::runs`]) and the
 //! transaction ids of each canonical height.
 //!
-//! Every change happens inside the caller's write transaction — the
-//! block's own commit — so a crash leaves the indexes exactly as durable as
-//! the blocks they describe. Only final blocks are ever merged, so undoing
-//! a block (a branch switch within finality) removes its own one-block run.
+//! A block's run and ids are written inside the block's own commit, so a
+//! crash leaves them exactly as durable as the block. A merge is one commit
+//! of its own (`Store::merge_if_due`, right after the block's): it adds the
+//! merged run and removes its parts, so a crash leaves either. Only final
+//! blocks are ever merged, so undoing a block (a branch switch within
+//! finality) removes its own one-block run.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;

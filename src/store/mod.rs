@@ -3,7 +3,9 @@
 //! forger's signing record.
 //!
 //! Durability: importing a block (or switching branches) is one redb write
-//! transaction, so a node killed at any instant reopens on a consistent tip.
+//! transaction, so a node killed at any instant reopens on a consistent tip
+//! (a main node may follow it with a second, merging its index runs:
+//! `src/store/index.rs`).
 //! A main node commits each with `Durability::Immediate`; a forger's store
 //! makes every n-th durable ([`Store::set_durable_every`]) and may lose the
 //! ones between to a crash. The signing record is a file of its own
