@@ -109,13 +109,6 @@ pub struct RunError {
     pub what: String,
 }
 
-/// The aligned span of `level` that holds `height`: (first, last).
-pub fn span(level: u32, height: u64) -> (u64, u64) {
-    let len = FAN_OUT.pow(level);
-    let first = height - height % len;
-    (first, first + len - 1)
-}
-
 /// A run ready to store: its head and its chunks.
 #[derive(Debug)]
 pub struct Built {
@@ -713,7 +706,5 @@ mod tests {
         let mut jump = all.clone();
         jump.sort_by_key(|&(f, l)| (l - f, f));
         assert_eq!(sorted, jump);
-        assert_eq!(span(1, 130), (128, 191));
-        assert_eq!(span(0, 130), (130, 130));
     }
 }
