@@ -65,6 +65,15 @@ where
     let mut out = Vec::new();
     for item in parts.range((hash, 0)..=(hash, u32::MAX))? {
         let (_, v) = item?;
+        // Bounded before it grows: damaged parts cannot make a read
+        // allocate more than a block may be.
+        if out.len() + v.value().len() > super::BLOCK_LIMIT {
+            return Err(StoreError::Corrupt(format!(
+                "block {} is stored in parts of more than {} bytes",
+                crate::chain::crypto::Hash(*hash),
+                super::BLOCK_LIMIT
+            )));
+        }
         out.extend_from_slice(v.value());
     }
     if out.is_empty() {

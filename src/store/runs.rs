@@ -202,7 +202,8 @@ impl RunWriter {
             if prev.is_some_and(|p| p > e) {
                 return Err(bad(format!("{section:?} entries out of order in a merge")).into());
             }
-            if !(self.first..=self.last).contains(&e.height) || count >= max {
+            if !(self.first..=self.last).contains(&e.height) || count >= max.min(u32::MAX as usize)
+            {
                 return Err(bad(format!(
                     "{section:?} entry at height {} outside the run",
                     e.height
