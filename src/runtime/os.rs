@@ -26,6 +26,73 @@ pub fn random_u64() -> u64 {
     u64::from_le_bytes(random_bytes())
 }
 
+/// The lowest port [`free_ports`] picks. Ports are picked below the
+/// kernel's ephemeral range (`ip_local_port_range`), where outgoing
+/// connections take their source ports: a port picked there could be taken
+/// by any program's connection between the pick and the bind of the child
+/// it was picked for, and that child would not start.
+pub const PICK_FROM: u16 = 10_000;
+
+/// The first port of the kernel's ephemeral range, where it can be read.
+pub fn ephemeral_start() -> Option<u16> {
+    let path = "/proc/sys/net/ipv4/ip_local_port_range".as_ref();
+    let text = read_text_bounded(path, KERNEL_FILE_BYTES).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// The ports [`free_ports`] tries, in order: from `seed`'s place through
+/// every port of `[PICK_FROM, below)` once; none when that range is too
+/// narrow (under 1,024 ports) to pick from.
+pub fn port_candidates(below: u16, seed: u64) -> impl Iterator<Item = u16> {
+    let width = u64::from(below.saturating_sub(PICK_FROM));
+    let width = if width < 1024 { 0 } else { width };
+    let start = seed.checked_rem(width).unwrap_or(0);
+    (0..width).map(move |i| PICK_FROM + ((start + i) % width) as u16)
+}
+
+/// `n` distinct ports of 127.0.0.1 that were free a moment ago, none in
+/// `avoid`: below the ephemeral range where it is known, from a random
+/// place (two programs picking at once rarely meet); else, or when those
+/// are all taken, ports the kernel gives. Errs when `n` cannot be found.
+pub fn free_ports(n: usize, avoid: &[u16]) -> std::io::Result<Vec<u16>> {
+    use std::net::TcpListener;
+    // Every listener is held until all are picked, so no port comes twice.
+    let mut held = Vec::with_capacity(n);
+    let mut ports = Vec::with_capacity(n);
+    let below = ephemeral_start().unwrap_or(0);
+    let tries = n + avoid.len() + 512;
+    for p in port_candidates(below, random_u64()).take(tries) {
+        if ports.len() == n {
+            break;
+        }
+        if avoid.contains(&p) {
+            continue;
+        }
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", p)) {
+            ports.push(p);
+            held.push(l);
+        }
+    }
+    for _ in 0..n + avoid.len() + 16 {
+        if ports.len() == n {
+            break;
+        }
+        let l = TcpListener::bind("127.0.0.1:0")?;
+        let p = l.local_addr()?.port();
+        if !avoid.contains(&p) && !ports.contains(&p) {
+            ports.push(p);
+        }
+        held.push(l);
+    }
+    if ports.len() < n {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("{} of the {n} ports asked for", ports.len()),
+        ));
+    }
+    Ok(ports)
+}
+
 /// Whether the kernel reports the wall clock synchronised (NTP), as
 /// `timedatectl` shows it: `adjtimex` without `STA_UNSYNC` and not
 /// `TIME_ERROR`. None if the kernel could not be asked.
@@ -317,6 +384,39 @@ pub fn notify_socket(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ports_are_picked_below_the_ephemeral_range_each_once() {
+        let all: Vec<u16> = port_candidates(32_768, 12_345).collect();
+        assert_eq!(all.len(), usize::from(32_768 - PICK_FROM));
+        assert_eq!(all[0], PICK_FROM + (12_345 % (32_768 - PICK_FROM)));
+        let mut sorted = all.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), all.len());
+        assert_eq!(sorted.first(), Some(&PICK_FROM));
+        assert_eq!(sorted.last(), Some(&32_767));
+        // A range too narrow, or unknown (0), leaves the pick to the kernel.
+        assert_eq!(port_candidates(PICK_FROM + 100, 7).count(), 0);
+        assert_eq!(port_candidates(0, 7).count(), 0);
+    }
+
+    #[test]
+    fn free_ports_are_distinct_outside_the_ephemeral_range_and_avoid_the_given_ones() {
+        let first = free_ports(4, &[]).unwrap();
+        let more = free_ports(4, &first).unwrap();
+        let mut all: Vec<u16> = first.iter().chain(&more).copied().collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 8);
+        // Linux (where the tests run) says where its ephemeral range starts.
+        let start = ephemeral_start().expect("ip_local_port_range");
+        if start >= PICK_FROM + 1024 {
+            for p in &all {
+                assert!((PICK_FROM..start).contains(p), "{p} not below {start}");
+            }
+        }
+    }
 
     /// A service manager that reads nothing: its queue fills, and the
     /// notices after that are dropped at once instead of blocking the

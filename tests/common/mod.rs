@@ -19,7 +19,7 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -487,11 +487,12 @@ pub fn wait_for_every<T>(
     f().unwrap_or_else(|| panic!("{what}: not true after {ms} ms"))
 }
 
-/// A port on 127.0.0.1 that was free a moment ago.
+/// A port on 127.0.0.1 that was free a moment ago, for a child process to
+/// listen on: below the ephemeral range (`goodwill::runtime::os::free_ports`),
+/// so no test's outgoing connection takes it before the child binds it.
 pub fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
+    let port = goodwill::runtime::os::free_ports(1, &[]).expect("a free port")[0];
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// The `goodwill` binary Cargo built for the tests.

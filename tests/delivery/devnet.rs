@@ -19,6 +19,8 @@ struct Devnet {
     at: usize,
     events: Vec<Value>,
     started_ms: u64,
+    /// The devnet's directory, when the test gave one (`--dir`).
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Devnet {
@@ -28,11 +30,17 @@ impl Devnet {
         all.extend_from_slice(args);
         let started_ms = common::now_ms();
         let at = procs.start_with("devnet", &all, &[], true);
+        let dir = args
+            .iter()
+            .position(|a| *a == "--dir")
+            .and_then(|i| args.get(i + 1))
+            .map(std::path::PathBuf::from);
         Devnet {
             procs,
             at,
             events: Vec::new(),
             started_ms,
+            dir,
         }
     }
 
@@ -70,6 +78,40 @@ impl Devnet {
             .expect("run kill")
             .success();
         assert!(ok, "kill {sig} {pid}");
+    }
+}
+
+/// On a failing test: every event the devnet printed (those not read yet
+/// too, within a second) and the end of each child's log under `dir`, so a
+/// child that died says why.
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let rest = self.procs.read_stdout(self.at, 1_000, |_| false);
+        eprintln!("--- devnet events ---");
+        for e in &self.events {
+            eprintln!("{e}");
+        }
+        for l in rest {
+            eprintln!("{l}");
+        }
+        let Some(dir) = &self.dir else { return };
+        let Ok(members) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for m in members.flatten() {
+            let log = m.path().join("log");
+            let Ok(text) = std::fs::read_to_string(&log) else {
+                continue;
+            };
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("--- {} (last 30 lines) ---", log.display());
+            for l in &lines[lines.len().saturating_sub(30)..] {
+                eprintln!("{l}");
+            }
+        }
     }
 }
 
@@ -275,6 +317,21 @@ fn devnet_forges_agrees_takes_a_payment_stops_cleanly_and_resumes() {
     assert_eq!(stopped["clean"], 4, "{stopped}");
     assert_eq!(again.procs.exit_code(again.at, 30_000), Some(0));
     all_gone(&pids(&ready2), "every child gone after --until-height");
+
+    // A child that cannot start (forger-3's data directory is a file now)
+    // is named with its log's last words, before any ready line, and the
+    // devnet exits 1.
+    let data = dir.join("forger-3").join("data");
+    let kept = tmp.path().join("forger-3-data");
+    std::fs::rename(&data, &kept).unwrap();
+    std::fs::write(&data, "not a directory").unwrap();
+    let out = common::run(&["devnet", "--dir", dir_s, "--json-log"], 90_000);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("forger-3 exited at start"), "{out:?}");
+    assert!(out.stderr.contains("data is not a directory"), "{out:?}");
+    assert!(!out.stdout.contains("\"ready\""), "{out:?}");
+    std::fs::remove_file(&data).unwrap();
+    std::fs::rename(&kept, &data).unwrap();
 
     // Asking a resumed devnet for another shape is refused, naming it.
     let out = common::run(&["devnet", "--dir", dir_s, "--forgers", "5"], 20_000);

@@ -157,15 +157,9 @@ pub enum LayoutError {
     /// Writing the genesis file.
     #[error(transparent)]
     WriteNew(#[from] crate::runtime::os::WriteNewError),
-    /// Could not listen on 127.0.0.1 to find a free port.
-    #[error("127.0.0.1:0: {0}")]
+    /// Could not find free ports on 127.0.0.1.
+    #[error("free ports on 127.0.0.1: {0}")]
     Bind(std::io::Error),
-    /// A listener's own address.
-    #[error("{0}")]
-    LocalAddr(std::io::Error),
-    /// Not enough free ports.
-    #[error("could not find free ports on 127.0.0.1")]
-    NoFreePorts,
 }
 
 fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> LayoutError + '_ {
@@ -588,26 +582,10 @@ fn write_ports(dir: &Path, ports: &Ports) -> Result<(), LayoutError> {
     std::fs::write(&path, text).map_err(io_at(&path))
 }
 
-/// `n` ports of 127.0.0.1 free now, none in `avoid`.
+/// `n` ports of 127.0.0.1 free now, none in `avoid`
+/// ([`crate::runtime::os::free_ports`]: below the ephemeral range).
 fn free_ports(n: usize, avoid: &[u16]) -> Result<Vec<u16>, LayoutError> {
-    // Hold every listener until all are picked, so no port comes twice.
-    let mut held = Vec::with_capacity(n);
-    let mut ports = Vec::with_capacity(n);
-    for _ in 0..n + avoid.len() + 16 {
-        if ports.len() == n {
-            break;
-        }
-        let l = TcpListener::bind("127.0.0.1:0").map_err(LayoutError::Bind)?;
-        let p = l.local_addr().map_err(LayoutError::LocalAddr)?.port();
-        if !avoid.contains(&p) {
-            ports.push(p);
-        }
-        held.push(l);
-    }
-    if ports.len() < n {
-        return Err(LayoutError::NoFreePorts);
-    }
-    Ok(ports)
+    crate::runtime::os::free_ports(n, avoid).map_err(LayoutError::Bind)
 }
 
 fn relocate(
@@ -736,15 +714,5 @@ mod tests {
         assert_eq!(p.initial_supply(), 2 * FORGER_FUNDS + USER_FUNDS);
         assert_eq!(p.genesis().associations[0].account, k(4));
         assert_eq!(p.genesis().bootstrap_forgers, vec![k(1), k(2)]);
-    }
-
-    #[test]
-    fn free_ports_are_distinct_and_avoid_the_given_ones() {
-        let first = free_ports(4, &[]).unwrap();
-        let more = free_ports(4, &first).unwrap();
-        let mut all: Vec<u16> = first.iter().chain(&more).copied().collect();
-        all.sort();
-        all.dedup();
-        assert_eq!(all.len(), 8);
     }
 }

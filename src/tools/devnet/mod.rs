@@ -225,7 +225,7 @@ pub enum DevnetError {
         /// The error.
         source: std::io::Error,
     },
-    /// A main node exited before it listened.
+    /// A child (main node or forger) exited before it listened.
     #[error("{name} exited at start ({how}):\n{log}")]
     ExitedAtStart {
         /// The child.
@@ -235,7 +235,7 @@ pub enum DevnetError {
         /// The end of its log.
         log: String,
     },
-    /// A main node did not listen in time.
+    /// A child (main node or forger) did not listen in time.
     #[error("{name} did not listen on {addr} within {} s:\n{log}", START_WAIT.as_secs())]
     NotListening {
         /// The child.
@@ -369,7 +369,9 @@ struct Kids(Vec<Kid>);
 
 impl Kids {
     /// Starts the main nodes (each one listening before the next starts,
-    /// so a later one can register with it), then the forgers.
+    /// so a later one can register with it), then the forgers, and waits
+    /// until each forger answers on its status port too: a child that
+    /// cannot start is named here, with its log, not found missing later.
     async fn start(
         &mut self,
         exe: &Path,
@@ -378,21 +380,31 @@ impl Kids {
     ) -> Result<(), DevnetError> {
         for m in layout.mains() {
             self.spawn(exe, m)?;
-            let opened = future::or(async { Some(self.wait_listening(m.addr).await) }, async {
-                // A resized terminal is no reason to stop.
-                while let Some(Ok(async_signal::Signal::Winch)) = signals.next().await {}
-                None
-            })
-            .await;
-            match opened {
-                Some(r) => r?,
-                None => return Err(DevnetError::Interrupted),
-            }
+            self.listening(self.0.len() - 1, signals).await?;
         }
+        let first = self.0.len();
         for f in layout.forgers() {
             self.spawn(exe, f)?;
         }
+        for i in first..self.0.len() {
+            self.listening(i, signals).await?;
+        }
         Ok(())
+    }
+
+    /// Waits until child `i` listens, unless interrupted first.
+    async fn listening(
+        &mut self,
+        i: usize,
+        signals: &mut async_signal::Signals,
+    ) -> Result<(), DevnetError> {
+        let opened = future::or(async { Some(self.wait_listening(i).await) }, async {
+            // A resized terminal is no reason to stop.
+            while let Some(Ok(async_signal::Signal::Winch)) = signals.next().await {}
+            None
+        })
+        .await;
+        opened.unwrap_or(Err(DevnetError::Interrupted))
     }
 
     fn spawn(&mut self, exe: &Path, m: &Member) -> Result<(), DevnetError> {
@@ -444,14 +456,15 @@ impl Kids {
         Ok(())
     }
 
-    /// Waits until the last child started accepts connections on `addr`.
-    async fn wait_listening(&mut self, addr: SocketAddr) -> Result<(), DevnetError> {
+    /// Waits until child `i` accepts connections on its address.
+    async fn wait_listening(&mut self, i: usize) -> Result<(), DevnetError> {
         let give_up = crate::runtime::os::now_ms() + START_WAIT.as_millis() as u64;
+        let addr = self.0[i].member.addr;
         loop {
             if smol::net::TcpStream::connect(addr).await.is_ok() {
                 return Ok(());
             }
-            let kid = self.0.last_mut().expect("just started");
+            let kid = &mut self.0[i];
             if let Ok(Some(status)) = kid.child.try_wait() {
                 kid.life = Life::Exited(how(status));
                 return Err(DevnetError::ExitedAtStart {
