@@ -24,6 +24,20 @@ pub const FORGER_DURABLE_BLOCKS: u64 = 64;
 /// each tick): at 1 s slots, at most about a minute of blocks to fetch again.
 pub const FORGER_DURABLE_MS: u64 = 60_000;
 
+/// After this many blocks imported since the last time, a tick gives the
+/// allocator's free pages back to the kernel
+/// ([`crate::runtime::os::release_free_memory`]): a sync frees its batches
+/// of blocks, but the allocator keeps their pages, and an appliance's
+/// resident memory is what its board has least of. Seldom enough to cost
+/// nothing at one block a slot (about a minute apart at 1 s slots).
+pub const TRIM_EVERY_BLOCKS: u64 = 64;
+
+/// Whether a tick gives free memory back: `imported` blocks since the
+/// store opened, `at` of them when it last did.
+pub fn trim_due(imported: u64, at: u64) -> bool {
+    imported.saturating_sub(at) >= TRIM_EVERY_BLOCKS
+}
+
 /// How often the core of a node of `role` ticks, in the TCP runtime and
 /// the simulation alike: a main node every second (sync retries), a
 /// forger every [`FORGER_TICK_S`] (fewer wake-ups while idle).
@@ -586,6 +600,17 @@ impl LogGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_memory_is_given_back_after_every_64_blocks_imported() {
+        assert!(!trim_due(0, 0));
+        assert!(!trim_due(TRIM_EVERY_BLOCKS - 1, 0));
+        assert!(trim_due(TRIM_EVERY_BLOCKS, 0));
+        assert!(trim_due(100_000, 0));
+        assert!(!trim_due(100_000 + TRIM_EVERY_BLOCKS - 1, 100_000));
+        // A count that went back (never: it only grows) trims nothing.
+        assert!(!trim_due(5, 100));
+    }
 
     fn ip(n: u8) -> IpAddr {
         IpAddr::from([127, 0, 1, n])

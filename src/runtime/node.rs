@@ -779,6 +779,7 @@ fn run_core(
     // A READY the service manager had no room for is sent again with the
     // next tick's watchdog pet.
     let mut ready_told = shared.forge.is_some() || notify_systemd(&[sd_notify::NotifyState::Ready]);
+    let mut trimmed_at = 0;
     while let Ok(ev) = events.recv_blocking() {
         let now = crate::runtime::os::now_ms();
         let tick = matches!(ev, Event::Tick);
@@ -810,6 +811,11 @@ fn run_core(
                 Ok(())
             }
             Event::Tick => {
+                let imported = shared.store.blocks_imported();
+                if policy::trim_due(imported, trimmed_at) {
+                    crate::runtime::os::release_free_memory();
+                    trimmed_at = imported;
+                }
                 shared.figures.publish(core.status(now)?);
                 // The explorer's forger table, published beside the status.
                 if let Answer::Forgers(table) = core.answer(Query::Forgers, now)? {

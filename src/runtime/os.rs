@@ -93,6 +93,19 @@ pub fn free_ports(n: usize, avoid: &[u16]) -> std::io::Result<Vec<u16>> {
     Ok(ports)
 }
 
+/// Gives the allocator's free heap pages back to the kernel (glibc's
+/// `malloc_trim(0)`): memory freed after a burst (a sync's batches of
+/// blocks) otherwise stays resident. Nothing elsewhere than glibc.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: malloc_trim takes no pointer; it only returns pages of free
+    // chunks to the kernel, under the allocator's own lock.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Whether the kernel reports the wall clock synchronised (NTP), as
 /// `timedatectl` shows it: `adjtimex` without `STA_UNSYNC` and not
 /// `TIME_ERROR`. None if the kernel could not be asked.
