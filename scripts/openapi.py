@@ -48,6 +48,19 @@ def obj(required, props, **more):
     return o
 
 
+def or_null(schema):
+    """The schema, or null."""
+    if "$ref" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def input_obj(required, props, **more):
+    """An object a client sends: a member given as null counts as left out
+    (docs/http.md), so each optional member may be null."""
+    return obj(required, {k: v if k in required else or_null(v) for k, v in props.items()}, **more)
+
+
 INT = {"type": "integer", "minimum": 0}
 STR = {"type": "string"}
 TEXT_OR_NULL = {"type": ["string", "null"], "description": "The bytes as text, or null when they are not UTF-8"}
@@ -181,7 +194,7 @@ schemas = {
         **bytes_pair("name"), **bytes_pair("url")}),
     "Associations": obj(["epoch", "associations"], {"epoch": INT, "associations": {"type": "array", "items": ref("Association")}}),
     # What a client sends.
-    "TransactionInput": obj(["sender", "kind"], {
+    "TransactionInput": input_obj(["sender", "kind"], {
         "chain_id": ref("Hash"), "sender": ref("Address"), "nonce": INT, "fee": ref("Amount"), "kind": ref("TxKindInput"),
         "memo": {"type": "string", "maxLength": 16}},
         additionalProperties=False,
@@ -198,7 +211,7 @@ schemas = {
     "Submission": {"oneOf": [
         obj(["bytes"], {"bytes": HEX}, additionalProperties=False,
             description="The signed transaction's canonical bytes (tx_bytes || signature), hex"),
-        obj(["sender", "kind", "nonce", "fee", "signature"], {
+        input_obj(["sender", "kind", "nonce", "fee", "signature"], {
             "chain_id": ref("Hash"), "sender": ref("Address"), "nonce": INT, "fee": ref("Amount"), "kind": ref("TxKindInput"),
             "memo": {"type": "string", "maxLength": 16}, "signature": {"type": "string", "pattern": "^[0-9a-f]{128}$"},
             "id": ref("Hash")}, additionalProperties=False,
