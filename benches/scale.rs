@@ -46,7 +46,7 @@ use goodwill::chain::tx::TxKind;
 use goodwill::ledger::state::StateReadExt;
 use goodwill::peer::queries::answer_from_store;
 use goodwill::runtime::client::Client;
-use goodwill::store::{Imported, Indexes, Store, FILE_NAME};
+use goodwill::store::{Imported, Indexes, Store, FILE_NAME, STATE_FILE_NAME};
 use goodwill::testkit::{TestChain, TestNet, TestNetConfig, EVERY_SLOT_STARTED};
 use goodwill::wire::{Answer, Query};
 
@@ -601,14 +601,29 @@ fn main() {
     );
     drop(snap);
     drop(store);
-    let file = std::fs::metadata(dir.path().join(FILE_NAME))
-        .expect("the store file")
-        .len();
+    // The store is two files: its blocks' and its state's.
+    let metas: Vec<std::fs::Metadata> = [FILE_NAME, STATE_FILE_NAME]
+        .iter()
+        .map(|f| std::fs::metadata(dir.path().join(f)).expect("a store file"))
+        .collect();
+    let file: u64 = metas.iter().map(|m| m.len()).sum();
     let file_ratio = file as f64 / total_encoded as f64;
     println!(
         "file size ÷ encoded chain: {file_ratio:.2} ({:.1} MiB)  goal ≤ {FILE_GOAL}: {}",
         file as f64 / (1 << 20) as f64,
         verdict(cfg.judge, file_ratio <= FILE_GOAL)
+    );
+    // What the card gives it: redb grows its file by doubling and never
+    // writes the new tail until it allocates from it, so the tail is a
+    // hole (st_blocks counts 512-byte units actually held).
+    let on_disk: u64 = metas
+        .iter()
+        .map(|m| std::os::unix::fs::MetadataExt::blocks(m) * 512)
+        .sum();
+    println!(
+        "  on disk (st_blocks, what du shows): {:.2} of the encoded chain ({:.1} MiB)",
+        on_disk as f64 / total_encoded as f64,
+        on_disk as f64 / (1 << 20) as f64,
     );
     println!("  where it goes (stored bytes / pages, MiB, tables over 1 % of the file):");
     for (name, stored, pages) in &space {

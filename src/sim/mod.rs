@@ -477,6 +477,8 @@ struct Node {
     disk: SimDisk,
     /// The signing log's file, on the same disk.
     log_disk: SimDisk,
+    /// The state's file, on the same disk.
+    state_disk: SimDisk,
     skew_ms: i64,
     skew_after: Option<i64>,
     down_ms: u64,
@@ -754,6 +756,7 @@ impl Sim {
                 listen,
                 peers,
                 log_disk: disk.sibling(),
+                state_disk: disk.sibling(),
                 disk,
                 skew_ms,
                 skew_after: None,
@@ -1013,6 +1016,7 @@ impl Sim {
             let store = match Store::with_backends(
                 node.disk.clone(),
                 node.log_disk.clone(),
+                node.state_disk.clone(),
                 &self.params,
                 node.name.clone(),
                 format!("{} signing log", node.name),
@@ -1158,6 +1162,9 @@ impl Sim {
         // out goes to a disk that no longer exists.
         node.disk = node.disk.crash(CrashKind::PowerCut);
         node.log_disk = node.log_disk.crash_beside(CrashKind::PowerCut, &node.disk);
+        node.state_disk = node
+            .state_disk
+            .crash_beside(CrashKind::PowerCut, &node.disk);
         node.disk_armed = false;
         node.crash_after_forging = false;
         node.crash_while_forging = None;

@@ -45,6 +45,43 @@ The way back (docs/operate.md, \"A damaged store\"): on a forger, save its signi
 move goodwill.redb and goodwill.redb.committed aside; `goodwill signing-record import --data DIR --genesis FILE --file RECORD`; \
 start again: the chain re-syncs from the main nodes";
 
+/// What the operator does about a damaged state file: it is computed from
+/// the blocks, so nothing is lost with it.
+pub const STATE_WAY_BACK: &str = "The state is computed from the blocks, so nothing is lost with this file. \
+The way back (docs/operate.md, \"A damaged store\"): on a main node, move state.redb aside and start again: \
+it is rebuilt from the stored blocks; on a forger (it keeps only the last blocks), move goodwill.redb, \
+state.redb and goodwill.redb.committed aside, keep signing.log, and start again: the chain re-syncs from the main nodes";
+
+/// The way back for the damaged file at `path`.
+pub fn way_back(path: &str) -> &'static str {
+    if path.ends_with(super::STATE_FILE_NAME) {
+        STATE_WAY_BACK
+    } else {
+        WAY_BACK
+    }
+}
+
+/// An error met opening or bringing up the state file, named as that
+/// file's damage where it is damage (bytes that do not check out); other
+/// errors (the disk, the file system) as they are.
+pub(super) fn in_state_file(path: &str, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Corrupt(why) => StoreError::Damaged {
+            path: path.to_string(),
+            why,
+        },
+        StoreError::Db(redb::Error::Corrupted(why)) => StoreError::Damaged {
+            path: path.to_string(),
+            why,
+        },
+        StoreError::Damaged { why, .. } => StoreError::Damaged {
+            path: path.to_string(),
+            why,
+        },
+        other => other,
+    }
+}
+
 fn damaged(path: &Path, why: impl Into<String>) -> StoreError {
     StoreError::Damaged {
         path: path.display().to_string(),
@@ -231,17 +268,7 @@ pub(super) fn open_signing_log(
         path: shown.clone(),
         source,
     };
-    let existed = path.exists();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io)?;
-    if !existed {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    }
+    let file = open_or_create(dir, &path).map_err(io)?;
     let backend = redb::backends::FileBackend::new(file).map_err(|e| match e {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Io {
             path: shown.clone(),
@@ -262,6 +289,38 @@ fn read_head(file: &File, out: &mut [u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The state file in `dir` ([`super::STATE_FILE_NAME`]), made if missing:
+/// a store from before it gets its state moved in at open, and a state file
+/// lost is rebuilt from the blocks (where they are all kept). A path there
+/// that is not a regular file is refused by name.
+pub(super) fn open_state_file(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(super::STATE_FILE_NAME);
+    let io = |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if path.exists() && !path.is_file() {
+        return Err(damaged(&path, "it is not a regular file"));
+    }
+    open_or_create(dir, &path).map_err(io)
+}
+
+/// Opens `path` in `dir` for reading and writing, creating it (and syncing
+/// the directory, so a power cut cannot lose the new name) if missing.
+fn open_or_create(dir: &Path, path: &Path) -> io::Result<File> {
+    let existed = path.exists();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    if !existed {
+        File::open(dir).and_then(|d| d.sync_all())?;
+    }
+    Ok(file)
 }
 
 /// Writes the marker (once): the store in `dir` has committed. Synced with
@@ -311,6 +370,8 @@ impl Store {
     pub fn check_at_open(&self) -> Result<(), StoreError> {
         let path = Path::new(&self.path);
         let bad = |why: String| damaged(path, why);
+        let state_path = super::state_path_of(&self.path);
+        let bad_state = |why: String| damaged(Path::new(&state_path), why);
         let r = self.db.begin_read()?;
         // The meta table.
         let meta = r.open_table(META)?;
@@ -333,7 +394,7 @@ impl Store {
         let tip = snap.tip()?;
         let canon = r.open_table(CANON)?;
         let blocks = r.open_table(BLOCKS)?;
-        let undo = r.open_table(UNDO)?;
+        let undo = snap.state_txn().open_table(UNDO)?;
         let last = canon.last()?.map(|(h, v)| (h.value(), Hash(*v.value())));
         if last != Some((tip.height, tip.hash)) {
             return Err(bad(format!(
@@ -373,7 +434,7 @@ impl Store {
                 }
                 let now = snap.get(&c.key)?;
                 if now != c.after {
-                    return Err(bad(format!(
+                    return Err(bad_state(format!(
                         "the state entry {:?} differs from what the block that last changed it wrote",
                         c.key
                     )));
@@ -394,6 +455,7 @@ impl Store {
                 .map_err(|e| bad(format!("block {hash} at height {height}: {e}")))?;
             let h = &block.header.header;
             let at = |why: &str| bad(format!("block {hash} at height {height}: {why}"));
+            let at_state = |why: &str| bad_state(format!("block {hash} at height {height}: {why}"));
             if block.hash() != hash {
                 return Err(at("its bytes do not hash to its key"));
             }
@@ -422,11 +484,11 @@ impl Store {
                 let u = undo
                     .get(&hash.0)?
                     .map(|g| g.value().to_vec())
-                    .ok_or_else(|| at("its undo record is missing"))?;
+                    .ok_or_else(|| at_state("its undo record is missing"))?;
                 let changes: StateChanges = codec::decode("undo record", &u, VALUE_LIMIT)
-                    .map_err(|e| at(&format!("its undo record: {e}")))?;
+                    .map_err(|e| at_state(&format!("its undo record: {e}")))?;
                 if changes.digest != h.state_digest {
-                    return Err(at("its undo record does not match its state digest"));
+                    return Err(at_state("its undo record does not match its state digest"));
                 }
                 let parent_digest = if height == 1 {
                     Some(genesis.digest)
@@ -437,7 +499,7 @@ impl Store {
                 };
                 if let Some(pd) = parent_digest {
                     if crate::ledger::state::digest(&pd, &changes.changes) != h.state_digest {
-                        return Err(at(
+                        return Err(at_state(
                             "its undo record does not chain from its parent's digest",
                         ));
                     }
@@ -451,9 +513,9 @@ impl Store {
         if lowest == 1 && tip.height < finality {
             check_changes(&genesis, &mut seen)?;
             let present = stored_state.values().filter(|v| v.is_some()).count() as u64 + 1; // + the tip
-            let entries = r.open_table(STATE)?.len()?;
+            let entries = snap.state_txn().open_table(STATE)?.len()?;
             if entries != present {
-                return Err(bad(format!(
+                return Err(bad_state(format!(
                     "the state holds {entries} entries, the chain accounts for {present}"
                 )));
             }

@@ -1,33 +1,45 @@
-//! The chain store: one redb file per node holding blocks, the canonical
-//! chain, the ledger state, indexes, side branches, undo data and the
-//! forger's signing record.
+//! The chain store: two redb files per node, one holding blocks, the
+//! canonical chain, indexes, side branches and the chain-event log
+//! ([`FILE_NAME`]), one holding the ledger state and its undo records
+//! ([`STATE_FILE_NAME`]), beside the forger's signing record.
 //!
-//! Durability: importing a block (or switching branches) is one redb write
-//! transaction, so a node killed at any instant reopens on a consistent tip
-//! (a main node may follow it with a second, merging its index runs:
-//! `src/store/index.rs`).
-//! A main node commits each with `Durability::Immediate`; a forger's store
-//! makes every n-th durable ([`Store::set_durable_every`]) and may lose the
-//! ones between to a crash. The signing record is a file of its own
+//! Durability: importing a block (or switching branches) is one write
+//! transaction in each file, the blocks' first, so a node killed at any
+//! instant reopens on a consistent tip (a main node may follow it with a
+//! third commit, merging its index runs: `src/store/index.rs`).
+//! A main node commits its blocks with `Durability::Immediate`; a forger's
+//! store makes every n-th durable ([`Store::set_durable_every`]) and may
+//! lose the ones between to a crash. The state is durable only with its
+//! blocks, never ahead of them: on a main node every
+//! [`STATE_DURABLE_BLOCKS`]th block, on a forger's with each durable commit.
+//! Where a crash leaves it behind the blocks (or on a branch they left),
+//! opening takes it back with its undo records and applies the stored
+//! blocks again (`Store::catch_up`). The signing record is a file of its own
 //! (`signing.log`, laid out in `src/store/signing.rs`), durable before every signature. A storage error is returned as
 //! [`StoreError`] and is fatal: the caller stops; the store is never used
 //! again after one (redb refuses further writes with `PreviousIo`).
 //!
-//! Tables (keys are big-endian where order matters):
+//! Tables (keys are big-endian where order matters), in the blocks' file:
 //!
 //! | table | key → value |
 //! |---|---|
 //! | `meta` | "schema", "chain_id", "genesis" → bytes |
 //! | `blocks` | block hash → encoded block (canonical and side) |
 //! | `canon` | height → block hash |
-//! | `state` | encoded [`StateKey`] → encoded [`StateValue`] |
-//! | `undo` | block hash → encoded [`StateChanges`] (last `finality_depth` blocks) |
 //! | `side` | height ‖ hash → () (side-branch blocks within finality) |
 //! | `index_runs` | first height → index run head (main nodes; `src/store/runs.rs`) |
 //! | `index_chunks` | (first, last, section, number) → sorted index entries |
 //! | `tx_ids` | (height, number) → the canonical block's transaction ids, in order |
 //! | `signed` | forger key ‖ slot → header hash (the signing record of stores from before `signing.log`: read, never written) |
 //! | `chain_events` | sequence number → connected flag ‖ height ‖ block hash (main nodes only) |
+//!
+//! and in the state's file (in the blocks' file up to schema 3, moved at
+//! open):
+//!
+//! | table | key → value |
+//! |---|---|
+//! | `state` | encoded [`StateKey`] → encoded [`StateValue`] |
+//! | `undo` | block hash → encoded [`StateChanges`] (last `finality_depth` blocks) |
 
 mod backend;
 mod bodies;
@@ -99,9 +111,23 @@ fn meta_u64(
 }
 
 /// The on-disk format version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// The file inside a data directory.
 pub const FILE_NAME: &str = "goodwill.redb";
+/// The state's own file beside it (schema 4, issue 18): the ledger state
+/// and its undo records. Each block's commit to it follows the commit of
+/// the block to [`FILE_NAME`], and a main node makes it durable only every
+/// [`STATE_DURABLE_BLOCKS`] blocks: the state's random keys land on most
+/// of its leaves in every block, and the commits between rewrite the same
+/// leaves in memory. After a crash the state may lag the blocks; opening
+/// applies the blocks it lacks again (`Store::catch_up`).
+pub const STATE_FILE_NAME: &str = "state.redb";
+/// A main node makes its state file durable every this many blocks (its
+/// blocks, each block): a power cut costs at most this many blocks applied
+/// again at the next open, never a block. A store that prunes bodies (a
+/// forger's) makes its state durable with every durable commit of its
+/// blocks instead, so the bodies it would apply again are still there.
+pub const STATE_DURABLE_BLOCKS: u64 = 64;
 /// Bound on one stored state value or undo record when read back.
 const VALUE_LIMIT: usize = 64 << 20;
 /// Bound on one stored block when read back.
@@ -171,7 +197,7 @@ pub enum StoreError {
     NotADirectory(String),
     /// The store file is damaged (zeroed, emptied, unreadable, or its last
     /// blocks do not check out): refused, never started afresh.
-    #[error("{path} is damaged: {why}. {}", door::WAY_BACK)]
+    #[error("{path} is damaged: {why}. {}", door::way_back(path))]
     Damaged {
         /// The file.
         path: String,
@@ -421,7 +447,27 @@ impl ChainEvent {
 
 /// The chain store.
 pub struct Store {
+    /// The blocks' file ([`FILE_NAME`]). Declared (so dropped, and made
+    /// durable) before `sdb`: the state is never durable ahead of it.
     db: door::ClosingDb,
+    /// The state's file ([`STATE_FILE_NAME`]).
+    sdb: door::ClosingDb,
+    /// State commits not yet durable.
+    state_since: AtomicU64,
+    /// The state's tip height at its last durable commit: a store that
+    /// prunes keeps every body above it, so that the state can always
+    /// catch up after a crash, even one that took its last commit.
+    state_durable: AtomicU64,
+    /// Every how many blocks a main node's state is made durable
+    /// ([`STATE_DURABLE_BLOCKS`]; [`Store::set_state_durable_every`]).
+    state_every: AtomicU64,
+    /// Held (write) across a block's two commits and (read) while a
+    /// snapshot begins its two read transactions, so that a snapshot never
+    /// pairs a block with the state before it.
+    pair: std::sync::RwLock<()>,
+    /// Set when a state commit failed after its block's commit: the store
+    /// refuses further imports (reopening applies the block again).
+    state_failed: std::sync::atomic::AtomicBool,
     params: ChainParams,
     path: String,
     written: Arc<AtomicU64>,
@@ -530,6 +576,8 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> StateRead for TableState<T>
 pub struct Snapshot {
     indexed: bool,
     txn: ReadTransaction,
+    /// The state file's read transaction, begun with `txn`.
+    stxn: ReadTransaction,
     state: TableState<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
     params: ChainParams,
 }
@@ -544,6 +592,11 @@ impl StateRead for Snapshot {
 }
 
 impl Snapshot {
+    /// The state file's read transaction, begun with the blocks'.
+    pub(super) fn state_txn(&self) -> &ReadTransaction {
+        &self.stxn
+    }
+
     /// The lowest height whose block body this store holds (1: all of them;
     /// higher on a pruned forger's store, [`Store::set_pruning`]). Below it
     /// only the hashes are kept, and [`Snapshot::block_at`] finds nothing.
@@ -844,9 +897,11 @@ impl Store {
         let written = Arc::new(AtomicU64::new(0));
         let backend = CountingFile::new(file, written.clone())?;
         let (log, log_path) = door::open_signing_log(dir)?;
+        let state = CountingFile::new(door::open_state_file(dir)?, written.clone())?;
         let store = Store::with_backends(
             backend,
             log,
+            state,
             params,
             path.display().to_string(),
             log_path,
@@ -871,8 +926,10 @@ impl Store {
         let written = Arc::new(AtomicU64::new(0));
         let backend = CountingFile::new(file, written.clone())?;
         let (log, log_path) = door::open_signing_log(dir)?;
+        let state = CountingFile::new(door::open_state_file(dir)?, written.clone())?;
         door::guard(&shown, "opening the store", || {
             let db = Database::builder().create_with_backend(backend)?;
+            let sdb = Database::builder().create_with_backend(state)?;
             let genesis = {
                 let r = db.begin_read()?;
                 let meta = r.open_table(META).map_err(|_| missing())?;
@@ -885,25 +942,49 @@ impl Store {
                 ChainParams::new(genesis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let signing =
                 signing::SigningLog::open(Box::new(log), log_path, &db, &params, written.clone())?;
-            let mut store = Store {
-                signing,
-                db: door::ClosingDb::new(db, &shown),
-                params,
-                path: shown.clone(),
-                written,
-                last_block_bytes: AtomicU64::new(0),
-                imported: AtomicU64::new(0),
-                indexed: true,
-                moved: event_listener::Event::new(),
-                durable_every: AtomicU64::new(1),
-                since_durable: AtomicU64::new(0),
-                pruning: Default::default(),
-                merged: AtomicU64::new(u64::MAX),
-                merges: Default::default(),
-            };
+            let mut store = Store::assemble(db, sdb, signing, params, shown.clone(), written);
             store.indexed = store.init(Indexes::Keep)?;
+            // The chain is not checked here, and a state that cannot catch
+            // up is left as it is for `chain verify` to name; imports refuse.
+            if let Err(e) = store.catch_up() {
+                log::warn!("goodwill: {shown}: the state did not catch up with the blocks: {e}");
+                store.state_failed.store(true, Ordering::Relaxed);
+            }
             Ok(store)
         })
+    }
+
+    fn assemble(
+        db: Database,
+        sdb: Database,
+        signing: signing::SigningLog,
+        params: ChainParams,
+        path: String,
+        written: Arc<AtomicU64>,
+    ) -> Store {
+        let state_path = state_path_of(&path);
+        Store {
+            signing,
+            db: door::ClosingDb::new(db, &path),
+            sdb: door::ClosingDb::new(sdb, &state_path),
+            state_since: AtomicU64::new(0),
+            state_durable: AtomicU64::new(0),
+            state_every: AtomicU64::new(STATE_DURABLE_BLOCKS),
+            pair: Default::default(),
+            state_failed: Default::default(),
+            params,
+            path,
+            written,
+            last_block_bytes: AtomicU64::new(0),
+            imported: AtomicU64::new(0),
+            indexed: true,
+            moved: event_listener::Event::new(),
+            durable_every: AtomicU64::new(1),
+            since_durable: AtomicU64::new(0),
+            pruning: Default::default(),
+            merged: AtomicU64::new(u64::MAX),
+            merges: Default::default(),
+        }
     }
 
     /// Opens (or creates) a store on any backend: the fault-injection tests'
@@ -918,8 +999,10 @@ impl Store {
     }
 
     /// [`Store::with_backend`], choosing the indexes of a new store. Its
-    /// signing record is kept on a disk in memory: a test that reopens one
-    /// and needs its record gives both disks to [`Store::with_backends`].
+    /// signing record and its state file are kept on disks in memory: a
+    /// test that reopens one and needs its record gives every disk to
+    /// [`Store::with_backends`] (a state on a new disk is rebuilt from the
+    /// blocks at open).
     pub fn with_backend_indexes(
         backend: impl StorageBackend,
         params: &ChainParams,
@@ -931,6 +1014,7 @@ impl Store {
         Store::with_backends(
             backend,
             SimDisk::new(),
+            SimDisk::new(),
             params,
             path,
             log_path,
@@ -940,11 +1024,13 @@ impl Store {
     }
 
     /// Opens (or creates) a store on any backend, with its signing log on
-    /// another (`signing_log`): the fault-injection tests' and the
-    /// simulation's door.
+    /// another (`signing_log`) and its state on a third (`state`): the
+    /// fault-injection tests' and the simulation's door.
+    #[allow(clippy::too_many_arguments)]
     pub fn with_backends(
         backend: impl StorageBackend,
         signing_log: impl StorageBackend,
+        state: impl StorageBackend,
         params: &ChainParams,
         path: String,
         log_path: String,
@@ -955,12 +1041,25 @@ impl Store {
             path: path.clone(),
             source,
         })?;
+        backend::discard_torn_creation(&state).map_err(|source| StoreError::Io {
+            path: format!("{path} (its state file)"),
+            source,
+        })?;
         door::guard(&path.clone(), "opening the store", move || {
             let mut builder = Database::builder();
+            let mut state_builder = Database::builder();
             if indexes == Indexes::Skip {
-                builder.set_cache_size(LEAN_CACHE_BYTES);
+                // A forger reads mostly the state; its blocks' file serves
+                // the few recent bodies it keeps.
+                builder.set_cache_size(LEAN_CACHE_BYTES / 4);
+                state_builder.set_cache_size(LEAN_CACHE_BYTES);
             }
             let db = builder.create_with_backend(backend)?;
+            let state_path = state_path_of(&path);
+            let sdb = door::guard(&state_path, "opening the state", || {
+                Ok::<_, StoreError>(state_builder.create_with_backend(state)?)
+            })
+            .map_err(|e| door::in_state_file(&state_path, e))?;
             let signing = signing::SigningLog::open(
                 Box::new(signing_log),
                 log_path,
@@ -968,23 +1067,12 @@ impl Store {
                 params,
                 written.clone(),
             )?;
-            let mut store = Store {
-                signing,
-                db: door::ClosingDb::new(db, &path),
-                params: params.clone(),
-                path,
-                written,
-                last_block_bytes: AtomicU64::new(0),
-                imported: AtomicU64::new(0),
-                indexed: indexes == Indexes::Keep,
-                moved: event_listener::Event::new(),
-                durable_every: AtomicU64::new(1),
-                since_durable: AtomicU64::new(0),
-                pruning: Default::default(),
-                merged: AtomicU64::new(u64::MAX),
-                merges: Default::default(),
-            };
+            let mut store = Store::assemble(db, sdb, signing, params.clone(), path, written);
             store.indexed = store.init(indexes)?;
+            door::guard(&state_path, "bringing the state up to the blocks", || {
+                store.catch_up()
+            })
+            .map_err(|e| door::in_state_file(&state_path, e))?;
             store.check_at_open()?;
             store.check_checkpoints()?;
             Ok(store)
@@ -1046,7 +1134,7 @@ impl Store {
                         u32::from_le_bytes(schema.as_slice().try_into().map_err(|_| {
                             StoreError::Corrupt("schema version is not 4 bytes".into())
                         })?);
-                    if schema != SCHEMA_VERSION && schema != 2 {
+                    if !(2..=SCHEMA_VERSION).contains(&schema) {
                         return Err(StoreError::Schema {
                             path: self.path.clone(),
                             found: schema,
@@ -1058,8 +1146,19 @@ impl Store {
                         .map(|v| v.value() != [0u8])
                         .unwrap_or(true);
                     drop(meta);
-                    if schema == 2 {
-                        self.reindex(w, indexed)?;
+                    if schema < 4 {
+                        w.abort()?;
+                        self.move_state_out()?;
+                        let mut w = self.db.begin_write()?;
+                        if schema == 2 {
+                            self.reindex(w, indexed)?;
+                            return Ok(indexed);
+                        }
+                        w.open_table(META)?
+                            .insert("schema", SCHEMA_VERSION.to_le_bytes().as_slice())?;
+                        w.set_durability(Durability::Immediate)
+                            .map_err(|e| StoreError::Db(e.into()))?;
+                        w.commit()?;
                         return Ok(indexed);
                     }
                     // Stores from before the chain-event log get an empty
@@ -1080,13 +1179,19 @@ impl Store {
                     meta.insert("genesis", encode(self.params.genesis()).as_slice())?;
                 }
             }
-            let changes = ledger::genesis_changes(&self.params);
-            let mut state = w.open_table(STATE)?;
-            write_changes(&mut state, &changes, false)?;
-            w.open_table(CANON)?.insert(0, &self.params.chain_id().0)?;
-            for t in [BLOCKS, UNDO] {
-                w.open_table(t)?;
+            // The state first: a crash before the blocks' file commits
+            // leaves a new store, which writes the same genesis again.
+            let sw = self.sdb.begin_write()?;
+            {
+                sw.delete_table(STATE)?;
+                sw.delete_table(UNDO)?;
+                let mut state = sw.open_table(STATE)?;
+                write_changes(&mut state, &ledger::genesis_changes(&self.params), false)?;
+                sw.open_table(UNDO)?;
             }
+            sw.commit()?;
+            w.open_table(CANON)?.insert(0, &self.params.chain_id().0)?;
+            w.open_table(BLOCKS)?;
             w.open_table(bodies::BLOCK_PARTS)?;
             w.open_table(SIDE)?;
             index::create(&w)?;
@@ -1094,6 +1199,207 @@ impl Store {
         }
         w.commit()?;
         Ok(indexes == Indexes::Keep)
+    }
+
+    /// Moves the state and undo tables of a store from before schema 4
+    /// into the state file: copied there in one durable commit, then taken
+    /// out of the blocks' file in another. A crash between leaves them in
+    /// both; the next open copies them again.
+    fn move_state_out(&self) -> Result<(), StoreError> {
+        let r = self.db.begin_read()?;
+        let has = |name: &str| -> Result<bool, StoreError> {
+            Ok(r.list_tables()?.any(|t| t.name() == name))
+        };
+        if !has(STATE.name())? {
+            // Moved already, by an open cut short before the schema changed.
+            let moved = self
+                .sdb
+                .begin_read()?
+                .list_tables()?
+                .any(|t| t.name() == STATE.name());
+            if moved {
+                return Ok(());
+            }
+            return Err(StoreError::Corrupt(
+                "a store from before schema 4 without its state table".into(),
+            ));
+        }
+        let mut sw = self.sdb.begin_write()?;
+        sw.set_durability(Durability::Immediate)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        sw.delete_table(STATE)?;
+        sw.delete_table(UNDO)?;
+        {
+            let mut to = sw.open_table(STATE)?;
+            for item in r.open_table(STATE)?.iter()? {
+                let (k, v) = item?;
+                to.insert(k.value(), v.value())?;
+            }
+            let mut to = sw.open_table(UNDO)?;
+            if has(UNDO.name())? {
+                for item in r.open_table(UNDO)?.iter()? {
+                    let (k, v) = item?;
+                    to.insert(k.value(), v.value())?;
+                }
+            }
+        }
+        sw.commit()?;
+        drop(r);
+        let mut w = self.db.begin_write()?;
+        w.set_durability(Durability::Immediate)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        w.delete_table(STATE)?;
+        w.delete_table(UNDO)?;
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Brings the state file to the blocks' tip: after a crash it may lag
+    /// (its commits are durable less often) or, on a branch the blocks
+    /// left since, stand beside it. Takes off, with their undo records,
+    /// the state's blocks the canonical chain no longer holds, then
+    /// applies (validating them again) the canonical blocks it lacks, from
+    /// the stored bodies. Returns how many blocks it applied.
+    pub(crate) fn catch_up(&self) -> Result<u64, StoreError> {
+        let r = self.db.begin_read()?;
+        let canon = r.open_table(CANON)?;
+        let top = canon
+            .last()?
+            .map(|(h, _)| h.value())
+            .ok_or_else(|| StoreError::Corrupt("the canonical chain is empty".into()))?;
+        let blocks = r.open_table(BLOCKS)?;
+        let body = |height: u64, hash: &[u8; 32]| -> Result<Block, StoreError> {
+            let bytes = bodies::get(&blocks, || Ok(r.open_table(bodies::BLOCK_PARTS)?), hash)?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "the state file is behind the blocks, and block {} at height {height}, \
+                         which it lacks, is not stored (pruned): remove this data directory's \
+                         files but {} and sync again",
+                        Hash(*hash),
+                        LOG_FILE
+                    ))
+                })?;
+            Block::from_bytes(&bytes, BLOCK_LIMIT)
+                .map_err(|e| StoreError::Corrupt(format!("block at height {height}: {e}")))
+        };
+        let mut sw = self.sdb.begin_write()?;
+        sw.set_durability(Durability::None)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        if redb::ReadableTableMetadata::is_empty(&sw.open_table(STATE)?)? {
+            // A new state file beside existing blocks (the old one lost):
+            // rebuilt from the genesis and every block.
+            if top > 0 {
+                log::warn!(
+                    "goodwill: {}: the state file is empty; rebuilding it from the {top} stored blocks",
+                    self.path
+                );
+            }
+            write_changes(
+                &mut sw.open_table(STATE)?,
+                &ledger::genesis_changes(&self.params),
+                false,
+            )?;
+            sw.open_table(UNDO)?;
+        }
+        // Off the canonical chain (or above its tip): undo.
+        loop {
+            let tip = TableState(sw.open_table(STATE)?)
+                .tip()
+                .map_err(StoreError::from)?;
+            let on =
+                tip.height <= top && canon.get(tip.height)?.map(|g| *g.value()) == Some(tip.hash.0);
+            if on {
+                break;
+            }
+            let undo = sw
+                .open_table(UNDO)?
+                .remove(&tip.hash.0)?
+                .map(|g| g.value().to_vec())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "the state file is at block {} (height {}), which the blocks' file \
+                         does not hold on its chain, and has no undo record for it",
+                        tip.hash, tip.height
+                    ))
+                })?;
+            let changes: StateChanges = codec::decode("undo record", &undo, VALUE_LIMIT)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            write_changes(&mut sw.open_table(STATE)?, &changes, true)?;
+        }
+        let from = TableState(sw.open_table(STATE)?)
+            .tip()
+            .map_err(StoreError::from)?
+            .height;
+        let mut applied = 0u64;
+        for height in from + 1..=top {
+            let hash = canon
+                .get(height)?
+                .map(|g| *g.value())
+                .ok_or_else(|| StoreError::Corrupt(format!("no canonical block at {height}")))?;
+            let block = body(height, &hash)?;
+            let changes = {
+                let state = TableState(sw.open_table(STATE)?);
+                ledger::apply_block(&self.params, &state, &block, Parallelism::AllCores).map_err(
+                    |e| {
+                        StoreError::Corrupt(format!(
+                            "the stored block at height {height} does not apply to the state: {e}"
+                        ))
+                    },
+                )?
+            };
+            let canon_at = |h: u64| Ok(canon.get(h)?.map(|g| *g.value()));
+            self.put_state(&sw, canon_at, height, &hash, &changes)?;
+            applied += 1;
+            if applied.is_multiple_of(STATE_DURABLE_BLOCKS) {
+                sw.commit()?;
+                sw = self.sdb.begin_write()?;
+                sw.set_durability(Durability::None)
+                    .map_err(|e| StoreError::Db(e.into()))?;
+            }
+        }
+        sw.set_durability(Durability::Immediate)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        sw.commit()?;
+        self.state_since.store(0, Ordering::Relaxed);
+        self.state_durable.store(top, Ordering::Relaxed);
+        if applied > 0 {
+            log::info!(
+                "goodwill: {}: the state caught up with the blocks ({applied} block(s) applied again, to height {top})",
+                self.path
+            );
+        }
+        Ok(applied)
+    }
+
+    /// Writes a canonical block's state changes and undo record to the
+    /// state file, and drops the undo records that fell below finality
+    /// (`canon_at` gives the canonical hash at a height).
+    fn put_state(
+        &self,
+        sw: &WriteTransaction,
+        canon_at: impl Fn(u64) -> Result<Option<[u8; 32]>, StoreError>,
+        height: u64,
+        hash: &[u8; 32],
+        changes: &StateChanges,
+    ) -> Result<(), StoreError> {
+        write_changes(&mut sw.open_table(STATE)?, changes, false)?;
+        let finality = self.params.genesis().finality_depth;
+        // Below its highest checkpoint a node has no finality of its own
+        // (ChainParams::reorg_limit): it keeps every undo record, and the
+        // block that reaches the checkpoint prunes them all.
+        let checkpoint = self.params.highest_checkpoint();
+        let mut undo = sw.open_table(UNDO)?;
+        undo.insert(hash, encode(changes).as_slice())?;
+        if height > finality && height >= checkpoint {
+            let old = height - finality;
+            let from = if height == checkpoint { 1 } else { old };
+            for h in from..=old {
+                if let Some(old_hash) = canon_at(h)? {
+                    undo.remove(&old_hash)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The chain's parameters.
@@ -1119,7 +1425,7 @@ impl Store {
             w.delete_table(t)?;
         }
         w.open_table(META)?.remove(index::INDEX_MERGED)?;
-        let tip = TableState(w.open_table(STATE)?)
+        let tip = TableState(self.sdb.begin_read()?.open_table(STATE)?)
             .tip()
             .map_err(StoreError::from)?;
         let finality = self.params.genesis().finality_depth;
@@ -1165,23 +1471,23 @@ impl Store {
     /// tools.
     pub fn space(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
         use redb::ReadableTableMetadata;
-        let r = self.db.begin_read()?;
         let mut out = Vec::new();
-        for t in r.list_tables()? {
-            let name = t.name().to_string();
-            let s = r.open_untyped_table(t)?.stats()?;
-            let pages = s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
-            out.push((name, s.stored_bytes(), pages));
+        let mut allocated = 0;
+        for db in [&self.db, &self.sdb] {
+            let r = db.begin_read()?;
+            for t in r.list_tables()? {
+                let name = t.name().to_string();
+                let s = r.open_untyped_table(t)?.stats()?;
+                let pages = s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
+                out.push((name, s.stored_bytes(), pages));
+            }
+            drop(r);
+            let w = db.begin_write()?;
+            let d = w.stats()?;
+            w.abort()?;
+            allocated += d.allocated_pages() * d.page_size() as u64;
         }
-        drop(r);
-        let w = self.db.begin_write()?;
-        let d = w.stats()?;
-        w.abort()?;
-        out.push((
-            "(allocated)".into(),
-            0,
-            d.allocated_pages() * d.page_size() as u64,
-        ));
+        out.push(("(allocated)".into(), 0, allocated));
         Ok(out)
     }
 
@@ -1192,11 +1498,15 @@ impl Store {
 
     /// A consistent read snapshot.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(STATE)?;
+        let (txn, stxn) = {
+            let _pair = self.pair.read().unwrap_or_else(|e| e.into_inner());
+            (self.db.begin_read()?, self.sdb.begin_read()?)
+        };
+        let table = stxn.open_table(STATE)?;
         Ok(Snapshot {
             indexed: self.indexed,
             txn,
+            stxn,
             state: TableState(table),
             params: self.params.clone(),
         })
@@ -1235,6 +1545,13 @@ impl Store {
         self.durable_every.store(n.max(1), Ordering::Relaxed);
     }
 
+    /// Makes a main node's state durable every `n`th block (`n` ≥ 1;
+    /// [`STATE_DURABLE_BLOCKS`] by default): for tests that crash a store
+    /// whose state must lag, and for measuring.
+    pub fn set_state_durable_every(&self, n: u64) {
+        self.state_every.store(n.max(1), Ordering::Relaxed);
+    }
+
     /// Removes, from now on, the bodies of blocks that fell below the
     /// finality depth (a forger's store: it never needs them to forge or
     /// validate, and an SD card is small and wears); their hashes stay in
@@ -1263,6 +1580,9 @@ impl Store {
             .map_err(|e| StoreError::Db(e.into()))?;
         w.commit()?;
         self.since_durable.store(0, Ordering::Relaxed);
+        if !self.indexed {
+            self.make_state_durable()?;
+        }
         Ok(true)
     }
 
@@ -1273,6 +1593,71 @@ impl Store {
         } else {
             Durability::None
         }
+    }
+
+    /// A block's state commit is durable only with a durable commit of
+    /// its blocks (the state is never durable ahead of them), and then on a
+    /// main node every [`STATE_DURABLE_BLOCKS`] blocks; on a store that
+    /// prunes bodies, each time (the bodies to apply again go).
+    fn make_state_durable(&self) -> Result<(), StoreError> {
+        if self.state_since.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
+        let mut sw = self.sdb.begin_write()?;
+        sw.set_durability(Durability::Immediate)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        let height = TableState(sw.open_table(STATE)?)
+            .tip()
+            .map_err(StoreError::from)?
+            .height;
+        sw.commit()?;
+        self.state_since.store(0, Ordering::Relaxed);
+        self.state_durable.store(height, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn state_durability(&self, blocks: Durability) -> Durability {
+        let due = !self.indexed
+            || self.state_since.load(Ordering::Relaxed) + 1
+                >= self.state_every.load(Ordering::Relaxed);
+        if matches!(blocks, Durability::None) || !due {
+            Durability::None
+        } else {
+            Durability::Immediate
+        }
+    }
+
+    /// Commits a block's two transactions: its blocks' first, then its
+    /// state's. A failure of the second leaves the state behind the blocks
+    /// and the store refusing imports until reopened (which catches up).
+    fn commit_both(
+        &self,
+        w: WriteTransaction,
+        sw: WriteTransaction,
+        d: Durability,
+        sd: Durability,
+    ) -> Result<(), StoreError> {
+        let height = TableState(sw.open_table(STATE)?)
+            .tip()
+            .map_err(StoreError::from)?
+            .height;
+        let _pair = self.pair.write().unwrap_or_else(|e| e.into_inner());
+        w.commit()?;
+        self.committed(d);
+        if let Err(e) = sw.commit() {
+            self.state_failed.store(true, Ordering::Relaxed);
+            return Err(e.into());
+        }
+        match sd {
+            Durability::None => {
+                self.state_since.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
+                self.state_since.store(0, Ordering::Relaxed);
+                self.state_durable.store(height, Ordering::Relaxed);
+            }
+        }
+        Ok(())
     }
 
     fn committed(&self, d: Durability) {
@@ -1322,6 +1707,13 @@ impl Store {
                 drift_ms: self.params.limits().max_clock_drift_ms,
             });
         }
+        if self.state_failed.load(Ordering::Relaxed) {
+            return Err(StoreError::Corrupt(format!(
+                "{}: a commit of the state file failed; reopen the store to bring it up to the blocks",
+                self.path
+            ))
+            .into());
+        }
         let mut w = self.db.begin_write()?;
         let durability = self.next_durability();
         w.set_durability(durability)
@@ -1330,18 +1722,21 @@ impl Store {
             w.abort()?;
             return Ok(Imported::AlreadyKnown);
         }
-        let tip = TableState(w.open_table(STATE)?)
+        let mut sw = self.sdb.begin_write()?;
+        let state_durability = self.state_durability(durability);
+        sw.set_durability(state_durability)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        let tip = TableState(sw.open_table(STATE)?)
             .tip()
             .map_err(StoreError::from)?;
         if h.parent == tip.hash {
             let changes = {
-                let state = TableState(w.open_table(STATE)?);
+                let state = TableState(sw.open_table(STATE)?);
                 ledger::apply_block(&self.params, &state, block, Parallelism::AllCores)?
             };
-            self.put_canonical(&w, block, &hash, &changes)?;
+            self.put_canonical(&w, &sw, block, &hash, &changes)?;
             let new_tip = changes.tip().expect("a block's changes hold the tip");
-            w.commit()?;
-            self.committed(durability);
+            self.commit_both(w, sw, durability, state_durability)?;
             self.moved.notify(usize::MAX);
             self.imported.fetch_add(1, Ordering::Relaxed);
             let bytes = self.bytes_written() - before;
@@ -1353,11 +1748,10 @@ impl Store {
             });
         }
         // Not on the tip: a side branch, maybe a better one.
-        let result = self.import_side(&w, block, &hash, &tip);
+        let result = self.import_side(&w, &sw, block, &hash, &tip);
         match result {
             Ok(Some(mut r)) => {
-                w.commit()?;
-                self.committed(durability);
+                self.commit_both(w, sw, durability, state_durability)?;
                 self.moved.notify(usize::MAX);
                 self.imported.fetch_add(1, Ordering::Relaxed);
                 let bytes = self.bytes_written() - before;
@@ -1368,12 +1762,14 @@ impl Store {
                 Ok(r)
             }
             Ok(None) => {
+                sw.abort()?;
                 w.commit()?;
                 self.committed(durability);
                 self.imported.fetch_add(1, Ordering::Relaxed);
                 Ok(Imported::SideBranch { height: h.height })
             }
             Err(e) => {
+                sw.abort()?;
                 w.abort()?;
                 Err(e)
             }
@@ -1385,6 +1781,7 @@ impl Store {
     fn import_side(
         &self,
         w: &WriteTransaction,
+        sw: &WriteTransaction,
         block: &Block,
         hash: &Hash,
         tip: &Tip,
@@ -1510,20 +1907,20 @@ impl Store {
                 Ok(None)
             }
             Decision::Switch { .. } => {
-                let undone = self.undo_to(w, fork_height)?;
+                let undone = self.undo_to(w, sw, fork_height)?;
                 let mut applied = Vec::new();
                 for b in &branch {
                     let bh = b.hash();
                     let changes = {
-                        let state = TableState(w.open_table(STATE)?);
+                        let state = TableState(sw.open_table(STATE)?);
                         ledger::apply_block(&self.params, &state, b, Parallelism::AllCores)?
                     };
                     w.open_table(SIDE)?
                         .remove(side_key(b.header.header.height, &bh).as_slice())?;
-                    self.put_canonical(w, b, &bh, &changes)?;
+                    self.put_canonical(w, sw, b, &bh, &changes)?;
                     applied.push(b.clone());
                 }
-                let new_tip = TableState(w.open_table(STATE)?)
+                let new_tip = TableState(sw.open_table(STATE)?)
                     .tip()
                     .map_err(StoreError::from)?;
                 let kept: std::collections::BTreeSet<Hash> = applied
@@ -1550,16 +1947,21 @@ impl Store {
 
     /// Takes canonical blocks off down to `height`, restoring the state; the
     /// blocks stay stored as a side branch. Returns them, tip first.
-    fn undo_to(&self, w: &WriteTransaction, height: u64) -> Result<Vec<Block>, ImportError> {
+    fn undo_to(
+        &self,
+        w: &WriteTransaction,
+        sw: &WriteTransaction,
+        height: u64,
+    ) -> Result<Vec<Block>, ImportError> {
         let mut out = Vec::new();
         loop {
-            let tip = TableState(w.open_table(STATE)?)
+            let tip = TableState(sw.open_table(STATE)?)
                 .tip()
                 .map_err(StoreError::from)?;
             if tip.height <= height {
                 break;
             }
-            let undo_bytes = w
+            let undo_bytes = sw
                 .open_table(UNDO)?
                 .remove(&tip.hash.0)?
                 .map(|g| g.value().to_vec())
@@ -1571,7 +1973,7 @@ impl Store {
                 })?;
             let changes: StateChanges = codec::decode("undo record", &undo_bytes, VALUE_LIMIT)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            write_changes(&mut w.open_table(STATE)?, &changes, true)?;
+            write_changes(&mut sw.open_table(STATE)?, &changes, true)?;
             let block = {
                 let b = bodies::get_in(w, &tip.hash.0)?
                     .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", tip.hash)))?;
@@ -1595,6 +1997,7 @@ impl Store {
     fn put_canonical(
         &self,
         w: &WriteTransaction,
+        sw: &WriteTransaction,
         block: &Block,
         hash: &Hash,
         changes: &StateChanges,
@@ -1603,27 +2006,14 @@ impl Store {
         bodies::put(w, &hash.0, &block.to_bytes())?;
         w.open_table(CANON)?.insert(height, &hash.0)?;
         self.log_chain_event(w, true, height, hash)?;
-        write_changes(&mut w.open_table(STATE)?, changes, false)?;
+        let canon_at = |h: u64| Ok(w.open_table(CANON)?.get(h)?.map(|g| *g.value()));
+        self.put_state(sw, canon_at, height, &hash.0, changes)?;
         let finality = self.params.genesis().finality_depth;
         // Below its highest checkpoint a node has no finality of its own
-        // (ChainParams::reorg_limit): it keeps every undo record and side
-        // block, and the block that reaches the checkpoint prunes them all.
+        // (ChainParams::reorg_limit): it keeps every side block, and the
+        // block that reaches the checkpoint prunes them all.
         let checkpoint = self.params.highest_checkpoint();
         let prune = height > finality && height >= checkpoint;
-        {
-            let mut undo = w.open_table(UNDO)?;
-            undo.insert(&hash.0, encode(changes).as_slice())?;
-            if prune {
-                let old = height - finality;
-                let from = if height == checkpoint { 1 } else { old };
-                for h in from..=old {
-                    let old_hash = w.open_table(CANON)?.get(h)?.map(|g| *g.value());
-                    if let Some(old_hash) = old_hash {
-                        undo.remove(&old_hash)?;
-                    }
-                }
-            }
-        }
         if prune {
             // Side blocks at or below the finalized height can never win.
             let limit = (height - finality + 1).to_be_bytes();
@@ -1640,8 +2030,11 @@ impl Store {
         }
         if prune && self.pruning.load(Ordering::Relaxed) {
             // The newest finality_depth + 1 bodies stay: what a branch
-            // switch undoes, and what the check at open reads.
-            self.prune_bodies(w, height - finality - 1)?;
+            // switch undoes, and what the check at open reads; and every
+            // body above the state's last durable commit, which a crash
+            // would have the state apply again.
+            let upto = (height - finality - 1).min(self.state_durable.load(Ordering::Relaxed));
+            self.prune_bodies(w, upto)?;
         }
         if self.indexed {
             index::add_block(w, block)?;
@@ -1741,7 +2134,7 @@ impl Store {
 
     /// Every state entry, decoded, in key order (for checks against a model).
     pub fn state_entries(&self) -> Result<Vec<(StateKey, StateValue)>, StoreError> {
-        let r = self.db.begin_read()?;
+        let r = self.sdb.begin_read()?;
         let t = r.open_table(STATE)?;
         let mut out = Vec::new();
         for item in t.iter()? {
@@ -1892,6 +2285,14 @@ fn write_changes(
         }
     }
     Ok(())
+}
+
+/// The state file's path beside the blocks' file at `path`.
+fn state_path_of(path: &str) -> String {
+    Path::new(path)
+        .with_file_name(STATE_FILE_NAME)
+        .display()
+        .to_string()
 }
 
 /// The default data directory's store file path.

@@ -35,10 +35,48 @@ fn open(disk: &SimDisk, net: &TestNet) -> Result<Store, StoreError> {
     )
 }
 
-/// [`open`], with every `every`th block commit durable (a forger's store).
-fn open_every(disk: &SimDisk, net: &TestNet, every: u64) -> Result<Store, StoreError> {
-    let store = open(disk, net)?;
+/// A store's blocks file and its state file, on one disk: a fault counts
+/// the operations of both, and a crash takes both at the same instant.
+#[derive(Clone)]
+struct Disks {
+    blocks: SimDisk,
+    state: SimDisk,
+}
+
+impl Disks {
+    fn new() -> Disks {
+        let blocks = SimDisk::new();
+        Disks {
+            state: blocks.sibling(),
+            blocks,
+        }
+    }
+    fn crash(&self, kind: CrashKind) -> Disks {
+        let blocks = self.blocks.crash(kind);
+        Disks {
+            state: self.state.crash_beside(kind, &blocks),
+            blocks,
+        }
+    }
+}
+
+/// Opens a store on both disks, with every `every`th block commit durable
+/// (a forger's store when above 1) and its state durable every 2nd block,
+/// so that the sweep meets a state that lags its blocks and one left on a
+/// branch they switched away from.
+fn open_every(disks: &Disks, net: &TestNet, every: u64) -> Result<Store, StoreError> {
+    let store = Store::with_backends(
+        disks.blocks.clone(),
+        SimDisk::new(),
+        disks.state.clone(),
+        &net.params,
+        "sim".into(),
+        "sim signing log".into(),
+        Arc::new(AtomicU64::new(0)),
+        goodwill::store::Indexes::Keep,
+    )?;
     store.set_durable_every(every);
+    store.set_state_durable_every(2);
     Ok(store)
 }
 
@@ -147,8 +185,9 @@ fn scenario() -> Scenario {
 /// The run without a fault: every import does what the model says. Returns
 /// the number of disk operations, including those of closing the store.
 fn clean_run(s: &Scenario, every: u64) -> u64 {
-    let disk = SimDisk::new();
-    let store = open_every(&disk, &s.net, every).unwrap();
+    let disks = Disks::new();
+    let disk = &disks.blocks;
+    let store = open_every(&disks, &s.net, every).unwrap();
     assert_eq!(store.state_entries().unwrap(), s.expected[0]);
     for (i, blk) in s.seq.iter().enumerate() {
         let r = store.import_block(blk, EVERY_SLOT_STARTED).unwrap();
@@ -175,8 +214,9 @@ struct Outcome {
     in_flight: bool,
 }
 
-fn faulty_run(s: &Scenario, disk: &SimDisk, n: u64, every: u64) -> Outcome {
-    let store = match open_every(disk, &s.net, every) {
+fn faulty_run(s: &Scenario, disks: &Disks, n: u64, every: u64) -> Outcome {
+    let disk = &disks.blocks;
+    let store = match open_every(disks, &s.net, every) {
         Ok(store) => store,
         Err(_) => {
             assert!(
@@ -231,7 +271,7 @@ fn faulty_run(s: &Scenario, disk: &SimDisk, n: u64, every: u64) -> Outcome {
 /// that returned may be lost (none when `every` is 1).
 fn check_recovery(
     s: &Scenario,
-    crashed: SimDisk,
+    crashed: Disks,
     o: &Outcome,
     n: u64,
     kind: CrashKind,
@@ -340,9 +380,9 @@ fn sweep(every: u64) {
     let mut exercised = 0;
     for n in (1..=total).step_by(step as usize) {
         exercised += 1;
-        let disk = SimDisk::new();
-        disk.fail_after(n);
-        let o = faulty_run(&s, &disk, n, every);
+        let disks = Disks::new();
+        disks.blocks.fail_after(n);
+        let o = faulty_run(&s, &disks, n, every);
         if o.open_failed {
             opens_failed += 1;
         } else if o.in_flight {
@@ -354,7 +394,7 @@ fn sweep(every: u64) {
             .into_iter()
             .enumerate()
         {
-            if check_recovery(&s, disk.crash(kind), &o, n, kind, every) {
+            if check_recovery(&s, disks.crash(kind), &o, n, kind, every) {
                 durable_in_flight[i] += 1;
             }
         }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use goodwill::chain::block::Block;
 use goodwill::ledger::state::{StateKey, StateValue, Tip};
-use goodwill::store::{Indexes, Store, StoreError, FILE_NAME, LOG_FILE, MARKER};
+use goodwill::store::{Indexes, Store, StoreError, FILE_NAME, LOG_FILE, MARKER, STATE_FILE_NAME};
 use goodwill::testkit::{TestNet, TestNetConfig};
 
 const WAIT_MS: u64 = 30_000;
@@ -35,6 +35,8 @@ struct Built {
     tip: Tip,
     entries: Vec<(StateKey, StateValue)>,
     bytes: Vec<u8>,
+    /// Its state file's bytes.
+    state_bytes: Vec<u8>,
 }
 
 /// A main node's store in `dir` with six blocks of transfers and a signing
@@ -60,12 +62,14 @@ fn build(dir: &Path) -> Built {
     let entries = store.state_entries().unwrap();
     drop(store);
     let bytes = std::fs::read(dir.join(FILE_NAME)).unwrap();
+    let state_bytes = std::fs::read(dir.join(STATE_FILE_NAME)).unwrap();
     Built {
         net,
         blocks,
         tip,
         entries,
         bytes,
+        state_bytes,
     }
 }
 
@@ -155,22 +159,35 @@ fn offsets(bytes: &[u8], step: usize) -> Vec<usize> {
 /// the one before (redb falls back to the previous commit when its newest
 /// commit slot does not verify), a chain that verifies, and at the last
 /// tip, the state as it was.
-fn sweep(step: usize, also: &[usize]) {
+fn sweep(name: &str, step: usize, also: &[usize]) {
     let dir = tempfile::tempdir().unwrap();
     let b = build(dir.path());
-    let file = dir.path().join(FILE_NAME);
+    let originals = [
+        (FILE_NAME, b.bytes.clone()),
+        (STATE_FILE_NAME, b.state_bytes.clone()),
+    ];
+    let original = &originals.iter().find(|(n, _)| *n == name).unwrap().1;
     let parent_tip = b.blocks[b.blocks.len() - 2].hash();
     let (mut refused, mut same, mut previous) = (0, 0, 0);
     let mut panics = Vec::new();
-    let mut offsets = offsets(&b.bytes, step);
-    offsets.extend(also.iter().filter(|a| **a < b.bytes.len()));
+    let mut offsets = offsets(original, step);
+    offsets.extend(also.iter().filter(|a| **a < original.len()));
     for &at in &offsets {
-        let mut bytes = b.bytes.clone();
-        bytes[at] ^= 0x5a;
-        std::fs::write(&file, &bytes).unwrap();
+        // Both files as built (opening may have written to them), one byte
+        // of one of them flipped.
+        for (n, bytes) in &originals {
+            let mut bytes = bytes.clone();
+            if *n == name {
+                bytes[at] ^= 0x5a;
+            }
+            std::fs::write(dir.path().join(n), &bytes).unwrap();
+        }
         match Store::open(dir.path(), &b.net.params) {
             Err(e) => {
                 refused += 1;
+                if !e.to_string().contains(name) {
+                    panic!("offset {at} of {name}: refused without naming the file: {e}");
+                }
                 if e.to_string().contains("panicked") {
                     panics.push((at, e.to_string()));
                 }
@@ -196,10 +213,10 @@ fn sweep(step: usize, also: &[usize]) {
         }
     }
     println!(
-        "{} flips in a {}-byte store: {refused} refused at open ({} of them redb panics caught), \
+        "{} flips in a {}-byte {name}: {refused} refused at open ({} of them redb panics caught), \
          {same} opened unchanged, {previous} opened at the previous commit",
         offsets.len(),
-        b.bytes.len(),
+        original.len(),
         panics.len()
     );
     for (at, e) in panics.iter().take(5) {
@@ -213,18 +230,44 @@ fn sweep(step: usize, also: &[usize]) {
 /// (`buddy_allocator.rs:136`, `buddy_allocator.rs:306` in a debug build,
 /// `region.rs:64`) and committing it in `Database::drop`
 /// (`bitmap.rs:275`). The store is built the same way each time, so they
-/// stay where they are while redb's format does.
-const PANICKED_REDB: [usize; 4] = [28_749, 29_052, 32_874, 33_489];
+/// stay where they are while redb's format and the store's tables do (the
+/// first four were found before the state moved to its own file, 22,473
+/// after).
+const PANICKED_REDB: [usize; 5] = [28_749, 29_052, 32_874, 33_489, 22_473];
+/// The same in the state file: loading its allocator state and bringing
+/// it up to the blocks (`table_tree.rs:212`, a bitmap assertion).
+const PANICKED_REDB_STATE: [usize; 3] = [45_081, 61_457, 61_625];
 
 #[test]
 fn flipped_bytes_give_clean_errors_or_the_right_answers() {
-    sweep(997, &PANICKED_REDB);
+    sweep(FILE_NAME, 997, &PANICKED_REDB);
+    sweep(STATE_FILE_NAME, 397, &PANICKED_REDB_STATE);
 }
 
 #[test]
 #[ignore = "slow: a wider flip sweep (every 5th byte in use)"]
 fn flipped_bytes_give_clean_errors_or_the_right_answers_wide() {
-    sweep(5, &PANICKED_REDB);
+    sweep(FILE_NAME, 5, &PANICKED_REDB);
+    sweep(STATE_FILE_NAME, 5, &PANICKED_REDB_STATE);
+}
+
+/// A main node's state file deleted or emptied is rebuilt from its blocks
+/// at open: the same tip, the same state.
+#[test]
+fn a_lost_state_file_is_rebuilt_from_the_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path());
+    let state = dir.path().join(STATE_FILE_NAME);
+    std::fs::remove_file(&state).unwrap();
+    let store = Store::open(dir.path(), &b.net.params).unwrap();
+    assert_eq!(store.tip().unwrap(), b.tip);
+    assert_eq!(store.state_entries().unwrap(), b.entries);
+    drop(store);
+    std::fs::write(&state, []).unwrap();
+    let store = Store::open(dir.path(), &b.net.params).unwrap();
+    assert_eq!(store.tip().unwrap(), b.tip);
+    assert_eq!(store.state_entries().unwrap(), b.entries);
+    store.verify_chain().unwrap();
 }
 
 /// Every occurrence of `needle` in `hay`.

@@ -252,7 +252,8 @@ fn a_store_of_the_previous_schema_is_reindexed_at_open() {
         }
     }
     // Make it look like schema 2: its version, its old index tables, and
-    // none of the new ones.
+    // none of the new ones; its state in its one file.
+    state_back_in(dir.path());
     let file = dir.path().join(store::FILE_NAME);
     {
         let db = redb::Database::open(&file).unwrap();
@@ -285,6 +286,87 @@ fn a_store_of_the_previous_schema_is_reindexed_at_open() {
     assert!(!r.list_tables().unwrap().any(|t| t.name() == "txs"));
     let schema = r.open_table(META).unwrap().get("schema").unwrap().unwrap();
     assert_eq!(schema.value(), store::SCHEMA_VERSION.to_le_bytes());
+}
+
+/// Moves a store's state and undo tables back into its blocks' file and
+/// removes its state file: a store as schema 3 and before kept them.
+fn state_back_in(dir: &std::path::Path) {
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+    const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+    const UNDO: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("undo");
+    let state_file = dir.join(store::STATE_FILE_NAME);
+    {
+        let from = redb::Database::open(&state_file).unwrap();
+        let r = from.begin_read().unwrap();
+        let to = redb::Database::open(dir.join(store::FILE_NAME)).unwrap();
+        let w = to.begin_write().unwrap();
+        {
+            let mut t = w.open_table(STATE).unwrap();
+            for item in r.open_table(STATE).unwrap().iter().unwrap() {
+                let (k, v) = item.unwrap();
+                t.insert(k.value(), v.value()).unwrap();
+            }
+            let mut t = w.open_table(UNDO).unwrap();
+            for item in r.open_table(UNDO).unwrap().iter().unwrap() {
+                let (k, v) = item.unwrap();
+                t.insert(k.value(), v.value()).unwrap();
+            }
+            w.open_table(META)
+                .unwrap()
+                .insert("schema", 3u32.to_le_bytes().as_slice())
+                .unwrap();
+        }
+        w.commit().unwrap();
+    }
+    std::fs::remove_file(state_file).unwrap();
+}
+
+/// A store of schema 3 (its state in its one file) gets a state file at
+/// open: the state moves there, every answer stays, and it imports on.
+#[test]
+fn a_store_of_schema_3_moves_its_state_to_its_own_file_at_open() {
+    use redb::{ReadableDatabase, TableDefinition, TableHandle};
+    const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+    let net = TestNet::new(&TestNetConfig::default());
+    let mut chain = net.chain();
+    let dir = tempfile::tempdir().unwrap();
+    let mut blocks = Vec::new();
+    let before = {
+        let store = Store::open(dir.path(), &net.params).unwrap();
+        for n in 1..=40 {
+            let b = busy_block(&mut chain, n);
+            store.import_block(&b, EVERY_SLOT_STARTED).unwrap();
+            blocks.push(b);
+        }
+        store.state_entries().unwrap()
+    };
+    state_back_in(dir.path());
+    {
+        let store = Store::open(dir.path(), &net.params).unwrap();
+        assert_eq!(store.state_entries().unwrap(), before);
+        Model::of(&blocks).check(&store, 6);
+        for n in 41..=45 {
+            let b = busy_block(&mut chain, n);
+            store.import_block(&b, EVERY_SLOT_STARTED).unwrap();
+            blocks.push(b);
+        }
+        Model::of(&blocks).check(&store, 6);
+    }
+    let db = redb::Database::open(dir.path().join(store::FILE_NAME)).unwrap();
+    let r = db.begin_read().unwrap();
+    let names: Vec<String> = r
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_string())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n == "state" || n == "undo"),
+        "{names:?}"
+    );
+    let schema = r.open_table(META).unwrap().get("schema").unwrap().unwrap();
+    assert_eq!(schema.value(), store::SCHEMA_VERSION.to_le_bytes());
+    assert!(dir.path().join(store::STATE_FILE_NAME).is_file());
 }
 
 /// A block bigger than a page is stored in page-sized parts and read back

@@ -181,3 +181,16 @@ fn a_pruned_block_asked_for_is_refused_by_name() {
         Answer::Block(None)
     ));
 }
+
+/// A forger keeps only the last bodies, so a state file it lost cannot be
+/// rebuilt: opening names the pruned block it would need and the way back.
+#[test]
+fn a_forger_that_lost_its_state_file_says_it_must_sync_again() {
+    let (net, _chain, _blocks, dir, store) = sixty_blocks();
+    drop(store);
+    std::fs::remove_file(dir.path().join(goodwill::store::STATE_FILE_NAME)).unwrap();
+    let e = Store::open_with(dir.path(), &net.params, Indexes::Skip).unwrap_err();
+    let e = e.to_string();
+    assert!(e.contains("is not stored (pruned)"), "{e}");
+    assert!(e.contains("sync again"), "{e}");
+}
