@@ -323,3 +323,84 @@ mod tests {
         assert_eq!(bytes(&d.crash(CrashKind::PowerCut)), [1, 9, 0, 0, 5]);
     }
 }
+
+/// A backend that can be shut: from then on it refuses every write, size
+/// change and sync, so the database on it keeps its last durable commit
+/// whatever is done with it (closing it included). The state file is kept
+/// on one: when its blocks cannot be made durable, the state must not be
+/// made durable past them on its way out.
+#[derive(Debug)]
+pub(super) struct Shuttable<B> {
+    inner: B,
+    shut: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<B: StorageBackend> Shuttable<B> {
+    /// Wraps `inner`; the flag returned shuts it when set.
+    pub(super) fn new(inner: B) -> (Self, Arc<std::sync::atomic::AtomicBool>) {
+        let shut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        (
+            Shuttable {
+                inner,
+                shut: shut.clone(),
+            },
+            shut,
+        )
+    }
+
+    fn open(&self) -> Result<(), io::Error> {
+        if self.shut.load(Ordering::SeqCst) {
+            Err(io::Error::other(
+                "the state file takes no more writes: its blocks could not be made durable",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<B: StorageBackend> StorageBackend for Shuttable<B> {
+    fn len(&self) -> Result<u64, io::Error> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), io::Error> {
+        self.open()?;
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), io::Error> {
+        self.open()?;
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
+        self.open()?;
+        self.inner.write(offset, data)
+    }
+    fn close(&self) -> Result<(), io::Error> {
+        self.inner.close()
+    }
+    fn try_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
+        self.inner.try_lock_range(start, end)
+    }
+    fn try_lock_shared_range(
+        &self,
+        start: Bound<u64>,
+        end: Bound<u64>,
+    ) -> Result<bool, BackendError> {
+        self.inner.try_lock_shared_range(start, end)
+    }
+    fn lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.lock_range(start, end)
+    }
+    fn lock_shared_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.lock_shared_range(start, end)
+    }
+    fn unlock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.unlock_range(start, end)
+    }
+    fn query_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
+        self.inner.query_lock_range(start, end)
+    }
+}

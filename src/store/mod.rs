@@ -454,6 +454,10 @@ pub struct Store {
     sdb: door::ClosingDb,
     /// State commits not yet durable.
     state_since: AtomicU64,
+    /// Shuts the state file's backend: set when the blocks cannot be made
+    /// durable as the store closes, so closing the state (which makes its
+    /// pending commits durable) cannot put it ahead of them.
+    state_shut: Arc<std::sync::atomic::AtomicBool>,
     /// The state's tip height at its last durable commit: a store that
     /// prunes keeps every body above it, so that the state can always
     /// catch up after a crash, even one that took its last commit.
@@ -502,6 +506,39 @@ pub struct MergeStats {
     pub bytes_written: u64,
     /// Index entries they wrote.
     pub entries: u64,
+}
+
+impl Drop for Store {
+    /// Closing makes pending commits durable, the blocks' before the
+    /// state's (field order). Should the blocks' fail (a full disk, a
+    /// failed commit before), the state's would still succeed and stand
+    /// ahead of the blocks, with no way back for a store that prunes: so
+    /// the blocks are made durable first, here, and if that fails the
+    /// state's file takes no more writes and keeps its last durable commit
+    /// (which a durable commit of the blocks always preceded).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.state_shut.store(true, Ordering::SeqCst);
+            return;
+        }
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+            || -> Result<(), StoreError> {
+                let mut w = self.db.begin_write()?;
+                w.set_durability(Durability::Immediate)
+                    .map_err(|e| StoreError::Db(e.into()))?;
+                w.commit()?;
+                Ok(())
+            },
+        ));
+        if !matches!(made, Ok(Ok(()))) {
+            self.state_shut.store(true, Ordering::SeqCst);
+            log::warn!(
+                "goodwill: {}: the blocks could not be made durable as the store closed; \
+                 the state file keeps its last durable commit (the next open applies the blocks again)",
+                self.path
+            );
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -929,6 +966,7 @@ impl Store {
         let state = CountingFile::new(door::open_state_file(dir)?, written.clone())?;
         door::guard(&shown, "opening the store", || {
             let db = Database::builder().create_with_backend(backend)?;
+            let (state, state_shut) = backend::Shuttable::new(state);
             let sdb = Database::builder().create_with_backend(state)?;
             let genesis = {
                 let r = db.begin_read()?;
@@ -942,7 +980,8 @@ impl Store {
                 ChainParams::new(genesis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let signing =
                 signing::SigningLog::open(Box::new(log), log_path, &db, &params, written.clone())?;
-            let mut store = Store::assemble(db, sdb, signing, params, shown.clone(), written);
+            let mut store =
+                Store::assemble(db, sdb, state_shut, signing, params, shown.clone(), written);
             store.indexed = store.init(Indexes::Keep)?;
             // The chain is not checked here, and a state that cannot catch
             // up is left as it is for `chain verify` to name; imports refuse.
@@ -957,6 +996,7 @@ impl Store {
     fn assemble(
         db: Database,
         sdb: Database,
+        state_shut: Arc<std::sync::atomic::AtomicBool>,
         signing: signing::SigningLog,
         params: ChainParams,
         path: String,
@@ -968,6 +1008,7 @@ impl Store {
             db: door::ClosingDb::new(db, &path),
             sdb: door::ClosingDb::new(sdb, &state_path),
             state_since: AtomicU64::new(0),
+            state_shut,
             state_durable: AtomicU64::new(0),
             state_every: AtomicU64::new(STATE_DURABLE_BLOCKS),
             pair: Default::default(),
@@ -1056,6 +1097,7 @@ impl Store {
             }
             let db = builder.create_with_backend(backend)?;
             let state_path = state_path_of(&path);
+            let (state, state_shut) = backend::Shuttable::new(state);
             let sdb = door::guard(&state_path, "opening the state", || {
                 Ok::<_, StoreError>(state_builder.create_with_backend(state)?)
             })
@@ -1067,7 +1109,8 @@ impl Store {
                 params,
                 written.clone(),
             )?;
-            let mut store = Store::assemble(db, sdb, signing, params.clone(), path, written);
+            let mut store =
+                Store::assemble(db, sdb, state_shut, signing, params.clone(), path, written);
             store.indexed = store.init(indexes)?;
             door::guard(&state_path, "bringing the state up to the blocks", || {
                 store.catch_up()
