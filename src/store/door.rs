@@ -61,10 +61,10 @@ pub fn way_back(path: &str) -> &'static str {
     }
 }
 
-/// An error met opening or bringing up the state file, named as that
-/// file's damage where it is damage (bytes that do not check out); other
-/// errors (the disk, the file system) as they are.
-pub(super) fn in_state_file(path: &str, e: StoreError) -> StoreError {
+/// An error met opening a store file (or bringing up the state file),
+/// named as that file's damage where it is damage (bytes that do not check
+/// out); other errors (the disk, the file system) as they are.
+pub(super) fn in_file(path: &str, e: StoreError) -> StoreError {
     match e {
         StoreError::Corrupt(why) => StoreError::Damaged {
             path: path.to_string(),

@@ -965,7 +965,9 @@ impl Store {
         let (log, log_path) = door::open_signing_log(dir)?;
         let state = CountingFile::new(door::open_state_file(dir)?, written.clone())?;
         door::guard(&shown, "opening the store", || {
-            let db = Database::builder().create_with_backend(backend)?;
+            let db = Database::builder()
+                .create_with_backend(backend)
+                .map_err(|e| door::in_file(&shown, StoreError::Db(e.into())))?;
             let (state, state_shut) = backend::Shuttable::new(state);
             let sdb = Database::builder().create_with_backend(state)?;
             let genesis = {
@@ -1095,13 +1097,15 @@ impl Store {
                 builder.set_cache_size(LEAN_CACHE_BYTES / 4);
                 state_builder.set_cache_size(LEAN_CACHE_BYTES);
             }
-            let db = builder.create_with_backend(backend)?;
+            let db = builder
+                .create_with_backend(backend)
+                .map_err(|e| door::in_file(&path, StoreError::Db(e.into())))?;
             let state_path = state_path_of(&path);
             let (state, state_shut) = backend::Shuttable::new(state);
             let sdb = door::guard(&state_path, "opening the state", || {
                 Ok::<_, StoreError>(state_builder.create_with_backend(state)?)
             })
-            .map_err(|e| door::in_state_file(&state_path, e))?;
+            .map_err(|e| door::in_file(&state_path, e))?;
             let signing = signing::SigningLog::open(
                 Box::new(signing_log),
                 log_path,
@@ -1111,13 +1115,23 @@ impl Store {
             )?;
             let mut store =
                 Store::assemble(db, sdb, state_shut, signing, params.clone(), path, written);
-            store.indexed = store.init(indexes)?;
+            // Each step under its own guard: a panic of the library is
+            // caught before it unwinds through the store, which is then
+            // closed as any other (a store dropped while unwinding is not
+            // closed, and its files stay locked in this process).
+            let shown = store.path.clone();
+            door::guard(&shown, "opening the store", || {
+                store.indexed = store.init(indexes)?;
+                Ok::<_, StoreError>(())
+            })?;
             door::guard(&state_path, "bringing the state up to the blocks", || {
                 store.catch_up()
             })
-            .map_err(|e| door::in_state_file(&state_path, e))?;
-            store.check_at_open()?;
-            store.check_checkpoints()?;
+            .map_err(|e| door::in_file(&state_path, e))?;
+            door::guard(&shown, "checking the store", || {
+                store.check_at_open()?;
+                store.check_checkpoints()
+            })?;
             Ok(store)
         })
     }
