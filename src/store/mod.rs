@@ -521,6 +521,11 @@ impl Drop for Store {
             self.state_shut.store(true, Ordering::SeqCst);
             return;
         }
+        // Even with nothing pending: redb's own closing commit would then
+        // be the first to walk a damaged page of the file, and a panic
+        // there can panic again as it unwinds (a process abort, found by
+        // the wide damage sweep); a panic in this one is caught, and redb
+        // then leaves the file as its last commit left it.
         let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
             || -> Result<(), StoreError> {
                 let mut w = self.db.begin_write()?;
@@ -1342,7 +1347,11 @@ impl Store {
         let mut sw = self.sdb.begin_write()?;
         sw.set_durability(Durability::None)
             .map_err(|e| StoreError::Db(e.into()))?;
+        // Whether anything changed: an open with nothing to catch up
+        // commits nothing (no sync at every open).
+        let mut changed = false;
         if redb::ReadableTableMetadata::is_empty(&sw.open_table(STATE)?)? {
+            changed = true;
             // A new state file beside existing blocks (the old one lost):
             // rebuilt from the genesis and every block.
             if top > 0 {
@@ -1368,20 +1377,14 @@ impl Store {
             if on {
                 break;
             }
-            let undo = sw
-                .open_table(UNDO)?
-                .remove(&tip.hash.0)?
-                .map(|g| g.value().to_vec())
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "the state file is at block {} (height {}), which the blocks' file \
-                         does not hold on its chain, and has no undo record for it",
-                        tip.hash, tip.height
-                    ))
-                })?;
-            let changes: StateChanges = codec::decode("undo record", &undo, VALUE_LIMIT)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            write_changes(&mut sw.open_table(STATE)?, &changes, true)?;
+            changed = true;
+            undo_state_tip(&sw, &tip, || {
+                format!(
+                    "the state file is at block {} (height {}), which the blocks' file \
+                     does not hold on its chain, and has no undo record for it",
+                    tip.hash, tip.height
+                )
+            })?;
         }
         let from = TableState(sw.open_table(STATE)?)
             .tip()
@@ -1414,9 +1417,13 @@ impl Store {
                     .map_err(|e| StoreError::Db(e.into()))?;
             }
         }
-        sw.set_durability(Durability::Immediate)
-            .map_err(|e| StoreError::Db(e.into()))?;
-        sw.commit()?;
+        if changed || applied > 0 {
+            sw.set_durability(Durability::Immediate)
+                .map_err(|e| StoreError::Db(e.into()))?;
+            sw.commit()?;
+        } else {
+            sw.abort()?;
+        }
         self.state_since.store(0, Ordering::Relaxed);
         self.state_durable.store(top, Ordering::Relaxed);
         if applied > 0 {
@@ -2018,19 +2025,9 @@ impl Store {
             if tip.height <= height {
                 break;
             }
-            let undo_bytes = sw
-                .open_table(UNDO)?
-                .remove(&tip.hash.0)?
-                .map(|g| g.value().to_vec())
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "no undo record for block {} at {}",
-                        tip.hash, tip.height
-                    ))
-                })?;
-            let changes: StateChanges = codec::decode("undo record", &undo_bytes, VALUE_LIMIT)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            write_changes(&mut sw.open_table(STATE)?, &changes, true)?;
+            undo_state_tip(sw, &tip, || {
+                format!("no undo record for block {} at {}", tip.hash, tip.height)
+            })?;
             let block = {
                 let b = bodies::get_in(w, &tip.hash.0)?
                     .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", tip.hash)))?;
@@ -2322,6 +2319,24 @@ pub enum VerifyError {
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StoreError),
+}
+
+/// Takes the state's tip block `tip` off: its undo record is removed and
+/// the values before it written back. `missing` says what it means that
+/// the record is not there.
+fn undo_state_tip(
+    sw: &WriteTransaction,
+    tip: &Tip,
+    missing: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    let bytes = sw
+        .open_table(UNDO)?
+        .remove(&tip.hash.0)?
+        .map(|g| g.value().to_vec())
+        .ok_or_else(|| StoreError::Corrupt(missing()))?;
+    let changes: StateChanges = codec::decode("undo record", &bytes, VALUE_LIMIT)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    write_changes(&mut sw.open_table(STATE)?, &changes, true)
 }
 
 fn write_changes(
