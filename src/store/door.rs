@@ -78,6 +78,13 @@ pub(super) fn in_file(path: &str, e: StoreError) -> StoreError {
             path: path.to_string(),
             why,
         },
+        // redb's "Not a redb database": bytes that are not its header.
+        StoreError::Db(redb::Error::Io(e)) if e.kind() == io::ErrorKind::InvalidData => {
+            StoreError::Damaged {
+                path: path.to_string(),
+                why: e.to_string(),
+            }
+        }
         other => other,
     }
 }

@@ -974,7 +974,11 @@ impl Store {
                 .create_with_backend(backend)
                 .map_err(|e| door::in_file(&shown, StoreError::Db(e.into())))?;
             let (state, state_shut) = backend::Shuttable::new(state);
-            let sdb = Database::builder().create_with_backend(state)?;
+            let state_path = state_path_of(&shown);
+            let sdb = door::guard(&state_path, "opening the state", || {
+                Ok::<_, StoreError>(Database::builder().create_with_backend(state)?)
+            })
+            .map_err(|e| door::in_file(&state_path, e))?;
             let genesis = {
                 let r = db.begin_read()?;
                 let meta = r.open_table(META).map_err(|_| missing())?;

@@ -123,6 +123,25 @@ fn a_store_that_held_a_chain_is_refused_when_zeroed_emptied_missing_or_headless(
 }
 
 #[test]
+fn a_state_file_with_another_header_is_named_by_every_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = build(dir.path());
+    let mut other = b.state_bytes.clone();
+    other[..4].copy_from_slice(b"RIFF");
+    std::fs::write(dir.path().join(STATE_FILE_NAME), &other).unwrap();
+    // `chain verify` and the signing record's export open it so too.
+    for e in [
+        damaged(Store::open(dir.path(), &b.net.params)),
+        damaged(Store::open_existing(dir.path())),
+    ] {
+        assert!(
+            e.contains(STATE_FILE_NAME),
+            "{e}: should name the state file"
+        );
+    }
+}
+
+#[test]
 fn a_data_directory_that_is_a_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let not_dir = dir.path().join("data");
