@@ -292,6 +292,17 @@ enum Verdict {
     Frame(Box<Message>, usize),
 }
 
+/// Where a frame whose prefix announces `d` body bytes ends, in u64: on
+/// armv7 `4 + d as usize` overflows for a prefix near `u32::MAX` (the
+/// decoder itself uses `checked_add`).
+fn frame_end(d: u32) -> u64 {
+    4 + u64::from(d)
+}
+
+fn len64(buf: &[u8]) -> u64 {
+    buf.len() as u64
+}
+
 /// Checks every decoder on `buf` against each other; returns the verdict.
 fn check(buf: &[u8], limit: u32) -> Result<Verdict, TestCaseError> {
     let parsed = parse(buf, limit);
@@ -316,11 +327,11 @@ fn check(buf: &[u8], limit: u32) -> Result<Verdict, TestCaseError> {
             )))
         }
         (Ok(None), Some(d)) => {
-            prop_assert!(buf.len() < 4 + d as usize, "whole frame called incomplete");
+            prop_assert!(len64(buf) < frame_end(d), "whole frame called incomplete");
             Verdict::Incomplete
         }
         (Ok(Some((msg, used))), Some(d)) => {
-            prop_assert_eq!(*used, 4 + d as usize);
+            prop_assert_eq!(*used as u64, frame_end(d));
             // Canonical: it re-encodes to exactly the bytes it came from.
             prop_assert_eq!(&encode_frame(msg)[..], &buf[..*used]);
             let _ = msg.name();
@@ -328,7 +339,7 @@ fn check(buf: &[u8], limit: u32) -> Result<Verdict, TestCaseError> {
         }
         (Err(FrameError::Invalid(e)), Some(d)) => {
             prop_assert!(
-                buf.len() >= 4 + d as usize,
+                len64(buf) >= frame_end(d),
                 "incomplete frame called invalid"
             );
             prop_assert!(!e.to_string().is_empty());
@@ -338,7 +349,8 @@ fn check(buf: &[u8], limit: u32) -> Result<Verdict, TestCaseError> {
     };
     // The message decoder on the body agrees.
     if let Some(d) = declared.filter(|d| *d <= limit) {
-        if let Some(body) = buf.get(4..4 + d as usize) {
+        let end = usize::try_from(frame_end(d)).ok();
+        if let Some(body) = end.and_then(|end| buf.get(4..end)) {
             let decoded = codec::decode::<Message>("m", body, limit as usize);
             match (&verdict, decoded) {
                 (Verdict::Frame(m, _), Ok(m2)) => prop_assert_eq!(&**m, &m2),
