@@ -268,6 +268,50 @@ fn rss(pid: u32) -> Rss {
     }
 }
 
+/// Where a process's resident pages are, from `/proc/PID/smaps`: the
+/// malloc heap, other anonymous mappings (thread arenas, stacks, large
+/// allocations), the binary's own pages and the shared libraries'.
+fn rss_places(pid: u32) -> String {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    let (mut heap, mut anon, mut anon_maps, mut binary, mut libs) = (0u64, 0u64, 0u32, 0u64, 0u64);
+    let mut place = "";
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let path = words.nth(4).unwrap_or("");
+            place = match path {
+                "[heap]" => "heap",
+                "" => "anon",
+                p if p.starts_with('[') => "other",
+                p if std::path::Path::new(p) == exe => "binary",
+                _ => "libs",
+            };
+        } else if first == "Rss:" {
+            let kib: u64 = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            match place {
+                "heap" => heap += kib,
+                "anon" => {
+                    anon += kib;
+                    anon_maps += u32::from(kib > 0);
+                }
+                "binary" => binary += kib,
+                "libs" => libs += kib,
+                _ => {}
+            }
+        }
+    }
+    let m = |k: u64| k as f64 / 1024.0;
+    format!(
+        "malloc heap {:.1}, other anonymous {:.1} in {anon_maps} mappings, the binary {:.1}, libraries {:.1} MiB",
+        m(heap),
+        m(anon),
+        m(binary),
+        m(libs)
+    )
+}
+
 impl std::fmt::Display for Rss {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -368,10 +412,13 @@ fn processes(
     // Read once it settled: a tick after the sync (the tick that gives the
     // sync's freed memory back to the kernel, policy::TRIM_EVERY_BLOCKS).
     let at_tip = rss(forger.pid());
+    let io = std::fs::read_to_string(format!("/proc/{}/io", forger.pid())).unwrap_or_default();
+    let sync_written = proc_field(&io, "write_bytes:");
     std::thread::sleep(Duration::from_millis(
         goodwill::peer::policy::FORGER_TICK_S * 1000 + 1000,
     ));
     let settled = rss(forger.pid());
+    let places = rss_places(forger.pid());
     let forger_rss_mib = settled.total;
     let sync_rate = blocks.len() as f64 / synced.as_secs_f64();
     let sync_ratio = sync_rate / offline_rate;
@@ -396,6 +443,15 @@ fn processes(
         "the forger, synced, resident: {settled} a tick later; {at_tip} at the tip  goal ≤ {FORGER_RSS_GOAL_MIB} MiB: {}",
         verdict(cfg.judge, forger_rss_mib <= FORGER_RSS_GOAL_MIB)
     );
+    println!("the forger's resident pages, a tick later: {places}");
+    if let Some(w) = sync_written {
+        println!(
+            "the forger wrote {:.1} KiB to the disk per block while it synced ({:.1} MiB for {} blocks)",
+            w as f64 / 1024.0 / blocks.len() as f64,
+            w as f64 / (1 << 20) as f64,
+            blocks.len()
+        );
+    }
     Processes {
         node_rss_mib,
         forger_rss_mib,

@@ -83,10 +83,15 @@ pub const PRUNE_PER_BLOCK: u64 = 64;
 /// touches its state, the newest blocks and its undo records, and a Pi has
 /// little memory; redb's default bound is 1 GiB, which a forger that synced
 /// a long chain filled with pages it would never read again. The kernel's
-/// file cache still holds what the reads need. Measured: the SD-card
-/// figures (bytes per imported and per forged block) are the same with 4 MiB
-/// as with 1 GiB (docs/performance.md).
-pub const LEAN_CACHE_BYTES: usize = 4 << 20;
+/// file cache still holds what the reads need. Measured
+/// (docs/performance.md, "A synced forger's memory, measured apart"): the
+/// SD-card figures of `cargo bench --bench store` are the same with 1 MiB
+/// as with 4 MiB and 1 GiB; at a million transactions a synced forger holds
+/// 12.2 MiB with 1 MiB (16.7 with 4 MiB) and writes 17.9 KiB per synced
+/// block (16.6): redb keeps a non-durable commit's pages in a write buffer
+/// of half this, so below 1 MiB the writes rise faster than memory falls
+/// (512 KiB: 11.6 MiB, 20.4 KiB).
+pub const LEAN_CACHE_BYTES: usize = 1 << 20;
 /// `meta` key: the lowest height whose block body is kept (absent: 1, all).
 const BLOCKS_FROM: &str = "blocks_from";
 
