@@ -23,7 +23,9 @@
 //! - import blocks/s at the start and at the end;
 //! - then, with the real binary: the main node's resident memory, a fresh
 //!   forger's sync rate over loopback ÷ its offline import rate (goal ≥ 0.8)
-//!   and its resident memory once synced (goal ≤ 10 MiB).
+//!   and its resident memory once synced (goal ≤ 10 MiB): where its pages
+//!   are (heap, other anonymous, the binary, libraries) and what it wrote
+//!   to the disk per block while it synced.
 //!
 //! Goals are printed, never asserted. `GOODWILL_BENCH_QUICK=1` runs 2,000
 //! blocks of 5 (10,000 transactions: CI); without `--bench` (as `cargo test
