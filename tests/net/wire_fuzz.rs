@@ -636,6 +636,32 @@ fn corpus_round_trips() {
     assert!(frames.iter().map(Vec::len).max().unwrap() > 500);
 }
 
+/// Prefixes at the top of the u32 range, where `4 + len` leaves a 32-bit
+/// usize (armv7): each is incomplete under the widest limit and too large
+/// under one below it, whatever follows — checked every run, not only when
+/// the random cases happen to draw such a prefix (stop 29's CI did, once).
+#[test]
+fn prefixes_near_u32_max_are_incomplete_or_too_large() {
+    for len in [u32::MAX, u32::MAX - 3, u32::MAX - 4, 1 << 31] {
+        for tail in [&[][..], &[0u8; 3][..], &[7u8; 64][..]] {
+            let mut buf = len.to_le_bytes().to_vec();
+            buf.extend_from_slice(tail);
+            assert_eq!(
+                check(&buf, u32::MAX).map_err(|e| e.to_string()),
+                Ok(Verdict::Incomplete),
+                "prefix {len}, {} bytes after it",
+                tail.len()
+            );
+            assert_eq!(
+                check(&buf, len - 1).map_err(|e| e.to_string()),
+                Ok(Verdict::TooLarge),
+                "prefix {len} under limit {}",
+                len - 1
+            );
+        }
+    }
+}
+
 fn prop_noise(c: (Vec<u8>, u32), tally: &Tally) -> Result<(), TestCaseError> {
     let (bytes, limit) = c;
     tally.add(&check(&bytes, limit)?);
