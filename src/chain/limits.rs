@@ -13,6 +13,8 @@ pub const ASSOCIATION_URL: usize = 256;
 pub const DATA_KEY: usize = 64;
 /// The value of a data record.
 pub const DATA_VALUE: usize = 1024;
+/// A contract's WebAssembly module (`DeployContract`'s code).
+pub const CONTRACT_CODE: usize = 64 * 1024;
 /// A chain's name in the genesis.
 pub const CHAIN_NAME: usize = 64;
 /// One signed transaction, encoded (the largest kind, PutData, is ~1.2 KiB).

@@ -13,6 +13,7 @@
 //! [`schedule`] (who leads each slot), [`fork`] (fork choice and finality)
 //! and [`mempool`] (pending transactions).
 
+pub mod contract;
 pub mod fork;
 pub mod mempool;
 pub mod schedule;

@@ -14,6 +14,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod contracts;
 mod ed25519_conformance;
 mod ledger_props;
 mod ledger_rules;
