@@ -1,5 +1,6 @@
 //! The `goodwill` command line.
 
+pub mod contract;
 pub mod exit;
 pub mod net;
 pub mod wallet;
@@ -136,6 +137,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: crate::cli::wallet::PayCommand,
+    },
+    /// Smart contracts: check a module offline as a deploy would.
+    Contract {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::cli::contract::ContractCommand,
     },
     /// Read the chain: from a node (tip, block, tx) or a local store (verify).
     Chain {
@@ -523,6 +530,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Wallet { command } => crate::cli::wallet::wallet(command),
         Command::Association { command } => crate::cli::wallet::association(command),
         Command::Data { command } => crate::cli::wallet::data(command),
+        Command::Contract { command } => crate::cli::contract::contract(command),
         Command::Status { node, json } => crate::cli::net::status(&node, json),
         Command::Forgers { node, json } => crate::cli::net::forgers(&node, json),
         Command::Chain {

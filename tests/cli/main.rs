@@ -12,5 +12,6 @@
 mod common;
 
 mod cli_hostile;
+mod contract;
 mod keyfile;
 mod wallet;
