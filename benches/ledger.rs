@@ -118,6 +118,7 @@ fn fixture(n: usize, new_receivers: bool) -> Fixture {
     let accounts: Vec<Keypair> = (0..n as u32).map(key).collect();
     let genesis = Genesis {
         chain_name: "ledger-bench".into(),
+        contracts: None,
         start_ms: 0,
         slot_ms: 2_000,
         epoch_slots: 100,

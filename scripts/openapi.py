@@ -85,6 +85,10 @@ KINDS = {
     "vote-association": (["proposal", "approve"], {"proposal": ref("Hash"), "approve": {"type": "boolean"}}),
     "put-data": (["key", "key_hex", "value", "value_hex"], {**bytes_pair("key"), **bytes_pair("value")}),
     "report-equivocation": (["header_a", "header_b"], {"header_a": ref("HeaderRef"), "header_b": ref("HeaderRef")}),
+    "deploy-contract": (["code_hex", "init", "init_hex", "fuel_limit"],
+                        {"code_hex": HEX, **bytes_pair("init"), "fuel_limit": ref("Amount")}),
+    "call-contract": (["contract", "input", "input_hex", "value", "fuel_limit"],
+                      {"contract": ref("Hash"), **bytes_pair("input"), "value": ref("Amount"), "fuel_limit": ref("Amount")}),
 }
 
 
@@ -135,7 +139,7 @@ schemas = {
         "address": ref("Address"), "next": NEXT,
         "txs": {"type": "array", "items": obj(["id", "height", "index", "block", "cursor", "direction", "balance_change", "tx"], {
             "id": ref("Hash"), "height": INT, "index": INT, "block": ref("Hash"), "cursor": CURSOR,
-            "direction": {"enum": ["sent", "received", "self", "donated", "donation", "fee", "proposed", "reported", "equivocated"]},
+            "direction": {"enum": ["sent", "received", "self", "donated", "donation", "fee", "proposed", "reported", "equivocated", "called"]},
             "balance_change": SIGNED, "tx": ref("SignedTransaction")})}}),
     "HeaderRef": obj(["height", "slot", "forger", "hash", "bytes"], {
         "height": INT, "slot": INT, "forger": ref("Address"), "hash": ref("Hash"), "bytes": HEX}),
@@ -155,7 +159,14 @@ schemas = {
         "proof_checked": {"type": "boolean"},
         "receipt": obj(["confirmations", "finality_depth", "finalized", "fee", "fee_to"], {
             "confirmations": INT, "finality_depth": INT, "finalized": {"type": "boolean"}, "fee": ref("Amount"),
-            "fee_to": ref("Address")})}),
+            "fee_to": ref("Address"),
+            # Only a contract transaction's receipt has it (docs/http.md).
+            "contract": obj(["contract", "status", "trap", "fuel_used", "fee", "storage_charge", "return_hex",
+                             "events_hex", "height"], {
+                "contract": ref("Hash"), "status": {"enum": ["ok", "trapped", "out-of-fuel"]},
+                "trap": {"type": ["string", "null"]}, "fuel_used": ref("Amount"), "fee": ref("Amount"),
+                "storage_charge": ref("Amount"), "return_hex": HEX, "events_hex": {"type": "array", "items": HEX},
+                "height": INT})})}),
     "TxPending": obj(["status", "tx"], {"status": {"const": "pending"}, "tx": ref("SignedTransaction")}),
     "Mempool": obj(["count", "bytes", "held_back", "listed", "txs"], {
         "count": INT, "bytes": INT, "held_back": INT, "listed": INT, "txs": {"type": "array", "items": ref("SignedTransaction")}}),

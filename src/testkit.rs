@@ -74,6 +74,7 @@ impl TestNet {
         let users: Vec<Keypair> = (0..config.users).map(|i| key(2, i)).collect();
         let association = key(3, 0);
         let genesis = Genesis {
+            contracts: Some(crate::chain::genesis::ContractParams::for_slot(1_000)),
             chain_name: "testnet".into(),
             start_ms: 0,
             slot_ms: 1_000,

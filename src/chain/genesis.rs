@@ -165,6 +165,45 @@ pub struct Genesis {
     /// Associations approved from the start.
     #[serde(default)]
     pub associations: Vec<GenesisAssociation>,
+    /// Smart contracts' parameters, the file's `[contracts]` table; none:
+    /// the chain has no contracts. Kept out of the genesis's encoding (its
+    /// own in the chain id, when present), so that a chain that existed
+    /// before contracts keeps its id and its store (docs/design.md,
+    /// "Contracts").
+    #[serde(skip)]
+    pub contracts: Option<ContractParams>,
+}
+
+/// Smart contracts' chain parameters (docs/design.md, "Contracts").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractParams {
+    /// Coins per unit of fuel: a contract transaction's fee must be at
+    /// least `min_fee + fuel_limit × fuel_price`.
+    pub fuel_price: u64,
+    /// The most fuel a block's contract transactions may ask for together.
+    pub block_fuel: u64,
+    /// Coins per byte a successful run adds to its contract's storage,
+    /// burned.
+    pub storage_price: u64,
+}
+
+impl ContractParams {
+    /// Fuel per millisecond of slot in [`ContractParams::for_slot`]: a
+    /// block that uses all of it runs in about a quarter of its slot on a
+    /// Pi 3-class core (docs/performance.md, "A block's fuel limit").
+    pub const FUEL_PER_SLOT_MS: u64 = 8_000;
+
+    /// The defaults for a chain with `slot_ms` slots: one coin unit per
+    /// fuel, [`ContractParams::FUEL_PER_SLOT_MS`] per millisecond of slot,
+    /// 10 units per stored byte.
+    pub fn for_slot(slot_ms: u64) -> ContractParams {
+        ContractParams {
+            fuel_price: 1,
+            block_fuel: Self::FUEL_PER_SLOT_MS.saturating_mul(slot_ms),
+            storage_price: 10,
+        }
+    }
 }
 
 /// Why a genesis is refused.
@@ -216,35 +255,49 @@ impl Genesis {
             path: "<text>".into(),
             message,
         };
-        let has_checkpoints = toml::from_str::<toml::Table>(text)
-            .map(|t| t.contains_key("checkpoints"))
+        let extra = toml::from_str::<toml::Table>(text)
+            .map(|t| t.contains_key("checkpoints") || t.contains_key("contracts"))
             .unwrap_or(false);
-        if !has_checkpoints {
+        if !extra {
             // The common case parses the text itself, so errors name the line.
-            return Ok((Genesis::from_toml(text)?, Vec::new()));
+            let genesis = toml::from_str(text).map_err(|e| parse(e.to_string()))?;
+            return Ok((genesis, Vec::new()));
         }
         let mut table: toml::Table = toml::from_str(text).map_err(|e| parse(e.to_string()))?;
-        let list = table.remove("checkpoints").expect("checked above");
-        let checkpoints: Vec<Checkpoint> = list
-            .try_into()
-            .map_err(|e: toml::de::Error| parse(format!("checkpoints: {e}")))?;
-        let genesis: Genesis = table
+        let checkpoints: Vec<Checkpoint> = match table.remove("checkpoints") {
+            Some(list) => list
+                .try_into()
+                .map_err(|e: toml::de::Error| parse(format!("checkpoints: {e}")))?,
+            None => Vec::new(),
+        };
+        let contracts: Option<ContractParams> = match table.remove("contracts") {
+            Some(t) => Some(
+                t.try_into()
+                    .map_err(|e: toml::de::Error| parse(format!("[contracts]: {e}")))?,
+            ),
+            None => None,
+        };
+        let mut genesis: Genesis = table
             .try_into()
             .map_err(|e: toml::de::Error| parse(e.to_string()))?;
+        genesis.contracts = contracts;
         Ok((genesis, checkpoints))
     }
 
-    /// Parses TOML (not yet validated: see [`ChainParams::new`]).
+    /// Parses TOML (not yet validated: see [`ChainParams::new`]); a
+    /// top-level `checkpoints` list is ignored (see [`Self::from_file_text`]).
     pub fn from_toml(text: &str) -> Result<Genesis, GenesisError> {
-        toml::from_str(text).map_err(|e| GenesisError::Parse {
-            path: "<text>".into(),
-            message: e.to_string(),
-        })
+        Genesis::from_file_text(text).map(|(g, _)| g)
     }
 
-    /// The TOML text of this genesis.
+    /// The TOML text of this genesis, its `[contracts]` table last.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("a genesis always serialises to TOML")
+        let mut text = toml::to_string(self).expect("a genesis always serialises to TOML");
+        if let Some(c) = &self.contracts {
+            text.push_str("\n[contracts]\n");
+            text.push_str(&toml::to_string(c).expect("contract parameters serialise to TOML"));
+        }
+        text
     }
 }
 
@@ -461,7 +514,21 @@ impl ChainParams {
                 ));
             }
         }
-        let chain_id = Hash::tagged(tag::GENESIS, &[&encode(&genesis)]);
+        if let Some(c) = &genesis.contracts {
+            if c.fuel_price == 0 {
+                return bad(
+                    "contracts: fuel_price must be at least 1 (free fuel costs an endless loop nothing)"
+                        .into(),
+                );
+            }
+            if c.block_fuel == 0 {
+                return bad("contracts: block_fuel must be at least 1".into());
+            }
+        }
+        let chain_id = match &genesis.contracts {
+            None => Hash::tagged(tag::GENESIS, &[&encode(&genesis)]),
+            Some(c) => Hash::tagged(tag::GENESIS, &[&encode(&genesis), &encode(c)]),
+        };
         Ok(ChainParams {
             genesis,
             chain_id,
@@ -545,6 +612,11 @@ impl ChainParams {
         self.chain_id
     }
 
+    /// Smart contracts' parameters; none: the chain has no contracts.
+    pub fn contracts(&self) -> Option<&ContractParams> {
+        self.genesis.contracts.as_ref()
+    }
+
     /// Tunable limits.
     pub fn limits(&self) -> &Limits {
         &self.genesis.limits
@@ -605,6 +677,7 @@ mod tests {
     fn sample() -> Genesis {
         Genesis {
             chain_name: "test".into(),
+            contracts: None,
             start_ms: 1_000,
             slot_ms: 2_000,
             epoch_slots: 10,
@@ -637,6 +710,47 @@ mod tests {
         let mut g = sample();
         g.block_reward = 6;
         assert_ne!(ChainParams::new(g).unwrap().chain_id(), a.chain_id());
+    }
+
+    #[test]
+    fn contracts_enter_the_chain_id_only_when_the_genesis_has_them() {
+        // Without a [contracts] table: the id is over the genesis alone,
+        // as before contracts existed (so such chains keep their ids).
+        let plain = ChainParams::new(sample()).unwrap();
+        assert_eq!(
+            plain.chain_id(),
+            Hash::tagged(tag::GENESIS, &[&encode(plain.genesis())])
+        );
+        assert_eq!(plain.contracts(), None);
+        let mut g = sample();
+        let c = ContractParams::for_slot(g.slot_ms);
+        assert_eq!(c.block_fuel, 16_000_000, "8,000 fuel per ms of a 2 s slot");
+        g.contracts = Some(c);
+        let with = ChainParams::new(g.clone()).unwrap();
+        assert_eq!(
+            with.chain_id(),
+            Hash::tagged(tag::GENESIS, &[&encode(with.genesis()), &encode(&c)])
+        );
+        assert_ne!(with.chain_id(), plain.chain_id());
+        // Its TOML carries the table, and reads back to the same chain.
+        let text = with.to_file_text();
+        assert!(text.contains("[contracts]\nfuel_price = 1\n"), "{text}");
+        let back = Genesis::from_file(Path::new("g.toml"), &text).unwrap();
+        assert_eq!(back.chain_id(), with.chain_id());
+        assert_eq!(back.contracts(), Some(&c));
+        // Bad values and unknown fields are refused by name.
+        let mut bad = g.clone();
+        bad.contracts = Some(ContractParams { fuel_price: 0, ..c });
+        let e = ChainParams::new(bad).unwrap_err().to_string();
+        assert!(e.contains("fuel_price"), "{e}");
+        let mut bad = g;
+        bad.contracts = Some(ContractParams { block_fuel: 0, ..c });
+        let e = ChainParams::new(bad).unwrap_err().to_string();
+        assert!(e.contains("block_fuel"), "{e}");
+        let e = Genesis::from_toml(&text.replace("fuel_price", "fuel_prize"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[contracts]") && e.contains("fuel_prize"), "{e}");
     }
 
     #[test]

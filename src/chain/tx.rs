@@ -69,6 +69,28 @@ pub enum TxKind {
         /// Another header for the same slot, by the same forger.
         header_b: Box<SignedHeader>,
     },
+    /// Deploys a contract (docs/design.md, "Contracts"): its address is
+    /// `ledger::contract::address(chain id, sender, nonce)`; its `deploy`
+    /// export, if any, runs with `init` as input.
+    DeployContract {
+        /// The WebAssembly module, at most 64 KiB.
+        code: Bytes<{ limits::CONTRACT_CODE }>,
+        /// The input of its `deploy` run.
+        init: Bytes<{ limits::CONTRACT_INPUT }>,
+        /// The most fuel loading and deploying may use; the fee pays for it.
+        fuel_limit: u64,
+    },
+    /// Calls a contract's `call` export with `input`, sending it `value`.
+    CallContract {
+        /// The contract's address.
+        contract: Hash,
+        /// The call's input.
+        input: Bytes<{ limits::CONTRACT_INPUT }>,
+        /// Coins sent to the contract (returned if the call fails).
+        value: u64,
+        /// The most fuel loading and the call may use; the fee pays for it.
+        fuel_limit: u64,
+    },
 }
 
 impl TxKind {
@@ -81,6 +103,26 @@ impl TxKind {
             TxKind::VoteAssociation { .. } => "vote-association",
             TxKind::PutData { .. } => "put-data",
             TxKind::ReportEquivocation { .. } => "report-equivocation",
+            TxKind::DeployContract { .. } => "deploy-contract",
+            TxKind::CallContract { .. } => "call-contract",
+        }
+    }
+
+    /// The fuel limit of a contract transaction; none for the other kinds.
+    pub fn fuel_limit(&self) -> Option<u64> {
+        match self {
+            TxKind::DeployContract { fuel_limit, .. } | TxKind::CallContract { fuel_limit, .. } => {
+                Some(*fuel_limit)
+            }
+            _ => None,
+        }
+    }
+
+    /// The most bytes a signed transaction of this kind may encode to.
+    pub fn size_limit(&self) -> usize {
+        match self {
+            TxKind::DeployContract { .. } => limits::DEPLOY_TX_BYTES,
+            _ => limits::TX_BYTES,
         }
     }
 }
@@ -133,9 +175,11 @@ impl SignedTransaction {
         encode(self)
     }
 
-    /// Decodes one canonical signed transaction (at most [`crate::chain::limits::TX_BYTES`]).
+    /// Decodes one canonical signed transaction (at most
+    /// [`crate::chain::limits::DEPLOY_TX_BYTES`]; [`Self::check`] holds
+    /// every kind but a deploy to [`crate::chain::limits::TX_BYTES`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<SignedTransaction, CodecError> {
-        codec::decode("transaction", bytes, limits::TX_BYTES)
+        codec::decode("transaction", bytes, limits::DEPLOY_TX_BYTES)
     }
 
     /// The id: SHA-256 of the signed encoding.
@@ -162,8 +206,9 @@ impl SignedTransaction {
     pub fn check_signature(&self) -> Result<CheckedTx, StatelessError> {
         let body = encode(&self.tx);
         let size = body.len() + 64;
-        if size > limits::TX_BYTES {
-            return Err(StatelessError::TooLarge { size });
+        let limit = self.tx.kind.size_limit();
+        if size > limit {
+            return Err(StatelessError::TooLarge { size, limit });
         }
         crypto::verify(
             &self.tx.sender,
@@ -204,10 +249,30 @@ pub enum StatelessError {
     #[error("signature by the sender: {0}")]
     Signature(SignatureError),
     /// Over the size limit.
-    #[error("{size} bytes is over the transaction limit of {}", limits::TX_BYTES)]
+    #[error("{size} bytes is over the limit of {limit} for its kind")]
     TooLarge {
         /// Its size.
         size: usize,
+        /// The limit for its kind.
+        limit: usize,
+    },
+    /// A contract module the chain would not run (`reason` is
+    /// `ledger::contract::CodeError::code`: `too-large`, `floats`, …).
+    #[error("contract refused ({reason}): {message}")]
+    BadContract {
+        /// The stable code of the reason.
+        reason: &'static str,
+        /// What was wrong, for people.
+        message: String,
+    },
+    /// A deploy whose fuel limit does not pay for loading its module
+    /// (`ledger::contract::LOAD_FUEL_PER_BYTE` per code byte).
+    #[error("fuel limit {fuel_limit} does not cover loading the module: {load} fuel")]
+    FuelBelowLoad {
+        /// The transaction's.
+        fuel_limit: u64,
+        /// What loading its module costs.
+        load: u64,
     },
     /// A transfer to bytes that are no public key: coins sent there are lost.
     #[error("receiver {to} is not a valid public key: coins sent there could never be spent")]

@@ -446,6 +446,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 },
         } => {
             let genesis = Genesis {
+                contracts: Some(crate::chain::genesis::ContractParams::for_slot(slot_ms)),
                 chain_name,
                 start_ms: start_ms.unwrap_or_else(crate::runtime::os::now_ms),
                 slot_ms,

@@ -1353,6 +1353,23 @@ fn tx_fields(tx: &SignedTransaction, me: Option<&PublicKey>) -> Value {
         TxKind::ReportEquivocation { header_a, .. } => {
             v["to"] = json!(header_a.header.forger.to_string());
         }
+        TxKind::DeployContract {
+            code, fuel_limit, ..
+        } => {
+            v["code_bytes"] = json!(code.len());
+            v["fuel_limit"] = json!(fuel_limit);
+        }
+        TxKind::CallContract {
+            contract,
+            value,
+            fuel_limit,
+            ..
+        } => {
+            v["contract"] = json!(contract.to_hex());
+            v["amount"] = json!(value);
+            v["amount_coins"] = json!(format_coins(*value));
+            v["fuel_limit"] = json!(fuel_limit);
+        }
     }
     if let Some(me) = me {
         v["direction"] = json!(if t.sender == *me { "out" } else { "in" });

@@ -40,6 +40,9 @@ use crate::ledger::{self, TxError};
 pub struct MempoolLimits {
     /// Transactions in all.
     pub max_txs: usize,
+    /// Their encoded bytes in all: a contract deploy may be 68 KiB, so a
+    /// count alone would let the pool hold over a GiB.
+    pub max_bytes: usize,
     /// Transactions per sender.
     pub max_per_sender: usize,
     /// How far ahead of the sender's next nonce a transaction may be.
@@ -50,6 +53,9 @@ impl Default for MempoolLimits {
     fn default() -> Self {
         MempoolLimits {
             max_txs: 20_000,
+            // 20,000 transactions of 2 KiB, the most the pool held before
+            // contracts.
+            max_bytes: 40 << 20,
             max_per_sender: 64,
             max_nonce_gap: 64,
         }
@@ -201,7 +207,9 @@ pub struct Mempool {
 
 fn amount_of(tx: &SignedTransaction) -> u64 {
     match &tx.tx.kind {
-        TxKind::Transfer { amount, .. } | TxKind::BuyWeight { amount, .. } => *amount,
+        TxKind::Transfer { amount, .. }
+        | TxKind::BuyWeight { amount, .. }
+        | TxKind::CallContract { value: amount, .. } => *amount,
         _ => 0,
     }
 }
@@ -339,30 +347,47 @@ impl Mempool {
         if replaced.is_none() && count >= self.limits.max_per_sender {
             return Err(MempoolError::SenderFull { sender, count });
         }
-        if self.by_id.len() >= self.limits.max_txs {
+        let size = tx.to_bytes().len();
+        if self.by_id.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
             // Can it go in a block (its nonce continues the pending run)?
             let ready = nonce == self.next_nonce(&sender, account.nonce);
-            let victim = match self.held.first() {
-                // A held-back one goes first: for anything that can go in a
-                // block, or for a held-back one paying more.
-                Some(&(lowest, _, cheapest)) => {
-                    if !ready && fee <= lowest {
-                        return Err(MempoolError::Full { fee, lowest });
+            // Held-back ones go first: for anything that can go in a block,
+            // or for a held-back one paying more; then the cheapest ready
+            // ones, only for a ready one paying more. All the victims are
+            // chosen before any is removed, so a refusal evicts nothing.
+            let mut victims = Vec::new();
+            let (mut count, mut bytes) = (self.by_id.len(), self.bytes);
+            let mut held = self.held.iter();
+            let mut ready_ones = self.by_fee.iter().filter(|k| !self.held.contains(*k));
+            while count >= self.limits.max_txs || bytes + size > self.limits.max_bytes {
+                let victim = match held.next() {
+                    Some(&(lowest, _, cheapest)) => {
+                        if !ready && fee <= lowest {
+                            return Err(MempoolError::Full { fee, lowest });
+                        }
+                        cheapest
                     }
-                    cheapest
-                }
-                None => {
-                    let &(lowest, _, cheapest) = self.by_fee.first().expect("full means non-empty");
-                    if !ready || fee <= lowest {
-                        return Err(MempoolError::Full { fee, lowest });
-                    }
-                    cheapest
-                }
-            };
-            self.remove(&victim);
+                    None => match ready_ones.next() {
+                        Some(&(lowest, _, cheapest)) => {
+                            if !ready || fee <= lowest {
+                                return Err(MempoolError::Full { fee, lowest });
+                            }
+                            cheapest
+                        }
+                        // Nothing left to evict: larger than the pool.
+                        None => return Err(MempoolError::Full { fee, lowest: fee }),
+                    },
+                };
+                count -= 1;
+                bytes -= self.by_id[&victim].size;
+                victims.push(victim);
+            }
+            for v in victims {
+                self.remove(&v);
+            }
         }
         let e = Entry {
-            size: tx.to_bytes().len(),
+            size,
             tx,
             fee,
             held: false,
@@ -718,5 +743,53 @@ mod tests {
         assert_eq!(p.pool.len(), 2);
         assert!(!p.pool.contains(&cheap.id()), "the cheapest went");
         assert!(p.pool.contains(&dear.id()) && p.pool.contains(&better.id()));
+    }
+
+    #[test]
+    fn a_pool_full_by_bytes_evicts_as_many_as_a_large_one_needs_or_none() {
+        let mut p = Pool::new(MempoolLimits::default());
+        let [a, b, c, d] = [0, 1, 2, 3].map(|i| p.net.users[i].clone());
+        let e = p.net.forgers[0].clone();
+        let small: Vec<SignedTransaction> = [&a, &b, &c]
+            .iter()
+            .zip([2_000, 2_001, 2_002])
+            .map(|(k, fee)| transfer(&p.net, k, 0, fee))
+            .collect();
+        let size = small[0].to_bytes().len();
+        // A deploy of 3 KiB of code (the mempool does not compile it).
+        let chain_id = p.net.params.chain_id();
+        let deploy = |key: &Keypair, fee: u64| {
+            Transaction {
+                chain_id,
+                sender: key.public(),
+                nonce: 0,
+                fee,
+                kind: TxKind::DeployContract {
+                    code: Bytes::new(vec![0; 3 * 1024]).unwrap(),
+                    init: Bytes::empty(),
+                    fuel_limit: 1_000,
+                },
+                memo: Bytes::empty(),
+            }
+            .sign(key)
+        };
+        let big = deploy(&d, 2_100);
+        // Room for the three small ones and less than a third of the deploy.
+        p.pool.limits.max_bytes = 3 * size + 1024;
+        for t in &small {
+            p.admit(t).unwrap();
+        }
+        // Not paying more than the cheapest (fees compare whole, not per
+        // byte): refused, and nothing evicted.
+        let poor = deploy(&e, 1_990);
+        assert!(matches!(p.admit(&poor), Err(MempoolError::Full { .. })));
+        assert_eq!(p.pool.len(), 3, "a refusal evicts nothing");
+        // Room for two small ones beside it: the two cheapest go, the
+        // dearest stays.
+        p.pool.limits.max_bytes = big.to_bytes().len() + size + 100;
+        p.admit(&big).unwrap();
+        assert_eq!(p.pool.len(), 2);
+        assert!(p.pool.contains(&big.id()) && p.pool.contains(&small[2].id()));
+        assert!(p.pool.bytes() <= p.pool.limits.max_bytes);
     }
 }

@@ -22,14 +22,16 @@ pub mod state;
 use std::collections::BTreeMap;
 
 use self::state::{
-    Account, Change, Proposal, ProposalStatus, ReadError, Record, StateChanges, StateKey,
-    StateRead, StateReadExt, StateValue, Tip,
+    Account, Change, ContractAccount, Proposal, ProposalStatus, ReadError, Receipt, ReceiptStatus,
+    Record, StateChanges, StateKey, StateRead, StateReadExt, StateValue, Tip,
 };
 use crate::chain::block::{self, Block, Header, SignedHeader, VERSION};
+use crate::chain::codec::Bytes;
 use crate::chain::crypto::{
     self, tag, Hash, Keypair, PublicKey, SignatureError, VrfError, VrfOutput,
 };
 use crate::chain::genesis::ChainParams;
+use crate::chain::limits;
 use crate::chain::merkle;
 use crate::chain::tx::{
     association_proof_body, check_receiver, SignedTransaction, StatelessError, TxKind,
@@ -203,6 +205,28 @@ pub enum TxError {
         /// Its first voided epoch.
         from: u64,
     },
+    /// A contract transaction on a chain without contracts.
+    #[error("contracts are not enabled on this chain (its genesis has no [contracts] table)")]
+    ContractsDisabled,
+    /// A contract transaction whose fuel limit is 0 or over a block's.
+    #[error("fuel limit {fuel_limit} is not in 1..={block_fuel} (a block's fuel limit)")]
+    BadFuelLimit {
+        /// The transaction's.
+        fuel_limit: u64,
+        /// The chain's `block_fuel`.
+        block_fuel: u64,
+    },
+    /// A fee that does not cover `min_fee + fuel_limit × fuel_price`.
+    #[error("fee {fee} does not pay for its fuel: at least {needed} (min_fee + fuel_limit × fuel_price)")]
+    FuelFeeTooLow {
+        /// The transaction's fee.
+        fee: u64,
+        /// What it must be at least.
+        needed: u128,
+    },
+    /// A call to an address that holds no contract.
+    #[error("no contract at {0}")]
+    NoSuchContract(Hash),
     /// Storage failed under the check.
     #[error(transparent)]
     Storage(#[from] ReadError),
@@ -217,6 +241,12 @@ impl TxError {
             TxError::Stateless(StatelessError::Signature(_)) => "bad-signature",
             TxError::Stateless(StatelessError::TooLarge { .. }) => "too-large",
             TxError::Stateless(StatelessError::BadReceiver { .. }) => "bad-receiver",
+            TxError::Stateless(StatelessError::BadContract { .. }) => "bad-contract",
+            TxError::ContractsDisabled => "contracts-disabled",
+            TxError::BadFuelLimit { .. } => "bad-fuel-limit",
+            TxError::Stateless(StatelessError::FuelBelowLoad { .. }) => "fuel-below-load",
+            TxError::FuelFeeTooLow { .. } => "fuel-fee-too-low",
+            TxError::NoSuchContract(_) => "no-such-contract",
             TxError::WrongChain { .. } => "wrong-chain",
             TxError::NonceUsed { .. } => "nonce-used",
             TxError::NonceGap { .. } => "nonce-gap",
@@ -375,6 +405,16 @@ pub enum BlockError {
         /// The limit.
         limit: u32,
     },
+    /// Contract transactions asking for more fuel than a block may use.
+    #[error("block {height}: contract transactions ask for {fuel} fuel, the limit is {limit}")]
+    TooMuchFuel {
+        /// Its height.
+        height: u64,
+        /// Their fuel limits' sum.
+        fuel: u128,
+        /// The chain's `block_fuel`.
+        limit: u64,
+    },
     /// Transactions too large in sum.
     #[error("block {height}: transactions take {bytes} bytes, the limit is {limit}")]
     TooLarge {
@@ -482,6 +522,49 @@ impl Parallelism {
     }
 }
 
+/// Everything about one transaction that needs no ledger state: its size,
+/// its signature, a transfer's receiver key, and a deploy's module (which
+/// must compile under the chain's rules: `contract::compile`).
+pub fn check_stateless(
+    stx: &SignedTransaction,
+) -> Result<crate::chain::tx::CheckedTx, StatelessError> {
+    let checked = stx.check()?;
+    check_code(stx)?;
+    Ok(checked)
+}
+
+/// A deploy's fuel limit pays for loading its module, and the module
+/// compiles; other kinds pass. The fuel is checked first: compiling is the
+/// expensive part, and a block's fuel limit bounds it only if every
+/// deploy's fuel covers it.
+fn check_code(stx: &SignedTransaction) -> Result<(), StatelessError> {
+    if let TxKind::DeployContract {
+        code, fuel_limit, ..
+    } = &stx.tx.kind
+    {
+        let load = contract::LOAD_FUEL_PER_BYTE * code.len() as u64;
+        if *fuel_limit < load {
+            return Err(StatelessError::FuelBelowLoad {
+                fuel_limit: *fuel_limit,
+                load,
+            });
+        }
+        contract::precompile(code.as_slice()).map_err(|e| StatelessError::BadContract {
+            reason: e.code(),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Size and signature, and a deploy's module ([`check_code`]): what
+/// [`check_transactions`] runs per transaction.
+fn check_in_block(stx: &SignedTransaction) -> Result<crate::chain::tx::CheckedTx, StatelessError> {
+    let checked = stx.check_signature()?;
+    check_code(stx)?;
+    Ok(checked)
+}
+
 /// Checks every transaction's size and signature on `parallelism` threads
 /// (a transfer's receiver key is checked when it is applied, if it has no
 /// account yet); returns each one's id and size, in order, or the
@@ -495,7 +578,7 @@ pub fn check_transactions(
         return txs
             .iter()
             .enumerate()
-            .map(|(i, t)| t.check_signature().map_err(|e| (i, e)))
+            .map(|(i, t)| check_in_block(t).map_err(|e| (i, e)))
             .collect();
     }
     let chunk = txs.len().div_ceil(threads);
@@ -507,7 +590,7 @@ pub fn check_transactions(
                 s.spawn(move || {
                     part.iter()
                         .enumerate()
-                        .map(|(i, t)| t.check_signature().map_err(|e| (c * chunk + i, e)))
+                        .map(|(i, t)| check_in_block(t).map_err(|e| (c * chunk + i, e)))
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
@@ -664,6 +747,24 @@ impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
     }
 }
 
+/// One contract's storage as a run sees it: the block's state so far.
+struct ContractView<'a, S: ?Sized> {
+    state: &'a S,
+    contract: Hash,
+}
+
+impl<S: StateRead + ?Sized> contract::Storage for ContractView<'_, S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ReadError> {
+        let Ok(key) = Bytes::new(key.to_vec()) else {
+            return Ok(None);
+        };
+        Ok(self
+            .state
+            .contract_data(&self.contract, &key)?
+            .map(|v| v.as_slice().to_vec()))
+    }
+}
+
 /// One block's execution: its context and its buffered writes.
 struct Execution<'a, S: ?Sized> {
     params: &'a ChainParams,
@@ -674,6 +775,8 @@ struct Execution<'a, S: ?Sized> {
     epoch: u64,
     fees: u64,
     live: Option<Vec<(PublicKey, u64)>>,
+    /// Modules loaded (and charged for) in this block, by code hash.
+    loaded: std::collections::BTreeSet<Hash>,
 }
 
 impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
@@ -710,6 +813,7 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
             epoch,
             fees: 0,
             live: None,
+            loaded: Default::default(),
         })
     }
 
@@ -810,6 +914,27 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
                 }
             });
         }
+        if let Some(fuel_limit) = tx.kind.fuel_limit() {
+            let c = self.params.contracts().ok_or(TxError::ContractsDisabled)?;
+            if fuel_limit == 0 || fuel_limit > c.block_fuel {
+                return Err(TxError::BadFuelLimit {
+                    fuel_limit,
+                    block_fuel: c.block_fuel,
+                });
+            }
+            let needed = min as u128 + fuel_limit as u128 * c.fuel_price as u128;
+            if (tx.fee as u128) < needed {
+                return Err(TxError::FuelFeeTooLow {
+                    fee: tx.fee,
+                    needed,
+                });
+            }
+            if let TxKind::CallContract { contract, .. } = &tx.kind {
+                if self.ov.contract(contract)?.is_none() {
+                    return Err(TxError::NoSuchContract(*contract));
+                }
+            }
+        }
         let amount = match &tx.kind {
             TxKind::Transfer { amount, .. } | TxKind::BuyWeight { amount, .. } => {
                 if *amount == 0 {
@@ -817,6 +942,9 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
                 }
                 *amount
             }
+            // Taken with the fee; the contract gets it only if the call
+            // ends ok, else it goes back.
+            TxKind::CallContract { value, .. } => *value,
             _ => 0,
         };
         let mut sender = self.debit(&tx.sender, amount, tx.fee)?;
@@ -921,10 +1049,283 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
                 );
                 Ok(())
             }
+            TxKind::DeployContract {
+                code,
+                init,
+                fuel_limit,
+            } => self.deploy(stx, id, code, init, *fuel_limit),
+            TxKind::CallContract {
+                contract,
+                input,
+                value,
+                fuel_limit,
+            } => self.call(stx, id, contract, input, *value, *fuel_limit),
             TxKind::ReportEquivocation { header_a, header_b } => {
                 self.equivocation(&tx.sender, header_a, header_b)
             }
         }
+    }
+
+    /// A deploy: the module is loaded (charged per byte), its `deploy`
+    /// export runs with `init`, and if that ends ok the contract exists.
+    fn deploy(
+        &mut self,
+        stx: &SignedTransaction,
+        id: Hash,
+        code: &Bytes<{ limits::CONTRACT_CODE }>,
+        init: &Bytes<{ limits::CONTRACT_INPUT }>,
+        fuel_limit: u64,
+    ) -> Result<(), TxError> {
+        let tx = &stx.tx;
+        let address = contract::address(&self.params.chain_id(), &tx.sender, tx.nonce);
+        let code_hash = Hash::of(&[code.as_slice()]);
+        self.loaded.insert(code_hash);
+        let load = contract::LOAD_FUEL_PER_BYTE * code.len() as u64;
+        let ctx = contract::Context {
+            contract: address,
+            caller: tx.sender,
+            value: 0,
+            balance: 0,
+            height: self.height,
+            slot: self.slot,
+            input: init.as_slice().to_vec(),
+        };
+        let run = self.run_loaded(
+            &code_hash,
+            code.as_slice(),
+            contract::Entry::Deploy,
+            &ctx,
+            load,
+            fuel_limit,
+        )?;
+        let account = ContractAccount {
+            code_hash,
+            deployer: tx.sender,
+            balance: 0,
+            stored_bytes: 0,
+            height: self.height,
+        };
+        self.settle(stx, id, address, account, Some(code), run, 0)
+    }
+
+    /// A call: the contract's `call` export runs with `input` and `value`
+    /// (the module charged per byte if it is its first use in the block).
+    fn call(
+        &mut self,
+        stx: &SignedTransaction,
+        id: Hash,
+        address: &Hash,
+        input: &Bytes<{ limits::CONTRACT_INPUT }>,
+        value: u64,
+        fuel_limit: u64,
+    ) -> Result<(), TxError> {
+        let tx = &stx.tx;
+        let account = self
+            .ov
+            .contract(address)?
+            .ok_or(TxError::NoSuchContract(*address))?;
+        let code = self.ov.code(&account.code_hash)?.ok_or_else(|| {
+            ReadError(format!(
+                "contract {address}: its code {} is missing from the state",
+                account.code_hash
+            ))
+        })?;
+        let balance = account
+            .balance
+            .checked_add(value)
+            .ok_or(TxError::Overflow {
+                what: "the contract's balance",
+            })?;
+        let load = if self.loaded.insert(account.code_hash) {
+            contract::LOAD_FUEL_PER_BYTE * code.len() as u64
+        } else {
+            0
+        };
+        let ctx = contract::Context {
+            contract: *address,
+            caller: tx.sender,
+            value,
+            balance,
+            height: self.height,
+            slot: self.slot,
+            input: input.as_slice().to_vec(),
+        };
+        let run = self.run_loaded(
+            &account.code_hash,
+            code.as_slice(),
+            contract::Entry::Call,
+            &ctx,
+            load,
+            fuel_limit,
+        )?;
+        self.settle(stx, id, *address, account, None, run, value)
+    }
+
+    /// Runs `entry` after charging `load` fuel for loading the module; out
+    /// of fuel without running if loading alone is over the limit.
+    fn run_loaded(
+        &self,
+        code_hash: &Hash,
+        code: &[u8],
+        entry: contract::Entry,
+        ctx: &contract::Context,
+        load: u64,
+        fuel_limit: u64,
+    ) -> Result<contract::Run, TxError> {
+        if load > fuel_limit {
+            return Ok(contract::Run {
+                status: contract::Status::OutOfFuel,
+                fuel_used: fuel_limit,
+                effects: Default::default(),
+            });
+        }
+        let view = ContractView {
+            state: &self.ov,
+            contract: ctx.contract,
+        };
+        let mut run = contract::run(code_hash, code, entry, ctx, &view, fuel_limit - load)?;
+        run.fuel_used += load;
+        Ok(run)
+    }
+
+    /// Charges a contract transaction for the fuel it used, applies its
+    /// run's effects if it ended ok (and its storage is paid for), returns
+    /// the rest of the fee (and the value, if it did not end ok), and
+    /// records its receipt. The sender was debited `fee + value` already.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &mut self,
+        stx: &SignedTransaction,
+        id: Hash,
+        address: Hash,
+        mut account: ContractAccount,
+        new_code: Option<&Bytes<{ limits::CONTRACT_CODE }>>,
+        run: contract::Run,
+        value: u64,
+    ) -> Result<(), TxError> {
+        let tx = &stx.tx;
+        let c = *self
+            .params
+            .contracts()
+            .expect("a contract transaction was checked against the chain's parameters");
+        let min = self.params.genesis().min_fee;
+        // fuel_used ≤ fuel_limit and fee ≥ min + fuel_limit × price.
+        let fee =
+            (min as u128 + run.fuel_used as u128 * c.fuel_price as u128).min(tx.fee as u128) as u64;
+        let refund = tx.fee - fee;
+        let mut status = match run.status {
+            contract::Status::Ok => ReceiptStatus::Ok,
+            contract::Status::Trapped(t) => ReceiptStatus::Trapped(Bytes::from(t.name())),
+            contract::Status::OutOfFuel => ReceiptStatus::OutOfFuel,
+        };
+        let mut storage_charge = 0u64;
+        let mut events = Vec::new();
+        let mut return_data = Bytes::empty();
+        if status == ReceiptStatus::Ok {
+            // What the writes do to the contract's stored bytes.
+            let mut stored = account.stored_bytes as i128;
+            let mut writes = Vec::with_capacity(run.effects.writes.len());
+            for (k, v) in &run.effects.writes {
+                let key = Bytes::new(k.clone()).expect("the engine bounds keys");
+                let entry = |len: usize| (k.len() + len) as i128 + contract::ENTRY_OVERHEAD as i128;
+                if let Some(old) = self.ov.contract_data(&address, &key)? {
+                    stored -= entry(old.len());
+                }
+                if let Some(new) = v {
+                    stored += entry(new.len());
+                }
+                writes.push((key, v.clone()));
+            }
+            let growth = (stored - account.stored_bytes as i128).max(0) as u128;
+            let charge = growth * c.storage_price as u128;
+            let can_pay = self.ov.account(&tx.sender)?.balance as u128 + refund as u128;
+            if charge > can_pay {
+                status = ReceiptStatus::Trapped(Bytes::from("storage-unpaid"));
+            } else {
+                storage_charge = charge as u64;
+                for (key, v) in writes {
+                    let value = v.map(|v| {
+                        StateValue::ContractData(Bytes::new(v).expect("the engine bounds values"))
+                    });
+                    self.ov.set(StateKey::ContractData(address, key), value);
+                }
+                account.stored_bytes = stored as u64;
+                let mut balance = account
+                    .balance
+                    .checked_add(value)
+                    .ok_or(TxError::Overflow {
+                        what: "the contract's balance",
+                    })?;
+                for (to, amount) in &run.effects.transfers {
+                    balance = balance
+                        .checked_sub(*amount)
+                        .expect("the engine keeps transfers within the balance");
+                    self.credit(to, *amount, "a contract transfer's receiver")?;
+                }
+                account.balance = balance;
+                self.ov.set(
+                    StateKey::Contract(address),
+                    Some(StateValue::Contract(account)),
+                );
+                if let Some(code) = new_code {
+                    if self.ov.code(&account.code_hash)?.is_none() {
+                        self.ov.set(
+                            StateKey::Code(account.code_hash),
+                            Some(StateValue::Code(code.clone())),
+                        );
+                    }
+                }
+                if storage_charge > 0 {
+                    let burned =
+                        self.ov
+                            .burned()?
+                            .checked_add(storage_charge)
+                            .ok_or(TxError::Overflow {
+                                what: "the burned total",
+                            })?;
+                    self.ov
+                        .set(StateKey::Burned, Some(StateValue::Burned(burned)));
+                }
+                events = run
+                    .effects
+                    .events
+                    .iter()
+                    .map(|e| Bytes::new(e.clone()).expect("the engine bounds events"))
+                    .collect();
+                return_data = Bytes::new(run.effects.return_data.clone())
+                    .expect("the engine bounds return data");
+            }
+        }
+        // The sender gets back the unused fee, and the value unless the run
+        // ended ok; it pays the storage charge.
+        let back = refund as u128
+            + if status == ReceiptStatus::Ok {
+                0
+            } else {
+                value as u128
+            };
+        let mut sender = self.ov.account(&tx.sender)?;
+        sender.balance = (sender.balance as u128 + back - storage_charge as u128)
+            .try_into()
+            .map_err(|_| TxError::Overflow {
+                what: "the sender's balance",
+            })?;
+        self.ov.put_account(tx.sender, sender);
+        self.fees -= refund;
+        self.ov.set(
+            StateKey::Receipt(id),
+            Some(StateValue::Receipt(Receipt {
+                contract: address,
+                status,
+                fuel_used: run.fuel_used,
+                fee,
+                storage_charge,
+                return_data,
+                events,
+                height: self.height,
+            })),
+        );
+        Ok(())
     }
 
     fn buy_weight(
@@ -1267,6 +1668,39 @@ pub fn apply_block<S: StateRead + ?Sized>(
             limit: limits.max_block_txs,
         });
     }
+    let fuel: u128 = block
+        .txs
+        .iter()
+        .filter_map(|t| t.tx.kind.fuel_limit())
+        .map(u128::from)
+        .sum();
+    // Before any module is compiled: a deploy's fuel pays for compiling
+    // it, so this bounds the block's compiling too.
+    if fuel > 0 {
+        match params.contracts() {
+            Some(c) if fuel > c.block_fuel as u128 => {
+                return Err(BlockError::TooMuchFuel {
+                    height,
+                    fuel,
+                    limit: c.block_fuel,
+                })
+            }
+            Some(_) => {}
+            None => {
+                let index = block
+                    .txs
+                    .iter()
+                    .position(|t| t.tx.kind.fuel_limit().is_some())
+                    .expect("some transaction has a fuel limit");
+                return Err(BlockError::Tx {
+                    height,
+                    index,
+                    id: block.txs[index].id(),
+                    error: TxError::ContractsDisabled,
+                });
+            }
+        }
+    }
     let checked =
         check_transactions(&block.txs, parallelism).map_err(|(index, e)| BlockError::Tx {
             height,
@@ -1415,6 +1849,8 @@ pub fn prepare_block<S: StateRead + ?Sized>(
     let mut ids = Vec::new();
     let mut rejected = Vec::new();
     let mut bytes = 0usize;
+    let mut fuel = 0u64;
+    let block_fuel = params.contracts().map_or(0, |c| c.block_fuel);
     let mut seen = std::collections::BTreeSet::new();
     // A sender whose transaction failed here: its later ones would only
     // fail behind the nonce gap, each after a signature check.
@@ -1426,7 +1862,7 @@ pub fn prepare_block<S: StateRead + ?Sized>(
         if failed.contains(&stx.tx.sender) {
             continue;
         }
-        let checked = match stx.check_signature() {
+        let checked = match check_in_block(&stx) {
             Ok(c) => c,
             Err(e) => {
                 rejected.push((stx.id(), e.into()));
@@ -1436,8 +1872,16 @@ pub fn prepare_block<S: StateRead + ?Sized>(
         if !seen.insert(checked.id) || bytes + checked.size > limits.max_block_bytes as usize {
             continue;
         }
+        // A contract transaction that asks for more fuel than the block has
+        // left waits for another block (one over the whole limit fails in
+        // `apply` and is rejected).
+        let tx_fuel = stx.tx.kind.fuel_limit().unwrap_or(0);
+        if tx_fuel > 0 && tx_fuel <= block_fuel && fuel + tx_fuel > block_fuel {
+            continue;
+        }
         match exec.apply(&stx, checked.id) {
             Ok(()) => {
+                fuel += tx_fuel;
                 bytes += checked.size;
                 ids.push(checked.id);
                 txs.push(stx);

@@ -109,6 +109,54 @@ pub struct Record {
     pub tx: Hash,
 }
 
+/// A contract's account (docs/design.md, "Contracts").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractAccount {
+    /// The hash of its module, stored once under [`StateKey::Code`].
+    pub code_hash: Hash,
+    /// Who deployed it.
+    pub deployer: PublicKey,
+    /// Its coins: only its own code moves them.
+    pub balance: u64,
+    /// Bytes its storage holds: Σ (key + value + 32) over its entries.
+    pub stored_bytes: u64,
+    /// The height of the block that deployed it.
+    pub height: u64,
+}
+
+/// How a contract transaction's run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReceiptStatus {
+    /// It ran to the end; its effects applied.
+    Ok,
+    /// It trapped (the trap's stable name); nothing but the fee applied.
+    Trapped(Bytes<64>),
+    /// It used all its fuel; nothing but the fee applied.
+    OutOfFuel,
+}
+
+/// What a contract transaction did: kept under [`StateKey::Receipt`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The contract deployed or called.
+    pub contract: Hash,
+    /// How its run ended.
+    pub status: ReceiptStatus,
+    /// Fuel used, loading included.
+    pub fuel_used: u64,
+    /// The fee charged: `min_fee + fuel_used × fuel_price` (the storage
+    /// charge, burned, is apart).
+    pub fee: u64,
+    /// Coins burned for the storage the run added.
+    pub storage_charge: u64,
+    /// What the run set as its return data.
+    pub return_data: Bytes<1024>,
+    /// The events it emitted, in order (none unless ok).
+    pub events: Vec<Bytes<256>>,
+    /// The block's height.
+    pub height: u64,
+}
+
 /// A key in the ledger state.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum StateKey {
@@ -135,6 +183,14 @@ pub enum StateKey {
     /// output folded in (`chain::block::mix_vrf`); the next epoch's seed is
     /// `ledger::schedule::next_seed` of its final value.
     Mix,
+    /// A contract's account, by address.
+    Contract(Hash),
+    /// A contract module, by its hash.
+    Code(Hash),
+    /// A contract's stored value (contract, key).
+    ContractData(Hash, Bytes<{ limits::DATA_KEY }>),
+    /// A contract transaction's receipt, by transaction id.
+    Receipt(Hash),
 }
 
 /// A value in the ledger state; its variant matches its key's.
@@ -160,6 +216,14 @@ pub enum StateValue {
     Burned(u64),
     /// For [`StateKey::Mix`].
     Mix(Hash),
+    /// For [`StateKey::Contract`].
+    Contract(ContractAccount),
+    /// For [`StateKey::Code`].
+    Code(Bytes<{ limits::CONTRACT_CODE }>),
+    /// For [`StateKey::ContractData`].
+    ContractData(Bytes<{ limits::DATA_VALUE }>),
+    /// For [`StateKey::Receipt`].
+    Receipt(Receipt),
 }
 
 /// A storage failure under a state read: fatal for the process.
@@ -268,6 +332,46 @@ pub trait StateReadExt: StateRead {
             Some(v) => Err(wrong(&k, &v)),
         }
     }
+    /// A contract's account.
+    fn contract(&self, address: &Hash) -> Result<Option<ContractAccount>, ReadError> {
+        let k = StateKey::Contract(*address);
+        match self.get(&k)? {
+            Some(StateValue::Contract(c)) => Ok(Some(c)),
+            None => Ok(None),
+            Some(v) => Err(wrong(&k, &v)),
+        }
+    }
+    /// A contract module by its hash.
+    fn code(&self, hash: &Hash) -> Result<Option<Bytes<{ limits::CONTRACT_CODE }>>, ReadError> {
+        let k = StateKey::Code(*hash);
+        match self.get(&k)? {
+            Some(StateValue::Code(c)) => Ok(Some(c)),
+            None => Ok(None),
+            Some(v) => Err(wrong(&k, &v)),
+        }
+    }
+    /// One value a contract stored.
+    fn contract_data(
+        &self,
+        contract: &Hash,
+        key: &Bytes<{ limits::DATA_KEY }>,
+    ) -> Result<Option<Bytes<{ limits::DATA_VALUE }>>, ReadError> {
+        let k = StateKey::ContractData(*contract, key.clone());
+        match self.get(&k)? {
+            Some(StateValue::ContractData(v)) => Ok(Some(v)),
+            None => Ok(None),
+            Some(v) => Err(wrong(&k, &v)),
+        }
+    }
+    /// A contract transaction's receipt.
+    fn receipt(&self, tx: &Hash) -> Result<Option<Receipt>, ReadError> {
+        let k = StateKey::Receipt(*tx);
+        match self.get(&k)? {
+            Some(StateValue::Receipt(r)) => Ok(Some(r)),
+            None => Ok(None),
+            Some(v) => Err(wrong(&k, &v)),
+        }
+    }
     /// An epoch's seed, if the state still holds it (its tip's epoch's).
     fn seed(&self, epoch: u64) -> Result<Option<Hash>, ReadError> {
         let k = StateKey::Seed(epoch);
@@ -360,12 +464,13 @@ impl MemState {
         self.map.iter()
     }
 
-    /// The sum of every balance.
+    /// The sum of every balance, contracts' included.
     pub fn total_balance(&self) -> u128 {
         self.map
             .values()
             .map(|v| match v {
                 StateValue::Account(a) => a.balance as u128,
+                StateValue::Contract(c) => c.balance as u128,
                 _ => 0,
             })
             .sum()

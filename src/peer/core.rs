@@ -1011,7 +1011,9 @@ impl Core {
         if self.mempool.contains(&tx.id()) {
             return Ok(Ok(()));
         }
-        let checked = match tx.check() {
+        // A deploy's module is compiled here too: one the chain would not
+        // run is refused with its reason, before it takes room or relays.
+        let checked = match ledger::check_stateless(&tx) {
             Ok(c) => c,
             Err(e) => return Ok(Err(ledger::TxError::from(e).into())),
         };

@@ -328,6 +328,7 @@ pub fn coins_conserved(params: &ChainParams, store: &Store) -> Result<u128, Viol
     for (k, v) in store.state_entries()? {
         match (k, v) {
             (StateKey::Account(_), StateValue::Account(a)) => total += a.balance as u128,
+            (StateKey::Contract(_), StateValue::Contract(c)) => total += c.balance as u128,
             (StateKey::Burned, StateValue::Burned(b)) => burned = b as u128,
             _ => {}
         }

@@ -620,6 +620,7 @@ impl Sim {
             amount: 1_000,
         }));
         let genesis = Genesis {
+            contracts: Some(crate::chain::genesis::ContractParams::for_slot(SLOT_MS)),
             chain_name: "sim".into(),
             start_ms: START_MS,
             slot_ms: SLOT_MS,
@@ -652,6 +653,7 @@ impl Sim {
             outbox: cfg.outbox,
             mempool: MempoolLimits {
                 max_txs: 256,
+                max_bytes: 256 * 2048,
                 max_per_sender: 16,
                 max_nonce_gap: 16,
             },

@@ -391,6 +391,12 @@ impl Store {
                 "the genesis in the meta table differs from the chain's".into(),
             ));
         }
+        let stored_contracts = meta.get("contracts")?.map(|c| c.value().to_vec());
+        if stored_contracts != self.params.contracts().map(encode) {
+            return Err(bad(
+                "the contract parameters in the meta table differ from the chain's".into(),
+            ));
+        }
         match meta.get("indexes")?.map(|v| v.value().to_vec()) {
             None => {}
             Some(v) if v == [0] || v == [1] => {}

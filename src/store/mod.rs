@@ -23,7 +23,7 @@
 //!
 //! | table | key → value |
 //! |---|---|
-//! | `meta` | "schema", "chain_id", "genesis" → bytes |
+//! | `meta` | "schema", "chain_id", "genesis", "contracts" (a chain with contracts) → bytes |
 //! | `blocks` | block hash → encoded block (canonical and side) |
 //! | `canon` | height → block hash |
 //! | `side` | height ‖ hash → () (side-branch blocks within finality) |
@@ -918,7 +918,11 @@ pub fn touched(tx: &SignedTransaction) -> Vec<PublicKey> {
         TxKind::BuyWeight { association, .. } => v.push(*association),
         TxKind::ProposeAssociation { account, .. } => v.push(*account),
         TxKind::ReportEquivocation { header_a, .. } => v.push(header_a.header.forger),
-        TxKind::VoteAssociation { .. } | TxKind::PutData { .. } => {}
+        // A contract's transfers are in its receipt, not here.
+        TxKind::VoteAssociation { .. }
+        | TxKind::PutData { .. }
+        | TxKind::DeployContract { .. }
+        | TxKind::CallContract { .. } => {}
     }
     v.sort();
     v.dedup();
@@ -988,8 +992,14 @@ impl Store {
                 let r = db.begin_read()?;
                 let meta = r.open_table(META).map_err(|_| missing())?;
                 let g = meta.get("genesis")?.ok_or_else(missing)?;
-                let g: Genesis = codec::decode("stored genesis", g.value(), 16 << 20)
+                let mut g: Genesis = codec::decode("stored genesis", g.value(), 16 << 20)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                if let Some(c) = meta.get("contracts")? {
+                    g.contracts = Some(
+                        codec::decode("stored contract parameters", c.value(), 1024)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    );
+                }
                 g
             };
             let params =
@@ -1248,6 +1258,11 @@ impl Store {
                     meta.insert("schema", SCHEMA_VERSION.to_le_bytes().as_slice())?;
                     meta.insert("chain_id", self.params.chain_id().0.as_slice())?;
                     meta.insert("genesis", encode(self.params.genesis()).as_slice())?;
+                    // Kept apart from the genesis's encoding, as in the chain
+                    // id, so a store written before contracts opens as it did.
+                    if let Some(c) = self.params.contracts() {
+                        meta.insert("contracts", encode(c).as_slice())?;
+                    }
                 }
             }
             // The state first: a crash before the blocks' file commits

@@ -71,6 +71,7 @@ impl DemoNet {
         let users: Vec<Keypair> = (10..14).map(&mut key).collect::<Result<_, _>>()?;
         let association = key(100)?;
         let genesis = Genesis {
+            contracts: Some(crate::chain::genesis::ContractParams::for_slot(2_000)),
             chain_name: "ledger-demo".into(),
             start_ms: 0,
             slot_ms: 2_000,

@@ -27,8 +27,10 @@ pub const PROTOCOL_VERSION: u16 = 1;
 pub mod limits {
     /// Before the handshake completes: a Hello, an Auth or an Error.
     pub const HANDSHAKE_FRAME: u32 = 1024;
-    /// From a client, after the handshake: transactions and queries.
-    pub const CLIENT_FRAME: u32 = 16 * 1024;
+    /// From a client, after the handshake: transactions and queries. A
+    /// contract deploy is the largest (`chain::limits::DEPLOY_TX_BYTES`,
+    /// 68 KiB), with room for its message's framing.
+    pub const CLIENT_FRAME: u32 = 72 * 1024;
     /// The largest frame a client accepts from a node (a sync answer full
     /// of blocks is the largest message there is).
     pub const CLIENT_READ_LIMIT: u32 = 64 << 20;

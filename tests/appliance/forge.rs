@@ -73,6 +73,7 @@ fn user() -> Keypair {
 fn chain(forgers: &[&Keypair]) -> ChainParams {
     ChainParams::new(Genesis {
         chain_name: "forge-tests".into(),
+        contracts: None,
         start_ms: now_ms(),
         slot_ms: SLOT_MS,
         epoch_slots: EPOCH_SLOTS,

@@ -91,6 +91,7 @@ pub fn base_genesis() -> Genesis {
     let x = assoc_x();
     Genesis {
         chain_name: "ledger-tests".into(),
+        contracts: Some(goodwill::chain::genesis::ContractParams::for_slot(1_000)),
         start_ms: 0,
         slot_ms: 1_000,
         epoch_slots: EPOCH_SLOTS,

@@ -14,6 +14,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod contract_txs;
 mod contracts;
 mod ed25519_conformance;
 mod ledger_props;

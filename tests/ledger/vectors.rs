@@ -137,6 +137,9 @@ fn bytes<const N: usize>(b: &[u8]) -> Bytes<N> {
 fn sample_genesis() -> Genesis {
     Genesis {
         chain_name: "goodwill-vectors".into(),
+        // Without contracts: the chain id is over the genesis alone, as
+        // before contracts existed (its `[contracts]` is hashed apart).
+        contracts: None,
         start_ms: 1_700_000_000_000,
         slot_ms: 4_000,
         epoch_slots: 900,
@@ -260,6 +263,27 @@ fn sample_txs(chain_id: Hash) -> Vec<SignedTransaction> {
                 header_b: Box::new(sample_header(chain_id, 0x12)),
             },
             b"",
+        ),
+        tx(
+            6,
+            TxKind::DeployContract {
+                // The smallest module: magic and version (encodings do not
+                // care whether it would be accepted).
+                code: bytes(b"\0asm\x01\0\0\0"),
+                init: bytes(&500u64.to_le_bytes()),
+                fuel_limit: 100_000,
+            },
+            b"",
+        ),
+        tx(
+            7,
+            TxKind::CallContract {
+                contract: Hash([0x55; 32]),
+                input: bytes(&[1]),
+                value: 600,
+                fuel_limit: 50_000,
+            },
+            b"pay",
         ),
     ]
 }
@@ -426,13 +450,15 @@ fn every_tx_kind_has_a_vector() {
             TxKind::VoteAssociation { .. } => 3,
             TxKind::PutData { .. } => 4,
             TxKind::ReportEquivocation { .. } => 5,
+            TxKind::DeployContract { .. } => 6,
+            TxKind::CallContract { .. } => 7,
         }
     }
     let positions: Vec<usize> = sample_txs(Hash::ZERO)
         .iter()
         .map(|t| position(&t.tx.kind))
         .collect();
-    assert_eq!(positions, [0, 1, 2, 3, 4, 5]);
+    assert_eq!(positions, [0, 1, 2, 3, 4, 5, 6, 7]);
     let kinds: Vec<String> = pinned().transactions.into_iter().map(|t| t.kind).collect();
     assert_eq!(
         kinds,
@@ -442,7 +468,9 @@ fn every_tx_kind_has_a_vector() {
             "propose-association",
             "vote-association",
             "put-data",
-            "report-equivocation"
+            "report-equivocation",
+            "deploy-contract",
+            "call-contract"
         ]
     );
 }

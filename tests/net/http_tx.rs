@@ -412,8 +412,8 @@ fn refused_and_malformed_submissions_are_problems_with_the_reason_never_a_5xx() 
         ),
     );
     assert_eq!(r.status, 202, "{r:?}");
-    // Over 64 KiB: 413.
-    let big = format!("{{\"bytes\": \"{}\"}}", "00".repeat(40 * 1024));
+    // Over 160 KiB: 413.
+    let big = format!("{{\"bytes\": \"{}\"}}", "00".repeat(90 * 1024));
     send(
         &addr,
         &post_raw("/api/v1/tx", "application/json", big.as_bytes()),
@@ -471,4 +471,127 @@ fn submissions_past_the_rate_are_429_with_retry_after_and_counted() {
         .unwrap_or_else(|| panic!("{}", m.body));
     let n: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n >= 1, "{line}");
+}
+
+/// A contract from a client that knows no postcard: the paywall deployed
+/// and paid through `/tx/encode` and `/tx` (the module as hex), both
+/// mined, and their outcomes read back from `/tx/{id}`'s receipt.
+#[test]
+fn a_contract_is_deployed_and_paid_over_http_and_its_receipts_read_back() {
+    let tn = net();
+    let dir = tempfile::tempdir().unwrap();
+    let (_procs, listen, addr) = node(dir.path(), &tn, &[]);
+    let (owner, payer) = (&tn.users[0], &tn.users[1]);
+    let min_fee = tn.params.genesis().min_fee;
+    let price = tn
+        .params
+        .contracts()
+        .expect("the test chain has contracts")
+        .fuel_price;
+    let code = std::fs::read(format!(
+        "{}/contracts/paywall.wasm",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let fuel = 100_000u64;
+    let fee = (min_fee + fuel * price).to_string();
+    let deploy = encode_and_sign(
+        &addr,
+        owner,
+        &json!({
+            "sender": owner.public().to_string(),
+            "fee": fee,
+            "kind": {
+                "type": "deploy-contract",
+                "code_hex": hex::encode(&code),
+                "init_hex": hex::encode(500u64.to_le_bytes()),
+                "fuel_limit": fuel.to_string(),
+            },
+        }),
+    );
+    assert_eq!(deploy.encoded["tx"]["kind"]["type"], "deploy-contract");
+    let s = post(
+        &addr,
+        "/api/v1/tx",
+        &json!({"bytes": hex::encode(&deploy.bytes)}),
+    );
+    assert_eq!(s.status, 202, "{s:?}");
+
+    // A module the chain would not run is refused by name, never mined.
+    let mut bad = code.clone();
+    bad.truncate(20);
+    let refused = encode_and_sign(
+        &addr,
+        payer,
+        &json!({
+            "sender": payer.public().to_string(),
+            "fee": fee,
+            "kind": {"type": "deploy-contract", "code_hex": hex::encode(&bad), "fuel_limit": fuel.to_string()},
+        }),
+    );
+    let r = post(
+        &addr,
+        "/api/v1/tx",
+        &json!({"bytes": hex::encode(&refused.bytes)}),
+    );
+    let d = r.problem(422);
+    assert_eq!(r.json()["reason"], "bad-contract", "{r:?}");
+    assert!(d.contains("invalid"), "{d}");
+
+    let mut chain = tn.chain();
+    let mut f = forger(&tn, &listen);
+    let block = chain.forge(vec![SignedTransaction::from_bytes(&deploy.bytes).unwrap()]);
+    assert_eq!(block.txs.len(), 1);
+    send_block(&mut f, &block);
+    let path = format!("/api/v1/tx/{}", deploy.id.to_hex());
+    let v = common::wait_for(WAIT_MS, "the deploy on chain", || {
+        let v = get(&addr, &path).json();
+        (v["status"] == "included").then_some(v)
+    });
+    let r = &v["receipt"]["contract"];
+    assert_eq!(r["status"], "ok", "{v}");
+    let address = goodwill::ledger::contract::address(&tn.params.chain_id(), &owner.public(), 0);
+    assert_eq!(r["contract"], address.to_hex(), "{v}");
+    let used: u64 = r["fuel_used"].as_str().unwrap().parse().unwrap();
+    assert!(used < fuel, "{v}");
+    assert_eq!(
+        v["receipt"]["fee"],
+        (min_fee + used * price).to_string(),
+        "the fee charged is for the fuel used: {v}"
+    );
+
+    // Pay 600 (the price is 500): ok, and the event names the payer.
+    let pay = encode_and_sign(
+        &addr,
+        payer,
+        &json!({
+            "sender": payer.public().to_string(),
+            "fee": fee,
+            "kind": {
+                "type": "call-contract",
+                "contract": address.to_hex(),
+                "input_hex": "01",
+                "value": "600",
+                "fuel_limit": fuel.to_string(),
+            },
+        }),
+    );
+    let s = post(
+        &addr,
+        "/api/v1/tx",
+        &json!({"bytes": hex::encode(&pay.bytes)}),
+    );
+    assert_eq!(s.status, 202, "{s:?}");
+    let block = chain.forge(vec![SignedTransaction::from_bytes(&pay.bytes).unwrap()]);
+    send_block(&mut f, &block);
+    let path = format!("/api/v1/tx/{}", pay.id.to_hex());
+    let v = common::wait_for(WAIT_MS, "the payment on chain", || {
+        let v = get(&addr, &path).json();
+        (v["status"] == "included").then_some(v)
+    });
+    let r = &v["receipt"]["contract"];
+    assert_eq!(r["status"], "ok", "{v}");
+    let mut event = payer.public().0.to_vec();
+    event.extend(600u64.to_le_bytes());
+    assert_eq!(r["events_hex"][0], hex::encode(event), "{v}");
 }

@@ -61,6 +61,29 @@ fn imports_reopens_and_verifies() {
 }
 
 #[test]
+fn contract_parameters_come_back_on_reopen_and_a_chain_without_them_keeps_none() {
+    let net = TestNet::new(&TestNetConfig::default());
+    assert!(
+        net.params.contracts().is_some(),
+        "the test chain has contracts"
+    );
+    let mut g = net.params.genesis().clone();
+    g.contracts = None;
+    let plain = goodwill::chain::genesis::ChainParams::new(g).unwrap();
+    assert_ne!(plain.chain_id(), net.params.chain_id());
+    for params in [&net.params, &plain] {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path(), params).unwrap());
+        // Opened without being told the chain: the store's own meta.
+        let store = Store::open_existing(dir.path()).unwrap();
+        assert_eq!(store.params().chain_id(), params.chain_id());
+        assert_eq!(store.params().contracts(), params.contracts());
+        drop(store);
+        Store::open(dir.path(), params).unwrap();
+    }
+}
+
+#[test]
 fn a_store_in_use_is_not_opened_twice() {
     let dir = tempfile::tempdir().unwrap();
     let net = TestNet::new(&TestNetConfig::default());

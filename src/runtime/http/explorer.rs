@@ -619,6 +619,14 @@ fn summary(tx: &SignedTransaction) -> String {
         TxKind::ReportEquivocation { header_a, .. } => {
             format!("forger {}", account_link(&header_a.header.forger, false))
         }
+        TxKind::DeployContract { code, .. } => format!("{} bytes of code", code.len()),
+        TxKind::CallContract {
+            contract, value, ..
+        } => format!(
+            "{} → contract {}",
+            amount(*value),
+            esc(&short(&contract.to_hex()))
+        ),
     }
 }
 

@@ -74,7 +74,8 @@ impl Default for HttpLimits {
             max_connections: 64,
             max_per_ip: 16,
             header_bytes: 16 * 1024,
-            body_bytes: 64 * 1024,
+            // A contract deploy's JSON: 64 KiB of code as hex is 128 KiB.
+            body_bytes: 160 * 1024,
             idle_ms: 10_000,
         }
     }

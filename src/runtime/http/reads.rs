@@ -440,9 +440,13 @@ pub fn effect(tx: &SignedTransaction, account: &PublicKey) -> (&'static str, Opt
             }
         }
         TxKind::ProposeAssociation { .. } if !sender => ("proposed", Some("0".into())),
+        // What a contract transaction finally cost is in its receipt (the
+        // unused fuel comes back): the fee offered is shown as its bound.
+        TxKind::CallContract { value, .. } => ("called", Some(signed(-(*value as i128) - fee))),
         TxKind::ProposeAssociation { .. }
         | TxKind::VoteAssociation { .. }
-        | TxKind::PutData { .. } => ("fee", Some(signed(-fee))),
+        | TxKind::PutData { .. }
+        | TxKind::DeployContract { .. } => ("fee", Some(signed(-fee))),
     }
 }
 

@@ -329,34 +329,49 @@ fn tx(api: &Api, text: &str) -> Result<Reply, Reply> {
         )));
     };
     let h = &block.header.header;
+    // A contract transaction's outcome, from the state (its receipt is a
+    // state entry the block's digest covers). What it was charged is the
+    // receipt's fee: the fuel it did not use came back.
+    let contract = match stx.tx.kind.fuel_limit() {
+        Some(_) => api
+            .store()
+            .snapshot()
+            .map_err(|e| store_failed(&e))?
+            .receipt(&id)
+            .map_err(|e| store_failed(&StoreError::from(e)))?,
+        None => None,
+    };
+    let fee = contract.as_ref().map_or(stx.tx.fee, |r| r.fee);
     let (proof, checked) = proof_json(&id, &h.tx_root, &proof);
     let depth = api.params().genesis().finality_depth;
     let confirmations = tip.height.saturating_sub(h.height) + 1;
     let finalized = confirmations >= depth;
-    Ok(Reply::json(
-        200,
-        &json!({
-            "status": if finalized { "final" } else { "included" },
-            "tx": txjson::signed_to_json(&stx),
-            "block": {
-                "height": h.height,
-                "hash": block.hash().to_hex(),
-                "slot": h.slot,
-                "forger": h.forger.to_string(),
-                "tx_root": h.tx_root.to_hex(),
-                "header": hex::encode(crate::chain::codec::encode(&block.header)),
-            },
-            "proof": proof,
-            "proof_checked": checked,
-            "receipt": {
-                "confirmations": confirmations,
-                "finality_depth": depth,
-                "finalized": finalized,
-                "fee": stx.tx.fee.to_string(),
-                "fee_to": h.forger.to_string(),
-            },
-        }),
-    ))
+    let mut v = json!({
+        "status": if finalized { "final" } else { "included" },
+        "tx": txjson::signed_to_json(&stx),
+        "block": {
+            "height": h.height,
+            "hash": block.hash().to_hex(),
+            "slot": h.slot,
+            "forger": h.forger.to_string(),
+            "tx_root": h.tx_root.to_hex(),
+            "header": hex::encode(crate::chain::codec::encode(&block.header)),
+        },
+        "proof": proof,
+        "proof_checked": checked,
+        "receipt": {
+            "confirmations": confirmations,
+            "finality_depth": depth,
+            "finalized": finalized,
+            "fee": fee.to_string(),
+            "fee_to": h.forger.to_string(),
+        },
+    });
+    // Only a contract transaction's receipt has the member.
+    if let Some(r) = &contract {
+        v["receipt"]["contract"] = txjson::receipt_to_json(r);
+    }
+    Ok(Reply::json(200, &v))
 }
 
 /// A forger's LED text (`green:heartbeat amber:off red:off`) as an object.

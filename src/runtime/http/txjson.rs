@@ -120,8 +120,51 @@ pub fn kind_to_json(kind: &TxKind) -> Value {
             m.insert("header_a".into(), header_json(header_a));
             m.insert("header_b".into(), header_json(header_b));
         }
+        TxKind::DeployContract {
+            code,
+            init,
+            fuel_limit,
+        } => {
+            m.insert("code_hex".into(), json!(hex::encode(code.as_slice())));
+            put_bytes(&mut m, "init", init.as_slice());
+            m.insert("fuel_limit".into(), json!(fuel_limit.to_string()));
+        }
+        TxKind::CallContract {
+            contract,
+            input,
+            value,
+            fuel_limit,
+        } => {
+            m.insert("contract".into(), json!(contract.to_hex()));
+            put_bytes(&mut m, "input", input.as_slice());
+            m.insert("value".into(), json!(value.to_string()));
+            m.insert("fuel_limit".into(), json!(fuel_limit.to_string()));
+        }
     }
     Value::Object(m)
+}
+
+/// The JSON form of a contract transaction's receipt: the contract,
+/// `status` (`ok`, `trapped` with `trap`, `out-of-fuel`), fuel used, the
+/// fee charged, the storage charge (burned), return data and events (hex).
+pub fn receipt_to_json(r: &crate::ledger::state::Receipt) -> Value {
+    use crate::ledger::state::ReceiptStatus;
+    let (status, trap) = match &r.status {
+        ReceiptStatus::Ok => ("ok", None),
+        ReceiptStatus::Trapped(t) => ("trapped", Some(t.lossy())),
+        ReceiptStatus::OutOfFuel => ("out-of-fuel", None),
+    };
+    json!({
+        "contract": r.contract.to_hex(),
+        "status": status,
+        "trap": trap,
+        "fuel_used": r.fuel_used.to_string(),
+        "fee": r.fee.to_string(),
+        "storage_charge": r.storage_charge.to_string(),
+        "return_hex": hex::encode(r.return_data.as_slice()),
+        "events_hex": r.events.iter().map(|e| hex::encode(e.as_slice())).collect::<Vec<_>>(),
+        "height": r.height,
+    })
 }
 
 /// The JSON form of an unsigned transaction.
@@ -504,6 +547,51 @@ pub fn kind_from_json(v: &Value) -> Result<TxKind, TxJsonError> {
                 header_b: Box::new(f.header("header_b")?),
             }
         }
+        "deploy-contract" => {
+            let f = Fields::new(
+                "kind",
+                v,
+                &["type", "code_hex", "init", "init_hex", "fuel_limit"],
+            )?;
+            let code: Bytes<{ limits::CONTRACT_CODE }> = Bytes::new(
+                hex::decode(f.str("code_hex")?)
+                    .map_err(|e| err("kind.code_hex", format!("not hex: {e}")))?,
+            )
+            .map_err(|_| {
+                err(
+                    "kind.code_hex",
+                    format!("over {} bytes of code", limits::CONTRACT_CODE),
+                )
+            })?;
+            TxKind::DeployContract {
+                code,
+                init: f.bytes("init", true)?,
+                fuel_limit: f.u64("fuel_limit")?,
+            }
+        }
+        "call-contract" => {
+            let f = Fields::new(
+                "kind",
+                v,
+                &[
+                    "type",
+                    "contract",
+                    "input",
+                    "input_hex",
+                    "value",
+                    "fuel_limit",
+                ],
+            )?;
+            TxKind::CallContract {
+                contract: f.hash("contract")?,
+                input: f.bytes("input", true)?,
+                value: match f.opt("value") {
+                    Some(_) => f.u64("value")?,
+                    None => 0,
+                },
+                fuel_limit: f.u64("fuel_limit")?,
+            }
+        }
         other => {
             return Err(err(
                 "kind.type",
@@ -524,6 +612,8 @@ pub const KIND_TYPES: &[&str] = &[
     "vote-association",
     "put-data",
     "report-equivocation",
+    "deploy-contract",
+    "call-contract",
 ];
 
 /// Reads a signed transaction: the JSON form with `signature` (128 hex

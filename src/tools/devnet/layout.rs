@@ -490,6 +490,7 @@ pub fn devnet_genesis(
             .collect::<Vec<_>>()
     };
     Genesis {
+        contracts: Some(crate::chain::genesis::ContractParams::for_slot(slot_ms)),
         chain_name: "goodwill-devnet".into(),
         start_ms,
         slot_ms,
