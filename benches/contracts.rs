@@ -41,6 +41,9 @@ use goodwill::ledger::contract::{self, Context, Entry, Status, Storage};
 use goodwill::ledger::state::ReadError;
 
 const CALL_GOAL: f64 = 1.0;
+/// Calls/s ÷ transfers/s through `apply_block`: a simple call costs at most
+/// two transfers.
+const BLOCK_GOAL: f64 = 0.5;
 
 #[derive(Default)]
 struct Mem(RefCell<BTreeMap<Vec<u8>, Vec<u8>>>);
@@ -69,6 +72,99 @@ fn ctx(caller: PublicKey, value: u64, input: &[u8]) -> Context {
 }
 
 /// The fastest of `rounds` runs of `f` (each `per` operations), per operation.
+/// A block of `n` paywall payments and one of `n` transfers, from the same
+/// senders with the same nonces, on a chain where the paywall is deployed;
+/// returns the time `apply_block` takes for each (fastest of `rounds`, per
+/// transaction, one thread).
+fn through_apply_block(paywall: &[u8], n: usize, rounds: usize) -> (Duration, Duration) {
+    use goodwill::chain::codec::Bytes;
+    use goodwill::chain::tx::{Transaction, TxKind};
+    use goodwill::ledger::{self, Parallelism};
+    use goodwill::testkit::{TestNet, TestNetConfig};
+
+    let net = TestNet::new(&TestNetConfig {
+        users: 16,
+        ..TestNetConfig::default()
+    });
+    let fuel_price = net
+        .params
+        .contracts()
+        .expect("the test net has contracts")
+        .fuel_price;
+    let min_fee = net.params.genesis().min_fee;
+    let signed = |k: &goodwill::chain::crypto::Keypair, nonce: u64, kind: TxKind| {
+        let fee = min_fee + kind.fuel_limit().unwrap_or(0) * fuel_price;
+        Transaction {
+            chain_id: net.params.chain_id(),
+            sender: k.public(),
+            nonce,
+            fee,
+            kind,
+            memo: Bytes::empty(),
+        }
+        .sign(k)
+    };
+    let mut chain = net.chain();
+    let owner = &net.users[0];
+    chain.forge(vec![signed(
+        owner,
+        0,
+        TxKind::DeployContract {
+            code: Bytes::new(paywall.to_vec()).expect("≤ 64 KiB"),
+            init: Bytes::new(100u64.to_le_bytes().to_vec()).expect("8 bytes"),
+            fuel_limit: 100_000,
+        },
+    )]);
+    let address = contract::address(&net.params.chain_id(), &owner.public(), 0);
+    // Senders 1..16 in turn; each one's nonces from 0 (the owner's from 1).
+    let senders: Vec<_> = (0..n).map(|i| &net.users[1 + i % 15]).collect();
+    let nonce = |i: usize| (i / 15) as u64;
+    let pays: Vec<_> = senders
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            // The first call in a block loads the module (50 fuel a byte).
+            let fuel = if i == 0 { 60_000 } else { 10_000 };
+            signed(
+                k,
+                nonce(i),
+                TxKind::CallContract {
+                    contract: address,
+                    input: Bytes::new(vec![1]).expect("1 byte"),
+                    value: 150,
+                    fuel_limit: fuel,
+                },
+            )
+        })
+        .collect();
+    let transfers: Vec<_> = senders
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            signed(
+                k,
+                nonce(i),
+                TxKind::Transfer {
+                    to: owner.public(),
+                    amount: 150,
+                },
+            )
+        })
+        .collect();
+    let time = |txs: Vec<goodwill::chain::tx::SignedTransaction>| {
+        let mut ahead = chain.clone();
+        let block = ahead.forge(txs);
+        assert_eq!(block.txs.len(), n, "every transaction applies");
+        fastest(rounds, n, || {
+            black_box(
+                ledger::apply_block(&net.params, &chain.state, &block, Parallelism::Single)
+                    .expect("the block applies"),
+            );
+        })
+    };
+    (time(pays), time(transfers))
+}
+
 fn fastest(rounds: usize, per: usize, mut f: impl FnMut()) -> Duration {
     let mut best = Duration::MAX;
     for _ in 0..rounds {
@@ -237,6 +333,32 @@ fn main() {
         }
     );
 
+    // Through the ledger: a block of payments against a block of transfers.
+    let in_block = match mode {
+        Mode::Smoke => 15,
+        Mode::Quick => 150,
+        Mode::Full => 600,
+    };
+    let (pay_block, transfer_block) = through_apply_block(&paywall, in_block, rounds);
+    let block_ratio = transfer_block.as_secs_f64() / pay_block.as_secs_f64();
+    println!(
+        "apply_block, a paywall pay                {:>9.2} µs   ({in_block} in a block, one thread)",
+        pay_block.as_secs_f64() * 1e6
+    );
+    println!(
+        "apply_block, a transfer                   {:>9.2} µs",
+        transfer_block.as_secs_f64() * 1e6
+    );
+    println!(
+        "calls/s ÷ transfers/s through apply_block  {:>8.2}      goal ≥ {BLOCK_GOAL:.1}: {}",
+        block_ratio,
+        if block_ratio >= BLOCK_GOAL {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+
     // Nanoseconds per fuel, per kind of work.
     let mut worst = ("", 0.0f64);
     let mut per_kind = Vec::new();
@@ -301,7 +423,7 @@ fn main() {
         );
     }
     println!(
-        "contracts: verify_us={:.2} pay_us={:.2} pay_fuel={pay_fuel} pay_vs_verify={call_ratio:.2} worst_ns_per_fuel={:.3} worst_kind={} {} compile_ns_per_byte={compile_ns:.1}",
+        "contracts: verify_us={:.2} pay_us={:.2} pay_fuel={pay_fuel} pay_vs_verify={call_ratio:.2} calls_vs_transfers={block_ratio:.2} worst_ns_per_fuel={:.3} worst_kind={} {} compile_ns_per_byte={compile_ns:.1}",
         verify.as_secs_f64() * 1e6,
         pay.as_secs_f64() * 1e6,
         worst.1,
