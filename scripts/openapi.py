@@ -193,6 +193,15 @@ schemas = {
         "address": ref("Address"), **bytes_pair("key"), "next": NEXT,
         "writes": {"type": "array", "items": obj(["tx", "height", "index", "block", "cursor"], {
             "tx": ref("Hash"), "height": INT, "index": INT, "block": ref("Hash"), "cursor": CURSOR, **bytes_pair("value")})}}),
+    "Contract": obj(["address", "code_hash", "code_bytes", "deployer", "balance", "stored_bytes", "height"], {
+        "address": ref("Hash"), "code_hash": ref("Hash"), "code_bytes": INT, "deployer": ref("Address"),
+        "balance": ref("Amount"), "stored_bytes": INT, "height": INT}),
+    "ContractQuery": obj(["contract", "status", "trap", "fuel_used", "return_hex", "events_hex", "transfers", "writes",
+                          "at_height"], {
+        "contract": ref("Hash"), "status": {"enum": ["ok", "trapped", "out-of-fuel"]}, "trap": {"type": ["string", "null"]},
+        "fuel_used": ref("Amount"), "return_hex": HEX, "events_hex": {"type": "array", "items": HEX},
+        "transfers": {"type": "array", "items": obj(["to", "amount"], {"to": ref("Address"), "amount": ref("Amount")})},
+        "writes": INT, "at_height": INT}),
     "Association": obj(["id", "account", "proposer", "proposed_epoch", "status", "approved_since_epoch", "removed_at_epoch",
                         "listed", "round_epoch", "votes", "votes_yes", "votes_no", "donations", "balance",
                         "name", "name_hex", "url", "url_hex"], {
@@ -311,6 +320,20 @@ paths = {
                                     [pp("id", {"anyOf": [ref("Hash"), ref("Address")]},
                                         "The proposal's id (64 hex digits) or the association's address")],
                                     errors=("400", "404")),
+    "/api/v1/contracts/{address}": op("get", "contract", "A contract's account",
+                                      json_resp("The contract", ref("Contract")),
+                                      [pp("address", ref("Hash"), "The contract's address (64 hex digits)")],
+                                      errors=("400", "404")),
+    "/api/v1/contracts/{address}/query": op(
+        "get", "contractQuery", "A read-only call: the contract's `call` run at the tip, nothing written or charged",
+        json_resp("What the call would do", ref("ContractQuery")),
+        [pp("address", ref("Hash"), "The contract's address (64 hex digits)"),
+         qp("input", {"type": "string", "pattern": "^([0-9a-f]{2}){0,1024}$"}, "The call's input, hex (at most 1 KiB)"),
+         qp("caller", ref("Address"), "Who calls (default: 32 zero bytes)"),
+         qp("value", {"type": "string", "pattern": "^(0|[1-9][0-9]{0,17})$"}, "Coins the call would send (default 0)"),
+         qp("fuel", {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"},
+            "The most fuel it may use (default 1,000,000; more than the chain's block_fuel is taken as block_fuel)")],
+        errors=("400", "404")),
     "/api/v1/events": op("get", "events", "The chain as Server-Sent Events",
                          {"description": "An event stream: ready, then block, tx and retracted events (docs/http.md)",
                           "content": {"text/event-stream": {"schema": {"type": "string"}}}},

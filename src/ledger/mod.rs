@@ -765,6 +765,98 @@ impl<S: StateRead + ?Sized> contract::Storage for ContractView<'_, S> {
     }
 }
 
+/// Runs `entry` on `state` after charging `load` fuel for loading the
+/// module; out of fuel without running if loading alone is over the limit.
+fn run_loaded<S: StateRead + ?Sized>(
+    state: &S,
+    code_hash: &Hash,
+    code: &[u8],
+    entry: contract::Entry,
+    ctx: &contract::Context,
+    load: u64,
+    fuel_limit: u64,
+) -> Result<contract::Run, TxError> {
+    if load > fuel_limit {
+        return Ok(contract::Run {
+            status: contract::Status::OutOfFuel,
+            fuel_used: fuel_limit,
+            effects: Default::default(),
+        });
+    }
+    let view = ContractView {
+        state,
+        contract: ctx.contract,
+    };
+    let mut run = contract::run(code_hash, code, entry, ctx, &view, fuel_limit - load)?;
+    run.fuel_used += load;
+    Ok(run)
+}
+
+/// A read-only call: `contract`'s `call` run at `state`'s tip as if by
+/// `caller` sending `value` with `input`, in the next block and as its
+/// first call (so the loading charge counts), with at most `fuel_limit`
+/// fuel. Nothing is written and nothing is charged: what it would do is
+/// in the [`contract::Run`] (status, fuel used, return data, events,
+/// storage writes, transfers). For apps that only want an answer ("has
+/// this address paid?"), without a transaction.
+pub fn query_contract<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    contract: &Hash,
+    caller: &PublicKey,
+    input: &[u8],
+    value: u64,
+    fuel_limit: u64,
+) -> Result<contract::Run, TxError> {
+    let c = params.contracts().ok_or(TxError::ContractsDisabled)?;
+    if fuel_limit == 0 || fuel_limit > c.block_fuel {
+        return Err(TxError::BadFuelLimit {
+            fuel_limit,
+            block_fuel: c.block_fuel,
+        });
+    }
+    if input.len() > limits::CONTRACT_INPUT {
+        return Err(TxError::Stateless(StatelessError::TooLarge {
+            size: input.len(),
+            limit: limits::CONTRACT_INPUT,
+        }));
+    }
+    let account = state
+        .contract(contract)?
+        .ok_or(TxError::NoSuchContract(*contract))?;
+    let code = state.code(&account.code_hash)?.ok_or_else(|| {
+        ReadError(format!(
+            "contract {contract}: its code {} is missing from the state",
+            account.code_hash
+        ))
+    })?;
+    let tip = state.tip()?;
+    let ctx = contract::Context {
+        contract: *contract,
+        caller: *caller,
+        value,
+        balance: account
+            .balance
+            .checked_add(value)
+            .ok_or(TxError::Overflow {
+                what: "the contract's balance",
+            })?,
+        height: tip.height + 1,
+        slot: tip.slot + 1,
+        input: input.to_vec(),
+    };
+    let load = contract::LOAD_FUEL_PER_BYTE * code.len() as u64;
+    run_loaded(
+        state,
+        &account.code_hash,
+        code.as_slice(),
+        contract::Entry::Call,
+        &ctx,
+        load,
+        fuel_limit,
+    )
+}
+
 /// One block's execution: its context and its buffered writes.
 struct Execution<'a, S: ?Sized> {
     params: &'a ChainParams,
@@ -1161,8 +1253,7 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         self.settle(stx, id, *address, account, None, run, value)
     }
 
-    /// Runs `entry` after charging `load` fuel for loading the module; out
-    /// of fuel without running if loading alone is over the limit.
+    /// [`run_loaded`] on the block's state so far.
     fn run_loaded(
         &self,
         code_hash: &Hash,
@@ -1172,20 +1263,7 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         load: u64,
         fuel_limit: u64,
     ) -> Result<contract::Run, TxError> {
-        if load > fuel_limit {
-            return Ok(contract::Run {
-                status: contract::Status::OutOfFuel,
-                fuel_used: fuel_limit,
-                effects: Default::default(),
-            });
-        }
-        let view = ContractView {
-            state: &self.ov,
-            contract: ctx.contract,
-        };
-        let mut run = contract::run(code_hash, code, entry, ctx, &view, fuel_limit - load)?;
-        run.fuel_used += load;
-        Ok(run)
+        run_loaded(&self.ov, code_hash, code, entry, ctx, load, fuel_limit)
     }
 
     /// Charges a contract transaction for the fuel it used, applies its

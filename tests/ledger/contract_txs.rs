@@ -12,7 +12,7 @@ use goodwill::chain::genesis::ContractParams;
 use goodwill::chain::tx::{SignedTransaction, StatelessError, TxKind};
 use goodwill::ledger::contract::{self, LOAD_FUEL_PER_BYTE};
 use goodwill::ledger::state::{ReceiptStatus, StateReadExt};
-use goodwill::ledger::{BlockError, TxError};
+use goodwill::ledger::{self, BlockError, TxError};
 
 fn paywall() -> Vec<u8> {
     std::fs::read(format!(
@@ -325,4 +325,76 @@ fn a_block_holds_at_most_block_fuel_and_the_builder_keeps_the_rest_for_later() {
     );
     let f = c.forge_ok(vec![t2.clone()]);
     assert_eq!(f.block.txs.len(), 1);
+}
+
+#[test]
+fn a_query_answers_at_the_tip_and_changes_nothing() {
+    let mut c = Chain::new();
+    let [owner, payer] = [0, 1].map(|i| users()[i].clone());
+    let code = paywall();
+    c.forge_ok(vec![contract_tx(
+        &c,
+        &owner,
+        0,
+        deploy(&code, &le(500), LIMIT),
+    )]);
+    let address = contract::address(&c.id(), &owner.public(), 0);
+    c.forge_ok(vec![contract_tx(
+        &c,
+        &payer,
+        0,
+        call(&address, &[1], 600, LIMIT),
+    )]);
+    let before = c.state.clone();
+    let mut paid = vec![2];
+    paid.extend(payer.public().0);
+    let q = |input: &[u8], value: u64, fuel: u64| {
+        ledger::query_contract(
+            &c.params,
+            &c.state,
+            &address,
+            &payer.public(),
+            input,
+            value,
+            fuel,
+        )
+    };
+    let r = q(&paid, 0, LIMIT).unwrap();
+    assert_eq!(r.status, contract::Status::Ok);
+    assert_eq!(r.effects.return_data, le(600));
+    assert_eq!(r.fuel_used, LOAD_FUEL_PER_BYTE * code.len() as u64 + 1_219);
+    // What a payment would do, without doing it.
+    let r = q(&[1], 700, LIMIT).unwrap();
+    assert_eq!(r.status, contract::Status::Ok);
+    assert_eq!(r.effects.writes.len(), 1);
+    assert_eq!(c.state, before, "a query writes nothing");
+    // Refusals.
+    assert_eq!(
+        q(&paid, 0, 0).unwrap_err(),
+        TxError::BadFuelLimit {
+            fuel_limit: 0,
+            block_fuel: params().block_fuel
+        }
+    );
+    assert_eq!(q(&vec![0; 1025], 0, LIMIT).unwrap_err().code(), "too-large");
+    let nowhere = Hash([9; 32]);
+    assert_eq!(
+        ledger::query_contract(
+            &c.params,
+            &c.state,
+            &nowhere,
+            &payer.public(),
+            &[],
+            0,
+            LIMIT
+        )
+        .unwrap_err(),
+        TxError::NoSuchContract(nowhere)
+    );
+    // Out of fuel while loading: nothing ran.
+    let r = q(&paid, 0, 1_000).unwrap();
+    assert_eq!(
+        (r.status, r.fuel_used),
+        (contract::Status::OutOfFuel, 1_000)
+    );
 }

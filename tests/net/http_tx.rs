@@ -594,4 +594,70 @@ fn a_contract_is_deployed_and_paid_over_http_and_its_receipts_read_back() {
     let mut event = payer.public().0.to_vec();
     event.extend(600u64.to_le_bytes());
     assert_eq!(r["events_hex"][0], hex::encode(event), "{v}");
+
+    // The contract's account, and a read-only call: paid(payer) → 600,
+    // with nothing written (the account is the same afterwards).
+    let c = get(&addr, &format!("/api/v1/contracts/{}", address.to_hex()));
+    assert_eq!(c.status, 200, "{c:?}");
+    let c = c.json();
+    assert_eq!(c["balance"], "600", "{c}");
+    assert_eq!(c["code_bytes"], code.len(), "{c}");
+    assert_eq!(c["deployer"], owner.public().to_string(), "{c}");
+    let mut input = vec![2u8];
+    input.extend(payer.public().0);
+    let path = format!(
+        "/api/v1/contracts/{}/query?input={}",
+        address.to_hex(),
+        hex::encode(&input)
+    );
+    let q = get(&addr, &path);
+    assert_eq!(q.status, 200, "{q:?}");
+    let q = q.json();
+    assert_eq!(q["status"], "ok", "{q}");
+    assert_eq!(q["return_hex"], hex::encode(600u64.to_le_bytes()), "{q}");
+    assert_eq!(
+        q["fuel_used"],
+        (code.len() as u64 * 50 + 1_219).to_string(),
+        "{q}"
+    );
+    assert_eq!(
+        get(&addr, &format!("/api/v1/contracts/{}", address.to_hex())).json(),
+        c
+    );
+    // A payment under the price, as a query: trapped, and still nothing kept.
+    let q = get(
+        &addr,
+        &format!(
+            "/api/v1/contracts/{}/query?input=01&value=499&caller={}",
+            address.to_hex(),
+            payer.public()
+        ),
+    )
+    .json();
+    assert_eq!(
+        (q["status"].as_str(), q["trap"].as_str()),
+        (Some("trapped"), Some("unreachable")),
+        "{q}"
+    );
+    // Refusals: no contract there, not an address, too much fuel.
+    let nowhere = format!("/api/v1/contracts/{}", Hash([7; 32]).to_hex());
+    get(&addr, &nowhere).problem(404);
+    get(&addr, &format!("{nowhere}/query")).problem(404);
+    get(&addr, "/api/v1/contracts/xyz").problem(400);
+    let d = get(
+        &addr,
+        &format!("/api/v1/contracts/{}/query?fuel=0", address.to_hex()),
+    )
+    .problem(400);
+    assert!(d.contains("fuel limit"), "{d}");
+    // Over a block's fuel: a block's worth.
+    let q = get(
+        &addr,
+        &format!(
+            "/api/v1/contracts/{}/query?input=04&fuel=999999999999",
+            address.to_hex()
+        ),
+    )
+    .json();
+    assert_eq!(q["status"], "ok", "{q}");
 }

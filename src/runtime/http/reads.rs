@@ -53,6 +53,10 @@ pub enum Read<'a> {
     Associations,
     /// `associations/{id|address}`.
     Association(&'a str),
+    /// `contracts/{address}`.
+    Contract(&'a str),
+    /// `contracts/{address}/query`: a read-only call.
+    ContractQuery(&'a str),
 }
 
 /// The read route `rest` (the path after [`PREFIX`]) names, if any.
@@ -65,6 +69,12 @@ pub fn route(rest: &str) -> Option<Read<'_>> {
     }
     if let Some(id) = rest.strip_prefix("associations/") {
         return (!id.contains('/')).then_some(Read::Association(id));
+    }
+    if let Some(c) = rest.strip_prefix("contracts/") {
+        return match c.strip_suffix("/query") {
+            Some(c) => (!c.contains('/')).then_some(Read::ContractQuery(c)),
+            None => (!c.contains('/')).then_some(Read::Contract(c)),
+        };
     }
     if let Some(a) = rest
         .strip_prefix("accounts/")
@@ -111,6 +121,8 @@ fn read(api: &Api, r: Read<'_>, query: &str) -> Result<Reply, StoreError> {
         } => data(api, address, key, history, query),
         Read::Associations => associations(api, query),
         Read::Association(id) => association(api, id, query),
+        Read::Contract(c) => contract(api, c, query),
+        Read::ContractQuery(c) => contract_query(api, c, query),
     };
     Ok(match out {
         Ok(reply) => reply,
@@ -165,6 +177,8 @@ impl From<BadInput> for Refused {
             "bad-paging" => "Bad paging parameters",
             "bad-record-key" => "Not a record key",
             "bad-association-id" => "Not an association id or address",
+            "bad-contract-address" => "Not a contract address",
+            "bad-contract-query" => "Bad contract query",
             "bad-address" | "bad-address-checksum" => "Not a goodwill address",
             _ => "Bad query",
         };
@@ -205,9 +219,21 @@ pub fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
 /// The query string's parameters, each at most once and each one of
 /// `allowed`; values percent-decoded.
 pub fn query_params(query: &str, allowed: &[&str]) -> Result<BTreeMap<String, String>, BadInput> {
+    query_params_within(query, allowed, 1024)
+}
+
+/// [`query_params`] for a query string of at most `max` bytes.
+fn query_params_within(
+    query: &str,
+    allowed: &[&str],
+    max: usize,
+) -> Result<BTreeMap<String, String>, BadInput> {
     let mut out = BTreeMap::new();
-    if query.len() > 1024 {
-        return Err(bad("bad-query", "the query string is over 1024 bytes"));
+    if query.len() > max {
+        return Err(bad(
+            "bad-query",
+            format!("the query string is over {max} bytes"),
+        ));
     }
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -751,6 +777,122 @@ fn association(api: &Api, text: &str, query: &str) -> Result<Reply, Refused> {
     Ok(Reply::json(
         200,
         &proposal_json(&id, &p, epoch, ttl, balance),
+    ))
+}
+
+/// A contract's address from the path: 64 hex digits.
+fn contract_address(text: &str) -> Result<Hash, BadInput> {
+    Hash::from_hex(text).map_err(|e| {
+        bad(
+            "bad-contract-address",
+            format!("{text:?}: {e}; a contract's address is 64 hex digits"),
+        )
+    })
+}
+
+fn contracts_off(api: &Api) -> Result<(), Refused> {
+    match api.params().contracts() {
+        Some(_) => Ok(()),
+        None => Err(not_found(
+            "this chain has no contracts (its genesis has no [contracts] table)",
+        )
+        .into()),
+    }
+}
+
+/// `GET contracts/{address}`: the contract's account.
+fn contract(api: &Api, text: &str, query: &str) -> Result<Reply, Refused> {
+    query_params(query, &[])?;
+    let address = contract_address(text)?;
+    contracts_off(api)?;
+    let snap = api.store().snapshot()?;
+    let a = snap
+        .contract(&address)?
+        .ok_or_else(|| not_found(&format!("no contract at {address}")))?;
+    let code = snap.code(&a.code_hash)?.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "contract {address}: its code {} is missing",
+            a.code_hash
+        ))
+    })?;
+    Ok(Reply::json(
+        200,
+        &json!({
+            "address": address.to_hex(),
+            "code_hash": a.code_hash.to_hex(),
+            "code_bytes": code.len(),
+            "deployer": a.deployer.to_string(),
+            "balance": a.balance.to_string(),
+            "stored_bytes": a.stored_bytes,
+            "height": a.height,
+        }),
+    ))
+}
+
+/// Fuel a query gets when it names none: a paywall's `paid` uses 43,219
+/// with its loading.
+const QUERY_FUEL: u64 = 1_000_000;
+
+/// `GET contracts/{address}/query?input=HEX&caller=ADDR&value=N&fuel=N`:
+/// the contract's `call` run at the tip, nothing written or charged.
+fn contract_query(api: &Api, text: &str, query: &str) -> Result<Reply, Refused> {
+    let q = query_params_within(query, &["input", "caller", "value", "fuel"], 4096)?;
+    let at = contract_address(text)?;
+    let wrong = |what: &str, detail: String| bad("bad-contract-query", format!("{what}: {detail}"));
+    let input = match q.get("input") {
+        Some(h) => hex::decode(h).map_err(|e| wrong("input", format!("not hex ({e})")))?,
+        None => Vec::new(),
+    };
+    let caller = match q.get("caller") {
+        Some(a) => address(a)?,
+        None => PublicKey([0; 32]),
+    };
+    let number = |name: &str, default: u64| match q.get(name) {
+        Some(t) => {
+            decimal::<u64>(t).ok_or_else(|| wrong(name, format!("{t:?} is not a whole number")))
+        }
+        None => Ok(default),
+    };
+    let value = number("value", 0)?;
+    let fuel = number("fuel", QUERY_FUEL)?;
+    contracts_off(api)?;
+    // More than a block may use is taken as a block's worth: a query runs
+    // what a transaction could.
+    let fuel = fuel.min(api.params().contracts().map_or(fuel, |c| c.block_fuel));
+    let snap = api.store().snapshot()?;
+    let params = api.params();
+    let run = match crate::ledger::query_contract(params, &snap, &at, &caller, &input, value, fuel)
+    {
+        Ok(run) => run,
+        Err(crate::ledger::TxError::Storage(e)) => return Err(StoreError::from(e).into()),
+        Err(crate::ledger::TxError::NoSuchContract(_)) => {
+            return Err(not_found(&format!("no contract at {at}")).into())
+        }
+        Err(e) => return Err(wrong("the query", e.to_string()).into()),
+    };
+    let (status, trap) = match run.status {
+        crate::ledger::contract::Status::Ok => ("ok", None),
+        crate::ledger::contract::Status::Trapped(t) => ("trapped", Some(t.name())),
+        crate::ledger::contract::Status::OutOfFuel => ("out-of-fuel", None),
+    };
+    let tip = snap.tip()?;
+    let e = &run.effects;
+    Ok(Reply::json(
+        200,
+        &json!({
+            "contract": at.to_hex(),
+            "status": status,
+            "trap": trap,
+            "fuel_used": run.fuel_used.to_string(),
+            "return_hex": hex::encode(&e.return_data),
+            "events_hex": e.events.iter().map(hex::encode).collect::<Vec<_>>(),
+            "transfers": e.transfers.iter().map(|(to, amount)| json!({
+                "to": to.to_string(),
+                "amount": amount.to_string(),
+            })).collect::<Vec<_>>(),
+            "writes": e.writes.len(),
+            "at_height": tip.height,
+        }),
     ))
 }
 
