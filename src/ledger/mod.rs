@@ -1182,7 +1182,8 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
             slot: self.slot,
             input: init.as_slice().to_vec(),
         };
-        let run = self.run_loaded(
+        let run = run_loaded(
+            &self.ov,
             &code_hash,
             code.as_slice(),
             contract::Entry::Deploy,
@@ -1242,7 +1243,8 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
             slot: self.slot,
             input: input.as_slice().to_vec(),
         };
-        let run = self.run_loaded(
+        let run = run_loaded(
+            &self.ov,
             &account.code_hash,
             code.as_slice(),
             contract::Entry::Call,
@@ -1251,19 +1253,6 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
             fuel_limit,
         )?;
         self.settle(stx, id, *address, account, None, run, value)
-    }
-
-    /// [`run_loaded`] on the block's state so far.
-    fn run_loaded(
-        &self,
-        code_hash: &Hash,
-        code: &[u8],
-        entry: contract::Entry,
-        ctx: &contract::Context,
-        load: u64,
-        fuel_limit: u64,
-    ) -> Result<contract::Run, TxError> {
-        run_loaded(&self.ov, code_hash, code, entry, ctx, load, fuel_limit)
     }
 
     /// Charges a contract transaction for the fuel it used, applies its
