@@ -332,7 +332,7 @@ paths = {
          qp("caller", ref("Address"), "Who calls (default: 32 zero bytes)"),
          qp("value", {"type": "string", "pattern": "^(0|[1-9][0-9]{0,17})$"}, "Coins the call would send (default 0)"),
          qp("fuel", {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"},
-            "The most fuel it may use (default 1,000,000; more than the chain's block_fuel is taken as block_fuel)")],
+            "The most fuel it may use (default 1,000,000; more than 2,000,000 is taken as 2,000,000)")],
         errors=("400", "404")),
     "/api/v1/events": op("get", "events", "The chain as Server-Sent Events",
                          {"description": "An event stream: ready, then block, tx and retracted events (docs/http.md)",

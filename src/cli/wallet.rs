@@ -242,7 +242,7 @@ pub struct Submit {
     key: PathBuf,
     /// The node's address.
     #[arg(long)]
-    node: String,
+    pub(crate) node: String,
     /// The fee, in coins (default: the chain's minimum).
     #[arg(long, allow_hyphen_values = true)]
     fee: Option<String>,
@@ -253,13 +253,13 @@ pub struct Submit {
     /// Return once the transaction is in a block, or fail with the reason
     /// it was dropped.
     #[arg(long)]
-    wait: bool,
+    pub(crate) wait: bool,
     /// How long --wait waits, in seconds.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
     /// One JSON object instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// Runs a wallet verb.
@@ -1014,15 +1014,16 @@ async fn not_final_payment(
 
 /// A connection for one submitting verb: the node, the chain's parameters
 /// and the signer.
-struct Session<'a> {
-    c: Client,
-    info: ChainInfo,
-    key: Keypair,
+/// A submitting verb's connection, chain parameters and key.
+pub(crate) struct Session<'a> {
+    pub(crate) c: Client,
+    pub(crate) info: ChainInfo,
+    pub(crate) key: Keypair,
     args: &'a Submit,
 }
 
 impl<'a> Session<'a> {
-    async fn open(args: &'a Submit) -> Result<Session<'a>, String> {
+    pub(crate) async fn open(args: &'a Submit) -> Result<Session<'a>, String> {
         let key = keyfile::read(&args.key).map_err(|e| e.to_string())?;
         let mut c = connect(&args.node).await?;
         let info = c.params().await.map_err(|e| e.to_string())?;
@@ -1037,8 +1038,21 @@ impl<'a> Session<'a> {
         memo: &[u8],
         spend: u64,
     ) -> Result<SignedTransaction, String> {
-        let me = self.key.public();
         let min = self.info.min_fee;
+        self.submit_with_least_fee(kind, memo, spend, min).await
+    }
+
+    /// [`Session::submit`] for a transaction whose fee must be at least
+    /// `min` (a contract transaction's: `min_fee + fuel_limit ×
+    /// fuel_price`), the fee when --fee is not given.
+    pub(crate) async fn submit_with_least_fee(
+        &mut self,
+        kind: TxKind,
+        memo: &[u8],
+        spend: u64,
+        min: u64,
+    ) -> Result<SignedTransaction, String> {
+        let me = self.key.public();
         let fee = match &self.args.fee {
             Some(f) => parse_amount_or_zero("--fee", f)?,
             None => min,
@@ -1112,7 +1126,7 @@ impl<'a> Session<'a> {
     }
 
     /// Reports a submitted transaction; with --wait, once it is in a block.
-    async fn finish(&mut self, tx: &SignedTransaction) -> Result<(), String> {
+    pub(crate) async fn finish(&mut self, tx: &SignedTransaction) -> Result<(), String> {
         let id = tx.id();
         let node = &self.args.node;
         if !self.args.wait {
@@ -1146,7 +1160,10 @@ impl<'a> Session<'a> {
     /// Waits until `tx` is in a block (its proof checked). Every two slots
     /// it is submitted again: a node that dropped it (its nonce taken, its
     /// epoch passed…) answers why, and that is the error.
-    async fn wait_included(&mut self, tx: &SignedTransaction) -> Result<TxProof, String> {
+    pub(crate) async fn wait_included(
+        &mut self,
+        tx: &SignedTransaction,
+    ) -> Result<TxProof, String> {
         let id = tx.id();
         let node = self.args.node.clone();
         let timeout_ms = self.args.timeout.saturating_mul(1000);
@@ -1195,7 +1212,7 @@ impl<'a> Session<'a> {
 
 use crate::cli::net::connect;
 
-fn parse_address(what: &str, s: &str) -> Result<PublicKey, String> {
+pub(crate) fn parse_address(what: &str, s: &str) -> Result<PublicKey, String> {
     address::parse(s).map_err(|e| format!("{what}: {e}"))
 }
 
@@ -1206,7 +1223,7 @@ fn parse_amount(what: &str, s: &str) -> Result<u64, String> {
     }
 }
 
-fn parse_amount_or_zero(what: &str, s: &str) -> Result<u64, String> {
+pub(crate) fn parse_amount_or_zero(what: &str, s: &str) -> Result<u64, String> {
     parse_coins(s).map_err(|e| format!("{what}: {e}"))
 }
 

@@ -396,6 +396,18 @@ pub fn address(chain_id: &Hash, deployer: &PublicKey, nonce: u64) -> Hash {
     ])
 }
 
+/// The contract a transaction deploys or calls, if it is a contract
+/// transaction: what the indexes file it under, for its events.
+pub fn contract_of(tx: &crate::chain::tx::Transaction) -> Option<Hash> {
+    match &tx.kind {
+        crate::chain::tx::TxKind::DeployContract { .. } => {
+            Some(address(&tx.chain_id, &tx.sender, tx.nonce))
+        }
+        crate::chain::tx::TxKind::CallContract { contract, .. } => Some(*contract),
+        _ => None,
+    }
+}
+
 /// Which exported function a run starts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entry {

@@ -99,10 +99,132 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
             &snap,
             epoch,
         )?),
+        Query::ContractParams => Answer::ContractParams(store.params().contracts().copied()),
+        Query::Contract(address) => match snap.contract(&address)? {
+            None => Answer::Contract(None),
+            Some(account) => {
+                let code = snap.code(&account.code_hash)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "contract {address}: its code {} is missing",
+                        account.code_hash
+                    ))
+                })?;
+                Answer::Contract(Some(Box::new(wire::ContractInfo {
+                    address,
+                    account,
+                    code_bytes: code.len() as u32,
+                })))
+            }
+        },
+        Query::Receipt(id) => Answer::Receipt(snap.receipt(&id)?.map(Box::new)),
+        Query::RunContract {
+            contract,
+            caller,
+            input,
+            value,
+            fuel,
+        } => run_contract(
+            store,
+            &snap,
+            &contract,
+            &caller,
+            input.as_slice(),
+            value,
+            fuel,
+        )?,
+        Query::ContractEvents { contract, limit } => {
+            Answer::ContractEvents(contract_events(&snap, &contract, limit)?)
+        }
         Query::Status | Query::Forgers | Query::NextNonce(_) | Query::Appliance => {
             Answer::Error("this query is answered by the node, not the store".into())
         }
     })
+}
+
+/// A read-only run of `contract`'s `call` at the tip, its fuel capped at
+/// [`limits::QUERY_FUEL`] (a stranger's query must not cost a block's
+/// worth of execution).
+pub fn run_contract<S: crate::ledger::state::StateRead + ?Sized>(
+    store: &Store,
+    snap: &S,
+    contract: &Hash,
+    caller: &crate::chain::crypto::PublicKey,
+    input: &[u8],
+    value: u64,
+    fuel: u64,
+) -> Result<Answer, StoreError> {
+    use crate::ledger::{contract::Status, state::ReceiptStatus, TxError};
+    let fuel = fuel.min(limits::QUERY_FUEL);
+    let run = match crate::ledger::query_contract(
+        store.params(),
+        snap,
+        contract,
+        caller,
+        input,
+        value,
+        fuel,
+    ) {
+        Ok(run) => run,
+        Err(TxError::Storage(e)) => return Err(e.into()),
+        Err(TxError::NoSuchContract(_)) => return Ok(Answer::ContractRun(None)),
+        Err(e) => return Ok(Answer::Error(format!("contract query refused: {e}"))),
+    };
+    let e = run.effects;
+    Ok(Answer::ContractRun(Some(Box::new(wire::ContractRun {
+        status: match run.status {
+            Status::Ok => ReceiptStatus::Ok,
+            Status::Trapped(t) => ReceiptStatus::Trapped(Bytes::from(t.name())),
+            Status::OutOfFuel => ReceiptStatus::OutOfFuel,
+        },
+        fuel_used: run.fuel_used,
+        return_data: Bytes::new(e.return_data).expect("the engine bounds return data"),
+        events: e
+            .events
+            .into_iter()
+            .map(|v| Bytes::new(v).expect("the engine bounds events"))
+            .collect(),
+        transfers: e.transfers,
+        writes: e.writes.len() as u32,
+        at_height: snap.tip()?.height,
+    }))))
+}
+
+/// Transactions a contract-events answer reads at most, whatever their
+/// events: a contract called often without emitting stays cheap to ask.
+const EVENTS_SCAN: usize = 1024;
+
+/// A contract's events, newest first: at most `limit` (and
+/// [`limits::MAX_EVENTS`]), from its newest [`EVENTS_SCAN`] transactions.
+pub fn contract_events(
+    snap: &crate::store::Snapshot,
+    contract: &Hash,
+    limit: u32,
+) -> Result<Vec<wire::ContractEvent>, StoreError> {
+    let limit = limit.min(limits::MAX_EVENTS) as usize;
+    let mut out = Vec::new();
+    for (at, tx) in snap.contract_txs_page(contract, None, EVENTS_SCAN)? {
+        if out.len() >= limit {
+            break;
+        }
+        let Some(r) = snap.receipt(&tx)? else {
+            continue; // not a contract transaction of this contract
+        };
+        if r.contract != *contract {
+            continue;
+        }
+        for (i, data) in r.events.into_iter().enumerate().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            out.push(wire::ContractEvent {
+                height: at.height,
+                tx,
+                index: i as u32,
+                data,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The Hello a node with `key` and `role` sends: its store's tip, a fresh

@@ -461,14 +461,26 @@ impl Client {
         fee: Option<u64>,
         memo: &[u8],
     ) -> Result<Hash, ClientError> {
-        let memo = crate::chain::tx::Memo::new(memo.to_vec())
-            .map_err(|e| ClientError::Node(format!("memo: {e}")))?;
         let fee = match fee {
             Some(f) => f,
             None => self.params().await?.min_fee,
         };
         let nonce = self.next_nonce(key.public()).await?;
-        let tx = crate::chain::tx::Transaction {
+        let tx = self.sign(key, nonce, fee, kind, memo)?;
+        self.submit_signed(tx).await
+    }
+
+    fn sign(
+        &self,
+        key: &Keypair,
+        nonce: u64,
+        fee: u64,
+        kind: crate::chain::tx::TxKind,
+        memo: &[u8],
+    ) -> Result<SignedTransaction, ClientError> {
+        let memo = crate::chain::tx::Memo::new(memo.to_vec())
+            .map_err(|e| ClientError::Node(format!("memo: {e}")))?;
+        Ok(crate::chain::tx::Transaction {
             chain_id: self.chain_id(),
             sender: key.public(),
             nonce,
@@ -476,11 +488,180 @@ impl Client {
             kind,
             memo,
         }
-        .sign(key);
+        .sign(key))
+    }
+
+    /// Submits a signed transaction; its id once the node accepted it.
+    async fn submit_signed(&mut self, tx: SignedTransaction) -> Result<Hash, ClientError> {
         let id = tx.id();
         match self.submit(tx).await? {
             TxVerdict::Accepted => Ok(id),
             TxVerdict::Rejected(why) => Err(ClientError::Node(why)),
+        }
+    }
+
+    /// The chain's contract parameters, or None on a chain without
+    /// contracts.
+    pub async fn contract_params(
+        &mut self,
+    ) -> Result<Option<crate::chain::genesis::ContractParams>, ClientError> {
+        match self.query(Query::ContractParams).await? {
+            Answer::ContractParams(p) => Ok(p),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// The fee a contract transaction with `fuel_limit` must offer at
+    /// least: `min_fee + fuel_limit × fuel_price`.
+    pub async fn contract_fee(&mut self, fuel_limit: u64) -> Result<u64, ClientError> {
+        let min_fee = self.params().await?.min_fee;
+        let price = self
+            .contract_params()
+            .await?
+            .ok_or_else(|| ClientError::Node("this chain has no contracts".into()))?
+            .fuel_price;
+        fuel_limit
+            .checked_mul(price)
+            .and_then(|f| f.checked_add(min_fee))
+            .ok_or_else(|| ClientError::Node(format!("fuel limit {fuel_limit} is too large")))
+    }
+
+    /// Deploys `code` from `key`, its `deploy` reading `init`, with at most
+    /// `fuel_limit` fuel and the smallest fee that allows (`fee` None).
+    /// Returns the transaction's id and the contract's address (known
+    /// before it lands: it is derived from the sender and its nonce).
+    pub async fn deploy_contract(
+        &mut self,
+        key: &Keypair,
+        code: &[u8],
+        init: &[u8],
+        fuel_limit: u64,
+        fee: Option<u64>,
+    ) -> Result<(Hash, Hash), ClientError> {
+        let kind = crate::chain::tx::TxKind::DeployContract {
+            code: Bytes::new(code.to_vec())
+                .map_err(|e| ClientError::Node(format!("contract code: {e}")))?,
+            init: Bytes::new(init.to_vec())
+                .map_err(|e| ClientError::Node(format!("init input: {e}")))?,
+            fuel_limit,
+        };
+        let fee = match fee {
+            Some(f) => f,
+            None => self.contract_fee(fuel_limit).await?,
+        };
+        let nonce = self.next_nonce(key.public()).await?;
+        let tx = self.sign(key, nonce, fee, kind, &[])?;
+        let address = crate::ledger::contract::address(&self.chain_id(), &key.public(), nonce);
+        Ok((self.submit_signed(tx).await?, address))
+    }
+
+    /// Calls `contract` from `key` with `input`, sending it `value`, with at
+    /// most `fuel_limit` fuel and the smallest fee that allows (`fee`
+    /// None). Returns the transaction's id; its outcome is its receipt
+    /// ([`Client::wait_for_receipt`]).
+    pub async fn call_contract(
+        &mut self,
+        key: &Keypair,
+        contract: Hash,
+        input: &[u8],
+        value: u64,
+        fuel_limit: u64,
+        fee: Option<u64>,
+    ) -> Result<Hash, ClientError> {
+        let kind = crate::chain::tx::TxKind::CallContract {
+            contract,
+            input: Bytes::new(input.to_vec())
+                .map_err(|e| ClientError::Node(format!("call input: {e}")))?,
+            value,
+            fuel_limit,
+        };
+        let fee = match fee {
+            Some(f) => f,
+            None => self.contract_fee(fuel_limit).await?,
+        };
+        self.send_tx(key, kind, Some(fee), &[]).await
+    }
+
+    /// A contract's account, or None if nothing is deployed there.
+    pub async fn contract(
+        &mut self,
+        address: Hash,
+    ) -> Result<Option<crate::wire::ContractInfo>, ClientError> {
+        match self.query(Query::Contract(address)).await? {
+            Answer::Contract(c) => Ok(c.map(|c| *c)),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// A contract transaction's receipt, once it is on chain.
+    pub async fn receipt(
+        &mut self,
+        tx: Hash,
+    ) -> Result<Option<crate::ledger::state::Receipt>, ClientError> {
+        match self.query(Query::Receipt(tx)).await? {
+            Answer::Receipt(r) => Ok(r.map(|r| *r)),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Waits until contract transaction `id` is in a block (its proof
+    /// verified); returns the proof and its receipt.
+    pub async fn wait_for_receipt(
+        &mut self,
+        id: Hash,
+        timeout_ms: u64,
+    ) -> Result<(TxProof, crate::ledger::state::Receipt), ClientError> {
+        let proof = self.wait_for_tx(id, timeout_ms).await?;
+        match self.receipt(id).await? {
+            Some(r) => Ok((proof, r)),
+            // Reorganised away between the two questions, or not a contract
+            // transaction.
+            None => Err(ClientError::Node(format!(
+                "transaction {id} has no receipt: not a contract transaction, or no longer on chain"
+            ))),
+        }
+    }
+
+    /// Runs `contract`'s `call` read-only at the tip, as `caller` sending
+    /// `value` (nothing moves), with at most `fuel` fuel (the node caps it
+    /// at [`crate::wire::limits::QUERY_FUEL`]). None if there is no such
+    /// contract.
+    pub async fn query_contract(
+        &mut self,
+        contract: Hash,
+        caller: PublicKey,
+        input: &[u8],
+        value: u64,
+        fuel: u64,
+    ) -> Result<Option<crate::wire::ContractRun>, ClientError> {
+        let input = Bytes::new(input.to_vec())
+            .map_err(|e| ClientError::Node(format!("query input: {e}")))?;
+        let q = Query::RunContract {
+            contract,
+            caller,
+            input,
+            value,
+            fuel,
+        };
+        match self.query(q).await? {
+            Answer::ContractRun(r) => Ok(r.map(|r| *r)),
+            Answer::Error(e) => Err(ClientError::Node(e)),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// A contract's events, newest first (at most `limit`, and 256).
+    pub async fn contract_events(
+        &mut self,
+        contract: Hash,
+        limit: u32,
+    ) -> Result<Vec<crate::wire::ContractEvent>, ClientError> {
+        match self
+            .query(Query::ContractEvents { contract, limit })
+            .await?
+        {
+            Answer::ContractEvents(e) => Ok(e),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
         }
     }
 

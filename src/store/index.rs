@@ -46,8 +46,10 @@ pub(super) fn create(w: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A block's index entries: its transactions, the accounts each touches,
-/// the records each writes.
+/// A block's index entries: its transactions, the accounts each touches
+/// (and the contract a contract transaction deploys or calls, under the
+/// same section: its address is a hash, never a key), the records each
+/// writes.
 pub(super) fn entries(block: &Block) -> [Vec<Entry>; 3] {
     let height = block.height();
     let mut out: [Vec<Entry>; 3] = Default::default();
@@ -60,6 +62,9 @@ pub(super) fn entries(block: &Block) -> [Vec<Entry>; 3] {
         out[Section::Tx as usize].push(at(runs::key16(&stx.id().0)));
         for a in touched(stx) {
             out[Section::Account as usize].push(at(runs::key16(&a.0)));
+        }
+        if let Some(c) = crate::ledger::contract::contract_of(&stx.tx) {
+            out[Section::Account as usize].push(at(runs::key16(&c.0)));
         }
         if let TxKind::PutData { key, .. } = &stx.tx.kind {
             out[Section::Record as usize]

@@ -765,27 +765,42 @@ impl Snapshot {
         before: Option<TxLocation>,
         limit: usize,
     ) -> Result<Vec<(TxLocation, Hash)>, StoreError> {
+        self.touching_page(&account.0, before, limit)
+    }
+
+    /// One page of the transactions that deployed or called `contract`,
+    /// newest first (as [`Self::account_txs_page`]).
+    pub fn contract_txs_page(
+        &self,
+        contract: &Hash,
+        before: Option<TxLocation>,
+        limit: usize,
+    ) -> Result<Vec<(TxLocation, Hash)>, StoreError> {
+        self.touching_page(&contract.0, before, limit)
+    }
+
+    fn touching_page(
+        &self,
+        address: &[u8; 32],
+        before: Option<TxLocation>,
+        limit: usize,
+    ) -> Result<Vec<(TxLocation, Hash)>, StoreError> {
         let r = self.index()?;
         let before = before.map(|b| (b.height, b.index));
-        r.newest(
-            runs::Section::Account,
-            &runs::key16(&account.0),
-            before,
-            limit,
-        )?
-        .into_iter()
-        .map(|e| {
-            located(&r, e).map(|v| {
-                (
-                    TxLocation {
-                        height: v.height,
-                        index: v.index,
-                    },
-                    v.tx,
-                )
+        r.newest(runs::Section::Account, &runs::key16(address), before, limit)?
+            .into_iter()
+            .map(|e| {
+                located(&r, e).map(|v| {
+                    (
+                        TxLocation {
+                            height: v.height,
+                            index: v.index,
+                        },
+                        v.tx,
+                    )
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     /// One page of the writes to (owner, key), newest first: at most

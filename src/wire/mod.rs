@@ -47,6 +47,12 @@ pub mod limits {
     pub const ERROR_TEXT: usize = 512;
     /// Transaction ids in one account-history answer.
     pub const MAX_HISTORY: u32 = 256;
+    /// Events in one contract-events answer.
+    pub const MAX_EVENTS: u32 = 256;
+    /// The most fuel a read-only contract query runs with (HTTP and this
+    /// protocol alike): a stranger's request must not cost a node a
+    /// block's worth of execution. A paywall's `paid` uses ~43,000.
+    pub const QUERY_FUEL: u64 = 2_000_000;
     /// Forgers in one forger-table answer.
     pub const MAX_FORGERS_LISTED: usize = 4096;
     /// A session silent this long (nothing received) is sent a
@@ -390,6 +396,77 @@ pub enum Query {
     /// The same live forgers with the weight their association votes weigh
     /// (bought, plus a bootstrap forger's notional weight while it counts).
     LiveWeights(u64),
+    /// The chain's contract parameters (fuel price, block fuel, storage
+    /// price), or None on a chain without contracts.
+    ContractParams,
+    /// A contract's account.
+    Contract(Hash),
+    /// A contract transaction's receipt, by transaction id.
+    Receipt(Hash),
+    /// A read-only run of a contract's `call` at the tip: nothing is
+    /// written or charged.
+    RunContract {
+        /// The contract.
+        contract: Hash,
+        /// Who the run sees as its caller.
+        caller: PublicKey,
+        /// The input `call` reads.
+        input: Bytes<{ crate::chain::limits::CONTRACT_INPUT }>,
+        /// The value the run sees as received (nothing moves).
+        value: u64,
+        /// The most fuel it may use (≤ [`limits::QUERY_FUEL`]).
+        fuel: u64,
+    },
+    /// A contract's events, newest first.
+    ContractEvents {
+        /// The contract.
+        contract: Hash,
+        /// At most this many (≤ [`limits::MAX_EVENTS`]).
+        limit: u32,
+    },
+}
+
+/// A contract's account, as a query answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractInfo {
+    /// Its address.
+    pub address: Hash,
+    /// Its account: code hash, deployer, balance, stored bytes, height.
+    pub account: crate::ledger::state::ContractAccount,
+    /// The size of its code.
+    pub code_bytes: u32,
+}
+
+/// What a read-only contract run did (nothing of it was applied).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractRun {
+    /// How it ended.
+    pub status: crate::ledger::state::ReceiptStatus,
+    /// Fuel used, loading included.
+    pub fuel_used: u64,
+    /// Its return data.
+    pub return_data: Bytes<1024>,
+    /// The events it emitted.
+    pub events: Vec<Bytes<256>>,
+    /// The transfers it made out of the contract's balance.
+    pub transfers: Vec<(PublicKey, u64)>,
+    /// Storage keys it wrote or removed.
+    pub writes: u32,
+    /// The tip it ran on (it saw height `at_height + 1`).
+    pub at_height: u64,
+}
+
+/// One event a contract emitted in a transaction that is on chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractEvent {
+    /// The block's height.
+    pub height: u64,
+    /// The transaction.
+    pub tx: Hash,
+    /// The event's position among the transaction's events.
+    pub index: u32,
+    /// The event's bytes.
+    pub data: Bytes<256>,
 }
 
 /// A transaction found on chain, with what a client needs to check it
@@ -439,6 +516,17 @@ pub enum Answer {
     LiveForgers(Vec<PublicKey>),
     /// For [`Query::LiveWeights`]: sorted by account.
     LiveWeights(Vec<(PublicKey, u64)>),
+    /// For [`Query::ContractParams`].
+    ContractParams(Option<crate::chain::genesis::ContractParams>),
+    /// For [`Query::Contract`].
+    Contract(Option<Box<ContractInfo>>),
+    /// For [`Query::Receipt`]: None when the transaction is not on chain
+    /// or is not a contract transaction.
+    Receipt(Option<Box<crate::ledger::state::Receipt>>),
+    /// For [`Query::RunContract`]: None when there is no such contract.
+    ContractRun(Option<Box<ContractRun>>),
+    /// For [`Query::ContractEvents`]: newest first.
+    ContractEvents(Vec<ContractEvent>),
 }
 
 /// What a watcher receives for an address it subscribed to.

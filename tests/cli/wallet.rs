@@ -41,7 +41,7 @@ const EPOCH_SLOTS: u64 = 10;
 const FINALITY: u64 = 2;
 const COIN: u64 = 1_000_000;
 /// How long any one thing may take.
-const WAIT_MS: u64 = 20_000;
+pub(crate) const WAIT_MS: u64 = 20_000;
 const POLL: Duration = Duration::from_millis(50);
 
 /// Polls `f` every 50 ms until it gives `Some`, for at most `ms` ms.
@@ -50,17 +50,17 @@ fn wait_for<T>(ms: u64, what: &str, f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// Runs `goodwill args…` to completion (killed after `WAIT_MS`).
-fn run(args: &[&str]) -> Out {
+pub(crate) fn run(args: &[&str]) -> Out {
     common::run(args, WAIT_MS)
 }
 
 /// Runs `goodwill args…`, which must succeed.
-fn run_ok(args: &[&str]) -> Out {
+pub(crate) fn run_ok(args: &[&str]) -> Out {
     common::run_ok(args, WAIT_MS)
 }
 
 /// Runs `goodwill args…`, which must fail with `code` and say each of `needles`.
-fn run_err(args: &[&str], code: i32, needles: &[&str]) -> Out {
+pub(crate) fn run_err(args: &[&str], code: i32, needles: &[&str]) -> Out {
     let out = run(args);
     assert_eq!(out.code, Some(code), "goodwill {args:?}: {out:?}");
     for n in needles {
@@ -72,24 +72,25 @@ fn run_err(args: &[&str], code: i32, needles: &[&str]) -> Out {
     out
 }
 
-/// A chain on loopback: one main node and the running forgers.
-struct Net {
+/// A chain on loopback: one main node and the running forgers (the
+/// contract verbs' tests use it too).
+pub(crate) struct Net {
     // Dropped first: the processes stop before their directory goes.
     procs: Procs,
     dir: tempfile::TempDir,
     genesis: String,
-    node: String,
+    pub(crate) node: String,
     node_proc: usize,
     forgers: Vec<Key>,
-    user: Key,
-    bob: Key,
+    pub(crate) user: Key,
+    pub(crate) bob: Key,
 }
 
 impl Net {
     /// A chain with `bootstrap` forgers taking turns, the first `running` of
     /// them forging; the user and every forger hold 1,000 coins at genesis
     /// (a forger that votes pays a fee).
-    fn start(bootstrap: usize, running: usize) -> Net {
+    pub(crate) fn start(bootstrap: usize, running: usize) -> Net {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_path_buf();
         let forgers: Vec<Key> = (0..bootstrap)
@@ -176,7 +177,7 @@ impl Net {
         panic!("the node could not listen on {node} again");
     }
 
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         within(WAIT_MS, "connect", Client::connect(&self.node)).expect("connect to the node")
     }
 
@@ -191,11 +192,11 @@ impl Net {
 
     /// The nonce the account's next transaction would carry (counting the
     /// node's mempool): unchanged means nothing was submitted.
-    fn next_nonce(&self, k: &Key) -> u64 {
+    pub(crate) fn next_nonce(&self, k: &Key) -> u64 {
         within(WAIT_MS, "next nonce", self.client().next_nonce(k.pk())).expect("next nonce")
     }
 
-    fn balance(&self, k: &Key) -> Value {
+    pub(crate) fn balance(&self, k: &Key) -> Value {
         run_ok(&["wallet", "balance", &k.addr, "--node", &self.node, "--json"]).json()
     }
 
@@ -206,7 +207,7 @@ impl Net {
     }
 }
 
-fn units(v: &Value) -> u64 {
+pub(crate) fn units(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 

@@ -856,9 +856,9 @@ fn contract_query(api: &Api, text: &str, query: &str) -> Result<Reply, Refused> 
     let value = number("value", 0)?;
     let fuel = number("fuel", QUERY_FUEL)?;
     contracts_off(api)?;
-    // More than a block may use is taken as a block's worth: a query runs
-    // what a transaction could.
-    let fuel = fuel.min(api.params().contracts().map_or(fuel, |c| c.block_fuel));
+    // More than a query may use is taken as the most it may: a stranger's
+    // request must not cost the node a block's worth of execution.
+    let fuel = fuel.min(crate::wire::limits::QUERY_FUEL);
     let snap = api.store().snapshot()?;
     let params = api.params();
     let run = match crate::ledger::query_contract(params, &snap, &at, &caller, &input, value, fuel)
