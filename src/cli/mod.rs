@@ -138,7 +138,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::cli::wallet::PayCommand,
     },
-    /// Smart contracts: check a module offline as a deploy would.
+    /// Smart contracts: check a module offline; deploy, call, query, show
+    /// and list the events of contracts on chain.
     Contract {
         /// What to do.
         #[command(subcommand)]

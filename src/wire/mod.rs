@@ -693,3 +693,54 @@ pub fn read_limit(role: Role, may_forge: bool, max_block_bytes: u32) -> u32 {
         r => frame_limit(r, max_block_bytes),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::frame::encode_frame;
+    use super::*;
+    use crate::chain::crypto::Keypair;
+
+    /// The contract query of docs/protocol.md, section 14, byte for byte:
+    /// what an app asks ("what did this address pay?") and the answer.
+    #[test]
+    fn the_worked_contract_query_is_what_the_docs_print() {
+        let caller = Keypair::from_seed([1; 32]).unwrap().public();
+        let mut input = vec![2u8];
+        input.extend_from_slice(&caller.0);
+        let q = Message::Query {
+            id: 4,
+            query: Query::RunContract {
+                contract: Hash([0x55; 32]),
+                caller,
+                input: Bytes::new(input).unwrap(),
+                value: 0,
+                fuel: 1_000_000,
+            },
+        };
+        assert_eq!(
+            hex::encode(encode_frame(&q)),
+            "690000000d0413\
+             5555555555555555555555555555555555555555555555555555555555555555\
+             8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c\
+             2102\
+             8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c\
+             00c0843d"
+        );
+        let a = Message::Answer {
+            id: 4,
+            answer: Box::new(Answer::ContractRun(Some(Box::new(ContractRun {
+                status: crate::ledger::state::ReceiptStatus::Ok,
+                fuel_used: 43_219,
+                return_data: Bytes::new(600u64.to_le_bytes().to_vec()).unwrap(),
+                events: vec![],
+                transfers: vec![],
+                writes: 0,
+                at_height: 12,
+            })))),
+        };
+        assert_eq!(
+            hex::encode(encode_frame(&a)),
+            "150000000e041301 00 d3d102 08 5802000000000000 00 00 00 0c".replace(' ', "")
+        );
+    }
+}

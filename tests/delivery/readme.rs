@@ -1,7 +1,8 @@
 //! The documentation's examples run: every ```sh block of README.md,
 //! docs/operate.md and docs/cli.md is executed by bash, with `goodwill` on
-//! the PATH, in a fresh directory, and must succeed. The README's two
-//! commands are the ones CI runs.
+//! the PATH, in a fresh directory that holds a link to `contracts/` (as a
+//! clone's root does), and must succeed. The README's two commands are the
+//! ones CI runs.
 
 use crate::common;
 
@@ -36,6 +37,11 @@ fn run_examples(name: &str, doc: &str) {
     );
     for block in blocks {
         let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/contracts"),
+            dir.path().join("contracts"),
+        )
+        .unwrap();
         let out = Command::new("bash")
             .args(["-euo", "pipefail", "-c", &block])
             .current_dir(dir.path())
