@@ -211,6 +211,12 @@ fn the_calm_network_forges_one_chain() {
     // The forgers report their health as the runtime's do, and the main
     // node keeps the reports (of every honest forger that follows it).
     assert!(o.reported_forgers >= 1, "{}", o.summary());
+    // The wallet deploys, pays, asks and withdraws from paywalls: runs
+    // that end ok and runs that trap (a payment under the price, a
+    // withdrawal by somebody else) both land, their receipts on chain and
+    // the contracts' balances in the coin count.
+    assert!(o.contract_runs.0 >= 3, "{}", o.summary());
+    assert!(o.contract_runs.1 >= 1, "{}", o.summary());
 }
 
 #[test]

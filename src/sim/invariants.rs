@@ -354,13 +354,67 @@ pub fn coins_conserved(params: &ChainParams, store: &Store) -> Result<u128, Viol
             .filter(|t| matches!(t.tx.kind, TxKind::ReportEquivocation { .. }))
             .count() as u128;
     }
-    if burned > reports * per_report {
+    // Contract runs burn what they pay for the storage they add: the
+    // receipts on chain say how much.
+    let storage: u128 = store
+        .state_entries()?
+        .into_iter()
+        .filter_map(|(k, v)| match (k, v) {
+            (StateKey::Receipt(_), StateValue::Receipt(r)) => Some(r.storage_charge as u128),
+            _ => None,
+        })
+        .sum();
+    if burned > reports * per_report + storage {
         return Err(Violation::Broken(format!(
-            "coins: {burned} burned, but {reports} equivocation reports burn at most {}",
+            "coins: {burned} burned, but {reports} equivocation reports burn at most {} and contract storage was charged {storage}",
             reports * per_report
         )));
     }
     Ok(total)
+}
+
+/// Contract transactions on chain by their receipts: (ended ok, trapped
+/// or out of fuel). Every contract transaction in a canonical block has a
+/// receipt, and every receipt's transaction is in one.
+pub fn contract_runs(store: &Store) -> Result<(u64, u64), Violation> {
+    let tip = store.tip()?;
+    let snap = store.snapshot()?;
+    let (mut ok, mut failed) = (0, 0);
+    let mut in_blocks = 0u64;
+    for h in 1..=tip.height {
+        let b = snap.block_at(h)?.ok_or(Violation::MissingBlock(h))?;
+        for t in b.txs.iter().filter(|t| t.tx.kind.fuel_limit().is_some()) {
+            in_blocks += 1;
+            let r = snap.receipt(&t.id())?.ok_or_else(|| {
+                Violation::Broken(format!(
+                    "contracts: transaction {} at height {h} has no receipt",
+                    t.id()
+                ))
+            })?;
+            if r.height != h {
+                return Err(Violation::Broken(format!(
+                    "contracts: the receipt of {} says height {}, its block is at {h}",
+                    t.id(),
+                    r.height
+                )));
+            }
+            match r.status {
+                crate::ledger::state::ReceiptStatus::Ok => ok += 1,
+                _ => failed += 1,
+            }
+        }
+    }
+    let receipts = store
+        .state_entries()?
+        .into_iter()
+        .filter(|(k, _)| matches!(k, StateKey::Receipt(_)))
+        .count() as u64;
+    if receipts != in_blocks {
+        return Err(Violation::Broken(format!(
+            "contracts: {receipts} receipts in the state, {in_blocks} contract transactions on chain"
+        )));
+    }
+    Ok((ok, failed))
 }
 
 /// Association votes: every association approved by a vote (or a genesis

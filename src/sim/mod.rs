@@ -252,6 +252,9 @@ pub struct Outcome {
     pub reports: u64,
     /// Association votes that landed (there).
     pub votes: u64,
+    /// Contract transactions whose run ended ok, and those that trapped or
+    /// ran out of fuel (there).
+    pub contract_runs: (u64, u64),
     /// Bans handed out.
     pub bans: u64,
     /// Blocks held for arriving before their slot started.
@@ -304,13 +307,15 @@ impl Outcome {
     /// One line: seed, height, faults.
     pub fn summary(&self) -> String {
         format!(
-            "seed {}: height {}, {} events, {} s virtual, {} reorgs, {} reports, {} bans, peak mempool {}, {}",
+            "seed {}: height {}, {} events, {} s virtual, {} reorgs, {} reports, contract runs {} ok {} failed, {} bans, peak mempool {}, {}",
             self.seed,
             self.height,
             self.events,
             self.virtual_ms / 1000,
             self.reorgs,
             self.reports,
+            self.contract_runs.0,
+            self.contract_runs.1,
             self.bans,
             self.peak_mempool,
             self.injected.describe()
@@ -527,6 +532,10 @@ struct Sim {
     /// The epoch its keys bought weight for, and its proposal.
     sybil_plan: Option<(u64, Hash)>,
     bought: BTreeSet<(PublicKey, u64)>,
+    /// Paywalls the workload deployed: (address, owner's index in `users`).
+    /// Listed when the deploy is sent: one that never lands is called all
+    /// the same, and refused.
+    paywalls: Vec<(Hash, usize)>,
     /// Weight Byzantine keys were sent to buy, by epoch (kept below the
     /// honest weight: [`Sim::within_honest_majority`]).
     byzantine_weight: BTreeMap<u64, u64>,
@@ -806,6 +815,7 @@ impl Sim {
             checker,
             injected,
             users,
+            paywalls: Vec::new(),
             spam_keys,
             spam_pool: Vec::new(),
             association,
@@ -2487,11 +2497,16 @@ impl Sim {
                     association: self.association,
                 },
             )
-        } else if roll < 85 {
+        } else if roll < 80 {
             let from = self.rng.pick(&self.users).clone();
             let to = self.rng.pick(&self.users).public();
             let amount = self.rng.range(1, 10_000);
             (from, TxKind::Transfer { to, amount })
+        } else if roll < 92 {
+            let Some((key, kind)) = self.contract_tx() else {
+                return;
+            };
+            (key, kind)
         } else {
             let from = self.rng.pick(&self.users).clone();
             let k = format!("k{}", self.rng.below(4));
@@ -2507,11 +2522,25 @@ impl Sim {
         let Some(nonce) = self.next_nonce(m, &key.public()) else {
             return;
         };
+        // A contract transaction pays for its fuel limit (the unused part
+        // comes back).
+        let fuel_fee = kind.fuel_limit().map_or(0, |f| {
+            f * self.params.contracts().map_or(0, |c| c.fuel_price)
+        });
+        if let TxKind::DeployContract { .. } = kind {
+            let owner = self
+                .users
+                .iter()
+                .position(|u| u.public() == key.public())
+                .expect("a user deploys");
+            let address = crate::ledger::contract::address(&chain_id, &key.public(), nonce);
+            self.paywalls.push((address, owner));
+        }
         let tx = Transaction {
             chain_id,
             sender: key.public(),
             nonce,
-            fee: min_fee + self.rng.below(5),
+            fee: min_fee + fuel_fee + self.rng.below(5),
             kind,
             memo: Bytes::empty(),
         }
@@ -2521,6 +2550,58 @@ impl Sim {
         self.drive(m, |d, c, out, now| {
             d.message(c, out, WALLET_CONN, Message::SubmitTx { id, tx }, now)
         });
+    }
+
+    /// A contract transaction for the wallet: a user deploys a paywall
+    /// (the first, then now and then), or pays one (sometimes under its
+    /// price: the run traps and the value comes back), asks it what an
+    /// address paid, or withdraws from it (by its owner, or by somebody
+    /// else: that traps too).
+    fn contract_tx(&mut self) -> Option<(Keypair, TxKind)> {
+        const PAYWALL: &[u8] = include_bytes!("../../contracts/paywall.wasm");
+        const PRICE: u64 = 500;
+        let who = self.rng.below(self.users.len() as u64) as usize;
+        let key = self.users[who].clone();
+        if self.paywalls.is_empty() || self.rng.chance(10) {
+            return Some((
+                key,
+                TxKind::DeployContract {
+                    code: Bytes::new(PAYWALL.to_vec()).expect("under 64 KiB"),
+                    init: Bytes::new(PRICE.to_le_bytes().to_vec()).expect("8 bytes"),
+                    fuel_limit: 100_000,
+                },
+            ));
+        }
+        let (contract, owner) = *self.rng.pick(&self.paywalls);
+        let (input, value) = match self.rng.below(10) {
+            0..=5 => (vec![1], self.rng.range(PRICE - 100, PRICE * 3)),
+            6 | 7 => {
+                let mut i = vec![2];
+                i.extend_from_slice(&self.rng.pick(&self.users).public().0);
+                (i, 0)
+            }
+            _ => {
+                let by = if self.rng.chance(2) { owner } else { who };
+                return Some((
+                    self.users[by].clone(),
+                    TxKind::CallContract {
+                        contract,
+                        input: Bytes::new(vec![3]).expect("short"),
+                        value: 0,
+                        fuel_limit: 100_000,
+                    },
+                ));
+            }
+        };
+        Some((
+            key,
+            TxKind::CallContract {
+                contract,
+                input: Bytes::new(input).expect("short"),
+                value,
+                fuel_limit: 100_000,
+            },
+        ))
     }
 
     /// The spammer sends each main node it is connected to a burst of bad
@@ -2740,6 +2821,9 @@ impl Sim {
                 if let Err(e) = invariants::donations_reached_associations(&self.params, &store) {
                     self.checker.violation(format!("{name}: {e}"));
                 }
+                if let Err(e) = invariants::contract_runs(&store) {
+                    self.checker.violation(format!("{name}: {e}"));
+                }
                 if let Err(e) = invariants::association_votes_weighed(&self.params, &store) {
                     self.checker.violation(format!("{name}: {e}"));
                 }
@@ -2807,6 +2891,11 @@ impl Sim {
                 _ => 0,
             });
         let votes = count(|k| matches!(k, TxKind::VoteAssociation { .. }));
+        // Checked on every honest main node above; counted here.
+        let contract_runs = first_store
+            .as_ref()
+            .and_then(|s| invariants::contract_runs(s).ok())
+            .unwrap_or((0, 0));
         let logs = self
             .nodes
             .iter()
@@ -2824,6 +2913,7 @@ impl Sim {
             reorgs: self.reorgs,
             reports,
             votes,
+            contract_runs,
             bans: self.bans,
             early_held: self.early_held,
             outbox_closes: self.outbox_closes,
