@@ -161,12 +161,18 @@ schemas = {
             "confirmations": INT, "finality_depth": INT, "finalized": {"type": "boolean"}, "fee": ref("Amount"),
             "fee_to": ref("Address"),
             # Only a contract transaction's receipt has it (docs/http.md).
-            "contract": obj(["contract", "status", "trap", "fuel_used", "fee", "storage_charge", "return_hex",
-                             "events_hex", "height"], {
-                "contract": ref("Hash"), "status": {"enum": ["ok", "trapped", "out-of-fuel"]},
-                "trap": {"type": ["string", "null"]}, "fuel_used": ref("Amount"), "fee": ref("Amount"),
-                "storage_charge": ref("Amount"), "return_hex": HEX, "events_hex": {"type": "array", "items": HEX},
-                "height": INT})})}),
+            "contract": ref("ContractReceipt")})}),
+    "ContractReceipt": obj(["contract", "status", "trap", "fuel_used", "fee", "storage_charge", "return_hex",
+                            "events_hex", "height"], {
+        "contract": ref("Hash"), "status": {"enum": ["ok", "trapped", "out-of-fuel"]},
+        "trap": {"type": ["string", "null"]}, "fuel_used": ref("Amount"), "fee": ref("Amount"),
+        "storage_charge": ref("Amount"), "return_hex": HEX, "events_hex": {"type": "array", "items": HEX},
+        "height": INT}),
+    "ContractHistory": obj(["contract", "txs", "next"], {
+        "contract": ref("Hash"), "next": NEXT,
+        "txs": {"type": "array", "items": obj(["id", "height", "index", "block", "cursor", "tx", "receipt"], {
+            "id": ref("Hash"), "height": INT, "index": INT, "block": ref("Hash"), "cursor": CURSOR,
+            "tx": ref("SignedTransaction"), "receipt": ref("ContractReceipt")})}}),
     "TxPending": obj(["status", "tx"], {"status": {"const": "pending"}, "tx": ref("SignedTransaction")}),
     "Mempool": obj(["count", "bytes", "held_back", "listed", "txs"], {
         "count": INT, "bytes": INT, "held_back": INT, "listed": INT, "txs": {"type": "array", "items": ref("SignedTransaction")}}),
@@ -333,6 +339,11 @@ paths = {
          qp("value", {"type": "string", "pattern": "^(0|[1-9][0-9]{0,17})$"}, "Coins the call would send (default 0)"),
          qp("fuel", {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"},
             "The most fuel it may use (default 1,000,000; more than 2,000,000 is taken as 2,000,000)")],
+        errors=("400", "404")),
+    "/api/v1/contracts/{address}/history": op(
+        "get", "contractHistory", "The transactions that deployed or called a contract, newest first, with their receipts",
+        json_resp("A page of the contract's transactions", ref("ContractHistory")),
+        [pp("address", ref("Hash"), "The contract's address (64 hex digits)"), LIMIT, BEFORE],
         errors=("400", "404")),
     "/api/v1/events": op("get", "events", "The chain as Server-Sent Events",
                          {"description": "An event stream: ready, then block, tx and retracted events (docs/http.md)",

@@ -593,7 +593,7 @@ fn a_contract_is_deployed_and_paid_over_http_and_its_receipts_read_back() {
     assert_eq!(r["status"], "ok", "{v}");
     let mut event = payer.public().0.to_vec();
     event.extend(600u64.to_le_bytes());
-    assert_eq!(r["events_hex"][0], hex::encode(event), "{v}");
+    assert_eq!(r["events_hex"][0], hex::encode(&event), "{v}");
 
     // The contract's account, and a read-only call: paid(payer) → 600,
     // with nothing written (the account is the same afterwards).
@@ -639,10 +639,30 @@ fn a_contract_is_deployed_and_paid_over_http_and_its_receipts_read_back() {
         (Some("trapped"), Some("unreachable")),
         "{q}"
     );
+    // Its transactions with their receipts, newest first, a page at a
+    // time: the payment, then the deploy.
+    let base = format!("/api/v1/contracts/{}/history", address.to_hex());
+    let h = get(&addr, &format!("{base}?limit=1")).json();
+    assert_eq!(h["txs"].as_array().unwrap().len(), 1, "{h}");
+    assert_eq!(h["txs"][0]["id"], pay.id.to_hex(), "{h}");
+    assert_eq!(
+        h["txs"][0]["receipt"]["events_hex"][0],
+        hex::encode(&event),
+        "{h}"
+    );
+    let next = h["next"].as_str().expect("a second page").to_string();
+    let h = get(&addr, &next).json();
+    assert_eq!(h["txs"].as_array().unwrap().len(), 1, "{h}");
+    assert_eq!(h["txs"][0]["id"], deploy.id.to_hex(), "{h}");
+    assert_eq!(h["txs"][0]["tx"]["kind"]["type"], "deploy-contract", "{h}");
+    assert_eq!(h["next"], Value::Null, "{h}");
+    get(&addr, &format!("{base}?limit=0")).problem(400);
+
     // Refusals: no contract there, not an address, too much fuel.
     let nowhere = format!("/api/v1/contracts/{}", Hash([7; 32]).to_hex());
     get(&addr, &nowhere).problem(404);
     get(&addr, &format!("{nowhere}/query")).problem(404);
+    get(&addr, &format!("{nowhere}/history")).problem(404);
     get(&addr, "/api/v1/contracts/xyz").problem(400);
     let d = get(
         &addr,

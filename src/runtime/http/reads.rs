@@ -22,7 +22,7 @@ use crate::chain::header::SignedHeader;
 use crate::chain::limits;
 use crate::chain::merkle;
 use crate::chain::tx::{SignedTransaction, TxKind};
-use crate::ledger::state::{Proposal, ProposalStatus, StateReadExt};
+use crate::ledger::state::{Proposal, ProposalStatus, ReceiptStatus, StateReadExt};
 use crate::store::{Snapshot, StoreError, TxLocation};
 
 use super::api::{bad_request, block_json, not_found, store_failed, Api, Reply, PREFIX};
@@ -57,6 +57,8 @@ pub enum Read<'a> {
     Contract(&'a str),
     /// `contracts/{address}/query`: a read-only call.
     ContractQuery(&'a str),
+    /// `contracts/{address}/history`: its transactions with their receipts.
+    ContractHistory(&'a str),
 }
 
 /// The read route `rest` (the path after [`PREFIX`]) names, if any.
@@ -71,10 +73,12 @@ pub fn route(rest: &str) -> Option<Read<'_>> {
         return (!id.contains('/')).then_some(Read::Association(id));
     }
     if let Some(c) = rest.strip_prefix("contracts/") {
-        return match c.strip_suffix("/query") {
-            Some(c) => (!c.contains('/')).then_some(Read::ContractQuery(c)),
-            None => (!c.contains('/')).then_some(Read::Contract(c)),
+        let (a, read) = match (c.strip_suffix("/query"), c.strip_suffix("/history")) {
+            (Some(a), _) => (a, Read::ContractQuery(a)),
+            (_, Some(a)) => (a, Read::ContractHistory(a)),
+            _ => (c, Read::Contract(c)),
         };
+        return (!a.contains('/')).then_some(read);
     }
     if let Some(a) = rest
         .strip_prefix("accounts/")
@@ -123,6 +127,7 @@ fn read(api: &Api, r: Read<'_>, query: &str) -> Result<Reply, StoreError> {
         Read::Association(id) => association(api, id, query),
         Read::Contract(c) => contract(api, c, query),
         Read::ContractQuery(c) => contract_query(api, c, query),
+        Read::ContractHistory(c) => contract_history(api, c, query),
     };
     Ok(match out {
         Ok(reply) => reply,
@@ -856,27 +861,28 @@ fn contract_query(api: &Api, text: &str, query: &str) -> Result<Reply, Refused> 
     let value = number("value", 0)?;
     let fuel = number("fuel", QUERY_FUEL)?;
     contracts_off(api)?;
-    // More than a query may use is taken as the most it may: a stranger's
-    // request must not cost the node a block's worth of execution.
-    let fuel = fuel.min(crate::wire::limits::QUERY_FUEL);
     let snap = api.store().snapshot()?;
-    let params = api.params();
-    let run = match crate::ledger::query_contract(params, &snap, &at, &caller, &input, value, fuel)
-    {
-        Ok(run) => run,
-        Err(crate::ledger::TxError::Storage(e)) => return Err(StoreError::from(e).into()),
-        Err(crate::ledger::TxError::NoSuchContract(_)) => {
+    let run = match crate::peer::queries::run_contract(
+        api.store(),
+        &snap,
+        &at,
+        &caller,
+        &input,
+        value,
+        fuel,
+    )? {
+        crate::wire::Answer::ContractRun(Some(run)) => run,
+        crate::wire::Answer::ContractRun(None) => {
             return Err(not_found(&format!("no contract at {at}")).into())
         }
-        Err(e) => return Err(wrong("the query", e.to_string()).into()),
+        crate::wire::Answer::Error(e) => return Err(wrong("the query", e).into()),
+        other => unreachable!("run_contract answers a run or an error, not {other:?}"),
     };
-    let (status, trap) = match run.status {
-        crate::ledger::contract::Status::Ok => ("ok", None),
-        crate::ledger::contract::Status::Trapped(t) => ("trapped", Some(t.name())),
-        crate::ledger::contract::Status::OutOfFuel => ("out-of-fuel", None),
+    let (status, trap) = match &run.status {
+        ReceiptStatus::Ok => ("ok", None),
+        ReceiptStatus::Trapped(t) => ("trapped", Some(t.lossy())),
+        ReceiptStatus::OutOfFuel => ("out-of-fuel", None),
     };
-    let tip = snap.tip()?;
-    let e = &run.effects;
     Ok(Reply::json(
         200,
         &json!({
@@ -884,15 +890,62 @@ fn contract_query(api: &Api, text: &str, query: &str) -> Result<Reply, Refused> 
             "status": status,
             "trap": trap,
             "fuel_used": run.fuel_used.to_string(),
-            "return_hex": hex::encode(&e.return_data),
-            "events_hex": e.events.iter().map(hex::encode).collect::<Vec<_>>(),
-            "transfers": e.transfers.iter().map(|(to, amount)| json!({
+            "return_hex": hex::encode(run.return_data.as_slice()),
+            "events_hex": run.events.iter().map(|e| hex::encode(e.as_slice())).collect::<Vec<_>>(),
+            "transfers": run.transfers.iter().map(|(to, amount)| json!({
                 "to": to.to_string(),
                 "amount": amount.to_string(),
             })).collect::<Vec<_>>(),
-            "writes": e.writes.len(),
-            "at_height": tip.height,
+            "writes": run.writes,
+            "at_height": run.at_height,
         }),
+    ))
+}
+
+/// `GET contracts/{address}/history?limit=N&before=CURSOR`: the
+/// transactions that deployed or called it, newest first, each with its
+/// receipt (status, fuel, fee, return data, events), paged as an
+/// account's history.
+fn contract_history(api: &Api, text: &str, query: &str) -> Result<Reply, Refused> {
+    let q = query_params(query, &["limit", "before"])?;
+    let at = contract_address(text)?;
+    let limit = page_limit(&q)?;
+    let before = q.get("before").map(|b| cursor(b)).transpose()?;
+    contracts_off(api)?;
+    let snap = api.store().snapshot()?;
+    if snap.contract(&at)?.is_none() {
+        return Err(not_found(&format!("no contract at {at}")).into());
+    }
+    let mut page = snap.contract_txs_page(&at, before, limit + 1)?;
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let txs = located(&snap, &page)?;
+    let mut entries = Vec::with_capacity(page.len());
+    for ((loc, id), (tx, block)) in page.iter().zip(&txs) {
+        let receipt = snap.receipt(id)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("contract transaction {id} has no receipt"))
+        })?;
+        entries.push(json!({
+            "id": id.to_hex(),
+            "height": loc.height,
+            "index": loc.index,
+            "block": block.to_hex(),
+            "cursor": cursor_text(*loc),
+            "tx": txjson::signed_to_json(tx),
+            "receipt": txjson::receipt_to_json(&receipt),
+        }));
+    }
+    let next = match page.last() {
+        Some((loc, _)) if more => Some(format!(
+            "{PREFIX}contracts/{}/history?before={}&limit={limit}",
+            at.to_hex(),
+            cursor_text(*loc)
+        )),
+        _ => None,
+    };
+    Ok(Reply::json(
+        200,
+        &json!({ "contract": at.to_hex(), "txs": entries, "next": next }),
     ))
 }
 
