@@ -404,9 +404,10 @@ async fn finish(
     }
     let p = s.wait_included(tx).await?;
     let h = &p.header.header;
-    let r = s.c.receipt(id).await.map_err(|e| e.to_string())?.ok_or_else(|| {
+    let proven = s.c.proven_receipt(id).await.map_err(|e| e.to_string())?.ok_or_else(|| {
         format!("transaction {id} is in block {} but the node has no receipt for it (reorganised away since?)", h.height)
     })?;
+    let r = &proven.receipt;
     if args.json {
         println!(
             "{}",
@@ -417,13 +418,18 @@ async fn finish(
                 "block": h.hash().to_hex(),
                 "verified": true,
                 "contract": r.contract.to_hex(),
-                "receipt": receipt_json(&r),
+                "receipt": receipt_json(r),
+                "receipt_verified": proven.verified,
             })
         );
     } else {
         println!("transaction {id}");
         println!("is in block {} at height {}", h.hash(), h.height);
-        print_receipt(&r);
+        print_receipt(r);
+        match &proven.problem {
+            None => println!("verified   the receipt's proof, against the block's signed header"),
+            Some(why) => println!("unverified {why}"),
+        }
     }
     match &r.status {
         ReceiptStatus::Ok => Ok(()),

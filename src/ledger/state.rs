@@ -423,6 +423,12 @@ pub fn digest(parent: &Hash, changes: &[Change]) -> Hash {
         .filter(|c| c.key != StateKey::Tip)
         .map(|c| (&c.key, &c.after))
         .collect();
+    digest_of_pairs(parent, &pairs)
+}
+
+/// The state digest over (key, after) pairs as [`digest`] takes them
+/// (sorted by key, the tip left out): what a receipt's proof recomputes.
+pub fn digest_of_pairs<K: Serialize, V: Serialize>(parent: &Hash, pairs: &[(K, V)]) -> Hash {
     Hash::tagged(tag::STATE, &[&parent.0, &encode(&pairs)])
 }
 

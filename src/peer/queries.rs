@@ -132,6 +132,7 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
             value,
             fuel,
         )?,
+        Query::ReceiptProof(id) => receipt_proof(&snap, &id, store.params())?,
         Query::ContractEvents { contract, limit } => {
             Answer::ContractEvents(contract_events(&snap, &contract, limit)?)
         }
@@ -186,6 +187,56 @@ pub fn run_contract<S: crate::ledger::state::StateRead + ?Sized>(
         transfers: e.transfers,
         writes: e.writes.len() as u32,
         at_height: snap.tip()?.height,
+    }))))
+}
+
+/// A contract transaction's receipt with its proof: the transaction's
+/// inclusion proof, the parent's state digest and the block's changes
+/// (from its undo record, kept for the newest `finality_depth` blocks).
+fn receipt_proof(
+    snap: &crate::store::Snapshot,
+    id: &Hash,
+    params: &crate::chain::genesis::ChainParams,
+) -> Result<Answer, StoreError> {
+    if snap.receipt(id)?.is_none() {
+        return Ok(Answer::ReceiptProof(None));
+    }
+    let Some((tx, block, proof)) = snap.tx_with_proof(id)? else {
+        return Ok(Answer::ReceiptProof(None));
+    };
+    let header = &block.header.header;
+    let Some(changes) = snap.block_changes(&header.hash())? else {
+        return Ok(Answer::Error(format!(
+            "the receipt of {id} (height {}) is no longer provable here: a node keeps what proves a receipt for the newest {} blocks",
+            header.height,
+            params.genesis().finality_depth
+        )));
+    };
+    let parent_digest = if header.height == 1 {
+        crate::ledger::genesis_changes(params).digest
+    } else if let Some(c) = snap.block_changes(&header.parent)? {
+        c.digest
+    } else {
+        snap.block(&header.parent)?
+            .ok_or_else(|| StoreError::Corrupt(format!("the parent of {id}'s block is missing")))?
+            .header
+            .header
+            .state_digest
+    };
+    let changes = changes
+        .changes
+        .into_iter()
+        .filter(|c| c.key != crate::ledger::state::StateKey::Tip)
+        .map(|c| (c.key, c.after))
+        .collect();
+    Ok(Answer::ReceiptProof(Some(Box::new(wire::ReceiptProof {
+        tx: TxProof {
+            tx,
+            header: block.header,
+            proof,
+        },
+        parent_digest,
+        changes,
     }))))
 }
 

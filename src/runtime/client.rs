@@ -335,6 +335,53 @@ pub enum ProofError {
         /// The record's.
         record: u64,
     },
+    /// A receipt's state changes do not hash to the header's state digest.
+    #[error("the block's state changes do not hash to its header's state digest")]
+    StateDigest,
+    /// The block's state changes hold no receipt for the transaction.
+    #[error("the block's state changes hold no receipt for transaction {0}")]
+    NoReceipt(Hash),
+}
+
+/// Checks a receipt's proof ([`crate::wire::ReceiptProof`]) against the
+/// block's signed header alone: the transaction is under the header's
+/// transaction root, the changes hash (with the parent's digest) to the
+/// header's state digest, and they hold the transaction's receipt, which
+/// is returned. The header's signature is the trust: as with a
+/// transaction's proof, check who forged it (and that its block is on the
+/// chain you follow) when it matters.
+pub fn verify_receipt_proof(
+    p: &crate::wire::ReceiptProof,
+) -> Result<crate::ledger::state::Receipt, ProofError> {
+    use crate::ledger::state::{StateKey, StateValue};
+    verify_tx_proof(&p.tx)?;
+    let digest = crate::ledger::state::digest_of_pairs(&p.parent_digest, &p.changes);
+    if digest != p.tx.header.header.state_digest {
+        return Err(ProofError::StateDigest);
+    }
+    let id = p.tx.tx.id();
+    p.changes
+        .iter()
+        .find_map(|(k, v)| match (k, v) {
+            (StateKey::Receipt(t), Some(StateValue::Receipt(r))) if *t == id => Some(r.clone()),
+            _ => None,
+        })
+        .ok_or(ProofError::NoReceipt(id))
+}
+
+/// A contract transaction's receipt as read from a node, with the
+/// client's own check of its proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvenReceipt {
+    /// The receipt.
+    pub receipt: crate::ledger::state::Receipt,
+    /// The transaction with its block's signed header and inclusion proof.
+    pub tx: TxProof,
+    /// Whether [`verify_receipt_proof`] held.
+    pub verified: bool,
+    /// Why not, if not: a proof that did not hold, or the node keeping no
+    /// proof for a block that old (then `receipt` is the node's word).
+    pub problem: Option<String>,
 }
 
 /// A data record as read from a node, with the client's own check of it.
@@ -604,22 +651,67 @@ impl Client {
         }
     }
 
-    /// Waits until contract transaction `id` is in a block (its proof
-    /// verified); returns the proof and its receipt.
+    /// A contract transaction's receipt with its proof checked here, on
+    /// the client ([`verify_receipt_proof`]). A node keeps what proves a
+    /// receipt for the newest `finality_depth` blocks; for an older one the
+    /// receipt is the node's word (`verified` false, and `problem` says
+    /// so). None if the transaction is not on chain or is not a contract
+    /// transaction.
+    pub async fn proven_receipt(&mut self, id: Hash) -> Result<Option<ProvenReceipt>, ClientError> {
+        match self.query(Query::ReceiptProof(id)).await {
+            Ok(Answer::ReceiptProof(None)) => Ok(None),
+            Ok(Answer::ReceiptProof(Some(p))) => {
+                let checked = verify_receipt_proof(&p);
+                let receipt = match &checked {
+                    Ok(r) => r.clone(),
+                    Err(_) => match self.receipt(id).await? {
+                        Some(r) => r,
+                        None => return Ok(None),
+                    },
+                };
+                Ok(Some(ProvenReceipt {
+                    receipt,
+                    tx: p.tx,
+                    verified: checked.is_ok(),
+                    problem: checked.err().map(|e| e.to_string()),
+                }))
+            }
+            // No proof kept for a block that old (or a node that cannot
+            // give one): the receipt, as the node's word.
+            Err(ClientError::Node(why)) => {
+                let (Some(tx), Some(receipt)) = (self.tx(id).await?, self.receipt(id).await?)
+                else {
+                    return Ok(None);
+                };
+                verify_tx_proof(&tx).map_err(|e| ClientError::Node(e.to_string()))?;
+                Ok(Some(ProvenReceipt {
+                    receipt,
+                    tx,
+                    verified: false,
+                    problem: Some(why),
+                }))
+            }
+            Ok(other) => Err(ClientError::Unexpected(format!("{other:?}"))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits until contract transaction `id` is in a block (its inclusion
+    /// proof verified); returns its receipt, proven when the node still
+    /// keeps the proof (it does for the newest `finality_depth` blocks).
     pub async fn wait_for_receipt(
         &mut self,
         id: Hash,
         timeout_ms: u64,
-    ) -> Result<(TxProof, crate::ledger::state::Receipt), ClientError> {
-        let proof = self.wait_for_tx(id, timeout_ms).await?;
-        match self.receipt(id).await? {
-            Some(r) => Ok((proof, r)),
+    ) -> Result<ProvenReceipt, ClientError> {
+        self.wait_for_tx(id, timeout_ms).await?;
+        self.proven_receipt(id).await?.ok_or_else(|| {
             // Reorganised away between the two questions, or not a contract
             // transaction.
-            None => Err(ClientError::Node(format!(
+            ClientError::Node(format!(
                 "transaction {id} has no receipt: not a contract transaction, or no longer on chain"
-            ))),
-        }
+            ))
+        })
     }
 
     /// Runs `contract`'s `call` read-only at the tip, as `caller` sending
@@ -645,7 +737,6 @@ impl Client {
         };
         match self.query(q).await? {
             Answer::ContractRun(r) => Ok(r.map(|r| *r)),
-            Answer::Error(e) => Err(ClientError::Node(e)),
             other => Err(ClientError::Unexpected(format!("{other:?}"))),
         }
     }

@@ -671,6 +671,18 @@ impl Snapshot {
         }
     }
 
+    /// What the canonical block `hash` changed in the state, while its
+    /// undo record is kept (the newest `finality_depth` blocks); None
+    /// after.
+    pub fn block_changes(&self, hash: &Hash) -> Result<Option<StateChanges>, StoreError> {
+        let Some(bytes) = self.stxn.open_table(UNDO)?.get(&hash.0)? else {
+            return Ok(None);
+        };
+        codec::decode("undo record", bytes.value(), VALUE_LIMIT)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
     /// The canonical hash at `height`.
     pub fn hash_at(&self, height: u64) -> Result<Option<Hash>, StoreError> {
         let canon = self.txn.open_table(CANON)?;

@@ -424,6 +424,27 @@ pub enum Query {
         /// At most this many (≤ [`limits::MAX_EVENTS`]).
         limit: u32,
     },
+    /// A contract transaction's receipt with what proves it against the
+    /// block's signed header: kept for the newest `finality_depth` blocks.
+    ReceiptProof(Hash),
+}
+
+/// A receipt, provable from a signed header alone: the transaction's
+/// inclusion proof, and every (key, value after) pair its block changed
+/// in the state with the parent's state digest — which hash to the
+/// header's `state_digest` — among them the receipt's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptProof {
+    /// The transaction, its block's signed header and its inclusion proof.
+    pub tx: TxProof,
+    /// The state digest of the block's parent.
+    pub parent_digest: Hash,
+    /// The block's state changes as the digest takes them: (key, value
+    /// after; None: removed), sorted by key, the tip left out.
+    pub changes: Vec<(
+        crate::ledger::state::StateKey,
+        Option<crate::ledger::state::StateValue>,
+    )>,
 }
 
 /// A contract's account, as a query answers it.
@@ -527,6 +548,10 @@ pub enum Answer {
     ContractRun(Option<Box<ContractRun>>),
     /// For [`Query::ContractEvents`]: newest first.
     ContractEvents(Vec<ContractEvent>),
+    /// For [`Query::ReceiptProof`]: None when the transaction is not on
+    /// chain or is not a contract transaction; an [`Answer::Error`] when
+    /// its block is older than the changes the node keeps.
+    ReceiptProof(Option<Box<ReceiptProof>>),
 }
 
 /// What a watcher receives for an address it subscribed to.

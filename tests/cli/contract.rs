@@ -112,7 +112,9 @@ fn deploy_call_query_show_and_events_on_a_running_chain() {
     use goodwill::chain::crypto::Hash;
     use goodwill::ledger::state::ReceiptStatus;
 
-    let net = Net::start(1, 1);
+    // Finality 40 blocks (12 s): what proves a receipt is kept that long,
+    // well past a --wait even under qemu.
+    let net = Net::start_with_finality(1, 1, 40);
     let node = net.node.as_str();
     let user = &net.user;
     let wasm = contracts().join("paywall.wasm");
@@ -164,6 +166,7 @@ fn deploy_call_query_show_and_events_on_a_running_chain() {
     .json();
     assert_eq!(d["status"], "included", "{d}");
     assert_eq!(d["receipt"]["status"], "ok", "{d}");
+    assert_eq!(d["receipt_verified"], true, "{d}");
     let address = d["contract"].as_str().unwrap().to_string();
     let expected =
         goodwill::ledger::contract::address(&net.client().chain_id(), &user.pk(), before);
@@ -205,6 +208,7 @@ fn deploy_call_query_show_and_events_on_a_running_chain() {
     .json();
     let r = &paid["receipt"];
     assert_eq!(r["status"], "ok", "{paid}");
+    assert_eq!(paid["receipt_verified"], true, "{paid}");
     assert_eq!(r["events_hex"].as_array().unwrap().len(), 1, "{paid}");
     let spent = 600 + units(&r["fee"]) + units(&r["storage_charge"]);
     assert_eq!(
@@ -267,7 +271,9 @@ fn deploy_call_query_show_and_events_on_a_running_chain() {
     assert_eq!(run_q.transfers, vec![(user.pk(), 600)]);
     let before = units(&net.balance(user)["balance"]);
     let id = smol::block_on(c.call_contract(&key, contract, &[3], 0, 100_000, None)).unwrap();
-    let (_, receipt) = smol::block_on(c.wait_for_receipt(id, WAIT_MS)).unwrap();
+    let proven = smol::block_on(c.wait_for_receipt(id, WAIT_MS)).unwrap();
+    assert!(proven.verified, "{:?}", proven.problem);
+    let receipt = proven.receipt;
     assert_eq!(receipt.status, ReceiptStatus::Ok, "{receipt:?}");
     assert_eq!(
         units(&net.balance(user)["balance"]),

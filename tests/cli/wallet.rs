@@ -91,6 +91,11 @@ impl Net {
     /// them forging; the user and every forger hold 1,000 coins at genesis
     /// (a forger that votes pays a fee).
     pub(crate) fn start(bootstrap: usize, running: usize) -> Net {
+        Net::start_with_finality(bootstrap, running, FINALITY)
+    }
+
+    /// [`Net::start`] with another finality depth.
+    pub(crate) fn start_with_finality(bootstrap: usize, running: usize, finality: u64) -> Net {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_path_buf();
         let forgers: Vec<Key> = (0..bootstrap)
@@ -109,7 +114,7 @@ impl Net {
                 .collect(),
             slot_ms: SLOT_MS,
             epoch_slots: EPOCH_SLOTS,
-            finality_depth: Some(FINALITY),
+            finality_depth: Some(finality),
         }
         .write(WAIT_MS);
         let mut procs = Procs::new(&d, POLL);

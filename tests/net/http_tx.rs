@@ -18,7 +18,7 @@ use goodwill::chain::crypto::{Hash, Keypair, PublicKey, Signature};
 use goodwill::chain::genesis::ChainParams;
 use goodwill::chain::merkle;
 use goodwill::chain::tx::SignedTransaction;
-use goodwill::runtime::client::Client;
+use goodwill::runtime::client::{verify_receipt_proof, Client, ProofError};
 use goodwill::store::Store;
 use goodwill::testkit::{self, TestNet, TestNetConfig};
 use goodwill::wire::{ForgerStatus, Message, Role};
@@ -670,7 +670,7 @@ fn a_contract_is_deployed_and_paid_over_http_and_its_receipts_read_back() {
     )
     .problem(400);
     assert!(d.contains("fuel limit"), "{d}");
-    // Over a block's fuel: a block's worth.
+    // Over a query's fuel: a query's worth.
     let q = get(
         &addr,
         &format!(
@@ -680,4 +680,74 @@ fn a_contract_is_deployed_and_paid_over_http_and_its_receipts_read_back() {
     )
     .json();
     assert_eq!(q["status"], "ok", "{q}");
+
+    // Over the binary protocol, the payment's receipt proven against its
+    // block's signed header alone; a proof tampered with does not hold.
+    let mut c = within(WAIT_MS, "connect", Client::connect(&listen)).unwrap();
+    let proven = within(WAIT_MS, "receipt", c.proven_receipt(pay.id))
+        .unwrap()
+        .expect("a receipt");
+    assert!(proven.verified, "{:?}", proven.problem);
+    assert_eq!(proven.receipt.events[0].as_slice(), event.as_slice());
+    let goodwill::wire::Answer::ReceiptProof(Some(p)) = within(
+        WAIT_MS,
+        "proof",
+        c.query(goodwill::wire::Query::ReceiptProof(pay.id)),
+    )
+    .unwrap() else {
+        panic!("a receipt proof")
+    };
+    let mut bent = (*p).clone();
+    for (_, v) in bent.changes.iter_mut() {
+        if let Some(goodwill::ledger::state::StateValue::Receipt(r)) = v {
+            r.fuel_used -= 1;
+        }
+    }
+    assert_eq!(
+        verify_receipt_proof(&bent),
+        Err(ProofError::StateDigest),
+        "a receipt changed"
+    );
+    let mut bent = (*p).clone();
+    bent.parent_digest.0[0] ^= 1;
+    assert_eq!(verify_receipt_proof(&bent), Err(ProofError::StateDigest));
+    let mut bent = (*p).clone();
+    bent.tx.tx.tx.fee += 1;
+    assert!(
+        matches!(
+            verify_receipt_proof(&bent),
+            Err(ProofError::NotUnderRoot(_))
+        ),
+        "another transaction"
+    );
+    assert_eq!(verify_receipt_proof(&p), Ok(proven.receipt.clone()));
+    // A transfer has no receipt; an unknown id neither.
+    assert_eq!(
+        within(WAIT_MS, "none", c.proven_receipt(Hash([9; 32]))).unwrap(),
+        None
+    );
+
+    // Past the finality depth the node keeps no proof: the receipt is its
+    // word, and the client says so.
+    let depth = tn.params.genesis().finality_depth;
+    for _ in 0..depth {
+        send_block(&mut f, &chain.forge(vec![]));
+    }
+    let tip = chain.height();
+    common::wait_for(WAIT_MS, "the node at the tip", || {
+        (get(&addr, "/api/v1/status").json()["height"] == tip).then_some(())
+    });
+    let old = within(WAIT_MS, "old receipt", c.proven_receipt(deploy.id))
+        .unwrap()
+        .expect("a receipt");
+    assert!(!old.verified);
+    assert!(
+        old.problem
+            .as_deref()
+            .unwrap()
+            .contains("no longer provable"),
+        "{:?}",
+        old.problem
+    );
+    assert_eq!(old.receipt.contract, address);
 }
