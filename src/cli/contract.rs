@@ -296,7 +296,7 @@ async fn deploy(
             tx.tx.nonce
         );
     }
-    finish(&mut s, args, &tx, Some(address)).await
+    finish(&mut s, &tx, Some(address)).await
 }
 
 async fn call(
@@ -349,7 +349,7 @@ async fn call(
             tx.tx.nonce
         );
     }
-    finish(&mut s, args, &tx, None).await
+    finish(&mut s, &tx, None).await
 }
 
 async fn contract_params(
@@ -382,55 +382,37 @@ fn least_fee(
 /// (and exit 1 when the run did not end ok).
 async fn finish(
     s: &mut Session<'_>,
-    args: &Submit,
     tx: &SignedTransaction,
     deployed: Option<Hash>,
 ) -> Result<(), String> {
     let id = tx.id();
-    if !args.wait {
-        if args.json {
-            let mut v = json!({"id": id.to_hex(), "status": "submitted"});
-            if let Some(a) = deployed {
-                v["contract"] = json!(a.to_hex());
-            }
-            println!("{v}");
-        } else {
-            println!(
-                "transaction {id} is in the mempool of {}; `goodwill chain tx {id} --node {}` shows it once it is in a block (or use --wait)",
-                args.node, args.node
-            );
-        }
+    let extra = match deployed {
+        Some(a) => json!({"contract": a.to_hex()}),
+        None => serde_json::Value::Null,
+    };
+    let Some(p) = s.wait_if_asked(tx, extra).await? else {
         return Ok(());
-    }
-    let p = s.wait_included(tx).await?;
-    let h = &p.header.header;
+    };
+    let height = p.header.header.height;
     let proven = s.c.proven_receipt(id).await.map_err(|e| e.to_string())?.ok_or_else(|| {
-        format!("transaction {id} is in block {} but the node has no receipt for it (reorganised away since?)", h.height)
+        format!("transaction {id} is in block {height} but the node has no receipt for it (reorganised away since?)")
     })?;
     let r = &proven.receipt;
-    if args.json {
-        println!(
-            "{}",
-            json!({
-                "id": id.to_hex(),
-                "status": "included",
-                "height": h.height,
-                "block": h.hash().to_hex(),
-                "verified": true,
-                "contract": r.contract.to_hex(),
-                "receipt": receipt_json(r),
-                "receipt_verified": proven.verified,
-            })
-        );
-    } else {
-        println!("transaction {id}");
-        println!("is in block {} at height {}", h.hash(), h.height);
-        print_receipt(r);
-        match &proven.problem {
-            None => println!("verified   the receipt's proof, against the block's signed header"),
-            Some(why) => println!("unverified {why}"),
-        }
-    }
+    let mut lines = receipt_lines(r);
+    lines.push(match &proven.problem {
+        None => "verified   the receipt's proof, against the block's signed header".into(),
+        Some(why) => format!("unverified {why}"),
+    });
+    s.print_included(
+        tx,
+        &p,
+        json!({
+            "contract": r.contract.to_hex(),
+            "receipt": receipt_json(r),
+            "receipt_verified": proven.verified,
+        }),
+        &lines,
+    );
     match &r.status {
         ReceiptStatus::Ok => Ok(()),
         other => Err(format!(
@@ -471,20 +453,29 @@ fn receipt_json(r: &Receipt) -> serde_json::Value {
     })
 }
 
-fn print_receipt(r: &Receipt) {
-    println!("contract   {}", r.contract);
-    println!("status     {}", receipt_status_text(&r.status));
-    println!("fuel used  {}", r.fuel_used);
-    println!("fee        {} GWL", format_coins(r.fee));
+fn receipt_lines(r: &Receipt) -> Vec<String> {
+    let mut out = vec![
+        format!("contract   {}", r.contract),
+        format!("status     {}", receipt_status_text(&r.status)),
+        format!("fuel used  {}", r.fuel_used),
+        format!("fee        {} GWL", format_coins(r.fee)),
+    ];
     if r.storage_charge > 0 {
-        println!("storage    {} GWL (burned)", format_coins(r.storage_charge));
+        out.push(format!(
+            "storage    {} GWL (burned)",
+            format_coins(r.storage_charge)
+        ));
     }
     if !r.return_data.is_empty() {
-        println!("returned   {}", hex::encode(r.return_data.as_slice()));
+        out.push(format!(
+            "returned   {}",
+            hex::encode(r.return_data.as_slice())
+        ));
     }
     for e in &r.events {
-        println!("event      {}", hex::encode(e.as_slice()));
+        out.push(format!("event      {}", hex::encode(e.as_slice())));
     }
+    out
 }
 
 async fn query(

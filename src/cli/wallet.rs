@@ -1127,34 +1127,64 @@ impl<'a> Session<'a> {
 
     /// Reports a submitted transaction; with --wait, once it is in a block.
     pub(crate) async fn finish(&mut self, tx: &SignedTransaction) -> Result<(), String> {
+        if let Some(p) = self.wait_if_asked(tx, Value::Null).await? {
+            self.print_included(tx, &p, Value::Null, &[]);
+        }
+        Ok(())
+    }
+
+    /// Without --wait, prints that `tx` is in the mempool (in JSON with
+    /// `extra`'s fields) and gives None; with it, waits until `tx` is in a
+    /// block and gives its checked proof, to be printed with
+    /// [`Session::print_included`].
+    pub(crate) async fn wait_if_asked(
+        &mut self,
+        tx: &SignedTransaction,
+        extra: Value,
+    ) -> Result<Option<TxProof>, String> {
         let id = tx.id();
         let node = &self.args.node;
-        if !self.args.wait {
-            if self.args.json {
-                println!("{}", json!({"id": id.to_hex(), "status": "submitted"}));
-            } else {
-                println!("transaction {id} is in the mempool of {node}; `goodwill chain tx {id} --node {node}` shows it once it is in a block (or use --wait)");
-            }
-            return Ok(());
+        if self.args.wait {
+            return self.wait_included(tx).await.map(Some);
         }
-        let p = self.wait_included(tx).await?;
+        if self.args.json {
+            let mut v = json!({"id": id.to_hex(), "status": "submitted"});
+            merge(&mut v, extra);
+            println!("{v}");
+        } else {
+            println!("transaction {id} is in the mempool of {node}; `goodwill chain tx {id} --node {node}` shows it once it is in a block (or use --wait)");
+        }
+        Ok(None)
+    }
+
+    /// Prints that `tx` is in the block of proof `p`: in JSON with
+    /// `extra`'s fields, in text with `lines` after the two it prints.
+    pub(crate) fn print_included(
+        &self,
+        tx: &SignedTransaction,
+        p: &TxProof,
+        extra: Value,
+        lines: &[String],
+    ) {
+        let id = tx.id();
         let h = &p.header.header;
         if self.args.json {
-            println!(
-                "{}",
-                json!({
-                    "id": id.to_hex(),
-                    "status": "included",
-                    "height": h.height,
-                    "block": h.hash().to_hex(),
-                    "verified": true,
-                })
-            );
+            let mut v = json!({
+                "id": id.to_hex(),
+                "status": "included",
+                "height": h.height,
+                "block": h.hash().to_hex(),
+                "verified": true,
+            });
+            merge(&mut v, extra);
+            println!("{v}");
         } else {
             println!("transaction {id}");
             println!("is in block {} at height {}", h.hash(), h.height);
+            for l in lines {
+                println!("{l}");
+            }
         }
-        Ok(())
     }
 
     /// Waits until `tx` is in a block (its proof checked). Every two slots
@@ -1211,6 +1241,13 @@ impl<'a> Session<'a> {
 }
 
 use crate::cli::net::connect;
+
+/// Adds `extra`'s fields (an object, or null for none) to the object `v`.
+fn merge(v: &mut Value, extra: Value) {
+    if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+        v.extend(extra);
+    }
+}
 
 pub(crate) fn parse_address(what: &str, s: &str) -> Result<PublicKey, String> {
     address::parse(s).map_err(|e| format!("{what}: {e}"))

@@ -12,11 +12,13 @@
 //! | [`board`] | board profiles (`board/*.toml`): LED pins and polarity, idle and load watts, the energy estimate |
 //! | [`keyfile`] | key files: 0600, never overwritten, sealed with a passphrase |
 //! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
+//! | [`gate`] | how many costly queries (contract runs) run at once, process-wide |
 
 pub mod board;
 pub mod client;
 pub mod config;
 pub mod forge;
+pub mod gate;
 pub mod http;
 pub mod keyfile;
 pub mod led;

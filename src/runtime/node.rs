@@ -1407,7 +1407,26 @@ async fn read_loop(
                 if !matches!(query, Query::Status | Query::Forgers | Query::NextNonce(_)) =>
             {
                 let store = shared.store.clone();
-                let answer = smol::unblock(move || answer_from_store(&store, query)).await;
+                let answer = smol::unblock(move || {
+                    // A contract run is costly and anyone's to ask: a few
+                    // at a time, process-wide.
+                    let _slot = match query {
+                        Query::RunContract { .. } => {
+                            let gate = &crate::runtime::gate::CONTRACT_QUERIES;
+                            match gate.enter(crate::runtime::gate::CONTRACT_QUERY_WAIT) {
+                                Some(slot) => Some(slot),
+                                None => {
+                                    return Ok(Answer::Error(
+                                        crate::runtime::gate::contract_queries_busy(),
+                                    ))
+                                }
+                            }
+                        }
+                        _ => None,
+                    };
+                    answer_from_store(&store, query)
+                })
+                .await;
                 let answer = match answer {
                     Ok(a) => a,
                     Err(e) => {

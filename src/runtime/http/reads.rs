@@ -861,6 +861,17 @@ fn contract_query(api: &Api, text: &str, query: &str) -> Result<Reply, Refused> 
     let value = number("value", 0)?;
     let fuel = number("fuel", QUERY_FUEL)?;
     contracts_off(api)?;
+    let gate = &crate::runtime::gate::CONTRACT_QUERIES;
+    let Some(_slot) = gate.enter(crate::runtime::gate::CONTRACT_QUERY_WAIT) else {
+        let mut r = super::api::problem(
+            503,
+            "busy",
+            "The node is busy",
+            &crate::runtime::gate::contract_queries_busy(),
+        );
+        r.retry_after = Some(1);
+        return Err(Refused::Reply(r));
+    };
     let snap = api.store().snapshot()?;
     let run = match crate::peer::queries::run_contract(
         api.store(),
