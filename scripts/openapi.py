@@ -117,13 +117,15 @@ schemas = {
         "epoch": INT, "key": ref("Address"), "version": STR, "uptime_s": INT, "syncing": {"type": "boolean"},
         "mempool": INT, "peers": {"type": "array", "items": STR}, "forgers": INT, "clients": INT}),
     "Params": obj(["chain_id", "chain_name", "start_ms", "slot_ms", "epoch_slots", "block_reward", "min_fee", "finality_depth",
-                   "bootstrap_forgers", "limits", "balances", "associations", "checkpoints"], {
+                   "bootstrap_forgers", "limits", "balances", "associations", "checkpoints", "contracts"], {
         "chain_id": ref("Hash"), "chain_name": STR, "start_ms": INT, "slot_ms": INT, "epoch_slots": INT,
         "block_reward": ref("Amount"), "min_fee": ref("Amount"), "finality_depth": INT,
         "bootstrap_forgers": {"type": "array", "items": ref("Address")}, "limits": {"type": "object"},
         "balances": {"type": "array", "items": obj(["address", "amount"], {"address": ref("Address"), "amount": ref("Amount")})},
         "associations": {"type": "array", "items": obj(["name", "url", "account"], {"name": STR, "url": STR, "account": ref("Address")})},
-        "checkpoints": {"type": "array", "items": STR}}),
+        "checkpoints": {"type": "array", "items": STR},
+        "contracts": {"oneOf": [{"type": "null"}, obj(["fuel_price", "block_fuel", "storage_price"], {
+            "fuel_price": ref("Amount"), "block_fuel": ref("Amount"), "storage_price": ref("Amount")})]}}),
     "BlockSummary": obj(["height", "hash", "canonical", "slot", "epoch", "parent", "forger", "tx_root", "state_digest",
                          "version", "size", "txs"], {
         "height": {"type": "integer", "minimum": 1}, "hash": ref("Hash"), "canonical": {"type": "boolean"}, "slot": INT,

@@ -385,6 +385,11 @@ fn params(api: &Api) -> Reply {
                 "account": a.account.to_string(),
             })).collect::<Vec<_>>(),
             "checkpoints": p.checkpoints().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "contracts": p.contracts().map(|c| json!({
+                "fuel_price": c.fuel_price.to_string(),
+                "block_fuel": c.block_fuel.to_string(),
+                "storage_price": c.storage_price.to_string(),
+            })),
         }),
     )
 }
