@@ -315,25 +315,36 @@ class Client:
     # --- payments -----------------------------------------------------------
 
     def payment_received(self, from_: str, to: str, min_amount: int, memo: bytes | str | None = None,
-                         since: int = 0) -> Included | None:
-        """A final transfer from `from_` to `to` of at least `min_amount`
-        units (with exactly `memo`, if given) in a block at `since` or
-        above, its proof checked; None if there is none (among `to`'s newest
-        100 transactions)."""
-        sender, receiver = parse_address(from_), parse_address(to)
+                         since: int = 0, final: bool = True) -> Included | None:
+        """A transfer from `from_` to `to` of at least `min_amount` units
+        (with exactly `memo`, if given) in a block at `since` or above,
+        final (`finality_depth` deep: no reorganisation undoes it) unless
+        `final=False`, its proof checked; None if there is none among
+        `to`'s newest 100 transactions."""
+        return self._payment(to, min_amount, memo, parse_address(from_), since, final)
+
+    def payment_with_memo(self, to: str, min_amount: int, memo: bytes | str, since: int = 0,
+                          final: bool = True) -> Included | None:
+        """As `payment_received`, from anyone: the transfer carrying `memo`
+        (a payment reference an app gave its user)."""
+        return self._payment(to, min_amount, memo, None, since, final)
+
+    def _payment(self, to: str, min_amount: int, memo: bytes | str | None, sender: bytes | None, since: int,
+                 final: bool) -> Included | None:
+        receiver = parse_address(to)
         memo_b = memo.encode() if isinstance(memo, str) else memo
         for e in self.history(to, limit=100)["txs"]:
             if e["height"] < since:
                 break
             k = e["tx"]["kind"]
-            if k.get("type") != "transfer" or parse_address(k["to"]) != receiver:
+            if k.get("type") != "transfer" or parse_address(k["to"]) != receiver or int(k["amount"]) < min_amount:
                 continue
-            if parse_address(e["tx"]["sender"]) != sender or int(k["amount"]) < min_amount:
+            if sender is not None and parse_address(e["tx"]["sender"]) != sender:
                 continue
             if memo_b is not None and bytes.fromhex(e["tx"]["memo_hex"]) != memo_b:
                 continue
             t = self.tx(e["id"])
-            if t and t["status"] == "final":
+            if t and (t["status"] == "final" or (not final and t["status"] == "included")):
                 return self._checked(e["id"], t)
         return None
 

@@ -5,8 +5,13 @@ this repository). Under CI a missing binary fails the tests that need it."""
 import json
 import os
 import pathlib
+import signal
+import subprocess
+import time
 
 import pytest
+
+from goodwill import Client, Unreachable
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -32,3 +37,42 @@ def goodwill_bin():
     if os.environ.get("CI"):
         pytest.fail(why)
     pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def devnet(goodwill_bin, tmp_path_factory):
+    d = tmp_path_factory.mktemp("devnet")
+    log = open(d / "devnet.log", "w+")
+    p = subprocess.Popen([goodwill_bin, "devnet", "--dir", str(d / "net"), "--slot-ms", "300"],
+                         stdout=log, stderr=subprocess.STDOUT, cwd=d, start_new_session=True)
+    url = node = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (url and node):
+        text = (d / "devnet.log").read_text()
+        for line in text.splitlines():
+            if line.startswith("explorer: http://") and url is None:
+                url = line.split()[1].rstrip("/")
+            if line.startswith("main-1: main node on "):
+                node = line.split()[4]
+        if p.poll() is not None:
+            pytest.fail(f"the devnet exited:\n{text}")
+        time.sleep(0.1)
+    if not url:
+        p.kill()
+        pytest.fail("the devnet printed no explorer address in 120 s")
+    c = Client(url)
+    for _ in range(600):
+        try:
+            if c.status()["height"] >= 1:
+                break
+        except Unreachable:
+            pass
+        time.sleep(0.1)
+    yield {"url": url, "node": node, "dir": d / "net", "proc": p}
+    c.close()
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+    log.close()
