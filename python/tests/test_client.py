@@ -139,3 +139,73 @@ def test_bad_input_raises_named_errors(client, devnet):
         client._get("/api/v1/contracts/" + "77" * 32)
     with pytest.raises(Unreachable):
         Client("http://127.0.0.1:9", timeout=2).status()
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_watch_resumes_across_a_node_restart(client, devnet, goodwill_bin, tmp_path):
+    """A second main node following the devnet's, on a fixed HTTP port: a
+    watcher on it sees a transfer, the node is stopped and started again on
+    the same store while another transfer lands, and the watcher, which
+    reconnects by itself, sees the second one exactly once."""
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    port = _free_port()
+    args = [goodwill_bin, "node", "--data", str(tmp_path / "follower"), "--genesis",
+            str(devnet["dir"] / "genesis.toml"), "--listen", "127.0.0.1:0", "--peer", devnet["node"],
+            "--http", f"127.0.0.1:{port}", "--http-idle-s", "5"]
+
+    def start():
+        log = open(tmp_path / "follower.log", "a")
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+
+    follower = start()
+    try:
+        near = Client(f"http://127.0.0.1:{port}", timeout=3)
+        tip = client.status()["height"]
+        for _ in range(300):
+            try:
+                if near.status()["height"] >= tip:
+                    break
+            except Unreachable:
+                pass
+            time.sleep(0.1)
+        alice, dave = key(devnet, "alice"), key(devnet, "carol")
+        seen, stop = [], threading.Event()
+
+        def follow():
+            for ev in near.watch([dave.address], retry=0.2):
+                if ev.kind == "tx":
+                    seen.append(ev)
+                if stop.is_set() or len(seen) >= 2:
+                    return
+
+        t = threading.Thread(target=follow, daemon=True)
+        t.start()
+        time.sleep(1.0)  # the stream is open, at the tip
+        one = client.transfer(alice, dave.address, 11, memo="before", wait=True).id
+        for _ in range(200):
+            if seen:
+                break
+            time.sleep(0.1)
+        assert [e.data["id"] for e in seen] == [one]
+
+        follower.send_signal(signal.SIGTERM)
+        assert follower.wait(30) == 0
+        two = client.transfer(alice, dave.address, 12, memo="while down", wait=True).id
+        follower = start()
+        t.join(60)
+        stop.set()
+        assert [e.data["id"] for e in seen] == [one, two], [e.data for e in seen]
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        follower.wait(30)
