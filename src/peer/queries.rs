@@ -245,7 +245,7 @@ fn receipt_proof(
 const EVENTS_SCAN: usize = 1024;
 
 /// A contract's events, newest first: at most `limit` (and
-/// [`limits::MAX_EVENTS`]), from its newest [`EVENTS_SCAN`] transactions.
+/// [`limits::MAX_EVENTS`]), from its newest 1,024 transactions.
 pub fn contract_events(
     snap: &crate::store::Snapshot,
     contract: &Hash,
