@@ -18,6 +18,7 @@ from goodwill import (
     Unreachable,
     coins,
     keyfile,
+    parse_address,
     tx,
 )
 
@@ -107,23 +108,41 @@ def test_the_paywall_from_python(client, devnet):
     assert [t["id"] for t in h["txs"]] == [under.id, paid.id, inc.id]
 
 
+def follow(stream, until, timeout=60.0):
+    """Reads `stream` in a thread until `until(events)` holds; fails after
+    `timeout` seconds rather than hanging."""
+    import threading
+
+    events, done = [], threading.Event()
+
+    def run():
+        for ev in stream:
+            events.append(ev)
+            if until(events):
+                done.set()
+                return
+
+    threading.Thread(target=run, daemon=True).start()
+    return events, done
+
+
 def test_watch_yields_the_transactions_of_an_address(client, devnet):
+    import time
+
     alice, carol = key(devnet, "alice"), key(devnet, "carol")
-    stream = client.watch([carol.address])
-    first = client.transfer(alice, carol.address, 7, memo="w1")
-    seen = []
-    for ev in stream:
-        if ev.kind == "tx":
-            seen.append(ev)
-            if ev.data["id"] == first:
-                break
+    txs = lambda evs: [e for e in evs if e.kind == "tx"]  # noqa: E731
+    events, done = follow(client.watch([carol.address]), lambda evs: len(txs(evs)) >= 1)
+    time.sleep(1.0)  # the stream is open, at the tip
+    first = client.transfer(alice, carol.address, 7, memo="w1", wait=True).id
+    assert done.wait(60), events
+    assert [e.data["id"] for e in txs(events)] == [first]
     # Resuming after the last event gives what came next, nothing twice.
-    second = client.transfer(alice, carol.address, 8, memo="w2")
-    for ev in client.watch([carol.address], after=seen[-1].id):
-        assert ev.id != seen[-1].id
-        if ev.kind == "tx":
-            assert ev.data["id"] == second
-            break
+    last = events[-1].id
+    second = client.transfer(alice, carol.address, 8, memo="w2", wait=True).id
+    again, done = follow(client.watch([carol.address], after=last), lambda evs: len(txs(evs)) >= 1)
+    assert done.wait(60), again
+    assert last not in [e.id for e in again]
+    assert [e.data["id"] for e in txs(again)] == [second]
 
 
 def test_bad_input_raises_named_errors(client, devnet):
@@ -209,3 +228,41 @@ def test_watch_resumes_across_a_node_restart(client, devnet, goodwill_bin, tmp_p
     finally:
         follower.send_signal(signal.SIGTERM)
         follower.wait(30)
+
+
+def test_the_bytes_signed_here_are_the_nodes_own_encoding(client, devnet):
+    """Every kind a client sends, built here and by the node's
+    /api/v1/tx/encode from its JSON form: the same bytes to sign."""
+    alice, bob = key(devnet, "alice"), key(devnet, "bob")
+    assoc = next(a for a in client.associations() if a["status"] == "approved")
+    code = (ROOT / "contracts/counter.wasm").read_bytes()
+    cases = [
+        (tx.Transfer(bob.public_key, 5), {"type": "transfer", "to": bob.address, "amount": "5"}),
+        (tx.BuyWeight(99, 7, parse_address(assoc["account"])),
+         {"type": "buy-weight", "epoch": 99, "amount": "7", "association": assoc["account"]}),
+        (tx.VoteAssociation(bytes.fromhex(assoc["id"]), False),
+         {"type": "vote-association", "proposal": assoc["id"], "approve": False}),
+        (tx.PutData(b"k\x00", b"\xffv"), {"type": "put-data", "key_hex": "6b00", "value_hex": "ff76"}),
+        (tx.DeployContract(code, b"\x01", 90_000),
+         {"type": "deploy-contract", "code_hex": code.hex(), "init_hex": "01", "fuel_limit": "90000"}),
+        (tx.CallContract(b"\x55" * 32, b"\x02", 3, 50_000),
+         {"type": "call-contract", "contract": "55" * 32, "input_hex": "02", "value": "3", "fuel_limit": "50000"}),
+    ]
+    for kind, json_kind in cases:
+        t = tx.Transaction(client.chain_id, alice.public_key, 41, 2_000_000, kind, b"memo")
+        node = client._post("/api/v1/tx/encode", {"sender": alice.address, "nonce": 41, "fee": "2000000",
+                                                   "kind": json_kind, "memo": "memo"})
+        assert node["tx_bytes"] == t.encode().hex(), json_kind["type"]
+        assert node["signing_bytes"] == (b"\x0egoodwill/tx/v1" + client.chain_id + t.encode()).hex()
+
+
+def test_associations_and_buying_weight(client, devnet):
+    alice = key(devnet, "alice")
+    assoc = next(a for a in client.associations() if a["status"] == "approved")
+    epoch = client.status()["epoch"] + 2
+    before = client.balance(assoc["account"])
+    inc = client.buy_weight(alice, epoch, coins(1), assoc["account"], wait=True)
+    assert inc.tx["kind"]["type"] == "buy-weight"
+    assert client.balance(assoc["account"]) >= before + coins(1)
+    weights = {w["epoch"]: int(w["weight"]) for w in client.account(alice.address)["weights"]}
+    assert epoch not in weights or weights[epoch] >= coins(1)
