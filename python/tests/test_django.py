@@ -126,3 +126,31 @@ def test_goodwill_watch_calls_the_handlers_and_resumes(notary, devnet, tmp_path)
     out = io.StringIO()
     with pytest.raises(Exception, match="checksum"):
         call_command("goodwill_watch", "--address", carol.address[:-1] + "q", "--count", "1", stdout=out)
+
+
+def test_a_models_field_hash_on_chain_and_a_sealed_app_key(notary, devnet, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from django.core.exceptions import ImproperlyConfigured
+    from django.test import override_settings
+
+    from goodwill import Key
+    from goodwill.django import conf, records
+
+    doc = SimpleNamespace(_meta=SimpleNamespace(app_label="deeds", model_name="deed"), pk=12, body="the hill")
+    records.store_hash(doc, "body")
+    assert records.name_for(doc, "body") == "deeds.deed/12/body"
+    assert records.verify_hash(doc, "body")
+    doc.body = "the valley"
+    assert not records.verify_hash(doc, "body")
+
+    # A sealed app key opens with the passphrase from the environment.
+    sealed = tmp_path / "app.key"
+    k = Key.generate()
+    keyfile.write(sealed, k, "app passphrase")
+    with override_settings(GOODWILL_KEY_FILE=str(sealed)):
+        monkeypatch.delenv("GOODWILL_PASSPHRASE", raising=False)
+        with pytest.raises(ImproperlyConfigured, match="GOODWILL_PASSPHRASE"):
+            conf.key()
+        monkeypatch.setenv("GOODWILL_PASSPHRASE", "app passphrase")
+        assert conf.key().address == k.address
