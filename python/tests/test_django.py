@@ -83,8 +83,12 @@ def test_402_until_the_fee_is_final_then_the_hash_on_chain_verified(notary, devn
     rec = user.get(f"/record/{digest}").json()
     assert rec == {**rec, "document_sha256": digest, "owner": carol.address, "verified": True}
     assert node.get_record(carol.address, f"notary/{digest[:40]}").value == bytes.fromhex(digest)
-    # The other visitor still has to pay.
+    # The other visitor still has to pay; so does this one for another
+    # document (a fee per document), with another reference.
     assert other.get("/notarize").status_code == 402
+    upload(user, b"a second deed")
+    again = user.get("/notarize")
+    assert again.status_code == 402 and again.json()["memo"] != ask["memo"]
 
 
 def test_the_paywall_contract_as_the_check(notary, devnet):

@@ -43,7 +43,8 @@ def upload(request):
     return redirect("notarize")
 
 
-@require_payment(settings.NOTARY_FEE, scope="notary/notarize")
+# A fee per document: the reference names the uploaded document's hash.
+@require_payment(settings.NOTARY_FEE, scope=lambda request: "notary/" + request.session.get("document", ""))
 def notarize(request):
     digest = request.session.get("document")
     if not digest:

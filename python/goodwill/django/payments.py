@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import secrets
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -42,14 +43,15 @@ from . import conf
 
 
 def reference(request: HttpRequest, scope: str) -> str:
-    """The payment reference (memo) of this user, or session, for `scope`."""
+    """The payment reference (memo) of this user, or session, for `scope`.
+    An anonymous visitor's is tied to a random value kept in their session
+    (not to the session's key, which a signed-cookie session changes with
+    every change of its data)."""
     user = getattr(request, "user", None)
     if user is not None and getattr(user, "is_authenticated", False):
         who = f"user:{user.pk}"
     else:
-        if request.session.session_key is None:
-            request.session.save()
-        who = f"session:{request.session.session_key}"
+        who = "session:" + request.session.setdefault("goodwill_payer", secrets.token_hex(16))
     mac = hmac.new(settings.SECRET_KEY.encode(), f"goodwill/{scope}/{who}".encode(), hashlib.sha256)
     return "gw-" + mac.hexdigest()[:24]
 
@@ -93,15 +95,21 @@ def _payment_required(request: HttpRequest, what: dict[str, Any]) -> HttpRespons
 
 def require_payment(amount: int | str | Decimal, to: str | None = None, *, contract: str | None = None,
                     payer: Callable[[HttpRequest], str | None] | None = None,
-                    scope: str | None = None) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+                    scope: str | Callable[[HttpRequest], str] | None = None,
+                    ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """A view decorator: 402 with what to pay until `amount` (units, or
     coins as text: "0.5") is paid to `to` (default: the app's address)
     with the user's reference — or, with `contract`, into that paywall by
-    the address `payer(request)` names."""
+    the address `payer(request)` names.
+
+    One payment opens the view for that user for good, per `scope`: the
+    view's name by default, or a string, or a function of the request —
+    `scope=lambda r: f"doc/{r.session['document']}"` asks a fee per
+    document."""
     units = _units(amount)
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        name = scope or f"{view.__module__}.{view.__qualname__}"
+        default = f"{view.__module__}.{view.__qualname__}"
 
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -114,6 +122,7 @@ def require_payment(amount: int | str | Decimal, to: str | None = None, *, contr
                     "amount": str(units), "amount_coins": _coins_text(units),
                 })
             dest = to or conf.key().address
+            name = scope(request) if callable(scope) else (scope or default)
             memo = reference(request, name)
             if paid(dest, units, memo):
                 return view(request, *args, **kwargs)
