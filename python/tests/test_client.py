@@ -97,6 +97,8 @@ def test_the_paywall_from_python(client, devnet):
     code = (ROOT / "contracts/paywall.wasm").read_bytes()
     address, inc = client.deploy_contract(alice, code, (500).to_bytes(8, "little"), 200_000, wait=True)
     assert inc.receipt["contract"]["status"] == "ok"
+    # The address computed before it landed is the one the node filed it under.
+    assert inc.receipt["contract"]["contract"] == address
     assert client.contract(address)["deployer"] == alice.address
     paid = client.call_contract(bob, address, b"\x01", value=600, fuel_limit=200_000, wait=True)
     assert paid.receipt["contract"]["status"] == "ok"

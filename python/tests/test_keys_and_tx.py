@@ -104,13 +104,3 @@ def test_bounds_and_amounts_are_refused_by_name():
         tx.Transaction(chain, k.public_key, 0, 1000, tx.Transfer(k.public_key, 2**64)).sign(k)
     with pytest.raises(EncodingError, match="sign with the sender's key"):
         tx.Transaction(chain, k.public_key, 0, 1000, tx.Transfer(k.public_key, 1)).sign(key(4))
-
-
-def test_a_contract_address_is_known_before_it_lands():
-    # As ledger::contract::address: SHA-256 of the tag, chain, deployer, nonce.
-    import hashlib
-
-    chain, deployer = b"\x07" * 32, key(3).public_key
-    want = hashlib.sha256(b"goodwill/contract/v1" + chain + deployer + (4).to_bytes(8, "little")).digest()
-    assert tx.contract_address(chain, deployer, 4) == want
-    assert address_of(deployer).startswith("gw1")
