@@ -130,6 +130,10 @@ class Client:
         try:
             body = r.json()
         except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            if r.status_code < 300:
+                raise Refused(r.status_code, "not-json", f"the node's answer is not a JSON object: {r.text[:200]!r}")
             body = {}
         if r.status_code < 300:
             return body
