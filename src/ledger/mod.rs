@@ -13,6 +13,7 @@
 //! [`schedule`] (who leads each slot), [`fork`] (fork choice and finality)
 //! and [`mempool`] (pending transactions).
 
+pub mod balances;
 pub mod contract;
 pub mod fork;
 pub mod mempool;
@@ -710,6 +711,37 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
         self.set(StateKey::Account(pk), Some(StateValue::Account(a)));
     }
 
+    /// The net balance changes of the transaction in progress (its
+    /// journal), normalized ([`balances::normalize`]).
+    fn tx_deltas(&self) -> Result<Vec<balances::Delta>, ReadError> {
+        let balance = |v: &Option<StateValue>| match v {
+            Some(StateValue::Account(a)) => a.balance as i128,
+            Some(StateValue::Contract(c)) => c.balance as i128,
+            _ => 0,
+        };
+        let mut seen: Vec<&StateKey> = Vec::new();
+        let mut out = Vec::new();
+        for (key, old) in &self.journal {
+            let holder = match key {
+                StateKey::Account(pk) => balances::Holder::Account(*pk),
+                StateKey::Contract(c) => balances::Holder::Contract(*c),
+                _ => continue,
+            };
+            // A key's first journal entry holds its value before the transaction.
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let before = match old {
+                Some(v) => v.clone(),
+                None => self.base.get(key)?,
+            };
+            let after = self.writes.get(key).cloned().flatten();
+            out.push((holder, balance(&after) - balance(&before)));
+        }
+        Ok(balances::normalize(out))
+    }
+
     fn finish(self) -> Result<Vec<Change>, ReadError> {
         let mut out = Vec::with_capacity(self.writes.len());
         for (key, after) in self.writes {
@@ -869,6 +901,8 @@ struct Execution<'a, S: ?Sized> {
     live: Option<Vec<(PublicKey, u64)>>,
     /// Modules loaded (and charged for) in this block, by code hash.
     loaded: std::collections::BTreeSet<Hash>,
+    /// Each applied transaction's balance deltas, when traced.
+    trace: Option<Vec<Vec<balances::Delta>>>,
 }
 
 impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
@@ -906,6 +940,7 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
             fees: 0,
             live: None,
             loaded: Default::default(),
+            trace: None,
         })
     }
 
@@ -934,7 +969,13 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
         // fee must not reach the forger (the builder would then commit to
         // a state digest no checker computes).
         let fees = self.fees;
-        let r = self.apply_inner(stx, id);
+        let mut r = self.apply_inner(stx, id);
+        if let (Ok(()), Some(_)) = (&r, &self.trace) {
+            match self.ov.tx_deltas() {
+                Ok(d) => self.trace.as_mut().expect("traced").push(d),
+                Err(e) => r = Err(e.into()),
+            }
+        }
         match r {
             Ok(()) => self.ov.commit_tx(),
             Err(_) => {
@@ -1667,6 +1708,28 @@ pub fn apply_block<S: StateRead + ?Sized>(
     block: &Block,
     parallelism: Parallelism,
 ) -> Result<StateChanges, BlockError> {
+    apply_block_inner(params, state, block, parallelism, false).map(|(c, _)| c)
+}
+
+/// [`apply_block`], and what each transaction changed in which balance
+/// (measured, not derived: see [`balances`]). A main node records it for
+/// the Mesh Data API; the same checks, the same changes.
+pub fn apply_block_traced<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    block: &Block,
+    parallelism: Parallelism,
+) -> Result<(StateChanges, balances::BlockBalances), BlockError> {
+    apply_block_inner(params, state, block, parallelism, true).map(|(c, b)| (c, b.expect("traced")))
+}
+
+fn apply_block_inner<S: StateRead + ?Sized>(
+    params: &ChainParams,
+    state: &S,
+    block: &Block,
+    parallelism: Parallelism,
+    trace: bool,
+) -> Result<(StateChanges, Option<balances::BlockBalances>), BlockError> {
     let h = &block.header.header;
     let height = h.height;
     if h.version != VERSION {
@@ -1793,6 +1856,9 @@ pub fn apply_block<S: StateRead + ?Sized>(
         });
     }
     let mut exec = Execution::start(params, state, h.slot, true)?;
+    if trace {
+        exec.trace = Some(Vec::with_capacity(block.txs.len()));
+    }
     exec.mix_vrf(&vrf_out)?;
     for (index, (stx, id)) in block.txs.iter().zip(&ids).enumerate() {
         exec.apply(stx, *id).map_err(|error| BlockError::Tx {
@@ -1802,6 +1868,12 @@ pub fn apply_block<S: StateRead + ?Sized>(
             error,
         })?;
     }
+    // finish() fails rather than overflow, so the sum is the reward paid.
+    let reward = params.genesis().block_reward.saturating_add(exec.fees);
+    let traced = exec
+        .trace
+        .take()
+        .map(|txs| balances::BlockBalances { txs, reward });
     let block_hash = block.hash();
     let changes = exec.finish(&h.forger, |_| block_hash)?;
     if changes.digest != h.state_digest {
@@ -1811,7 +1883,7 @@ pub fn apply_block<S: StateRead + ?Sized>(
             got: h.state_digest,
         });
     }
-    Ok(changes)
+    Ok((changes, traced))
 }
 
 /// Whether a block's slot has started by `now_ms`, give or take the chain's

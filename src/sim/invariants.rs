@@ -373,6 +373,70 @@ pub fn coins_conserved(params: &ChainParams, store: &Store) -> Result<u128, Viol
     Ok(total)
 }
 
+/// Balance changes (what the Mesh Data API serves): the genesis balances,
+/// plus every transaction's deltas and every block's reward as a main
+/// node's store gives them ([`crate::store::Snapshot::block_balances`]),
+/// sum to each account's and contract's balance in the state. Returns how
+/// many transactions' deltas came from the node's records rather than the
+/// rule. Nothing to check on a store without indexes.
+pub fn balances_reconcile(params: &ChainParams, store: &Store) -> Result<u64, Violation> {
+    use crate::ledger::balances::Holder;
+    if !store.indexed() {
+        return Ok(0);
+    }
+    let snap = store.snapshot()?;
+    let tip = snap.tip()?;
+    let mut sums: BTreeMap<Holder, i128> = BTreeMap::new();
+    for b in &params.genesis().balances {
+        *sums.entry(Holder::Account(b.address)).or_default() += b.amount as i128;
+    }
+    let mut recorded = 0u64;
+    for h in snap.balances_from()?..=tip.height {
+        let b = snap.block_at(h)?.ok_or(Violation::MissingBlock(h))?;
+        let bal = snap.block_balances(&b)?;
+        for (stx, deltas) in b.txs.iter().zip(&bal.txs) {
+            let rule = crate::ledger::balances::rule_deltas(
+                stx,
+                snap.receipt(&stx.id())?.as_ref(),
+            );
+            recorded += u64::from(rule != *deltas);
+            for (holder, d) in deltas {
+                *sums.entry(*holder).or_default() += d;
+            }
+        }
+        *sums
+            .entry(Holder::Account(b.header.header.forger))
+            .or_default() += bal.reward as i128;
+    }
+    let mut state: BTreeMap<Holder, i128> = BTreeMap::new();
+    for (k, v) in store.state_entries()? {
+        match (k, v) {
+            (StateKey::Account(pk), StateValue::Account(a)) => {
+                state.insert(Holder::Account(pk), a.balance as i128);
+            }
+            (StateKey::Contract(c), StateValue::Contract(a)) => {
+                state.insert(Holder::Contract(c), a.balance as i128);
+            }
+            _ => {}
+        }
+    }
+    sums.retain(|_, v| *v != 0);
+    state.retain(|_, v| *v != 0);
+    if let Some((holder, _)) = sums
+        .iter()
+        .find(|(h, v)| state.get(h) != Some(v))
+        .or_else(|| state.iter().find(|(h, v)| sums.get(h) != Some(v)))
+    {
+        return Err(Violation::Broken(format!(
+            "balances: at height {} the operations sum to {:?} for {holder:?}, the state holds {:?}",
+            tip.height,
+            sums.get(holder),
+            state.get(holder)
+        )));
+    }
+    Ok(recorded)
+}
+
 /// Contract transactions on chain by their receipts: (ended ok, trapped
 /// or out of fuel). Every contract transaction in a canonical block has a
 /// receipt, and every receipt's transaction is in one.

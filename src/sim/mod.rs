@@ -2824,6 +2824,9 @@ impl Sim {
                 if let Err(e) = invariants::contract_runs(&store) {
                     self.checker.violation(format!("{name}: {e}"));
                 }
+                if let Err(e) = invariants::balances_reconcile(&self.params, &store) {
+                    self.checker.violation(format!("{name}: {e}"));
+                }
                 if let Err(e) = invariants::association_votes_weighed(&self.params, &store) {
                     self.checker.violation(format!("{name}: {e}"));
                 }

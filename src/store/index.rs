@@ -27,6 +27,10 @@ pub(super) const INDEX_CHUNKS: TableDefinition<(u64, u64, u8, u32), &[u8]> =
     TableDefinition::new("index_chunks");
 /// (height, number) → up to [`IDS_PER_CHUNK`] transaction ids, in block order.
 pub(super) const TX_IDS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("tx_ids");
+/// Height → the balance changes of its transactions that differ from the
+/// rule (`ledger::balances::encode_residual`); absent when none do.
+pub(super) const BALANCE_RESIDUAL: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("balance_residual");
 /// Ids in one `tx_ids` value (4,032 bytes: one page).
 const IDS_PER_CHUNK: usize = 126;
 /// `meta` key: heights up to this one are final and merged (absent: 0).
@@ -43,6 +47,19 @@ pub(super) fn create(w: &WriteTransaction) -> Result<(), StoreError> {
     w.open_table(INDEX_RUNS)?;
     w.open_table(INDEX_CHUNKS)?;
     w.open_table(TX_IDS)?;
+    w.open_table(BALANCE_RESIDUAL)?;
+    Ok(())
+}
+
+/// Keeps a canonical block's balance residual (nothing if it is empty).
+pub(super) fn put_residual(
+    w: &WriteTransaction,
+    height: u64,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    if !bytes.is_empty() {
+        w.open_table(BALANCE_RESIDUAL)?.insert(height, bytes)?;
+    }
     Ok(())
 }
 
@@ -113,6 +130,7 @@ pub(super) fn remove_block(w: &WriteTransaction, height: u64) -> Result<(), Stor
     while t.remove((height, n))?.is_some() {
         n += 1;
     }
+    w.open_table(BALANCE_RESIDUAL)?.remove(height)?;
     Ok(())
 }
 

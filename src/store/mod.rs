@@ -55,6 +55,7 @@ pub use signing::{
     INTERCHANGE_FILE_BYTES, LOG_BYTES, LOG_FILE,
 };
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -70,9 +71,11 @@ use crate::chain::crypto::{Hash, PublicKey};
 use crate::chain::genesis::{ChainParams, Genesis};
 use crate::chain::merkle;
 use crate::chain::tx::{SignedTransaction, TxKind};
+use crate::ledger::balances::{self, BlockBalances};
 use crate::ledger::fork::{self, Decision, Head};
 use crate::ledger::state::{
-    MemState, Proposal, ReadError, StateChanges, StateKey, StateRead, StateReadExt, StateValue, Tip,
+    MemState, Proposal, ReadError, Receipt, StateChanges, StateKey, StateRead, StateReadExt,
+    StateValue, Tip,
 };
 use crate::ledger::{self, BlockError, Parallelism};
 
@@ -94,6 +97,9 @@ pub const PRUNE_PER_BLOCK: u64 = 64;
 pub const LEAN_CACHE_BYTES: usize = 1 << 20;
 /// `meta` key: the lowest height whose block body is kept (absent: 1, all).
 const BLOCKS_FROM: &str = "blocks_from";
+/// `meta` key: the first height whose balance changes a main node recorded
+/// (1 on a store made since; the next block on one made before).
+const BALANCES_FROM: &str = "balances_from";
 
 fn blocks_from_in(
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
@@ -683,6 +689,51 @@ impl Snapshot {
             .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
+    /// The first height whose balance changes this store recorded (1: all
+    /// of them, genesis being known from the parameters); see
+    /// [`Snapshot::block_balances`].
+    pub fn balances_from(&self) -> Result<u64, StoreError> {
+        if !self.indexed {
+            return Err(StoreError::NotIndexed);
+        }
+        meta_u64(&self.txn.open_table(META)?, BALANCES_FROM, 1)
+    }
+
+    /// What the canonical `block` (at a height from
+    /// [`Snapshot::balances_from`] on) changed in which balance, per
+    /// transaction: by rule, except where the node recorded otherwise
+    /// ([`ledger::balances`]). A contract transaction's receipt is read
+    /// from the state.
+    pub fn block_balances(&self, block: &Block) -> Result<BlockBalances, StoreError> {
+        if !self.indexed {
+            return Err(StoreError::NotIndexed);
+        }
+        let height = block.height();
+        let recorded = match self.txn.open_table(index::BALANCE_RESIDUAL)?.get(height)? {
+            Some(b) => balances::decode_residual(b.value(), block.txs.len())
+                .map_err(|e| StoreError::Corrupt(format!("height {height}: {e}")))?,
+            None => Vec::new(),
+        };
+        let mut recorded = recorded.into_iter().peekable();
+        let mut txs = Vec::with_capacity(block.txs.len());
+        let mut fees = 0u64;
+        for (i, stx) in block.txs.iter().enumerate() {
+            let receipt = match stx.tx.kind.fuel_limit() {
+                Some(_) => self.receipt(&stx.id()).map_err(StoreError::from)?,
+                None => None,
+            };
+            fees = fees.saturating_add(balances::fee_charged(stx, receipt.as_ref()));
+            txs.push(match recorded.next_if(|(at, _)| *at as usize == i) {
+                Some((_, d)) => d,
+                None => balances::rule_deltas(stx, receipt.as_ref()),
+            });
+        }
+        Ok(BlockBalances {
+            txs,
+            reward: self.params.genesis().block_reward.saturating_add(fees),
+        })
+    }
+
     /// The canonical hash at `height`.
     pub fn hash_at(&self, height: u64) -> Result<Option<Hash>, StoreError> {
         let canon = self.txn.open_table(CANON)?;
@@ -1216,8 +1267,30 @@ impl Store {
     }
 
     /// Creates the store's tables and genesis state if new, checks the chain
-    /// and schema if not; returns whether it keeps indexes.
+    /// and schema if not; returns whether it keeps indexes. A main node's
+    /// store from before balance changes were recorded records them from
+    /// its next block on ([`Snapshot::balances_from`]).
     fn init(&self, indexes: Indexes) -> Result<bool, StoreError> {
+        let indexed = self.init_tables(indexes)?;
+        if indexed
+            && self
+                .db
+                .begin_read()?
+                .open_table(META)?
+                .get(BALANCES_FROM)?
+                .is_none()
+        {
+            let w = self.db.begin_write()?;
+            let next = w.open_table(CANON)?.last()?.map_or(0, |(h, _)| h.value()) + 1;
+            w.open_table(META)?
+                .insert(BALANCES_FROM, next.to_le_bytes().as_slice())?;
+            index::create(&w)?;
+            w.commit()?;
+        }
+        Ok(indexed)
+    }
+
+    fn init_tables(&self, indexes: Indexes) -> Result<bool, StoreError> {
         let w = self.db.begin_write()?;
         {
             let mut meta = w.open_table(META)?;
@@ -1845,11 +1918,11 @@ impl Store {
             .tip()
             .map_err(StoreError::from)?;
         if h.parent == tip.hash {
-            let changes = {
+            let (changes, balances) = {
                 let state = TableState(sw.open_table(STATE)?);
-                ledger::apply_block(&self.params, &state, block, Parallelism::AllCores)?
+                self.apply(&state, block)?
             };
-            self.put_canonical(&w, &sw, block, &hash, &changes)?;
+            self.put_canonical(&w, &sw, block, &hash, &changes, balances.as_ref())?;
             let new_tip = changes.tip().expect("a block's changes hold the tip");
             self.commit_both(w, sw, durability, state_durability)?;
             self.moved.notify(usize::MAX);
@@ -2026,13 +2099,13 @@ impl Store {
                 let mut applied = Vec::new();
                 for b in &branch {
                     let bh = b.hash();
-                    let changes = {
+                    let (changes, balances) = {
                         let state = TableState(sw.open_table(STATE)?);
-                        ledger::apply_block(&self.params, &state, b, Parallelism::AllCores)?
+                        self.apply(&state, b)?
                     };
                     w.open_table(SIDE)?
                         .remove(side_key(b.header.header.height, &bh).as_slice())?;
-                    self.put_canonical(w, sw, b, &bh, &changes)?;
+                    self.put_canonical(w, sw, b, &bh, &changes, balances.as_ref())?;
                     applied.push(b.clone());
                 }
                 let new_tip = TableState(sw.open_table(STATE)?)
@@ -2097,8 +2170,26 @@ impl Store {
         Ok(out)
     }
 
+    /// Checks `block` against `state` ([`ledger::apply_block`]); on a main
+    /// node, measuring its balance changes too.
+    fn apply(
+        &self,
+        state: &impl StateRead,
+        block: &Block,
+    ) -> Result<(StateChanges, Option<BlockBalances>), ledger::BlockError> {
+        if self.indexed {
+            ledger::apply_block_traced(&self.params, state, block, Parallelism::AllCores)
+                .map(|(c, b)| (c, Some(b)))
+        } else {
+            ledger::apply_block(&self.params, state, block, Parallelism::AllCores)
+                .map(|c| (c, None))
+        }
+    }
+
     /// Writes a validated block onto the canonical chain: block, height,
-    /// state, undo record, indexes, and prunes what fell below finality.
+    /// state, undo record, indexes (with what its transactions changed in
+    /// balances other than by rule, on a main node), and prunes what fell
+    /// below finality.
     fn put_canonical(
         &self,
         w: &WriteTransaction,
@@ -2106,6 +2197,7 @@ impl Store {
         block: &Block,
         hash: &Hash,
         changes: &StateChanges,
+        balances: Option<&BlockBalances>,
     ) -> Result<(), StoreError> {
         let height = block.height();
         bodies::put(w, &hash.0, &block.to_bytes())?;
@@ -2143,6 +2235,21 @@ impl Store {
         }
         if self.indexed {
             index::add_block(w, block)?;
+            if let Some(b) = balances {
+                let receipts: BTreeMap<Hash, Receipt> = changes
+                    .changes
+                    .iter()
+                    .filter_map(|c| match (&c.key, &c.after) {
+                        (StateKey::Receipt(id), Some(StateValue::Receipt(r))) => {
+                            Some((*id, r.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let residual =
+                    balances::residual(&block.txs, &b.txs, |stx| receipts.get(&stx.id()).cloned());
+                index::put_residual(w, block.height(), &balances::encode_residual(&residual))?;
+            }
         }
         Ok(())
     }
