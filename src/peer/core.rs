@@ -1974,6 +1974,7 @@ impl Core {
                     .collect(),
             }),
             Ask::Pending(id) => Told::Pending(self.mempool.get(&id).cloned().map(Box::new)),
+            Ask::MempoolIds => Told::MempoolIds(self.mempool.by_fee().map(|t| t.id()).collect()),
         };
         Ok((told, out))
     }
@@ -2294,6 +2295,9 @@ pub enum Ask {
     },
     /// A pending transaction by id.
     Pending(Hash),
+    /// The ids of every pending transaction, highest fee first (the
+    /// mempool is bounded, so is this).
+    MempoolIds,
 }
 
 /// The core's answer to an [`Ask`].
@@ -2307,6 +2311,8 @@ pub enum Told {
     Mempool(MempoolView),
     /// The pending transaction, if it is.
     Pending(Option<Box<SignedTransaction>>),
+    /// Every pending transaction's id.
+    MempoolIds(Vec<Hash>),
 }
 
 /// What the mempool holds, for showing it.

@@ -395,10 +395,7 @@ pub fn balances_reconcile(params: &ChainParams, store: &Store) -> Result<u64, Vi
         let b = snap.block_at(h)?.ok_or(Violation::MissingBlock(h))?;
         let bal = snap.block_balances(&b)?;
         for (stx, deltas) in b.txs.iter().zip(&bal.txs) {
-            let rule = crate::ledger::balances::rule_deltas(
-                stx,
-                snap.receipt(&stx.id())?.as_ref(),
-            );
+            let rule = crate::ledger::balances::rule_deltas(stx, snap.receipt(&stx.id())?.as_ref());
             recorded += u64::from(rule != *deltas);
             for (holder, d) in deltas {
                 *sums.entry(*holder).or_default() += d;

@@ -72,7 +72,7 @@ impl Figures {
         self.bans.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn status(&self) -> Option<NodeStatus> {
+    pub(crate) fn status(&self) -> Option<NodeStatus> {
         self.status.lock().ok().and_then(|s| s.clone())
     }
 }

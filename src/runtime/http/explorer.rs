@@ -39,7 +39,7 @@ const MAX_QUERY: usize = 400;
 
 /// Whether `path` is the explorer's (everything but the JSON API and `/metrics`).
 pub fn serves(path: &str) -> bool {
-    !path.starts_with("/api/") && path != "/metrics"
+    !path.starts_with("/api/") && path != "/metrics" && !super::mesh::serves(path)
 }
 
 /// Escapes text for HTML content and quoted attribute values: the one
@@ -1191,6 +1191,6 @@ mod tests {
     #[test]
     fn serves_all_but_the_api_and_metrics() {
         assert!(serves("/") && serves("/block/1") && serves("/favicon.ico"));
-        assert!(!serves("/api/v1/status") && !serves("/metrics"));
+        assert!(!serves("/api/v1/status") && !serves("/metrics") && !serves("/mesh/block"));
     }
 }

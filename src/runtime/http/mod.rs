@@ -23,6 +23,7 @@ pub mod api;
 pub mod appliance;
 pub mod explorer;
 pub mod link;
+pub mod mesh;
 #[cfg(test)]
 mod openapi;
 pub mod ratelimit;
@@ -131,8 +132,9 @@ impl Service for Api {
         } else {
             format!("{}?{}", req.path, req.query)
         };
-        // The transaction routes, the store-backed reads, then the others.
-        tx::answer(self, req)
+        // Mesh, the transaction routes, the store-backed reads, then the others.
+        mesh::answer(self, req)
+            .or_else(|| tx::answer(self, req))
             .or_else(|| reads::answer(self, req.method, &target))
             .unwrap_or_else(|| api::answer(self, req))
     }
@@ -434,7 +436,7 @@ async fn handle<S: Service>(
             Ok(body) => {
                 // A submission waits for the core, not the store: it takes
                 // no place among the reads (the link bounds it).
-                let _place = if method == "POST" {
+                let _place = if method == "POST" && !mesh::reads_store(&path) {
                     None
                 } else {
                     Some(reads.acquire().await)
