@@ -19,6 +19,7 @@ mod common;
 mod checkpoint;
 mod http;
 mod http_tx;
+mod mesh;
 mod network;
 mod openapi;
 mod sse;

@@ -291,6 +291,10 @@ fn body(req: &Request<'_>) -> Result<Value, Refusal> {
     if !v.is_object() {
         return Err(Refusal::bad("(body)", "the body must be a JSON object"));
     }
+    // Every request's metadata, where the specification has one, is an object.
+    if v.get("metadata").is_some_and(|m| !m.is_object()) {
+        return Err(Refusal::bad("metadata", "expected an object"));
+    }
     Ok(v)
 }
 
@@ -300,6 +304,9 @@ fn network_id(p: &ChainParams) -> Value {
 
 fn check_network(p: &ChainParams, v: &Value) -> Result<(), Refusal> {
     let n = member(v, "network_identifier")?;
+    if !n.is_object() {
+        return Err(Refusal::bad("network_identifier", "expected an object"));
+    }
     let (b, name) = (str_at(n, "blockchain"), str_at(n, "network"));
     if b != Some(BLOCKCHAIN) || name != Some(p.genesis().chain_name.as_str()) {
         return Err(Refusal {
