@@ -192,7 +192,45 @@ def test_construction_like_a_transfer_and_a_weight_purchase_signed_offline(mesh,
     mesh.call("construction/submit", signed_transaction=signed)
     _, t = find_in_blocks(mesh, h, start)
     assert set(essence(ops)) <= set(essence(t["operations"]))
-    assert client.balance(me) == coins(5) - 1_250_000 - fee - 1_000_000 - int(client.params()["min_fee"])
+    min_fee = int(client.params()["min_fee"])
+    left = coins(5) - 1_250_000 - fee - 1_000_000 - min_fee
+    assert client.balance(me) == left
+
+    # mesh-cli's return_funds (docs/mesh/goodwill.ros): everything but the
+    # fee back, no FEE operation named; the account ends at exactly zero.
+    ops = numbered([op("TRANSFER", me, -(left - min_fee)), op("TRANSFER", bob.address, left - min_fee)])
+    signed, h, _ = construct(mesh, signer, ops)
+    mesh.call("construction/submit", signed_transaction=signed)
+    find_in_blocks(mesh, h, start)
+    r = mesh.call("account/balance", account_identifier={"address": me})
+    assert r["balances"] == [{"value": "0", "currency": GWL}]
+
+
+def test_the_shipped_mesh_cli_configuration_fits_this_node(mesh, devnet, tmp_path):
+    import json
+    import re
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(ROOT / "scripts/mesh-cli-config.py"), "--url", devnet["url"],
+                    "--key", str(devnet["dir"] / "keys" / "alice.key"), "--out", str(tmp_path)], check=True)
+    config = json.loads((tmp_path / "goodwill.json").read_text())
+    assert config["network"] == mesh.network
+    assert config["online_url"] == config["construction"]["offline_url"] == devnet["url"] + "/mesh"
+    assert config["data"]["historical_balance_enabled"] is False
+    [funded] = config["construction"]["prefunded_accounts"]
+    assert funded["curve_type"] == "edwards25519" and funded["currency"] == GWL
+    pub = bytes(nacl.signing.SigningKey(bytes.fromhex(funded["privkey"])).verify_key)
+    assert funded["account_identifier"]["address"] == address_of(pub) == key(devnet, "alice").address
+    ros = (tmp_path / "goodwill.ros").read_text()
+    types = set(mesh.call("network/options")["allow"]["operation_types"])
+    assert set(re.findall(r'"type":"([A-Z_]+)"', ros)) <= types
+    for n in re.findall(r'network = (\{[^}]*\})', ros) + re.findall(r'network = (\{[^}]*\})', ros.replace("transfer.network", "network")):
+        assert json.loads(n) == mesh.network
+    for c in re.findall(r'currency = (\{[^}]*\})', ros):
+        assert json.loads(c) == GWL
+    assert '"curve_type": "edwards25519"' in ros and "FAUCET_ADDRESS" not in ros
+    assert int(re.search(r'max_fee = "(\d+)"', ros).group(1)) == int(mesh.call("construction/metadata", options={"sender": funded["account_identifier"]["address"]})["metadata"]["fee"])
 
 
 def test_construction_refuses_what_it_cannot_build_by_name(mesh, devnet):

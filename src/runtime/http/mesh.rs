@@ -600,15 +600,17 @@ fn tx_ops(
         ops.push("BURN", &sender, -burn, status);
     }
     let kind = kind_op(&stx.tx.kind);
-    for (holder, d) in deltas {
-        let rest = if *holder == sender {
-            d + fee + burn
-        } else {
-            *d
-        };
-        if rest != 0 {
-            ops.push(kind, holder, rest, status);
-        }
+    // The sender's own change first (what is left of it past the fee and
+    // the burn), then each other holder's.
+    let own = deltas
+        .iter()
+        .find(|(h, _)| *h == sender)
+        .map_or(0, |(_, d)| *d);
+    if own + fee + burn != 0 {
+        ops.push(kind, &sender, own + fee + burn, status);
+    }
+    for (holder, d) in deltas.iter().filter(|(h, _)| *h != sender) {
+        ops.push(kind, holder, *d, status);
     }
     ops.0
 }
@@ -1367,6 +1369,34 @@ mod tests {
         assert_eq!(codes.len(), ERRORS.len());
         assert_eq!(msgs.len(), ERRORS.len());
         assert_eq!(DECIMALS, 6);
+    }
+
+    #[test]
+    fn docs_mesh_md_lists_every_error_and_operation_type_as_served() {
+        let doc = include_str!("../../../docs/mesh.md");
+        for e in ERRORS {
+            let row = format!(
+                "| {} | {} | {} |",
+                e.code,
+                e.message,
+                if e.retriable { "yes" } else { "no" }
+            );
+            assert!(doc.contains(&row), "docs/mesh.md lacks the row {row}");
+        }
+        let rows = doc
+            .lines()
+            .filter(|l| l.starts_with("| ") && l[2..].starts_with(|c: char| c.is_ascii_digit()));
+        assert_eq!(
+            rows.count(),
+            ERRORS.len(),
+            "docs/mesh.md lists other error codes"
+        );
+        for t in OPERATION_TYPES {
+            assert!(
+                doc.contains(&format!("| `{t}` |")),
+                "docs/mesh.md lacks the type {t}"
+            );
+        }
     }
 
     #[test]
