@@ -23,13 +23,14 @@
 //!
 //! | table | key → value |
 //! |---|---|
-//! | `meta` | "schema", "chain_id", "genesis", "contracts" (a chain with contracts) → bytes |
+//! | `meta` | "schema", "chain_id", "genesis", "contracts" (a chain with contracts), "balances_from" (main nodes) → bytes |
 //! | `blocks` | block hash → encoded block (canonical and side) |
 //! | `canon` | height → block hash |
 //! | `side` | height ‖ hash → () (side-branch blocks within finality) |
 //! | `index_runs` | first height → index run head (main nodes; `src/store/runs.rs`) |
 //! | `index_chunks` | (first, last, section, number) → sorted index entries |
 //! | `tx_ids` | (height, number) → the canonical block's transaction ids, in order |
+//! | `balance_residual` | height → the balance changes of its transactions that no rule tells (main nodes; [`ledger::balances`]); absent when there are none |
 //! | `signed` | forger key ‖ slot → header hash (the signing record of stores from before `signing.log`: read, never written) |
 //! | `chain_events` | sequence number → connected flag ‖ height ‖ block hash (main nodes only) |
 //!
