@@ -678,6 +678,9 @@ struct Overlay<'a, S: ?Sized> {
     base: &'a S,
     writes: BTreeMap<StateKey, Option<StateValue>>,
     journal: Vec<(StateKey, Option<Option<StateValue>>)>,
+    /// When balance changes are traced: the base's account and contract
+    /// values read so far, so a transaction's "before" costs no second read.
+    balances_read: Option<std::cell::RefCell<BTreeMap<StateKey, Option<StateValue>>>>,
 }
 
 impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
@@ -686,6 +689,7 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
             base,
             writes: BTreeMap::new(),
             journal: Vec::new(),
+            balances_read: None,
         }
     }
 
@@ -734,7 +738,7 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
             seen.push(key);
             let before = match old {
                 Some(v) => v.clone(),
-                None => self.base.get(key)?,
+                None => self.base_get(key)?,
             };
             let after = self.writes.get(key).cloned().flatten();
             out.push((holder, balance(&after) - balance(&before)));
@@ -742,10 +746,10 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
         Ok(balances::normalize(out))
     }
 
-    fn finish(self) -> Result<Vec<Change>, ReadError> {
+    fn finish(mut self) -> Result<Vec<Change>, ReadError> {
         let mut out = Vec::with_capacity(self.writes.len());
-        for (key, after) in self.writes {
-            let before = self.base.get(&key)?;
+        for (key, after) in std::mem::take(&mut self.writes) {
+            let before = self.base_get(&key)?;
             if before != after {
                 out.push(Change { key, before, after });
             }
@@ -754,11 +758,29 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
     }
 }
 
+impl<S: StateRead + ?Sized> Overlay<'_, S> {
+    /// The base's value of `key` (remembered, for balances, when traced).
+    fn base_get(&self, key: &StateKey) -> Result<Option<StateValue>, ReadError> {
+        let Some(cache) = &self.balances_read else {
+            return self.base.get(key);
+        };
+        if !matches!(key, StateKey::Account(_) | StateKey::Contract(_)) {
+            return self.base.get(key);
+        }
+        if let Some(v) = cache.borrow().get(key) {
+            return Ok(v.clone());
+        }
+        let v = self.base.get(key)?;
+        cache.borrow_mut().insert(key.clone(), v.clone());
+        Ok(v)
+    }
+}
+
 impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
     fn get(&self, key: &StateKey) -> Result<Option<StateValue>, ReadError> {
         match self.writes.get(key) {
             Some(v) => Ok(v.clone()),
-            None => self.base.get(key),
+            None => self.base_get(key),
         }
     }
 
@@ -1858,6 +1880,7 @@ fn apply_block_inner<S: StateRead + ?Sized>(
     let mut exec = Execution::start(params, state, h.slot, true)?;
     if trace {
         exec.trace = Some(Vec::with_capacity(block.txs.len()));
+        exec.ov.balances_read = Some(Default::default());
     }
     exec.mix_vrf(&vrf_out)?;
     for (index, (stx, id)) in block.txs.iter().zip(&ids).enumerate() {

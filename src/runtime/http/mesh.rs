@@ -271,7 +271,11 @@ fn dispatch(api: &Api, req: &Request<'_>, route: &str, v: &Value) -> Answer {
         "account/balance" => account_balance(api, v),
         "construction/derive" => derive(v),
         "construction/preprocess" => preprocess(v),
-        "construction/metadata" => metadata(api, v),
+        "construction/metadata" => {
+            // It reaches the core (the next nonce), as /api/v1/tx/encode does.
+            limited(api, req)?;
+            metadata(api, v)
+        }
         "construction/payloads" => payloads(p, v),
         "construction/combine" => combine(p, v),
         "construction/parse" => parse(p, v),
@@ -1326,14 +1330,17 @@ fn hash(p: &ChainParams, v: &Value) -> Answer {
     Ok(json!({ "transaction_identifier": { "hash": stx.id().to_hex() } }))
 }
 
+/// Takes one submission from the client's allowance, or refuses (15).
+fn limited(api: &Api, req: &Request<'_>) -> Result<(), Refusal> {
+    api.submission_allowed(req.ip).map_err(|r| Refusal {
+        error: RATE_LIMITED,
+        details: json!({ "retry_after_s": r.retry_after }),
+    })
+}
+
 fn submit(api: &Api, req: &Request<'_>, v: &Value) -> Answer {
     let stx = signed(api.params(), v, "signed_transaction")?;
-    if let Err(r) = api.submission_allowed(req.ip) {
-        return Err(Refusal {
-            error: RATE_LIMITED,
-            details: json!({ "retry_after_s": r.retry_after }),
-        });
-    }
+    limited(api, req)?;
     let id = stx.id();
     match core(api, Ask::Submit(Box::new(stx)))? {
         Told::Submitted(Ok(())) => Ok(json!({ "transaction_identifier": { "hash": id.to_hex() } })),
