@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from goodwill import Client, Unreachable
+from goodwill import Client, Unreachable, keyfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -76,3 +76,14 @@ def devnet(goodwill_bin, tmp_path_factory):
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
     log.close()
+
+
+def key(devnet, name):
+    """A devnet key by name (alice, bob, forger-1…): `from conftest import key`."""
+    return keyfile.read(devnet["dir"] / "keys" / f"{name}.key")
+
+
+@pytest.fixture
+def client(devnet):
+    with Client(devnet["url"]) as c:
+        yield c

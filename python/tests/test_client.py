@@ -17,22 +17,12 @@ from goodwill import (
     Refused,
     Unreachable,
     coins,
-    keyfile,
     parse_address,
     tx,
 )
+from conftest import key
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def client(devnet):
-    with Client(devnet["url"]) as c:
-        yield c
-
-
-def key(devnet, name):
-    return keyfile.read(devnet["dir"] / "keys" / f"{name}.key")
 
 
 def test_status_params_balance_and_a_transfer_with_its_proof_checked(client, devnet):

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from goodwill import Client, keyfile
+from conftest import key
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EVENTS = []
@@ -36,10 +37,6 @@ def notary(devnet):
     setup_test_environment()
     yield
     sys.path.remove(str(ROOT / "examples/django_notary"))
-
-
-def key(devnet, name):
-    return keyfile.read(devnet["dir"] / "keys" / f"{name}.key")
 
 
 def upload(c, data):

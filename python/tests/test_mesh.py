@@ -26,7 +26,8 @@ import httpx
 import nacl.signing
 import pytest
 
-from goodwill import Client, Key, coins, keyfile, tx
+from goodwill import Key, coins, tx
+from conftest import key
 from goodwill.keys import address_of
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -68,16 +69,6 @@ def mesh(devnet):
     m = Mesh(devnet["url"])
     yield m
     m.close()
-
-
-@pytest.fixture
-def client(devnet):
-    with Client(devnet["url"]) as c:
-        yield c
-
-
-def key(devnet, name):
-    return keyfile.read(devnet["dir"] / "keys" / f"{name}.key")
 
 
 def op(kind, address, units):

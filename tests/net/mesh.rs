@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use goodwill::chain::block::{Header, VERSION};
@@ -17,6 +16,7 @@ use goodwill::chain::tx::TxKind;
 use serde_json::{json, Value};
 
 use crate::http::{chain, node, traffic};
+use crate::openapi::schemathesis;
 
 /// POSTs `body` to `/mesh/{route}`: (status, JSON).
 fn post(addr: &str, route: &str, body: &Value) -> (u16, Value) {
@@ -161,40 +161,19 @@ fn schemathesis_holds_the_mesh_api_to_the_official_specification() {
     let dir = tempfile::tempdir().unwrap();
     let t = traffic(4);
     let (_procs, addr) = node(dir.path(), &t.net, &t.blocks);
-    let out = Command::new("schemathesis")
-        .args([
-            "--config-file",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/net/mesh_schemathesis.toml"
-            ),
-            "run",
+    schemathesis(
+        dir.path(),
+        "mesh_schemathesis.toml",
+        "mesh_schemathesis_hooks",
+        &[
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mesh/api.json"),
             "--url",
             &format!("http://{addr}/mesh"),
-            "--workers",
-            "1",
             "--max-examples",
             "30",
             "--seed",
             "21",
-            "--no-color",
-            "--header",
-            "Connection: close",
-        ])
-        .current_dir(dir.path())
-        .env("SCHEMATHESIS_HOOKS", "mesh_schemathesis_hooks")
-        .env("GOODWILL_MESH_NETWORK", &t.net.params.genesis().chain_name)
-        .env(
-            "PYTHONPATH",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/net"),
-        )
-        .output()
-        .expect("schemathesis runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "schemathesis failed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[("GOODWILL_MESH_NETWORK", &t.net.params.genesis().chain_name)],
     );
 }

@@ -53,18 +53,47 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
     // the pages have entries to check against their schemas.
     let t = traffic(4);
     let (_procs, addr) = node(dir.path(), &t.net, &t.blocks);
-    let out = Command::new("schemathesis")
-        .args([
-            "--config-file",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/net/schemathesis.toml"),
-            "run",
+    schemathesis(
+        dir.path(),
+        "schemathesis.toml",
+        "schemathesis_hooks",
+        &[
             &format!("http://{addr}/api/v1/openapi.json"),
-            "--workers",
-            "1",
             "--max-examples",
             "25",
             "--seed",
             "17",
+            // The event stream never ends: schemathesis would wait for its
+            // body for ever. tests/net/sse.rs tests it, its problems too.
+            "--exclude-path",
+            "/api/v1/events",
+        ],
+        // Valid addresses for `format: goodwill-address` (their checksum
+        // is beyond a pattern): the hooks.
+        &[],
+    );
+}
+
+/// Runs schemathesis with `tests/net/{config}`, the hooks module `hooks`
+/// (from tests/net), `args` after `run` and the variables `env`, in `dir`
+/// (its cache, of crashes it replays next time, stays out of the
+/// repository and out of the next run); fails the test on any failure.
+pub(crate) fn schemathesis(
+    dir: &std::path::Path,
+    config: &str,
+    hooks: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) {
+    let net = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/net");
+    let out = Command::new("schemathesis")
+        .arg("--config-file")
+        .arg(format!("{net}/{config}"))
+        .arg("run")
+        .args(args)
+        .args([
+            "--workers",
+            "1",
             "--no-color",
             // One connection per request, closed by the node after its
             // answer: the Python client leaves its kept-alive sockets open
@@ -72,21 +101,11 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
             // would be refused with a 503 (docs/http.md, "Bounds").
             "--header",
             "Connection: close",
-            // The event stream never ends: schemathesis would wait for its
-            // body for ever. tests/net/sse.rs tests it, its problems too.
-            "--exclude-path",
-            "/api/v1/events",
         ])
-        // Its cache (crashes it replays next time) stays out of the
-        // repository and out of the next run.
-        .current_dir(dir.path())
-        // Valid addresses for `format: goodwill-address` (their checksum
-        // is beyond a pattern).
-        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
-        .env(
-            "PYTHONPATH",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/net"),
-        )
+        .current_dir(dir)
+        .env("SCHEMATHESIS_HOOKS", hooks)
+        .env("PYTHONPATH", net)
+        .envs(env.iter().copied())
         .output()
         .expect("schemathesis runs");
     let text = String::from_utf8_lossy(&out.stdout);
