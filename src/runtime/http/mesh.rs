@@ -971,7 +971,15 @@ fn intent(v: &Value) -> Result<Intent, Refusal> {
         })?;
         let units = op_units(op, &at)?;
         match kind {
-            "FEE" if fee.is_none() && units < 0 => fee = Some((who, (-units) as u64)),
+            "FEE" if fee.is_some() => {
+                return Err(unsupported(format!("{at}: a second FEE operation")))
+            }
+            "FEE" if units >= 0 => {
+                return Err(unsupported(format!(
+                    "{at}: a FEE operation debits the sender (a negative amount)"
+                )))
+            }
+            "FEE" => fee = Some((who, (-units) as u64)),
             "TRANSFER" | "BUY_WEIGHT" => moves.push((kind.to_string(), who, units)),
             other => return Err(unsupported(format!("{at}: type {other:?} cannot be built"))),
         }
@@ -1425,6 +1433,8 @@ mod tests {
             json!({ "operations": [op("TRANSFER", &a, -5), op("TRANSFER", &b, 5), op("FEE", &b, -1)] }),
             json!({ "operations": [op("REWARD", &a, 5)] }),
             json!({ "operations": [op("TRANSFER", &a, 0), op("TRANSFER", &b, 0)] }),
+            json!({ "operations": [op("TRANSFER", &a, -5), op("TRANSFER", &b, 5), op("FEE", &a, 1)] }),
+            json!({ "operations": [op("FEE", &a, -1), op("TRANSFER", &a, -5), op("FEE", &a, -1)] }),
         ] {
             assert_eq!(
                 intent(&bad).unwrap_err().error.code,
