@@ -14,8 +14,10 @@
 //!
 //! Under CI (the variable CI set, and neither empty nor `false`) every
 //! `has_TOOL` and `is_root` is set whatever this machine has: a tool CI
-//! lacks makes its test fail, never quietly skip. Nothing here changes the
-//! library or the binary; only tests read these settings.
+//! lacks makes its test fail, never quietly skip. Only tests read these
+//! settings; the one thing the crate itself takes from here is
+//! `GOODWILL_TARGET`, the target triple it is built for (a release
+//! manifest names it: `runtime::update`).
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
@@ -41,6 +43,9 @@ fn main() {
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=GOODWILL_TEST_RUNNER");
+    if let Ok(target) = std::env::var("TARGET") {
+        println!("cargo::rustc-env=GOODWILL_TARGET={target}");
+    }
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
     for (tool, cfg) in TOOLS {
         println!("cargo::rustc-check-cfg=cfg({cfg})");

@@ -3,6 +3,7 @@
 pub mod contract;
 pub mod exit;
 pub mod net;
+pub mod release;
 pub mod wallet;
 
 use std::io::Write as _;
@@ -154,6 +155,19 @@ pub enum Command {
     /// Install the forging appliance into a mounted Raspberry Pi OS root
     /// filesystem: binary, units, settings, genesis, board profile, key.
     Provision(crate::tools::provision::ProvisionArgs),
+    /// Sign a release manifest for a binary (the release maker's verb).
+    Release {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::cli::release::ReleaseCommand,
+    },
+    /// Check a release before an appliance takes it: exit 0 when it would,
+    /// 1 when not (the reason printed), 2 on an error.
+    Update {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::cli::release::UpdateCommand,
+    },
     /// Export or import a forger's signing record (the slots it has signed).
     SigningRecord {
         /// What to do.
@@ -337,6 +351,16 @@ pub fn main() -> ExitCode {
         // 0 stopped cleanly, 1 failed (restart), 2 refused to start.
         return role_exit(crate::cli::net::node(args));
     }
+    if let Command::Update { command } = cli.command {
+        return match crate::cli::release::update(command) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Command::Pay { command } = cli.command {
         return match crate::cli::wallet::pay(command) {
             Ok(true) => ExitCode::SUCCESS,
@@ -406,6 +430,8 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", key.public());
             Ok(())
         }
+        Command::Release { command } => crate::cli::release::release(command),
+        Command::Update { .. } => unreachable!("answered in main"),
         Command::Address { key } => {
             let address = keyfile::read_address(&key).map_err(|e| e.to_string())?;
             println!("{address}");

@@ -13,6 +13,7 @@
 //! | [`keyfile`] | key files: 0600, never overwritten, sealed with a passphrase |
 //! | [`client`] | a connection to a main node: handshake, queries, submissions, subscriptions |
 //! | [`gate`] | how many costly queries (contract runs) run at once, process-wide |
+//! | [`update`] | release manifests: signed by a release key, checked before a new binary runs |
 
 pub mod board;
 pub mod client;
@@ -25,3 +26,4 @@ pub mod led;
 pub mod logger;
 pub mod node;
 pub mod os;
+pub mod update;

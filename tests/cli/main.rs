@@ -1,6 +1,7 @@
 //! The command line as a user types it, through the real binary: the wallet,
 //! association, data and payment verbs end to end (`wallet`), key files plain
-//! and sealed (`keyfile`), and hostile surroundings (`cli_hostile`).
+//! and sealed (`keyfile`), release manifests signed and checked (`release`), and
+//! hostile surroundings (`cli_hostile`).
 //!
 //! A new verb or a new way the command line can fail is tested here. Run this
 //! group with `cargo test --test cli`, one file of it with `cargo test --test
@@ -14,4 +15,5 @@ mod common;
 mod cli_hostile;
 mod contract;
 mod keyfile;
+mod release;
 mod wallet;
