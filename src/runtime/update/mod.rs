@@ -29,7 +29,10 @@
 //! The signed bytes are `len(TAG) ‖ TAG ‖ 32 zero bytes ‖ postcard(product,
 //! target, version, counter, sha256, size, expires_ms)`: the form of every
 //! goodwill signature, with no chain (a release serves every chain).
-//! Pure: no file, no clock (the caller gives the time).
+//! Pure: no file, no clock (the caller gives the time). [`slots`] holds
+//! the rule that commits a new release or rolls it back.
+
+pub mod slots;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
