@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 
 use super::runs::{self, Entry, Head, RunError, RunWriter, Section};
 use super::{touched, StoreError, META};
@@ -28,7 +28,8 @@ pub(super) const INDEX_CHUNKS: TableDefinition<(u64, u64, u8, u32), &[u8]> =
 /// (height, number) → up to [`IDS_PER_CHUNK`] transaction ids, in block order.
 pub(super) const TX_IDS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("tx_ids");
 /// Height → the balance changes of its transactions that differ from the
-/// rule (`ledger::balances::encode_residual`); absent when none do.
+/// rule (`ledger::balances::encode_residual`); absent when none do (and
+/// the table itself until a first block needs it).
 pub(super) const BALANCE_RESIDUAL: TableDefinition<u64, &[u8]> =
     TableDefinition::new("balance_residual");
 /// Ids in one `tx_ids` value (4,032 bytes: one page).
@@ -47,7 +48,8 @@ pub(super) fn create(w: &WriteTransaction) -> Result<(), StoreError> {
     w.open_table(INDEX_RUNS)?;
     w.open_table(INDEX_CHUNKS)?;
     w.open_table(TX_IDS)?;
-    w.open_table(BALANCE_RESIDUAL)?;
+    // BALANCE_RESIDUAL is made by its first entry: a store that never
+    // needs one keeps the layout it had before the table existed.
     Ok(())
 }
 
@@ -130,7 +132,11 @@ pub(super) fn remove_block(w: &WriteTransaction, height: u64) -> Result<(), Stor
     while t.remove((height, n))?.is_some() {
         n += 1;
     }
-    w.open_table(BALANCE_RESIDUAL)?.remove(height)?;
+    if w.list_tables()?
+        .any(|t| t.name() == BALANCE_RESIDUAL.name())
+    {
+        w.open_table(BALANCE_RESIDUAL)?.remove(height)?;
+    }
     Ok(())
 }
 

@@ -23,7 +23,7 @@
 //!
 //! | table | key → value |
 //! |---|---|
-//! | `meta` | "schema", "chain_id", "genesis", "contracts" (a chain with contracts), "balances_from" (main nodes) → bytes |
+//! | `meta` | "schema", "chain_id", "genesis", "contracts" (a chain with contracts) → bytes |
 //! | `blocks` | block hash → encoded block (canonical and side) |
 //! | `canon` | height → block hash |
 //! | `side` | height ‖ hash → () (side-branch blocks within finality) |
@@ -98,9 +98,6 @@ pub const PRUNE_PER_BLOCK: u64 = 64;
 pub const LEAN_CACHE_BYTES: usize = 1 << 20;
 /// `meta` key: the lowest height whose block body is kept (absent: 1, all).
 const BLOCKS_FROM: &str = "blocks_from";
-/// `meta` key: the first height whose balance changes a main node recorded
-/// (1 on a store made since; the next block on one made before).
-const BALANCES_FROM: &str = "balances_from";
 
 fn blocks_from_in(
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
@@ -690,14 +687,16 @@ impl Snapshot {
             .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    /// The first height whose balance changes this store recorded (1: all
-    /// of them, genesis being known from the parameters); see
-    /// [`Snapshot::block_balances`].
+    /// The first height whose balance changes this store serves: 1, every
+    /// block (genesis is known from the parameters). A store that imported
+    /// blocks before balance changes were recorded gives those blocks' by
+    /// rule alone (docs/mesh.md, "Known gaps"); the file keeps no marker
+    /// of its own for it, so a store's layout is what it was before.
     pub fn balances_from(&self) -> Result<u64, StoreError> {
         if !self.indexed {
             return Err(StoreError::NotIndexed);
         }
-        meta_u64(&self.txn.open_table(META)?, BALANCES_FROM, 1)
+        Ok(1)
     }
 
     /// What the canonical `block` (at a height from
@@ -710,8 +709,14 @@ impl Snapshot {
             return Err(StoreError::NotIndexed);
         }
         let height = block.height();
-        let recorded = match self.txn.open_table(index::BALANCE_RESIDUAL)?.get(height)? {
-            Some(b) => balances::decode_residual(b.value(), block.txs.len())
+        let bytes = match self.txn.open_table(index::BALANCE_RESIDUAL) {
+            Ok(t) => t.get(height)?.map(|b| b.value().to_vec()),
+            // Made by its first entry: none yet.
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let recorded = match bytes {
+            Some(b) => balances::decode_residual(&b, block.txs.len())
                 .map_err(|e| StoreError::Corrupt(format!("height {height}: {e}")))?,
             None => Vec::new(),
         };
@@ -1268,30 +1273,8 @@ impl Store {
     }
 
     /// Creates the store's tables and genesis state if new, checks the chain
-    /// and schema if not; returns whether it keeps indexes. A main node's
-    /// store from before balance changes were recorded records them from
-    /// its next block on ([`Snapshot::balances_from`]).
+    /// and schema if not; returns whether it keeps indexes.
     fn init(&self, indexes: Indexes) -> Result<bool, StoreError> {
-        let indexed = self.init_tables(indexes)?;
-        if indexed
-            && self
-                .db
-                .begin_read()?
-                .open_table(META)?
-                .get(BALANCES_FROM)?
-                .is_none()
-        {
-            let w = self.db.begin_write()?;
-            let next = w.open_table(CANON)?.last()?.map_or(0, |(h, _)| h.value()) + 1;
-            w.open_table(META)?
-                .insert(BALANCES_FROM, next.to_le_bytes().as_slice())?;
-            index::create(&w)?;
-            w.commit()?;
-        }
-        Ok(indexed)
-    }
-
-    fn init_tables(&self, indexes: Indexes) -> Result<bool, StoreError> {
         let w = self.db.begin_write()?;
         {
             let mut meta = w.open_table(META)?;

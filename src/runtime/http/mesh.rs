@@ -422,16 +422,11 @@ fn network_status(api: &Api) -> Answer {
     let snap = api.store().snapshot()?;
     let tip = snap.tip()?;
     let p = api.params();
-    let from = snap.balances_from()?;
     let mut v = json!({
         "current_block_identifier": block_id(tip.height, &tip.hash),
         "current_block_timestamp": timestamp(p, tip.height, tip.slot),
         "genesis_block_identifier": block_id(0, &p.chain_id()),
     });
-    if from > 1 {
-        let hash = snap.hash_at(from)?.unwrap_or(tip.hash);
-        v["oldest_block_identifier"] = block_id(from.min(tip.height), &hash);
-    }
     if let Some(s) = api.figures().status() {
         v["sync_status"] = json!({
             "current_index": tip.height,
