@@ -687,23 +687,13 @@ impl Snapshot {
             .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    /// The first height whose balance changes this store serves: 1, every
-    /// block (genesis is known from the parameters). A store that imported
-    /// blocks before balance changes were recorded gives those blocks' by
-    /// rule alone (docs/mesh.md, "Known gaps"); the file keeps no marker
-    /// of its own for it, so a store's layout is what it was before.
-    pub fn balances_from(&self) -> Result<u64, StoreError> {
-        if !self.indexed {
-            return Err(StoreError::NotIndexed);
-        }
-        Ok(1)
-    }
-
-    /// What the canonical `block` (at a height from
-    /// [`Snapshot::balances_from`] on) changed in which balance, per
+    /// What the canonical `block` changed in which balance, per
     /// transaction: by rule, except where the node recorded otherwise
     /// ([`ledger::balances`]). A contract transaction's receipt is read
-    /// from the state.
+    /// from the state. A block imported before balance changes were
+    /// recorded (a store made by an earlier version) is given by rule
+    /// alone: the file keeps no marker of when recording began, so a
+    /// store's layout is what it was before (docs/mesh.md, "Known gaps").
     pub fn block_balances(&self, block: &Block) -> Result<BlockBalances, StoreError> {
         if !self.indexed {
             return Err(StoreError::NotIndexed);

@@ -117,7 +117,7 @@ errors! {
     BUSY = 11, "Node busy", true,
         "The node's core or store is busy or stopping; ask again in a second.";
     UNAVAILABLE = 12, "Not available", false,
-        "This node does not serve that: historical balances, blocks before it recorded balance changes, coins, /call, events or search.";
+        "This node does not serve that: historical balances, a block body it no longer holds, coins, /call, events or search; or it keeps no indexes (a forger).";
     STORE_FAILED = 13, "Internal error", true,
         "The node failed to read its own store; its log says why.";
     UNKNOWN_CURRENCY = 14, "Unknown currency", false,
@@ -530,13 +530,6 @@ fn find_block(
     }
     if height == 0 {
         return Ok((0, at, None));
-    }
-    let from = snap.balances_from()?;
-    if height < from {
-        return Err(Refusal::new(
-            UNAVAILABLE,
-            format!("this node recorded balance changes from height {from} on (its store predates them)"),
-        ));
     }
     let block = snap.block_at(height)?.ok_or_else(|| {
         Refusal::new(
