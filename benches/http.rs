@@ -272,6 +272,7 @@ fn node(tn: &TestNet, dir: &Path, key: u32, peers: Vec<String>, http: SocketAddr
             ..NodeLimits::default()
         },
         forge: None,
+        releases: None,
         http: Some(HttpConfig {
             listen: http,
             limits: HttpLimits {

@@ -121,6 +121,7 @@ fn node(tn: &TestNet, dir: &Path, key: u32, peers: Vec<String>) -> RunningNode {
         limits: NodeLimits::default(),
         forge: None,
         http: None,
+        releases: None,
     })
     .expect("a node starts")
 }

@@ -161,13 +161,18 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::cli::release::ReleaseCommand,
     },
-    /// Check a release before an appliance takes it: exit 0 when it would,
-    /// 1 when not (the reason printed), 2 on an error.
+    /// An appliance's releases: check one, apply one (signed, checked,
+    /// on trial until it proves itself), see where they stand, roll back.
+    /// Exit 0 done, 1 refused (the reason printed), 2 on an error.
     Update {
         /// What to do.
         #[command(subcommand)]
         command: crate::cli::release::UpdateCommand,
     },
+    /// Print what this binary is, as JSON (product, version, target triple,
+    /// store schema): `goodwill update apply` runs a new release's before
+    /// it is taken.
+    Selfcheck,
     /// Export or import a forger's signing record (the slots it has signed).
     SigningRecord {
         /// What to do.
@@ -431,6 +436,11 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Release { command } => crate::cli::release::release(command),
+        Command::Selfcheck => {
+            let me = crate::runtime::update::linux::SelfCheck::this();
+            println!("{}", serde_json::to_string(&me).expect("serialises"));
+            Ok(())
+        }
         Command::Update { .. } => unreachable!("answered in main"),
         Command::Address { key } => {
             let address = keyfile::read_address(&key).map_err(|e| e.to_string())?;

@@ -44,8 +44,9 @@ pub fn node(s: NodeSettings) -> Result<(), Exit> {
     futures_lite::future::block_on(async {
         let mut signals = stop_signals()?;
         // An HTTP address that cannot be bound is a refusal, like --listen's.
-        bind_and_serve(config, "listen", &mut signals)
+        bind_and_serve(config, "listen", &mut signals, None)
             .await?
+            .map(drop)
             .map_err(|e| match e {
                 node::NodeError::Listen { .. } | node::NodeError::Http(_) => {
                     Exit::refused(e.to_string())
@@ -55,6 +56,56 @@ pub fn node(s: NodeSettings) -> Result<(), Exit> {
     })
 }
 
+/// The factory binary's first step as `goodwill forge`: counts the start of
+/// a release on trial, rolls back one out of starts, and execs the release
+/// the update state names (this function then never returns). A release
+/// that cannot be exec'd is given up and the next one tried. Returns the
+/// release counter that runs in this process: 0, the factory binary.
+fn launch_release(update: &crate::runtime::config::UpdateConfig) -> Result<u64, Exit> {
+    use crate::runtime::update::linux as slots;
+    let Some(store) = slots::SlotStore::existing(&update.dir) else {
+        return Ok(0);
+    };
+    // Each failed exec gives one release up: bounded by the two a store holds.
+    for _ in 0..3 {
+        let mut notes = Vec::new();
+        let launch = slots::launch(
+            &store,
+            &update.rules,
+            crate::runtime::os::now_ms(),
+            &mut notes,
+        )
+        .map_err(|e| Exit::failed(format!("update: {e}")))?;
+        for n in notes {
+            log::warn!("goodwill forge: {n}");
+        }
+        let slots::Launch::Release { release, path } = launch else {
+            return Ok(0);
+        };
+        log::info!(
+            "goodwill forge: running release {} (counter {}): {}",
+            release.version,
+            release.counter,
+            path.display()
+        );
+        let e = slots::exec(&path, Some(release.counter));
+        log::error!(
+            "goodwill forge: release {} (counter {}) does not start ({}: {e}): rolled back and marked bad",
+            release.version,
+            release.counter,
+            path.display()
+        );
+        store
+            .change(|s| {
+                if s.running() == release.counter {
+                    s.give_up();
+                }
+            })
+            .map_err(|e| Exit::failed(format!("update: {e}")))?;
+    }
+    Ok(0)
+}
+
 /// SIGTERM and SIGINT: how a node or a forger is told to stop.
 fn stop_signals() -> Result<async_signal::Signals, Exit> {
     async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
@@ -62,21 +113,38 @@ fn stop_signals() -> Result<async_signal::Signals, Exit> {
 }
 
 /// Listens on the config's address (`what` names it in the refusal when
-/// it cannot) and serves until one of `signals` comes; the inner result
-/// is how the node stopped.
+/// it cannot) and serves until one of `signals` comes, or a restart is
+/// asked for on `restart` (a forger's self-update); the inner result is how
+/// the node stopped: Some(reason) when it stopped to restart.
 async fn bind_and_serve(
     config: NodeConfig,
     what: &str,
     signals: &mut async_signal::Signals,
-) -> Result<Result<(), node::NodeError>, Exit> {
+    restart: Option<&smol::channel::Receiver<String>>,
+) -> Result<Result<Option<String>, node::NodeError>, Exit> {
     let listen = config.listen;
     let listener = smol::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Exit::refused(format!("{what} on {listen}: {e}")))?;
-    Ok(node::serve(config, listener, async move {
-        let _ = signals.next().await;
+    let reason = std::cell::RefCell::new(None);
+    let stopped = node::serve(config, listener, async {
+        let signal = async {
+            let _ = signals.next().await;
+        };
+        match restart {
+            None => signal.await,
+            Some(r) => {
+                futures_lite::future::or(signal, async {
+                    if let Ok(why) = r.recv().await {
+                        *reason.borrow_mut() = Some(why);
+                    }
+                })
+                .await
+            }
+        }
     })
-    .await)
+    .await;
+    Ok(stopped.map(|()| reason.into_inner()))
 }
 
 /// Connects as a client; the error as text for the command line.
@@ -334,8 +402,9 @@ pub fn forgers(addr: &str, as_json: bool) -> Result<(), String> {
             return Ok(());
         }
         println!(
-            "{:<20} {:>5} {:>8} {:>7} {:>6} {:>6} {:>8} {:>9} {:>14} {:>6}  leds",
+            "{:<20} {:<12} {:>5} {:>8} {:>7} {:>6} {:>6} {:>8} {:>9} {:>14} {:>6}  leds",
             "forger",
+            "version",
             "conn",
             "height",
             "offset",
@@ -353,16 +422,18 @@ pub fn forgers(addr: &str, as_json: bool) -> Result<(), String> {
                 // Connected, but its first report (every few seconds) has
                 // not come: zeros here would read as a broken forger.
                 println!(
-                    "{:<20} {:>5}  (no report yet)",
+                    "{:<20} {:<12} {:>5}  (no report yet)",
                     format!("{}…{}", &k[..10], &k[k.len() - 6..]),
+                    "-",
                     if f.connected { "yes" } else { "no" },
                 );
                 continue;
             }
             let h = health_of(s.throttled, s.soc_temp_mc);
             println!(
-                "{:<20} {:>5} {:>8} {:>6}ms {:>6} {:>6} {:>8.1} {:>9} {:>14} {:>6}  {}",
+                "{:<20} {:<12} {:>5} {:>8} {:>6}ms {:>6} {:>6} {:>8.1} {:>9} {:>14} {:>6}  {}",
                 format!("{}…{}", &k[..10], &k[k.len() - 6..]),
+                s.version.lossy(),
                 if f.connected { "yes" } else { "no" },
                 s.height,
                 s.clock_offset_ms,
@@ -562,17 +633,44 @@ pub fn tx(addr: &str, id: &str, as_json: bool) -> Result<(), String> {
 /// Errors carry the exit status.
 pub fn forge(s: ForgeSettings) -> Result<(), Exit> {
     use crate::runtime::forge as f;
+    use crate::runtime::update::linux as slots;
     node::log_as_forger();
     warn_if_test_build();
+    #[cfg(feature = "fault-injection")]
+    if crate::runtime::update::marks::get().crash_at_start {
+        log::error!("goodwill forge: this test release crashes at start (test mark)");
+        std::process::abort();
+    }
     let refused = |e: String| Exit::refused(e);
+    let s = s.over_file().map_err(Exit::refused)?;
+    let update = s.update_config().map_err(Exit::refused)?;
+    // Which release runs: the factory binary (the unit's) counts the start
+    // and execs the one the update state names; a release runs on.
+    let running = match std::env::var(slots::RELEASE_ENV) {
+        Ok(c) => c.parse::<u64>().map_err(|_| {
+            Exit::refused(format!(
+                "{}={c:?} is not a release counter",
+                slots::RELEASE_ENV
+            ))
+        })?,
+        Err(_) => launch_release(&update)?,
+    };
+    let (restart_tx, restart_rx) = smol::channel::bounded::<String>(1);
     let Forger {
-        config,
+        mut config,
         storage_retry: retry,
         key_is_new,
-    } = s
-        .over_file()
-        .and_then(ForgeSettings::resolve)
-        .map_err(Exit::refused)?;
+    } = ForgeSettings::resolve(s).map_err(Exit::refused)?;
+    if let Some(fc) = config.forge.as_mut() {
+        fc.update = Some(crate::runtime::update::watch::UpdateHook {
+            dir: update.dir.clone(),
+            rules: update.rules,
+            running,
+            restart: restart_tx,
+            keys: update.keys.clone(),
+            poll_ms: update.poll_ms,
+        });
+    }
     let key = config.key.clone();
     let forging = config
         .forge
@@ -639,8 +737,30 @@ pub fn forge(s: ForgeSettings) -> Result<(), Exit> {
                 board.source(),
                 clock_check.name()
             );
-            match bind_and_serve(config.clone(), "status listen", &mut signals).await? {
-                Ok(()) => return Ok(()),
+            match bind_and_serve(
+                config.clone(),
+                "status listen",
+                &mut signals,
+                Some(&restart_rx),
+            )
+            .await?
+            {
+                Ok(None) => return Ok(()),
+                Ok(Some(why)) => {
+                    // Stopped as on SIGTERM (the store closed): the factory
+                    // binary starts again on this process id and runs what
+                    // the update state names.
+                    log::info!("goodwill forge: {why}: starting again through the factory binary");
+                    let factory = std::env::var_os(slots::FACTORY_ENV)
+                        .map(std::path::PathBuf::from)
+                        .or_else(|| std::env::current_exe().ok())
+                        .ok_or_else(|| Exit::failed("cannot name the factory binary to restart"))?;
+                    let e = slots::exec(&factory, None);
+                    return Err(Exit::failed(format!(
+                        "restarting through {}: {e}",
+                        factory.display()
+                    )));
+                }
                 Err(e) if e.is_storage() => failed = Some(e.to_string()),
                 Err(node::NodeError::Doppelganger(t)) => return Err(Exit::Doppelganger(t)),
                 Err(node::NodeError::Setup(t)) => return Err(Exit::refused(t)),

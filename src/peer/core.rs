@@ -1985,7 +1985,7 @@ impl Core {
         Ok(NodeStatus {
             role: self.role,
             key: self.key,
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: crate::version().into(),
             chain_id: self.params.chain_id(),
             tip: self.tip()?,
             peers: self
@@ -2091,7 +2091,7 @@ impl Core {
         };
         view.leds.under_voltage = machine.under_voltage;
         let report = crate::wire::ForgerStatus {
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: crate::version().into(),
             height: view.tip.height,
             tip: view.tip.hash,
             clock_offset_ms: view.clock_offset_ms.unwrap_or(0),
@@ -2172,6 +2172,33 @@ impl Core {
             tip: tip_info(&tip_state),
             leds,
         }))
+    }
+
+    /// Whether this forger is busy with a slot it leads at `now_ms`: it
+    /// leads the present slot and has not signed it yet, or leads the next
+    /// one and that begins within half a slot (false for a main node). A
+    /// restart for a new release waits until it is not, so it never stops
+    /// in the middle of a slot it leads; a forger that leads every slot
+    /// restarts just after signing one.
+    pub fn leads_soon(&self, now_ms: u64) -> Result<bool, Fatal> {
+        let Some(f) = &self.forge else {
+            return Ok(false);
+        };
+        let pk = f.key.public();
+        let snap = self.store.snapshot()?;
+        let tip = snap.tip().map_err(StoreError::from)?;
+        let now = self.params.slot_at(now_ms);
+        let leads = |slot: u64| -> Result<bool, Fatal> {
+            Ok(slot > tip.slot
+                && schedule::leads(&self.params, &snap, &tip, slot, &pk)
+                    .map_err(StoreError::from)?)
+        };
+        let signed_now = f.stats.last_signed_slot.is_some_and(|s| s >= now);
+        if !signed_now && leads(now)? {
+            return Ok(true);
+        }
+        let next_in = self.params.slot_start_ms(now + 1).saturating_sub(now_ms);
+        Ok(next_in < self.params.genesis().slot_ms / 2 && leads(now + 1)?)
     }
 
     /// A slot began: if this forger leads it and may forge, build the block,

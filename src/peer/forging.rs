@@ -331,8 +331,10 @@ pub fn leds_state(
         main_nodes_connected: mains,
         clock_trusted,
         storage_error,
-        // What the board reports is read by the runtime, which sets it.
+        // What the board reports, and the self-update, are the runtime's:
+        // it sets them.
         under_voltage: false,
+        update: Default::default(),
     }
 }
 

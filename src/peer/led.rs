@@ -11,6 +11,7 @@
 //! | LED | looks like | means |
 //! |---|---|---|
 //! | green | heartbeat: 100 ms on, every 2 s | synced with the chain |
+//! | green | double flash: two 100 ms flashes every 2 s | synced, running a new release on trial (it commits after its health checks, or rolls back) |
 //! | green | off | not synced (starting, catching up, or cut off) |
 //! | amber | steady | holds forging weight this epoch |
 //! | amber | flashing 4 Hz for 1 s | just forged a block (overrides steady) |
@@ -19,11 +20,12 @@
 //! | red | fast blink, 4 Hz | the wall clock is not trusted (slots could be missed or misjudged) |
 //! | red | slow blink, 1 Hz | no main node connected |
 //! | red | double flash: two 100 ms flashes every 2 s | the board reports under-voltage, now or since boot (a weak power supply: the usual cause of SD-card corruption) |
+//! | red | heartbeat: 100 ms on, every 2 s | a release was rolled back here (`goodwill update status` says which); shown until another release is installed |
 //! | red | off | no fault |
 //!
 //! Red shows one fault at a time, the most serious first: storage error, then
-//! untrusted clock, then no main node, then under-voltage (the only one that
-//! does not stop forging). Blinks are aligned to the clock given
+//! untrusted clock, then no main node, then under-voltage, then a rollback
+//! (the last two do not stop forging). Blinks are aligned to the clock given
 //! (`now_ms % period`), the forged flash to the forged block's time.
 //!
 //! [`next_change_ms`] says when the pattern next changes by itself: the
@@ -65,6 +67,20 @@ pub struct ApplianceState {
     pub storage_error: bool,
     /// The board reports under-voltage, now or since it booted.
     pub under_voltage: bool,
+    /// Where the appliance's self-update stands.
+    pub update: UpdateLed,
+}
+
+/// What the LEDs show of the self-update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdateLed {
+    /// Nothing to show: a committed release or the factory binary runs.
+    #[default]
+    Settled,
+    /// A new release runs on trial.
+    Trial,
+    /// A release was rolled back (until another is installed).
+    RolledBack,
 }
 
 /// Which LEDs are lit.
@@ -246,7 +262,9 @@ impl Modes {
 }
 
 fn green_mode(state: &ApplianceState) -> Mode {
-    if state.synced {
+    if state.synced && state.update == UpdateLed::Trial {
+        Mode::DoubleFlash
+    } else if state.synced {
         Mode::Heartbeat
     } else {
         Mode::Off
@@ -283,6 +301,8 @@ fn red_mode(state: &ApplianceState) -> Mode {
         Mode::SlowBlink
     } else if state.under_voltage {
         Mode::DoubleFlash
+    } else if state.update == UpdateLed::RolledBack {
+        Mode::Heartbeat
     } else {
         Mode::Off
     }
@@ -354,6 +374,7 @@ pub fn describe(state: &ApplianceState, now_ms: u64) -> String {
         Mode::FastBlink => "(clock untrusted)",
         Mode::SlowBlink => "(no main node)",
         Mode::DoubleFlash => "(under-voltage)",
+        Mode::Heartbeat => "(rolled back)",
         _ => "",
     };
     format!(
@@ -390,5 +411,22 @@ mod tests {
             "green:heartbeat amber:flash red:fast(clock untrusted)"
         );
         assert!(text.len() <= 64);
+        let s = ApplianceState {
+            synced: true,
+            last_forged_ms: Some(0),
+            clock_trusted: true,
+            main_nodes_connected: 1,
+            update: UpdateLed::RolledBack,
+            ..Default::default()
+        };
+        assert_eq!(
+            describe(&s, 10),
+            "green:heartbeat amber:flash red:heartbeat(rolled back)"
+        );
+        let trial = ApplianceState {
+            update: UpdateLed::Trial,
+            ..s
+        };
+        assert_eq!(describe(&trial, 10), "green:double amber:flash red:off");
     }
 }

@@ -136,6 +136,9 @@ pub fn answer_from_store(store: &Store, query: Query) -> Result<Answer, StoreErr
         Query::ContractEvents { contract, limit } => {
             Answer::ContractEvents(contract_events(&snap, &contract, limit)?)
         }
+        Query::Release { .. } | Query::ReleaseBytes { .. } => Answer::Error(
+            "releases are offered by a main node with a releases directory, to live forgers".into(),
+        ),
         Query::Status | Query::Forgers | Query::NextNonce(_) | Query::Appliance => {
             Answer::Error("this query is answered by the node, not the store".into())
         }
@@ -302,8 +305,7 @@ pub fn hello(
         nonce,
         clock_ms,
         listen: advertise.and_then(|a| Bytes::new(a.as_bytes()).ok()),
-        software: Bytes::new(concat!("goodwill/", env!("CARGO_PKG_VERSION")).as_bytes())
-            .expect("short"),
+        software: crate::wire::software(),
     })
 }
 

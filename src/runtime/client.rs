@@ -112,8 +112,7 @@ impl Client {
             nonce: crate::runtime::os::random_bytes(),
             clock_ms: crate::runtime::os::now_ms(),
             listen: None,
-            software: Bytes::new(concat!("goodwill/", env!("CARGO_PKG_VERSION")).as_bytes())
-                .expect("short"),
+            software: crate::wire::software(),
         };
         let node = handshake::run(&mut reader, &mut writer, key, &hello)
             .await

@@ -205,6 +205,12 @@ pub struct NodeSettings {
     /// one) before it is closed (default 10).
     #[arg(long, value_name = "SECONDS")]
     pub http_idle_s: Option<u64>,
+    /// A directory of signed releases (binaries with their `.manifest`, as
+    /// `goodwill release sign` writes them) to offer this node's live
+    /// forgers: each fetches the newest for its target and checks it
+    /// itself (docs/operate.md, "Releases").
+    #[arg(long)]
+    pub releases: Option<PathBuf>,
 }
 
 /// Where `goodwill node` serves HTTP when neither `--http` nor `http` in
@@ -263,6 +269,7 @@ impl NodeSettings {
             checkpoints: [file.checkpoints, self.checkpoints].concat(),
             http: self.http.or(file.http),
             http_idle_s: self.http_idle_s.or(file.http_idle_s),
+            releases: self.releases.or(file.releases),
         })
     }
 
@@ -289,6 +296,14 @@ impl NodeSettings {
             check_addr("--peer", p)?;
         }
         let http = http_config(self.http.as_deref(), self.http_idle_s)?;
+        if let Some(r) = &self.releases {
+            if !r.is_dir() {
+                return Err(SettingsError::Value(format!(
+                    "--releases {}: not a directory",
+                    r.display()
+                )));
+            }
+        }
         Ok(NodeConfig {
             data,
             params,
@@ -299,6 +314,7 @@ impl NodeSettings {
             limits: NodeLimits::default(),
             forge: None,
             http,
+            releases: self.releases,
         })
     }
 }
@@ -371,6 +387,59 @@ pub struct ForgeSettings {
     #[arg(long = "checkpoint")]
     #[serde(default)]
     pub checkpoints: Vec<Checkpoint>,
+    /// A release key whose signed releases this appliance takes (repeat;
+    /// added to `[update] keys` in --config). Without one, `goodwill update
+    /// apply` refuses every release.
+    #[arg(long = "update-key")]
+    #[serde(skip)]
+    pub update_keys: Vec<String>,
+    /// Where the appliance keeps its releases (default: DATA/update).
+    #[arg(long)]
+    pub update_dir: Option<PathBuf>,
+    /// The `[update]` table of --config: `keys`, and when a new release
+    /// commits or rolls back (docs/operate.md, "Releases").
+    #[arg(skip)]
+    #[serde(default)]
+    pub update: UpdateFile,
+}
+
+/// The `[update]` table of a forger's --config.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFile {
+    /// The release keys trusted (addresses, `gw1…`).
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Starts a new release may take before it proves itself (default 3).
+    pub max_starts: Option<u32>,
+    /// Healthy running time before a new release commits, seconds
+    /// (default 600).
+    pub healthy_s: Option<u64>,
+    /// Blocks followed or forged before a new release commits (default 30).
+    pub blocks: Option<u64>,
+    /// A start not proven within this many seconds fails its health check
+    /// and rolls back (default 1800).
+    pub trial_s: Option<u64>,
+    /// How often the main nodes are asked for a new release, seconds
+    /// (default 900; 0: never, releases are applied by hand only).
+    pub poll_s: Option<u64>,
+}
+
+/// How often a forger asks its main nodes for a new release by default,
+/// seconds.
+pub const DEFAULT_UPDATE_POLL_S: u64 = 900;
+
+/// A forger's update settings, resolved.
+#[derive(Debug, Clone)]
+pub struct UpdateConfig {
+    /// The update directory.
+    pub dir: PathBuf,
+    /// The release keys trusted.
+    pub keys: Vec<crate::chain::crypto::PublicKey>,
+    /// When a release on trial commits or rolls back.
+    pub rules: crate::runtime::update::slots::Rules,
+    /// How often the main nodes are asked for a new release (ms; 0: never).
+    pub poll_ms: u64,
 }
 
 /// A forger's resolved settings: its node (with [`NodeConfig::forge`] set)
@@ -412,6 +481,89 @@ impl ForgeSettings {
             durable_blocks: self.durable_blocks.or(file.durable_blocks),
             keep_blocks: self.keep_blocks.or(file.keep_blocks),
             checkpoints: [file.checkpoints, self.checkpoints].concat(),
+            update_keys: [file.update.keys.clone(), self.update_keys].concat(),
+            update_dir: self.update_dir.or(file.update_dir),
+            update: file.update,
+        })
+    }
+
+    /// The update settings of merged settings (needs only `data`, not the
+    /// key or the genesis: `goodwill update` runs beside the forger).
+    pub fn update_config(&self) -> Result<UpdateConfig, SettingsError> {
+        use crate::runtime::update::slots::Rules;
+        let d = Rules::default();
+        let dir = match (&self.update_dir, &self.data) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(data)) => data.join("update"),
+            (None, None) => {
+                return Err(SettingsError::Value(
+                    "no update_dir and no data directory: give --config FILE (the forger's), --data or --update-dir".into(),
+                ))
+            }
+        };
+        let keys = self
+            .update_keys
+            .iter()
+            .map(|k| {
+                crate::chain::address::parse(k)
+                    .map_err(|e| SettingsError::Value(format!("update key {k:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let u = &self.update;
+        let ms = |s: Option<u64>, default_ms: u64, name: &str| -> Result<u64, SettingsError> {
+            match s {
+                None => Ok(default_ms),
+                Some(s @ 1..=86_400) => Ok(s * 1000),
+                Some(s) => Err(SettingsError::Value(format!(
+                    "update.{name} {s}: give 1 to 86400 seconds (default {})",
+                    default_ms / 1000
+                ))),
+            }
+        };
+        let rules = Rules {
+            max_starts: match u.max_starts.unwrap_or(d.max_starts) {
+                n @ 1..=100 => n,
+                n => {
+                    return Err(SettingsError::Value(format!(
+                        "update.max_starts {n}: give 1 to 100 (default {})",
+                        d.max_starts
+                    )))
+                }
+            },
+            healthy_ms: ms(u.healthy_s, d.healthy_ms, "healthy_s")?,
+            blocks: match u.blocks.unwrap_or(d.blocks) {
+                n @ 0..=100_000 => n,
+                n => {
+                    return Err(SettingsError::Value(format!(
+                        "update.blocks {n}: give 0 to 100000 (default {})",
+                        d.blocks
+                    )))
+                }
+            },
+            trial_ms: ms(u.trial_s, d.trial_ms, "trial_s")?,
+        };
+        if rules.trial_ms <= rules.healthy_ms {
+            return Err(SettingsError::Value(format!(
+                "update.trial_s {} must be above update.healthy_s {}: a release needs the time to prove itself",
+                rules.trial_ms / 1000,
+                rules.healthy_ms / 1000
+            )));
+        }
+        let poll_ms = match u.poll_s {
+            None => DEFAULT_UPDATE_POLL_S * 1000,
+            Some(0) => 0,
+            Some(s @ 1..=604_800) => s * 1000,
+            Some(s) => {
+                return Err(SettingsError::Value(format!(
+                    "update.poll_s {s}: give 0 (never) to 604800 seconds (default {DEFAULT_UPDATE_POLL_S})"
+                )))
+            }
+        };
+        Ok(UpdateConfig {
+            dir,
+            keys,
+            rules,
+            poll_ms,
         })
     }
 
@@ -507,6 +659,7 @@ impl ForgeSettings {
                 key,
                 limits: NodeLimits::default(),
                 http: None,
+                releases: None,
                 forge: Some(ForgeConfig {
                     clock_check,
                     board,
@@ -517,6 +670,7 @@ impl ForgeSettings {
                     doppelganger_retry_ms: crate::peer::core::DOPPELGANGER_RETRY_MS,
                     durable_blocks,
                     keep_all_blocks,
+                    update: None,
                 }),
             },
             storage_retry: std::time::Duration::from_secs(storage_retry_s),

@@ -85,6 +85,9 @@ pub struct NodeConfig {
     pub forge: Option<crate::runtime::forge::ForgeConfig>,
     /// A main node's HTTP/JSON API and `/metrics` (None: off).
     pub http: Option<crate::runtime::http::HttpConfig>,
+    /// A main node's releases directory, offered to its live forgers
+    /// ([`crate::runtime::update::serve`]; None: none offered).
+    pub releases: Option<PathBuf>,
 }
 
 impl NodeError {
@@ -170,6 +173,8 @@ struct Shared {
     /// The chain's live forgers (this epoch and the next), refreshed by the
     /// core thread: their sessions are trusted and may send blocks.
     forger_keys: Mutex<BTreeSet<crate::chain::crypto::PublicKey>>,
+    /// A main node's releases directory (its forgers fetch from it).
+    releases: Option<PathBuf>,
     /// Frame buffers beyond each connection's first chunk, all together.
     budget: Arc<FrameBudget>,
     /// Log lines about failed and hostile connections, per source.
@@ -433,6 +438,7 @@ async fn serve_on(
         stopping: AtomicBool::new(false),
         figures: Arc::default(),
         executor: Arc::downgrade(executor),
+        releases: config.releases.clone().filter(|_| role == Role::MainNode),
     });
     let tip = store.tip()?;
     log(&format!(
@@ -464,6 +470,9 @@ async fn serve_on(
     );
     if let Some(f) = &forge {
         start_forger(f, executor, &events_tx).await?;
+        if let Some(fetch) = release_fetch(&config) {
+            executor.spawn(fetch).detach();
+        }
     }
     if let (Some(h), None) = (&config.http, &forge) {
         // The API reaches the core through the event queue, never waiting
@@ -572,6 +581,86 @@ async fn serve_on(
     let _ = core_thread.join();
     drop(shared);
     result
+}
+
+/// A forger's release fetch (every `update.poll_s`, when it trusts a
+/// release key): asks its main nodes for a newer release and takes it on
+/// trial ([`crate::runtime::update::fetch`]); the watch restarts into it.
+fn release_fetch(config: &NodeConfig) -> Option<impl std::future::Future<Output = ()>> {
+    use crate::runtime::update::fetch::{fetch_blocking, Fetch, Fetched};
+    let u = config.forge.as_ref()?.update.clone()?;
+    if u.keys.is_empty() || u.poll_ms == 0 {
+        return None;
+    }
+    let fetch = Fetch {
+        dir: u.dir,
+        keys: u.keys,
+        running: u.running,
+        mains: config.peers.clone(),
+        key: config.key.clone(),
+        chain_id: config.params.chain_id(),
+    };
+    let poll_ms = u.poll_ms;
+    Some(async move {
+        // A fleet powered on together does not ask at one instant.
+        let jitter = |span: u64| {
+            let r = u64::from_le_bytes(crate::runtime::os::random_bytes());
+            r % span.max(1)
+        };
+        let mut wait = poll_ms.min(10_000) + jitter(poll_ms / 10);
+        let mut last: Option<String> = None;
+        loop {
+            smol::Timer::after(Duration::from_millis(wait)).await;
+            wait = poll_ms - poll_ms / 10 + jitter(poll_ms / 5);
+            let said = match fetch_blocking(fetch.clone(), crate::runtime::os::now_ms()).await {
+                Ok(Fetched::Nothing) => None,
+                Ok(Fetched::Taken {
+                    version,
+                    counter,
+                    from,
+                }) => {
+                    log(&format!(
+                        "update: release {version} (counter {counter}) fetched from {from}, checked and taken on trial"
+                    ));
+                    None
+                }
+                Ok(Fetched::Refused(why)) => Some(format!("update: refused: {why}")),
+                Err(e) => Some(format!("update: fetching: {e}")),
+            };
+            // The same refusal is said once, not every poll.
+            if let Some(s) = &said {
+                if last.as_ref() != Some(s) {
+                    log_at(log::Level::Warn, s);
+                }
+            }
+            last = said;
+        }
+    })
+}
+
+/// A release query's answer from a main node's releases directory.
+fn answer_release(dir: &std::path::Path, query: Query) -> Answer {
+    use crate::runtime::update::serve;
+    let r = match query {
+        Query::Release { target } => serve::offer(dir, &target.lossy()).and_then(|t| {
+            t.map(|t| crate::chain::codec::Bytes::new(t.into_bytes()))
+                .transpose()
+                .map_err(|e| format!("a manifest in {}: {e}", dir.display()))
+                .map(Answer::Release)
+        }),
+        Query::ReleaseBytes { sha256, offset } => {
+            serve::chunk(dir, &sha256, offset, wire::limits::RELEASE_CHUNK).and_then(|b| {
+                crate::chain::codec::Bytes::new(b)
+                    .map(Answer::ReleaseBytes)
+                    .map_err(|e| e.to_string())
+            })
+        }
+        _ => Err("not a release query".into()),
+    };
+    r.unwrap_or_else(|e| {
+        log_at(log::Level::Warn, &format!("releases: {e}"));
+        Answer::Error(e)
+    })
 }
 
 /// How `serve` ends when the core thread ended without a word: it panicked
@@ -735,6 +824,9 @@ impl Outside for Tcp<'_> {
                 store.bytes_written().saturating_sub(bytes0),
             );
         }
+        // Right after a slot's work: the moment a restart for a new
+        // release waits for, when one is pending.
+        f.update_moment(core, now_ms);
         let every = f.config.report_every_slots;
         if slot.is_multiple_of(every.max(1)) {
             // Figures first, so the report is current.
@@ -1395,6 +1487,34 @@ async fn read_loop(
                 let answer = match shared.forge.as_ref().and_then(|f| f.status()) {
                     Some(s) => Answer::Appliance(Box::new(s)),
                     None => Answer::Error("not a forging appliance (or no figures yet)".into()),
+                };
+                let _ = replies
+                    .send(Outgoing::Msg(Message::Answer {
+                        id,
+                        answer: Box::new(answer),
+                    }))
+                    .await;
+            }
+            // Releases: a main node's directory, to live forgers' keys
+            // only (a stranger cannot pull binaries through it).
+            Message::Query {
+                id,
+                query: query @ (Query::Release { .. } | Query::ReleaseBytes { .. }),
+            } => {
+                let forger = shared
+                    .forger_keys
+                    .lock()
+                    .expect("forger keys lock")
+                    .contains(&session.key);
+                let answer = match (&shared.releases, forger) {
+                    (None, _) => Answer::Error("this node offers no releases".into()),
+                    (Some(_), false) => {
+                        Answer::Error("releases are offered to live forgers' keys only".into())
+                    }
+                    (Some(dir), true) => {
+                        let dir = dir.clone();
+                        smol::unblock(move || answer_release(&dir, query)).await
+                    }
                 };
                 let _ = replies
                     .send(Outgoing::Msg(Message::Answer {

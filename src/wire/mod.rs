@@ -65,6 +65,12 @@ pub mod limits {
     pub const FRAME_BODY_MS: u64 = 30_000;
     /// The handshake (both Hellos and Auths) must be over within this long.
     pub const HANDSHAKE_MS: u64 = 10_000;
+    /// The most bytes of a release binary in one [`super::Answer::ReleaseBytes`].
+    pub const RELEASE_CHUNK: usize = 64 * 1024;
+    /// A release manifest file's most bytes (`runtime::update::MAX_FILE`).
+    pub const RELEASE_MANIFEST: usize = 4096;
+    /// A target triple's most bytes in [`super::Query::Release`].
+    pub const RELEASE_TARGET: usize = 64;
 }
 
 /// Who is on the other end.
@@ -121,6 +127,11 @@ pub struct Hello {
     pub listen: Option<Bytes<{ limits::ADDR }>>,
     /// The sender's software version, for status tables.
     pub software: Bytes<32>,
+}
+
+/// This build's [`Hello::software`]: `goodwill/VERSION`, cut to its 32 bytes.
+pub fn software() -> Bytes<32> {
+    format!("goodwill/{}", crate::version()).as_str().into()
 }
 
 /// Why a connection is being closed (sent in [`Message::Error`]).
@@ -427,6 +438,21 @@ pub enum Query {
     /// A contract transaction's receipt with what proves it against the
     /// block's signed header: kept for the newest `finality_depth` blocks.
     ReceiptProof(Hash),
+    /// The newest release a main node offers for a target triple: its
+    /// manifest file (answered to live forgers' keys only, by a main node
+    /// configured with a releases directory).
+    Release {
+        /// The target triple.
+        target: Bytes<{ limits::RELEASE_TARGET }>,
+    },
+    /// Bytes of an offered release's binary, from `offset` (at most
+    /// [`limits::RELEASE_CHUNK`]; none past its end).
+    ReleaseBytes {
+        /// The binary's SHA-256, as its manifest names it.
+        sha256: Hash,
+        /// Where to start.
+        offset: u64,
+    },
 }
 
 /// A receipt, provable from a signed header alone: the transaction's
@@ -552,6 +578,12 @@ pub enum Answer {
     /// chain or is not a contract transaction; an [`Answer::Error`] when
     /// its block is older than the changes the node keeps.
     ReceiptProof(Option<Box<ReceiptProof>>),
+    /// For [`Query::Release`]: the manifest file's text, None when nothing
+    /// is offered for that target. The forger checks it (signature, key,
+    /// counter, expiry): the main node is only its transport.
+    Release(Option<Bytes<{ limits::RELEASE_MANIFEST }>>),
+    /// For [`Query::ReleaseBytes`]: the bytes; empty at or past the end.
+    ReleaseBytes(Bytes<{ limits::RELEASE_CHUNK }>),
 }
 
 /// What a watcher receives for an address it subscribed to.

@@ -49,11 +49,11 @@ use goodwill::testkit;
 use goodwill::wire::{Answer, ApplianceStatus, NodeStatus, Query, Role, TipInfo};
 
 /// The slot length of every test chain.
-const SLOT_MS: u64 = 300;
+pub(crate) const SLOT_MS: u64 = 300;
 /// Slots per epoch.
 const EPOCH_SLOTS: u64 = 10;
 /// How long any one condition may take to become true.
-const WAIT_MS: u64 = 15_000;
+pub(crate) const WAIT_MS: u64 = 15_000;
 /// The forging key of the appliance under test.
 fn forger_key() -> Keypair {
     testkit::key(11, 0)
@@ -257,6 +257,7 @@ fn start_forger_full(
             doppelganger_retry_ms: retry_ms,
             durable_blocks: goodwill::peer::policy::FORGER_DURABLE_BLOCKS,
             keep_all_blocks: false,
+            update: None,
         }),
         ..common::node_config(dir, params, key.clone(), vec![main.to_string()])
     })
@@ -264,15 +265,15 @@ fn start_forger_full(
     (node, pins)
 }
 
-fn connect(addr: SocketAddr) -> Client {
+pub(crate) fn connect(addr: SocketAddr) -> Client {
     within(WAIT_MS, "connect", Client::connect(&addr.to_string())).expect("connect")
 }
 
-fn tip(c: &mut Client) -> TipInfo {
+pub(crate) fn tip(c: &mut Client) -> TipInfo {
     within(WAIT_MS, "tip", c.tip()).expect("tip")
 }
 
-fn status(c: &mut Client) -> NodeStatus {
+pub(crate) fn status(c: &mut Client) -> NodeStatus {
     within(WAIT_MS, "status", c.status()).expect("status")
 }
 
@@ -320,7 +321,7 @@ fn wait_appliance(
 
 /// Checks every block from height 1 to `height` on `c`: signed by `by`
 /// (when given), slots rising. Returns them.
-fn blocks(c: &mut Client, height: u64) -> Vec<Block> {
+pub(crate) fn blocks(c: &mut Client, height: u64) -> Vec<Block> {
     let mut out: Vec<Block> = Vec::new();
     for h in 1..=height {
         let b = block_at(c, h).unwrap_or_else(|| panic!("no block at height {h}"));
@@ -595,6 +596,7 @@ fn cut_off_from_its_main_node_the_appliance_blinks_red_then_reconnects_and_catch
         clock_trusted: true,
         storage_error: false,
         under_voltage: false,
+        update: Default::default(),
     };
     let a = wait_appliance(&mut fprobe, WAIT_MS, "the LEDs say: no main node", |a| {
         a.leds == led::describe(&expected, 0)
@@ -882,32 +884,32 @@ fn two_live_boards_with_one_key_are_both_stopped_as_doppelgangers() {
     main.stop().expect("the main node stops cleanly");
 }
 
-fn run(args: &[&str]) -> common::Out {
+pub(crate) fn run(args: &[&str]) -> common::Out {
     common::run(args, WAIT_MS)
 }
 
 /// Runs `goodwill args…`, which must succeed; returns its stdout.
-fn run_ok(args: &[&str]) -> String {
+pub(crate) fn run_ok(args: &[&str]) -> String {
     common::run_ok(args, WAIT_MS).stdout
 }
 
-fn run_json(args: &[&str]) -> serde_json::Value {
+pub(crate) fn run_json(args: &[&str]) -> serde_json::Value {
     common::run_ok(args, WAIT_MS).json()
 }
 
 /// Child processes of one test, polled every 20 ms.
-fn procs(dir: &Path) -> Procs {
+pub(crate) fn procs(dir: &Path) -> Procs {
     Procs::new(dir, POLL)
 }
 
 /// Keys and a genesis written by the command line in `dir`.
-struct Files {
-    genesis: String,
-    forger_key: String,
-    forger: String,
+pub(crate) struct Files {
+    pub(crate) genesis: String,
+    pub(crate) forger_key: String,
+    pub(crate) forger: String,
 }
 
-fn files(dir: &Path) -> Files {
+pub(crate) fn files(dir: &Path) -> Files {
     let forger = common::keygen(dir, "forger", WAIT_MS);
     let user = common::keygen(dir, "user", WAIT_MS);
     let genesis = dir
@@ -933,7 +935,7 @@ fn files(dir: &Path) -> Files {
 }
 
 /// Starts `goodwill node` on a free port; returns its index and address.
-fn start_node_process(procs: &mut Procs, dir: &Path, f: &Files) -> (usize, SocketAddr) {
+pub(crate) fn start_node_process(procs: &mut Procs, dir: &Path, f: &Files) -> (usize, SocketAddr) {
     let addr = free_addr();
     let data = dir.join("main");
     let args = common::node_args(data.to_str().unwrap(), &f.genesis, &addr.to_string());
@@ -945,7 +947,7 @@ fn start_node_process(procs: &mut Procs, dir: &Path, f: &Files) -> (usize, Socke
 }
 
 /// The arguments of `goodwill forge` for the key file `key`.
-fn forge_args(
+pub(crate) fn forge_args(
     data: &Path,
     f: &Files,
     key: &str,
@@ -962,7 +964,7 @@ fn forge_args(
 }
 
 /// The appliance's figures from its status port (None until it answers).
-fn appliance_at(addr: SocketAddr) -> Option<ApplianceStatus> {
+pub(crate) fn appliance_at(addr: SocketAddr) -> Option<ApplianceStatus> {
     let mut c = smol::block_on(Client::connect(&addr.to_string())).ok()?;
     appliance(&mut c)
 }

@@ -27,6 +27,7 @@ fn healthy() -> ApplianceState {
         clock_trusted: true,
         storage_error: false,
         under_voltage: false,
+        update: Default::default(),
     }
 }
 
@@ -287,6 +288,7 @@ fn red_shows_the_most_serious_fault() {
                         clock_trusted,
                         main_nodes_connected,
                         under_voltage,
+                        update: Default::default(),
                         ..healthy()
                     };
                     let expected = if storage_error {
@@ -584,6 +586,12 @@ fn state_strategy() -> impl Strategy<Value = (ApplianceState, u64)> {
                     clock_trusted: clock,
                     storage_error: storage,
                     under_voltage,
+                    // Each of the self-update's LED states, in turn.
+                    update: [
+                        goodwill::peer::led::UpdateLed::Settled,
+                        goodwill::peer::led::UpdateLed::Trial,
+                        goodwill::peer::led::UpdateLed::RolledBack,
+                    ][(base % 3) as usize],
                 };
                 (state, now)
             },
@@ -654,6 +662,7 @@ fn descriptions_say_what_each_led_does() {
             clock_trusted: b(4),
             storage_error: b(5),
             under_voltage: b(6),
+            update: Default::default(),
         };
         let text = describe(&s, 10);
         assert!(text.len() <= 64, "{text}");

@@ -1,6 +1,6 @@
 //! The forging appliance of a Raspberry Pi: `goodwill forge` with its main
-//! node (`forge`), the LED code table (`led`), and board profiles with their
-//! sysfs readings (`board`).
+//! node (`forge`), the LED code table (`led`), board profiles with their
+//! sysfs readings (`board`), and its signed self-update (`update`).
 //!
 //! A new behaviour of `src/runtime/forge`, the LEDs or a board profile is
 //! tested here. Run this group with `cargo test --test appliance`, one file
@@ -14,3 +14,4 @@ mod common;
 mod board;
 mod forge;
 mod led;
+mod update;

@@ -823,6 +823,7 @@ pub fn node_config(
         limits: NodeLimits::default(),
         forge: None,
         http: None,
+        releases: None,
     }
 }
 

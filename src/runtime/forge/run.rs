@@ -160,6 +160,9 @@ pub struct ForgeConfig {
     /// Keep every block body (`--keep-blocks all`) instead of pruning those
     /// below the finality depth.
     pub keep_all_blocks: bool,
+    /// The self-update: where the releases are, what runs, how to ask for
+    /// a restart (None: not watched, as in tests of other parts).
+    pub update: Option<crate::runtime::update::watch::UpdateHook>,
 }
 
 #[derive(Debug, Default)]
@@ -187,6 +190,7 @@ pub struct ForgeShared {
     led_wake: (smol::channel::Sender<()>, smol::channel::Receiver<()>),
     figures: Mutex<Figures>,
     sensors: Sensors,
+    update: Mutex<Option<crate::runtime::update::watch::Watch>>,
 }
 
 impl std::fmt::Debug for ForgeShared {
@@ -208,7 +212,12 @@ impl ForgeShared {
     /// The appliance's shared state, at start.
     pub fn new(config: ForgeConfig, key: PublicKey, params: ChainParams) -> ForgeShared {
         let sensors = Sensors::find(&config.board.sysfs);
+        let update = config
+            .update
+            .clone()
+            .map(crate::runtime::update::watch::Watch::new);
         ForgeShared {
+            update: Mutex::new(update),
             sensors,
             config,
             key,
@@ -268,6 +277,43 @@ impl ForgeShared {
         h
     }
 
+    /// One look at the releases (see [`crate::runtime::update::watch`]).
+    fn watch_update(
+        w: &mut crate::runtime::update::watch::Watch,
+        core: &Core,
+        synced: bool,
+        height: u64,
+        now_ms: u64,
+    ) {
+        // A store that cannot say whether this key leads soon: wait.
+        let leads_soon = core.leads_soon(now_ms).unwrap_or(true);
+        let seen = w.tick(synced, height, leads_soon, now_ms);
+        for n in seen.notes {
+            log(&n);
+        }
+        for n in seen.warnings {
+            log_at(log::Level::Warn, &n);
+        }
+    }
+
+    /// Called right after each slot's work: a restart that waits for a
+    /// moment outside the slots this key leads takes this one if it can
+    /// (the watch's own look is every tick, [`TICK_S`]).
+    pub fn update_moment(&self, core: &Core, now_ms: u64) {
+        let mut w = self.update.lock().expect("update lock");
+        let Some(w) = w
+            .as_mut()
+            .filter(|w| w.waits_for_moment() || w.state_changed())
+        else {
+            return;
+        };
+        let (synced, height) = match (core.synced(now_ms), core.status(now_ms)) {
+            (Ok(synced), Ok(s)) => (synced, s.tip.height),
+            _ => return,
+        };
+        Self::watch_update(w, core, synced, height, now_ms);
+    }
+
     /// Recomputes the figures and LED state from the core; tells systemd.
     /// `tick`: a call every [`TICK_S`], which also pets the watchdog (so a
     /// stuck core thread stops the pets and systemd restarts the appliance)
@@ -281,6 +327,12 @@ impl ForgeShared {
                 return;
             }
         };
+        if let Some(w) = self.update.lock().expect("update lock").as_mut() {
+            if tick {
+                Self::watch_update(w, core, view.synced, view.tip.height, now_ms);
+            }
+            view.leds.update = w.led();
+        }
         let mut fig = self.figures.lock().expect("figures lock");
         let health = self.health(&mut fig, tick);
         view.leds.under_voltage = health.under_voltage();

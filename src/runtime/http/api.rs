@@ -332,7 +332,7 @@ fn status(api: &Api) -> Result<Reply, StoreError> {
         "slot": slot,
         "epoch": p.epoch_of(slot),
         "key": api.key.to_string(),
-        "version": env!("CARGO_PKG_VERSION"),
+        "version": crate::version(),
         "uptime_s": now.saturating_sub(api.started_ms) / 1000,
     });
     // The core's view, as of its last tick (absent in the first second).

@@ -453,7 +453,7 @@ fn network_options() -> Value {
     json!({
         "version": {
             "rosetta_version": MESH_VERSION,
-            "node_version": env!("CARGO_PKG_VERSION"),
+            "node_version": crate::version(),
         },
         "allow": {
             "operation_statuses": [{ "status": SUCCESS, "successful": true }],

@@ -32,7 +32,13 @@
 //! Pure: no file, no clock (the caller gives the time). [`slots`] holds
 //! the rule that commits a new release or rolls it back.
 
+pub mod fetch;
+pub mod linux;
+#[cfg(feature = "fault-injection")]
+pub mod marks;
+pub mod serve;
 pub mod slots;
+pub mod watch;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -50,8 +56,11 @@ pub const TAG: &str = "goodwill/release/v1";
 pub const PRODUCT: &str = "goodwill";
 /// The most bytes a manifest file may hold (it is read before anything else).
 pub const MAX_FILE: usize = 4096;
-/// The most bytes of a version or target name.
+/// The most bytes of a target name.
 pub const MAX_NAME: usize = 64;
+/// The most bytes of a version (embedded-svc's `FirmwareInfo.version`
+/// holds 24).
+pub const MAX_VERSION: usize = 24;
 
 /// What a release maker signs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,9 +267,23 @@ impl SignedManifest {
                 .collect::<Vec<_>>()
                 .join(" "))
         })?;
-        for (name, v) in [("target", &f.target), ("version", &f.version)] {
-            if v.is_empty() || v.len() > MAX_NAME {
-                return Err(bad(format!("{name} must be 1 to {MAX_NAME} bytes")));
+        for (name, v, max) in [
+            ("target", &f.target, MAX_NAME),
+            ("version", &f.version, MAX_VERSION),
+        ] {
+            if v.is_empty() || v.len() > max {
+                return Err(bad(format!("{name} must be 1 to {max} bytes")));
+            }
+            // Both name a directory on the appliance: no path separators,
+            // no leading dot.
+            if v.starts_with('.')
+                || !v
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b".-_+".contains(&c))
+            {
+                return Err(bad(format!(
+                    "{name} {v:?}: only letters, digits and . - _ + (not first a dot)"
+                )));
             }
         }
         let sha256: [u8; 32] = hex::decode(&f.sha256)

@@ -12,19 +12,25 @@
 //! again and the failed release's counter is marked bad, never tried
 //! again.
 
+use serde::{Deserialize, Serialize};
+
 use super::ManifestError;
 
 /// One installed release.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Release {
     /// Its version.
     pub version: String,
     /// Its release counter.
     pub counter: u64,
+    /// Its binary's SHA-256, hex (what the manifest signed).
+    pub sha256: String,
 }
 
 /// A release on trial: how often it started, and since when it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Trial {
     /// Starts counted, this one included.
     pub starts: u32,
@@ -41,6 +47,10 @@ pub struct Rules {
     pub healthy_ms: u64,
     /// Blocks followed or forged before a commit.
     pub blocks: u64,
+    /// A start not proven within this long (ms) has failed its health
+    /// check: synced, fed and following blocks, a release proves itself
+    /// well before; one that cannot (no sync, a stuck core) rolls back.
+    pub trial_ms: u64,
 }
 
 impl Default for Rules {
@@ -49,13 +59,15 @@ impl Default for Rules {
             max_starts: 3,
             healthy_ms: 10 * 60_000,
             blocks: 30,
+            trial_ms: 30 * 60_000,
         }
     }
 }
 
 /// The appliance's releases: what runs, what a rollback returns to, and
 /// what failed here.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Slots {
     /// The release that runs (None: the factory binary, the package's).
     pub current: Option<Release>,
@@ -65,6 +77,9 @@ pub struct Slots {
     pub trial: Option<Trial>,
     /// Release counters rolled back from, never taken again.
     pub bad: Vec<u64>,
+    /// The release last rolled back from, until another is installed (the
+    /// red LED's heartbeat).
+    pub rolled_back: Option<u64>,
 }
 
 /// What a start does.
@@ -86,6 +101,9 @@ pub enum Verdict {
     Wait,
     /// On trial and proven: mark it valid.
     Commit,
+    /// On trial and not proven within [`Rules::trial_ms`] of its start:
+    /// the health check failed, roll back.
+    Fail,
 }
 
 impl Slots {
@@ -115,6 +133,7 @@ impl Slots {
         }
         self.previous = self.current.take();
         self.current = Some(release);
+        self.rolled_back = None;
         self.trial = Some(Trial {
             starts: 0,
             since_ms: now_ms,
@@ -153,6 +172,8 @@ impl Slots {
         let since = healthy_since_ms.max(t.since_ms);
         if now_ms.saturating_sub(since) >= rules.healthy_ms && blocks >= rules.blocks {
             Verdict::Commit
+        } else if now_ms.saturating_sub(t.since_ms) >= rules.trial_ms {
+            Verdict::Fail
         } else {
             Verdict::Wait
         }
@@ -174,8 +195,32 @@ impl Slots {
         if !self.bad.contains(&failed.counter) {
             self.bad.push(failed.counter);
         }
+        self.rolled_back = Some(failed.counter);
         self.current = self.previous.take();
         Some(failed)
+    }
+
+    /// The operator's rollback (`goodwill update rollback`): the running
+    /// release, on trial or committed, is marked bad and the previous one
+    /// (None: the factory binary) runs again. None when the factory binary
+    /// runs already.
+    pub fn give_up(&mut self) -> Option<Release> {
+        self.trial = None;
+        let failed = self.current.take()?;
+        if !self.bad.contains(&failed.counter) {
+            self.bad.push(failed.counter);
+        }
+        self.rolled_back = Some(failed.counter);
+        self.current = self.previous.take();
+        Some(failed)
+    }
+
+    /// Back to the factory binary (`factory_reset`): no release runs or is
+    /// returned to; the counters marked bad stay marked.
+    pub fn factory_reset(&mut self) {
+        self.current = None;
+        self.previous = None;
+        self.trial = None;
     }
 }
 
@@ -201,6 +246,7 @@ mod tests {
         Release {
             version: format!("0.{counter}.0"),
             counter,
+            sha256: "00".repeat(32),
         }
     }
 
@@ -208,6 +254,7 @@ mod tests {
         max_starts: 3,
         healthy_ms: 1_000,
         blocks: 5,
+        trial_ms: 60_000,
     };
 
     #[test]
@@ -266,5 +313,37 @@ mod tests {
         s.install(rel(4), 0).unwrap();
         assert_eq!(s.roll_back(), Some(rel(4)));
         assert_eq!((s.current.clone(), s.running()), (None, 0));
+    }
+
+    #[test]
+    fn a_start_not_proven_within_the_trial_fails_its_health_check() {
+        let mut s = Slots::default();
+        s.install(rel(1), 0).unwrap();
+        assert_eq!(s.at_start(&RULES, 1_000), AtStart::Run);
+        // Never synced (healthy since "never" = now), or too few blocks.
+        assert_eq!(s.health(&RULES, 60_999, 60_999, 0), Verdict::Wait);
+        assert_eq!(s.health(&RULES, 61_000, 61_000, 0), Verdict::Fail);
+        s.commit();
+        assert_eq!(s.health(&RULES, 999_000, 999_000, 0), Verdict::Wait);
+    }
+
+    #[test]
+    fn the_operator_gives_up_a_committed_release_and_the_state_reads_back() {
+        let mut s = Slots::default();
+        s.install(rel(1), 0).unwrap();
+        s.commit();
+        s.install(rel(2), 0).unwrap();
+        s.commit();
+        let text = toml::to_string(&s).unwrap();
+        assert_eq!(toml::from_str::<Slots>(&text).unwrap(), s);
+        assert_eq!(s.give_up(), Some(rel(2)));
+        assert_eq!((s.running(), s.bad.clone()), (1, vec![2]));
+        // Then to the factory binary, then nothing more to give up.
+        assert_eq!(s.give_up(), Some(rel(1)));
+        assert_eq!(s.give_up(), None);
+        assert_eq!((s.running(), s.bad.clone()), (0, vec![2, 1]));
+        s.install(rel(3), 0).unwrap();
+        s.factory_reset();
+        assert_eq!((s.current.clone(), s.trial), (None, None));
     }
 }
