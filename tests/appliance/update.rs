@@ -139,24 +139,7 @@ impl Rig {
         writeln!(f, "\nGOODWILL-TEST-MARKS version={version} {marks}").unwrap();
         drop(f);
         let bin = bin.to_str().unwrap().to_string();
-        let out = common::run_ok(
-            &[
-                "release",
-                "sign",
-                "--key",
-                &self.release_key,
-                "--binary",
-                &bin,
-                "--version",
-                version,
-                "--counter",
-                &counter.to_string(),
-                "--expires-days",
-                &days.to_string(),
-            ],
-            WAIT_MS,
-        );
-        assert!(out.stdout.contains("signed goodwill"), "{}", out.stdout);
+        sign(&self.release_key, &bin, version, counter, days, None);
         (format!("{bin}.manifest"), bin)
     }
 
@@ -241,6 +224,31 @@ impl Rig {
             "the main node saw an equivocation:\n{log}"
         );
     }
+}
+
+/// `goodwill release sign` with `key` over `bin` (the manifest to `out`,
+/// default BIN.manifest).
+fn sign(key: &str, bin: &str, version: &str, counter: u64, days: u64, out: Option<&str>) {
+    let (counter, days) = (counter.to_string(), days.to_string());
+    let mut args = vec![
+        "release",
+        "sign",
+        "--key",
+        key,
+        "--binary",
+        bin,
+        "--version",
+        version,
+        "--counter",
+        &counter,
+        "--expires-days",
+        &days,
+    ];
+    if let Some(out) = out {
+        args.extend(["--out", out]);
+    }
+    let out = common::run_ok(&args, WAIT_MS);
+    assert!(out.stdout.contains("signed goodwill"), "{}", out.stdout);
 }
 
 const NEXT: &str = "0.1.1-next";
@@ -346,22 +354,13 @@ fn bad_releases_are_refused_by_name_and_change_nothing() {
     // Signed by a key this appliance does not trust.
     let other = common::keygen(r.dir.path(), "other", WAIT_MS);
     let untrusted = r.path("untrusted.manifest");
-    common::run_ok(
-        &[
-            "release",
-            "sign",
-            "--key",
-            &other.file,
-            "--binary",
-            &b,
-            "--version",
-            NEXT,
-            "--counter",
-            "5",
-            "--out",
-            untrusted.to_str().unwrap(),
-        ],
-        WAIT_MS,
+    sign(
+        &other.file,
+        &b,
+        NEXT,
+        5,
+        30,
+        Some(untrusted.to_str().unwrap()),
     );
     refused(
         untrusted.to_str().unwrap(),
@@ -395,22 +394,14 @@ fn bad_releases_are_refused_by_name_and_change_nothing() {
     std::fs::copy(goodwill_bin(), &liar).unwrap();
     let out = run(&["update", "rollback", "--config", &r.config, "--json"]);
     assert_eq!(out.code, Some(0), "{}", out.stdout);
-    let signed_liar = common::run_ok(
-        &[
-            "release",
-            "sign",
-            "--key",
-            &r.release_key,
-            "--binary",
-            liar.to_str().unwrap(),
-            "--version",
-            "0.2.0",
-            "--counter",
-            "10",
-        ],
-        WAIT_MS,
+    sign(
+        &r.release_key,
+        liar.to_str().unwrap(),
+        "0.2.0",
+        10,
+        30,
+        None,
     );
-    assert!(signed_liar.stdout.contains("signed"));
     let (code, v) = r.apply(
         &format!("{}.manifest", liar.display()),
         liar.to_str().unwrap(),
@@ -440,20 +431,13 @@ fn a_forger_fetches_a_release_its_main_node_offers_and_a_stranger_cannot() {
     let other = common::keygen(r.dir.path(), "other", WAIT_MS);
     let (_, b) = r.release("0.9.9-rogue", 9, "", 30);
     std::fs::copy(&b, offered.join("rogue")).unwrap();
-    common::run_ok(
-        &[
-            "release",
-            "sign",
-            "--key",
-            &other.file,
-            "--binary",
-            offered.join("rogue").to_str().unwrap(),
-            "--version",
-            "0.9.9-rogue",
-            "--counter",
-            "9",
-        ],
-        WAIT_MS,
+    sign(
+        &other.file,
+        offered.join("rogue").to_str().unwrap(),
+        "0.9.9-rogue",
+        9,
+        30,
+        None,
     );
     let i = r.forger.unwrap();
     r.procs.wait_line(i, SWAP_MS, |l| {

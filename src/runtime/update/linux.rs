@@ -142,6 +142,21 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> UpdateError + '_ {
     }
 }
 
+/// Writes `text` to `path` (0600; a new file only, with `new`) and syncs it.
+fn write_synced(path: &Path, text: &str, new: bool) -> Result<(), UpdateError> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .create_new(new)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(io(path))
+}
+
 /// Makes a directory's entries durable (a rename or a new file in it).
 fn sync_dir(dir: &Path) -> Result<(), UpdateError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
@@ -299,16 +314,7 @@ impl SlotStore {
         );
         let tmp = self.dir.join("state.new");
         let path = self.state_path();
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(io(&tmp))?;
+        write_synced(&tmp, &text, false)?;
         fs::rename(&tmp, &path).map_err(io(&path))?;
         sync_dir(&self.dir)
     }
@@ -842,17 +848,7 @@ impl<'a> OtaUpdate for Incoming<'a> {
             .mode(0o700)
             .create(&dir)
             .map_err(io(&dir))?;
-        let mtext = manifest.to_text();
-        let mpath = dir.join(MANIFEST);
-        let mut mf = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .mode(0o600)
-            .open(&mpath)
-            .map_err(io(&mpath))?;
-        mf.write_all(mtext.as_bytes())
-            .and_then(|()| mf.sync_all())
-            .map_err(io(&mpath))?;
+        write_synced(&dir.join(MANIFEST), &manifest.to_text(), true)?;
         let bin = dir.join(BINARY);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(io(&path))?;
         fs::rename(&path, &bin).map_err(io(&bin))?;
