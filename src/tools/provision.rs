@@ -96,6 +96,11 @@ pub struct ProvisionArgs {
     /// 64-bit, armv7 for 32-bit (default: this binary, if it is one).
     #[arg(long)]
     pub binary: Option<PathBuf>,
+    /// A release key whose signed releases the board takes (repeat): its
+    /// address, written to `[update] keys` in forge.toml (docs/operate.md,
+    /// "Releases"). Without one, the board takes no release.
+    #[arg(long = "update-key")]
+    pub update_keys: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -690,7 +695,11 @@ pub fn check_main(addr: &str) -> Result<(), MainError> {
 }
 
 /// The forger's settings file: `goodwill forge --config` reads it.
-pub fn forge_config(mains: &[String], board: &str) -> String {
+pub fn forge_config(mains: &[String], board: &str, update_keys: &[String]) -> String {
+    #[derive(serde::Serialize)]
+    struct Update<'a> {
+        keys: &'a [String],
+    }
     #[derive(serde::Serialize)]
     struct ForgeConfig<'a> {
         data: &'a str,
@@ -699,6 +708,8 @@ pub fn forge_config(mains: &[String], board: &str) -> String {
         main: &'a [String],
         board: &'a str,
         status_listen: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        update: Option<Update<'a>>,
     }
     let body = ForgeConfig {
         data: FORGER_DATA,
@@ -707,6 +718,7 @@ pub fn forge_config(mains: &[String], board: &str) -> String {
         main: mains,
         board,
         status_listen: crate::runtime::forge::DEFAULT_STATUS_LISTEN,
+        update: (!update_keys.is_empty()).then_some(Update { keys: update_keys }),
     };
     format!(
         "# The forger's settings (`goodwill forge --config`), written by `goodwill provision`.\n\
@@ -968,6 +980,14 @@ pub enum ProvisionError {
     /// A board profile (shipped, or `--board FILE`).
     #[error(transparent)]
     Board(#[from] board::BoardError),
+    /// An `--update-key` that is not an address.
+    #[error("--update-key {key:?}: {why} (give a release key's address, gw1…)")]
+    UpdateKey {
+        /// What was given.
+        key: String,
+        /// What is wrong.
+        why: String,
+    },
     /// `--board` names neither a shipped profile nor a file.
     #[error(
         "--board {arg:?}: not a shipped profile ({}, none) nor a .toml file",
@@ -1438,6 +1458,12 @@ pub fn run(args: ProvisionArgs) -> Result<(), ProvisionError> {
     for m in &args.mains {
         check_main(m)?;
     }
+    for k in &args.update_keys {
+        crate::chain::address::parse(k).map_err(|e| ProvisionError::UpdateKey {
+            key: k.clone(),
+            why: e.to_string(),
+        })?;
+    }
     let (binary, bin_arch) = choose_binary(args.binary.as_deref(), root, rootfs_arch)?;
     let params = crate::runtime::config::load_genesis(&args.genesis)?;
     let genesis = read_bounded(&args.genesis, crate::chain::limits::GENESIS_FILE_BYTES)?;
@@ -1487,7 +1513,7 @@ pub fn run(args: ProvisionArgs) -> Result<(), ProvisionError> {
         "the forger's settings (main {}, board {board_name})",
         args.mains.join(", ")
     );
-    let bytes = forge_config(&args.mains, &board_name).into_bytes();
+    let bytes = forge_config(&args.mains, &board_name, &args.update_keys).into_bytes();
     file(FORGE_CONFIG.into(), what, bytes, 0o644, Policy::Theirs)?;
 
     let key_at = resolve(root, KEY, true)?;
@@ -1976,8 +2002,20 @@ mod tests {
 
     #[test]
     fn the_settings_name_the_installed_paths() {
-        let text = forge_config(&["a.example:7070".into(), "10.0.0.2:7070".into()], "pi4");
+        let text = forge_config(
+            &["a.example:7070".into(), "10.0.0.2:7070".into()],
+            "pi4",
+            &[],
+        );
         let v: toml::Table = toml::from_str(&text).unwrap();
+        assert!(!v.contains_key("update"));
+        let k = crate::chain::crypto::Keypair::from_seed([5; 32])
+            .unwrap()
+            .public()
+            .to_string();
+        let with_key = forge_config(&["a.example:7070".into()], "pi4", std::slice::from_ref(&k));
+        let u: crate::runtime::config::ForgeSettings = toml::from_str(&with_key).unwrap();
+        assert_eq!(u.update.keys, vec![k]);
         assert_eq!(v["data"].as_str(), Some(FORGER_DATA));
         assert_eq!(v["genesis"].as_str(), Some(GENESIS));
         assert_eq!(v["key"].as_str(), Some(KEY));
