@@ -99,6 +99,15 @@ pub enum UpdateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the factory binary (the package's) again: no release runs or is
+    /// returned to; the counters marked bad stay marked. The Debian
+    /// package runs it when it is upgraded, so that the package installed
+    /// runs rather than an older release taken over the air.
+    Reset {
+        /// Where the appliance's releases are.
+        #[command(flatten)]
+        appliance: Appliance,
+    },
     /// Give up the running release (on trial or committed): it is marked
     /// bad, the previous one (or the factory binary) runs again; the forger
     /// restarts into it within a few seconds.
@@ -237,7 +246,33 @@ pub fn update(cmd: UpdateCommand) -> Result<bool, String> {
         } => apply(&manifest, &binary, &appliance, json),
         UpdateCommand::Status { appliance, json } => status(&appliance, json),
         UpdateCommand::Rollback { appliance, json } => rollback(&appliance, json),
+        UpdateCommand::Reset { appliance } => reset(&appliance),
     }
+}
+
+fn reset(a: &Appliance) -> Result<bool, String> {
+    use embedded_svc::ota::Ota;
+    let u = settings(a)?;
+    if crate::runtime::update::linux::SlotStore::existing(&u.dir).is_none() {
+        println!("the factory binary runs: no release was ever installed");
+        return Ok(true);
+    }
+    let store = store_of(&u)?;
+    let before = store.load().map_err(|e| e.to_string())?;
+    let mut ota = crate::runtime::update::linux::LinuxOta::new(
+        store,
+        before.running(),
+        crate::runtime::os::now_ms(),
+    );
+    ota.factory_reset().map_err(|e| e.to_string())?;
+    match &before.current {
+        None => println!("the factory binary runs, as before"),
+        Some(_) => println!(
+            "the factory binary runs from now on (was: {}); the forger restarts into it within seconds",
+            release_text(&before.current)
+        ),
+    }
+    Ok(true)
 }
 
 /// The appliance's update settings, from its forge.toml and the flags.

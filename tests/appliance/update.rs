@@ -408,6 +408,17 @@ fn bad_releases_are_refused_by_name_and_change_nothing() {
     );
     assert_eq!(code, Some(1), "{v}");
     common::says(&v["refused"].as_str().unwrap(), &["selfcheck", "version"]);
+    // A package installed by hand runs again: `update reset` (its
+    // postinst's) leaves no release running, and forgets no bad counter.
+    let (m11, b11) = r.release(NEXT, 11, "", 30);
+    assert_eq!(r.apply(&m11, &b11).0, Some(0));
+    common::run_ok(&["update", "reset", "--config", &r.config], WAIT_MS);
+    let s = r.update_status();
+    assert_eq!(
+        (&s["current"], &s["trial"], &s["bad"]),
+        (&Value::Null, &Value::Null, &serde_json::json!([8])),
+        "{s}"
+    );
 }
 
 #[test]

@@ -216,11 +216,13 @@ impl Slots {
     }
 
     /// Back to the factory binary (`factory_reset`): no release runs or is
-    /// returned to; the counters marked bad stay marked.
+    /// returned to, no rollback is shown; the counters marked bad stay
+    /// marked.
     pub fn factory_reset(&mut self) {
         self.current = None;
         self.previous = None;
         self.trial = None;
+        self.rolled_back = None;
     }
 }
 
