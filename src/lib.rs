@@ -68,7 +68,7 @@ pub mod wire;
 /// This build's version, as status answers, handshakes, the forger table
 /// and a release's `selfcheck` show it: the package's. A test build may
 /// carry another, marked in its binary by the update tests
-/// ([`runtime::update::marks`]), so that one binary can play two releases.
+/// (`runtime::update::marks`), so that one binary can play two releases.
 pub fn version() -> &'static str {
     #[cfg(feature = "fault-injection")]
     if let Some(v) = runtime::update::marks::version() {
