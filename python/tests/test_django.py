@@ -125,8 +125,10 @@ def test_goodwill_watch_calls_the_handlers_and_resumes(notary, devnet, tmp_path)
     ids = [e.id for e in EVENTS]
     assert len(ids) == len(set(ids)) == 5, ids
     out = io.StringIO()
+    # Another last character (an address ending in "q" stays itself with "q").
+    other = "p" if carol.address.endswith("q") else "q"
     with pytest.raises(Exception, match="checksum"):
-        call_command("goodwill_watch", "--address", carol.address[:-1] + "q", "--count", "1", stdout=out)
+        call_command("goodwill_watch", "--address", carol.address[:-1] + other, "--count", "1", stdout=out)
 
 
 def test_a_models_field_hash_on_chain_and_a_sealed_app_key(notary, devnet, tmp_path, monkeypatch):
