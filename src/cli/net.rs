@@ -61,7 +61,7 @@ pub fn node(s: NodeSettings) -> Result<(), Exit> {
 /// the update state names (this function then never returns). A release
 /// that cannot be exec'd is given up and the next one tried. Returns the
 /// release counter that runs in this process: 0, the factory binary.
-fn launch_release(update: &crate::runtime::config::UpdateConfig) -> Result<u64, Exit> {
+fn launch_release(update: &crate::runtime::config::UpdateConfig) -> Result<u64, String> {
     use crate::runtime::update::linux as slots;
     let Some(store) = slots::SlotStore::existing(&update.dir) else {
         return Ok(0);
@@ -75,7 +75,7 @@ fn launch_release(update: &crate::runtime::config::UpdateConfig) -> Result<u64, 
             crate::runtime::os::now_ms(),
             &mut notes,
         )
-        .map_err(|e| Exit::failed(format!("update: {e}")))?;
+        .map_err(|e| format!("update: {e}"))?;
         for n in notes {
             log::warn!("goodwill forge: {n}");
         }
@@ -101,7 +101,7 @@ fn launch_release(update: &crate::runtime::config::UpdateConfig) -> Result<u64, 
                     s.give_up();
                 }
             })
-            .map_err(|e| Exit::failed(format!("update: {e}")))?;
+            .map_err(|e| format!("update: {e}"))?;
     }
     Ok(0)
 }
@@ -647,13 +647,25 @@ pub fn forge(s: ForgeSettings) -> Result<(), Exit> {
     // Which release runs: the factory binary (the unit's) counts the start
     // and execs the one the update state names; a release runs on.
     let running = match std::env::var(slots::RELEASE_ENV) {
-        Ok(c) => c.parse::<u64>().map_err(|_| {
+        Ok(c) => Some(c.parse::<u64>().map_err(|_| {
             Exit::refused(format!(
                 "{}={c:?} is not a release counter",
                 slots::RELEASE_ENV
             ))
-        })?,
-        Err(_) => launch_release(&update)?,
+        })?),
+        // The releases' files failing (a damaged state, a disk that
+        // refuses the start count) must not keep the board from forging:
+        // the factory binary runs, and releases are left alone until the
+        // next start (a watch that cannot write would restart for ever).
+        Err(_) => match launch_release(&update) {
+            Ok(running) => Some(running),
+            Err(e) => {
+                log::error!(
+                    "goodwill forge: {e}; the factory binary runs, and releases are neither watched nor fetched until the next start"
+                );
+                None
+            }
+        },
     };
     let (restart_tx, restart_rx) = smol::channel::bounded::<String>(1);
     let Forger {
@@ -661,7 +673,7 @@ pub fn forge(s: ForgeSettings) -> Result<(), Exit> {
         storage_retry: retry,
         key_is_new,
     } = ForgeSettings::resolve(s).map_err(Exit::refused)?;
-    if let Some(fc) = config.forge.as_mut() {
+    if let (Some(fc), Some(running)) = (config.forge.as_mut(), running) {
         fc.update = Some(crate::runtime::update::watch::UpdateHook {
             dir: update.dir.clone(),
             rules: update.rules,

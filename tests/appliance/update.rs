@@ -467,6 +467,28 @@ fn a_forger_fetches_a_release_its_main_node_offers_and_a_stranger_cannot() {
     r.no_double_sign();
 }
 
+#[test]
+fn a_damaged_releases_state_never_keeps_the_board_from_forging() {
+    let mut r = Rig::new(60);
+    let dir = r.path("forger/update");
+    std::fs::create_dir_all(dir.join("releases")).unwrap();
+    std::fs::write(dir.join("state"), "current = [[[ not toml").unwrap();
+    // The operator is told which file, and how to start again.
+    let out = run(&["update", "status", "--config", &r.config]);
+    assert_eq!(out.code, Some(2), "{}", out.stdout);
+    common::says(
+        &out.stderr,
+        &["state", "not a releases state file", "move it away"],
+    );
+    // The board forges on the factory binary, and says why.
+    let i = r.start_forger(&[]);
+    r.wait_runs(env!("CARGO_PKG_VERSION"), 0);
+    r.procs.wait_line(i, WAIT_MS, |l| {
+        l.contains("the factory binary runs, and releases are neither watched nor fetched")
+            .then_some(())
+    });
+}
+
 /// The update's steps, each one a point where the power may go.
 const STEPS: [&str; 5] = ["written", "renamed", "checked", "state", "swapped"];
 
