@@ -380,6 +380,27 @@ mod tests {
     }
 
     #[test]
+    fn the_signed_bytes_are_as_docs_operate_md_spells_them() {
+        let m = Manifest {
+            product: "goodwill".into(),
+            target: "t".into(),
+            version: "1.0".into(),
+            counter: 300,
+            sha256: [7; 32],
+            size: 5,
+            expires_ms: 1,
+        };
+        let mut want = vec![0x13];
+        want.extend_from_slice(b"goodwill/release/v1");
+        want.extend_from_slice(&[0; 32]);
+        want.extend_from_slice(b"\x08goodwill\x01t\x031.0");
+        want.extend_from_slice(&[0xac, 0x02]); // 300 as a varint
+        want.extend_from_slice(&[7; 32]);
+        want.extend_from_slice(&[5, 1]);
+        assert_eq!(m.signing_bytes(), want);
+    }
+
+    #[test]
     fn a_signed_manifest_reads_back_and_passes() {
         let (k, s) = release(7);
         let text = s.to_text();
