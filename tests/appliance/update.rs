@@ -27,8 +27,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::forge::{
-    appliance_at, blocks, connect, files, forge_args, procs, run, start_node_process, tip, Files,
-    WAIT_MS,
+    blocks, connect, files, forge_args, procs, run, start_node_process, tip, Files, WAIT_MS,
 };
 use crate::common::{self, goodwill_bin, strs, wait_for, Procs};
 use goodwill::runtime::client::Client;
@@ -249,6 +248,18 @@ fn sign(key: &str, bin: &str, version: &str, counter: u64, days: u64, out: Optio
     }
     let out = common::run_ok(&args, WAIT_MS);
     assert!(out.stdout.contains("signed goodwill"), "{}", out.stdout);
+}
+
+/// The appliance's figures from its status port; None while it cannot
+/// answer — not yet listening, or stopping to restart into a release (its
+/// sessions are then closed with "shutting down"), which these tests cause
+/// on purpose.
+fn appliance_at(addr: SocketAddr) -> Option<goodwill::wire::ApplianceStatus> {
+    let mut c = smol::block_on(Client::connect(&addr.to_string())).ok()?;
+    match smol::block_on(c.query(Query::Appliance)) {
+        Ok(goodwill::wire::Answer::Appliance(a)) => Some(*a),
+        _ => None,
+    }
 }
 
 const NEXT: &str = "0.1.1-next";
