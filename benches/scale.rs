@@ -61,6 +61,8 @@ const FILE_GOAL: f64 = 1.6;
 const OPEN_GOAL_S: f64 = 1.0;
 const P99_GOAL: f64 = 2.0;
 const FORGER_RSS_GOAL_MIB: f64 = 10.0;
+/// The SD-card goal for a forger's store, bytes per imported block.
+const FORGER_WRITE_GOAL_KIB: f64 = 4.0;
 const SYNC_GOAL: f64 = 0.8;
 /// Queries after this many transactions are the "early" figures.
 const EARLY_TXS: usize = 1_000;
@@ -347,8 +349,32 @@ fn processes(
     let store = Store::open_with(&lean, &tn.params, Indexes::Skip).expect("a lean store");
     store.set_pruning(true);
     store.set_durable_every(goodwill::peer::policy::FORGER_DURABLE_BLOCKS);
+    // What a forger following the chain writes per block (its store's own
+    // count), early and at the end: windows of small blocks, each a whole
+    // number of durable intervals so every window pays its durable commits.
+    let every = goodwill::peer::policy::FORGER_DURABLE_BLOCKS as usize;
+    let span = cfg.window.div_ceil(every) * every;
+    let full = full_ranges(cfg);
+    let first = full[0].end.next_multiple_of(every);
+    let tail = full[1].start - full[1].start % every;
+    // A chain too short for two windows (the smoke run) measures none.
+    let fits = tail >= first + 2 * span;
+    let windows = if fits {
+        [first..first + span, tail - span..tail]
+    } else {
+        [usize::MAX..usize::MAX, usize::MAX..usize::MAX]
+    };
+    let mut marks = [[0u64; 2]; 2];
     let ((), offline) = timed(|| {
-        for b in blocks {
+        for (i, b) in blocks.iter().enumerate() {
+            for (k, w) in windows.iter().enumerate() {
+                if w.start == i {
+                    marks[k][0] = store.bytes_written();
+                }
+                if w.end == i {
+                    marks[k][1] = store.bytes_written();
+                }
+            }
             store
                 .import_block(b, EVERY_SLOT_STARTED)
                 .expect("the block imports");
@@ -357,6 +383,13 @@ fn processes(
     });
     drop(store);
     let offline_rate = blocks.len() as f64 / offline.as_secs_f64();
+    if fits {
+        print_forger_writes(cfg, blocks, &windows, &marks, span, every);
+    } else {
+        println!(
+            "a forger's store following the chain: the chain is too short to measure its writes"
+        );
+    }
 
     let data = store_dir.to_str().expect("utf-8");
     let mut node = Proc::start(
@@ -459,6 +492,32 @@ fn processes(
         forger_rss_mib,
         sync_ratio,
     }
+}
+
+/// Prints what a forger's store wrote per block in each window.
+fn print_forger_writes(
+    cfg: &Config,
+    blocks: &[Block],
+    windows: &[std::ops::Range<usize>; 2],
+    marks: &[[u64; 2]; 2],
+    span: usize,
+    every: usize,
+) {
+    let per_block = |k: usize| (marks[k][1] - marks[k][0]) as f64 / span as f64 / 1024.0;
+    let (tip_start, tip_end) = (per_block(0), per_block(1));
+    let txs_before = |i: usize| blocks[..i].iter().map(|b| b.txs.len()).sum::<usize>();
+    println!(
+        "a forger's store following the chain (lean, pruned, durable every {every}th block), bytes written per \
+         block: {tip_start:.1} KiB (blocks {}..{}, {} transactions before), {tip_end:.1} KiB (blocks {}..{}, {} \
+         transactions before)  goal ≤ {FORGER_WRITE_GOAL_KIB} KiB: {}",
+        windows[0].start + 1,
+        windows[0].end,
+        txs_before(windows[0].start),
+        windows[1].start + 1,
+        windows[1].end,
+        txs_before(windows[1].start),
+        verdict(cfg.judge, tip_start.max(tip_end) <= FORGER_WRITE_GOAL_KIB)
+    );
 }
 
 fn us(d: Duration) -> f64 {
