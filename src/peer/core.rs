@@ -144,6 +144,7 @@ impl CoreOptions {
                 doppelganger_retry_ms: DOPPELGANGER_RETRY_MS,
                 session_settle_ms: SESSION_SETTLE_MS,
                 durable_blocks: policy::FORGER_DURABLE_BLOCKS,
+                durable_every_ms: policy::FORGER_DURABLE_MS,
                 keep_all_blocks: false,
                 #[cfg(feature = "fault-injection")]
                 after_record: None,
@@ -176,6 +177,9 @@ pub struct ForgeSetup {
     /// Every how many block commits the store makes one durable
     /// ([`policy::FORGER_DURABLE_BLOCKS`]; 1: each).
     pub durable_blocks: u64,
+    /// ... and at least this often, checked at each tick
+    /// ([`policy::FORGER_DURABLE_MS`]).
+    pub durable_every_ms: u64,
     /// Keep every block body (`--keep-blocks all`); by default a forger's
     /// store prunes those below the finality depth ([`Store::set_pruning`]).
     pub keep_all_blocks: bool,
@@ -200,6 +204,15 @@ impl CoreOptions {
     pub fn durable_blocks(mut self, n: u64) -> CoreOptions {
         if let Some(f) = &mut self.forge {
             f.durable_blocks = n;
+        }
+        self
+    }
+
+    /// The same, with commits held in memory made durable at least every
+    /// `ms` (a forger's).
+    pub fn durable_ms(mut self, ms: u64) -> CoreOptions {
+        if let Some(f) = &mut self.forge {
+            f.durable_every_ms = ms;
         }
         self
     }
@@ -245,6 +258,8 @@ struct Forging {
     refused: Option<(u64, u64)>,
     /// When the store's block commits were last made durable by the tick.
     durable_ms: u64,
+    /// How often the tick makes them durable.
+    durable_every_ms: u64,
     #[cfg(feature = "fault-injection")]
     after_record: Option<fn(u64)>,
 }
@@ -512,6 +527,7 @@ impl Core {
                 after_record: f.after_record,
                 refused: None,
                 durable_ms: now_ms,
+                durable_every_ms: f.durable_every_ms,
             }),
             params: store.params().clone(),
             store,
@@ -796,7 +812,7 @@ impl Core {
     pub fn tick(&mut self, now_ms: u64) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
         if let Some(f) = &mut self.forge {
-            if now_ms.saturating_sub(f.durable_ms) >= policy::FORGER_DURABLE_MS {
+            if now_ms.saturating_sub(f.durable_ms) >= f.durable_every_ms {
                 f.durable_ms = now_ms;
                 if let Err(e) = self.store.make_durable() {
                     f.storage_error = true;

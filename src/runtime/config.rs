@@ -371,11 +371,15 @@ pub struct ForgeSettings {
     #[arg(long)]
     pub storage_retry_s: Option<u64>,
     /// Every how many imported blocks the store is made durable (1 to
-    /// 1024; default 64, and at least once a minute): a power cut costs at
-    /// most the blocks between, fetched again from the main nodes, never
+    /// 4096; default 1024, or sooner: see `durable_s`): a power cut costs
+    /// at most the blocks between, fetched again from the main nodes, never
     /// the signing record. 1 writes every block durably (more SD-card wear).
     #[arg(long)]
     pub durable_blocks: Option<u64>,
+    /// ... and at least every this many seconds while blocks are held in
+    /// memory (1 to 86400; default 1200, 20 minutes).
+    #[arg(long)]
+    pub durable_s: Option<u64>,
     /// Which block bodies the store keeps: `final` (default: those within
     /// the finality depth; older ones are pruned, their hashes kept) or
     /// `all` (every block, as a main node).
@@ -479,6 +483,7 @@ impl ForgeSettings {
             i_know_this_key_is_new: self.i_know_this_key_is_new,
             storage_retry_s: self.storage_retry_s.or(file.storage_retry_s),
             durable_blocks: self.durable_blocks.or(file.durable_blocks),
+            durable_s: self.durable_s.or(file.durable_s),
             keep_blocks: self.keep_blocks.or(file.keep_blocks),
             checkpoints: [file.checkpoints, self.checkpoints].concat(),
             update_keys: [file.update.keys.clone(), self.update_keys].concat(),
@@ -591,10 +596,19 @@ impl ForgeSettings {
         };
         let durable = crate::peer::policy::FORGER_DURABLE_BLOCKS;
         let durable_blocks = match self.durable_blocks.unwrap_or(durable) {
-            n @ 1..=1024 => n,
+            n @ 1..=4096 => n,
             n => {
                 return Err(SettingsError::Value(format!(
-                    "durable_blocks {n}: give 1 to 1024 blocks (default {durable})"
+                    "durable_blocks {n}: give 1 to 4096 blocks (default {durable})"
+                )))
+            }
+        };
+        let durable_s_default = crate::peer::policy::FORGER_DURABLE_MS / 1000;
+        let durable_ms = match self.durable_s.unwrap_or(durable_s_default) {
+            s @ 1..=86_400 => s * 1000,
+            s => {
+                return Err(SettingsError::Value(format!(
+                    "durable_s {s}: give 1 to 86400 seconds (default {durable_s_default})"
                 )))
             }
         };
@@ -669,6 +683,7 @@ impl ForgeSettings {
                     kernel_clock: None,
                     doppelganger_retry_ms: crate::peer::core::DOPPELGANGER_RETRY_MS,
                     durable_blocks,
+                    durable_ms,
                     keep_all_blocks,
                     update: None,
                 }),

@@ -461,6 +461,7 @@ async fn serve_on(
                     crate::peer::core::CoreOptions::forger(config.key.clone(), f.clock_check)
                         .doppelganger_retry_ms(f.doppelganger_retry_ms)
                         .durable_blocks(f.durable_blocks)
+                        .durable_ms(f.durable_ms)
                         .keep_all_blocks(f.keep_all_blocks);
                 #[cfg(feature = "fault-injection")]
                 let opts = opts.after_record(crate::runtime::forge::stall_after_record);

@@ -83,19 +83,18 @@ use crate::ledger::{self, BlockError, Parallelism};
 /// The most block bodies one import prunes ([`Store::set_pruning`]).
 pub const PRUNE_PER_BLOCK: u64 = 64;
 
-/// redb's page cache for a store without indexes (a forger's): a forger
-/// touches its state, the newest blocks and its undo records, and a Pi has
-/// little memory; redb's default bound is 1 GiB, which a forger that synced
-/// a long chain filled with pages it would never read again. The kernel's
-/// file cache still holds what the reads need. Measured
-/// (docs/performance.md, "A synced forger's memory, measured apart"): the
-/// SD-card figures of `cargo bench --bench store` are the same with 1 MiB
-/// as with 4 MiB and 1 GiB; at a million transactions a synced forger holds
-/// 12.2 MiB with 1 MiB (16.7 with 4 MiB) and writes 17.9 KiB per synced
-/// block (16.6): redb keeps a non-durable commit's pages in a write buffer
-/// of half this, so below 1 MiB the writes rise faster than memory falls
-/// (512 KiB: 11.6 MiB, 20.4 KiB).
-pub const LEAN_CACHE_BYTES: usize = 1 << 20;
+/// redb's page cache for a store without indexes (a forger's state file;
+/// its blocks' file gets a quarter). redb's default bound is 1 GiB, which a
+/// forger that synced a long chain filled with pages it would never read
+/// again; this one is sized to hold the pages the block commits between
+/// two durable ones dirty ([`crate::peer::policy::FORGER_DURABLE_BLOCKS`]):
+/// what redb cannot hold it writes to the file early, and writes again when
+/// a later block changes it. Measured on a chain of 200,000 transactions
+/// (docs/performance.md, "A forger following a grown chain"): 1,024 blocks
+/// with 32 MiB wrote 3.5–3.7 KiB a block (8 MiB: 6.7–7.3; the 64 blocks
+/// and 1 MiB of before, 17–24), and the synced forger held 21 MiB where it
+/// held 12.7: memory a Pi has, for writes its card does not.
+pub const LEAN_CACHE_BYTES: usize = 32 << 20;
 /// `meta` key: the lowest height whose block body is kept (absent: 1, all).
 const BLOCKS_FROM: &str = "blocks_from";
 
@@ -137,6 +136,13 @@ pub const STATE_FILE_NAME: &str = "state.redb";
 /// forger's) makes its state durable with every durable commit of its
 /// blocks instead, so the bodies it would apply again are still there.
 pub const STATE_DURABLE_BLOCKS: u64 = 64;
+/// A store that holds block commits in memory ([`Store::set_durable_every`])
+/// makes one durable before the blocks held would pass this many encoded
+/// bytes: what a crash makes it fetch and apply again, the block bodies a
+/// pruned store keeps for that, and redb's write buffer stay bounded when
+/// blocks are big (at most 4 full blocks of the default 2 MiB limit), while
+/// small blocks are held by count ([`crate::peer::policy::FORGER_DURABLE_BLOCKS`]).
+pub const HELD_BYTES: u64 = 8 << 20;
 /// Bound on one stored state value or undo record when read back.
 const VALUE_LIMIT: usize = 64 << 20;
 /// Bound on one stored block when read back.
@@ -497,6 +503,11 @@ pub struct Store {
     durable_every: AtomicU64,
     /// Block commits since the last durable one.
     since_durable: AtomicU64,
+    /// Encoded bytes of the blocks committed since the last durable commit
+    /// (`held_limit` bounds them).
+    held_bytes: AtomicU64,
+    /// [`HELD_BYTES`], or what [`Store::set_held_bytes`] set.
+    held_limit: AtomicU64,
     /// Block bodies below the finality depth are removed (a lean store's,
     /// [`Store::set_pruning`]).
     pruning: std::sync::atomic::AtomicBool,
@@ -1122,6 +1133,8 @@ impl Store {
             moved: event_listener::Event::new(),
             durable_every: AtomicU64::new(1),
             since_durable: AtomicU64::new(0),
+            held_bytes: AtomicU64::new(0),
+            held_limit: AtomicU64::new(HELD_BYTES),
             pruning: Default::default(),
             merged: AtomicU64::new(u64::MAX),
             merges: Default::default(),
@@ -1707,6 +1720,13 @@ impl Store {
         self.durable_every.store(n.max(1), Ordering::Relaxed);
     }
 
+    /// Makes a block commit durable before the blocks held in memory would
+    /// pass `bytes` encoded ([`HELD_BYTES`] by default): for tests and
+    /// measuring.
+    pub fn set_held_bytes(&self, bytes: u64) {
+        self.held_limit.store(bytes.max(1), Ordering::Relaxed);
+    }
+
     /// Makes a main node's state durable every `n`th block (`n` ≥ 1;
     /// [`STATE_DURABLE_BLOCKS`] by default): for tests that crash a store
     /// whose state must lag, and for measuring.
@@ -1742,15 +1762,20 @@ impl Store {
             .map_err(|e| StoreError::Db(e.into()))?;
         w.commit()?;
         self.since_durable.store(0, Ordering::Relaxed);
+        self.held_bytes.store(0, Ordering::Relaxed);
         if !self.indexed {
             self.make_state_durable()?;
         }
         Ok(true)
     }
 
-    fn next_durability(&self) -> Durability {
+    /// The durability of the next block commit, for a block of `bytes`.
+    fn next_durability(&self, bytes: u64) -> Durability {
         let every = self.durable_every.load(Ordering::Relaxed);
-        if self.not_durable() + 1 >= every {
+        if self.not_durable() + 1 >= every
+            || self.held_bytes.load(Ordering::Relaxed) + bytes
+                >= self.held_limit.load(Ordering::Relaxed)
+        {
             Durability::Immediate
         } else {
             Durability::None
@@ -1798,6 +1823,7 @@ impl Store {
         sw: WriteTransaction,
         d: Durability,
         sd: Durability,
+        bytes: u64,
     ) -> Result<(), StoreError> {
         let height = TableState(sw.open_table(STATE)?)
             .tip()
@@ -1805,7 +1831,7 @@ impl Store {
             .height;
         let _pair = self.pair.write().unwrap_or_else(|e| e.into_inner());
         w.commit()?;
-        self.committed(d);
+        self.committed(d, bytes);
         if let Err(e) = sw.commit() {
             self.state_failed.store(true, Ordering::Relaxed);
             return Err(e.into());
@@ -1822,12 +1848,16 @@ impl Store {
         Ok(())
     }
 
-    fn committed(&self, d: Durability) {
+    fn committed(&self, d: Durability, bytes: u64) {
         match d {
             Durability::None => {
                 self.since_durable.fetch_add(1, Ordering::Relaxed);
+                self.held_bytes.fetch_add(bytes, Ordering::Relaxed);
             }
-            _ => self.since_durable.store(0, Ordering::Relaxed),
+            _ => {
+                self.since_durable.store(0, Ordering::Relaxed);
+                self.held_bytes.store(0, Ordering::Relaxed);
+            }
         }
     }
 
@@ -1876,8 +1906,14 @@ impl Store {
             ))
             .into());
         }
+        // Only a store that holds commits in memory needs the size.
+        let block_bytes = if self.durable_every.load(Ordering::Relaxed) > 1 {
+            block.to_bytes().len() as u64
+        } else {
+            0
+        };
         let mut w = self.db.begin_write()?;
-        let durability = self.next_durability();
+        let durability = self.next_durability(block_bytes);
         w.set_durability(durability)
             .map_err(|e| StoreError::Db(e.into()))?;
         if w.open_table(BLOCKS)?.get(&hash.0)?.is_some() {
@@ -1898,7 +1934,7 @@ impl Store {
             };
             self.put_canonical(&w, &sw, block, &hash, &changes, balances.as_ref())?;
             let new_tip = changes.tip().expect("a block's changes hold the tip");
-            self.commit_both(w, sw, durability, state_durability)?;
+            self.commit_both(w, sw, durability, state_durability, block_bytes)?;
             self.moved.notify(usize::MAX);
             self.imported.fetch_add(1, Ordering::Relaxed);
             let bytes = self.bytes_written() - before;
@@ -1913,7 +1949,7 @@ impl Store {
         let result = self.import_side(&w, &sw, block, &hash, &tip);
         match result {
             Ok(Some(mut r)) => {
-                self.commit_both(w, sw, durability, state_durability)?;
+                self.commit_both(w, sw, durability, state_durability, block_bytes)?;
                 self.moved.notify(usize::MAX);
                 self.imported.fetch_add(1, Ordering::Relaxed);
                 let bytes = self.bytes_written() - before;
@@ -1926,7 +1962,7 @@ impl Store {
             Ok(None) => {
                 sw.abort()?;
                 w.commit()?;
-                self.committed(durability);
+                self.committed(durability, block_bytes);
                 self.imported.fetch_add(1, Ordering::Relaxed);
                 Ok(Imported::SideBranch { height: h.height })
             }

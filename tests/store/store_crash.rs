@@ -359,7 +359,7 @@ fn every_write_and_sync_can_fail() {
 }
 
 /// The same with a forger's store, whose commits are durable every 3rd
-/// block only (`--durable-blocks 3`; 64 by default): a crash loses at most
+/// block only (`--durable-blocks 3`; 1,024 by default): a crash loses at most
 /// the two before, never opens on anything but a committed prefix.
 #[test]
 fn every_write_and_sync_can_fail_when_only_every_third_commit_is_durable() {

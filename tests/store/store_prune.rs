@@ -194,3 +194,43 @@ fn a_forger_that_lost_its_state_file_says_it_must_sync_again() {
     assert!(e.contains("is not stored (pruned)"), "{e}");
     assert!(e.contains("sync again"), "{e}");
 }
+
+/// A forger's store holds block commits in memory by count
+/// (`set_durable_every`) and by size (`set_held_bytes`, 8 MiB by default):
+/// big blocks are made durable sooner, so what a crash makes it fetch again,
+/// the bodies a pruned store keeps for that and redb's memory stay bounded.
+#[test]
+fn a_forgers_store_holds_blocks_in_memory_by_count_and_by_size() {
+    let net = TestNet::new(&TestNetConfig::default());
+    let mut chain = net.chain();
+    let blocks: Vec<Block> = (0..12).map(|_| chain.forge(vec![])).collect();
+    let biggest = blocks.iter().map(|b| b.to_bytes().len()).max().unwrap() as u64;
+
+    // By count: 12 blocks, none durable.
+    let dir = tempfile::tempdir().unwrap();
+    let store = lean(dir.path(), &net);
+    store.set_durable_every(1_000);
+    for b in &blocks {
+        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    assert_eq!(store.not_durable(), 12);
+    drop(store);
+
+    // By size: never more than three blocks' bytes held.
+    let dir = tempfile::tempdir().unwrap();
+    let store = lean(dir.path(), &net);
+    store.set_durable_every(1_000);
+    store.set_held_bytes(3 * biggest + 1);
+    let mut durable = 0;
+    for b in &blocks {
+        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+        assert!(store.not_durable() <= 3, "{} held", store.not_durable());
+        durable += u32::from(store.not_durable() == 0);
+    }
+    assert!(durable >= 2, "made durable {durable} times");
+    // What it made durable is what a reopened store holds.
+    let tip = store.tip().unwrap();
+    drop(store);
+    let store = lean(dir.path(), &net);
+    assert_eq!(store.tip().unwrap(), tip);
+}

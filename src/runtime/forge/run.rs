@@ -157,6 +157,9 @@ pub struct ForgeConfig {
     /// Every how many block commits the store makes one durable
     /// (`--durable-blocks`; `peer::policy::FORGER_DURABLE_BLOCKS`).
     pub durable_blocks: u64,
+    /// ... and at least this often while it holds some (`--durable-s`;
+    /// `peer::policy::FORGER_DURABLE_MS`).
+    pub durable_ms: u64,
     /// Keep every block body (`--keep-blocks all`) instead of pruning those
     /// below the finality depth.
     pub keep_all_blocks: bool,
