@@ -95,7 +95,7 @@ pub enum Command {
     Node(crate::runtime::config::NodeSettings),
     /// Run the forging appliance: follow the chain from main nodes, forge
     /// the slots this key leads, show it on the LEDs.
-    Forge(crate::runtime::config::ForgeSettings),
+    Forge(Box<crate::runtime::config::ForgeSettings>),
     /// Any node's role, height, tip, peers, mempool size and uptime; on a
     /// forging appliance, its forging, clock, power and LED figures too.
     Status {
@@ -350,7 +350,7 @@ pub fn main() -> ExitCode {
         // The appliance's exit status tells systemd what happened: 0 stopped
         // cleanly, 1 failed (restart), 2 refused to start, 3 doppelganger
         // (do not restart).
-        return role_exit(crate::cli::net::forge(args));
+        return role_exit(crate::cli::net::forge(*args));
     }
     if let Command::Node(args) = cli.command {
         // 0 stopped cleanly, 1 failed (restart), 2 refused to start.

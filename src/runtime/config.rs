@@ -329,7 +329,7 @@ impl NodeSettings {
 pub struct ForgeSettings {
     /// A TOML file with the settings below (data, genesis, key, main,
     /// board, status_listen, metrics_listen, clock_check, storage_retry_s,
-    /// durable_blocks, keep_blocks).
+    /// durable_blocks, durable_s, keep_blocks).
     #[arg(long)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
@@ -376,8 +376,8 @@ pub struct ForgeSettings {
     /// the signing record. 1 writes every block durably (more SD-card wear).
     #[arg(long)]
     pub durable_blocks: Option<u64>,
-    /// ... and at least every this many seconds while blocks are held in
-    /// memory (1 to 86400; default 1200, 20 minutes).
+    /// How often, at least, the blocks held in memory are made durable, in
+    /// seconds (1 to 86400; default 1200, 20 minutes).
     #[arg(long)]
     pub durable_s: Option<u64>,
     /// Which block bodies the store keeps: `final` (default: those within
