@@ -359,7 +359,7 @@ fn main() {
             );
         }),
         // The rest of what the rules make every node compute for a block,
-        // whatever its state: a node can do without none of it.
+        // whatever its state: none of it can be skipped.
         Measure::new("Merkle root of the block's ids", n, || {
             black_box(goodwill::chain::merkle::root(black_box(&ids)));
         }),

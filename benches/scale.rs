@@ -21,6 +21,9 @@
 //!   transactions and at the end, as a node answers them
 //!   (`peer::queries::answer_from_store`; goal: p99 at the end ≤ 2× early);
 //! - import blocks/s at the start and at the end;
+//! - what a forger's store (lean, pruned, durable as `goodwill forge` keeps
+//!   it) writes per block following the chain, early and at the end (goal
+//!   ≤ 4 KiB);
 //! - then, with the real binary: the main node's resident memory, a fresh
 //!   forger's sync rate over loopback ÷ its offline import rate (goal ≥ 0.8)
 //!   and its resident memory once synced (goal ≤ 10 MiB): where its pages
@@ -30,6 +33,7 @@
 //! Goals are printed, never asserted. `GOODWILL_BENCH_QUICK=1` runs 2,000
 //! blocks of 5 (10,000 transactions: CI); without `--bench` (as `cargo test
 //! --all-targets` does) it only checks that it works, on a tiny chain.
+//! `GOODWILL_BENCH_SCALE_BLOCKS=N` sets the chain's length.
 
 // A benchmark must read the clock; clippy.toml forbids `Instant::now` outside
 // src/runtime/os.rs so that the ledger logic never does. This file is not logic.
@@ -89,6 +93,12 @@ impl Config {
             Mode::Quick => (2_000, 5, 3, 100, 2_000, true),
             Mode::Full => (100_000, 10, 5, 1_000, 10_000, true),
         };
+        // GOODWILL_BENCH_SCALE_BLOCKS: another chain length (the full
+        // mode's mix), e.g. 20,000 blocks for a grid of forger settings.
+        let blocks = std::env::var("GOODWILL_BENCH_SCALE_BLOCKS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(blocks);
         Config {
             blocks,
             txs_per_block,

@@ -137,11 +137,12 @@ pub const STATE_FILE_NAME: &str = "state.redb";
 /// blocks instead, so the bodies it would apply again are still there.
 pub const STATE_DURABLE_BLOCKS: u64 = 64;
 /// A store that holds block commits in memory ([`Store::set_durable_every`])
-/// makes one durable before the blocks held would pass this many encoded
-/// bytes: what a crash makes it fetch and apply again, the block bodies a
-/// pruned store keeps for that, and redb's write buffer stay bounded when
-/// blocks are big (at most 4 full blocks of the default 2 MiB limit), while
-/// small blocks are held by count ([`crate::peer::policy::FORGER_DURABLE_BLOCKS`]).
+/// makes the commit durable that would bring the blocks held to this many
+/// encoded bytes: what a crash makes it fetch and apply again, the block
+/// bodies a pruned store keeps for that, and redb's write buffer stay
+/// bounded when blocks are big (at most 3 full blocks of the default 2 MiB
+/// limit held), while small blocks are held by count
+/// ([`crate::peer::policy::FORGER_DURABLE_BLOCKS`]).
 pub const HELD_BYTES: u64 = 8 << 20;
 /// Bound on one stored state value or undo record when read back.
 const VALUE_LIMIT: usize = 64 << 20;

@@ -965,7 +965,7 @@ pub(crate) fn forge_args(
 }
 
 /// The appliance's figures from its status port (None until it answers).
-pub(crate) fn appliance_at(addr: SocketAddr) -> Option<ApplianceStatus> {
+fn appliance_at(addr: SocketAddr) -> Option<ApplianceStatus> {
     let mut c = smol::block_on(Client::connect(&addr.to_string())).ok()?;
     appliance(&mut c)
 }

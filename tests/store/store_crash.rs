@@ -474,3 +474,44 @@ fn a_creation_cut_short_starts_over_but_other_files_are_kept() {
     assert!(Store::open(dir.path(), &net.params).is_err());
     assert_eq!(std::fs::read(&path).unwrap(), b"not a database");
 }
+
+/// A store that holds block commits in memory holds them by count
+/// (`set_durable_every`) and by size (`set_held_bytes`; 8 MiB of blocks by
+/// default): a power cut takes back at most the blocks held, so with big
+/// blocks what is fetched again stays bounded however high the count.
+#[test]
+fn a_power_cut_takes_back_no_more_than_the_bytes_a_store_holds() {
+    let net = TestNet::new(&TestNetConfig::default());
+    let mut chain = net.chain();
+    let blocks: Vec<Block> = (0..12).map(|_| chain.forge(vec![])).collect();
+    let biggest = blocks.iter().map(|b| b.to_bytes().len()).max().unwrap() as u64;
+
+    // Held by count alone: the power cut takes every block back.
+    let disks = Disks::new();
+    let store = open_every(&disks, &net, 1_000).unwrap();
+    for b in &blocks {
+        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    assert_eq!(store.not_durable(), 12);
+    let after = open_every(&disks.crash(CrashKind::PowerCut), &net, 1_000).unwrap();
+    assert_eq!(after.tip().unwrap().height, 0);
+    drop((store, after));
+
+    // Held by size too: never more than three blocks' bytes in memory, and
+    // the power cut keeps everything up to the last durable commit.
+    let disks = Disks::new();
+    let store = open_every(&disks, &net, 1_000).unwrap();
+    store.set_held_bytes(3 * biggest + 1);
+    let mut durable_at = 0;
+    for b in &blocks {
+        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+        assert!(store.not_durable() <= 3, "{} held", store.not_durable());
+        if store.not_durable() == 0 {
+            durable_at = b.height();
+        }
+    }
+    assert!(durable_at >= 9, "last durable at height {durable_at}");
+    let after = open_every(&disks.crash(CrashKind::PowerCut), &net, 1_000).unwrap();
+    assert_eq!(after.tip().unwrap().height, durable_at);
+    after.verify_chain().unwrap();
+}
