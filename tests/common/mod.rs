@@ -623,6 +623,9 @@ impl Out {
 /// Runs `cmd` (stdin empty) to completion within `ms`, killing it after;
 /// both pipes are drained on threads, so a chatty child never blocks.
 pub fn run_within(mut cmd: Command, ms: u64) -> Out {
+    // Under an emulator (a cross-built suite) a command takes several
+    // times as long, more on a loaded machine: a bound, not a figure.
+    let ms = if runner().is_empty() { ms } else { ms * 4 };
     let what = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::null())
