@@ -462,6 +462,9 @@ fn processes(
     let at_tip = rss(forger.pid());
     let io = std::fs::read_to_string(format!("/proc/{}/io", forger.pid())).unwrap_or_default();
     let sync_written = proc_field(&io, "write_bytes:");
+    // Bytes handed to write calls: the kernel's count above is by page-cache
+    // folio, so writes into a large folio count it whole.
+    let sync_handed = proc_field(&io, "wchar:");
     std::thread::sleep(Duration::from_millis(
         goodwill::peer::policy::FORGER_TICK_S * 1000 + 1000,
     ));
@@ -494,10 +497,12 @@ fn processes(
     println!("the forger's resident pages, a tick later: {places}");
     if let Some(w) = sync_written {
         println!(
-            "the forger wrote {:.1} KiB to the disk per block while it synced ({:.1} MiB for {} blocks)",
+            "the forger wrote {:.1} KiB to the disk per block while it synced ({:.1} MiB for {} blocks; \
+             {:.1} MiB handed to write calls, logs included)",
             w as f64 / 1024.0 / blocks.len() as f64,
             w as f64 / (1 << 20) as f64,
-            blocks.len()
+            blocks.len(),
+            sync_handed.unwrap_or(0) as f64 / (1 << 20) as f64
         );
     }
     Processes {

@@ -21,9 +21,9 @@ pub const FORGER_TICK_S: u64 = 5;
 /// most these blocks, fetched again from the main nodes (about two seconds
 /// of sync); the signing record is durable apart from them, before every
 /// signature. Big blocks are held up to `store::HELD_BYTES` only. Measured
-/// (docs/performance.md, "A forger following a grown chain"): with
-/// `store::LEAN_CACHE_BYTES` to hold the pages, 1,024 blocks cost a
-/// forger 3.6-3.8 KiB a block where 64 cost 17-24 KiB.
+/// (docs/performance.md, "A forger following a grown chain"): with the
+/// pages the commits between write held in memory (`store::HOLD_WRITES_BYTES`),
+/// 1,024 blocks cost a forger 3.6-3.8 KiB a block where 64 cost 17-24 KiB.
 pub const FORGER_DURABLE_BLOCKS: u64 = 1024;
 /// ... and at least this often while it holds commits in memory (checked at
 /// each tick; `--durable-s`): longer than 1,024 one-second slots, so that

@@ -86,15 +86,23 @@ pub const PRUNE_PER_BLOCK: u64 = 64;
 /// redb's page cache for a store without indexes (a forger's state file;
 /// its blocks' file gets a quarter). redb's default bound is 1 GiB, which a
 /// forger that synced a long chain filled with pages it would never read
-/// again; this one is sized to hold the pages the block commits between
-/// two durable ones dirty ([`crate::peer::policy::FORGER_DURABLE_BLOCKS`]):
-/// what redb cannot hold it writes to the file early, and writes again when
-/// a later block changes it. Measured on a chain of 200,000 transactions
-/// (docs/performance.md, "A forger following a grown chain"): 1,024 blocks
-/// with 32 MiB wrote 3.5–3.7 KiB a block (8 MiB: 6.7–7.3; the 64 blocks
-/// and 1 MiB of before, 17–24), and the synced forger held 21 MiB where it
-/// held 12.7: memory a Pi has, for writes its card does not.
-pub const LEAN_CACHE_BYTES: usize = 32 << 20;
+/// again. The pages the block commits between two durable ones write are
+/// held apart from it ([`HOLD_WRITES_BYTES`]), so this cache need not hold
+/// them: a 32 MiB cache that did kept a forger synced to a million
+/// transactions at 30.5 MiB resident; with the writes held apart and this
+/// cache, 20 MiB, its writes per block unchanged (docs/performance.md,
+/// "Writes held apart from redb's cache"). redb gives up to half of it to its
+/// own write buffer, which absorbs pages written and freed within a few blocks.
+pub const LEAN_CACHE_BYTES: usize = 4 << 20;
+/// A store without indexes (a forger's) holds what redb writes to each of
+/// its two files between durable commits in memory, up to this many bytes
+/// a file (`backend::HoldWrites`): the commits between rewrite the same
+/// state leaves, and an SD card wears by the bytes written. At the durable
+/// commit they are written once, in offset order, then synced. The durable
+/// commit comes every [`crate::peer::policy::FORGER_DURABLE_BLOCKS`] blocks
+/// or [`HELD_BYTES`] of blocks; a chain whose blocks between touch more
+/// than this many bytes of pages has them written out early (not synced).
+pub const HOLD_WRITES_BYTES: usize = 16 << 20;
 /// `meta` key: the lowest height whose block body is kept (absent: 1, all).
 const BLOCKS_FROM: &str = "blocks_from";
 
@@ -1031,10 +1039,11 @@ impl Store {
     ) -> Result<Store, StoreError> {
         door::data_dir(dir)?;
         let (file, path) = door::open_file(dir, true)?;
+        let state_file = door::open_state_file(dir)?;
         let written = Arc::new(AtomicU64::new(0));
         let backend = CountingFile::new(file, written.clone())?;
         let (log, log_path) = door::open_signing_log(dir)?;
-        let state = CountingFile::new(door::open_state_file(dir)?, written.clone())?;
+        let state = CountingFile::new(state_file, written.clone())?;
         let store = Store::with_backends(
             backend,
             log,
@@ -1203,12 +1212,21 @@ impl Store {
         door::guard(&path.clone(), "opening the store", move || {
             let mut builder = Database::builder();
             let mut state_builder = Database::builder();
+            let mut hold = 0;
             if indexes == Indexes::Skip {
                 // A forger reads mostly the state; its blocks' file serves
                 // the few recent bodies it keeps.
                 builder.set_cache_size(LEAN_CACHE_BYTES / 4);
                 state_builder.set_cache_size(LEAN_CACHE_BYTES);
+                hold = HOLD_WRITES_BYTES;
             }
+            let io_in = |path: &str| {
+                let path = path.to_string();
+                move |source| StoreError::Io { path, source }
+            };
+            let backend = backend::HoldWrites::new(backend, hold).map_err(io_in(&path))?;
+            let state = backend::HoldWrites::new(state, hold)
+                .map_err(io_in(&format!("{path} (its state file)")))?;
             let db = builder
                 .create_with_backend(backend)
                 .map_err(|e| door::in_file(&path, StoreError::Db(e.into())))?;

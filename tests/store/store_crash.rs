@@ -65,6 +65,30 @@ impl Disks {
 /// so that the sweep meets a state that lags its blocks and one left on a
 /// branch they switched away from.
 fn open_every(disks: &Disks, net: &TestNet, every: u64) -> Result<Store, StoreError> {
+    open_as(disks, net, Keeping::node(every))
+}
+
+/// How a swept store keeps its blocks: every how many commits one is
+/// durable, and whether it keeps the indexes (a main node) or not (a
+/// forger, whose store also holds the pages it writes between durable
+/// commits in memory: `store::HOLD_WRITES_BYTES`).
+#[derive(Debug, Clone, Copy)]
+struct Keeping {
+    every: u64,
+    indexes: goodwill::store::Indexes,
+}
+
+impl Keeping {
+    fn node(every: u64) -> Keeping {
+        Keeping {
+            every,
+            indexes: goodwill::store::Indexes::Keep,
+        }
+    }
+}
+
+fn open_as(disks: &Disks, net: &TestNet, k: Keeping) -> Result<Store, StoreError> {
+    let every = k.every;
     let store = Store::with_backends(
         disks.blocks.clone(),
         SimDisk::new(),
@@ -73,7 +97,7 @@ fn open_every(disks: &Disks, net: &TestNet, every: u64) -> Result<Store, StoreEr
         "sim".into(),
         "sim signing log".into(),
         Arc::new(AtomicU64::new(0)),
-        goodwill::store::Indexes::Keep,
+        k.indexes,
     )?;
     store.set_durable_every(every);
     store.set_state_durable_every(2);
@@ -184,10 +208,10 @@ fn scenario() -> Scenario {
 
 /// The run without a fault: every import does what the model says. Returns
 /// the number of disk operations, including those of closing the store.
-fn clean_run(s: &Scenario, every: u64) -> u64 {
+fn clean_run(s: &Scenario, k: Keeping) -> u64 {
     let disks = Disks::new();
     let disk = &disks.blocks;
-    let store = open_every(&disks, &s.net, every).unwrap();
+    let store = open_as(&disks, &s.net, k).unwrap();
     assert_eq!(store.state_entries().unwrap(), s.expected[0]);
     for (i, blk) in s.seq.iter().enumerate() {
         let r = store.import_block(blk, EVERY_SLOT_STARTED).unwrap();
@@ -214,9 +238,9 @@ struct Outcome {
     in_flight: bool,
 }
 
-fn faulty_run(s: &Scenario, disks: &Disks, n: u64, every: u64) -> Outcome {
+fn faulty_run(s: &Scenario, disks: &Disks, n: u64, k: Keeping) -> Outcome {
     let disk = &disks.blocks;
-    let store = match open_every(disks, &s.net, every) {
+    let store = match open_as(disks, &s.net, k) {
         Ok(store) => store,
         Err(_) => {
             assert!(
@@ -275,11 +299,11 @@ fn check_recovery(
     o: &Outcome,
     n: u64,
     kind: CrashKind,
-    every: u64,
+    k: Keeping,
 ) -> bool {
+    let every = k.every;
     let ctx = format!("N={n} {kind:?} (ok={}, in_flight={})", o.ok, o.in_flight);
-    let store =
-        open_every(&crashed, &s.net, every).unwrap_or_else(|e| panic!("{ctx}: reopen: {e}"));
+    let store = open_as(&crashed, &s.net, k).unwrap_or_else(|e| panic!("{ctx}: reopen: {e}"));
     let state = store.state_entries().unwrap();
     let tip = store.tip().unwrap().hash;
     let hi = if o.in_flight { o.ok + 1 } else { o.ok };
@@ -294,7 +318,9 @@ fn check_recovery(
     if o.open_failed {
         assert_eq!(tip, s.net.params.chain_id(), "{ctx}");
     }
-    log_replays_to_the_chain(&store, &ctx);
+    if k.indexes == goodwill::store::Indexes::Keep {
+        log_replays_to_the_chain(&store, &ctx);
+    }
     store
         .verify_chain()
         .unwrap_or_else(|e| panic!("{ctx}: verify_chain: {e}"));
@@ -328,7 +354,10 @@ fn check_recovery(
         *s.expected.last().unwrap(),
         "{ctx}: final state"
     );
-    log_replays_to_the_chain(&store, &ctx);
+    if k.indexes == goodwill::store::Indexes::Keep {
+        // A forger's lean store keeps no chain-event log.
+        log_replays_to_the_chain(&store, &ctx);
+    }
     held > o.ok
 }
 
@@ -355,7 +384,7 @@ fn log_replays_to_the_chain(store: &Store, ctx: &str) {
 
 #[test]
 fn every_write_and_sync_can_fail() {
-    sweep(1);
+    sweep(Keeping::node(1));
 }
 
 /// The same with a forger's store, whose commits are durable every 3rd
@@ -363,12 +392,23 @@ fn every_write_and_sync_can_fail() {
 /// the two before, never opens on anything but a committed prefix.
 #[test]
 fn every_write_and_sync_can_fail_when_only_every_third_commit_is_durable() {
-    sweep(3);
+    sweep(Keeping::node(3));
 }
 
-fn sweep(every: u64) {
+/// The same with a forger's store as `goodwill forge` keeps it: no indexes,
+/// and what redb writes between durable commits held in memory until the
+/// durable one writes it out and syncs.
+#[test]
+fn every_write_and_sync_can_fail_in_a_forgers_store_that_holds_its_writes() {
+    sweep(Keeping {
+        every: 3,
+        indexes: goodwill::store::Indexes::Skip,
+    });
+}
+
+fn sweep(k: Keeping) {
     let s = scenario();
-    let total = clean_run(&s, every);
+    let total = clean_run(&s, k);
     assert!(total > s.seq.len() as u64, "{total} disk operations");
     let mut opens_failed = 0;
     let mut imports_failed = 0;
@@ -382,7 +422,7 @@ fn sweep(every: u64) {
         exercised += 1;
         let disks = Disks::new();
         disks.blocks.fail_after(n);
-        let o = faulty_run(&s, &disks, n, every);
+        let o = faulty_run(&s, &disks, n, k);
         if o.open_failed {
             opens_failed += 1;
         } else if o.in_flight {
@@ -394,7 +434,7 @@ fn sweep(every: u64) {
             .into_iter()
             .enumerate()
         {
-            if check_recovery(&s, disks.crash(kind), &o, n, kind, every) {
+            if check_recovery(&s, disks.crash(kind), &o, n, kind, k) {
                 durable_in_flight[i] += 1;
             }
         }
@@ -513,5 +553,47 @@ fn a_power_cut_takes_back_no_more_than_the_bytes_a_store_holds() {
     assert!(durable_at >= 9, "last durable at height {durable_at}");
     let after = open_every(&disks.crash(CrashKind::PowerCut), &net, 1_000).unwrap();
     assert_eq!(after.tip().unwrap().height, durable_at);
+    after.verify_chain().unwrap();
+}
+
+/// A forger's store holds what redb writes between durable commits in
+/// memory: the block commits between reach the disk not at all, and the
+/// durable one writes them out and syncs. A power cut then keeps exactly up
+/// to it; a process killed before it loses the held blocks (fetched again
+/// from the main nodes), never the store.
+#[test]
+fn a_forgers_store_writes_nothing_to_the_disk_between_durable_commits() {
+    let net = TestNet::new(&TestNetConfig::default());
+    let mut chain = net.chain();
+    let blocks: Vec<Block> = (0..6).map(|_| chain.forge(vec![])).collect();
+    let forger = Keeping {
+        every: 4,
+        indexes: goodwill::store::Indexes::Skip,
+    };
+    let disks = Disks::new();
+    let store = open_as(&disks, &net, forger).unwrap();
+    let opened = disks.blocks.ops();
+    for b in &blocks[..3] {
+        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    assert_eq!(store.not_durable(), 3);
+    assert_eq!(
+        disks.blocks.ops(),
+        opened,
+        "three block commits held: no write or sync reached either file"
+    );
+    let killed = disks.crash(CrashKind::ProcessKill);
+    store.import_block(&blocks[3], EVERY_SLOT_STARTED).unwrap();
+    assert_eq!(store.not_durable(), 0);
+    assert!(
+        disks.blocks.ops() > opened,
+        "the durable commit wrote and synced"
+    );
+    store.import_block(&blocks[4], EVERY_SLOT_STARTED).unwrap();
+    let after = open_as(&disks.crash(CrashKind::PowerCut), &net, forger).unwrap();
+    assert_eq!(after.tip().unwrap().height, 4);
+    after.verify_chain().unwrap();
+    let after = open_as(&killed, &net, forger).unwrap();
+    assert_eq!(after.tip().unwrap().height, 0);
     after.verify_chain().unwrap();
 }
