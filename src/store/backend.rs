@@ -454,10 +454,15 @@ impl<B: StorageBackend> HoldWrites<B> {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
-        // A panic while the lock was held left pages half copied at worst,
-        // and redb fails the database after any panic under it.
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    /// The held pages; an error once a panic struck while they were being
+    /// changed: a page may be half copied, so none is written from then on
+    /// (the durable commit before stays what the file holds).
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Held>, io::Error> {
+        self.held.lock().map_err(|_| {
+            io::Error::other(
+                "a panic struck while writes were held in memory; nothing more is written",
+            )
+        })
     }
 
     /// The file's length as redb sees it: the inner file's, or the end of
@@ -498,6 +503,17 @@ impl<B: StorageBackend> HoldWrites<B> {
         held.end = 0;
         Ok(())
     }
+
+    /// Writes out what is held, then passes `call` (a sync, a close) on to
+    /// the inner file, the lock held throughout.
+    fn written_out_then(&self, call: fn(&B) -> Result<(), io::Error>) -> Result<(), io::Error> {
+        if self.bound == 0 {
+            return call(&self.inner);
+        }
+        let mut held = self.lock()?;
+        self.write_out(&mut held)?;
+        call(&self.inner)
+    }
 }
 
 impl<B: StorageBackend> StorageBackend for HoldWrites<B> {
@@ -505,7 +521,7 @@ impl<B: StorageBackend> StorageBackend for HoldWrites<B> {
         if self.bound == 0 {
             return self.inner.len();
         }
-        Ok(Self::len_with(&self.lock()))
+        Ok(Self::len_with(&*self.lock()?))
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
@@ -514,7 +530,7 @@ impl<B: StorageBackend> StorageBackend for HoldWrites<B> {
             // read at once.
             return self.inner.read(offset, out);
         }
-        let held = self.lock();
+        let held = self.lock()?;
         let end = offset + out.len() as u64;
         if out.is_empty() {
             return Ok(());
@@ -551,7 +567,7 @@ impl<B: StorageBackend> StorageBackend for HoldWrites<B> {
         if self.bound == 0 {
             return self.inner.set_len(len);
         }
-        let mut held = self.lock();
+        let mut held = self.lock()?;
         self.inner.set_len(len)?;
         held.inner_len = len;
         // Cut off: held bytes past the new end are gone, and come back as
@@ -568,19 +584,14 @@ impl<B: StorageBackend> StorageBackend for HoldWrites<B> {
     }
 
     fn sync_data(&self) -> Result<(), io::Error> {
-        if self.bound == 0 {
-            return self.inner.sync_data();
-        }
-        let mut held = self.lock();
-        self.write_out(&mut held)?;
-        self.inner.sync_data()
+        self.written_out_then(B::sync_data)
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
         if self.bound == 0 {
             return self.inner.write(offset, data);
         }
-        let mut held = self.lock();
+        let mut held = self.lock()?;
         let would_hold = (held.pages.len() as u64 * HELD_PAGE) as usize + data.len();
         if would_hold > self.bound {
             self.write_out(&mut held)?;
@@ -617,13 +628,8 @@ impl<B: StorageBackend> StorageBackend for HoldWrites<B> {
     }
 
     fn close(&self) -> Result<(), io::Error> {
-        if self.bound == 0 {
-            return self.inner.close();
-        }
-        let mut held = self.lock();
         // What the operating system would have had: written, not synced.
-        self.write_out(&mut held)?;
-        self.inner.close()
+        self.written_out_then(B::close)
     }
 
     delegate_locks!();
@@ -704,6 +710,28 @@ mod hold_tests {
             held.close().unwrap();
             prop_assert_eq!(bytes(&disk), bytes(&plain));
         }
+    }
+
+    #[test]
+    fn after_a_panic_among_the_held_pages_nothing_more_is_written() {
+        let disk = SimDisk::new();
+        let held = Arc::new(HoldWrites::new(disk.clone(), 3 * 4096).unwrap());
+        held.write(0, &[1u8; 4096]).unwrap();
+        let h = held.clone();
+        let panicked = std::thread::spawn(move || {
+            let _pages = h.held.lock().unwrap();
+            panic!("a panic while the pages are changed");
+        })
+        .join();
+        assert!(panicked.is_err());
+        for e in [
+            held.write(4096, &[2u8; 10]).unwrap_err(),
+            held.sync_data().unwrap_err(),
+            held.close().unwrap_err(),
+        ] {
+            assert!(e.to_string().contains("nothing more is written"), "{e}");
+        }
+        assert_eq!(disk.ops(), 0, "no write, no sync reached the disk");
     }
 
     #[test]

@@ -1039,11 +1039,10 @@ impl Store {
     ) -> Result<Store, StoreError> {
         door::data_dir(dir)?;
         let (file, path) = door::open_file(dir, true)?;
-        let state_file = door::open_state_file(dir)?;
         let written = Arc::new(AtomicU64::new(0));
         let backend = CountingFile::new(file, written.clone())?;
         let (log, log_path) = door::open_signing_log(dir)?;
-        let state = CountingFile::new(state_file, written.clone())?;
+        let state = CountingFile::new(door::open_state_file(dir)?, written.clone())?;
         let store = Store::with_backends(
             backend,
             log,
