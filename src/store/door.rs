@@ -402,6 +402,10 @@ impl Store {
             Some(v) if v == [0] || v == [1] => {}
             Some(v) => return Err(bad(format!("the meta table's indexes flag is {v:?}"))),
         }
+        // A forger's store keeps bodies from here on (none below, and none
+        // at all right after its blocks were rolled back to its state:
+        // `Store::catch_up`).
+        let kept_from = super::blocks_from_in(&meta)?;
         drop(meta);
         let snap = self.snapshot()?;
         let tip = snap.tip()?;
@@ -434,7 +438,7 @@ impl Store {
             return Err(bad("the genesis tip does not match the chain".into()));
         }
         let finality = self.params.genesis().finality_depth;
-        let lowest = tip.height.saturating_sub(finality).max(1);
+        let lowest = tip.height.saturating_sub(finality).max(1).max(kept_from);
         // Keys whose latest change has been checked against the state.
         let mut seen: BTreeSet<StateKey> = BTreeSet::new();
         let mut stored_state: BTreeMap<StateKey, Option<StateValue>> = BTreeMap::new();

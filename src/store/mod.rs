@@ -142,7 +142,8 @@ pub const STATE_FILE_NAME: &str = "state.redb";
 /// blocks, each block): a power cut costs at most this many blocks applied
 /// again at the next open, never a block. A store that prunes bodies (a
 /// forger's) makes its state durable with every durable commit of its
-/// blocks instead, so the bodies it would apply again are still there.
+/// blocks instead (a crash between the two takes its blocks back to the
+/// state: `Store::catch_up`).
 pub const STATE_DURABLE_BLOCKS: u64 = 64;
 /// A store that holds block commits in memory ([`Store::set_durable_every`])
 /// makes the commit durable that would bring the blocks held to this many
@@ -482,10 +483,6 @@ pub struct Store {
     /// durable as the store closes, so closing the state (which makes its
     /// pending commits durable) cannot put it ahead of them.
     state_shut: Arc<std::sync::atomic::AtomicBool>,
-    /// The state's tip height at its last durable commit: a store that
-    /// prunes keeps every body above it, so that the state can always
-    /// catch up after a crash, even one that took its last commit.
-    state_durable: AtomicU64,
     /// Every how many blocks a main node's state is made durable
     /// ([`STATE_DURABLE_BLOCKS`]; [`Store::set_state_durable_every`]).
     state_every: AtomicU64,
@@ -524,6 +521,9 @@ pub struct Store {
     /// read yet), and what the merges cost.
     merged: AtomicU64,
     merges: std::sync::Mutex<MergeStats>,
+    /// Blocks taken off at open to bring the blocks back to the state
+    /// ([`Store::taken_back_at_open`]).
+    taken_back: AtomicU64,
 }
 
 /// What merging index runs has cost since the store was opened.
@@ -1129,7 +1129,6 @@ impl Store {
             sdb: door::ClosingDb::new(sdb, &state_path),
             state_since: AtomicU64::new(0),
             state_shut,
-            state_durable: AtomicU64::new(0),
             state_every: AtomicU64::new(STATE_DURABLE_BLOCKS),
             pair: Default::default(),
             state_failed: Default::default(),
@@ -1147,6 +1146,7 @@ impl Store {
             pruning: Default::default(),
             merged: AtomicU64::new(u64::MAX),
             merges: Default::default(),
+            taken_back: AtomicU64::new(0),
         }
     }
 
@@ -1479,7 +1479,8 @@ impl Store {
         // Whether anything changed: an open with nothing to catch up
         // commits nothing (no sync at every open).
         let mut changed = false;
-        if redb::ReadableTableMetadata::is_empty(&sw.open_table(STATE)?)? {
+        let rebuilt = redb::ReadableTableMetadata::is_empty(&sw.open_table(STATE)?)?;
+        if rebuilt {
             changed = true;
             // A new state file beside existing blocks (the old one lost):
             // rebuilt from the genesis and every block.
@@ -1519,6 +1520,18 @@ impl Store {
             .tip()
             .map_err(StoreError::from)?
             .height;
+        // A forger prunes the bodies above its state's last durable commit
+        // too; a crash between its two files' durable commits leaves the
+        // state behind bodies that are gone. The blocks go back to the
+        // state (at most one durable interval, fetched again); a state
+        // file rebuilt from nothing cannot be helped that way.
+        let kept_from = blocks_from_in(&r.open_table(META)?)?;
+        let top = if !rebuilt && !self.indexed && from < top && kept_from > from + 1 {
+            self.roll_blocks_back(from, top)?;
+            from
+        } else {
+            top
+        };
         let mut applied = 0u64;
         for height in from + 1..=top {
             let hash = canon
@@ -1554,7 +1567,6 @@ impl Store {
             sw.abort()?;
         }
         self.state_since.store(0, Ordering::Relaxed);
-        self.state_durable.store(top, Ordering::Relaxed);
         if applied > 0 {
             log::info!(
                 "goodwill: {}: the state caught up with the blocks ({applied} block(s) applied again, to height {top})",
@@ -1562,6 +1574,49 @@ impl Store {
             );
         }
         Ok(applied)
+    }
+
+    /// Takes the canonical blocks above `to` (up to `top`) off a forger's
+    /// blocks file, with their bodies and every side block above `to`, in
+    /// one durable commit: the blocks file then ends where its state file
+    /// does, and keeps bodies from `to + 1` on (none yet). Called when a
+    /// crash left the state at `to` and the bodies it would apply again
+    /// pruned; those blocks are fetched again like any others.
+    fn roll_blocks_back(&self, to: u64, top: u64) -> Result<(), StoreError> {
+        let mut w = self.db.begin_write()?;
+        w.set_durability(Durability::Immediate)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        {
+            let mut canon = w.open_table(CANON)?;
+            for height in to + 1..=top {
+                let hash = canon.remove(height)?.map(|g| *g.value());
+                if let Some(hash) = hash {
+                    bodies::remove(&w, &hash)?;
+                }
+            }
+            let mut side = w.open_table(SIDE)?;
+            let above = (to + 1).to_be_bytes();
+            let gone: Vec<Vec<u8>> = side
+                .range(above.as_slice()..)?
+                .map(|r| r.map(|(k, _)| k.value().to_vec()))
+                .collect::<Result<_, _>>()?;
+            for k in gone {
+                side.remove(k.as_slice())?;
+                let bh: [u8; 32] = k[8..].try_into().expect("side keys are 40 bytes");
+                bodies::remove(&w, &bh)?;
+            }
+            w.open_table(META)?
+                .insert(BLOCKS_FROM, (to + 1).to_le_bytes().as_slice())?;
+        }
+        w.commit()?;
+        self.taken_back.store(top - to, Ordering::Relaxed);
+        log::warn!(
+            "goodwill: {}: the blocks were durable ahead of the state, and the bodies the state \
+             lacks were pruned: the {} block(s) above height {to} are taken off and will be fetched again",
+            self.path,
+            top - to
+        );
+        Ok(())
     }
 
     /// Writes a canonical block's state changes and undo record to the
@@ -1803,7 +1858,7 @@ impl Store {
     /// A block's state commit is durable only with a durable commit of
     /// its blocks (the state is never durable ahead of them), and then on a
     /// main node every [`STATE_DURABLE_BLOCKS`] blocks; on a store that
-    /// prunes bodies, each time (the bodies to apply again go).
+    /// prunes bodies, each time.
     fn make_state_durable(&self) -> Result<(), StoreError> {
         if self.state_since.load(Ordering::Relaxed) == 0 {
             return Ok(());
@@ -1811,13 +1866,12 @@ impl Store {
         let mut sw = self.sdb.begin_write()?;
         sw.set_durability(Durability::Immediate)
             .map_err(|e| StoreError::Db(e.into()))?;
-        let height = TableState(sw.open_table(STATE)?)
-            .tip()
-            .map_err(StoreError::from)?
-            .height;
-        sw.commit()?;
+        if let Err(e) = sw.commit() {
+            // As in `commit_both`: no import until reopened.
+            self.state_failed.store(true, Ordering::Relaxed);
+            return Err(e.into());
+        }
         self.state_since.store(0, Ordering::Relaxed);
-        self.state_durable.store(height, Ordering::Relaxed);
         Ok(())
     }
 
@@ -1843,10 +1897,6 @@ impl Store {
         sd: Durability,
         bytes: u64,
     ) -> Result<(), StoreError> {
-        let height = TableState(sw.open_table(STATE)?)
-            .tip()
-            .map_err(StoreError::from)?
-            .height;
         let _pair = self.pair.write().unwrap_or_else(|e| e.into_inner());
         w.commit()?;
         self.committed(d, bytes);
@@ -1860,7 +1910,6 @@ impl Store {
             }
             _ => {
                 self.state_since.store(0, Ordering::Relaxed);
-                self.state_durable.store(height, Ordering::Relaxed);
             }
         }
         Ok(())
@@ -1934,7 +1983,10 @@ impl Store {
         let durability = self.next_durability(block_bytes);
         w.set_durability(durability)
             .map_err(|e| StoreError::Db(e.into()))?;
-        if w.open_table(BLOCKS)?.get(&hash.0)?.is_some() {
+        // Known: stored, or on the canonical chain with its body pruned.
+        if w.open_table(BLOCKS)?.get(&hash.0)?.is_some()
+            || w.open_table(CANON)?.get(h.height)?.map(|g| *g.value()) == Some(hash.0)
+        {
             w.abort()?;
             return Ok(Imported::AlreadyKnown);
         }
@@ -1981,6 +2033,11 @@ impl Store {
                 sw.abort()?;
                 w.commit()?;
                 self.committed(durability, block_bytes);
+                // The state's durable commit follows the blocks' here too,
+                // so that a crash loses at most one interval of either.
+                if !matches!(durability, Durability::None) && !self.indexed {
+                    self.make_state_durable()?;
+                }
                 self.imported.fetch_add(1, Ordering::Relaxed);
                 Ok(Imported::SideBranch { height: h.height })
             }
@@ -2017,6 +2074,19 @@ impl Store {
                         .map_err(|e| StoreError::Corrupt(format!("block {}: {e}", h.parent)))?,
                 ),
                 None if h.parent == self.params.chain_id() => None,
+                // A canonical parent whose body was pruned: a fork below
+                // the bodies kept, which no switch can undo to.
+                None if h.height > 0
+                    && w.open_table(CANON)?.get(h.height - 1)?.map(|g| *g.value())
+                        == Some(h.parent.0) =>
+                {
+                    return Err(ImportError::BeyondFinality {
+                        height: h.height,
+                        hash: *hash,
+                        undo: tip.height.saturating_sub(h.height - 1),
+                        finality_depth: finality,
+                    })
+                }
                 None => {
                     return Err(ImportError::UnknownParent {
                         height: h.height,
@@ -2255,11 +2325,12 @@ impl Store {
         }
         if prune && self.pruning.load(Ordering::Relaxed) {
             // The newest finality_depth + 1 bodies stay: what a branch
-            // switch undoes, and what the check at open reads; and every
-            // body above the state's last durable commit, which a crash
-            // would have the state apply again.
-            let upto = (height - finality - 1).min(self.state_durable.load(Ordering::Relaxed));
-            self.prune_bodies(w, upto)?;
+            // switch undoes, and what the check at open reads. The bodies
+            // above the state's last durable commit go too: a crash that
+            // leaves the state behind them rolls the blocks back to the
+            // state ([`Store::catch_up`]), so they are not written out at
+            // the next durable commit only to be pruned after it.
+            self.prune_bodies(w, height - finality - 1)?;
         }
         if self.indexed {
             index::add_block(w, block)?;
@@ -2313,6 +2384,13 @@ impl Store {
         m.bytes_written += self.bytes_written() - before;
         m.entries += entries;
         Ok(())
+    }
+
+    /// How many canonical blocks opening took off a forger's blocks file
+    /// because a crash had left its state behind them with their bodies
+    /// pruned (0 almost always): they are fetched again.
+    pub fn taken_back_at_open(&self) -> u64 {
+        self.taken_back.load(Ordering::Relaxed)
     }
 
     /// What merging index runs has cost since the store was opened.

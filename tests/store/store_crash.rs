@@ -76,6 +76,10 @@ fn open_every(disks: &Disks, net: &TestNet, every: u64) -> Result<Store, StoreEr
 struct Keeping {
     every: u64,
     indexes: goodwill::store::Indexes,
+    /// Whether it prunes bodies below the finality depth (`goodwill forge`
+    /// without `--keep-blocks all`); the scenario's chain then has a
+    /// finality depth of 3, so that pruning reaches the branch it switches.
+    prunes: bool,
 }
 
 impl Keeping {
@@ -83,6 +87,7 @@ impl Keeping {
         Keeping {
             every,
             indexes: goodwill::store::Indexes::Keep,
+            prunes: false,
         }
     }
 }
@@ -101,6 +106,7 @@ fn open_as(disks: &Disks, net: &TestNet, k: Keeping) -> Result<Store, StoreError
     )?;
     store.set_durable_every(every);
     store.set_state_durable_every(2);
+    store.set_pruning(k.prunes);
     Ok(store)
 }
 
@@ -139,8 +145,11 @@ struct Scenario {
 /// Chain A: 8 blocks with transfers. Chain B forks from A at height 5, in a
 /// later slot, with other transfers, and grows to height 10. Imported A then
 /// B, so B is first a side branch and then wins.
-fn scenario() -> Scenario {
-    let net = TestNet::new(&TestNetConfig::default());
+fn scenario(k: Keeping) -> Scenario {
+    let net = TestNet::new(&TestNetConfig {
+        finality_depth: if k.prunes { 3 } else { 8 },
+        ..TestNetConfig::default()
+    });
     let genesis_id = net.params.chain_id();
     let mut state_after: BTreeMap<Hash, Entries> = BTreeMap::new();
     let mut a = net.chain();
@@ -291,7 +300,7 @@ fn faulty_run(s: &Scenario, disks: &Disks, n: u64, k: Keeping) -> Outcome {
 
 /// Reopens the crashed disk and checks it against the model; then runs the
 /// rest of the sequence. Returns whether the in-flight import turned out
-/// durable. With every `every`th commit durable, up to `every - 1` imports
+/// durable, and whether reopening took blocks back to the state. With every `every`th commit durable, up to `every - 1` imports
 /// that returned may be lost (none when `every` is 1).
 fn check_recovery(
     s: &Scenario,
@@ -300,10 +309,11 @@ fn check_recovery(
     n: u64,
     kind: CrashKind,
     k: Keeping,
-) -> bool {
+) -> (bool, bool) {
     let every = k.every;
     let ctx = format!("N={n} {kind:?} (ok={}, in_flight={})", o.ok, o.in_flight);
     let store = open_as(&crashed, &s.net, k).unwrap_or_else(|e| panic!("{ctx}: reopen: {e}"));
+    let taken_back = store.taken_back_at_open() > 0;
     let state = store.state_entries().unwrap();
     let tip = store.tip().unwrap().hash;
     let hi = if o.in_flight { o.ok + 1 } else { o.ok };
@@ -321,9 +331,13 @@ fn check_recovery(
     if k.indexes == goodwill::store::Indexes::Keep {
         log_replays_to_the_chain(&store, &ctx);
     }
-    store
-        .verify_chain()
-        .unwrap_or_else(|e| panic!("{ctx}: verify_chain: {e}"));
+    match store.verify_chain() {
+        Ok(_) => {}
+        // A pruned store says it cannot replay; check_at_open checked the
+        // bodies it keeps when it reopened.
+        Err(goodwill::store::VerifyError::Pruned { .. }) if k.prunes => {}
+        Err(e) => panic!("{ctx}: verify_chain: {e}"),
+    }
     // Imported again from the oldest possible: the blocks it holds are a run
     // from there (known already), and every block after the run does what
     // the model says of a store holding exactly the blocks before it.
@@ -358,7 +372,7 @@ fn check_recovery(
         // A forger's lean store keeps no chain-event log.
         log_replays_to_the_chain(&store, &ctx);
     }
-    held > o.ok
+    (held > o.ok, taken_back)
 }
 
 /// The chain-event log, replayed (push on connect, pop on retract), is the
@@ -403,17 +417,35 @@ fn every_write_and_sync_can_fail_in_a_forgers_store_that_holds_its_writes() {
     sweep(Keeping {
         every: 3,
         indexes: goodwill::store::Indexes::Skip,
+        prunes: false,
+    });
+}
+
+/// The same with a forger's store that prunes the bodies below the
+/// finality depth, the bodies above its state's last durable commit
+/// included: a crash between its two files' durable commits leaves the
+/// state behind bodies that are gone, and the reopened store takes its
+/// blocks back to the state rather than refusing to open.
+#[test]
+fn every_write_and_sync_can_fail_in_a_forgers_store_that_prunes() {
+    // Six blocks between durable commits, more than the finality depth
+    // keeps: the bodies a lagging state would apply again are pruned.
+    sweep(Keeping {
+        every: 6,
+        indexes: goodwill::store::Indexes::Skip,
+        prunes: true,
     });
 }
 
 fn sweep(k: Keeping) {
-    let s = scenario();
+    let s = scenario(k);
     let total = clean_run(&s, k);
     assert!(total > s.seq.len() as u64, "{total} disk operations");
     let mut opens_failed = 0;
     let mut imports_failed = 0;
     let mut close_failed = 0;
     let mut durable_in_flight = [0u32; 2];
+    let mut taken_back = 0u32;
     // Under the ARM emulators, a share of the fault points, spread over the
     // whole run (the host takes every one).
     let step = (total / u64::from(crate::common::emulated_share(total as u32).max(1))).max(1);
@@ -434,20 +466,28 @@ fn sweep(k: Keeping) {
             .into_iter()
             .enumerate()
         {
-            if check_recovery(&s, disks.crash(kind), &o, n, kind, k) {
-                durable_in_flight[i] += 1;
-            }
+            let (durable, back) = check_recovery(&s, disks.crash(kind), &o, n, kind, k);
+            durable_in_flight[i] += u32::from(durable);
+            taken_back += u32::from(back);
         }
     }
     println!(
         "fault points N exercised: {exercised} of {total} disk operations \
          ({opens_failed} while opening, {imports_failed} during an import, {close_failed} while closing); \
-         failed import durable anyway: {} after a power cut, {} after a process kill",
+         failed import durable anyway: {} after a power cut, {} after a process kill; \
+         blocks taken back to the state at {taken_back} reopening(s)",
         durable_in_flight[0], durable_in_flight[1]
     );
     assert!(
         opens_failed > 0 && imports_failed > 0,
         "the faults must hit both opening and importing"
+    );
+    // Only a store that prunes ever needs to; one that does must meet it
+    // (the crash between its two files' durable commits).
+    assert_eq!(
+        taken_back > 0,
+        k.prunes,
+        "{taken_back} reopening(s) took blocks back"
     );
 }
 
@@ -569,6 +609,7 @@ fn a_forgers_store_writes_nothing_to_the_disk_between_durable_commits() {
     let forger = Keeping {
         every: 4,
         indexes: goodwill::store::Indexes::Skip,
+        prunes: false,
     };
     let disks = Disks::new();
     let store = open_as(&disks, &net, forger).unwrap();

@@ -194,3 +194,45 @@ fn a_forger_that_lost_its_state_file_says_it_must_sync_again() {
     assert!(e.contains("is not stored (pruned)"), "{e}");
     assert!(e.contains("sync again"), "{e}");
 }
+
+/// A block whose body was pruned is still known by its hash on the
+/// canonical chain: sent again (a peer syncing from far back, or the blocks
+/// a crash took back being fetched again), it is `AlreadyKnown`, not a
+/// fork; and a branch from below the kept bodies is refused as beyond
+/// finality, not asked for as an unknown parent.
+#[test]
+fn a_pruned_block_sent_again_is_known_and_a_branch_from_below_the_kept_bodies_is_refused() {
+    use goodwill::store::{ImportError, Imported};
+    let net = TestNet::new(&TestNetConfig::default());
+    let finality = net.params.genesis().finality_depth;
+    let from = 60 - finality;
+    // A branch on the block just below the kept bodies (height from - 2),
+    // one slot after the canonical block at from - 1.
+    let mut chain = net.chain();
+    let mut blocks: Vec<Block> = (0..from - 2).map(|_| chain.forge(vec![])).collect();
+    let mut fork = chain.clone();
+    blocks.extend((from - 2..60).map(|_| chain.forge(vec![])));
+    let side = fork.forge_after(blocks[from as usize - 2].header.header.slot, vec![]);
+    assert_eq!(side.height(), from - 1);
+    let dir = tempfile::tempdir().unwrap();
+    let store = lean(dir.path(), &net);
+    for b in &blocks {
+        store.import_block(b, EVERY_SLOT_STARTED).unwrap();
+    }
+    assert_eq!(store.snapshot().unwrap().blocks_from().unwrap(), from);
+    for b in [&blocks[0], &blocks[from as usize - 2], &blocks[59]] {
+        assert!(
+            matches!(
+                store.import_block(b, EVERY_SLOT_STARTED).unwrap(),
+                Imported::AlreadyKnown
+            ),
+            "height {}",
+            b.height()
+        );
+    }
+    match store.import_block(&side, EVERY_SLOT_STARTED) {
+        Err(ImportError::BeyondFinality { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.tip().unwrap().hash, blocks[59].hash());
+}
