@@ -438,6 +438,20 @@ impl Store {
             return Err(bad("the genesis tip does not match the chain".into()));
         }
         let finality = self.params.genesis().finality_depth;
+        // Past the tip + 1 it was never written (a rollback leaves tip + 1),
+        // and a store with indexes never prunes: either is damage, and
+        // would otherwise skip the bodies' checks below.
+        if kept_from == 0 || kept_from > tip.height + 1 || (self.indexed && kept_from != 1) {
+            return Err(bad(format!(
+                "the meta table keeps block bodies from height {kept_from}, with the tip at {}{}",
+                tip.height,
+                if self.indexed {
+                    " on a store that never prunes"
+                } else {
+                    ""
+                }
+            )));
+        }
         let lowest = tip.height.saturating_sub(finality).max(1).max(kept_from);
         // Keys whose latest change has been checked against the state.
         let mut seen: BTreeSet<StateKey> = BTreeSet::new();

@@ -997,6 +997,28 @@ pub fn index_entry_count(block: &Block) -> usize {
     index::entries(block).iter().map(Vec::len).sum()
 }
 
+/// Removes the side blocks at `heights`, entries and bodies.
+fn remove_side_blocks(
+    w: &WriteTransaction,
+    heights: std::ops::Range<u64>,
+) -> Result<(), StoreError> {
+    // Keys are height (8 bytes, big-endian) ‖ hash: every key of a height
+    // in the range sorts at or after its start's 8 bytes and before its
+    // end's.
+    let (lo, hi) = (heights.start.to_be_bytes(), heights.end.to_be_bytes());
+    let mut side = w.open_table(SIDE)?;
+    let keys: Vec<Vec<u8>> = side
+        .range(lo.as_slice()..hi.as_slice())?
+        .map(|r| r.map(|(k, _)| k.value().to_vec()))
+        .collect::<Result<_, _>>()?;
+    for k in keys {
+        side.remove(k.as_slice())?;
+        let bh: [u8; 32] = k[8..].try_into().expect("side keys are 40 bytes");
+        bodies::remove(w, &bh)?;
+    }
+    Ok(())
+}
+
 fn side_key(height: u64, hash: &Hash) -> [u8; 40] {
     let mut k = [0u8; 40];
     k[..8].copy_from_slice(&height.to_be_bytes());
@@ -1594,17 +1616,7 @@ impl Store {
                     bodies::remove(&w, &hash)?;
                 }
             }
-            let mut side = w.open_table(SIDE)?;
-            let above = (to + 1).to_be_bytes();
-            let gone: Vec<Vec<u8>> = side
-                .range(above.as_slice()..)?
-                .map(|r| r.map(|(k, _)| k.value().to_vec()))
-                .collect::<Result<_, _>>()?;
-            for k in gone {
-                side.remove(k.as_slice())?;
-                let bh: [u8; 32] = k[8..].try_into().expect("side keys are 40 bytes");
-                bodies::remove(&w, &bh)?;
-            }
+            remove_side_blocks(&w, to + 1..u64::MAX)?;
             w.open_table(META)?
                 .insert(BLOCKS_FROM, (to + 1).to_le_bytes().as_slice())?;
         }
@@ -2311,17 +2323,7 @@ impl Store {
         let prune = height > finality && height >= checkpoint;
         if prune {
             // Side blocks at or below the finalized height can never win.
-            let limit = (height - finality + 1).to_be_bytes();
-            let mut side = w.open_table(SIDE)?;
-            let stale: Vec<Vec<u8>> = side
-                .range(..limit.as_slice())?
-                .map(|r| r.map(|(k, _)| k.value().to_vec()))
-                .collect::<Result<_, _>>()?;
-            for k in stale {
-                side.remove(k.as_slice())?;
-                let bh: [u8; 32] = k[8..].try_into().expect("side keys are 40 bytes");
-                bodies::remove(w, &bh)?;
-            }
+            remove_side_blocks(w, 0..height - finality + 1)?;
         }
         if prune && self.pruning.load(Ordering::Relaxed) {
             // The newest finality_depth + 1 bodies stay: what a branch

@@ -300,8 +300,9 @@ fn faulty_run(s: &Scenario, disks: &Disks, n: u64, k: Keeping) -> Outcome {
 
 /// Reopens the crashed disk and checks it against the model; then runs the
 /// rest of the sequence. Returns whether the in-flight import turned out
-/// durable, and whether reopening took blocks back to the state. With every `every`th commit durable, up to `every - 1` imports
-/// that returned may be lost (none when `every` is 1).
+/// durable, and whether reopening took blocks back to the state. With
+/// every `every`th commit durable, up to `every - 1` imports that returned
+/// may be lost (none when `every` is 1).
 fn check_recovery(
     s: &Scenario,
     crashed: Disks,

@@ -236,3 +236,32 @@ fn a_pruned_block_sent_again_is_known_and_a_branch_from_below_the_kept_bodies_is
     }
     assert_eq!(store.tip().unwrap().hash, blocks[59].hash());
 }
+
+/// The height bodies are kept from is read at open: one past the tip + 1
+/// (never written), or above 1 on a store that never prunes, is damage and
+/// named, not a reason to skip checking the bodies.
+#[test]
+fn a_damaged_kept_from_height_is_refused_at_open() {
+    use redb::{Database, TableDefinition};
+    const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+    let (net, _chain, _blocks, dir, store) = sixty_blocks();
+    drop(store);
+    let set = |from: u64| {
+        let db = Database::open(dir.path().join(goodwill::store::FILE_NAME)).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(META)
+            .unwrap()
+            .insert("blocks_from", from.to_le_bytes().as_slice())
+            .unwrap();
+        w.commit().unwrap();
+    };
+    set(62);
+    let e = Store::open_with(dir.path(), &net.params, Indexes::Skip).unwrap_err();
+    assert!(
+        e.to_string().contains("keeps block bodies from height 62"),
+        "{e}"
+    );
+    // The tip + 1 (what a rollback to the state leaves) opens.
+    set(61);
+    lean(dir.path(), &net);
+}
