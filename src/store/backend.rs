@@ -427,16 +427,59 @@ pub(super) struct HoldWrites<B> {
     bound: usize,
 }
 
+/// Held pages are kept this many to an allocation (64 KiB): the allocator
+/// gives the pages of a freed run back to the kernel
+/// ([`crate::runtime::os::release_free_memory`]), where 4 KiB pages
+/// allocated one by one, each straddling two of the kernel's pages between
+/// live allocations, stayed resident after they were freed (a synced
+/// forger's core thread held 2 MiB more).
+const SLAB_PAGES: usize = 16;
+
 /// Pages held since the last sync, by page number, and the end of the
 /// furthest write (the file's length as redb sees it may pass the inner
 /// file's until they are written).
 #[derive(Debug, Default)]
 struct Held {
-    pages: std::collections::BTreeMap<u64, Box<[u8]>>,
+    /// Page number → its slot in `slabs`.
+    pages: std::collections::BTreeMap<u64, u32>,
+    /// The held bytes, [`SLAB_PAGES`] pages an allocation; a slot is
+    /// taken once until everything held is written out (a page cut off by
+    /// `set_len` keeps its slot until then).
+    slabs: Vec<Box<[u8]>>,
+    /// Slots taken.
+    used: u32,
     end: u64,
     /// The inner file's length: set at open, by `set_len` and by the
     /// writes that reach it (all go through here).
     inner_len: u64,
+}
+
+impl Held {
+    fn page(&self, slot: u32) -> &[u8] {
+        let (slab, at) = (slot as usize / SLAB_PAGES, slot as usize % SLAB_PAGES);
+        &self.slabs[slab][at * HELD_PAGE as usize..][..HELD_PAGE as usize]
+    }
+
+    fn page_mut(&mut self, slot: u32) -> &mut [u8] {
+        let (slab, at) = (slot as usize / SLAB_PAGES, slot as usize % SLAB_PAGES);
+        &mut self.slabs[slab][at * HELD_PAGE as usize..][..HELD_PAGE as usize]
+    }
+
+    /// A fresh slot (zeros), a new slab when the last is full.
+    fn take_slot(&mut self) -> u32 {
+        let slot = self.used;
+        if slot as usize / SLAB_PAGES == self.slabs.len() {
+            self.slabs
+                .push(vec![0u8; SLAB_PAGES * HELD_PAGE as usize].into_boxed_slice());
+        }
+        self.used += 1;
+        slot
+    }
+
+    /// Bytes of memory the held pages take.
+    fn bytes(&self) -> usize {
+        self.used as usize * HELD_PAGE as usize
+    }
 }
 
 impl<B: StorageBackend> HoldWrites<B> {
@@ -491,14 +534,16 @@ impl<B: StorageBackend> HoldWrites<B> {
     /// written, the whole folio.
     fn write_out(&self, held: &mut Held) -> Result<(), io::Error> {
         let len = Self::len_with(held);
-        for (&page, bytes) in &held.pages {
+        for (&page, &slot) in &held.pages {
             let at = page * HELD_PAGE;
             let n = len.saturating_sub(at).min(HELD_PAGE) as usize;
             if n > 0 {
-                self.inner.write(at, &bytes[..n])?;
+                self.inner.write(at, &held.page(slot)[..n])?;
             }
         }
         held.pages.clear();
+        held.slabs = Vec::new();
+        held.used = 0;
         held.inner_len = len;
         held.end = 0;
         Ok(())
@@ -545,7 +590,8 @@ impl<B: StorageBackend> StorageBackend for HoldWrites<B> {
         }
         let inner_len = held.inner_len;
         let mut pos = offset;
-        for (&page, bytes) in pages {
+        for (&page, &slot) in pages {
+            let bytes = held.page(slot);
             let at = page * HELD_PAGE;
             if pos < at {
                 let (from, to) = ((pos - offset) as usize, (at - offset) as usize);
@@ -576,8 +622,8 @@ impl<B: StorageBackend> StorageBackend for HoldWrites<B> {
         let first_gone = len.div_ceil(HELD_PAGE);
         held.pages.split_off(&first_gone);
         if !len.is_multiple_of(HELD_PAGE) {
-            if let Some(last) = held.pages.get_mut(&(len / HELD_PAGE)) {
-                last[(len % HELD_PAGE) as usize..].fill(0);
+            if let Some(&last) = held.pages.get(&(len / HELD_PAGE)) {
+                held.page_mut(last)[(len % HELD_PAGE) as usize..].fill(0);
             }
         }
         Ok(())
@@ -592,7 +638,7 @@ impl<B: StorageBackend> StorageBackend for HoldWrites<B> {
             return self.inner.write(offset, data);
         }
         let mut held = self.lock()?;
-        let would_hold = (held.pages.len() as u64 * HELD_PAGE) as usize + data.len();
+        let would_hold = held.bytes() + data.len();
         if would_hold > self.bound {
             self.write_out(&mut held)?;
             if data.len() > self.bound {
@@ -608,18 +654,19 @@ impl<B: StorageBackend> StorageBackend for HoldWrites<B> {
             let page = pos / HELD_PAGE;
             let at = page * HELD_PAGE;
             let upto = (at + HELD_PAGE).min(end);
-            let slot = match held.pages.entry(page) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    let mut bytes = vec![0u8; HELD_PAGE as usize].into_boxed_slice();
+            let slot = match held.pages.get(&page) {
+                Some(&slot) => slot,
+                None => {
+                    let slot = held.take_slot();
                     if pos > at || upto < at + HELD_PAGE {
                         // Part of a page: the rest is the file's.
-                        self.read_inner(inner_len, at, &mut bytes)?;
+                        self.read_inner(inner_len, at, held.page_mut(slot))?;
                     }
-                    v.insert(bytes)
+                    held.pages.insert(page, slot);
+                    slot
                 }
             };
-            slot[(pos - at) as usize..(upto - at) as usize]
+            held.page_mut(slot)[(pos - at) as usize..(upto - at) as usize]
                 .copy_from_slice(&data[(pos - offset) as usize..(upto - offset) as usize]);
             pos = upto;
         }
@@ -749,9 +796,18 @@ mod hold_tests {
             ops,
             "twenty writes of two pages: none reach the disk"
         );
+        assert_eq!(
+            held.held.lock().unwrap().slabs.len(),
+            1,
+            "two pages, one slab"
+        );
         held.sync_data().unwrap();
         // Each page once, however often it was written: two writes, a sync.
         assert_eq!(disk.ops(), ops + 3);
+        assert!(
+            held.held.lock().unwrap().slabs.is_empty(),
+            "written out, the slabs are freed"
+        );
         assert_eq!(bytes(&disk.crash(CrashKind::PowerCut))[4096..4100], [7; 4]);
         // Past the bound, what is held is written out (not synced).
         held.write(0, &[1u8; 4096]).unwrap();
