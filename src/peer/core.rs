@@ -468,7 +468,10 @@ pub struct Core {
     sync: Option<Sync>,
     next_id: u32,
     seen: Box<Recent>,
-    headers: BTreeMap<(u64, PublicKey), SignedHeader>,
+    /// Boxed: a header is ~330 bytes, and a map's nodes hold their values
+    /// inline with room for eleven, about half of it empty as slots only
+    /// grow (690 KiB for the 1,024 headers inline, 430 KiB boxed).
+    headers: BTreeMap<(u64, PublicKey), Box<SignedHeader>>,
     evidence: BTreeMap<PublicKey, Evidence>,
     reporter: Option<crate::chain::crypto::Keypair>,
     /// (slot start, hash) → where from, the block.
@@ -811,14 +814,12 @@ impl Core {
     /// report again any equivocation whose report went missing.
     pub fn tick(&mut self, now_ms: u64) -> Result<Vec<Action>, Fatal> {
         let mut out = Vec::new();
-        if let Some(f) = &mut self.forge {
-            if now_ms.saturating_sub(f.durable_ms) >= f.durable_every_ms {
-                f.durable_ms = now_ms;
-                if let Err(e) = self.store.make_durable() {
-                    f.storage_error = true;
-                    return Err(Fatal::Store(e));
-                }
-            }
+        if self
+            .forge
+            .as_ref()
+            .is_some_and(|f| now_ms.saturating_sub(f.durable_ms) >= f.durable_every_ms)
+        {
+            self.make_forger_durable(now_ms)?;
         }
         self.release_early(now_ms, &mut out)?;
         self.settle_probes(now_ms, &mut out)?;
@@ -1186,6 +1187,19 @@ impl Core {
     /// Remembers a block header by (slot, forger) — `verified`: its
     /// signature was checked — and, if the same forger signed a different
     /// header for that slot, holds the two as evidence and reports them.
+    /// A forger's held block commits made durable (the interval's end, or a
+    /// sync that caught up); a storage error marks the forger red and stops.
+    fn make_forger_durable(&mut self, now_ms: u64) -> Result<bool, Fatal> {
+        let Some(f) = &mut self.forge else {
+            return Ok(false);
+        };
+        f.durable_ms = now_ms;
+        self.store.make_durable().map_err(|e| {
+            f.storage_error = true;
+            Fatal::Store(e)
+        })
+    }
+
     fn note_header(
         &mut self,
         header: &SignedHeader,
@@ -1200,11 +1214,11 @@ impl Core {
                 if !verified && header.verify().is_err() {
                     return Ok(());
                 }
-                let prev = prev.clone();
+                let prev = (**prev).clone();
                 self.found_equivocation(prev, header.clone(), now_ms, out)
             }
             None if verified => {
-                self.headers.insert(key, header.clone());
+                self.headers.insert(key, Box::new(header.clone()));
                 while self.headers.len() > MAX_HEADERS_SEEN {
                     self.headers.pop_first();
                 }
@@ -1930,6 +1944,17 @@ impl Core {
                     )));
                     if let Some(c) = self.conns.get_mut(&conn) {
                         c.trust.failed(now_ms);
+                    }
+                } else if self.forge.is_some() {
+                    let held = self.store.not_durable();
+                    if policy::durable_after_sync(held) && self.make_forger_durable(now_ms)? {
+                        out.push(Action::Log(
+                            Level::Info,
+                            format!(
+                                "sync: caught up at height {}; the {held} blocks held in memory are durable",
+                                tip.height
+                            ),
+                        ));
                     }
                 }
             }

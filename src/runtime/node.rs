@@ -397,12 +397,12 @@ async fn serve_on(
             .clone()
             .unwrap_or_else(|| local.to_string()),
     );
-    let (events_tx, events_rx) = smol::channel::bounded::<Event>(8192);
     let role = if config.forge.is_some() {
         Role::Forger
     } else {
         Role::MainNode
     };
+    let (events_tx, events_rx) = smol::channel::bounded::<Event>(policy::events_queue(role));
     let forge = config.forge.clone().map(|f| {
         Arc::new(crate::runtime::forge::ForgeShared::new(
             f,

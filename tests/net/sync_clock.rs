@@ -27,7 +27,9 @@ use goodwill::ledger::state::StateReadExt;
 use goodwill::ledger::{self, Parallelism};
 use goodwill::peer::core::{Action, ConnId, Core, CoreOptions};
 use goodwill::peer::forging::ClockCheck;
-use goodwill::peer::policy::{serves_from, CLAIM_PROOF_MS, UNTRUSTED_CLAIM_MS};
+use goodwill::peer::policy::{
+    serves_from, CLAIM_PROOF_MS, DURABLE_AFTER_SYNC_BLOCKS, UNTRUSTED_CLAIM_MS,
+};
 use goodwill::peer::queries::blocks_from_store;
 use goodwill::store::{ImportError, Imported, Indexes, SimDisk, Store};
 use goodwill::testkit::{TestChain, TestNet, TestNetConfig, EVERY_SLOT_STARTED};
@@ -607,4 +609,91 @@ fn a_node_far_behind_asks_a_main_node_not_a_pruned_forger() {
         .connected(1, &forger_hello, ip(1), Default::default(), now)
         .unwrap();
     assert_eq!(get_blocks(&out, 1).map(|(_, from)| from), Some(61));
+}
+
+// ---------------------------------------------------------------------------
+// A forger that catches up by a sync makes what it fetched durable.
+
+/// Answers the core's GetBlocks on `conn` from `chain` until it asks no
+/// more; returns every action it took.
+fn serve_sync(
+    core: &mut Core,
+    chain: &TestChain,
+    conn: ConnId,
+    mut out: Vec<Action>,
+    now_ms: u64,
+) -> Vec<Action> {
+    let mut all = Vec::new();
+    for _ in 0..1_000 {
+        let asked = out.iter().find_map(|a| match a {
+            Action::Send(c, Message::GetBlocks { id, from, count }) if *c == conn => {
+                Some((*id, *from, *count))
+            }
+            _ => None,
+        });
+        all.extend(out);
+        let Some((id, from, count)) = asked else {
+            return all;
+        };
+        let blocks: Vec<Block> = chain
+            .blocks
+            .iter()
+            .skip(from as usize - 1)
+            .take(count as usize)
+            .cloned()
+            .collect();
+        out = core
+            .message(conn, Message::Blocks { id, blocks }, now_ms)
+            .unwrap();
+    }
+    panic!("the sync did not end in 1,000 answers");
+}
+
+#[test]
+fn a_forger_that_catches_up_by_a_sync_makes_the_fetched_blocks_durable_at_once() {
+    let net = net();
+    let long = DURABLE_AFTER_SYNC_BLOCKS as usize + 36;
+    let chain = honest(&net, long + DURABLE_AFTER_SYNC_BLOCKS as usize - 1);
+    let now = 400 * SLOT_MS;
+    let store = store(&net);
+    let mut core = forger_core(&net, store.clone(), now);
+    let short_chain = TestChain {
+        blocks: chain.blocks[..long].to_vec(),
+        ..chain.clone()
+    };
+    let out = core
+        .connected(
+            1,
+            &hello(&net, 1, tip_of(&chain.blocks[long - 1]), now),
+            ip(1),
+            Default::default(),
+            now,
+        )
+        .unwrap();
+    let actions = serve_sync(&mut core, &short_chain, 1, out, now);
+    assert_eq!(store.tip().unwrap().height, long as u64);
+    assert_eq!(
+        store.not_durable(),
+        0,
+        "{long} synced blocks are durable as the sync catches up"
+    );
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Log(_, m)
+            if m.contains("caught up") && m.contains(&format!("the {long} blocks held")))),
+        "{actions:?}"
+    );
+    // A shorter sync (one block fewer than the bound) keeps them held
+    // until the durable interval ends, as blocks that come one by one do.
+    let out = core
+        .message(1, Message::Tip(tip_of(chain.blocks.last().unwrap())), now)
+        .unwrap();
+    let actions = serve_sync(&mut core, &chain, 1, out, now);
+    assert_eq!(
+        store.tip().unwrap().hash,
+        chain.blocks.last().unwrap().hash()
+    );
+    assert_eq!(store.not_durable(), DURABLE_AFTER_SYNC_BLOCKS - 1);
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, Action::Log(_, m) if m.contains("caught up"))));
 }
