@@ -636,6 +636,7 @@ pub fn forge(s: ForgeSettings) -> Result<(), Exit> {
     use crate::runtime::update::linux as slots;
     node::log_as_forger();
     warn_if_test_build();
+    crate::runtime::os::big_allocations_apart();
     #[cfg(feature = "fault-injection")]
     if crate::runtime::update::marks::get().crash_at_start {
         log::error!("goodwill forge: this test release crashes at start (test mark)");

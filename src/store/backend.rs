@@ -427,13 +427,8 @@ pub(super) struct HoldWrites<B> {
     bound: usize,
 }
 
-/// Held pages are kept this many to an allocation (64 KiB): the allocator
-/// gives the pages of a freed run back to the kernel
-/// ([`crate::runtime::os::release_free_memory`]), where 4 KiB pages
-/// allocated one by one, each straddling two of the kernel's pages between
-/// live allocations, stayed resident after they were freed (a synced
-/// forger's core thread held 2 MiB more).
-const SLAB_PAGES: usize = 16;
+/// Held pages are kept this many to an allocation ([`super::HELD_SLAB_BYTES`]).
+const SLAB_PAGES: usize = super::HELD_SLAB_BYTES / HELD_PAGE as usize;
 
 /// Pages held since the last sync, by page number, and the end of the
 /// furthest write (the file's length as redb sees it may pass the inner
