@@ -1184,9 +1184,6 @@ impl Core {
         }
     }
 
-    /// Remembers a block header by (slot, forger) — `verified`: its
-    /// signature was checked — and, if the same forger signed a different
-    /// header for that slot, holds the two as evidence and reports them.
     /// A forger's held block commits made durable (the interval's end, or a
     /// sync that caught up); a storage error marks the forger red and stops.
     fn make_forger_durable(&mut self, now_ms: u64) -> Result<bool, Fatal> {
@@ -1200,6 +1197,9 @@ impl Core {
         })
     }
 
+    /// Remembers a block header by (slot, forger) — `verified`: its
+    /// signature was checked — and, if the same forger signed a different
+    /// header for that slot, holds the two as evidence and reports them.
     fn note_header(
         &mut self,
         header: &SignedHeader,

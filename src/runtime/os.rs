@@ -106,14 +106,14 @@ pub fn release_free_memory() {
     }
 }
 
-/// Allocations of [`crate::store::HELD_SLAB_BYTES`] (128 KiB) and more get pages of their own
-/// from the kernel, given back when freed (glibc's `M_MMAP_THRESHOLD`, set
-/// once and so no longer adjusted: by default it rises up to 32 MiB as big
-/// blocks are freed; 128 KiB is its first value). A forger's held pages
-/// (kept in slabs of this size) and a sync's big batches then never spread through
-/// the heap, where small allocations left between them kept the freed
-/// pages resident after a sync (3 MiB at 200,000 transactions). Nothing
-/// elsewhere than glibc.
+/// Allocations of [`crate::store::HELD_SLAB_BYTES`] (128 KiB) and more get
+/// pages of their own from the kernel, given back when freed (glibc's
+/// `M_MMAP_THRESHOLD`, set once and so no longer adjusted: by default it
+/// rises up to 32 MiB as big blocks are freed; 128 KiB is its first value).
+/// A forger's held pages (kept in slabs of this size) and a sync's big
+/// batches then never spread through the heap, where small allocations
+/// left between them kept the freed pages resident after a sync (3 MiB at
+/// 200,000 transactions). Nothing elsewhere than glibc.
 pub fn big_allocations_apart() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[allow(unsafe_code)]
