@@ -173,6 +173,17 @@ else
   why="the packages did not install (see apt-get above)"
   if $ok; then
     std_version=$(version_of rustc-web)
+    # A mirror being updated may list a new rustc-web for this machine's
+    # architecture before the target's (seen 2026-12-05: bookworm-security's
+    # amd64 list had 1.96.0+dfsg1-1~deb12u2 a few minutes before its arm64
+    # list did). Fetch the lists again, twice, before giving up.
+    for wait_s in 60 120; do
+      apt-cache madison "libstd-rust-web-dev:$debarch" | grep -qF " $std_version " && break
+      say "libstd-rust-web-dev:$debarch $std_version is not in the package lists yet;" \
+        "fetching them again in $wait_s s (a mirror may be between updates)"
+      sleep "$wait_s"
+      update
+    done
     if ! apt-cache madison "libstd-rust-web-dev:$debarch" | grep -qF " $std_version "; then
       ok=false
       why="libstd-rust-web-dev:$debarch $std_version (rustc-web's version) is not in the package lists"
