@@ -637,9 +637,6 @@ mod tests {
 
     #[test]
     fn free_memory_is_given_back_after_every_64_blocks_imported() {
-        assert!(!durable_after_sync(0));
-        assert!(!durable_after_sync(DURABLE_AFTER_SYNC_BLOCKS - 1));
-        assert!(durable_after_sync(DURABLE_AFTER_SYNC_BLOCKS));
         assert!(!trim_due(0, 0));
         assert!(!trim_due(TRIM_EVERY_BLOCKS - 1, 0));
         assert!(trim_due(TRIM_EVERY_BLOCKS, 0));
