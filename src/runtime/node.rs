@@ -907,6 +907,9 @@ fn run_core(
                 let imported = shared.store.blocks_imported();
                 if policy::trim_due(imported, trimmed_at) {
                     crate::runtime::os::release_free_memory();
+                    if shared.role == Role::Forger {
+                        crate::runtime::os::release_unused_code();
+                    }
                     trimmed_at = imported;
                 }
                 shared.figures.publish(core.status(now)?);

@@ -127,6 +127,114 @@ pub fn big_allocations_apart() {
     }
 }
 
+/// Lets go of the read-only pages of the program and its libraries mapped
+/// so far (their code and constants), so that the resident memory counts
+/// the code a process still runs rather than all it ever ran: a forger's
+/// command line, store check and sync leave megabytes of the binary mapped
+/// that its slot loop never touches again. The pages stay in the page
+/// cache; code still in use is mapped again at its next call by a minor
+/// fault (with its neighbours: the kernel maps up to 64 KiB around one),
+/// read from the disk only if the kernel had meanwhile reclaimed it, which
+/// it may do to any page of the file, mapped or not. Which mappings:
+/// [`read_only_file_mappings`]. Returns the bytes let go of (mapped
+/// before, resident or not); 0 elsewhere than Linux, and under an emulator.
+pub fn release_unused_code() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(smaps) = read_text_bounded("/proc/self/smaps".as_ref(), SMAPS_BYTES) else {
+            return 0;
+        };
+        let Ok(exe) = std::env::current_exe() else {
+            return 0;
+        };
+        let mut released = 0;
+        for (start, end) in read_only_file_mappings(&smaps, &exe.to_string_lossy()) {
+            #[allow(unsafe_code)]
+            // SAFETY: the range is a whole mapping of this process, read
+            // only, private and backed by a file, with no private page (as
+            // the kernel listed it just now; nothing here makes such a
+            // mapping writable). MADV_DONTNEED on it only unmaps clean
+            // copies of the file: no byte a reader sees changes, and
+            // nothing borrowed from it dangles (the addresses stay mapped).
+            let r = unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED)
+            };
+            if r == 0 {
+                released += (end - start) as u64;
+            }
+        }
+        released
+    }
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+/// The bound on `/proc/self/smaps`: about 1 KiB a mapping, and a node has
+/// some fifty (a thread's stack and guard, the arenas, each library's four).
+const SMAPS_BYTES: u64 = 1 << 20;
+
+/// The mappings [`release_unused_code`] lets go of, as `(start, end)`
+/// addresses from a `/proc/PID/smaps` text, for the program at `exe`:
+/// backed by a file (a path, not `[vdso]` or an anonymous mapping),
+/// readable, not writable, private, and with no anonymous
+/// (copied-on-write) page. A relocated read-only segment (RELRO) holds
+/// such pages and is left alone, as is a mapping whose `Anonymous:` line is
+/// missing. None at all unless the program's own code is mapped
+/// executable: under an emulator (qemu-user, which runs the ARM test
+/// suites) the smaps are the emulator's own, the program's code is its
+/// data, and letting go of it was measured to crash an armv7 program.
+pub fn read_only_file_mappings(smaps: &str, exe: &str) -> Vec<(usize, usize)> {
+    let exe = exe.strip_suffix(" (deleted)").unwrap_or(exe);
+    let mut out = Vec::new();
+    let mut native = false;
+    let mut candidate: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        // A mapping's first line: range, permissions, offset, device and
+        // inode, then its path (which may hold spaces), or nothing.
+        let mut fields = [""; 5];
+        let mut rest = line;
+        for field in &mut fields {
+            rest = rest.trim_start();
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            (*field, rest) = rest.split_at(end);
+        }
+        let [range, perms, ..] = fields;
+        if range.ends_with(':') {
+            if range == "Anonymous:" {
+                if let Some(found) = candidate.take() {
+                    if perms == "0" {
+                        out.push(found);
+                    }
+                }
+            }
+            continue;
+        }
+        let path = rest.trim();
+        let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+        native |= perms == "r-xp" && path == exe;
+        candidate = range
+            .split_once('-')
+            .and_then(|(a, b)| {
+                Some((
+                    usize::from_str_radix(a, 16).ok()?,
+                    usize::from_str_radix(b, 16).ok()?,
+                ))
+            })
+            .filter(|&(start, end)| {
+                start < end
+                    && perms.len() == 4
+                    && perms.starts_with("r-")
+                    && perms.ends_with('p')
+                    && path.starts_with('/')
+            });
+    }
+    if native {
+        out
+    } else {
+        Vec::new()
+    }
+}
+
 /// Whether the kernel reports the wall clock synchronised (NTP), as
 /// `timedatectl` shows it: `adjtimex` without `STA_UNSYNC` and not
 /// `TIME_ERROR`. None if the kernel could not be asked.
@@ -418,6 +526,119 @@ pub fn notify_socket(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_read_only_private_file_mappings_without_a_private_page_are_let_go_of() {
+        let map = |range: &str, perms: &str, path: &str, anon: Option<u32>| {
+            let mut m =
+                format!("{range} {perms} 00000000 08:01 1234 {path}\nSize: 8 kB\nRss: 4 kB\n");
+            if let Some(a) = anon {
+                m += &format!("Anonymous: {a} kB\nVmFlags: rd mr mw me\n");
+            }
+            m
+        };
+        let smaps = [
+            map("1000-3000", "r--p", "/usr/bin/goodwill", Some(0)), // constants: let go
+            map("3000-9000", "r-xp", "/usr/bin/goodwill", Some(0)), // code: let go
+            map("9000-a000", "r--p", "/usr/bin/goodwill", Some(4)), // RELRO, relocated: kept
+            map("a000-b000", "rw-p", "/usr/bin/goodwill", Some(4)), // data: kept
+            map("b000-c000", "rw-p", "", Some(4)),                  // heap-like: kept
+            map("c000-d000", "r--p", "", Some(0)),                  // anonymous: kept
+            map("d000-e000", "r-xp", "[vdso]", Some(0)),            // the kernel's: kept
+            map("e000-f000", "r--s", "/dev/shm/x", Some(0)),        // shared: kept
+            map("f000-10000", "---p", "/usr/lib/libc.so.6", Some(0)), // a gap: kept
+            map("10000-11000", "r-xp", "/usr/lib/libc.so.6", None), // no Anonymous line: kept
+            map(
+                "11000-12000",
+                "r-xp",
+                "/usr/bin/goodwill (deleted)",
+                Some(0),
+            ), // replaced: let go
+        ]
+        .concat();
+        let exe = "/usr/bin/goodwill";
+        assert_eq!(
+            read_only_file_mappings(&smaps, exe),
+            [(0x1000, 0x3000), (0x3000, 0x9000), (0x11000, 0x12000)]
+        );
+        // The program replaced on disk (a self-update) is still itself, and
+        // a path may hold spaces.
+        assert_eq!(
+            read_only_file_mappings(&smaps, "/usr/bin/goodwill (deleted)").len(),
+            3
+        );
+        let spaced = map("1000-2000", "r-xp", "/opt/my apps/goodwill", Some(0));
+        assert_eq!(
+            read_only_file_mappings(&spaced, "/opt/my apps/goodwill"),
+            [(0x1000, 0x2000)]
+        );
+        // Another program's code mapped executable is not this one's.
+        assert!(read_only_file_mappings(&smaps, "/usr/bin/other").is_empty());
+        // Under an emulator the program's code is not mapped executable:
+        // nothing is let go of.
+        let emulated = [
+            map("1000-3000", "r--p", exe, Some(0)),
+            map("3000-9000", "r--p", exe, Some(0)),
+            map(
+                "7f00000000-7f00100000",
+                "r-xp",
+                "/usr/bin/qemu-arm-static",
+                Some(0),
+            ),
+        ]
+        .concat();
+        assert!(read_only_file_mappings(&emulated, exe).is_empty());
+        // A first line that does not parse ends the mapping before it: its
+        // Anonymous line is not taken for the one before.
+        let odd = [
+            map("3000-9000", "r-xp", exe, None),
+            map("zz-1000", "r-xp", exe, Some(0)),
+        ]
+        .concat();
+        assert!(read_only_file_mappings(&odd, exe).is_empty());
+        assert!(read_only_file_mappings("", exe).is_empty());
+    }
+
+    /// The file pages resident, in KiB (`RssFile:` in /proc/self/status).
+    #[cfg(target_os = "linux")]
+    fn file_pages_resident_kib() -> u64 {
+        let status = read_text_bounded("/proc/self/status".as_ref(), KERNEL_FILE_BYTES).unwrap();
+        let line = status.lines().find(|l| l.starts_with("RssFile:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn letting_go_of_the_code_lowers_the_resident_file_pages_and_the_code_still_runs() {
+        // Run some code first, so that there is some to let go of.
+        let digest = |b: &[u8]| <sha2::Sha256 as sha2::Digest>::digest(b);
+        let before_digest = digest(b"goodwill");
+        let smaps = read_text_bounded("/proc/self/smaps".as_ref(), SMAPS_BYTES).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let ours = read_only_file_mappings(&smaps, &exe.to_string_lossy());
+        let before = file_pages_resident_kib();
+        let released = release_unused_code();
+        let after = file_pages_resident_kib();
+        if ours.is_empty() {
+            // Under qemu-user (the ARM suites run there) the program's code
+            // is not mapped executable: nothing is let go of. The host
+            // runs the suite natively, where it must be.
+            assert!(
+                !cfg!(target_arch = "x86_64"),
+                "this program's code was not found mapped: {exe:?}"
+            );
+            assert_eq!(released, 0);
+            return;
+        }
+        assert!(released > 0, "nothing was let go of");
+        assert!(
+            after < before,
+            "the resident file pages did not go down: {before} KiB before, {after} KiB after"
+        );
+        // The code and constants come back as they were when next used.
+        assert_eq!(digest(b"goodwill"), before_digest);
+        assert!(file_pages_resident_kib() >= after);
+    }
 
     #[test]
     fn ports_are_picked_below_the_ephemeral_range_each_once() {
