@@ -24,8 +24,7 @@ use std::path::{Path, PathBuf};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::{
-    bodies, bodies::BLOCK_PARTS, Store, StoreError, BLOCKS, BLOCK_LIMIT, CANON, FILE_NAME, META,
-    STATE, UNDO, VALUE_LIMIT,
+    bodies, Store, StoreError, BLOCK_LIMIT, CANON, FILE_NAME, META, STATE, UNDO, VALUE_LIMIT,
 };
 use crate::chain::block::Block;
 use crate::chain::codec::{self, encode};
@@ -410,7 +409,6 @@ impl Store {
         let snap = self.snapshot()?;
         let tip = snap.tip()?;
         let canon = r.open_table(CANON)?;
-        let blocks = r.open_table(BLOCKS)?;
         let undo = snap.state_txn().open_table(UNDO)?;
         let last = canon.last()?.map(|(h, v)| (h.value(), Hash(*v.value())));
         if last != Some((tip.height, tip.hash)) {
@@ -480,7 +478,7 @@ impl Store {
                 .get(height)?
                 .map(|g| Hash(*g.value()))
                 .ok_or_else(|| bad(format!("no canonical block at height {height}")))?;
-            let bytes = bodies::get(&blocks, || Ok(r.open_table(BLOCK_PARTS)?), &hash.0)?
+            let bytes = bodies::get(&r, &hash.0)?
                 .ok_or_else(|| bad(format!("block {hash} at height {height} is not stored")))?;
             let block = Block::from_bytes(&bytes, BLOCK_LIMIT)
                 .map_err(|e| bad(format!("block {hash} at height {height}: {e}")))?;
@@ -524,7 +522,7 @@ impl Store {
                 let parent_digest = if height == 1 {
                     Some(genesis.digest)
                 } else {
-                    bodies::get(&blocks, || Ok(r.open_table(BLOCK_PARTS)?), &h.parent.0)?
+                    bodies::get(&r, &h.parent.0)?
                         .and_then(|b| Block::from_bytes(&b, BLOCK_LIMIT).ok())
                         .map(|p| p.header.header.state_digest)
                 };

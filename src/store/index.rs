@@ -1,5 +1,7 @@
-//! A main node's indexes in redb: index runs ([`super::runs`]) and the
-//! transaction ids of each canonical height.
+//! A main node's indexes in redb: index runs ([`super::runs`]) and where
+//! each transaction of a canonical block lies in its body, so that its id
+//! (SHA-256 of those bytes) is read off the body rather than stored: 32
+//! bytes a transaction kept as 4 (issue 18).
 //!
 //! A block's run and ids are written inside the block's own commit, so a
 //! crash leaves them exactly as durable as the block. A merge is one commit
@@ -25,15 +27,20 @@ pub(super) const INDEX_RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new(
 /// (first, last, section, number) → chunk of entries.
 pub(super) const INDEX_CHUNKS: TableDefinition<(u64, u64, u8, u32), &[u8]> =
     TableDefinition::new("index_chunks");
-/// (height, number) → up to [`IDS_PER_CHUNK`] transaction ids, in block order.
-pub(super) const TX_IDS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("tx_ids");
+/// (height, number) → where the canonical block's transactions lie in its
+/// body: the first one's start, then each one's end (u32 little-endian),
+/// up to [`SPANS_PER_CHUNK`] a value.
+pub(super) const TX_SPANS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("tx_spans");
+/// The ids of each height's transactions, as schema 4 kept them: dropped
+/// when a store is reindexed.
+pub(super) const OLD_TX_IDS: &str = "tx_ids";
 /// Height → the balance changes of its transactions that differ from the
 /// rule (`ledger::balances::encode_residual`); absent when none do (and
 /// the table itself until a first block needs it).
 pub(super) const BALANCE_RESIDUAL: TableDefinition<u64, &[u8]> =
     TableDefinition::new("balance_residual");
-/// Ids in one `tx_ids` value (4,032 bytes: one page).
-const IDS_PER_CHUNK: usize = 126;
+/// Offsets in one `tx_spans` value (4,032 bytes: one page).
+const SPANS_PER_CHUNK: usize = 1_008;
 /// `meta` key: heights up to this one are final and merged (absent: 0).
 pub(super) const INDEX_MERGED: &str = "index_merged";
 
@@ -47,7 +54,7 @@ impl From<RunError> for StoreError {
 pub(super) fn create(w: &WriteTransaction) -> Result<(), StoreError> {
     w.open_table(INDEX_RUNS)?;
     w.open_table(INDEX_CHUNKS)?;
-    w.open_table(TX_IDS)?;
+    w.open_table(TX_SPANS)?;
     // BALANCE_RESIDUAL is made by its first entry: a store that never
     // needs one keeps the layout it had before the table existed.
     Ok(())
@@ -93,8 +100,13 @@ pub(super) fn entries(block: &Block) -> [Vec<Entry>; 3] {
     out
 }
 
-/// Indexes a block that became canonical: its one-block run and its ids.
-pub(super) fn add_block(w: &WriteTransaction, block: &Block) -> Result<(), StoreError> {
+/// Indexes a block that became canonical (`body_len` bytes encoded): its
+/// one-block run and its transactions' spans.
+pub(super) fn add_block(
+    w: &WriteTransaction,
+    block: &Block,
+    body_len: usize,
+) -> Result<(), StoreError> {
     let height = block.height();
     let built = runs::build(height, height, entries(block));
     let mut chunks = w.open_table(INDEX_CHUNKS)?;
@@ -103,15 +115,26 @@ pub(super) fn add_block(w: &WriteTransaction, block: &Block) -> Result<(), Store
     }
     w.open_table(INDEX_RUNS)?
         .insert(height, built.head.as_slice())?;
-    let ids: Vec<u8> = block.txs.iter().flat_map(|t| t.id().0).collect();
-    let mut t = w.open_table(TX_IDS)?;
-    for (n, part) in ids.chunks(IDS_PER_CHUNK * 32).enumerate() {
+    // The transactions are the body's tail, one after another.
+    let lens: Vec<usize> = block.txs.iter().map(|t| t.to_bytes().len()).collect();
+    let start = body_len
+        .checked_sub(lens.iter().sum())
+        .ok_or_else(|| StoreError::Corrupt(format!("block at {height} is shorter than its txs")))?;
+    let mut at = start as u32;
+    let mut spans = vec![at];
+    for len in lens {
+        at += len as u32;
+        spans.push(at);
+    }
+    let bytes: Vec<u8> = spans.iter().flat_map(|o| o.to_le_bytes()).collect();
+    let mut t = w.open_table(TX_SPANS)?;
+    for (n, part) in bytes.chunks(SPANS_PER_CHUNK * 4).enumerate() {
         t.insert((height, n as u32), part)?;
     }
     Ok(())
 }
 
-/// Takes an undone block's run and ids out. Its run must be its own: only
+/// Takes an undone block's run and spans out. Its run must be its own: only
 /// final blocks are merged, and a final block is never undone.
 pub(super) fn remove_block(w: &WriteTransaction, height: u64) -> Result<(), StoreError> {
     let head = w
@@ -127,7 +150,7 @@ pub(super) fn remove_block(w: &WriteTransaction, height: u64) -> Result<(), Stor
         )));
     }
     remove_chunks(w, &parsed)?;
-    let mut t = w.open_table(TX_IDS)?;
+    let mut t = w.open_table(TX_SPANS)?;
     let mut n = 0;
     while t.remove((height, n))?.is_some() {
         n += 1;
@@ -277,18 +300,22 @@ fn merge_span(w: &WriteTransaction, first: u64, last: u64) -> Result<u64, StoreE
 }
 
 /// Reads the indexes of one snapshot.
-pub(super) struct Reader {
+pub(super) struct Reader<'a> {
+    bodies: super::bodies::Ranges<'a>,
     runs: redb::ReadOnlyTable<u64, &'static [u8]>,
     chunks: redb::ReadOnlyTable<(u64, u64, u8, u32), &'static [u8]>,
-    ids: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
+    spans: redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
+    canon: redb::ReadOnlyTable<u64, &'static [u8; 32]>,
 }
 
-impl Reader {
-    pub(super) fn open(txn: &ReadTransaction) -> Result<Reader, StoreError> {
+impl<'a> Reader<'a> {
+    pub(super) fn open(txn: &'a ReadTransaction) -> Result<Reader<'a>, StoreError> {
         Ok(Reader {
+            bodies: super::bodies::Ranges::open(txn)?,
             runs: txn.open_table(INDEX_RUNS)?,
             chunks: txn.open_table(INDEX_CHUNKS)?,
-            ids: txn.open_table(TX_IDS)?,
+            spans: txn.open_table(TX_SPANS)?,
+            canon: txn.open_table(super::CANON)?,
         })
     }
 
@@ -303,30 +330,72 @@ impl Reader {
         Ok(out)
     }
 
-    /// The id of the transaction at (height, index) of the canonical chain.
-    pub(super) fn tx_id(&self, height: u64, index: u32) -> Result<Option<Hash>, StoreError> {
-        let i = index as usize;
-        let Some(v) = self.ids.get((height, (i / IDS_PER_CHUNK) as u32))? else {
-            return Ok(None);
-        };
-        let at = (i % IDS_PER_CHUNK) * 32;
-        Ok(v.value()
-            .get(at..at + 32)
-            .map(|b| Hash(b.try_into().expect("32 bytes"))))
-    }
-
-    /// Every transaction id at `height`, in block order.
-    pub(super) fn tx_ids(&self, height: u64) -> Result<Vec<Hash>, StoreError> {
+    /// Where each transaction at `height` lies in its block's body: the
+    /// first one's start, then each one's end (`None`: no such height).
+    fn tx_spans(&self, height: u64) -> Result<Option<Vec<u32>>, StoreError> {
         let mut out = Vec::new();
-        for item in self.ids.range((height, 0)..=(height, u32::MAX))? {
+        for item in self.spans.range((height, 0)..=(height, u32::MAX))? {
             let (_, v) = item?;
             let v = v.value();
-            if v.len() % 32 != 0 {
-                return Err(StoreError::Corrupt(format!("tx ids at {height}")));
+            if v.len() % 4 != 0 {
+                return Err(StoreError::Corrupt(format!("tx spans at {height}")));
             }
-            out.extend(v.chunks_exact(32).map(|b| Hash(b.try_into().expect("32"))));
+            out.extend(
+                v.chunks_exact(4)
+                    .map(|b| u32::from_le_bytes(b.try_into().expect("4"))),
+            );
         }
-        Ok(out)
+        if out.is_empty() {
+            return Ok(None);
+        }
+        if out.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(StoreError::Corrupt(format!(
+                "the tx spans at {height} do not rise"
+            )));
+        }
+        Ok(Some(out))
+    }
+
+    /// The id of the transaction at (height, index) of the canonical chain:
+    /// its bytes read from the block's body (checked to be one
+    /// transaction), hashed.
+    pub(super) fn tx_id(&self, height: u64, index: u32) -> Result<Option<Hash>, StoreError> {
+        let Some(spans) = self.tx_spans(height)? else {
+            return Ok(None);
+        };
+        let i = index as usize;
+        let (Some(&from), Some(&to)) = (spans.get(i), spans.get(i + 1)) else {
+            return Ok(None);
+        };
+        let hash = self
+            .canon
+            .get(height)?
+            .map(|g| *g.value())
+            .ok_or_else(|| StoreError::Corrupt(format!("no canonical block at {height}")))?;
+        let bytes = self.bodies.get(&hash, from, to)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("the canonical block at {height} is not stored"))
+        })?;
+        crate::chain::tx::SignedTransaction::from_bytes(&bytes).map_err(|e| {
+            StoreError::Corrupt(format!("transaction {height}:{index} in its block: {e}"))
+        })?;
+        Ok(Some(Hash::of(&[&bytes])))
+    }
+
+    /// Every transaction id at `height`, in block order, from the block's
+    /// encoded `body`.
+    pub(super) fn tx_ids(&self, height: u64, body: &[u8]) -> Result<Vec<Hash>, StoreError> {
+        let spans = self.tx_spans(height)?.unwrap_or_default();
+        if spans.last().is_some_and(|&end| end as usize != body.len()) {
+            return Err(StoreError::Corrupt(format!(
+                "the tx spans at {height} end at {:?}, its block at {}",
+                spans.last(),
+                body.len()
+            )));
+        }
+        Ok(spans
+            .windows(2)
+            .map(|w| Hash::of(&[&body[w[0] as usize..w[1] as usize]]))
+            .collect())
     }
 
     /// The entries with `key` in `section`, newest first, strictly before

@@ -29,7 +29,7 @@
 //! | `side` | height ‖ hash → () (side-branch blocks within finality) |
 //! | `index_runs` | first height → index run head (main nodes; `src/store/runs.rs`) |
 //! | `index_chunks` | (first, last, section, number) → sorted index entries |
-//! | `tx_ids` | (height, number) → the canonical block's transaction ids, in order |
+//! | `tx_spans` | (height, number) → where the canonical block's transactions lie in its body (first start, then each end; main nodes) |
 //! | `balance_residual` | height → the balance changes of its transactions that no rule tells (main nodes; [`ledger::balances`]); absent when there are none |
 //! | `signed` | forger key ‖ slot → header hash (the signing record of stores from before `signing.log`: read, never written) |
 //! | `chain_events` | sequence number → connected flag ‖ height ‖ block hash (main nodes only) |
@@ -135,7 +135,7 @@ fn meta_u64(
 }
 
 /// The on-disk format version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 /// The file inside a data directory.
 pub const FILE_NAME: &str = "goodwill.redb";
 /// The state's own file beside it (schema 4, issue 18): the ledger state
@@ -695,7 +695,7 @@ impl Snapshot {
 
     /// A stored block (canonical or side) by hash.
     pub fn block(&self, hash: &Hash) -> Result<Option<Block>, StoreError> {
-        match bodies::get_read(&self.txn, &hash.0)? {
+        match bodies::get(&self.txn, &hash.0)? {
             None => Ok(None),
             Some(b) => Block::from_bytes(&b, BLOCK_LIMIT)
                 .map(Some)
@@ -780,7 +780,7 @@ impl Snapshot {
         Ok(None)
     }
 
-    fn index(&self) -> Result<index::Reader, StoreError> {
+    fn index(&self) -> Result<index::Reader<'_>, StoreError> {
         if !self.indexed {
             return Err(StoreError::NotIndexed);
         }
@@ -805,24 +805,31 @@ impl Snapshot {
     }
 
     /// [`Snapshot::tx_with_proof`] for a transaction whose height is known
-    /// (a record's state entry holds it): the block's stored ids say where
-    /// it is, with no index search — as fast at any chain length.
+    /// (a record's state entry holds it): the block's stored spans say
+    /// where it is, with no index search — as fast at any chain length.
     pub fn tx_with_proof_at(
         &self,
         id: &Hash,
         height: u64,
     ) -> Result<Option<(SignedTransaction, Block, merkle::Proof)>, StoreError> {
-        // The block's ids are stored: no need to hash every transaction.
-        let ids = self.index()?.tx_ids(height)?;
+        // The block's spans say where each transaction lies: its ids are
+        // hashed from the body's bytes, nothing decoded twice.
+        let r = self.index()?;
+        let Some(hash) = self.hash_at(height)? else {
+            return Ok(None);
+        };
+        let bytes = bodies::get(&self.txn, &hash.0)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("tx {id} points at missing block {hash}"))
+        })?;
+        let ids = r.tx_ids(height, &bytes)?;
         let Some(index) = ids.iter().position(|x| x == id) else {
             return Ok(None);
         };
-        let block = self.block_at(height)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("tx {id} points at missing height {height}"))
-        })?;
+        let block = Block::from_bytes(&bytes, BLOCK_LIMIT)
+            .map_err(|e| StoreError::Corrupt(format!("block {hash}: {e}")))?;
         if ids.len() != block.txs.len() {
             return Err(StoreError::Corrupt(format!(
-                "{} tx ids stored for the {} transactions at {height}",
+                "{} tx spans stored for the {} transactions at {height}",
                 ids.len(),
                 block.txs.len(),
             )));
@@ -1362,11 +1369,16 @@ impl Store {
                         .map(|v| v.value() != [0u8])
                         .unwrap_or(true);
                     drop(meta);
-                    if schema < 4 {
-                        w.abort()?;
-                        self.move_state_out()?;
-                        let mut w = self.db.begin_write()?;
-                        if schema == 2 {
+                    if schema < SCHEMA_VERSION {
+                        let mut w = w;
+                        if schema < 4 {
+                            w.abort()?;
+                            self.move_state_out()?;
+                            w = self.db.begin_write()?;
+                        }
+                        // Schema 2 kept random-key indexes, 3 and 4 each
+                        // transaction's id: rebuilt as runs and spans.
+                        if schema == 2 || indexed {
                             self.reindex(w, indexed)?;
                             return Ok(indexed);
                         }
@@ -1488,18 +1500,16 @@ impl Store {
             .last()?
             .map(|(h, _)| h.value())
             .ok_or_else(|| StoreError::Corrupt("the canonical chain is empty".into()))?;
-        let blocks = r.open_table(BLOCKS)?;
         let body = |height: u64, hash: &[u8; 32]| -> Result<Block, StoreError> {
-            let bytes = bodies::get(&blocks, || Ok(r.open_table(bodies::BLOCK_PARTS)?), hash)?
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "the state file is behind the blocks, and block {} at height {height}, \
+            let bytes = bodies::get(&r, hash)?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "the state file is behind the blocks, and block {} at height {height}, \
                          which it lacks, is not stored (pruned): remove this data directory's \
                          files but {} and sync again",
-                        Hash(*hash),
-                        LOG_FILE
-                    ))
-                })?;
+                    Hash(*hash),
+                    LOG_FILE
+                ))
+            })?;
             Block::from_bytes(&bytes, BLOCK_LIMIT)
                 .map_err(|e| StoreError::Corrupt(format!("block at height {height}: {e}")))
         };
@@ -1618,7 +1628,8 @@ impl Store {
             .map_err(|e| StoreError::Db(e.into()))?;
         {
             let mut canon = w.open_table(CANON)?;
-            for height in to + 1..=top {
+            // Newest first: a packed stream is cut back body by body.
+            for height in (to + 1..=top).rev() {
                 let hash = canon.remove(height)?.map(|g| *g.value());
                 if let Some(hash) = hash {
                     bodies::remove(&w, &hash)?;
@@ -1675,15 +1686,18 @@ impl Store {
         &self.params
     }
 
-    /// Moves a schema-2 store to schema 3: drops its random-key indexes
-    /// and, on a main node, builds the index runs from the canonical blocks,
+    /// Moves a store of schema 2 to 4 to this schema: drops its indexes
+    /// (random-key B-trees up to schema 2, the stored transaction ids up to
+    /// 4) and, on a main node, builds the index runs and transaction spans
+    /// from the canonical blocks,
     /// 512 blocks a commit. The schema changes in the last commit, so a
     /// reindex cut short starts again at the next open.
     fn reindex(&self, w: WriteTransaction, indexed: bool) -> Result<(), StoreError> {
         let ours = [
             index::INDEX_RUNS.name(),
             index::INDEX_CHUNKS.name(),
-            index::TX_IDS.name(),
+            index::TX_SPANS.name(),
+            index::OLD_TX_IDS,
         ];
         let stale: Vec<redb::UntypedTableHandle> = w
             .list_tables()?
@@ -1710,14 +1724,12 @@ impl Store {
                     .ok_or_else(|| {
                         StoreError::Corrupt(format!("no canonical block at {height}"))
                     })?;
-                let block = {
-                    let b = bodies::get_in(&w, &hash)?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("canonical block at {height} missing"))
-                    })?;
-                    Block::from_bytes(&b, BLOCK_LIMIT)
-                        .map_err(|e| StoreError::Corrupt(format!("block at {height}: {e}")))?
-                };
-                index::add_block(&w, &block)?;
+                let b = bodies::get(&w, &hash)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("canonical block at {height} missing"))
+                })?;
+                let block = Block::from_bytes(&b, BLOCK_LIMIT)
+                    .map_err(|e| StoreError::Corrupt(format!("block at {height}: {e}")))?;
+                index::add_block(&w, &block, b.len())?;
                 if height > finality && height >= checkpoint {
                     index::merge_final(&w, height - finality)?;
                 }
@@ -2004,7 +2016,7 @@ impl Store {
         w.set_durability(durability)
             .map_err(|e| StoreError::Db(e.into()))?;
         // Known: stored, or on the canonical chain with its body pruned.
-        if w.open_table(BLOCKS)?.get(&hash.0)?.is_some()
+        if bodies::has(&w, &hash.0)?
             || w.open_table(CANON)?.get(h.height)?.map(|g| *g.value()) == Some(hash.0)
         {
             w.abort()?;
@@ -2087,7 +2099,7 @@ impl Store {
             why,
         };
         let parent = {
-            let p = bodies::get_in(w, &h.parent.0)?;
+            let p = bodies::get(w, &h.parent.0)?;
             match p {
                 Some(bytes) => Some(
                     Block::from_bytes(&bytes, BLOCK_LIMIT)
@@ -2159,7 +2171,7 @@ impl Store {
             }
             let parent_hash = b.header.header.parent;
             branch.push(b);
-            let p = bodies::get_in(w, &parent_hash.0)?;
+            let p = bodies::get(w, &parent_hash.0)?;
             cursor = match p {
                 Some(bytes) => Some(
                     Block::from_bytes(&bytes, BLOCK_LIMIT)
@@ -2207,7 +2219,7 @@ impl Store {
                         finality_depth: finality,
                     });
                 }
-                bodies::put(w, &hash.0, &block.to_bytes())?;
+                bodies::put(w, &hash.0, &block.to_bytes(), false)?;
                 w.open_table(SIDE)?
                     .insert(side_key(h.height, hash).as_slice(), ())?;
                 Ok(None)
@@ -2271,7 +2283,7 @@ impl Store {
                 format!("no undo record for block {} at {}", tip.hash, tip.height)
             })?;
             let block = {
-                let b = bodies::get_in(w, &tip.hash.0)?
+                let b = bodies::get(w, &tip.hash.0)?
                     .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", tip.hash)))?;
                 Block::from_bytes(&b, BLOCK_LIMIT)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?
@@ -2318,7 +2330,10 @@ impl Store {
         balances: Option<&BlockBalances>,
     ) -> Result<(), StoreError> {
         let height = block.height();
-        bodies::put(w, &hash.0, &block.to_bytes())?;
+        // A store that keeps every body packs the canonical ones.
+        let packed = !self.pruning.load(Ordering::Relaxed);
+        let body = block.to_bytes();
+        bodies::put(w, &hash.0, &body, packed)?;
         w.open_table(CANON)?.insert(height, &hash.0)?;
         self.log_chain_event(w, true, height, hash)?;
         let canon_at = |h: u64| Ok(w.open_table(CANON)?.get(h)?.map(|g| *g.value()));
@@ -2343,7 +2358,7 @@ impl Store {
             self.prune_bodies(w, height - finality - 1)?;
         }
         if self.indexed {
-            index::add_block(w, block)?;
+            index::add_block(w, block, body.len())?;
             if let Some(b) = balances {
                 let receipts: BTreeMap<Hash, Receipt> = changes
                     .changes

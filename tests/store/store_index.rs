@@ -232,60 +232,83 @@ fn slow_a_second_level_merge_keeps_every_answer() {
     Model::of(&blocks).check(&store, 9);
 }
 
-/// A main node's store of schema 2 (indexes as random-key B-trees) is
-/// reindexed when it opens: the old tables go, the runs are built from the
-/// canonical blocks, and every answer is the blocks'.
+/// A main node's store of schema 2 (indexes as random-key B-trees) or 4
+/// (each transaction's id stored by height) is reindexed when it opens: the
+/// old tables go, the runs and spans are built from the canonical blocks,
+/// and every answer is the blocks'.
 #[test]
-fn a_store_of_the_previous_schema_is_reindexed_at_open() {
+fn a_store_of_a_previous_schema_is_reindexed_at_open() {
     use redb::{ReadableDatabase, TableDefinition, TableHandle};
     const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-    let net = TestNet::new(&TestNetConfig::default());
-    let mut chain = net.chain();
-    let dir = tempfile::tempdir().unwrap();
-    let mut blocks = Vec::new();
-    {
-        let store = Store::open(dir.path(), &net.params).unwrap();
-        for n in 1..=90 {
-            let b = busy_block(&mut chain, n);
-            store.import_block(&b, EVERY_SLOT_STARTED).unwrap();
-            blocks.push(b);
+    for schema in [2u32, 4] {
+        let net = TestNet::new(&TestNetConfig::default());
+        let mut chain = net.chain();
+        let dir = tempfile::tempdir().unwrap();
+        let mut blocks = Vec::new();
+        {
+            let store = Store::open(dir.path(), &net.params).unwrap();
+            for n in 1..=90 {
+                let b = busy_block(&mut chain, n);
+                store.import_block(&b, EVERY_SLOT_STARTED).unwrap();
+                blocks.push(b);
+            }
         }
-    }
-    // Make it look like schema 2: its version, its old index tables, and
-    // none of the new ones; its state in its one file.
-    state_back_in(dir.path());
-    let file = dir.path().join(store::FILE_NAME);
-    {
+        // Make it look like that schema: its version, its old index
+        // tables, and none of the new ones; up to schema 3 its state in
+        // its one file.
+        if schema < 4 {
+            state_back_in(dir.path());
+        }
+        let file = dir.path().join(store::FILE_NAME);
+        {
+            let db = redb::Database::open(&file).unwrap();
+            let w = db.begin_write().unwrap();
+            let ours: Vec<_> = w
+                .list_tables()
+                .unwrap()
+                .filter(|t| ["index_runs", "index_chunks", "tx_spans"].contains(&t.name()))
+                .collect();
+            assert_eq!(ours.len(), 3);
+            for t in ours {
+                w.delete_table(t).unwrap();
+            }
+            w.open_table(META)
+                .unwrap()
+                .insert("schema", schema.to_le_bytes().as_slice())
+                .unwrap();
+            let old = if schema == 2 { "txs" } else { "tx_ids" };
+            if schema == 2 {
+                w.open_table(TableDefinition::<&[u8; 32], (u64, u32)>::new(old))
+                    .unwrap()
+                    .insert(&[1; 32], (1, 0))
+                    .unwrap();
+            } else {
+                w.open_table(TableDefinition::<(u64, u32), &[u8]>::new(old))
+                    .unwrap()
+                    .insert((1, 0), [7u8; 32].as_slice())
+                    .unwrap();
+            }
+            w.commit().unwrap();
+        }
+        let store = Store::open(dir.path(), &net.params).unwrap();
+        Model::of(&blocks).check(&store, 6);
+        assert_eq!(store.snapshot().unwrap().index_runs().unwrap()[0], (0, 63));
+        drop(store);
         let db = redb::Database::open(&file).unwrap();
-        let w = db.begin_write().unwrap();
-        let ours: Vec<_> = w
+        let r = db.begin_read().unwrap();
+        let names: Vec<String> = r
             .list_tables()
             .unwrap()
-            .filter(|t| ["index_runs", "index_chunks", "tx_ids"].contains(&t.name()))
+            .map(|t| t.name().to_string())
             .collect();
-        assert_eq!(ours.len(), 3);
-        for t in ours {
-            w.delete_table(t).unwrap();
-        }
-        w.open_table(META)
-            .unwrap()
-            .insert("schema", 2u32.to_le_bytes().as_slice())
-            .unwrap();
-        w.open_table(TableDefinition::<&[u8; 32], (u64, u32)>::new("txs"))
-            .unwrap()
-            .insert(&[1; 32], (1, 0))
-            .unwrap();
-        w.commit().unwrap();
+        assert!(
+            !names.iter().any(|n| n == "txs" || n == "tx_ids"),
+            "schema {schema}: {names:?}"
+        );
+        assert!(names.iter().any(|n| n == "tx_spans"), "{names:?}");
+        let found = r.open_table(META).unwrap().get("schema").unwrap().unwrap();
+        assert_eq!(found.value(), store::SCHEMA_VERSION.to_le_bytes());
     }
-    let store = Store::open(dir.path(), &net.params).unwrap();
-    Model::of(&blocks).check(&store, 6);
-    assert_eq!(store.snapshot().unwrap().index_runs().unwrap()[0], (0, 63));
-    drop(store);
-    let db = redb::Database::open(&file).unwrap();
-    let r = db.begin_read().unwrap();
-    assert!(!r.list_tables().unwrap().any(|t| t.name() == "txs"));
-    let schema = r.open_table(META).unwrap().get("schema").unwrap().unwrap();
-    assert_eq!(schema.value(), store::SCHEMA_VERSION.to_le_bytes());
 }
 
 /// Moves a store's state and undo tables back into its blocks' file and
@@ -416,7 +439,8 @@ fn a_big_block_is_stored_in_parts_and_pruned_whole() {
     assert_eq!(store.snapshot().unwrap().block_at(1).unwrap(), None);
     assert_eq!(parts(&store), 0, "the pruned block's parts are gone");
     drop(store);
-    // A part lost to damage is named, not decoded as something else.
+    // A part of the body stream lost to damage is named, not decoded as
+    // something else.
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &net.params).unwrap();
     store.import_block(&big, EVERY_SLOT_STARTED).unwrap();
@@ -425,13 +449,12 @@ fn a_big_block_is_stored_in_parts_and_pruned_whole() {
         use redb::TableDefinition;
         let db = redb::Database::open(dir.path().join(store::FILE_NAME)).unwrap();
         let w = db.begin_write().unwrap();
-        w.open_table(TableDefinition::<(&[u8; 32], u32), &[u8]>::new(
-            "block_parts",
-        ))
-        .unwrap()
-        .remove((&big.hash().0, 1))
-        .unwrap()
-        .unwrap();
+        // A main node packs it in the body stream.
+        w.open_table(TableDefinition::<u64, &[u8]>::new("body_stream"))
+            .unwrap()
+            .remove(1)
+            .unwrap()
+            .unwrap();
         w.commit().unwrap();
     }
     let store = Store::open_existing(dir.path());
@@ -440,6 +463,62 @@ fn a_big_block_is_stored_in_parts_and_pruned_whole() {
         Ok(s) => s.snapshot().unwrap().block_at(1).unwrap_err().to_string(),
     };
     assert!(err.contains(&big.hash().to_string()), "{err}");
+}
+
+/// A store that keeps every body packs them end to end; when it starts to
+/// prune (a forger run with `--keep-blocks all`, then without), the bodies
+/// it packed go as they fall below the finality depth, and with the last
+/// of them the stream itself.
+#[test]
+fn packed_bodies_are_pruned_and_the_stream_goes_with_the_last() {
+    let net = TestNet::new(&TestNetConfig::default());
+    let mut chain = net.chain();
+    let dir = tempfile::tempdir().unwrap();
+    let table = |s: &Store, name: &str| {
+        s.space()
+            .unwrap()
+            .into_iter()
+            .find(|(n, ..)| n == name)
+            .map(|(_, stored, _)| stored)
+    };
+    let mut blocks = Vec::new();
+    {
+        let store = Store::open_with(dir.path(), &net.params, Indexes::Skip).unwrap();
+        for _ in 0..150 {
+            let b = chain.forge(vec![]);
+            store.import_block(&b, EVERY_SLOT_STARTED).unwrap();
+            blocks.push(b);
+        }
+        let encoded: usize = blocks.iter().map(|b| b.to_bytes().len()).sum();
+        // End to end, in parts of 4,080 bytes, each with its 8-byte key.
+        let parts = (encoded as u64).div_ceil(4_080);
+        assert_eq!(
+            table(&store, "body_stream"),
+            Some(encoded as u64 + 8 * parts)
+        );
+        assert_eq!(table(&store, "blocks"), Some(0));
+    }
+    let store = Store::open_with(dir.path(), &net.params, Indexes::Skip).unwrap();
+    store.set_pruning(true);
+    let snap = store.snapshot().unwrap();
+    for b in &blocks {
+        assert_eq!(snap.block_at(b.height()).unwrap().as_ref(), Some(b));
+    }
+    drop(snap);
+    // Pruning takes at most 64 bodies a block: 20 blocks (more than the
+    // finality depth) see the 150 packed ones go.
+    for _ in 0..20 {
+        let b = chain.forge(vec![]);
+        store.import_block(&b, EVERY_SLOT_STARTED).unwrap();
+        blocks.push(b);
+    }
+    let from = store.snapshot().unwrap().blocks_from().unwrap();
+    assert!(from > 150, "{from}");
+    assert_eq!(table(&store, "body_stream"), Some(0));
+    let snap = store.snapshot().unwrap();
+    for b in &blocks[from as usize - 1..] {
+        assert_eq!(snap.block_at(b.height()).unwrap().as_ref(), Some(b));
+    }
 }
 
 /// A crash at any write or sync while blocks 71 to 74 are imported — the
