@@ -24,7 +24,10 @@
 //! | table | key → value |
 //! |---|---|
 //! | `meta` | "schema", "chain_id", "genesis", "contracts" (a chain with contracts) → bytes |
-//! | `blocks` | block hash → encoded block (canonical and side) |
+//! | `blocks` | block hash → encoded block (side blocks; every block of a pruning store), or empty: its bytes in `block_parts` |
+//! | `block_parts` | (block hash, number) → up to 4,048 bytes of a big block |
+//! | `body_stream` | part number → up to 4,080 bytes of the canonical bodies, end to end (a store that keeps every body) |
+//! | `body_places` | block hash → (offset in `body_stream`, length) |
 //! | `canon` | height → block hash |
 //! | `side` | height ‖ hash → () (side-branch blocks within finality) |
 //! | `index_runs` | first height → index run head (main nodes; `src/store/runs.rs`) |
