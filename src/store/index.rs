@@ -115,7 +115,11 @@ pub(super) fn add_block(
     }
     w.open_table(INDEX_RUNS)?
         .insert(height, built.head.as_slice())?;
-    // The transactions are the body's tail, one after another.
+    // The transactions are the body's tail, one after another; a block
+    // without any has no spans.
+    if block.txs.is_empty() {
+        return Ok(());
+    }
     let lens: Vec<usize> = block.txs.iter().map(|t| t.to_bytes().len()).collect();
     let start = body_len
         .checked_sub(lens.iter().sum())
