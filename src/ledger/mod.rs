@@ -558,43 +558,52 @@ fn check_code(stx: &SignedTransaction) -> Result<(), StatelessError> {
     Ok(())
 }
 
-/// Size and signature, and a deploy's module ([`check_code`]): what
-/// [`check_transactions`] runs per transaction.
+/// Size and signature, and a deploy's module ([`check_code`]): what a
+/// block builder asks of each candidate.
 fn check_in_block(stx: &SignedTransaction) -> Result<crate::chain::tx::CheckedTx, StatelessError> {
     let checked = stx.check_signature()?;
     check_code(stx)?;
     Ok(checked)
 }
 
-/// Checks every transaction's size and signature on `parallelism` threads
-/// (a transfer's receiver key is checked when it is applied, if it has no
-/// account yet); returns each one's id and size, in order, or the
-/// first failure's index and error.
+/// [`check_in_block`] of each of `part` (whose first transaction is the block's `offset`th): the first
+/// transaction, in order, that fails either, as if each were checked in
+/// turn (its size and signature before its module); the signatures are
+/// checked as one batch ([`crate::chain::tx::check_signatures`]).
+fn check_part(
+    part: &[SignedTransaction],
+    offset: usize,
+) -> Result<Vec<crate::chain::tx::CheckedTx>, (usize, StatelessError)> {
+    let signed = crate::chain::tx::check_signatures(part);
+    // A module before the first bad signature is checked first.
+    let upto = match &signed {
+        Ok(_) => part.len(),
+        Err((i, _)) => *i,
+    };
+    for (i, stx) in part[..upto].iter().enumerate() {
+        check_code(stx).map_err(|e| (offset + i, e))?;
+    }
+    signed.map_err(|(i, e)| (offset + i, e))
+}
+
+/// Checks every transaction's size and signature on `parallelism` threads,
+/// each thread's share as one signature batch (a transfer's receiver key is
+/// checked when it is applied, if it has no account yet); returns each
+/// one's id and size, in order, or the first failure's index and error.
 pub fn check_transactions(
     txs: &[SignedTransaction],
     parallelism: Parallelism,
 ) -> Result<Vec<crate::chain::tx::CheckedTx>, (usize, StatelessError)> {
     let threads = parallelism.threads().min(txs.len().max(1));
     if threads <= 1 || txs.len() < 16 {
-        return txs
-            .iter()
-            .enumerate()
-            .map(|(i, t)| check_in_block(t).map_err(|e| (i, e)))
-            .collect();
+        return check_part(txs, 0);
     }
     let chunk = txs.len().div_ceil(threads);
     let results: Vec<Result<Vec<_>, (usize, StatelessError)>> = std::thread::scope(|s| {
         let handles: Vec<_> = txs
             .chunks(chunk)
             .enumerate()
-            .map(|(c, part)| {
-                s.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, t)| check_in_block(t).map_err(|e| (c * chunk + i, e)))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
+            .map(|(c, part)| s.spawn(move || check_part(part, c * chunk)))
             .collect();
         handles
             .into_iter()
@@ -1722,8 +1731,11 @@ impl<'a, S: StateRead + ?Sized> Execution<'a, S> {
 /// Checks `block` against the state at its parent and returns what it
 /// changes. Checks, in order: version, chain, height, parent, slot, leader,
 /// header signature, size limits, transaction signatures (on `parallelism`
-/// threads), Merkle root, every transaction in order, the reward, and the
-/// state digest. Time is not checked here (see [`check_not_early`]).
+/// threads, each thread's share as one batch), Merkle root, every
+/// transaction in order, the reward, and the state digest; the error
+/// returned is the first in that order (on more than one thread the state's
+/// part runs beside the signature checks, and its outcome waits for them).
+/// Time is not checked here (see [`check_not_early`]).
 pub fn apply_block<S: StateRead + ?Sized>(
     params: &ChainParams,
     state: &S,
@@ -1853,13 +1865,58 @@ fn apply_block_inner<S: StateRead + ?Sized>(
             }
         }
     }
-    let checked =
-        check_transactions(&block.txs, parallelism).map_err(|(index, e)| BlockError::Tx {
-            height,
-            index,
-            id: block.txs[index].id(),
-            error: e.into(),
-        })?;
+    let block_hash = block.hash();
+    // Every transaction against the state, the reward, the changes: given
+    // each transaction's id.
+    let run_state = |id_of: &dyn Fn(usize) -> Hash| {
+        let mut exec = Execution::start(params, state, h.slot, true)?;
+        if trace {
+            exec.trace = Some(Vec::with_capacity(block.txs.len()));
+            exec.ov.balances_read = Some(Default::default());
+        }
+        exec.mix_vrf(&vrf_out)?;
+        for (index, stx) in block.txs.iter().enumerate() {
+            let id = id_of(index);
+            exec.apply(stx, id).map_err(|error| BlockError::Tx {
+                height,
+                index,
+                id,
+                error,
+            })?;
+        }
+        // finish() fails rather than overflow, so the sum is the reward paid.
+        let reward = params.genesis().block_reward.saturating_add(exec.fees);
+        let traced = exec
+            .trace
+            .take()
+            .map(|txs| balances::BlockBalances { txs, reward });
+        let changes = exec.finish(&h.forger, |_| block_hash)?;
+        Ok::<_, BlockError>((changes, traced))
+    };
+    // On more than one thread, the state's part (which no thread count
+    // shortens) runs here while other threads check the signatures: the
+    // block's time is then about (signatures + state) / threads instead of
+    // signatures / threads + state. Its outcome is used only once the
+    // signatures, the size and the Merkle root are known good, so the error
+    // reported is the one the order above gives.
+    let (checked, state_run) = if parallelism.threads() > 1 && block.txs.len() >= 16 {
+        std::thread::scope(|s| {
+            let checking = s.spawn(|| check_transactions(&block.txs, parallelism));
+            let state_run = run_state(&|i| block.txs[i].id());
+            let checked = checking
+                .join()
+                .expect("a signature-checking thread panicked");
+            (checked, Some(state_run))
+        })
+    } else {
+        (check_transactions(&block.txs, parallelism), None)
+    };
+    let checked = checked.map_err(|(index, e)| BlockError::Tx {
+        height,
+        index,
+        id: block.txs[index].id(),
+        error: e.into(),
+    })?;
     let bytes: usize = checked.iter().map(|c| c.size).sum();
     if bytes > limits.max_block_bytes as usize {
         return Err(BlockError::TooLarge {
@@ -1877,28 +1934,10 @@ fn apply_block_inner<S: StateRead + ?Sized>(
             got: h.tx_root,
         });
     }
-    let mut exec = Execution::start(params, state, h.slot, true)?;
-    if trace {
-        exec.trace = Some(Vec::with_capacity(block.txs.len()));
-        exec.ov.balances_read = Some(Default::default());
-    }
-    exec.mix_vrf(&vrf_out)?;
-    for (index, (stx, id)) in block.txs.iter().zip(&ids).enumerate() {
-        exec.apply(stx, *id).map_err(|error| BlockError::Tx {
-            height,
-            index,
-            id: *id,
-            error,
-        })?;
-    }
-    // finish() fails rather than overflow, so the sum is the reward paid.
-    let reward = params.genesis().block_reward.saturating_add(exec.fees);
-    let traced = exec
-        .trace
-        .take()
-        .map(|txs| balances::BlockBalances { txs, reward });
-    let block_hash = block.hash();
-    let changes = exec.finish(&h.forger, |_| block_hash)?;
+    let (changes, traced) = match state_run {
+        Some(run) => run?,
+        None => run_state(&|i| ids[i])?,
+    };
     if changes.digest != h.state_digest {
         return Err(BlockError::StateDigest {
             height,

@@ -20,4 +20,5 @@ mod ed25519_conformance;
 mod ledger_props;
 mod ledger_rules;
 mod mempool;
+mod signature_batch;
 mod vectors;
