@@ -15,7 +15,9 @@
 //!   block (each import against its own baseline, timed just before it) and
 //!   then the median over blocks;
 //! - the same baseline with the verifies spread over all cores, as
-//!   `import_block` spreads them: the stricter, like-for-like ratio;
+//!   `import_block` spreads them: the stricter, like-for-like ratio (goal
+//!   ≤ 1.15, issue 18; the baseline verifies one signature at a time, the
+//!   import checks each thread's share as one batch);
 //! - a breakdown: `apply_block` in memory on one thread and on all cores
 //!   (what `Parallelism` buys), and the rest, which is the store;
 //! - bytes written per imported block, as counted under redb
@@ -57,6 +59,10 @@ use goodwill::testkit::{TestNet, TestNetConfig};
 use redb::{Database, Durability, TableDefinition};
 
 const RATIO_GOAL: f64 = 1.25;
+/// Issue 18: the import against the same verifies spread over as many
+/// threads, plus the bare commit. The verifies are one by one; a block's
+/// signatures are checked as one batch since 2026-12-06.
+const RATIO_ALL_CORES_GOAL: f64 = 1.15;
 const EMPTY_BYTES_GOAL: u64 = 32 << 10;
 /// A forger's bytes to the disk per imported block (issue 18).
 const FORGER_IMPORT_GOAL: u64 = 4 << 10;
@@ -531,9 +537,10 @@ fn main() {
         sorted_1[sorted_1.len() - 1]
     );
     println!(
-        "{:<58} {:>6.3}  (like for like: both use {cores} cores)",
+        "{:<58} {:>6.3}  goal ≤ {RATIO_ALL_CORES_GOAL:.2}: {} (like for like: both use {cores} cores)",
         format!("ratio import / ({cores}-thread verifies + bare commit) [1]"),
-        ratio_all
+        ratio_all,
+        verdict(ratio_all <= RATIO_ALL_CORES_GOAL)
     );
     println!(
         "  import_block checks signatures on all {cores} cores while the issue's baseline verifies on one:\n  \
