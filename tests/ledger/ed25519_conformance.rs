@@ -125,13 +125,13 @@ const RFC8032: &[Rfc8032] = &[
 
 /// The order of the base point, L = 2^252 + 27742317777372353535851937790883648493,
 /// little-endian.
-const L: [u8; 32] = [
+pub(crate) const L: [u8; 32] = [
     0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
 ];
 
 /// `a + b` as little-endian 256-bit integers; `None` on overflow.
-fn add_le(a: &[u8; 32], b: &[u8; 32]) -> Option<[u8; 32]> {
+pub(crate) fn add_le(a: &[u8; 32], b: &[u8; 32]) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     let mut carry = 0u16;
     for i in 0..32 {

@@ -20,6 +20,7 @@ use proptest::prelude::*;
 use sha2::{Digest, Sha512};
 
 use crate::common::{self, kp, transfer, Chain};
+use crate::ed25519_conformance::{add_le, L};
 
 /// Whether `items` verify as one batch (a signature that cannot even be
 /// pushed makes the batch fail, as `check_signatures` then checks alone).
@@ -237,23 +238,6 @@ fn damage() -> impl Strategy<Value = Damage> {
     ]
 }
 
-/// The group order L, little-endian.
-const L: [u8; 32] = [
-    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-];
-
-fn plus_l(s: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let mut carry = 0u16;
-    for i in 0..32 {
-        let v = s[i] as u16 + L[i] as u16 + carry;
-        out[i] = v as u8;
-        carry = v >> 8;
-    }
-    out
-}
-
 fn spoilt(c: &Chain, i: usize, d: Damage) -> SignedTransaction {
     let key = kp(30 + (i % 50) as u8);
     let mut stx = c.tx_n(&key, i as u64, transfer(&kp(90).public(), 1 + i as u64));
@@ -262,7 +246,8 @@ fn spoilt(c: &Chain, i: usize, d: Damage) -> SignedTransaction {
         Damage::RBit(b) => stx.signature.0[(b % 32) as usize] ^= 1 << (b % 8),
         Damage::SBit(b) => stx.signature.0[32 + (b % 32) as usize] ^= 1 << (b % 8),
         Damage::SPlusL => {
-            let s = plus_l(&stx.signature.0[32..]);
+            let s: [u8; 32] = stx.signature.0[32..].try_into().expect("32 bytes");
+            let s = add_le(&s, &L).expect("S + L fits in 256 bits");
             stx.signature.0[32..].copy_from_slice(&s);
         }
         Damage::Body => stx.tx.fee += 1,
