@@ -1154,6 +1154,14 @@ pub const fn emulated_share(n: u32) -> u32 {
     }
 }
 
+/// Fault points 1..=`total` a sweep visits: every one natively; under the
+/// ARM emulators a share of them ([`emulated_share`]) spread over the
+/// whole run.
+pub fn fault_points(total: u64) -> impl Iterator<Item = u64> {
+    let share = u64::from(emulated_share(u32::try_from(total).unwrap_or(u32::MAX)).max(1));
+    (1..=total).step_by((total / share).max(1) as usize)
+}
+
 /// proptest's settings for `cases` cases (a share of them under emulation:
 /// [`emulated_share`]), with the seeds of past failures
 /// kept beside the test's source file (`led.rs` → `led.proptest-regressions`)

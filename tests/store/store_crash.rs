@@ -449,9 +449,8 @@ fn sweep(k: Keeping) {
     let mut taken_back = 0u32;
     // Under the ARM emulators, a share of the fault points, spread over the
     // whole run (the host takes every one).
-    let step = (total / u64::from(crate::common::emulated_share(total as u32).max(1))).max(1);
     let mut exercised = 0;
-    for n in (1..=total).step_by(step as usize) {
+    for n in crate::common::fault_points(total) {
         exercised += 1;
         let disks = Disks::new();
         disks.blocks.fail_after(n);

@@ -561,7 +561,7 @@ fn a_crash_at_any_point_of_a_merge_loses_nothing() {
         disk.ops() - before
     };
     let mut tips = std::collections::BTreeSet::new();
-    for n in 1..=total {
+    for n in crate::common::fault_points(total) {
         let disk = base.crash(CrashKind::PowerCut);
         {
             let store = open(&disk).unwrap();
