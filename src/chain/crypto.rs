@@ -411,16 +411,6 @@ impl SignatureBatch {
         }
     }
 
-    /// How many signatures it holds.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Whether it holds none.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     /// Adds `sig` by `pk` over the domain-separated message
     /// (see [`signing_message`]). False, and nothing added, when the
     /// signature cannot verify from its encoding alone (`S` not below `L`,

@@ -566,10 +566,11 @@ fn check_in_block(stx: &SignedTransaction) -> Result<crate::chain::tx::CheckedTx
     Ok(checked)
 }
 
-/// [`check_in_block`] of each of `part` (whose first transaction is the block's `offset`th): the first
-/// transaction, in order, that fails either, as if each were checked in
-/// turn (its size and signature before its module); the signatures are
-/// checked as one batch ([`crate::chain::tx::check_signatures`]).
+/// [`check_in_block`] of each of `part`, whose first transaction is the
+/// block's `offset`th: the first transaction, in order, that fails either,
+/// as if each were checked in turn (its size and signature before its
+/// module); the signatures are checked as one batch
+/// ([`crate::chain::tx::check_signatures`]).
 fn check_part(
     part: &[SignedTransaction],
     offset: usize,
@@ -586,6 +587,10 @@ fn check_part(
     signed.map_err(|(i, e)| (offset + i, e))
 }
 
+/// Fewer transactions than this are checked on the calling thread alone,
+/// and [`apply_block`] applies them after their checks, not beside them.
+const PARALLEL_FROM: usize = 16;
+
 /// Checks every transaction's size and signature on `parallelism` threads,
 /// each thread's share as one signature batch (a transfer's receiver key is
 /// checked when it is applied, if it has no account yet); returns each
@@ -595,7 +600,7 @@ pub fn check_transactions(
     parallelism: Parallelism,
 ) -> Result<Vec<crate::chain::tx::CheckedTx>, (usize, StatelessError)> {
     let threads = parallelism.threads().min(txs.len().max(1));
-    if threads <= 1 || txs.len() < 16 {
+    if threads <= 1 || txs.len() < PARALLEL_FROM {
         return check_part(txs, 0);
     }
     let chunk = txs.len().div_ceil(threads);
@@ -1899,7 +1904,7 @@ fn apply_block_inner<S: StateRead + ?Sized>(
     // signatures / threads + state. Its outcome is used only once the
     // signatures, the size and the Merkle root are known good, so the error
     // reported is the one the order above gives.
-    let (checked, state_run) = if parallelism.threads() > 1 && block.txs.len() >= 16 {
+    let (checked, state_run) = if parallelism.threads() > 1 && block.txs.len() >= PARALLEL_FROM {
         std::thread::scope(|s| {
             let checking = s.spawn(|| check_transactions(&block.txs, parallelism));
             let state_run = run_state(&|i| block.txs[i].id());
